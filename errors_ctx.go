@@ -1,0 +1,8 @@
+package mgmt
+
+import "context"
+
+var (
+	errDeadline = context.DeadlineExceeded
+	errCanceled = context.Canceled
+)

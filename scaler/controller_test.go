@@ -1,0 +1,377 @@
+package scaler_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/scaler"
+)
+
+func addRule(t *testing.T, c *scaler.Controller, r scaler.Rule) string {
+	t.Helper()
+	got, err := c.AddRule(r)
+	require.NoError(t, err)
+	return got.ID
+}
+
+func status(t *testing.T, c *scaler.Controller, id string) scaler.Status {
+	t.Helper()
+	st, err := c.Status(id)
+	require.NoError(t, err)
+	return st
+}
+
+func TestControllerScalesAndRecords(t *testing.T) {
+	t.Parallel()
+	c, mem, clk := newController(t)
+	ctx := context.Background()
+	require.NoError(t, mem.SetReplicas(ctx, "svc", 4, ""))
+	mem.SetMetric("svc", "http_rps", 1000)
+	id := addRule(t, c, targetRule(2, 20, 100, nil))
+	require.Equal(t, "AR-1", id)
+
+	c.Tick(ctx)
+	st := status(t, c, id)
+	assert.Equal(t, int32(8), st.Replicas, "rate policy: 4 → 8 in the first 15 s")
+	assert.Equal(t, scaler.ReasonRateLimited, st.Last.Reason)
+	assert.True(t, st.Last.Applied)
+	assert.Equal(t, 1000.0, st.Metrics[0].Value)
+
+	clk.Add(15 * time.Second)
+	c.Tick(ctx)
+	st = status(t, c, id)
+	assert.Equal(t, int32(10), st.Replicas)
+	assert.Equal(t, scaler.ReasonScaleUp, st.Last.Reason)
+
+	clk.Add(15 * time.Second)
+	c.Tick(ctx)
+	st = status(t, c, id)
+	assert.Equal(t, int32(10), st.Replicas)
+	assert.Equal(t, scaler.ReasonSteady, st.Last.Reason)
+	assert.Len(t, st.History, 3)
+	assert.Equal(t, int64(3), st.Evaluations)
+	assert.Equal(t, 2, mem.Changes("svc")-1, "two changes after the initial set")
+}
+
+func TestMetricFailureHolds(t *testing.T) {
+	t.Parallel()
+	c, mem, clk := newController(t)
+	ctx := context.Background()
+	require.NoError(t, mem.SetReplicas(ctx, "svc", 10, ""))
+	r := targetRule(1, 20, 100, noDownWindow)
+	id := addRule(t, c, r)
+	// No metric set: every read fails with not found.
+	for range 3 {
+		c.Tick(ctx)
+		clk.Add(15 * time.Second)
+	}
+	st := status(t, c, id)
+	assert.Equal(t, int32(10), st.Replicas, "never scale down on missing data")
+	assert.Equal(t, scaler.ReasonMetricUnavailable, st.Last.Reason)
+	assert.Contains(t, st.Last.Error, "no metric")
+	assert.Equal(t, 3, st.Failures)
+	assert.ErrorIs(t, st.Metrics[0].Err, mgmt.ErrNotFound)
+
+	mem.SetMetric("svc", "http_rps", 300)
+	c.Tick(ctx)
+	st = status(t, c, id)
+	assert.Equal(t, int32(3), st.Replicas, "recovers as soon as the metric is back")
+	assert.Equal(t, 0, st.Failures)
+}
+
+func TestFallbackAfterFailures(t *testing.T) {
+	t.Parallel()
+	c, mem, clk := newController(t)
+	ctx := context.Background()
+	require.NoError(t, mem.SetReplicas(ctx, "svc", 2, ""))
+	r := targetRule(1, 20, 100, nil)
+	r.Fallback = &scaler.Fallback{FailureThreshold: 3, Replicas: 6}
+	id := addRule(t, c, r)
+	want := []int32{2, 2, 6}
+	for i, w := range want {
+		c.Tick(ctx)
+		clk.Add(15 * time.Second)
+		assert.Equal(t, w, status(t, c, id).Replicas, "tick %d", i+1)
+	}
+	assert.Equal(t, scaler.ReasonFallback, status(t, c, id).Last.Reason)
+}
+
+func TestPartialMetricFailure(t *testing.T) {
+	t.Parallel()
+	rule := scaler.Rule{Service: "svc", MinReplicas: 1, MaxReplicas: 50, Behavior: scaler.DefaultBehavior(),
+		Triggers: []scaler.Trigger{
+			{Metric: "http_rps", Type: scaler.Target, Value: 100},
+			{Metric: "cpu_utilization", Type: scaler.Target, Value: 50},
+		}}
+	noDownWindow(&rule.Behavior)
+	for _, tc := range []struct {
+		name string
+		rps  float64
+		want int32
+	}{
+		{"the healthy trigger may scale up", 1600, 16},
+		{"but never down", 200, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mem, _ := newController(t)
+			ctx := context.Background()
+			require.NoError(t, mem.SetReplicas(ctx, "svc", 10, ""))
+			mem.SetMetric("svc", "http_rps", tc.rps) // cpu_utilization is missing
+			id := addRule(t, c, rule)
+			c.Tick(ctx)
+			assert.Equal(t, tc.want, status(t, c, id).Replicas)
+		})
+	}
+}
+
+func TestPause(t *testing.T) {
+	t.Parallel()
+	c, mem, clk := newController(t)
+	ctx := context.Background()
+	require.NoError(t, mem.SetReplicas(ctx, "svc", 4, ""))
+	mem.SetMetric("svc", "http_rps", 2000)
+	id := addRule(t, c, targetRule(1, 30, 100, nil))
+	_, err := c.SetPaused(id, true)
+	require.NoError(t, err)
+	c.Tick(ctx)
+	st := status(t, c, id)
+	assert.True(t, st.Paused)
+	assert.Equal(t, scaler.ReasonPaused, st.Last.Reason)
+	assert.Equal(t, 1, mem.Changes("svc"), "a paused rule does not touch the service")
+
+	_, err = c.SetPaused(id, false)
+	require.NoError(t, err)
+	clk.Add(15 * time.Second)
+	c.Tick(ctx)
+	assert.Equal(t, int32(8), status(t, c, id).Replicas)
+}
+
+// slowSource blocks for one service until the call's deadline.
+type slowSource struct {
+	inner *scaler.Memory
+	slow  string
+	calls atomic.Int32
+}
+
+func (s *slowSource) Metric(ctx context.Context, q scaler.MetricQuery) (float64, error) {
+	if q.Service == s.slow {
+		s.calls.Add(1)
+		<-ctx.Done()
+		return 0, mgmt.Unavailable("metric of %s: %w", q.Service, ctx.Err())
+	}
+	return s.inner.Metric(ctx, q)
+}
+
+func TestSlowBackendDoesNotBlockOthers(t *testing.T) {
+	t.Parallel()
+	mem := scaler.NewMemory()
+	src := &slowSource{inner: mem, slow: "slow"}
+	c, err := scaler.New(scaler.Options{
+		Clock: clock.NewMock(), Scaler: mem, Sources: map[string]scaler.MetricSource{"": src},
+		Concurrency: 2, CallTimeout: 200 * time.Millisecond, Logger: discardLogger(),
+	})
+	require.NoError(t, err)
+	ctx := context.Background()
+	var ids []string
+	for _, svc := range []string{"slow", "a", "b", "c", "d", "e"} {
+		require.NoError(t, mem.SetReplicas(ctx, svc, 2, ""))
+		mem.SetMetric(svc, "http_rps", 600)
+		r := targetRule(1, 20, 100, nil)
+		r.Service = svc
+		ids = append(ids, addRule(t, c, r))
+	}
+	c.Tick(ctx)
+	slow := status(t, c, ids[0])
+	assert.Equal(t, scaler.ReasonMetricUnavailable, slow.Last.Reason)
+	assert.Contains(t, slow.Last.Error, "deadline exceeded")
+	assert.Equal(t, int32(2), slow.Replicas)
+	for _, id := range ids[1:] {
+		assert.Equal(t, int32(6), status(t, c, id).Replicas, id)
+	}
+	assert.Equal(t, int32(1), src.calls.Load())
+}
+
+func TestGuards(t *testing.T) {
+	t.Parallel()
+	capAt7 := scaler.GuardFunc{GuardName: "budget", Func: func(_ context.Context, p scaler.Proposal) (int32, string, error) {
+		if p.Desired > 7 {
+			return 7, "capped by budget: 7 replicas fit the cap", nil
+		}
+		return p.Desired, "", nil
+	}}
+	broken := scaler.GuardFunc{GuardName: "broken", Func: func(context.Context, scaler.Proposal) (int32, string, error) {
+		return 0, "", errors.New("store down")
+	}}
+	t.Run("a guard caps the decision", func(t *testing.T) {
+		t.Parallel()
+		c, mem, _ := newController(t, capAt7)
+		ctx := context.Background()
+		require.NoError(t, mem.SetReplicas(ctx, "svc", 4, ""))
+		mem.SetMetric("svc", "http_rps", 2000)
+		id := addRule(t, c, targetRule(1, 30, 100, nil))
+		c.Tick(ctx)
+		st := status(t, c, id)
+		assert.Equal(t, int32(7), st.Replicas)
+		assert.Equal(t, scaler.ReasonGuarded, st.Last.Reason)
+		assert.Equal(t, "budget", st.Last.Guard)
+		assert.Equal(t, int32(8), st.Last.GuardFrom)
+		assert.Equal(t, "capped by budget: 7 replicas fit the cap", st.Last.GuardReason)
+	})
+	t.Run("a failing guard fails closed", func(t *testing.T) {
+		t.Parallel()
+		c, mem, _ := newController(t, broken)
+		ctx := context.Background()
+		require.NoError(t, mem.SetReplicas(ctx, "svc", 4, ""))
+		mem.SetMetric("svc", "http_rps", 2000)
+		id := addRule(t, c, targetRule(1, 30, 100, nil))
+		c.Tick(ctx)
+		st := status(t, c, id)
+		assert.Equal(t, int32(4), st.Replicas)
+		assert.Equal(t, "broken", st.Last.Guard)
+		assert.Equal(t, "store down", st.Last.Error)
+	})
+}
+
+func TestHistoryIsBounded(t *testing.T) {
+	t.Parallel()
+	mem := scaler.NewMemory()
+	clk := clock.NewMock()
+	c, err := scaler.New(scaler.Options{Clock: clk, Scaler: mem, Sources: map[string]scaler.MetricSource{"": mem},
+		HistorySize: 3, Logger: discardLogger()})
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, mem.SetReplicas(ctx, "svc", 1, ""))
+	id := addRule(t, c, targetRule(1, 50, 100, noDownWindow))
+	for i := range 6 {
+		mem.SetMetric("svc", "http_rps", float64(100*(i+2)))
+		c.Tick(ctx)
+		clk.Add(time.Minute)
+	}
+	st := status(t, c, id)
+	require.Len(t, st.History, 3)
+	assert.Equal(t, []int32{5, 6, 7}, []int32{st.History[0].Desired, st.History[1].Desired, st.History[2].Desired}, "oldest first")
+}
+
+func TestRuleCRUD(t *testing.T) {
+	t.Parallel()
+	c, _, _ := newController(t)
+	a := targetRule(1, 10, 100, nil)
+	a.Name = "eligibility-surge-Q3"
+	a.Labels = mgmt.Labels{"agency": "ED", "program": "student-aid"}
+	b := targetRule(1, 10, 100, nil)
+	b.Service, b.Name = "other", "payments-nightly"
+	idA, idB := addRule(t, c, a), addRule(t, c, b)
+	assert.Equal(t, []string{"AR-1", "AR-2"}, []string{idA, idB})
+
+	_, err := c.AddRule(a)
+	assert.ErrorIs(t, err, mgmt.ErrConflict, "one rule per service")
+
+	found := c.Rules(scaler.Filter{Name: "SURGE"})
+	require.Len(t, found, 1)
+	assert.Equal(t, "AR-1", found[0].ID)
+	assert.Len(t, c.Rules(scaler.Filter{Labels: mgmt.Labels{"program": "student-aid"}}), 1)
+	assert.Len(t, c.Rules(scaler.Filter{}), 2)
+
+	a.MaxReplicas = 40
+	upd, err := c.UpdateRule(idA, a)
+	require.NoError(t, err)
+	assert.Equal(t, int32(40), upd.MaxReplicas)
+	_, err = c.UpdateRule("AR-99", a)
+	assert.ErrorIs(t, err, mgmt.ErrNotFound)
+	b.MinReplicas = 20
+	_, err = c.UpdateRule(idB, b)
+	assert.ErrorIs(t, err, mgmt.ErrInvalid)
+	got, err := c.Rule(idB)
+	require.NoError(t, err)
+	assert.Equal(t, int32(1), got.MinReplicas, "a rejected update changes nothing")
+
+	require.NoError(t, c.DeleteRule(idA))
+	assert.ErrorIs(t, c.DeleteRule(idA), mgmt.ErrNotFound)
+	_, err = c.Status(idA)
+	assert.ErrorIs(t, err, mgmt.ErrNotFound)
+	idC := addRule(t, c, a)
+	assert.Equal(t, "AR-3", idC, "IDs are never reused")
+
+	bad := a
+	bad.Triggers = []scaler.Trigger{{Metric: "http_rps", Type: scaler.Target, Value: 1, Source: "prometheus"}}
+	bad.Service = "x"
+	_, err = c.AddRule(bad)
+	require.ErrorIs(t, err, mgmt.ErrInvalid)
+	assert.Equal(t, "trigger.source", mgmt.FieldOf(err))
+}
+
+func TestRunTicksOnTheClock(t *testing.T) {
+	t.Parallel()
+	mem := scaler.NewMemory()
+	clk := clock.NewMock()
+	ticked := make(chan struct{}, 10)
+	sc := &notifyScaler{Memory: mem, ch: ticked}
+	c, err := scaler.New(scaler.Options{Clock: clk, Interval: 10 * time.Second, Scaler: sc,
+		Sources: map[string]scaler.MetricSource{"": mem}, Logger: discardLogger()})
+	require.NoError(t, err)
+	require.NoError(t, mem.SetReplicas(context.Background(), "svc", 1, ""))
+	mem.SetMetric("svc", "http_rps", 100)
+	addRule(t, c, targetRule(1, 5, 100, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- c.Run(ctx) }()
+	<-ticked // the first tick is immediate
+	for range 3 {
+		// The ticker may not be registered yet; advancing until the next
+		// tick arrives is deterministic without sleeping.
+		waitTick(clk, ticked, 10*time.Second)
+	}
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+	assert.GreaterOrEqual(t, c.Ticks(), int64(4))
+}
+
+func waitTick(clk *clock.Mock, ch <-chan struct{}, step time.Duration) {
+	for {
+		clk.Add(step)
+		select {
+		case <-ch:
+			return
+		default:
+		}
+	}
+}
+
+type notifyScaler struct {
+	*scaler.Memory
+	ch chan struct{}
+}
+
+func (n *notifyScaler) Replicas(ctx context.Context, svc string) (scaler.ReplicaStatus, error) {
+	defer func() { n.ch <- struct{}{} }()
+	return n.Memory.Replicas(ctx, svc)
+}
+
+func TestNewValidatesOptions(t *testing.T) {
+	t.Parallel()
+	mem := scaler.NewMemory()
+	cases := []struct {
+		opts  scaler.Options
+		field string
+	}{
+		{scaler.Options{Sources: map[string]scaler.MetricSource{"": mem}}, "Options.Scaler"},
+		{scaler.Options{Scaler: mem}, "Options.Sources"},
+		{scaler.Options{Scaler: mem, Sources: map[string]scaler.MetricSource{"": nil}}, `Options.Sources[""]`},
+		{scaler.Options{Scaler: mem, Sources: map[string]scaler.MetricSource{"": mem}, Guards: []scaler.Guard{nil}}, "Options.Guards[0]"},
+		{scaler.Options{Scaler: mem, Sources: map[string]scaler.MetricSource{"": mem}, Interval: -1}, "Options"},
+	}
+	for _, tc := range cases {
+		_, err := scaler.New(tc.opts)
+		require.ErrorIs(t, err, mgmt.ErrInvalid)
+		assert.Equal(t, tc.field, mgmt.FieldOf(err))
+	}
+}

@@ -1,0 +1,108 @@
+package scaler
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Action is what a decision does to the replica count.
+type Action uint8
+
+// The actions.
+const (
+	Hold Action = iota
+	ScaleUp
+	ScaleDown
+)
+
+// String returns "hold", "scale_up" or "scale_down".
+func (a Action) String() string {
+	switch a {
+	case ScaleUp:
+		return "scale_up"
+	case ScaleDown:
+		return "scale_down"
+	}
+	return "hold"
+}
+
+// MarshalText writes the action's name.
+func (a Action) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// Reason explains a decision. Reasons are fixed strings; the numbers behind
+// them are in the Decision's fields.
+type Reason string
+
+// The reasons a decision records.
+const (
+	ReasonPaused              Reason = "rule is paused"
+	ReasonSteady              Reason = "metrics are within tolerance of the target"
+	ReasonScaleUp             Reason = "metric is above its target or threshold"
+	ReasonScaleDown           Reason = "metric is below its target or threshold"
+	ReasonInactive            Reason = "no trigger is above its activation threshold; scaling to zero"
+	ReasonActivated           Reason = "a trigger is above its activation threshold; scaling from zero"
+	ReasonStabilizing         Reason = "held by the stabilization window"
+	ReasonRateLimited         Reason = "limited by the scaling rate policy"
+	ReasonCooldown            Reason = "held by the cooldown after the last change"
+	ReasonGuarded             Reason = "limited by a guard"
+	ReasonMetricUnavailable   Reason = "a metric could not be read; holding the current count"
+	ReasonReplicasUnavailable Reason = "the replica count could not be read; holding"
+	ReasonFallback            Reason = "metrics failed repeatedly; using the fallback replica count"
+	ReasonScaleFailed         Reason = "the cluster did not accept the change"
+)
+
+// Decision is the outcome of evaluating one rule once.
+type Decision struct {
+	At time.Time
+	// Current and Ready are what the cluster reported before the decision.
+	Current int32
+	Ready   int32
+	// Recommended is the largest trigger recommendation, before
+	// stabilization, rate policies and guards.
+	Recommended int32
+	// Desired is the final count (equal to Current when holding).
+	Desired int32
+	Action  Action
+	Reason  Reason
+	// Metric and Value name the trigger that won and the value it read.
+	Metric string
+	Value  float64
+	// Guard names the guard that changed the count, GuardReason says why
+	// (with numbers), and GuardFrom is the count the guard was offered.
+	Guard       string
+	GuardReason string
+	GuardFrom   int32
+	// Error is the text of the error behind a failure reason.
+	Error string
+	// Applied reports whether the change reached the cluster.
+	Applied bool
+}
+
+// MarshalJSON writes the decision with lowerCamel names.
+func (d Decision) MarshalJSON() ([]byte, error) {
+	type decisionJSON struct {
+		At          time.Time `json:"at"`
+		Current     int32     `json:"current"`
+		Ready       int32     `json:"ready"`
+		Recommended int32     `json:"recommended"`
+		Desired     int32     `json:"desired"`
+		Action      Action    `json:"action"`
+		Reason      Reason    `json:"reason"`
+		Metric      string    `json:"metric,omitempty"`
+		Value       float64   `json:"value"`
+		Guard       string    `json:"guard,omitempty"`
+		GuardReason string    `json:"guardReason,omitempty"`
+		GuardFrom   int32     `json:"guardFrom,omitempty"`
+		Error       string    `json:"error,omitempty"`
+		Applied     bool      `json:"applied"`
+	}
+	return json.Marshal(decisionJSON(d))
+}
+
+// Reading is the last value read for one trigger.
+type Reading struct {
+	Metric string
+	Value  float64
+	Err    error
+	At     time.Time
+}

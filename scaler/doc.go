@@ -1,0 +1,41 @@
+// Package scaler is HMS-SVC's autoscaler: rules that turn metrics into
+// replica counts, and a Controller that applies them.
+//
+// A Rule keeps one service between MinReplicas and MaxReplicas. Each of its
+// triggers reads one metric through a MetricSource and recommends a count;
+// the largest recommendation wins. Two trigger types exist:
+//
+//   - threshold, the seed's semantics: while the metric is above the
+//     threshold, recommend MaxReplicas (the scale-up policies pace the
+//     climb); once it is below threshold×(1−tolerance), recommend
+//     MinReplicas, which the scale-down stabilization window delays until
+//     the metric has stayed low for the whole window.
+//   - target, the Kubernetes HPA's: the metric's average per ready replica
+//     should equal the target, so desired = ceil(current × value/target) —
+//     for a sum metric such as http_rps, ceil(total/target).
+//
+// The recommendation then goes through HPA autoscaling/v2 behavior:
+// tolerance (default 0.1), stabilization windows (scale-down 300 s,
+// scale-up 0 s by default), rate policies (Pods or Percent per period,
+// selectPolicy Max/Min/Disabled), an optional cooldown, and finally the
+// guards — MinMax first, then any the host adds (the budget package caps
+// replicas this way). A decision records its reason and the numbers behind
+// it; the controller keeps the last decision, the last readings and a
+// bounded history per rule (Status).
+//
+// Faults: when a metric cannot be read the count holds — the controller
+// never scales down on missing data — and, if the rule has a Fallback, moves
+// to the fallback count after FailureThreshold failed ticks in a row. Every
+// backend call has its own deadline (Options.CallTimeout) and at most
+// Options.Concurrency rules are evaluated at once, so a slow backend for one
+// service does not hold up the others.
+//
+// MinReplicas 0 allows scale to zero: with no trigger above its activation
+// threshold the service goes to zero; one trigger above it wakes it.
+// Paused rules are left alone. Preview is the dry run: what a rule would do
+// now and over a supplied metric trace, without acting.
+//
+// The Controller's methods are safe for concurrent use. Ticks never overlap;
+// a steady tick allocates nothing per rule. Time comes from Options.Clock
+// (github.com/benbjohnson/clock) so that tests drive it with a mock clock.
+package scaler

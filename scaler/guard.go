@@ -1,0 +1,60 @@
+package scaler
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// Proposal is what a Guard is asked to approve: the rule, the time, the
+// replicas the service has, and the count proposed so far (after the
+// triggers, stabilization, rate policies and earlier guards).
+type Proposal struct {
+	Rule    *Rule // read-only
+	Now     time.Time
+	Current int32
+	Desired int32
+}
+
+// Guard caps a decision. Limit returns the count it allows — Desired when it
+// has no objection — and, when it changes the count, a reason with the
+// numbers behind it ("capped by budget: forecast $10,412 > cap $10,000").
+// An error fails closed: the controller holds the current count. Guards run
+// in order after the built-in MinMax guard and must not block for long; they
+// are called from the controller's workers with the tick's deadline.
+type Guard interface {
+	Name() string
+	Limit(ctx context.Context, p Proposal) (replicas int32, reason string, err error)
+}
+
+// GuardFunc adapts a function to Guard.
+type GuardFunc struct {
+	GuardName string
+	Func      func(ctx context.Context, p Proposal) (int32, string, error)
+}
+
+// Name returns g.GuardName.
+func (g GuardFunc) Name() string { return g.GuardName }
+
+// Limit calls g.Func.
+func (g GuardFunc) Limit(ctx context.Context, p Proposal) (int32, string, error) {
+	return g.Func(ctx, p)
+}
+
+// MinMax is the first guard of every controller: it keeps the count within
+// the rule's minReplicas and maxReplicas.
+type MinMax struct{}
+
+// Name returns "minmax".
+func (MinMax) Name() string { return "minmax" }
+
+// Limit clamps p.Desired to [MinReplicas, MaxReplicas].
+func (MinMax) Limit(_ context.Context, p Proposal) (int32, string, error) {
+	switch {
+	case p.Desired < p.Rule.MinReplicas:
+		return p.Rule.MinReplicas, "raised to minReplicas " + strconv.Itoa(int(p.Rule.MinReplicas)), nil
+	case p.Desired > p.Rule.MaxReplicas:
+		return p.Rule.MaxReplicas, "capped at maxReplicas " + strconv.Itoa(int(p.Rule.MaxReplicas)), nil
+	}
+	return p.Desired, "", nil
+}

@@ -1,0 +1,130 @@
+package scaler
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	mgmt "github.com/hms-platform/mgmt"
+)
+
+// TracePoint is one step of a metric trace for Preview: the time and the
+// value of each metric at that time, keyed by metric name.
+type TracePoint struct {
+	At     time.Time          `json:"t"`
+	Values map[string]float64 `json:"values"`
+}
+
+// PreviewStep is what the rule would decide at one trace point.
+type PreviewStep struct {
+	At       time.Time `json:"t"`
+	Replicas int32     `json:"replicas"` // before the decision
+	Desired  int32     `json:"desired"`
+	Decision Decision  `json:"decision"`
+}
+
+// PreviewResult is the outcome of a dry run.
+type PreviewResult struct {
+	// Now is what the rule would decide at this moment from live metrics;
+	// NowError is set instead when the cluster or a metric could not be
+	// read.
+	Now      *Decision `json:"now,omitempty"`
+	NowError string    `json:"nowError,omitempty"`
+	// Trace holds one step per trace point, in time order.
+	Trace []PreviewStep `json:"trace,omitempty"`
+}
+
+// Preview returns the replica counts rule r would produce — now, from live
+// metrics and the cluster's current count, and over trace — without acting
+// and without changing any rule's state. If a rule with r.ID exists, "now"
+// starts from that rule's stabilization and rate-policy memory.
+//
+// Over the trace the rule starts from startReplicas (or, when negative, the
+// live count, falling back to MinReplicas) with empty memory, and replicas
+// are assumed ready as soon as they are decided. Guards apply in both.
+func (c *Controller) Preview(ctx context.Context, r Rule, trace []TracePoint, startReplicas int32) (PreviewResult, error) {
+	r = r.Clone()
+	if err := r.Validate(); err != nil {
+		return PreviewResult{}, err
+	}
+	if err := c.checkSources(&r); err != nil {
+		return PreviewResult{}, err
+	}
+	for i, p := range trace {
+		if p.At.IsZero() {
+			return PreviewResult{}, mgmt.Invalid("trace["+itoa(i)+"].t", "is required")
+		}
+		for _, t := range r.Triggers {
+			if _, ok := p.Values[t.Metric]; !ok {
+				return PreviewResult{}, mgmt.Invalid("trace["+itoa(i)+"].values."+t.Metric, "is missing: the rule's triggers read it")
+			}
+		}
+	}
+	var res PreviewResult
+	dl := deadlines{parent: ctx, timeout: c.opts.CallTimeout}
+	defer dl.stop()
+
+	var eng engine
+	if r.ID != "" {
+		c.mu.RLock()
+		rs, ok := c.rules[r.ID]
+		c.mu.RUnlock()
+		if ok {
+			rs.mu.Lock()
+			eng = rs.eng.clone()
+			rs.mu.Unlock()
+		}
+	}
+	cur, err := c.opts.Scaler.Replicas(dl.get(), r.Service)
+	live := err == nil
+	if err != nil {
+		res.NowError = err.Error()
+	} else {
+		readings := make([]Reading, len(r.Triggers))
+		now := c.clock.Now()
+		for i, t := range r.Triggers {
+			v, err := c.sources[t.Source].Metric(dl.get(), MetricQuery{Service: r.Service, Metric: t.Metric, Query: t.Query})
+			readings[i] = Reading{Metric: t.Metric, Value: v, Err: err, At: now}
+		}
+		d := c.guard(&dl, &r, eng.evaluate(&r, now, cur, readings))
+		res.Now = &d
+	}
+
+	if len(trace) == 0 {
+		return res, nil
+	}
+	points := append([]TracePoint(nil), trace...)
+	sort.SliceStable(points, func(i, j int) bool { return points[i].At.Before(points[j].At) })
+	replicas := startReplicas
+	if replicas < 0 {
+		replicas = r.MinReplicas
+		if live {
+			replicas = cur.Desired
+		}
+	}
+	eng = engine{}
+	readings := make([]Reading, len(r.Triggers))
+	res.Trace = make([]PreviewStep, 0, len(points))
+	for _, p := range points {
+		for i, t := range r.Triggers {
+			readings[i] = Reading{Metric: t.Metric, Value: p.Values[t.Metric], At: p.At}
+		}
+		st := ReplicaStatus{Desired: replicas, Ready: replicas}
+		d := c.guard(&dl, &r, eng.evaluate(&r, p.At, st, readings))
+		if d.Desired != replicas {
+			d.Applied = true
+			eng.applied(&r.Behavior, p.At, replicas, d.Desired)
+		}
+		res.Trace = append(res.Trace, PreviewStep{At: p.At, Replicas: replicas, Desired: d.Desired, Decision: d})
+		replicas = d.Desired
+	}
+	return res, nil
+}
+
+func (e *engine) clone() engine {
+	c := *e
+	c.recs = append([]timedCount(nil), e.recs...)
+	c.upEvents = append([]timedCount(nil), e.upEvents...)
+	c.downEvents = append([]timedCount(nil), e.downEvents...)
+	return c
+}

@@ -1,0 +1,314 @@
+package scaler
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	mgmt "github.com/hms-platform/mgmt"
+)
+
+// The JSON shape of a rule. It extends the seed's
+//
+//	{"service": "eligibility-api", "minReplicas": 4, "maxReplicas": 20,
+//	 "trigger": {"metric": "http_rps", "threshold": 500}}
+//
+// with "name", "labels", "triggers" (a list, instead of "trigger"),
+// "target" (instead of "threshold"), "activationThreshold", "query",
+// "source", "behavior" (HPA autoscaling/v2 names), "fallback" and "paused".
+type ruleJSON struct {
+	ID          string        `json:"id,omitempty"`
+	Name        string        `json:"name,omitempty"`
+	Service     string        `json:"service"`
+	Labels      mgmt.Labels   `json:"labels,omitempty"`
+	MinReplicas *int32        `json:"minReplicas"`
+	MaxReplicas *int32        `json:"maxReplicas"`
+	Trigger     *triggerJSON  `json:"trigger,omitempty"`
+	Triggers    []triggerJSON `json:"triggers,omitempty"`
+	Behavior    *behaviorJSON `json:"behavior,omitempty"`
+	Fallback    *fallbackJSON `json:"fallback,omitempty"`
+	Paused      bool          `json:"paused,omitempty"`
+}
+
+type triggerJSON struct {
+	Metric              string   `json:"metric"`
+	Threshold           *float64 `json:"threshold,omitempty"`
+	Target              *float64 `json:"target,omitempty"`
+	ActivationThreshold *float64 `json:"activationThreshold,omitempty"`
+	Query               string   `json:"query,omitempty"`
+	Source              string   `json:"source,omitempty"`
+}
+
+type behaviorJSON struct {
+	Tolerance       *float64          `json:"tolerance,omitempty"`
+	CooldownSeconds *int64            `json:"cooldownSeconds,omitempty"`
+	ScaleUp         *scalingRulesJSON `json:"scaleUp,omitempty"`
+	ScaleDown       *scalingRulesJSON `json:"scaleDown,omitempty"`
+}
+
+type scalingRulesJSON struct {
+	StabilizationWindowSeconds *int32       `json:"stabilizationWindowSeconds,omitempty"`
+	SelectPolicy               *string      `json:"selectPolicy,omitempty"`
+	Policies                   []policyJSON `json:"policies,omitempty"`
+}
+
+type policyJSON struct {
+	Type          string `json:"type"`
+	Value         int32  `json:"value"`
+	PeriodSeconds int32  `json:"periodSeconds"`
+}
+
+type fallbackJSON struct {
+	FailureThreshold int   `json:"failureThreshold"`
+	Replicas         int32 `json:"replicas"`
+}
+
+// DecodeRule reads one rule from JSON, strictly: unknown fields, wrong types,
+// trailing data and invalid values are errors (*mgmt.Error of kind invalid
+// whose Field is the JSON path). Omitted fields take their defaults:
+// minReplicas 1 and the behavior of DefaultBehavior. An "id" in the input is
+// kept in Rule.ID; the Controller decides whether to honour it.
+func DecodeRule(r io.Reader) (Rule, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var w ruleJSON
+	if err := dec.Decode(&w); err != nil {
+		return Rule{}, jsonError(err)
+	}
+	if err := dec.Decode(&struct{}{}); err != io.EOF {
+		return Rule{}, mgmt.Invalid("body", "unexpected data after the rule object")
+	}
+	rule, err := w.rule()
+	if err != nil {
+		return Rule{}, err
+	}
+	if err := rule.Validate(); err != nil {
+		return Rule{}, err
+	}
+	return rule, nil
+}
+
+// UnmarshalJSON decodes strictly, as DecodeRule does.
+func (r *Rule) UnmarshalJSON(b []byte) error {
+	rule, err := DecodeRule(bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	*r = rule
+	return nil
+}
+
+// MarshalJSON encodes r in the shape DecodeRule reads. A rule with one
+// trigger is written with "trigger", as in the seed.
+func (r Rule) MarshalJSON() ([]byte, error) {
+	w := ruleJSON{
+		ID: r.ID, Name: r.Name, Service: r.Service, Labels: r.Labels,
+		MinReplicas: &r.MinReplicas, MaxReplicas: &r.MaxReplicas, Paused: r.Paused,
+	}
+	ts := make([]triggerJSON, len(r.Triggers))
+	for i, t := range r.Triggers {
+		v := t.Value
+		tj := triggerJSON{Metric: t.Metric, Query: t.Query, Source: t.Source}
+		switch t.Type {
+		case Threshold:
+			tj.Threshold = &v
+		case Target:
+			tj.Target = &v
+		}
+		if t.Activation != 0 {
+			a := t.Activation
+			tj.ActivationThreshold = &a
+		}
+		ts[i] = tj
+	}
+	if len(ts) == 1 {
+		w.Trigger = &ts[0]
+	} else {
+		w.Triggers = ts
+	}
+	b := r.Behavior
+	tol, cd := b.Tolerance, int64(b.Cooldown/time.Second)
+	w.Behavior = &behaviorJSON{
+		Tolerance: &tol, CooldownSeconds: &cd,
+		ScaleUp: scalingRulesToJSON(b.ScaleUp), ScaleDown: scalingRulesToJSON(b.ScaleDown),
+	}
+	if r.Fallback != nil {
+		w.Fallback = &fallbackJSON{FailureThreshold: r.Fallback.FailureThreshold, Replicas: r.Fallback.Replicas}
+	}
+	return json.Marshal(w)
+}
+
+func scalingRulesToJSON(s ScalingRules) *scalingRulesJSON {
+	win := int32(s.StabilizationWindow / time.Second)
+	sel := s.SelectPolicy.String()
+	out := &scalingRulesJSON{StabilizationWindowSeconds: &win, SelectPolicy: &sel}
+	for _, p := range s.Policies {
+		out.Policies = append(out.Policies, policyJSON{Type: p.Type.String(), Value: p.Value, PeriodSeconds: int32(p.Period / time.Second)})
+	}
+	return out
+}
+
+func (w *ruleJSON) rule() (Rule, error) {
+	r := Rule{ID: w.ID, Name: w.Name, Service: w.Service, Labels: w.Labels, Paused: w.Paused, MinReplicas: 1}
+	if w.MinReplicas != nil {
+		r.MinReplicas = *w.MinReplicas
+	}
+	if w.MaxReplicas == nil {
+		return Rule{}, mgmt.Invalid("maxReplicas", "is required")
+	}
+	r.MaxReplicas = *w.MaxReplicas
+	switch {
+	case w.Trigger != nil && len(w.Triggers) > 0:
+		return Rule{}, mgmt.Invalid("trigger", "give either trigger or triggers, not both")
+	case w.Trigger != nil:
+		t, err := w.Trigger.trigger("trigger")
+		if err != nil {
+			return Rule{}, err
+		}
+		r.Triggers = []Trigger{t}
+	default:
+		for i := range w.Triggers {
+			t, err := w.Triggers[i].trigger("triggers[" + itoa(i) + "]")
+			if err != nil {
+				return Rule{}, err
+			}
+			r.Triggers = append(r.Triggers, t)
+		}
+	}
+	var err error
+	if r.Behavior, err = w.Behavior.behavior(); err != nil {
+		return Rule{}, err
+	}
+	if w.Fallback != nil {
+		r.Fallback = &Fallback{FailureThreshold: w.Fallback.FailureThreshold, Replicas: w.Fallback.Replicas}
+	}
+	return r, nil
+}
+
+func (w *triggerJSON) trigger(field string) (Trigger, error) {
+	t := Trigger{Metric: w.Metric, Query: w.Query, Source: w.Source}
+	switch {
+	case w.Threshold != nil && w.Target != nil:
+		return t, mgmt.Invalid(field, "give either threshold or target, not both")
+	case w.Threshold != nil:
+		t.Type, t.Value = Threshold, *w.Threshold
+	case w.Target != nil:
+		t.Type, t.Value = Target, *w.Target
+	default:
+		return t, mgmt.Invalid(field, "needs a threshold or a target")
+	}
+	if w.ActivationThreshold != nil {
+		t.Activation = *w.ActivationThreshold
+	}
+	return t, nil
+}
+
+func (w *behaviorJSON) behavior() (Behavior, error) {
+	b := DefaultBehavior()
+	if w == nil {
+		return b, nil
+	}
+	if w.Tolerance != nil {
+		b.Tolerance = *w.Tolerance
+	}
+	if w.CooldownSeconds != nil {
+		if *w.CooldownSeconds < 0 || *w.CooldownSeconds > int64(maxCooldown/time.Second) {
+			return b, mgmt.Invalid("behavior.cooldownSeconds", "%d must be between 0 and %d", *w.CooldownSeconds, int64(maxCooldown/time.Second))
+		}
+		b.Cooldown = time.Duration(*w.CooldownSeconds) * time.Second
+	}
+	var err error
+	if b.ScaleUp, err = w.ScaleUp.rules("behavior.scaleUp", b.ScaleUp); err != nil {
+		return b, err
+	}
+	b.ScaleDown, err = w.ScaleDown.rules("behavior.scaleDown", b.ScaleDown)
+	return b, err
+}
+
+func (w *scalingRulesJSON) rules(field string, def ScalingRules) (ScalingRules, error) {
+	if w == nil {
+		return def, nil
+	}
+	s := def
+	if w.StabilizationWindowSeconds != nil {
+		s.StabilizationWindow = time.Duration(*w.StabilizationWindowSeconds) * time.Second
+	}
+	if w.SelectPolicy != nil {
+		switch *w.SelectPolicy {
+		case "Max":
+			s.SelectPolicy = SelectMax
+		case "Min":
+			s.SelectPolicy = SelectMin
+		case "Disabled":
+			s.SelectPolicy = SelectDisabled
+		default:
+			return s, mgmt.Invalid(field+".selectPolicy", "%q must be Max, Min or Disabled", *w.SelectPolicy)
+		}
+	}
+	if w.Policies != nil {
+		s.Policies = make([]Policy, len(w.Policies))
+		for i, p := range w.Policies {
+			pf := field + ".policies[" + itoa(i) + "]"
+			switch p.Type {
+			case "Pods":
+				s.Policies[i].Type = Pods
+			case "Percent":
+				s.Policies[i].Type = Percent
+			default:
+				return s, mgmt.Invalid(pf+".type", "%q must be Pods or Percent", p.Type)
+			}
+			s.Policies[i].Value = p.Value
+			s.Policies[i].Period = time.Duration(p.PeriodSeconds) * time.Second
+		}
+	}
+	return s, nil
+}
+
+// jsonError turns encoding/json's errors into *mgmt.Error naming the field.
+func jsonError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF):
+		return mgmt.Invalid("body", "empty; a JSON object is required")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return mgmt.Invalid("body", "truncated JSON")
+	case errors.As(err, &syn):
+		return mgmt.Invalid("body", "invalid JSON at byte %d: %s", syn.Offset, strings.TrimPrefix(syn.Error(), "json: "))
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "body"
+		}
+		return mgmt.Invalid(field, "expected %s, got a JSON %s", jsonTypeName(typ.Type.Kind().String()), typ.Value)
+	}
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return mgmt.Invalid(strings.Trim(name, `"`), "unknown field")
+	}
+	if strings.Contains(msg, "request body too large") { // *http.MaxBytesError
+		return mgmt.Invalid("body", "too large")
+	}
+	return mgmt.Invalid("body", "%s", strings.TrimPrefix(msg, "json: "))
+}
+
+func jsonTypeName(kind string) string {
+	switch kind {
+	case "int32", "int", "int64":
+		return "an integer"
+	case "float64":
+		return "a number"
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "map", "struct", "ptr":
+		return "an object"
+	case "slice":
+		return "a list"
+	}
+	return kind
+}

@@ -1,0 +1,52 @@
+package scaler
+
+import "context"
+
+// MetricQuery names one metric of one service. Metric is one of the known
+// metric kinds (see Metrics); Query is an optional backend-specific
+// expression (a PromQL query, say) that overrides how the source computes it.
+type MetricQuery struct {
+	Service string
+	Metric  string
+	Query   string
+}
+
+// MetricSource reads the current value of a metric for a service.
+//
+// The value follows the metric kind's aggregation (see MetricKind): the
+// service-wide total for sum metrics such as http_rps, the average over
+// ready replicas for average metrics such as cpu_utilization. A source
+// returns an error wrapping mgmt.ErrNotFound when the service or metric is
+// unknown and mgmt.ErrUnavailable when the backend cannot answer now.
+// Implementations must be safe for concurrent use and honour ctx's deadline.
+type MetricSource interface {
+	Metric(ctx context.Context, q MetricQuery) (float64, error)
+}
+
+// MetricSourceFunc adapts a function to MetricSource.
+type MetricSourceFunc func(ctx context.Context, q MetricQuery) (float64, error)
+
+// Metric calls f.
+func (f MetricSourceFunc) Metric(ctx context.Context, q MetricQuery) (float64, error) {
+	return f(ctx, q)
+}
+
+// ReplicaStatus is what a cluster reports about a service's replicas.
+// Desired is the count the cluster was asked for; Ready is how many serve
+// traffic (Ready ≤ Desired while new replicas start). A backend that cannot
+// tell readiness sets Ready = Desired.
+type ReplicaStatus struct {
+	Desired int32
+	Ready   int32
+}
+
+// Scaler reads and sets a service's replica count on a cluster (Kubernetes,
+// Nomad, the simulated cluster). SetReplicas records reason with the change
+// where the backend can (an annotation, a Nomad scaling message).
+// Implementations must be safe for concurrent use, honour ctx's deadline, and
+// wrap mgmt.ErrNotFound for an unknown service, mgmt.ErrConflict for a
+// refused change and mgmt.ErrUnavailable when the cluster cannot answer.
+type Scaler interface {
+	Replicas(ctx context.Context, service string) (ReplicaStatus, error)
+	SetReplicas(ctx context.Context, service string, replicas int32, reason string) error
+}
