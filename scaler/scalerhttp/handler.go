@@ -1,0 +1,443 @@
+package scalerhttp
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/internal/httperr"
+	"github.com/hms-platform/mgmt/scaler"
+)
+
+// DefaultMaxBody is the request body limit when Options.MaxBody is 0.
+const DefaultMaxBody = httperr.DefaultMaxBody
+
+// MaxTracePoints is the largest trace a preview accepts.
+const MaxTracePoints = 10000
+
+// maxStartReplicas bounds a preview's startReplicas (the largest
+// maxReplicas a rule may have).
+const maxStartReplicas = 100000
+
+// Options configure the handler. The zero value is ready to use.
+type Options struct {
+	// Logger receives one debug record per request (method, path, status,
+	// size, duration; never bodies, headers or query strings) and an error
+	// record per internal error. Default: slog.Default().
+	Logger *slog.Logger
+	// MaxBody is the request body limit in bytes; 0 or less means
+	// DefaultMaxBody (1 MiB).
+	MaxBody int64
+}
+
+type handler struct {
+	ctrl    *scaler.Controller
+	log     *slog.Logger
+	maxBody int64
+}
+
+// NewHandler returns the HTTP API over ctrl. It panics if ctrl is nil, a
+// programming error.
+func NewHandler(ctrl *scaler.Controller, opts Options) http.Handler {
+	if ctrl == nil {
+		panic("scalerhttp: NewHandler needs a non-nil *scaler.Controller")
+	}
+	h := &handler{ctrl: ctrl, log: opts.Logger, maxBody: opts.MaxBody}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBody
+	}
+	mux := http.NewServeMux()
+	routes := []struct {
+		pattern string
+		fn      func(http.ResponseWriter, *http.Request) error
+	}{
+		{"GET /healthz", h.healthz},
+		{"POST /autoscale-rules", h.create},
+		{"GET /autoscale-rules", h.list},
+		{"POST /autoscale-rules/preview", h.preview},
+		{"GET /autoscale-rules/{id}", h.get},
+		{"PUT /autoscale-rules/{id}", h.replace},
+		{"DELETE /autoscale-rules/{id}", h.delete},
+		{"POST /autoscale-rules/{id}/pause", h.pause},
+		{"POST /autoscale-rules/{id}/resume", h.resume},
+		{"GET /autoscale-rules/{id}/status", h.status},
+		{"GET /rules/{id}/status", h.status},
+	}
+	for _, rt := range routes {
+		fn := rt.fn
+		mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) {
+			if err := fn(w, r); err != nil {
+				httperr.WriteLog(w, r, h.log, err)
+			}
+		})
+	}
+	return h.observe(httperr.WrapMux(mux))
+}
+
+// observe logs every request at debug level and turns a panic into a 500.
+func (h *handler) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now() // for the log only
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler { // let net/http abort the response
+					panic(v)
+				}
+				if sw.status == 0 {
+					httperr.WriteLog(sw, r, h.log, fmt.Errorf("scalerhttp: panic: %v", v))
+				} else {
+					h.log.ErrorContext(r.Context(), "http: panic after the response started", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
+				}
+			}
+			h.log.DebugContext(r.Context(), "http request", "method", r.Method, "path", r.URL.Path,
+				"status", sw.status, "bytes", sw.bytes, "duration", time.Since(start))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// query parses the query string and rejects parameters other than allowed
+// and repeats of those not in repeatable.
+func query(r *http.Request, allowed []string, repeatable ...string) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, mgmt.Invalid("query", "cannot be parsed: %v", err)
+	}
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !contains(allowed, k) {
+			if len(allowed) == 0 {
+				return nil, mgmt.Invalid(k, "unknown query parameter; this endpoint takes none")
+			}
+			return nil, mgmt.Invalid(k, "unknown query parameter; allowed: %s", strings.Join(allowed, ", "))
+		}
+		if len(q[k]) > 1 && !contains(repeatable, k) {
+			return nil, mgmt.Invalid(k, "is given %d times; give it once", len(q[k]))
+		}
+	}
+	return q, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *handler) healthz(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r, nil); err != nil {
+		return err
+	}
+	httperr.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// readRule reads a rule from the request body, strictly.
+func (h *handler) readRule(w http.ResponseWriter, r *http.Request) (scaler.Rule, error) {
+	body, err := httperr.ReadBody(w, r, h.maxBody)
+	if err != nil {
+		return scaler.Rule{}, err
+	}
+	return scaler.DecodeRule(bytes.NewReader(body))
+}
+
+type createResponse struct {
+	RuleID string      `json:"ruleId"`
+	Rule   scaler.Rule `json:"rule"`
+}
+
+type dryRunResponse struct {
+	DryRun   bool         `json:"dryRun"`
+	Rule     scaler.Rule  `json:"rule"`
+	Replicas *int32       `json:"replicas"` // the current count; null when it could not be read
+	Desired  *int32       `json:"desired"`
+	Decision *decisionOut `json:"decision"`
+	Error    string       `json:"error,omitempty"` // why replicas and desired are null
+}
+
+func (h *handler) create(w http.ResponseWriter, r *http.Request) error {
+	q, err := query(r, []string{"dryRun"})
+	if err != nil {
+		return err
+	}
+	dryRun := false
+	if v, ok := q["dryRun"]; ok {
+		if dryRun, err = strconv.ParseBool(v[0]); err != nil {
+			return mgmt.Invalid("dryRun", "%q is not true or false", v[0])
+		}
+	}
+	rule, err := h.readRule(w, r)
+	if err != nil {
+		return err
+	}
+	if rule.ID != "" {
+		return mgmt.Invalid("id", "is assigned by the server; leave it out (to change rule %s, PUT /autoscale-rules/%s)", rule.ID, rule.ID)
+	}
+	if dryRun {
+		return h.dryRun(w, r, rule)
+	}
+	stored, err := h.ctrl.AddRule(rule)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/autoscale-rules/"+stored.ID)
+	httperr.WriteJSON(w, http.StatusCreated, createResponse{RuleID: stored.ID, Rule: stored})
+	return nil
+}
+
+// dryRun answers what creating rule would do now, without storing it. It
+// refuses what the real request would refuse.
+func (h *handler) dryRun(w http.ResponseWriter, r *http.Request, rule scaler.Rule) error {
+	if other := h.ctrl.Rules(scaler.Filter{Service: rule.Service}); len(other) > 0 {
+		return mgmt.Conflict("service", "service %q already has rule %s", rule.Service, other[0].ID)
+	}
+	res, err := h.ctrl.Preview(r.Context(), rule, nil, -1)
+	if err != nil {
+		return err
+	}
+	out := dryRunResponse{DryRun: true, Rule: rule}
+	if res.Now != nil {
+		d := decisionOut(*res.Now)
+		out.Replicas, out.Desired, out.Decision = &d.Current, &d.Desired, &d
+	} else {
+		out.Error = res.NowError
+	}
+	httperr.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+type listResponse struct {
+	Rules []scaler.Rule `json:"rules"`
+}
+
+func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
+	q, err := query(r, []string{"name", "service", "label"}, "label")
+	if err != nil {
+		return err
+	}
+	f := scaler.Filter{Name: q.Get("name"), Service: q.Get("service")}
+	for _, l := range q["label"] {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			return mgmt.Invalid("label", "%q must be key:value", l)
+		}
+		if f.Labels == nil {
+			f.Labels = mgmt.Labels{}
+		}
+		if old, dup := f.Labels[k]; dup && old != v {
+			return mgmt.Invalid("label", "key %q is given twice with different values; no rule can match", k)
+		}
+		f.Labels[k] = v
+	}
+	if err := f.Labels.Validate("label"); err != nil {
+		return err
+	}
+	httperr.WriteJSON(w, http.StatusOK, listResponse{Rules: h.ctrl.Rules(f)})
+	return nil
+}
+
+func (h *handler) get(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r, nil); err != nil {
+		return err
+	}
+	rule, err := h.ctrl.Rule(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httperr.WriteJSON(w, http.StatusOK, rule)
+	return nil
+}
+
+func (h *handler) replace(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r, nil); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	rule, err := h.readRule(w, r)
+	if err != nil {
+		return err
+	}
+	if rule.ID != "" && rule.ID != id {
+		return mgmt.Invalid("id", "%q does not match the rule %q in the path; leave it out or make them equal", rule.ID, id)
+	}
+	stored, err := h.ctrl.UpdateRule(id, rule)
+	if err != nil {
+		return err
+	}
+	httperr.WriteJSON(w, http.StatusOK, stored)
+	return nil
+}
+
+func (h *handler) delete(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r, nil); err != nil {
+		return err
+	}
+	if err := h.ctrl.DeleteRule(r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *handler) pause(w http.ResponseWriter, r *http.Request) error {
+	return h.setPaused(w, r, true)
+}
+
+func (h *handler) resume(w http.ResponseWriter, r *http.Request) error {
+	return h.setPaused(w, r, false)
+}
+
+func (h *handler) setPaused(w http.ResponseWriter, r *http.Request, paused bool) error {
+	if _, err := query(r, nil); err != nil {
+		return err
+	}
+	rule, err := h.ctrl.SetPaused(r.PathValue("id"), paused)
+	if err != nil {
+		return err
+	}
+	httperr.WriteJSON(w, http.StatusOK, rule)
+	return nil
+}
+
+type statusResponse struct {
+	RuleID       string        `json:"ruleId"`
+	Service      string        `json:"service"`
+	Paused       bool          `json:"paused"`
+	Replicas     int32         `json:"replicas"`
+	Ready        int32         `json:"ready"`
+	Desired      int32         `json:"desired"`
+	Metric       *float64      `json:"metric"`
+	Metrics      []metricOut   `json:"metrics"`
+	LastDecision *decisionOut  `json:"lastDecision"`
+	History      []decisionOut `json:"history"`
+	Failures     int           `json:"failures"`
+	Evaluations  int64         `json:"evaluations"`
+}
+
+type metricOut struct {
+	Metric string     `json:"metric"`
+	Value  *float64   `json:"value"` // null when the read failed
+	Error  *string    `json:"error"` // null when the read succeeded
+	At     *time.Time `json:"at,omitempty"`
+}
+
+func (h *handler) status(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r, nil); err != nil {
+		return err
+	}
+	st, err := h.ctrl.Status(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	out := statusResponse{
+		RuleID: st.RuleID, Service: st.Service, Paused: st.Paused,
+		Replicas: st.Replicas, Ready: st.Ready, Desired: st.Desired,
+		Metrics:  make([]metricOut, len(st.Metrics)),
+		History:  make([]decisionOut, len(st.History)),
+		Failures: st.Failures, Evaluations: st.Evaluations,
+	}
+	for i, m := range st.Metrics {
+		mo := metricOut{Metric: m.Metric}
+		if !m.At.IsZero() {
+			at := m.At
+			mo.At = &at
+		}
+		if m.Err != nil {
+			msg := m.Err.Error()
+			mo.Error = &msg
+		} else {
+			mo.Value = finite(m.Value)
+		}
+		out.Metrics[i] = mo
+	}
+	if len(out.Metrics) > 0 {
+		out.Metric = out.Metrics[0].Value
+	}
+	if st.Evaluations > 0 {
+		d := decisionOut(st.Last)
+		out.LastDecision = &d
+	}
+	for i, d := range st.History {
+		out.History[i] = decisionOut(d)
+	}
+	httperr.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// finite returns a pointer to v, or nil when v is NaN or infinite (which
+// JSON cannot carry).
+func finite(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+// decisionOut writes a scaler.Decision in its own JSON shape, except that
+// a NaN or infinite value (which a MetricSource may return and JSON cannot
+// carry) is written as null instead of failing the whole response.
+type decisionOut scaler.Decision
+
+// MarshalJSON implements json.Marshaler.
+func (d decisionOut) MarshalJSON() ([]byte, error) {
+	sd := scaler.Decision(d)
+	if finite(sd.Value) != nil {
+		return sd.MarshalJSON()
+	}
+	sd.Value = 0
+	b, err := sd.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	m["value"] = json.RawMessage("null")
+	return json.Marshal(m)
+}

@@ -1,0 +1,216 @@
+package scalerhttp_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/stretchr/testify/require"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/internal/httperr"
+	"github.com/hms-platform/mgmt/scaler"
+	"github.com/hms-platform/mgmt/scaler/scalerhttp"
+)
+
+// fakeCluster is a tiny scaler.Scaler whose metrics a test sets by hand.
+type fakeCluster struct {
+	mu       sync.Mutex
+	replicas map[string]int32
+	metrics  map[string]float64 // "service/metric"
+	errs     map[string]error   // "service/metric"
+	panicky  bool               // Replicas panics
+}
+
+func newFakeCluster() *fakeCluster {
+	return &fakeCluster{replicas: map[string]int32{}, metrics: map[string]float64{}, errs: map[string]error{}}
+}
+
+func (f *fakeCluster) addService(name string, replicas int32) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.replicas[name] = replicas
+}
+
+func (f *fakeCluster) setMetric(service, metric string, v float64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.metrics[service+"/"+metric] = v
+	delete(f.errs, service+"/"+metric)
+}
+
+func (f *fakeCluster) failMetric(service, metric string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.errs[service+"/"+metric] = err
+}
+
+func (f *fakeCluster) count(service string) int32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.replicas[service]
+}
+
+func (f *fakeCluster) Replicas(_ context.Context, service string) (scaler.ReplicaStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.panicky {
+		panic("fake cluster exploded")
+	}
+	n, ok := f.replicas[service]
+	if !ok {
+		return scaler.ReplicaStatus{}, mgmt.NotFound("service", "no service %q", service)
+	}
+	return scaler.ReplicaStatus{Desired: n, Ready: n}, nil
+}
+
+func (f *fakeCluster) SetReplicas(_ context.Context, service string, n int32, _ string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.replicas[service]; !ok {
+		return mgmt.NotFound("service", "no service %q", service)
+	}
+	f.replicas[service] = n
+	return nil
+}
+
+func (f *fakeCluster) metric(_ context.Context, q scaler.MetricQuery) (float64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := q.Service + "/" + q.Metric
+	if err := f.errs[key]; err != nil {
+		return 0, err
+	}
+	v, ok := f.metrics[key]
+	if !ok {
+		return 0, mgmt.NotFound("metric", "no metric %s", key)
+	}
+	return v, nil
+}
+
+// env is a controller over a fake cluster, served by a real HTTP server.
+type env struct {
+	t       testing.TB
+	clock   *clock.Mock
+	cluster *fakeCluster
+	ctrl    *scaler.Controller
+	srv     *httptest.Server
+}
+
+type envOptions struct {
+	tls     bool
+	maxBody int64
+	logger  *slog.Logger
+}
+
+func newEnv(t testing.TB, opts ...envOptions) *env {
+	t.Helper()
+	var o envOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	mock := clock.NewMock()
+	mock.Set(time.Date(2024, 11, 20, 9, 0, 0, 0, time.UTC))
+	cluster := newFakeCluster()
+	cluster.addService("eligibility-api", 4)
+	cluster.setMetric("eligibility-api", "http_rps", 640)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctrl, err := scaler.New(scaler.Options{
+		Clock:   mock,
+		Sources: map[string]scaler.MetricSource{"": scaler.MetricSourceFunc(cluster.metric)},
+		Scaler:  cluster,
+		Logger:  quiet,
+	})
+	require.NoError(t, err)
+	logger := o.logger
+	if logger == nil {
+		logger = quiet
+	}
+	h := scalerhttp.NewHandler(ctrl, scalerhttp.Options{Logger: logger, MaxBody: o.maxBody})
+	var srv *httptest.Server
+	if o.tls {
+		srv = httptest.NewTLSServer(h)
+	} else {
+		srv = httptest.NewServer(h)
+	}
+	t.Cleanup(srv.Close)
+	return &env{t: t, clock: mock, cluster: cluster, ctrl: ctrl, srv: srv}
+}
+
+// response is what a request returned.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends a request; body "" sends none. Content-Type is application/json
+// unless contentType overrides it ("-" sends none).
+func (e *env) do(method, path, body string, contentType ...string) response {
+	e.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	require.NoError(e.t, err)
+	ct := "application/json"
+	if len(contentType) > 0 {
+		ct = contentType[0]
+	}
+	if ct != "-" && body != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	res, err := e.srv.Client().Do(req)
+	require.NoError(e.t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(e.t, err)
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// json decodes the response body into a generic value.
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.body, &m), "body: %s", r.body)
+	return m
+}
+
+// errorDetail decodes an error response, checking its content type.
+func (r response) errorDetail(t *testing.T) httperr.Detail {
+	t.Helper()
+	require.Equal(t, "application/json", r.header.Get("Content-Type"), "body: %s", r.body)
+	var b httperr.Body
+	dec := json.NewDecoder(strings.NewReader(string(r.body)))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(&b), "body: %s", r.body)
+	return b.Error
+}
+
+// tick runs one controller tick at the mock clock's time.
+func (e *env) tick() { e.ctrl.Tick(context.Background()) }
+
+// snapshot is the stored rules as JSON, to prove a request changed nothing.
+func (e *env) snapshot() string {
+	e.t.Helper()
+	b, err := json.Marshal(e.ctrl.Rules(scaler.Filter{}))
+	require.NoError(e.t, err)
+	return string(b)
+}
+
+// seedRule is the rule of the seed's section 3.1.
+const seedRule = `{
+  "service": "eligibility-api",
+  "minReplicas": 4,
+  "maxReplicas": 20,
+  "trigger": {"metric": "http_rps", "threshold": 500}
+}`

@@ -1,0 +1,161 @@
+package scalerhttp
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/internal/httperr"
+	"github.com/hms-platform/mgmt/scaler"
+)
+
+// previewRequest is the body of POST /autoscale-rules/preview.
+type previewRequest struct {
+	Rule          json.RawMessage   `json:"rule"`
+	Trace         []json.RawMessage `json:"trace"`
+	StartReplicas *int32            `json:"startReplicas"`
+}
+
+// pointIn is one trace point as sent.
+type pointIn struct {
+	T      *string            `json:"t"`
+	Values map[string]float64 `json:"values"`
+}
+
+type previewResponse struct {
+	Rule scaler.Rule `json:"rule"`
+	// StartReplicas is the count the trace started from.
+	StartReplicas *int32 `json:"startReplicas,omitempty"`
+	// Now is what the rule would decide at this moment; NowError says why
+	// it could not be computed.
+	Now      *decisionOut `json:"now"`
+	NowError string       `json:"nowError,omitempty"`
+	Trace    []stepOut    `json:"trace"`
+}
+
+type stepOut struct {
+	T        time.Time     `json:"t"`
+	Replicas int32         `json:"replicas"` // before the decision
+	Desired  int32         `json:"desired"`
+	Action   scaler.Action `json:"action"`
+	Reason   scaler.Reason `json:"reason"`
+	Decision decisionOut   `json:"decision"`
+}
+
+func (h *handler) preview(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r, nil); err != nil {
+		return err
+	}
+	body, err := httperr.ReadBody(w, r, h.maxBody)
+	if err != nil {
+		return err
+	}
+	var req previewRequest
+	if err := httperr.Decode(body, "", &req); err != nil {
+		return err
+	}
+	if len(req.Rule) == 0 || string(req.Rule) == "null" {
+		return mgmt.Invalid("rule", "is required")
+	}
+	rule, err := scaler.DecodeRule(bytes.NewReader(req.Rule))
+	if err != nil {
+		return underRule(err)
+	}
+	if rule.ID != "" {
+		if _, err := h.ctrl.Rule(rule.ID); err != nil {
+			return underRule(err)
+		}
+	}
+	start := int32(-1)
+	if req.StartReplicas != nil {
+		start = *req.StartReplicas
+		if start < 0 {
+			return mgmt.Invalid("startReplicas", "%d is negative", start)
+		}
+		if start > maxStartReplicas {
+			return mgmt.Invalid("startReplicas", "%d is more than %d", start, maxStartReplicas)
+		}
+	}
+	trace, err := decodeTrace(req.Trace)
+	if err != nil {
+		return err
+	}
+	res, err := h.ctrl.Preview(r.Context(), rule, trace, start)
+	if err != nil {
+		if f := mgmt.FieldOf(err); f == "trace" || strings.HasPrefix(f, "trace[") {
+			return err
+		}
+		return underRule(err)
+	}
+	out := previewResponse{Rule: rule, NowError: res.NowError, Trace: make([]stepOut, len(res.Trace))}
+	if res.Now != nil {
+		d := decisionOut(*res.Now)
+		out.Now = &d
+	}
+	if len(res.Trace) > 0 {
+		s := res.Trace[0].Replicas
+		out.StartReplicas = &s
+	}
+	for i, st := range res.Trace {
+		out.Trace[i] = stepOut{
+			T: st.At, Replicas: st.Replicas, Desired: st.Desired,
+			Action: st.Decision.Action, Reason: st.Decision.Reason, Decision: decisionOut(st.Decision),
+		}
+	}
+	httperr.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// decodeTrace decodes and checks the trace points: each has an RFC 3339
+// time and non-negative values of known metrics.
+func decodeTrace(raw []json.RawMessage) ([]scaler.TracePoint, error) {
+	if len(raw) > MaxTracePoints {
+		return nil, mgmt.Invalid("trace", "has %d points, at most %d", len(raw), MaxTracePoints)
+	}
+	trace := make([]scaler.TracePoint, len(raw))
+	for i, pr := range raw {
+		field := "trace[" + strconv.Itoa(i) + "]"
+		var p pointIn
+		if err := httperr.Decode(pr, field, &p); err != nil {
+			return nil, err
+		}
+		if p.T == nil {
+			return nil, mgmt.Invalid(field+".t", "is required")
+		}
+		at, err := time.Parse(time.RFC3339Nano, *p.T)
+		if err != nil {
+			return nil, mgmt.Invalid(field+".t", "%q is not an RFC 3339 time such as 2024-11-20T09:00:00Z", *p.T)
+		}
+		names := make([]string, 0, len(p.Values))
+		for name := range p.Values {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			if _, ok := scaler.LookupMetric(name); !ok {
+				return nil, mgmt.Invalid(field+".values."+name, "%q is not a known metric (one of %s)", name, strings.Join(scaler.Metrics(), ", "))
+			}
+			if v := p.Values[name]; v < 0 {
+				return nil, mgmt.Invalid(field+".values."+name, "%v is negative", v)
+			}
+		}
+		trace[i] = scaler.TracePoint{At: at, Values: p.Values}
+	}
+	return trace, nil
+}
+
+// underRule moves an error about the rule under the "rule" field: "body"
+// (the rule as a whole) becomes "rule", "maxReplicas" "rule.maxReplicas".
+func underRule(err error) error {
+	var me *mgmt.Error
+	if errors.As(err, &me) && me.Field == "body" {
+		return mgmt.Errorf(me.Kind, "rule", "%s", strings.TrimPrefix(me.Error(), "body: "))
+	}
+	return httperr.PrefixField("rule", err)
+}
