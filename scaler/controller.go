@@ -3,6 +3,7 @@ package scaler
 import (
 	"context"
 	"log/slog"
+	"math"
 	"runtime"
 	"sort"
 	"strconv"
@@ -511,8 +512,7 @@ func (c *Controller) evalRule(dl *deadlines, rs *ruleState, now time.Time) {
 	readings := rs.scratch[:len(r.Triggers)]
 	for i := range r.Triggers {
 		t := &r.Triggers[i]
-		v, err := c.sources[t.Source].Metric(dl.get(), MetricQuery{Service: r.Service, Metric: t.Metric, Query: t.Query})
-		readings[i] = Reading{Metric: t.Metric, Value: v, Err: err, At: now}
+		readings[i] = c.read(dl.get(), r.Service, t, now)
 	}
 	rs.mu.Lock()
 	if rs.rule != r { // updated meanwhile: evaluate next tick
@@ -564,4 +564,15 @@ func (c *Controller) guard(dl *deadlines, r *Rule, d Decision) Decision {
 		}
 	}
 	return d
+}
+
+// read reads one trigger's metric. A value that is NaN, infinite or negative
+// is no reading at all: it is recorded as a failed read, so the rule holds
+// instead of scaling on it.
+func (c *Controller) read(ctx context.Context, service string, t *Trigger, now time.Time) Reading {
+	v, err := c.sources[t.Source].Metric(ctx, MetricQuery{Service: service, Metric: t.Metric, Query: t.Query})
+	if err == nil && (math.IsNaN(v) || math.IsInf(v, 0) || v < 0) {
+		err = mgmt.Unavailable("metric %s of %s read %v: not a usable value", t.Metric, service, v)
+	}
+	return Reading{Metric: t.Metric, Value: v, Err: err, At: now}
 }

@@ -2,6 +2,8 @@ package scaler_test
 
 import (
 	"context"
+	"encoding/json"
+	"math"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -85,6 +87,40 @@ func TestMetricFailureHolds(t *testing.T) {
 	st = status(t, c, id)
 	assert.Equal(t, int32(3), st.Replicas, "recovers as soon as the metric is back")
 	assert.Equal(t, 0, st.Failures)
+}
+
+func TestUnusableReadingsHold(t *testing.T) {
+	t.Parallel()
+	for name, v := range map[string]float64{"NaN": math.NaN(), "+Inf": math.Inf(1), "-Inf": math.Inf(-1), "negative": -5} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c, mem, _ := newController(t)
+			ctx := context.Background()
+			require.NoError(t, mem.SetReplicas(ctx, "svc", 10, ""))
+			id := addRule(t, c, targetRule(1, 20, 100, noDownWindow))
+			mem.SetMetric("svc", "http_rps", v)
+			c.Tick(ctx)
+			st := status(t, c, id)
+			assert.Equal(t, int32(10), st.Replicas, "an unusable reading is no reading: hold")
+			assert.Equal(t, scaler.ReasonMetricUnavailable, st.Last.Reason)
+			assert.ErrorIs(t, st.Metrics[0].Err, mgmt.ErrUnavailable)
+			assert.Equal(t, 1, st.Failures)
+			b, err := json.Marshal(st.Last)
+			require.NoError(t, err, "a decision with a non-finite value still marshals")
+			assert.Contains(t, string(b), `"reason":"a metric could not be read`)
+		})
+	}
+}
+
+func TestDecisionJSONNonFinite(t *testing.T) {
+	t.Parallel()
+	b, err := json.Marshal(scaler.Decision{Value: math.NaN()})
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"value":null`)
+	b, err = json.Marshal(scaler.Decision{Value: 2.5, Action: scaler.ScaleUp})
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"value":2.5`)
+	assert.Contains(t, string(b), `"action":"scale_up"`)
 }
 
 func TestFallbackAfterFailures(t *testing.T) {

@@ -2,6 +2,7 @@ package scaler
 
 import (
 	"encoding/json"
+	"math"
 	"time"
 )
 
@@ -65,6 +66,8 @@ type Decision struct {
 	Action  Action
 	Reason  Reason
 	// Metric and Value name the trigger that won and the value it read.
+	// When a read failed they name the first metric that failed, with Value
+	// NaN (null in JSON).
 	Metric string
 	Value  float64
 	// Guard names the guard that changed the count, GuardReason says why
@@ -89,14 +92,20 @@ func (d Decision) MarshalJSON() ([]byte, error) {
 		Action      Action    `json:"action"`
 		Reason      Reason    `json:"reason"`
 		Metric      string    `json:"metric,omitempty"`
-		Value       float64   `json:"value"`
+		Value       *float64  `json:"value"`
 		Guard       string    `json:"guard,omitempty"`
 		GuardReason string    `json:"guardReason,omitempty"`
 		GuardFrom   int32     `json:"guardFrom,omitempty"`
 		Error       string    `json:"error,omitempty"`
 		Applied     bool      `json:"applied"`
 	}
-	return json.Marshal(decisionJSON(d))
+	out := decisionJSON{At: d.At, Current: d.Current, Ready: d.Ready, Recommended: d.Recommended,
+		Desired: d.Desired, Action: d.Action, Reason: d.Reason, Metric: d.Metric, Guard: d.Guard,
+		GuardReason: d.GuardReason, GuardFrom: d.GuardFrom, Error: d.Error, Applied: d.Applied}
+	if !math.IsNaN(d.Value) && !math.IsInf(d.Value, 0) {
+		out.Value = &d.Value
+	}
+	return json.Marshal(out)
 }
 
 // Reading is the last value read for one trigger.

@@ -38,7 +38,7 @@ func (e *engine) evaluate(r *Rule, now time.Time, cur ReplicaStatus, readings []
 	for i := range readings {
 		if readings[i].Err != nil {
 			if failed == 0 {
-				d.Metric = readings[i].Metric
+				d.Metric, d.Value = readings[i].Metric, math.NaN()
 				d.Error = readings[i].Err.Error()
 			}
 			failed++

@@ -2,6 +2,7 @@ package scaler
 
 import (
 	"context"
+	"math"
 	"sort"
 	"time"
 
@@ -30,6 +31,8 @@ type PreviewResult struct {
 	// read.
 	Now      *Decision `json:"now,omitempty"`
 	NowError string    `json:"nowError,omitempty"`
+	// NowErr is the error behind NowError, for errors.Is and mgmt.KindOf.
+	NowErr error `json:"-"`
 	// Trace holds one step per trace point, in time order.
 	Trace []PreviewStep `json:"trace,omitempty"`
 }
@@ -55,8 +58,12 @@ func (c *Controller) Preview(ctx context.Context, r Rule, trace []TracePoint, st
 			return PreviewResult{}, mgmt.Invalid("trace["+itoa(i)+"].t", "is required")
 		}
 		for _, t := range r.Triggers {
-			if _, ok := p.Values[t.Metric]; !ok {
+			v, ok := p.Values[t.Metric]
+			if !ok {
 				return PreviewResult{}, mgmt.Invalid("trace["+itoa(i)+"].values."+t.Metric, "is missing: the rule's triggers read it")
+			}
+			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+				return PreviewResult{}, mgmt.Invalid("trace["+itoa(i)+"].values."+t.Metric, "must be a finite number ≥ 0, got %v", v)
 			}
 		}
 	}
@@ -78,13 +85,12 @@ func (c *Controller) Preview(ctx context.Context, r Rule, trace []TracePoint, st
 	cur, err := c.opts.Scaler.Replicas(dl.get(), r.Service)
 	live := err == nil
 	if err != nil {
-		res.NowError = err.Error()
+		res.NowError, res.NowErr = err.Error(), err
 	} else {
 		readings := make([]Reading, len(r.Triggers))
 		now := c.clock.Now()
-		for i, t := range r.Triggers {
-			v, err := c.sources[t.Source].Metric(dl.get(), MetricQuery{Service: r.Service, Metric: t.Metric, Query: t.Query})
-			readings[i] = Reading{Metric: t.Metric, Value: v, Err: err, At: now}
+		for i := range r.Triggers {
+			readings[i] = c.read(dl.get(), r.Service, &r.Triggers[i], now)
 		}
 		d := c.guard(&dl, &r, eng.evaluate(&r, now, cur, readings))
 		res.Now = &d
