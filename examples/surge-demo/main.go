@@ -1,0 +1,315 @@
+// Command surge-demo tells the seed's story on the simulated cluster: at
+// 9:00 a regulation is published and traffic on eligibility-api jumps ten
+// times for 20 minutes, then falls back. The autoscaler (package scaler)
+// follows it on an accelerated clock; the demo prints a timeline, one row
+// per simulated minute, and a summary that sets the controller against the
+// seed's own loop (+1 replica every 10 s, never down) and an oracle that
+// runs exactly the replicas each minute needs:
+//
+//	go run ./examples/surge-demo
+//	go run ./examples/surge-demo -json -speed 0
+//	go run ./examples/surge-demo -trace "diurnal:mean=800,amp=600,period=1h,peak=30m" -duration 2h
+//
+// Everything runs in process on embedded defaults: no server, no network.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/backends/simcluster"
+	"github.com/hms-platform/mgmt/internal/surgesim"
+	"github.com/hms-platform/mgmt/scaler"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, realSleep)
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return
+	case errors.As(err, &ue):
+		fmt.Fprintln(os.Stderr, "surge-demo:", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "surge-demo:", err)
+		os.Exit(1)
+	}
+}
+
+// usageError is a problem with the command line (exit status 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{msg: fmt.Sprintf(format, args...)} }
+
+// realSleep waits d or until ctx is done.
+func realSleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// options is the parsed command line.
+type options struct {
+	cfg       surgesim.Config
+	traceSpec string
+	speed     float64
+	json      bool
+}
+
+func parse(args []string, stderr io.Writer) (options, error) {
+	fs := flag.NewFlagSet("surge-demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		traceSpec = fs.String("trace", surgesim.DefaultTrace, "load `trace`: constant:RPS, surge:base=,factor=,at=,for=, diurnal:mean=,amp=,period=,peak= or csv:FILE (offsets from the start)")
+		duration  = fs.Duration("duration", surgesim.DefaultDuration, "simulated `time` to run")
+		speed     = fs.Float64("speed", 1000, "simulated seconds per real second; 0 runs as fast as possible (the default with -json)")
+		jsonOut   = fs.Bool("json", false, "print one JSON object per minute and a final {\"summary\": …} line instead of the timeline")
+		rulePath  = fs.String("rule", "", "read the autoscale rule from this JSON `file` instead of the embedded one")
+		interval  = fs.Duration("interval", 5*time.Second, "controller evaluation `interval`")
+		startup   = fs.Duration("startup", 10*time.Second, "start-up `delay` of a new replica")
+		capacity  = fs.Float64("capacity", 100, "requests per second one replica serves")
+		price     = fs.String("price", "0.96", "price per replica-hour in `dollars`")
+	)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: surge-demo [flags]\n\nReplays a traffic surge on the simulated cluster and prints how the autoscaler follows it.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return options{}, err
+		}
+		return options{}, &usageError{msg: err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return options{}, usagef("unexpected argument %q", fs.Arg(0))
+	}
+	speedSet := false
+	fs.Visit(func(f *flag.Flag) { speedSet = speedSet || f.Name == "speed" })
+
+	cfg, err := surgesim.DefaultConfig()
+	if err != nil {
+		return options{}, err
+	}
+	o := options{cfg: cfg, traceSpec: *traceSpec, speed: *speed, json: *jsonOut}
+	if o.json && !speedSet {
+		o.speed = 0
+	}
+	if math.IsNaN(o.speed) || math.IsInf(o.speed, 0) || o.speed < 0 {
+		return options{}, usagef("-speed: must be a finite number ≥ 0, got %v", *speed)
+	}
+	if *duration <= 0 || *duration%time.Second != 0 || *duration > 31*24*time.Hour {
+		return options{}, usagef("-duration: must be whole seconds between 1s and 744h, got %s", *duration)
+	}
+	o.cfg.Duration = *duration
+	if *interval <= 0 || *interval%time.Second != 0 {
+		return options{}, usagef("-interval: must be a positive whole number of seconds, got %s", *interval)
+	}
+	o.cfg.Interval = *interval
+	if *startup < 0 {
+		return options{}, usagef("-startup: must be ≥ 0, got %s", *startup)
+	}
+	o.cfg.Service.StartupDelay = *startup
+	if !(*capacity > 0) || math.IsInf(*capacity, 0) {
+		return options{}, usagef("-capacity: must be a finite number > 0, got %v", *capacity)
+	}
+	o.cfg.Service.CapacityRPS = *capacity
+	p, err := mgmt.ParseDollars(*price)
+	if err != nil || p < 0 {
+		return options{}, usagef("-price: want dollars ≥ 0 with at most two decimals, got %q", *price)
+	}
+	o.cfg.Service.PricePerReplicaHour = p
+	o.cfg.Service.Trace, err = simcluster.ParseTrace(*traceSpec)
+	if err != nil {
+		return options{}, usagef("-trace: %v", err)
+	}
+	if *rulePath != "" {
+		f, err := os.Open(*rulePath)
+		if err != nil {
+			return options{}, usagef("-rule: %v", err)
+		}
+		rule, err := scaler.DecodeRule(f)
+		f.Close()
+		if err != nil {
+			return options{}, usagef("-rule %s: %v", *rulePath, err)
+		}
+		o.cfg.Rule = rule
+		o.cfg.Service.Name = rule.Service
+		o.cfg.Service.Replicas = rule.MinReplicas
+	}
+	return o, nil
+}
+
+// run is main without the process: it parses args, runs the story and
+// writes to stdout; sleep paces the output (tests pass one that does not
+// wait).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, sleep func(context.Context, time.Duration) error) error {
+	o, err := parse(args, stderr)
+	if err != nil {
+		return err
+	}
+	var out printer = &timeline{w: stdout}
+	if o.json {
+		out = &jsonLines{enc: json.NewEncoder(stdout)}
+	}
+	out.header(o)
+	pace := func(r surgesim.Row) error {
+		if o.speed == 0 || r.T.Equal(o.cfg.Start) {
+			return nil
+		}
+		return sleep(ctx, time.Duration(float64(o.cfg.RowEvery)/o.speed))
+	}
+	sum, err := surgesim.Run(ctx, o.cfg, func(r surgesim.Row) error {
+		if err := pace(r); err != nil {
+			return err
+		}
+		return out.row(r)
+	})
+	if err != nil {
+		return err
+	}
+	return out.summary(sum)
+}
+
+// printer writes the demo's output in one format.
+type printer interface {
+	header(options)
+	row(surgesim.Row) error
+	summary(surgesim.Summary) error
+}
+
+// timeline is the human-readable format.
+type timeline struct {
+	w          io.Writer
+	lastReason scaler.Reason
+	err        error
+}
+
+func (t *timeline) printf(format string, args ...any) {
+	if t.err == nil {
+		_, t.err = fmt.Fprintf(t.w, format, args...)
+	}
+}
+
+func (t *timeline) header(o options) {
+	r, s := o.cfg.Rule, o.cfg.Service
+	var trig []string
+	for _, tr := range r.Triggers {
+		trig = append(trig, fmt.Sprintf("%s %s %g", tr.Metric, tr.Type, tr.Value))
+	}
+	t.printf("surge-demo: %s on the simulated cluster, %s of simulated time", s.Name, o.cfg.Duration)
+	if o.speed > 0 {
+		t.printf(" at %g× speed", o.speed)
+	}
+	t.printf("\n  load   %s (from %s)\n", o.traceSpec, o.cfg.Start.Format("15:04 MST"))
+	t.printf("  rule   %s; replicas %d–%d; scale-down stabilization %s\n", strings.Join(trig, ", "), r.MinReplicas, r.MaxReplicas, r.Behavior.ScaleDown.StabilizationWindow)
+	t.printf("  pods   %g rps each, %s start-up, $%s per replica-hour; controller every %s\n\n", s.CapacityRPS, s.StartupDelay, s.PricePerReplicaHour, o.cfg.Interval)
+	t.printf("%-5s  %7s  %6s  %13s  %6s  %8s  %9s  %9s  %s\n", "time", "rps", "needed", "desired/ready", "util", "p95 ms", "spend", "seed loop", "decision")
+}
+
+func (t *timeline) row(r surgesim.Row) error {
+	note := ""
+	if r.Reason != t.lastReason {
+		note = string(r.Reason)
+		t.lastReason = r.Reason
+	}
+	if r.Guard != "" {
+		note = r.Guard + ": " + r.GuardReason
+	}
+	util := "–"
+	if !math.IsInf(r.Utilization, 0) {
+		util = fmt.Sprintf("%.0f%%", 100*r.Utilization)
+	}
+	line := fmt.Sprintf("%-5s  %7.0f  %6d  %6d/%-6d  %6s  %8.0f  %9s  %9d  %s", r.T.Format("15:04"), r.RPS, r.Needed,
+		r.Desired, r.Ready, util, r.LatencyP95, "$"+r.Spend.String(), r.SeedReplicas, note)
+	t.printf("%s\n", strings.TrimRight(line, " "))
+	return t.err
+}
+
+func (t *timeline) summary(s surgesim.Summary) error {
+	t.printf("\nsummary  %s–%s (%g min), peak load %.0f rps\n", s.Start.Format("15:04"), s.End.Format("15:04"), s.Minutes, s.PeakRPS)
+	t.printf("  %-26s %5s  %24s  %13s  %9s\n", "strategy", "peak", "under-provisioned", "replica-hours", "cost")
+	for _, r := range []struct {
+		name string
+		res  surgesim.Result
+	}{
+		{"this controller", s.Controller},
+		{"seed loop (+1 per 10 s)", s.Seed},
+		{"oracle (exact, per minute)", s.Oracle},
+	} {
+		t.printf("  %-26s %5d  %12.1f replica-min  %13.2f  %9s\n", r.name, r.res.PeakReplicas,
+			r.res.UnderProvisionedReplicaMinutes, r.res.ReplicaHours, "$"+r.res.Cost.String())
+	}
+	if s.FewerUnderProvisionedPct >= 0 {
+		t.printf("  → %.1f %% fewer under-provisioned replica-minutes than the seed loop (target ≥ 90 %%)\n", s.FewerUnderProvisionedPct)
+	} else {
+		t.printf("  → %.1f %% more under-provisioned replica-minutes than the seed loop (target: ≥ 90 %% fewer)\n", -s.FewerUnderProvisionedPct)
+	}
+	t.printf("  → replica-hours %.2f× the oracle's (target ≤ 1.15×)\n", s.ReplicaHoursVsOracle)
+	return t.err
+}
+
+// jsonLines is the machine-readable format: one object per row, then
+// {"summary": …}.
+type jsonLines struct {
+	enc *json.Encoder
+}
+
+type rowJSON struct {
+	T            time.Time  `json:"t"`
+	Service      string     `json:"service"`
+	MetricName   string     `json:"metricName"`
+	Metric       float64    `json:"metric"` // the load, as the seed's status reports it
+	Needed       int32      `json:"needed"`
+	Desired      int32      `json:"desired"`
+	Replicas     int32      `json:"replicas"`
+	Ready        int32      `json:"ready"`
+	Utilization  *float64   `json:"utilization"` // null when nothing is ready under load
+	LatencyP95MS float64    `json:"latencyP95ms"`
+	SpendUSD     mgmt.Money `json:"spendUSD"`
+	Reason       string     `json:"reason"`
+	Guard        string     `json:"guard,omitempty"`
+	GuardReason  string     `json:"guardReason,omitempty"`
+	SeedReplicas int32      `json:"seedLoopReplicas"`
+	Oracle       int32      `json:"oracleReplicas"`
+}
+
+func (j *jsonLines) header(options) {}
+
+func (j *jsonLines) row(r surgesim.Row) error {
+	out := rowJSON{
+		T: r.T, Service: r.Service, MetricName: "http_rps", Metric: r.RPS, Needed: r.Needed,
+		Desired: r.Desired, Replicas: r.Replicas, Ready: r.Ready, LatencyP95MS: r.LatencyP95,
+		SpendUSD: r.Spend, Reason: string(r.Reason), Guard: r.Guard, GuardReason: r.GuardReason,
+		SeedReplicas: r.SeedReplicas, Oracle: r.OracleReplicas,
+	}
+	if !math.IsInf(r.Utilization, 0) && !math.IsNaN(r.Utilization) {
+		u := r.Utilization
+		out.Utilization = &u
+	}
+	return j.enc.Encode(out)
+}
+
+func (j *jsonLines) summary(s surgesim.Summary) error {
+	return j.enc.Encode(map[string]surgesim.Summary{"summary": s})
+}

@@ -1,0 +1,163 @@
+package surgesim_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/backends/simcluster"
+	"github.com/hms-platform/mgmt/internal/surgesim"
+)
+
+func defaultConfig(t testing.TB) surgesim.Config {
+	t.Helper()
+	cfg, err := surgesim.DefaultConfig()
+	require.NoError(t, err)
+	return cfg
+}
+
+// The targets on the surge trace: at least 90 % fewer
+// under-provisioned replica-minutes than the seed's loop, and no more than
+// 1.15× the oracle's replica-hours. They must hold wherever the surge falls
+// between two controller ticks, not only when a tick meets it.
+func TestSurgeTargets(t *testing.T) {
+	t.Parallel()
+	for offset := time.Duration(0); offset < 5*time.Second; offset += time.Second {
+		t.Run(fmt.Sprintf("surge+%s", offset), func(t *testing.T) {
+			t.Parallel()
+			cfg := defaultConfig(t)
+			cfg.Service.Trace = simcluster.Surge{Base: 380, Factor: 10, At: 10*time.Minute + offset, For: 20 * time.Minute}
+			sum, err := surgesim.Run(context.Background(), cfg, nil)
+			require.NoError(t, err)
+			assert.GreaterOrEqual(t, sum.FewerUnderProvisionedPct, 90.0, "%+v", sum)
+			assert.LessOrEqual(t, sum.ReplicaHoursVsOracle, 1.15, "%+v", sum)
+			assert.Zero(t, sum.Oracle.UnderProvisionedReplicaMinutes)
+			assert.Equal(t, int32(38), sum.Oracle.PeakReplicas, "3800 rps at 100 per replica")
+			assert.Equal(t, int32(50), sum.Seed.PeakReplicas, "the seed loop climbs to the maximum and stays")
+			assert.Equal(t, int32(40), sum.Controller.PeakReplicas, "ceil(3800 / 95)")
+			assert.Equal(t, 3800.0, sum.PeakRPS)
+		})
+	}
+}
+
+func TestRowsTellTheStory(t *testing.T) {
+	t.Parallel()
+	cfg := defaultConfig(t)
+	var rows []surgesim.Row
+	sum, err := surgesim.Run(context.Background(), cfg, func(r surgesim.Row) error {
+		rows = append(rows, r)
+		return nil
+	})
+	require.NoError(t, err)
+	require.Len(t, rows, 71, "one row a minute, both ends included")
+	at := func(hhmm string) surgesim.Row {
+		for _, r := range rows {
+			if r.T.Format("15:04") == hhmm {
+				return r
+			}
+		}
+		t.Fatalf("no row at %s", hhmm)
+		return surgesim.Row{}
+	}
+	assert.Equal(t, int32(4), at("08:55").Ready)
+	assert.Equal(t, 3800.0, at("09:00").RPS)
+	assert.Equal(t, int32(40), at("09:00").Desired, "the first tick of the surge asks for everything")
+	assert.Less(t, at("09:00").Ready, int32(40), "new replicas are still starting")
+	assert.Equal(t, int32(40), at("09:01").Ready)
+	assert.LessOrEqual(t, at("09:10").Utilization, 1.0)
+	assert.Equal(t, int32(40), at("09:21").Replicas, "held by the scale-down stabilization window")
+	assert.Equal(t, int32(4), at("09:23").Replicas, "back to the minimum after the window")
+	assert.Equal(t, int32(50), at("09:40").SeedReplicas, "the seed loop never scales down")
+	last := rows[len(rows)-1]
+	assert.Equal(t, sum.Controller.Cost, last.Spend)
+	for i := 1; i < len(rows); i++ {
+		assert.GreaterOrEqual(t, rows[i].Spend, rows[i-1].Spend, "spend only grows")
+	}
+	// Replica-hours and cost agree: $0.96 per replica-hour.
+	want, err := mgmt.Money(96).MulDiv(int64(sum.Controller.ReplicaHours*3600*1000+0.5), 3_600_000)
+	require.NoError(t, err)
+	assert.Equal(t, want, sum.Controller.Cost)
+}
+
+func TestRunIsDeterministic(t *testing.T) {
+	t.Parallel()
+	a, err := surgesim.Run(context.Background(), defaultConfig(t), nil)
+	require.NoError(t, err)
+	b, err := surgesim.Run(context.Background(), defaultConfig(t), nil)
+	require.NoError(t, err)
+	assert.Equal(t, a, b)
+}
+
+func TestRowErrorStopsTheRun(t *testing.T) {
+	t.Parallel()
+	stop := errors.New("enough")
+	n := 0
+	_, err := surgesim.Run(context.Background(), defaultConfig(t), func(surgesim.Row) error {
+		n++
+		if n == 3 {
+			return stop
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, stop)
+	assert.Equal(t, 3, n)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = surgesim.Run(ctx, defaultConfig(t), nil)
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		field string
+		edit  func(*surgesim.Config)
+	}{
+		{"duration", func(c *surgesim.Config) { c.Duration = 0 }},
+		{"duration", func(c *surgesim.Config) { c.Duration = 1500 * time.Millisecond }},
+		{"start", func(c *surgesim.Config) { c.Start = time.Time{} }},
+		{"interval", func(c *surgesim.Config) { c.Interval = 1500 * time.Millisecond }},
+		{"seedPeriod", func(c *surgesim.Config) { c.SeedPeriod = -time.Second }},
+		{"rowEvery", func(c *surgesim.Config) { c.RowEvery = 2500 * time.Millisecond }},
+		{"seedThreshold", func(c *surgesim.Config) { c.SeedThreshold = -1 }},
+		{"service.name", func(c *surgesim.Config) { c.Service.Name = "other" }},
+		{"service.capacityRPS", func(c *surgesim.Config) { c.Service.CapacityRPS = 0 }},
+		{"service.trace", func(c *surgesim.Config) { c.Service.Trace = nil }},
+		{"rule.minReplicas", func(c *surgesim.Config) { c.Rule.MaxReplicas = 1 }},
+	} {
+		t.Run(tc.field, func(t *testing.T) {
+			t.Parallel()
+			cfg := defaultConfig(t)
+			tc.edit(&cfg)
+			_, err := surgesim.Run(context.Background(), cfg, nil)
+			require.ErrorIs(t, err, mgmt.ErrInvalid)
+			assert.Equal(t, tc.field, mgmt.FieldOf(err), "%v", err)
+		})
+	}
+}
+
+// BenchmarkSurgeQuality runs the surge story and reports the scaling
+// quality of the three strategies next to the time a run takes.
+func BenchmarkSurgeQuality(b *testing.B) {
+	cfg := defaultConfig(b)
+	var sum surgesim.Summary
+	for b.Loop() {
+		var err error
+		if sum, err = surgesim.Run(context.Background(), cfg, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(sum.Controller.UnderProvisionedReplicaMinutes, "under-rmin/controller")
+	b.ReportMetric(sum.Seed.UnderProvisionedReplicaMinutes, "under-rmin/seed")
+	b.ReportMetric(sum.Controller.ReplicaHours, "rh/controller")
+	b.ReportMetric(sum.Oracle.ReplicaHours, "rh/oracle")
+	b.ReportMetric(sum.FewerUnderProvisionedPct, "%fewer-under-vs-seed")
+	b.ReportMetric(sum.ReplicaHoursVsOracle, "rh-ratio-vs-oracle")
+}
