@@ -97,12 +97,20 @@ func (e *Error) Is(target error) bool {
 }
 
 // Errorf returns an *Error of the given kind and field with a formatted
-// message. A %w verb in format sets the cause.
+// message. A %w verb in format sets the cause; with several %w verbs the
+// cause wraps them all.
 func Errorf(kind Kind, field, format string, args ...any) *Error {
 	err := fmt.Errorf(format, args...)
 	e := &Error{Kind: kind, Field: field, Message: err.Error()}
-	if u := errors.Unwrap(err); u != nil {
-		e.Err, e.causeInMessage = u, true
+	switch w := err.(type) {
+	case interface{ Unwrap() error }:
+		if u := w.Unwrap(); u != nil {
+			e.Err, e.causeInMessage = u, true
+		}
+	case interface{ Unwrap() []error }:
+		if len(w.Unwrap()) > 0 {
+			e.Err, e.causeInMessage = err, true
+		}
 	}
 	return e
 }

@@ -27,8 +27,9 @@ const (
 
 // Validate checks every key and value. Keys are 1–63 characters of letters,
 // digits, '-', '_' and '.', starting with a letter; values are at most 253
-// printable characters. field is the path used in error messages, such as
-// "rule.labels".
+// bytes with no ASCII control characters (below 0x20, or 0x7f). field is the
+// path used in error messages, such as "rule.labels"; an error names the
+// offending key as field + "." + key.
 func (l Labels) Validate(field string) error {
 	for _, k := range l.Keys() {
 		v := l[k]

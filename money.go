@@ -40,10 +40,11 @@ func (m Money) Add(n Money) (Money, error) {
 
 // Sub returns m-n or an error when the difference overflows.
 func (m Money) Sub(n Money) (Money, error) {
-	if n == math.MinInt64 {
+	d := m - n
+	if (n > 0 && d > m) || (n < 0 && d < m) {
 		return 0, ErrOverflow
 	}
-	return m.Add(-n)
+	return d, nil
 }
 
 // MulDiv returns m×num/den rounded half away from zero, computed in 128 bits
@@ -59,11 +60,18 @@ func (m Money) MulDiv(num, den int64) (Money, error) {
 		return 0, ErrOverflow
 	}
 	q, r := bits.Div64(hi, lo, uint64(den))
-	if r >= uint64(den)-r { // r ≥ den/2: round half away from zero
-		q++
+	limit := uint64(math.MaxInt64) // largest magnitude the result may have
+	if neg {
+		limit++ // math.MinInt64 fits
 	}
-	if q > math.MaxInt64 {
+	if q > limit {
 		return 0, ErrOverflow
+	}
+	if r >= uint64(den)-r { // r ≥ den/2: round half away from zero
+		if q == limit {
+			return 0, ErrOverflow
+		}
+		q++
 	}
 	if neg {
 		return Money(-int64(q)), nil
@@ -128,9 +136,6 @@ func ParseDollars(s string) (Money, error) {
 	if whole == "" || (hasDot && frac == "") {
 		return 0, Errorf(KindInvalid, "", "amount %q is not a decimal number of dollars", orig)
 	}
-	if len(frac) > 2 {
-		return 0, Errorf(KindInvalid, "", "amount %q has more than two decimals", orig)
-	}
 	var cents uint64
 	for _, part := range []string{whole, frac} {
 		for i := 0; i < len(part); i++ {
@@ -140,9 +145,16 @@ func ParseDollars(s string) (Money, error) {
 			}
 		}
 	}
+	if len(frac) > 2 {
+		return 0, Errorf(KindInvalid, "", "amount %q has more than two decimals", orig)
+	}
+	limit := uint64(math.MaxInt64) // largest number of cents
+	if neg {
+		limit++ // math.MinInt64 fits
+	}
 	w, err := strconv.ParseUint(whole, 10, 64)
-	if err != nil || w > math.MaxInt64/100 {
-		return 0, Errorf(KindInvalid, "", "amount %q is out of range", orig)
+	if err != nil || w > limit/100 {
+		return 0, Errorf(KindInvalid, "", "amount %q: %w", orig, ErrOverflow)
 	}
 	cents = w * 100
 	switch len(frac) {
@@ -151,8 +163,8 @@ func ParseDollars(s string) (Money, error) {
 	case 2:
 		cents += uint64(frac[0]-'0')*10 + uint64(frac[1]-'0')
 	}
-	if cents > math.MaxInt64 {
-		return 0, Errorf(KindInvalid, "", "amount %q is out of range", orig)
+	if cents > limit {
+		return 0, Errorf(KindInvalid, "", "amount %q: %w", orig, ErrOverflow)
 	}
 	if neg {
 		return Money(-int64(cents)), nil

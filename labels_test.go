@@ -1,0 +1,214 @@
+package mgmt_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	_ "time/tzdata" // America/New_York without depending on the host's zoneinfo
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hms-platform/mgmt"
+)
+
+func TestLabelConstants(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "agency", mgmt.LabelAgency)
+	assert.Equal(t, "program", mgmt.LabelProgram)
+	assert.Equal(t, "fiscalYear", mgmt.LabelFiscalYear)
+
+	// The well-known keys are themselves valid keys.
+	l := mgmt.Labels{
+		mgmt.LabelAgency:     "ED",
+		mgmt.LabelProgram:    "student-aid",
+		mgmt.LabelFiscalYear: mgmt.FiscalYearLabel(time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)),
+	}
+	require.NoError(t, l.Validate("rule.labels"))
+	assert.Equal(t, "agency=ED,fiscalYear=FY2027,program=student-aid", l.String())
+}
+
+func TestLabelsValidateValid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		l    mgmt.Labels
+	}{
+		{"nil", nil},
+		{"empty", mgmt.Labels{}},
+		{"one letter key", mgmt.Labels{"a": "x"}},
+		{"upper case key", mgmt.Labels{"Agency": "x"}},
+		{"all key characters", mgmt.Labels{"a0-_.Z9": "x"}},
+		{"63 byte key", mgmt.Labels{"k" + strings.Repeat("x", 62): "x"}},
+		{"empty value", mgmt.Labels{"k": ""}},
+		{"253 byte value", mgmt.Labels{"k": strings.Repeat("v", 253)}},
+		{"value with spaces and punctuation", mgmt.Labels{"k": "Student Aid / FY2027: $1,000 (draft) ~!@#"}},
+		{"non-ASCII value", mgmt.Labels{"k": "Departamento de Educación — 教育"}},
+		{"multi-byte value of 253 bytes", mgmt.Labels{"k": strings.Repeat("é", 126) + "x"}},
+		{"several", mgmt.Labels{"agency": "ED", "program": "aid", "fiscalYear": "FY2026"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			assert.NoError(t, tt.l.Validate("rule.labels"))
+		})
+	}
+}
+
+func TestLabelsValidateInvalid(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 64)
+	tests := []struct {
+		name  string
+		l     mgmt.Labels
+		field string // the expected FieldOf the error
+		msg   string // a substring of the message
+	}{
+		{"empty key", mgmt.Labels{"": "x"}, "rule.labels.", "must be 1 to 63 characters"},
+		{"64 byte key", mgmt.Labels{long: "x"}, "rule.labels." + long, "must be 1 to 63 characters"},
+		{"key starts with digit", mgmt.Labels{"1abc": "x"}, "rule.labels.1abc", "must start with a letter"},
+		{"key starts with dash", mgmt.Labels{"-abc": "x"}, "rule.labels.-abc", "must start with a letter"},
+		{"key starts with underscore", mgmt.Labels{"_abc": "x"}, "rule.labels._abc", "must start with a letter"},
+		{"key starts with dot", mgmt.Labels{".abc": "x"}, "rule.labels..abc", "must start with a letter"},
+		{"key starts with non-ASCII letter", mgmt.Labels{"éa": "x"}, "rule.labels.éa", "must start with a letter"},
+		{"key with space", mgmt.Labels{"a b": "x"}, "rule.labels.a b", "may hold only"},
+		{"key with slash", mgmt.Labels{"hms.gov/agency": "x"}, "rule.labels.hms.gov/agency", "may hold only"},
+		{"key with colon", mgmt.Labels{"a:b": "x"}, "rule.labels.a:b", "may hold only"},
+		{"key with equals", mgmt.Labels{"a=b": "x"}, "rule.labels.a=b", "may hold only"},
+		{"key with comma", mgmt.Labels{"a,b": "x"}, "rule.labels.a,b", "may hold only"},
+		{"key with non-ASCII", mgmt.Labels{"aé": "x"}, "rule.labels.aé", "may hold only"},
+		{"key with newline", mgmt.Labels{"a\nb": "x"}, "rule.labels.a\nb", "may hold only"},
+		{"254 byte value", mgmt.Labels{"k": strings.Repeat("v", 254)}, "rule.labels.k", "label value is 254 bytes, more than 253"},
+		{"multi-byte value over 253 bytes", mgmt.Labels{"k": strings.Repeat("é", 127)}, "rule.labels.k", "254 bytes"},
+		{"newline in value", mgmt.Labels{"k": "a\nb"}, "rule.labels.k", "control character"},
+		{"tab in value", mgmt.Labels{"k": "a\tb"}, "rule.labels.k", "control character"},
+		{"NUL in value", mgmt.Labels{"k": "a\x00"}, "rule.labels.k", "control character"},
+		{"escape in value", mgmt.Labels{"k": "\x1b[31mred"}, "rule.labels.k", "control character"},
+		{"DEL in value", mgmt.Labels{"k": "a\x7f"}, "rule.labels.k", "control character"},
+		// Keys are checked in sorted order, so the first bad key is reported.
+		{"first bad key in order", mgmt.Labels{"zz": "a\nb", "b b": "x", "a": "ok"}, "rule.labels.b b", "may hold only"},
+		{"value checked before later key", mgmt.Labels{"a": "\x00", "9": "x"}, "rule.labels.9", "must start with a letter"},
+		{"value before next key", mgmt.Labels{"a": "\x00", "b-": "x", "c c": "x"}, "rule.labels.a", "control character"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			for range 3 { // map order must not change the answer
+				err := tt.l.Validate("rule.labels")
+				require.Error(t, err)
+				assert.ErrorIs(t, err, mgmt.ErrInvalid)
+				assert.Equal(t, mgmt.KindInvalid, mgmt.KindOf(err))
+				assert.Equal(t, tt.field, mgmt.FieldOf(err))
+				assert.Contains(t, err.Error(), tt.msg)
+				assert.True(t, strings.HasPrefix(err.Error(), tt.field+": "), "message %q starts with the field", err.Error())
+			}
+		})
+	}
+}
+
+func TestLabelsValidateField(t *testing.T) {
+	t.Parallel()
+	for _, field := range []string{"labels", "service.labels", "rule.labels"} {
+		t.Run(field, func(t *testing.T) {
+			t.Parallel()
+			err := mgmt.Labels{"bad key": "x"}.Validate(field)
+			assert.Equal(t, field+".bad key", mgmt.FieldOf(err))
+		})
+	}
+}
+
+func TestLabelsKeysStringClone(t *testing.T) {
+	t.Parallel()
+	l := mgmt.Labels{"program": "aid", "agency": "ED", "fiscalYear": "FY2026"}
+	assert.Equal(t, []string{"agency", "fiscalYear", "program"}, l.Keys())
+	assert.Equal(t, "agency=ED,fiscalYear=FY2026,program=aid", l.String())
+
+	c := l.Clone()
+	assert.Equal(t, l, c)
+	c["agency"] = "HHS"
+	delete(c, "program")
+	assert.Equal(t, "ED", l["agency"], "the clone does not share storage")
+	assert.Equal(t, "aid", l["program"])
+
+	var nilLabels mgmt.Labels
+	assert.Nil(t, nilLabels.Clone())
+	assert.Empty(t, nilLabels.Keys())
+	assert.NotNil(t, nilLabels.Keys())
+	assert.Empty(t, nilLabels.String())
+	assert.NotNil(t, mgmt.Labels{}.Clone(), "empty stays empty, not nil")
+	assert.Equal(t, "k=", mgmt.Labels{"k": ""}.String())
+}
+
+func TestFiscalYear(t *testing.T) {
+	t.Parallel()
+	newYork, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	honolulu := time.FixedZone("HST", -10*60*60)
+	tokyo := time.FixedZone("JST", 9*60*60)
+
+	tests := []struct {
+		name string
+		t    time.Time
+		want int
+	}{
+		{"first instant of FY2027", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), 2027},
+		{"last instant of FY2026", time.Date(2026, 9, 30, 23, 59, 59, 999999999, time.UTC), 2026},
+		{"mid September", time.Date(2026, 9, 15, 12, 0, 0, 0, time.UTC), 2026},
+		{"1 January", time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), 2027},
+		{"31 December", time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC), 2027},
+		{"November", time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC), 2027},
+		{"last day of FY2027", time.Date(2027, 9, 30, 12, 0, 0, 0, time.UTC), 2027},
+		{"first day of FY2028", time.Date(2027, 10, 1, 12, 0, 0, 0, time.UTC), 2028},
+		{"leap day", time.Date(2028, 2, 29, 0, 0, 0, 0, time.UTC), 2028},
+		{"zero time", time.Time{}, 1},
+
+		// The time is read in UTC, not in its own zone.
+		{"New York evening of 30 Sep is 1 Oct UTC", time.Date(2026, 9, 30, 21, 0, 0, 0, newYork), 2027},
+		{"New York afternoon of 30 Sep is 30 Sep UTC", time.Date(2026, 9, 30, 19, 59, 59, 0, newYork), 2026},
+		{"New York midnight of 1 Oct", time.Date(2026, 10, 1, 0, 0, 0, 0, newYork), 2027},
+		{"Honolulu 30 Sep 14:00 is 1 Oct UTC", time.Date(2026, 9, 30, 14, 0, 0, 0, honolulu), 2027},
+		{"Tokyo 1 Oct 08:59 is 30 Sep UTC", time.Date(2026, 10, 1, 8, 59, 0, 0, tokyo), 2026},
+		{"Tokyo 1 Oct 09:00 is 1 Oct UTC", time.Date(2026, 10, 1, 9, 0, 0, 0, tokyo), 2027},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tt.want, mgmt.FiscalYear(tt.t))
+			assert.Equal(t, tt.want, mgmt.FiscalYear(tt.t.UTC()), "the zone does not matter, only the instant")
+			assert.Equal(t, tt.want, mgmt.FiscalYear(tt.t.In(tokyo)))
+			assert.Equal(t, "FY"+strconv.Itoa(tt.want), mgmt.FiscalYearLabel(tt.t))
+		})
+	}
+}
+
+func TestFiscalYearLabel(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		t    time.Time
+		want string
+	}{
+		{time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), "FY2027"},
+		{time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC), "FY2026"},
+		{time.Date(2099, 12, 31, 0, 0, 0, 0, time.UTC), "FY2100"},
+		{time.Date(999, 3, 1, 0, 0, 0, 0, time.UTC), "FY999"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			t.Parallel()
+			got := mgmt.FiscalYearLabel(tt.t)
+			assert.Equal(t, tt.want, got)
+			assert.NoError(t, mgmt.Labels{mgmt.LabelFiscalYear: got}.Validate("labels"))
+		})
+	}
+}
+
+// FiscalYear changes exactly at 1 October 00:00 UTC every year.
+func TestFiscalYearBoundaryEveryYear(t *testing.T) {
+	t.Parallel()
+	for y := 1990; y <= 2100; y++ {
+		start := time.Date(y, 10, 1, 0, 0, 0, 0, time.UTC)
+		require.Equal(t, y+1, mgmt.FiscalYear(start), "1 Oct %d", y)
+		require.Equal(t, y, mgmt.FiscalYear(start.Add(-time.Nanosecond)), "30 Sep %d", y)
+	}
+}
