@@ -42,6 +42,26 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
+// Code returns the kind's machine-readable name, as HTTP error bodies and
+// the plugin protocol carry it: "internal", "invalid", "not_found",
+// "conflict", "forbidden", "unauthenticated" or "unavailable".
+func (k Kind) Code() string {
+	if k == KindNotFound {
+		return "not_found"
+	}
+	return k.String()
+}
+
+// ParseKindCode returns the kind whose Code is code.
+func ParseKindCode(code string) (Kind, bool) {
+	for k := range kindNames {
+		if Kind(k).Code() == code {
+			return Kind(k), true
+		}
+	}
+	return KindInternal, false
+}
+
 // Error makes a Kind usable as a sentinel error.
 func (k Kind) Error() string { return k.String() }
 

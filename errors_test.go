@@ -340,3 +340,19 @@ func TestErrorIsMethod(t *testing.T) {
 	assert.False(t, e.Is(&mgmt.Error{Kind: mgmt.KindConflict}), "only a Kind is a kind target")
 	assert.False(t, e.Is(nil))
 }
+
+func TestKindCode(t *testing.T) {
+	t.Parallel()
+	for k, want := range map[mgmt.Kind]string{
+		mgmt.KindInternal: "internal", mgmt.KindInvalid: "invalid", mgmt.KindNotFound: "not_found",
+		mgmt.KindConflict: "conflict", mgmt.KindForbidden: "forbidden",
+		mgmt.KindUnauthenticated: "unauthenticated", mgmt.KindUnavailable: "unavailable",
+	} {
+		assert.Equal(t, want, k.Code())
+		got, ok := mgmt.ParseKindCode(want)
+		assert.True(t, ok, want)
+		assert.Equal(t, k, got)
+	}
+	_, ok := mgmt.ParseKindCode("not found")
+	assert.False(t, ok, "codes have no spaces")
+}

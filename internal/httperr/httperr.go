@@ -22,7 +22,7 @@ type Body struct {
 	Error Detail `json:"error"`
 }
 
-// Detail describes one error: its kind's name ("invalid", "not found", …),
+// Detail describes one error: its kind's code ("invalid", "not_found", …),
 // the JSON path of the offending input if any, and a message for people.
 type Detail struct {
 	Kind    string `json:"kind"`
@@ -61,19 +61,19 @@ func Status(err error) int {
 func Response(err error) (int, Body) {
 	var se *statusError
 	if errors.As(err, &se) {
-		return se.status, Body{Detail{Kind: mgmt.KindInvalid.String(), Field: se.err.Field, Message: message(se.err)}}
+		return se.status, Body{Detail{Kind: mgmt.KindInvalid.Code(), Field: se.err.Field, Message: message(se.err)}}
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		e := tooLarge(mbe.Limit)
-		return e.status, Body{Detail{Kind: mgmt.KindInvalid.String(), Field: e.err.Field, Message: message(e.err)}}
+		return e.status, Body{Detail{Kind: mgmt.KindInvalid.Code(), Field: e.err.Field, Message: message(e.err)}}
 	}
 	kind := mgmt.KindOf(err)
 	status := KindStatus(kind)
 	if err == nil || status == http.StatusInternalServerError {
-		return http.StatusInternalServerError, Body{Detail{Kind: mgmt.KindInternal.String(), Message: internalMessage}}
+		return http.StatusInternalServerError, Body{Detail{Kind: mgmt.KindInternal.Code(), Message: internalMessage}}
 	}
-	d := Detail{Kind: kind.String(), Field: mgmt.FieldOf(err), Message: err.Error()}
+	d := Detail{Kind: kind.Code(), Field: mgmt.FieldOf(err), Message: err.Error()}
 	var me *mgmt.Error
 	if errors.As(err, &me) {
 		d.Message = message(me)
@@ -135,7 +135,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
-		b, _ = json.Marshal(Body{Detail{Kind: mgmt.KindInternal.String(), Message: internalMessage}})
+		b, _ = json.Marshal(Body{Detail{Kind: mgmt.KindInternal.Code(), Message: internalMessage}})
 	}
 	b = append(b, '\n')
 	h := w.Header()

@@ -60,12 +60,12 @@ func TestWrite(t *testing.T) {
 	}{
 		{"invalid with field", mgmt.Invalid("maxReplicas", "%d must be at least 1", 0), 400, "invalid", "maxReplicas", "0 must be at least 1"},
 		{"wrapped", fmt.Errorf("adding rule: %w", mgmt.Invalid("trigger.threshold", "-1 must be greater than 0")), 400, "invalid", "trigger.threshold", "-1 must be greater than 0"},
-		{"not found", mgmt.NotFound("id", "no rule AR-9"), 404, "not found", "id", "no rule AR-9"},
+		{"not found", mgmt.NotFound("id", "no rule AR-9"), 404, "not_found", "id", "no rule AR-9"},
 		{"conflict", mgmt.Conflict("service", "taken"), 409, "conflict", "service", "taken"},
 		{"forbidden", mgmt.Errorf(mgmt.KindForbidden, "", "no"), 403, "forbidden", "", "no"},
 		{"unauthenticated", mgmt.Errorf(mgmt.KindUnauthenticated, "", "who are you"), 401, "unauthenticated", "", "who are you"},
 		{"unavailable", mgmt.Unavailable("cluster is down"), 503, "unavailable", "", "cluster is down"},
-		{"bare sentinel", fmt.Errorf("loading: %w", mgmt.ErrNotFound), 404, "not found", "", "loading: not found"},
+		{"bare sentinel", fmt.Errorf("loading: %w", mgmt.ErrNotFound), 404, "not_found", "", "loading: not found"},
 		{"deadline", context.DeadlineExceeded, 503, "unavailable", "", "context deadline exceeded"},
 		{"plain error is internal", errors.New("dial postgres://admin:hunter2@db"), 500, "internal", "", "internal error"},
 		{"internal kind", mgmt.Errorf(mgmt.KindInternal, "secret", "password hunter2"), 500, "internal", "", "internal error"},
@@ -360,7 +360,7 @@ func TestWrapMux(t *testing.T) {
 
 	res, d := do(http.MethodGet, "/nowhere")
 	assert.Equal(t, http.StatusNotFound, res.StatusCode)
-	assert.Equal(t, httperr.Detail{Kind: "not found", Field: "path", Message: "no endpoint GET /nowhere"}, d)
+	assert.Equal(t, httperr.Detail{Kind: "not_found", Field: "path", Message: "no endpoint GET /nowhere"}, d)
 
 	res, d = do(http.MethodDelete, "/things/7")
 	assert.Equal(t, http.StatusMethodNotAllowed, res.StatusCode)

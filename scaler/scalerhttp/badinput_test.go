@@ -118,14 +118,14 @@ func TestBadInput(t *testing.T) {
 		{name: "unknown search parameter", method: get, path: rules + "?owner=me", status: 400, field: "owner"},
 
 		// Unknown rules.
-		{name: "get unknown rule", method: get, path: rules + "/AR-99", status: 404, kind: "not found", field: "id"},
-		{name: "status of unknown rule", method: get, path: "/rules/AR-99/status", status: 404, kind: "not found", field: "id"},
-		{name: "status alias of unknown rule", method: get, path: rules + "/AR-99/status", status: 404, kind: "not found", field: "id"},
-		{name: "status of a non-ID", method: get, path: "/rules/%3Cscript%3E/status", status: 404, kind: "not found", field: "id"},
-		{name: "put unknown rule", method: put, path: rules + "/AR-99", body: seedRule, status: 404, kind: "not found", field: "id"},
-		{name: "delete unknown rule", method: del, path: rules + "/AR-99", status: 404, kind: "not found", field: "id"},
-		{name: "pause unknown rule", method: post, path: rules + "/AR-99/pause", status: 404, kind: "not found", field: "id"},
-		{name: "resume unknown rule", method: post, path: rules + "/AR-99/resume", status: 404, kind: "not found", field: "id"},
+		{name: "get unknown rule", method: get, path: rules + "/AR-99", status: 404, kind: "not_found", field: "id"},
+		{name: "status of unknown rule", method: get, path: "/rules/AR-99/status", status: 404, kind: "not_found", field: "id"},
+		{name: "status alias of unknown rule", method: get, path: rules + "/AR-99/status", status: 404, kind: "not_found", field: "id"},
+		{name: "status of a non-ID", method: get, path: "/rules/%3Cscript%3E/status", status: 404, kind: "not_found", field: "id"},
+		{name: "put unknown rule", method: put, path: rules + "/AR-99", body: seedRule, status: 404, kind: "not_found", field: "id"},
+		{name: "delete unknown rule", method: del, path: rules + "/AR-99", status: 404, kind: "not_found", field: "id"},
+		{name: "pause unknown rule", method: post, path: rules + "/AR-99/pause", status: 404, kind: "not_found", field: "id"},
+		{name: "resume unknown rule", method: post, path: rules + "/AR-99/resume", status: 404, kind: "not_found", field: "id"},
 		{name: "status with a query", method: get, path: "/rules/AR-1/status?verbose=1", status: 400, field: "verbose"},
 
 		// PUT.
@@ -144,7 +144,7 @@ func TestBadInput(t *testing.T) {
 		{name: "preview invalid rule", method: post, path: preview, body: previewBody(rule(`"maxReplicas": 20`, `"maxReplicas": -1`), okTrace), status: 400, field: "rule.maxReplicas"},
 		{name: "preview rule unknown field", method: post, path: preview, body: previewBody(rule(`"service"`, `"colour": 1, "service"`), okTrace), status: 400, field: "rule.colour"},
 		{name: "preview rule unknown source", method: post, path: preview, body: previewBody(rule(`"threshold": 500`, `"threshold": 500, "source": "nope"`), okTrace), status: 400, field: "rule.trigger.source"},
-		{name: "preview unknown rule id", method: post, path: preview, body: previewBody(rule(`"service"`, `"id": "AR-42", "service"`), okTrace), status: 404, kind: "not found", field: "rule.id"},
+		{name: "preview unknown rule id", method: post, path: preview, body: previewBody(rule(`"service"`, `"id": "AR-42", "service"`), okTrace), status: 404, kind: "not_found", field: "rule.id"},
 		{name: "preview unknown field", method: post, path: preview, body: `{"rule": ` + seedRule + `, "speed": 2}`, status: 400, field: "speed"},
 		{name: "preview trace not a list", method: post, path: preview, body: previewBody(seedRule, `{"t": "2024-11-20T09:00:00Z"}`), status: 400, field: "trace"},
 		{name: "preview point not an object", method: post, path: preview, body: previewBody(seedRule, `[640]`), status: 400, field: "trace[0]"},
@@ -165,9 +165,9 @@ func TestBadInput(t *testing.T) {
 		{name: "preview text/plain", method: post, path: preview, body: `{}`, contentType: "text/plain", status: 415, field: "Content-Type"},
 
 		// Routing.
-		{name: "unknown path", method: get, path: "/autoscale-rulez", status: 404, kind: "not found", field: "path"},
-		{name: "trailing slash", method: get, path: rules + "/", status: 404, kind: "not found", field: "path"},
-		{name: "root", method: get, path: "/", status: 404, kind: "not found", field: "path"},
+		{name: "unknown path", method: get, path: "/autoscale-rulez", status: 404, kind: "not_found", field: "path"},
+		{name: "trailing slash", method: get, path: rules + "/", status: 404, kind: "not_found", field: "path"},
+		{name: "root", method: get, path: "/", status: 404, kind: "not_found", field: "path"},
 		{name: "delete collection", method: del, path: rules, status: 405, field: "method"},
 		{name: "patch rule", method: http.MethodPatch, path: rules + "/AR-1", body: `{}`, status: 405, field: "method"},
 		{name: "post to a rule", method: post, path: rules + "/AR-1", body: seedRule, status: 405, field: "method"},

@@ -17,11 +17,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// python is the interpreter the seed's snippets run with: $PYTHON (which
+// `make test` sets to one that has requests, installing it if need be), or
+// python3 from PATH.
+func python() string {
+	if p := os.Getenv("PYTHON"); p != "" {
+		return p
+	}
+	return "python3"
+}
+
 // requirePythonRequests skips the test unless python3 with the requests
 // package is installed; under CI=true their absence fails it instead.
 func requirePythonRequests(t *testing.T) {
 	t.Helper()
-	out, err := exec.Command("python3", "-c", "import requests").CombinedOutput()
+	out, err := exec.Command(python(), "-c", "import requests").CombinedOutput()
 	if err == nil {
 		return
 	}
@@ -66,7 +76,7 @@ func TestSeedPythonSnippets(t *testing.T) {
 	defer cancel()
 
 	// 3.1: create_autoscale_rule.py prints the response.
-	cmd := exec.CommandContext(ctx, "python3", pythonScript(t, "create_autoscale_rule.py", "{{HOST}}", host))
+	cmd := exec.CommandContext(ctx, python(), pythonScript(t, "create_autoscale_rule.py", "{{HOST}}", host))
 	cmd.Env = pyEnv
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
@@ -78,7 +88,7 @@ func TestSeedPythonSnippets(t *testing.T) {
 	e.tick() // what Controller.Run does every interval
 
 	// 3.2: watch_rule.py polls for ever; stop it after its first print.
-	cmd = exec.CommandContext(ctx, "python3", pythonScript(t, "watch_rule.py", "{{HOST}}", host, "AR-101", id))
+	cmd = exec.CommandContext(ctx, python(), pythonScript(t, "watch_rule.py", "{{HOST}}", host, "AR-101", id))
 	cmd.Env = pyEnv
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -1,0 +1,47 @@
+# make test   vet and every test with the race detector, real servers included
+# make bench  the benchmarks, on one core, with allocations
+# make lint   gofmt, go vet, staticcheck, import isolation, go mod tidy
+# make fuzz   each fuzz target for FUZZTIME (default 30s)
+
+GO         ?= go
+STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME   ?= 30s
+BENCHTIME  ?= 1s
+
+# Domain packages: everything but the backends, the examples and the
+# internal demo harness that runs on the simulated cluster.
+DOMAIN = $(shell $(GO) list ./... | grep -v -e /backends/ -e /examples/ -e /internal/surgesim)
+
+.PHONY: all test vet bench lint lint-imports fuzz
+
+all: lint test
+
+test: vet
+	PYTHON="$$(scripts/python-requests.sh)" $(GO) test -race -count=1 -timeout 15m ./...
+
+vet:
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -cpu 1 ./...
+
+lint: vet lint-imports
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) run $(STATICCHECK) ./...
+	$(GO) mod tidy -diff
+
+# Domain packages import neither grpc, go-plugin nor backends/.
+lint-imports:
+	@fail=0; for p in $(DOMAIN); do \
+		bad=$$($(GO) list -deps $$p | grep -E '^(google\.golang\.org/grpc|github\.com/hashicorp/go-plugin|github\.com/hms-platform/mgmt/backends)(/|$$)'); \
+		if [ -n "$$bad" ]; then echo "$$p imports: $$bad"; fail=1; fi; \
+	done; \
+	if [ $$fail = 0 ]; then echo "import isolation: ok ($(words $(DOMAIN)) domain packages)"; fi; \
+	exit $$fail
+
+fuzz:
+	@for p in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
+			echo "== $$p $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$p || exit 1; \
+		done; \
+	done
