@@ -6,10 +6,14 @@
 // The module is a set of packages that agency services import:
 //
 //	scaler               autoscale rules → replica decisions; controller, guards, dry-run
+//	scaler/scalertest    conformance suite for Scaler and MetricSource backends
+//	scaler/scalerhttp    the HMS-SVC HTTP API for autoscale rules, as an http.Handler
 //	backends/simcluster  an in-process simulated cluster (MetricSource and Scaler)
 //	internal/celenv      the one CEL environment every policy is compiled in
+//	internal/httperr     error kinds → HTTP statuses, in one place
+//	internal/surgesim    the traffic-surge story, measured against the seed's loop and an oracle
 //	examples/surge-demo  the traffic-surge story, end to end, in seconds
-//	examples/hms-svc     the HMS-SVC HTTP API for autoscale rules
+//	examples/hms-svc     the HMS-SVC HTTP API over the simulated cluster
 //
 // This root package holds only what every package shares: Money (integer
 // cents, never floats), Labels with the agency/program/fiscalYear keys, and

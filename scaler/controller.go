@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,10 +58,15 @@ type Controller struct {
 	mu        sync.RWMutex
 	rules     map[string]*ruleState
 	byService map[string]*ruleState
+	order     []*ruleState // the rules in the order they were added
 	nextID    int
 
+	// The state of the current tick, reused from tick to tick.
 	tickMu sync.Mutex
-	batch  []*ruleState // the rules of the current tick, reused
+	batch  []*ruleState   // the rules to evaluate
+	next   atomic.Int64   // the index in batch of the next rule to evaluate
+	wg     sync.WaitGroup // the workers
+	dl     deadlines      // the contexts of the backend calls
 	ticks  atomic.Int64
 }
 
@@ -78,7 +84,9 @@ type ruleState struct {
 	histNext int
 	evals    int64
 
-	scratch []Reading // owned by the tick worker evaluating this rule
+	// Owned by the tick worker evaluating this rule.
+	scratch []Reading
+	minMax  minMaxReasons
 }
 
 // New validates opts and returns a Controller with no rules.
@@ -181,6 +189,7 @@ func (c *Controller) AddRule(r Rule) (Rule, error) {
 	rs := &ruleState{seq: seq, rule: &r, history: make([]Decision, 0, c.opts.HistorySize)}
 	c.rules[r.ID] = rs
 	c.byService[r.Service] = rs
+	c.order = append(c.order, rs)
 	return r.Clone(), nil
 }
 
@@ -237,6 +246,7 @@ func (c *Controller) DeleteRule(id string) error {
 	}
 	delete(c.rules, id)
 	delete(c.byService, rs.rule.Service)
+	c.order = slices.DeleteFunc(c.order, func(x *ruleState) bool { return x == rs })
 	return nil
 }
 
@@ -414,76 +424,104 @@ func (c *Controller) Tick(ctx context.Context) {
 	defer c.tickMu.Unlock()
 	now := c.clock.Now()
 	c.mu.RLock()
-	c.batch = c.batch[:0]
-	for _, rs := range c.rules {
-		c.batch = append(c.batch, rs)
-	}
+	// In the order the rules were added, which is mostly the order their
+	// state lies in memory: a tick over many rules is bound by memory
+	// latency, and random (map) order would miss the cache far more often.
+	c.batch = append(c.batch[:0], c.order...)
 	c.mu.RUnlock()
+	c.dl.parent, c.dl.timeout = ctx, c.opts.CallTimeout
+	c.next.Store(0)
+	// The calling goroutine is one of the workers.
 	workers := min(c.opts.Concurrency, len(c.batch))
-	var next atomic.Int64
-	if workers <= 1 {
-		c.work(ctx, now, &next)
-	} else {
-		var wg sync.WaitGroup
-		wg.Add(workers)
-		for range workers {
-			go func() {
-				defer wg.Done()
-				c.work(ctx, now, &next)
-			}()
-		}
-		wg.Wait()
+	c.wg.Add(max(workers-1, 0))
+	for range workers - 1 {
+		go func() {
+			defer c.wg.Done()
+			c.work(now)
+		}()
 	}
+	c.work(now)
+	c.wg.Wait()
+	c.dl.stop()
+	c.dl.parent = nil
 	clear(c.batch) // drop references to deleted rules
 	c.ticks.Add(1)
 }
 
-// work evaluates rules from the batch until none is left. It keeps one
-// deadline context and renews it once half of CallTimeout has passed, so
-// every call has between CallTimeout/2 and CallTimeout and a steady tick
-// allocates one context per worker, not one per call.
-func (c *Controller) work(parent context.Context, now time.Time, next *atomic.Int64) {
-	dl := deadlines{parent: parent, timeout: c.opts.CallTimeout}
-	defer dl.stop()
+// work evaluates rules from the batch until none is left.
+func (c *Controller) work(now time.Time) {
 	for {
-		i := int(next.Add(1)) - 1
+		i := int(c.next.Add(1)) - 1
 		if i >= len(c.batch) {
 			return
 		}
-		if parent.Err() != nil {
+		if c.dl.parent.Err() != nil {
 			return
 		}
-		c.evalRule(&dl, c.batch[i], now)
+		c.evalRule(&c.dl, c.batch[i], now)
 		if i%64 == 63 {
 			runtime.Gosched()
 		}
 	}
 }
 
-// deadlines hands out a context whose deadline is at least timeout/2 away.
+// deadlines hands out the contexts of backend calls. Every call gets a
+// deadline between timeout/2 and timeout away: the workers of a tick share
+// one context and the first to find it older than timeout/2 replaces it, so
+// a steady tick makes one context, not one per call or per worker. The
+// contexts stay valid until stop, which cancels them all once no call uses
+// them any more. Its methods are safe for concurrent use.
 type deadlines struct {
 	parent  context.Context
 	timeout time.Duration
-	ctx     context.Context
-	cancel  context.CancelFunc
-	renewAt time.Time
+	cur     atomic.Pointer[deadline]
+	mu      sync.Mutex
+	made    []*deadline // since the last stop
+	free    []*deadline // stopped, for reuse
+}
+
+type deadline struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	start  time.Time // with a monotonic reading
 }
 
 func (d *deadlines) get() context.Context {
-	now := time.Now() // deadlines are real time even under a mock clock
-	if d.ctx == nil || now.After(d.renewAt) {
-		d.stop()
-		d.ctx, d.cancel = context.WithTimeout(d.parent, d.timeout)
-		d.renewAt = now.Add(d.timeout / 2)
+	// Deadlines are real time even under a mock clock. time.Since reads
+	// only the monotonic clock, which is cheaper than time.Now.
+	if cur := d.cur.Load(); cur != nil && time.Since(cur.start) <= d.timeout/2 {
+		return cur.ctx
 	}
-	return d.ctx
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if cur := d.cur.Load(); cur != nil && time.Since(cur.start) <= d.timeout/2 {
+		return cur.ctx // another worker renewed it meanwhile
+	}
+	var n *deadline
+	if k := len(d.free); k > 0 {
+		n, d.free = d.free[k-1], d.free[:k-1]
+	} else {
+		n = new(deadline)
+	}
+	n.start = time.Now()
+	n.ctx, n.cancel = context.WithTimeout(d.parent, d.timeout)
+	d.made = append(d.made, n)
+	d.cur.Store(n)
+	return n.ctx
 }
 
+// stop cancels every context get handed out. No call may be using one.
 func (d *deadlines) stop() {
-	if d.cancel != nil {
-		d.cancel()
-		d.ctx, d.cancel = nil, nil
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.cur.Store(nil)
+	for _, n := range d.made {
+		n.cancel()
+		*n = deadline{}
 	}
+	d.free = append(d.free, d.made...)
+	clear(d.made)
+	d.made = d.made[:0]
 }
 
 func (c *Controller) evalRule(dl *deadlines, rs *ruleState, now time.Time) {
@@ -522,15 +560,19 @@ func (c *Controller) evalRule(dl *deadlines, rs *ruleState, now time.Time) {
 	d := rs.eng.evaluate(r, now, cur, readings)
 	rs.mu.Unlock()
 
-	d = c.guard(dl, r, d)
+	d = c.guard(dl, r, d, &rs.minMax)
 	if d.Desired != cur.Desired {
 		if err := c.opts.Scaler.SetReplicas(dl.get(), r.Service, d.Desired, string(d.Reason)); err != nil {
 			d.Error, d.Reason = err.Error(), ReasonScaleFailed
 			c.log.Warn("autoscale: scaling failed", "rule", r.ID, "service", r.Service, "from", cur.Desired, "to", d.Desired, "err", err)
 		} else {
 			d.Applied = true
-			c.log.Info("autoscale: scaled", "rule", r.ID, "service", r.Service, "from", cur.Desired, "to", d.Desired,
-				"reason", string(d.Reason), "metric", d.Metric, "value", d.Value, "guard", d.Guard, "guardReason", d.GuardReason)
+			// Enabled first: building the arguments allocates even when
+			// the handler drops the record.
+			if c.log.Enabled(dl.parent, slog.LevelInfo) {
+				c.log.Info("autoscale: scaled", "rule", r.ID, "service", r.Service, "from", cur.Desired, "to", d.Desired,
+					"reason", string(d.Reason), "metric", d.Metric, "value", d.Value, "guard", d.Guard, "guardReason", d.GuardReason)
+			}
 		}
 	}
 	rs.mu.Lock()
@@ -545,14 +587,22 @@ func (c *Controller) evalRule(dl *deadlines, rs *ruleState, now time.Time) {
 }
 
 // guard runs the guards over d. A guard error fails closed: the decision
-// becomes a hold at the current count.
-func (c *Controller) guard(dl *deadlines, r *Rule, d Decision) Decision {
+// becomes a hold at the current count. The built-in MinMax guard, always
+// first, is run directly with mm keeping its reasons (mm may be nil).
+func (c *Controller) guard(dl *deadlines, r *Rule, d Decision, mm *minMaxReasons) Decision {
 	if d.Reason == ReasonPaused {
 		return d
 	}
-	for _, g := range c.guards {
+	for i, g := range c.guards {
 		p := Proposal{Rule: r, Now: d.At, Current: d.Current, Desired: d.Desired}
-		n, reason, err := g.Limit(dl.get(), p)
+		var n int32
+		var reason string
+		var err error
+		if i == 0 {
+			n, reason = mm.limit(p)
+		} else {
+			n, reason, err = g.Limit(dl.get(), p)
+		}
 		if err != nil {
 			d.Desired, d.Reason, d.Guard, d.Error = d.Current, ReasonGuarded, g.Name(), err.Error()
 			d.Action = Hold

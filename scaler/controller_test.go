@@ -3,8 +3,8 @@ package scaler_test
 import (
 	"context"
 	"encoding/json"
-	"math"
 	"errors"
+	"math"
 	"sync/atomic"
 	"testing"
 	"time"

@@ -50,11 +50,40 @@ func (MinMax) Name() string { return "minmax" }
 
 // Limit clamps p.Desired to [MinReplicas, MaxReplicas].
 func (MinMax) Limit(_ context.Context, p Proposal) (int32, string, error) {
-	switch {
-	case p.Desired < p.Rule.MinReplicas:
-		return p.Rule.MinReplicas, "raised to minReplicas " + strconv.Itoa(int(p.Rule.MinReplicas)), nil
-	case p.Desired > p.Rule.MaxReplicas:
-		return p.Rule.MaxReplicas, "capped at maxReplicas " + strconv.Itoa(int(p.Rule.MaxReplicas)), nil
-	}
-	return p.Desired, "", nil
+	n, reason := (*minMaxReasons)(nil).limit(p)
+	return n, reason, nil
 }
+
+// minMaxReasons remembers the last reasons MinMax gave for one rule, so that
+// a rule clamped on every tick does not build the same string every tick.
+// A nil *minMaxReasons remembers nothing.
+type minMaxReasons struct {
+	raisedTo, cappedAt int32 // the counts the reasons below name
+	raised, capped     string
+}
+
+// limit is MinMax.Limit.
+func (m *minMaxReasons) limit(p Proposal) (int32, string) {
+	switch lo, hi := p.Rule.MinReplicas, p.Rule.MaxReplicas; {
+	case p.Desired < lo:
+		if m == nil {
+			return lo, raisedReason(lo)
+		}
+		if m.raised == "" || m.raisedTo != lo {
+			m.raisedTo, m.raised = lo, raisedReason(lo)
+		}
+		return lo, m.raised
+	case p.Desired > hi:
+		if m == nil {
+			return hi, cappedReason(hi)
+		}
+		if m.capped == "" || m.cappedAt != hi {
+			m.cappedAt, m.capped = hi, cappedReason(hi)
+		}
+		return hi, m.capped
+	}
+	return p.Desired, ""
+}
+
+func raisedReason(n int32) string { return "raised to minReplicas " + strconv.Itoa(int(n)) }
+func cappedReason(n int32) string { return "capped at maxReplicas " + strconv.Itoa(int(n)) }

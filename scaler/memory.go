@@ -44,11 +44,11 @@ func (m *Memory) SetMetric(service, metric string, v float64) {
 }
 
 // SetReady sets the ready count, as a cluster whose replicas are still
-// starting would report it; it is capped at the desired count.
+// starting would report it; it is kept within 0 and the desired count.
 func (m *Memory) SetReady(service string, ready int32) {
 	m.mu.Lock()
 	s := m.service(service)
-	s.replicas.Ready = min(ready, s.replicas.Desired)
+	s.replicas.Ready = max(min(ready, s.replicas.Desired), 0)
 	m.mu.Unlock()
 }
 
@@ -70,7 +70,8 @@ func (m *Memory) Metric(ctx context.Context, q MetricQuery) (float64, error) {
 	return v, nil
 }
 
-// Replicas returns the service's counts; a service never set has zero.
+// Replicas returns the service's counts: zero for a service that has only
+// metrics, an error wrapping mgmt.ErrNotFound for one never set.
 func (m *Memory) Replicas(ctx context.Context, service string) (ReplicaStatus, error) {
 	if err := ctx.Err(); err != nil {
 		return ReplicaStatus{}, mgmt.Unavailable("replicas of %s: %w", service, err)
@@ -85,7 +86,8 @@ func (m *Memory) Replicas(ctx context.Context, service string) (ReplicaStatus, e
 }
 
 // SetReplicas sets the desired and ready counts, adding the service if
-// needed.
+// needed. A negative count is refused with an error wrapping
+// mgmt.ErrInvalid.
 func (m *Memory) SetReplicas(ctx context.Context, service string, replicas int32, _ string) error {
 	if err := ctx.Err(); err != nil {
 		return mgmt.Unavailable("scale %s: %w", service, err)

@@ -68,6 +68,7 @@ func (c *Controller) Preview(ctx context.Context, r Rule, trace []TracePoint, st
 		}
 	}
 	var res PreviewResult
+	var mm minMaxReasons
 	dl := deadlines{parent: ctx, timeout: c.opts.CallTimeout}
 	defer dl.stop()
 
@@ -92,7 +93,7 @@ func (c *Controller) Preview(ctx context.Context, r Rule, trace []TracePoint, st
 		for i := range r.Triggers {
 			readings[i] = c.read(dl.get(), r.Service, &r.Triggers[i], now)
 		}
-		d := c.guard(&dl, &r, eng.evaluate(&r, now, cur, readings))
+		d := c.guard(&dl, &r, eng.evaluate(&r, now, cur, readings), &mm)
 		res.Now = &d
 	}
 
@@ -116,7 +117,7 @@ func (c *Controller) Preview(ctx context.Context, r Rule, trace []TracePoint, st
 			readings[i] = Reading{Metric: t.Metric, Value: p.Values[t.Metric], At: p.At}
 		}
 		st := ReplicaStatus{Desired: replicas, Ready: replicas}
-		d := c.guard(&dl, &r, eng.evaluate(&r, p.At, st, readings))
+		d := c.guard(&dl, &r, eng.evaluate(&r, p.At, st, readings), &mm)
 		if d.Desired != replicas {
 			d.Applied = true
 			eng.applied(&r.Behavior, p.At, replicas, d.Desired)
