@@ -210,6 +210,16 @@ func TestClampsAndThreshold(t *testing.T) {
 		// 300 s window.
 		require.Equal(t, []int32{8, 16, 20, 20, 20, 20, 4}, got)
 	})
+	t.Run("threshold rule above its threshold at max records the cap", func(t *testing.T) {
+		r := scaler.Rule{Service: "eligibility-api", MinReplicas: 4, MaxReplicas: 20,
+			Triggers: []scaler.Trigger{{Metric: "http_rps", Type: scaler.Threshold, Value: 500}},
+			Behavior: scaler.DefaultBehavior()}
+		got, ds := run(t, r, 20, rps(0, 640))
+		require.Equal(t, []int32{20}, got)
+		require.Equal(t, scaler.ReasonGuarded, ds[0].Reason, "not steady: the metric asks for more")
+		require.Equal(t, "capped at maxReplicas 20", ds[0].GuardReason)
+		require.Equal(t, scaler.Hold, ds[0].Action)
+	})
 }
 
 func TestSeveralTriggers(t *testing.T) {

@@ -122,7 +122,10 @@ func recommend(r *Rule, cur ReplicaStatus, readings []Reading) (int32, int, Reas
 		case Threshold:
 			switch {
 			case v > t.Value:
-				n = r.MaxReplicas
+				// Ask for more than the current count even at the
+				// maximum, so that the MinMax guard records the cap
+				// instead of the rule looking steady.
+				n = max(r.MaxReplicas, cur.Desired+1)
 			case v < t.Value*(1-tol):
 				n = r.MinReplicas
 			default:
