@@ -29,6 +29,7 @@ import (
 
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/backends/simcluster"
+	"github.com/hms-platform/mgmt/budget"
 	"github.com/hms-platform/mgmt/internal/surgesim"
 	"github.com/hms-platform/mgmt/scaler"
 )
@@ -90,6 +91,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		startup   = fs.Duration("startup", 10*time.Second, "start-up `delay` of a new replica")
 		capacity  = fs.Float64("capacity", 100, "requests per second one replica serves")
 		price     = fs.String("price", "0.96", "price per replica-hour in `dollars`")
+		budgetUSD = fs.String("budget", "", "monthly budget cap in `dollars` (none by default)")
+		spentUSD  = fs.String("spent", "", "`dollars` already spent this month when the demo starts (default: 79.97 % of -budget)")
+		overCap   = fs.String("over-cap", "hold", "what the budget does once even the current count breaks the cap: `hold` or step_down")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: surge-demo [flags]\n\nReplays a traffic surge on the simulated cluster and prints how the autoscaler follows it.\n\nFlags:\n")
@@ -139,6 +143,27 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		return options{}, usagef("-price: want dollars ≥ 0 with at most two decimals, got %q", *price)
 	}
 	o.cfg.Service.PricePerReplicaHour = p
+	if *budgetUSD != "" {
+		capUSD, err := mgmt.ParseDollars(*budgetUSD)
+		if err != nil || capUSD <= 0 {
+			return options{}, usagef("-budget: want dollars > 0 with at most two decimals, got %q", *budgetUSD)
+		}
+		bc := &surgesim.BudgetConfig{Cap: capUSD}
+		if bc.Spent, err = capUSD.MulDiv(surgesim.DefaultSpentShare, 10_000); err != nil {
+			return options{}, usagef("-budget: %v", err)
+		}
+		if *spentUSD != "" {
+			if bc.Spent, err = mgmt.ParseDollars(*spentUSD); err != nil || bc.Spent < 0 {
+				return options{}, usagef("-spent: want dollars ≥ 0 with at most two decimals, got %q", *spentUSD)
+			}
+		}
+		if err := bc.OverCap.UnmarshalText([]byte(*overCap)); err != nil {
+			return options{}, usagef("-over-cap: want hold or step_down, got %q", *overCap)
+		}
+		o.cfg.Budget = bc
+	} else if *spentUSD != "" {
+		return options{}, usagef("-spent: needs -budget")
+	}
 	o.cfg.Service.Trace, err = simcluster.ParseTrace(*traceSpec)
 	if err != nil {
 		return options{}, usagef("-trace: %v", err)
@@ -201,7 +226,9 @@ type printer interface {
 // timeline is the human-readable format.
 type timeline struct {
 	w          io.Writer
+	budget     bool
 	lastReason scaler.Reason
+	lastNote   string
 	err        error
 }
 
@@ -223,7 +250,16 @@ func (t *timeline) header(o options) {
 	}
 	t.printf("\n  load   %s (from %s)\n", o.traceSpec, o.cfg.Start.Format("15:04 MST"))
 	t.printf("  rule   %s; replicas %d–%d; scale-down stabilization %s\n", strings.Join(trig, ", "), r.MinReplicas, r.MaxReplicas, r.Behavior.ScaleDown.StabilizationWindow)
-	t.printf("  pods   %g rps each, %s start-up, $%s per replica-hour; controller every %s\n\n", s.CapacityRPS, s.StartupDelay, s.PricePerReplicaHour, o.cfg.Interval)
+	t.printf("  pods   %g rps each, %s start-up, $%s per replica-hour; controller every %s\n", s.CapacityRPS, s.StartupDelay, s.PricePerReplicaHour, o.cfg.Interval)
+	if b := o.cfg.Budget; b != nil {
+		t.budget = true
+		t.printf("  budget $%s a month, $%s already spent, over the cap: %s\n", b.Cap, b.Spent, b.OverCap)
+	}
+	t.printf("\n")
+	if t.budget {
+		t.printf("%-5s  %7s  %6s  %13s  %6s  %8s  %10s  %10s  %4s  %9s  %s\n", "time", "rps", "needed", "desired/ready", "util", "p95 ms", "spend", "forecast", "cap", "seed loop", "decision")
+		return
+	}
 	t.printf("%-5s  %7s  %6s  %13s  %6s  %8s  %9s  %9s  %s\n", "time", "rps", "needed", "desired/ready", "util", "p95 ms", "spend", "seed loop", "decision")
 }
 
@@ -234,7 +270,17 @@ func (t *timeline) row(r surgesim.Row) error {
 		t.lastReason = r.Reason
 	}
 	if r.Guard != "" {
-		note = r.Guard + ": " + r.GuardReason
+		// The full reason once; its numbers then move by cents a minute.
+		note = r.GuardReason
+		if r.Guard == t.lastNote {
+			note = "〃 " + r.Guard + " guard"
+		}
+		t.lastNote = r.Guard
+	} else {
+		t.lastNote = ""
+	}
+	for _, a := range r.Alerts {
+		note = strings.TrimSpace(note + "  ALERT " + a.Threshold.String() + " of $" + a.Amount.String() + " reached: $" + a.Value.String())
 	}
 	util := "–"
 	if !math.IsInf(r.Utilization, 0) {
@@ -242,6 +288,14 @@ func (t *timeline) row(r surgesim.Row) error {
 	}
 	line := fmt.Sprintf("%-5s  %7.0f  %6d  %6d/%-6d  %6s  %8.0f  %9s  %9d  %s", r.T.Format("15:04"), r.RPS, r.Needed,
 		r.Desired, r.Ready, util, r.LatencyP95, "$"+r.Spend.String(), r.SeedReplicas, note)
+	if t.budget {
+		capN := "–"
+		if r.CapReplicas != nil {
+			capN = fmt.Sprint(*r.CapReplicas)
+		}
+		line = fmt.Sprintf("%-5s  %7.0f  %6d  %6d/%-6d  %6s  %8.0f  %10s  %10s  %4s  %9d  %s", r.T.Format("15:04"), r.RPS, r.Needed,
+			r.Desired, r.Ready, util, r.LatencyP95, "$"+r.Spend.String(), "$"+r.Forecast.String(), capN, r.SeedReplicas, note)
+	}
 	t.printf("%s\n", strings.TrimRight(line, " "))
 	return t.err
 }
@@ -260,6 +314,16 @@ func (t *timeline) summary(s surgesim.Summary) error {
 		t.printf("  %-26s %5d  %12.1f replica-min  %13.2f  %9s\n", r.name, r.res.PeakReplicas,
 			r.res.UnderProvisionedReplicaMinutes, r.res.ReplicaHours, "$"+r.res.Cost.String())
 	}
+	if b := s.Budget; b != nil {
+		t.printf("\nbudget   $%s a month; spend $%s → $%s (%s the cap); highest forecast $%s\n", b.Cap, b.StartingSpend, b.EndSpend,
+			map[bool]string{true: "within", false: "OVER"}[b.WithinCap], b.MaxForecast)
+		t.printf("  the cap changed %d decisions and withheld %.1f replica-minutes (the controller without it: peak %d, %.1f under-provisioned replica-min, $%s)\n",
+			b.CappedDecisions, b.WithheldReplicaMinutes, b.Uncapped.PeakReplicas, b.Uncapped.UnderProvisionedReplicaMinutes, b.Uncapped.Cost)
+		for _, a := range b.Alerts {
+			t.printf("  alert %s %s: $%s of $%s\n", a.At.Format("15:04"), a.Threshold, a.Value, a.Amount)
+		}
+		return t.err
+	}
 	if s.FewerUnderProvisionedPct >= 0 {
 		t.printf("  → %.1f %% fewer under-provisioned replica-minutes than the seed loop (target ≥ 90 %%)\n", s.FewerUnderProvisionedPct)
 	} else {
@@ -272,7 +336,8 @@ func (t *timeline) summary(s surgesim.Summary) error {
 // jsonLines is the machine-readable format: one object per row, then
 // {"summary": …}.
 type jsonLines struct {
-	enc *json.Encoder
+	enc    *json.Encoder
+	budget bool
 }
 
 type rowJSON struct {
@@ -292,9 +357,13 @@ type rowJSON struct {
 	GuardReason  string     `json:"guardReason,omitempty"`
 	SeedReplicas int32      `json:"seedLoopReplicas"`
 	Oracle       int32      `json:"oracleReplicas"`
+	// With -budget.
+	CapReplicas *int32         `json:"capReplicas,omitempty"`
+	ForecastUSD *mgmt.Money    `json:"forecastUSD,omitempty"`
+	Alerts      []budget.Alert `json:"alerts,omitempty"`
 }
 
-func (j *jsonLines) header(options) {}
+func (j *jsonLines) header(o options) { j.budget = o.cfg.Budget != nil }
 
 func (j *jsonLines) row(r surgesim.Row) error {
 	out := rowJSON{
@@ -306,6 +375,10 @@ func (j *jsonLines) row(r surgesim.Row) error {
 	if !math.IsInf(r.Utilization, 0) && !math.IsNaN(r.Utilization) {
 		u := r.Utilization
 		out.Utilization = &u
+	}
+	if j.budget {
+		f := r.Forecast
+		out.ForecastUSD, out.CapReplicas, out.Alerts = &f, r.CapReplicas, r.Alerts
 	}
 	return j.enc.Encode(out)
 }

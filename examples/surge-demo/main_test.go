@@ -156,3 +156,45 @@ func TestCancel(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	assert.NotContains(t, out.String(), "summary")
 }
+
+func TestBudget(t *testing.T) {
+	t.Parallel()
+	out, err := runDemo(t, "-budget", "10000")
+	require.NoError(t, err)
+	assert.Contains(t, out, "budget $10000.00 a month, $7997.00 already spent, over the cap: hold")
+	assert.Regexp(t, `(?m)^09:00\s+3800\s+38\s+11/4\s.*\$7997\.64\s+\$9930\.12\s+11\s.*capped by budget eligibility-api/month: 11 replicas`, out)
+	assert.Regexp(t, `(?m)^09:14 .*ALERT actual 80% of \$10000\.00 reached`, out)
+	assert.Contains(t, out, "(within the cap)")
+	assert.Regexp(t, `withheld 6\d\d\.\d replica-minutes`, out)
+
+	out, err = runDemo(t, "-budget", "10000", "-json")
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var row map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[10]), &row))
+	for _, k := range []string{"capReplicas", "spendUSD", "forecastUSD"} {
+		assert.Contains(t, row, k)
+	}
+	assert.EqualValues(t, 11, row["capReplicas"])
+	var last map[string]map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &last))
+	assert.EqualValues(t, 10000, last["summary"]["budgetUSD"])
+	b := last["summary"]["budget"].(map[string]any)
+	assert.Equal(t, true, b["withinCap"])
+	assert.Greater(t, b["withheldReplicaMinutes"], 600.0)
+
+	out, err = runDemo(t, "-budget", "10000", "-spent", "0", "-over-cap", "step_down")
+	require.NoError(t, err)
+	assert.Contains(t, out, "$0.00 already spent, over the cap: step_down")
+	assert.Regexp(t, `(?m)^09:05\s+3800\s+38\s+40/40`, out, "with room in the budget the surge is served")
+
+	for _, tc := range []struct{ args []string }{
+		{[]string{"-budget", "-5"}}, {[]string{"-budget", "10000.001"}}, {[]string{"-budget", "ten"}},
+		{[]string{"-spent", "5"}}, {[]string{"-budget", "100", "-spent", "-1"}}, {[]string{"-budget", "100", "-over-cap", "panic"}},
+		{[]string{"-budget", "100", "-duration", "720h"}},
+	} {
+		_, err := runDemo(t, tc.args...)
+		require.Error(t, err, "%v", tc.args)
+		assert.Regexp(t, `-budget|-spent|-over-cap|duration`, err.Error())
+	}
+}

@@ -65,3 +65,9 @@ func DefaultConfig() (Config, error) {
 		RowEvery: time.Minute,
 	}, nil
 }
+
+// DefaultSpentShare is the share of the cap already spent when a run with a
+// budget starts, in basis points: 79.97 %, so that a $10,000 cap has
+// $7,997 spent, the cap binds at 11 replicas during the surge, and the
+// 80 % alert fires while it lasts.
+const DefaultSpentShare = 7997

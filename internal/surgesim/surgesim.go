@@ -34,6 +34,7 @@ import (
 
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/backends/simcluster"
+	"github.com/hms-platform/mgmt/budget"
 	"github.com/hms-platform/mgmt/scaler"
 )
 
@@ -62,8 +63,24 @@ type Config struct {
 	RowEvery time.Duration
 	// Guards are passed to the controller.
 	Guards []scaler.Guard
+	// Budget, when set, puts a monthly dollar cap on the service: a
+	// budget.Budget meters the controller's replicas, guards its decisions
+	// and fires alerts, and the run also simulates the controller without
+	// the cap to measure the replica-minutes the cap withheld.
+	Budget *BudgetConfig
 	// Logger receives the controller's log; nil discards it.
 	Logger *slog.Logger
+}
+
+// BudgetConfig is the budget of a run.
+type BudgetConfig struct {
+	// Cap is the monthly cap; Spent the spend already recorded this month
+	// when the run starts.
+	Cap   mgmt.Money
+	Spent mgmt.Money
+	// OverCap is what the guard does once even the current count breaks
+	// the cap.
+	OverCap budget.OverCap
 }
 
 // Row is the state of the service at one reporting time, after the
@@ -81,14 +98,22 @@ type Row struct {
 	Ready       int32
 	Utilization float64 // load / ready capacity; +Inf when nothing is ready under load
 	LatencyP95  float64 // milliseconds
-	Spend       mgmt.Money
-	Reason      scaler.Reason
+	// Spend is the run's spend so far (with a budget: the month's).
+	Spend  mgmt.Money
+	Reason scaler.Reason
 	// Guard and GuardReason are set when a guard limited the decision.
 	Guard       string
 	GuardReason string
 	// SeedReplicas and OracleReplicas are the other strategies' counts.
 	SeedReplicas   int32
 	OracleReplicas int32
+	// With a budget: the month's spend (Spend is then the spend before the
+	// run plus the run's), its forecast at the current burn, the replica
+	// cap the budget sets now (-1: not even the current count fits), and
+	// the alerts fired since the previous row.
+	Forecast    mgmt.Money
+	CapReplicas *int32
+	Alerts      []budget.Alert
 }
 
 // Result is what one strategy did over the run.
@@ -120,6 +145,31 @@ type Summary struct {
 	// ReplicaHoursVsOracle is the controller's replica-hours over the
 	// oracle's.
 	ReplicaHoursVsOracle float64 `json:"replicaHoursVsOracle"`
+	// BudgetUSD is the monthly cap and Budget what it did, when the run
+	// had one.
+	BudgetUSD *mgmt.Money    `json:"budgetUSD,omitempty"`
+	Budget    *BudgetSummary `json:"budget,omitempty"`
+}
+
+// BudgetSummary is what the budget did over a run.
+type BudgetSummary struct {
+	Cap           mgmt.Money `json:"budgetUSD"`
+	StartingSpend mgmt.Money `json:"startingSpendUSD"`
+	// EndSpend is the month's spend at the end of the run (spend only
+	// grows, so it is also the highest); MaxForecast the highest forecast
+	// seen at a row.
+	EndSpend    mgmt.Money `json:"endSpendUSD"`
+	MaxForecast mgmt.Money `json:"maxForecastUSD"`
+	// WithinCap reports EndSpend ≤ Cap.
+	WithinCap bool `json:"withinCap"`
+	// Uncapped is the controller without the budget; WithheldReplicaMinutes
+	// integrates how many replicas it ran beyond the budgeted controller.
+	Uncapped               Result  `json:"uncapped"`
+	WithheldReplicaMinutes float64 `json:"withheldReplicaMinutes"`
+	// CappedDecisions counts the ticks at which the budget changed the
+	// controller's decision.
+	CappedDecisions int            `json:"cappedDecisions"`
+	Alerts          []budget.Alert `json:"alerts"`
 }
 
 func (c *Config) defaults() error {
@@ -175,6 +225,16 @@ func (c *Config) defaults() error {
 	case c.Service.Trace == nil:
 		return mgmt.Invalid("service.trace", "is required")
 	}
+	if b := c.Budget; b != nil {
+		switch {
+		case b.Cap <= 0:
+			return mgmt.Invalid("budget.cap", "must be > 0, got %s", b.Cap)
+		case b.Spent < 0:
+			return mgmt.Invalid("budget.spent", "must be ≥ 0, got %s", b.Spent)
+		case c.Start.Add(c.Duration).After(budget.Month.Window(c.Start).End):
+			return mgmt.Invalid("duration", "a run with a budget must end within the month it starts in")
+		}
+	}
 	return nil
 }
 
@@ -228,21 +288,52 @@ func Run(ctx context.Context, cfg Config, row func(Row) error) (Summary, error) 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	ctrl, err := scaler.New(scaler.Options{
-		Clock:    clk,
-		Interval: cfg.Interval,
-		Sources:  map[string]scaler.MetricSource{"": ctrlCluster},
-		Scaler:   ctrlCluster,
-		Guards:   cfg.Guards,
-		Logger:   logger,
-	})
+	newController := func(c *simcluster.Cluster, sc scaler.Scaler, guards []scaler.Guard) (*scaler.Controller, scaler.Rule, error) {
+		ctrl, err := scaler.New(scaler.Options{
+			Clock:    clk,
+			Interval: cfg.Interval,
+			Sources:  map[string]scaler.MetricSource{"": c},
+			Scaler:   sc,
+			Guards:   guards,
+			Logger:   logger,
+		})
+		if err != nil {
+			return nil, scaler.Rule{}, err
+		}
+		rule, err := ctrl.AddRule(cfg.Rule)
+		return ctrl, rule, err
+	}
+	var (
+		bud         *budget.Budget
+		capID       string
+		freeCluster *simcluster.Cluster
+		freeCtrl    *scaler.Controller
+		bsum        *BudgetSummary
+		withheld    float64 // replica-seconds
+	)
+	guards := cfg.Guards
+	var ctrlScaler scaler.Scaler = ctrlCluster
+	if bc := cfg.Budget; bc != nil {
+		if bud, capID, err = startBudget(ctx, clk, &cfg, logger); err != nil {
+			return Summary{}, err
+		}
+		guards = append(append([]scaler.Guard(nil), guards...), bud.Guard())
+		ctrlScaler = bud.WrapScaler(ctrlCluster)
+		bud.Observe(name, cfg.Service.Replicas, cfg.Start)
+		if freeCluster, err = newCluster(); err != nil {
+			return Summary{}, err
+		}
+		if freeCtrl, _, err = newController(freeCluster, freeCluster, cfg.Guards); err != nil {
+			return Summary{}, err
+		}
+		bsum = &BudgetSummary{Cap: bc.Cap, StartingSpend: bc.Spent, Uncapped: Result{Strategy: "uncapped controller"}, Alerts: []budget.Alert{}}
+	}
+	ctrl, rule, err := newController(ctrlCluster, ctrlScaler, guards)
 	if err != nil {
 		return Summary{}, err
 	}
-	rule, err := ctrl.AddRule(cfg.Rule)
-	if err != nil {
-		return Summary{}, err
-	}
+	freeM := meter{Result: Result{Strategy: "uncapped controller"}}
+	lastEvals := int64(0)
 	// The seed sets the service to minReplicas when the rule is added.
 	seedReplicas := cfg.Rule.MinReplicas
 	if err := seedCluster.SetReplicas(ctx, name, seedReplicas, "seed: rule added"); err != nil {
@@ -302,6 +393,17 @@ func Run(ctx context.Context, cfg Config, row func(Row) error) (Summary, error) 
 		last := i == steps
 		if !last && el%cfg.Interval == 0 {
 			ctrl.Tick(ctx)
+			if freeCtrl != nil {
+				freeCtrl.Tick(ctx)
+				st, err := ctrl.Status(rule.ID)
+				if err != nil {
+					return Summary{}, err
+				}
+				if st.Evaluations != lastEvals && st.Last.Guard == "budget" {
+					bsum.CappedDecisions++
+				}
+				lastEvals = st.Evaluations
+			}
 		}
 		if !last && el%cfg.SeedPeriod == 0 {
 			v, err := seedCluster.Metric(ctx, scaler.MetricQuery{Service: name, Metric: cfg.SeedMetric})
@@ -327,6 +429,16 @@ func Run(ctx context.Context, cfg Config, row func(Row) error) (Summary, error) 
 		need := needed(cs.RPS)
 		oc := oracleAt(now)
 		sum.PeakRPS = max(sum.PeakRPS, cs.RPS)
+		if freeCluster != nil && !last {
+			fs, err := freeCluster.Snapshot(name)
+			if err != nil {
+				return Summary{}, err
+			}
+			freeM.observe(need, fs.Ready, fs.Desired, cfg.Resolution)
+			if gap := fs.Desired - cs.Desired; gap > 0 {
+				withheld += float64(gap) * cfg.Resolution.Seconds()
+			}
+		}
 		if !last {
 			ctrlM.observe(need, cs.Ready, cs.Desired, cfg.Resolution)
 			seedM.observe(need, ss.Ready, ss.Desired, cfg.Resolution)
@@ -345,7 +457,17 @@ func Run(ctx context.Context, cfg Config, row func(Row) error) (Summary, error) 
 				Reason: st.Last.Reason, Guard: st.Last.Guard, GuardReason: st.Last.GuardReason,
 				SeedReplicas: ss.Desired, OracleReplicas: oc,
 			}
+			if bud != nil {
+				if err := budgetRow(ctx, bud, capID, name, &r, bsum); err != nil {
+					return Summary{}, err
+				}
+			}
 			if err := row(r); err != nil {
+				return Summary{}, err
+			}
+		} else if bud != nil && last {
+			var r Row
+			if err := budgetRow(ctx, bud, capID, name, &r, bsum); err != nil {
 				return Summary{}, err
 			}
 		}
@@ -364,6 +486,21 @@ func Run(ctx context.Context, cfg Config, row func(Row) error) (Summary, error) 
 				return Summary{}, fmt.Errorf("oracle cost: %w", err)
 			}
 			sum.Oracle = oracleM.finish(oracleMillis, oracleCost)
+			if freeCluster != nil {
+				fs, err := freeCluster.Snapshot(name)
+				if err != nil {
+					return Summary{}, err
+				}
+				events, err := freeCluster.Events(name)
+				if err != nil {
+					return Summary{}, err
+				}
+				freeM.Changes = len(events)
+				bsum.Uncapped = freeM.finish(fs.ReplicaMillis, fs.Cost)
+				bsum.WithheldReplicaMinutes = withheld / 60
+				bsum.WithinCap = bsum.EndSpend <= bsum.Cap
+				sum.Budget, sum.BudgetUSD = bsum, &bsum.Cap
+			}
 		}
 	}
 	switch {

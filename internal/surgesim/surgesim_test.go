@@ -161,3 +161,49 @@ func BenchmarkSurgeQuality(b *testing.B) {
 	b.ReportMetric(sum.FewerUnderProvisionedPct, "%fewer-under-vs-seed")
 	b.ReportMetric(sum.ReplicaHoursVsOracle, "rh-ratio-vs-oracle")
 }
+
+// With the seed's $10,000 cap and $7,997 already spent, the budget stops
+// the scale-up at 11 replicas, spend stays within the cap, the 50 % and
+// 80 % alerts fire, and the summary reports what the cap withheld.
+func TestBudgetCapsTheSurge(t *testing.T) {
+	t.Parallel()
+	cfg := defaultConfig(t)
+	cfg.Budget = &surgesim.BudgetConfig{Cap: 1_000_000, Spent: 799_700}
+	var rows []surgesim.Row
+	sum, err := surgesim.Run(context.Background(), cfg, func(r surgesim.Row) error {
+		rows = append(rows, r)
+		return nil
+	})
+	require.NoError(t, err)
+	require.NotNil(t, sum.Budget)
+	b := sum.Budget
+	assert.Equal(t, mgmt.Money(1_000_000), *sum.BudgetUSD)
+	assert.True(t, b.WithinCap)
+	assert.LessOrEqual(t, b.EndSpend, b.Cap)
+	assert.LessOrEqual(t, b.MaxForecast, b.Cap, "the guard keeps the forecast within the cap")
+	assert.Equal(t, int32(11), sum.Controller.PeakReplicas, "(10,000 − 7,997.64) / 175.68 = 11.4")
+	assert.Equal(t, int32(40), b.Uncapped.PeakReplicas, "without the cap the controller follows the load")
+	// 29 replicas withheld for the 20-minute surge and the 2-minute hold after it.
+	assert.InDelta(t, 29*22, b.WithheldReplicaMinutes, 15)
+	assert.Positive(t, b.CappedDecisions)
+	var fired []string
+	for _, a := range b.Alerts {
+		fired = append(fired, a.At.Format("15:04")+" "+a.Threshold.String())
+	}
+	assert.Equal(t, []string{"08:50 actual 50%", "09:14 actual 80%"}, fired)
+	for _, r := range rows {
+		require.NotNil(t, r.CapReplicas)
+		assert.LessOrEqual(t, r.Spend, b.Cap)
+		assert.LessOrEqual(t, r.Replicas, *r.CapReplicas, "%s", r.T)
+	}
+	at9 := rows[10]
+	assert.Equal(t, "budget", at9.Guard)
+	assert.Contains(t, at9.GuardReason, "capped by budget eligibility-api/month: 11 replicas forecast $9930.12, 40 would forecast")
+	// Spend: the month's before the run plus the metered replica-time.
+	assert.Equal(t, mgmt.Money(799_700)+sum.Controller.Cost, b.EndSpend)
+
+	cfg.Budget = &surgesim.BudgetConfig{Cap: 1_000_000, Spent: 799_700}
+	cfg.Duration = 40 * 24 * time.Hour
+	_, err = surgesim.Run(context.Background(), cfg, nil)
+	assert.Equal(t, "duration", mgmt.FieldOf(err), "a budgeted run stays within its month")
+}
