@@ -1,0 +1,29 @@
+package sqlite
+
+import (
+	"context"
+	"io/fs"
+)
+
+// Exported for the tests of package sqlite_test.
+var (
+	TimeKey        = timeKey
+	BoundKey       = boundKey
+	AppendLabels   = appendLabels
+	LoadMigrations = func(fsys fs.FS) (int, error) {
+		ms, err := loadMigrations(fsys)
+		return len(ms), err
+	}
+)
+
+// Pragma returns a pragma's value on the write connection, or on a read
+// connection.
+func (s *Store) Pragma(ctx context.Context, reader bool, name string) (string, error) {
+	db := s.w
+	if reader {
+		db = s.r
+	}
+	var v string
+	err := db.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v)
+	return v, err
+}
