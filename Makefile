@@ -12,15 +12,21 @@ BENCHTIME  ?= 1s
 # internal demo harness that runs on the simulated cluster.
 DOMAIN = $(shell $(GO) list ./... | grep -v -e /backends/ -e /examples/ -e /internal/surgesim)
 
-.PHONY: all test vet bench lint lint-imports fuzz
+.PHONY: all test deps vet bench lint lint-imports fuzz
 
 all: lint test
 
-test: vet
+test: vet deps
 	PYTHON="$$(scripts/python-requests.sh)" $(GO) test -race -count=1 -timeout 15m ./...
 
 vet:
 	$(GO) vet ./...
+
+# Debian packages whose programs the tests run: PostgreSQL for
+# internal/pgtest (backends/postgres). Installs what is missing when root;
+# never fails (the tests then skip, or fail under CI=true).
+deps:
+	@scripts/debs.sh 'postgresql:initdb,/usr/lib/postgresql/*/bin/initdb'
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -cpu 1 ./...

@@ -1,0 +1,4 @@
+package postgres
+
+// AppendLabels exposes appendLabels to the fuzz test.
+var AppendLabels = appendLabels
