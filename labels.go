@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Well-known label keys. Tag everything with agency, program and fiscalYear so
@@ -27,7 +28,7 @@ const (
 
 // Validate checks every key and value. Keys are 1–63 characters of letters,
 // digits, '-', '_' and '.', starting with a letter; values are at most 253
-// bytes with no ASCII control characters (below 0x20, or 0x7f). field is the
+// bytes of valid UTF-8 with no ASCII control characters (below 0x20, or 0x7f). field is the
 // path used in error messages, such as "rule.labels"; an error names the
 // offending key as field + "." + key.
 func (l Labels) Validate(field string) error {
@@ -38,6 +39,9 @@ func (l Labels) Validate(field string) error {
 		}
 		if len(v) > maxLabelValue {
 			return Invalid(field+"."+k, "label value is %d bytes, more than %d", len(v), maxLabelValue)
+		}
+		if !utf8.ValidString(v) {
+			return Invalid(field+"."+k, "label value is not valid UTF-8")
 		}
 		for _, r := range v {
 			if r < 0x20 || r == 0x7f {

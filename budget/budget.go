@@ -232,9 +232,11 @@ func (b *Budget) Caps() []Cap {
 }
 
 // SetService records a service's price and labels. A service without a
-// price is metered at $0 and never capped by the Guard.
-func (b *Budget) SetService(name string, info ServiceInfo) error {
-	if err := validService("service", name); err != nil {
+// price is metered at $0 and never capped by the Guard. The meter starts
+// billing a service once its replica count is known: through a Scaler
+// wrapped by WrapScaler (for services with a rule) or Observe.
+func (b *Budget) SetService(ctx context.Context, name string, info ServiceInfo) error {
+	if err := ValidateService("service", name); err != nil {
 		return err
 	}
 	if info.PricePerReplicaHour < 0 {
@@ -252,7 +254,7 @@ func (b *Budget) SetService(name string, info ServiceInfo) error {
 	s.info = info
 	b.relink()
 	b.mu.Unlock()
-	b.evalExceptions(context.Background(), b.clock.Now())
+	b.evalExceptions(ctx, b.clock.Now())
 	return nil
 }
 
@@ -435,23 +437,32 @@ func (b *Budget) Record(ctx context.Context, recs ...Record) (int, error) {
 }
 
 // Run flushes the meter, refreshes caps and spend, and checks the alert
-// thresholds every Interval until ctx ends; it returns ctx.Err(). Errors
-// along the way are logged and retried at the next interval.
+// thresholds every Interval until ctx ends; it returns ctx.Err(). Each step
+// gets at most one Interval (on the budget's clock), so a hung store delays
+// the next round instead of stopping them; errors are logged and retried
+// at the next interval. When ctx ends, Run flushes the meter a last time
+// (within one Interval) so that no metered spend is lost at shutdown.
 func (b *Budget) Run(ctx context.Context) error {
 	t := b.clock.Ticker(b.opts.Interval)
 	defer t.Stop()
+	step := func(name string, f func(context.Context) error) {
+		sctx, cancel := b.clock.WithTimeout(ctx, b.opts.Interval)
+		defer cancel()
+		if err := f(sctx); err != nil && ctx.Err() == nil {
+			b.log.Warn("budget: "+name+" failed; retrying next interval", "err", err)
+		}
+	}
 	for {
-		if _, err := b.Flush(ctx); err != nil && ctx.Err() == nil {
-			b.log.Warn("budget: meter flush failed; retrying next interval", "err", err)
-		}
-		if err := b.Refresh(ctx); err != nil && ctx.Err() == nil {
-			b.log.Warn("budget: refresh failed; retrying next interval", "err", err)
-		}
-		if _, err := b.CheckAlerts(ctx); err != nil && ctx.Err() == nil {
-			b.log.Warn("budget: alert check failed; retrying next interval", "err", err)
-		}
+		step("meter flush", func(ctx context.Context) error { _, err := b.Flush(ctx); return err })
+		step("refresh", b.Refresh)
+		step("alert check", func(ctx context.Context) error { _, err := b.CheckAlerts(ctx); return err })
 		select {
 		case <-ctx.Done():
+			fctx, cancel := b.clock.WithTimeout(context.WithoutCancel(ctx), b.opts.Interval)
+			defer cancel()
+			if _, err := b.Flush(fctx); err != nil {
+				b.log.Error("budget: final meter flush failed; the replica-time since the last flush is not recorded", "err", err)
+			}
 			return ctx.Err()
 		case <-t.C:
 		}

@@ -75,6 +75,8 @@ func TestCapValidation(t *testing.T) {
 		{"threshold 0", func(c *budget.Cap) { c.Thresholds = []budget.Threshold{{Percent: 0}} }, "thresholds[0].percent", ""},
 		{"threshold twice", func(c *budget.Cap) { c.Thresholds = []budget.Threshold{{Percent: 50}, {Percent: 50}} }, "thresholds[1]", "twice"},
 		{"id with control character", func(c *budget.Cap) { c.ID = "a\nb" }, "id", "control"},
+		{"id not UTF-8", func(c *budget.Cap) { c.ID = "a\xffb" }, "id", "UTF-8"},
+		{"empty thresholds", func(c *budget.Cap) { c.Thresholds = []budget.Threshold{} }, "thresholds", "omit it"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -132,6 +134,8 @@ func TestRecordValidation(t *testing.T) {
 		{"no time", func(r *budget.Record) { r.At = time.Time{} }, "records[1].at"},
 		{"fiscal year by hand", func(r *budget.Record) { r.Labels = mgmt.Labels{"fiscalYear": "FY2027"} }, "records[1].labels.fiscalYear"},
 		{"bad label", func(r *budget.Record) { r.Labels = mgmt.Labels{"-x": "y"} }, "records[1].labels.-x"},
+		{"label value not UTF-8", func(r *budget.Record) { r.Labels = mgmt.Labels{"program": "\xff"} }, "records[1].labels.program"},
+		{"id not UTF-8", func(r *budget.Record) { r.ID = "\xc3(" }, "records[1].id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -181,7 +185,7 @@ func TestMeterIsExact(t *testing.T) {
 	ctx := context.Background()
 	many, one := newEnv(t), newEnv(t)
 	for _, e := range []env{many, one} {
-		require.NoError(t, e.b.SetService("svc", budget.ServiceInfo{PricePerReplicaHour: 96}))
+		require.NoError(t, e.b.SetService(ctx, "svc", budget.ServiceInfo{PricePerReplicaHour: 96}))
 		_, err := e.b.SetCap(ctx, budget.Cap{Service: "svc", Amount: 100_000})
 		require.NoError(t, err)
 		e.b.Observe("svc", 3, t0)
@@ -209,7 +213,7 @@ func TestMeterSplitsAtMonthEnd(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t)
-	require.NoError(t, e.b.SetService("svc", budget.ServiceInfo{PricePerReplicaHour: 100}))
+	require.NoError(t, e.b.SetService(ctx, "svc", budget.ServiceInfo{PricePerReplicaHour: 100}))
 	end := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	e.clk.Set(end.Add(-90 * time.Minute))
 	e.b.Observe("svc", 2, e.clk.Now())
@@ -248,7 +252,7 @@ func TestMeterRetryIsIdempotent(t *testing.T) {
 	clk := newEnv(t).clk
 	b, err := budget.New(ctx, budget.Options{Store: store, Clock: clk, Logger: discard()})
 	require.NoError(t, err)
-	require.NoError(t, b.SetService("svc", budget.ServiceInfo{PricePerReplicaHour: 60}))
+	require.NoError(t, b.SetService(ctx, "svc", budget.ServiceInfo{PricePerReplicaHour: 60}))
 	b.Observe("svc", 1, t0)
 	clk.Add(time.Hour)
 	_, err = b.Flush(ctx)
@@ -267,7 +271,7 @@ func TestAlertsFireOncePerThresholdPerPeriod(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t)
-	require.NoError(t, e.b.SetService("svc", budget.ServiceInfo{PricePerReplicaHour: 100}))
+	require.NoError(t, e.b.SetService(ctx, "svc", budget.ServiceInfo{PricePerReplicaHour: 100}))
 	_, err := e.b.SetCap(ctx, budget.Cap{Service: "svc", Amount: 100_000})
 	require.NoError(t, err)
 	record := func(id string, cents mgmt.Money) {

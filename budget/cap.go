@@ -3,6 +3,7 @@ package budget
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	mgmt "github.com/hms-platform/mgmt"
 )
@@ -150,6 +151,8 @@ func (c *Cap) Normalize() error {
 	}
 	if c.Thresholds == nil {
 		c.Thresholds = DefaultThresholds()
+	} else if len(c.Thresholds) == 0 {
+		return mgmt.Invalid("thresholds", "is empty: omit it for the defaults (50 %%, 80 %%, 100 %% of spend, 100 %% of the forecast)")
 	}
 	if err := c.validate(); err != nil {
 		return err
@@ -173,6 +176,9 @@ func (c *Cap) validate() error {
 		if len(c.ID) > 200 {
 			return mgmt.Invalid("id", "is %d bytes, more than 200", len(c.ID))
 		}
+		if !utf8.ValidString(c.ID) {
+			return mgmt.Invalid("id", "is not valid UTF-8")
+		}
 		for _, r := range c.ID {
 			if r < 0x20 || r == 0x7f {
 				return mgmt.Invalid("id", "contains a control character")
@@ -186,7 +192,7 @@ func (c *Cap) validate() error {
 		return mgmt.Invalid("selector", "is set together with service %q: set one", c.Service)
 	}
 	if c.Service != "" {
-		if err := validService("service", c.Service); err != nil {
+		if err := ValidateService("service", c.Service); err != nil {
 			return err
 		}
 	} else if err := c.Selector.Validate("selector"); err != nil {
@@ -228,9 +234,9 @@ func (c *Cap) validate() error {
 	return nil
 }
 
-// validService checks a service name: 1–253 bytes of letters, digits,
-// '-', '_' and '.'.
-func validService(field, s string) error {
+// ValidateService checks a service name: 1–253 bytes of letters, digits,
+// '-', '_' and '.'. Errors are of kind invalid and name field.
+func ValidateService(field, s string) error {
 	if s == "" {
 		return mgmt.Invalid(field, "is required")
 	}
@@ -258,6 +264,8 @@ func (c Cap) Clone() Cap {
 		e := *c.Exception
 		c.Exception = &e
 	}
-	c.Thresholds = append([]Threshold(nil), c.Thresholds...)
+	if c.Thresholds != nil {
+		c.Thresholds = append(make([]Threshold, 0, len(c.Thresholds)), c.Thresholds...)
+	}
 	return c
 }

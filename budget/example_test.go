@@ -21,8 +21,8 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	_ = b.SetService("eligibility-api", budget.ServiceInfo{PricePerReplicaHour: 96}) // $0.96
-	c, _ := b.SetCap(ctx, budget.Cap{Service: "eligibility-api", Amount: 1_000_000}) // $10,000 a month
+	_ = b.SetService(ctx, "eligibility-api", budget.ServiceInfo{PricePerReplicaHour: 96}) // $0.96
+	c, _ := b.SetCap(ctx, budget.Cap{Service: "eligibility-api", Amount: 1_000_000})      // $10,000 a month
 	_, _ = b.Record(ctx, budget.Record{ID: "invoice-1", Service: "eligibility-api", Amount: 736_000, At: clk.Now().Add(-time.Hour)})
 	b.Observe("eligibility-api", 4, clk.Now())
 

@@ -24,7 +24,7 @@ func seedSetup(t *testing.T, edit func(*budget.Cap)) env {
 	t.Helper()
 	e := newEnv(t)
 	ctx := context.Background()
-	require.NoError(t, e.b.SetService("eligibility-api", budget.ServiceInfo{
+	require.NoError(t, e.b.SetService(ctx, "eligibility-api", budget.ServiceInfo{
 		PricePerReplicaHour: 96, Labels: mgmt.Labels{"program": "eligibility", "agency": "hhs"},
 	}))
 	c := budget.Cap{Service: "eligibility-api", Amount: dollars(t, "10000")}
@@ -137,7 +137,7 @@ func TestGuardException(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	for _, svc := range []struct{ name, program string }{{"relief-api", "disaster-relief"}, {"parks-api", "parks"}} {
-		require.NoError(t, e.b.SetService(svc.name, budget.ServiceInfo{PricePerReplicaHour: 96, Labels: mgmt.Labels{"program": svc.program}}))
+		require.NoError(t, e.b.SetService(ctx, svc.name, budget.ServiceInfo{PricePerReplicaHour: 96, Labels: mgmt.Labels{"program": svc.program}}))
 		_, err := e.b.SetCap(ctx, budget.Cap{Service: svc.name, Amount: dollars(t, "10000"),
 			Exception: &budget.Exception{When: `labels.program == "disaster-relief"`, OverrunPercent: 10}})
 		require.NoError(t, err)
@@ -164,9 +164,9 @@ func TestGuardSelectorCapCoversServices(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	for _, svc := range []string{"a-api", "b-api"} {
-		require.NoError(t, e.b.SetService(svc, budget.ServiceInfo{PricePerReplicaHour: 96, Labels: mgmt.Labels{"program": "eligibility"}}))
+		require.NoError(t, e.b.SetService(ctx, svc, budget.ServiceInfo{PricePerReplicaHour: 96, Labels: mgmt.Labels{"program": "eligibility"}}))
 	}
-	require.NoError(t, e.b.SetService("c-api", budget.ServiceInfo{PricePerReplicaHour: 96, Labels: mgmt.Labels{"program": "parks"}}))
+	require.NoError(t, e.b.SetService(ctx, "c-api", budget.ServiceInfo{PricePerReplicaHour: 96, Labels: mgmt.Labels{"program": "parks"}}))
 	sel, err := budget.ParseSelector("selector", "program=eligibility")
 	require.NoError(t, err)
 	c, err := e.b.SetCap(ctx, budget.Cap{Selector: sel, Amount: dollars(t, "5000")})
@@ -263,7 +263,7 @@ func BenchmarkGuard(b *testing.B) {
 func newBenchEnv(b *testing.B) env {
 	e := newEnv(b)
 	ctx := context.Background()
-	if err := e.b.SetService("eligibility-api", budget.ServiceInfo{PricePerReplicaHour: 96, Labels: mgmt.Labels{"program": "eligibility"}}); err != nil {
+	if err := e.b.SetService(ctx, "eligibility-api", budget.ServiceInfo{PricePerReplicaHour: 96, Labels: mgmt.Labels{"program": "eligibility"}}); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := e.b.SetCap(ctx, budget.Cap{Service: "eligibility-api", Amount: 1_000_000}); err != nil {

@@ -41,7 +41,7 @@ func TestWebhookRetriesThenDelivers(t *testing.T) {
 	var waits []time.Duration
 	w := &budget.WebhookNotifier{URL: srv.URL + "/hooks/budget?token=s3cret", Backoff: 100 * time.Millisecond,
 		Header: http.Header{"Authorization": {"Bearer x"}},
-		Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }}
+		Sleep:  func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }}
 	require.NoError(t, w.Notify(context.Background(), alert))
 	assert.EqualValues(t, 3, calls.Load())
 	assert.Len(t, waits, 2)

@@ -3,6 +3,7 @@ package budget
 import (
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	mgmt "github.com/hms-platform/mgmt"
 )
@@ -23,7 +24,7 @@ type Record struct {
 }
 
 // Normalize validates r, sets the currency to USD when empty, the time to
-// UTC, and derives the fiscalYear label from At. A fiscalYear label given
+// UTC truncated to the microsecond, and derives the fiscalYear label from At. A fiscalYear label given
 // by hand is an error: it is always derived. field prefixes the names in
 // errors, such as "records[3]".
 func (r *Record) Normalize(field string) error {
@@ -39,12 +40,15 @@ func (r *Record) Normalize(field string) error {
 	case len(r.ID) > 200:
 		return mgmt.Invalid(p("id"), "is %d bytes, more than 200", len(r.ID))
 	}
+	if !utf8.ValidString(r.ID) {
+		return mgmt.Invalid(p("id"), "is not valid UTF-8")
+	}
 	for _, c := range r.ID {
 		if c < 0x20 || c == 0x7f {
 			return mgmt.Invalid(p("id"), "contains a control character")
 		}
 	}
-	if err := validService(p("service"), r.Service); err != nil {
+	if err := ValidateService(p("service"), r.Service); err != nil {
 		return err
 	}
 	if r.Amount < 0 {
@@ -62,7 +66,8 @@ func (r *Record) Normalize(field string) error {
 	if y := r.At.UTC().Year(); y < 1970 || y > 9999 {
 		return mgmt.Invalid(p("at"), "year %d is out of range", y)
 	}
-	r.At = r.At.UTC()
+	// Microseconds: the precision every store keeps (PostgreSQL's).
+	r.At = r.At.UTC().Truncate(time.Microsecond)
 	if _, ok := r.Labels[mgmt.LabelFiscalYear]; ok {
 		return mgmt.Invalid(p("labels."+mgmt.LabelFiscalYear), "is derived from the record's time; do not set it")
 	}

@@ -1,0 +1,325 @@
+package budgethttp
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/budget"
+	"github.com/hms-platform/mgmt/internal/httperr"
+)
+
+// DefaultMaxBody is the request body limit when Options.MaxBody is 0:
+// 64 KiB, far more than any cap needs.
+const DefaultMaxBody int64 = 64 << 10
+
+// Options configure the handler. The zero value is ready to use.
+type Options struct {
+	// Logger receives one debug record per request (method, path, status,
+	// size, duration; never bodies, headers or query strings) and an error
+	// record per internal error. Default: slog.Default().
+	Logger *slog.Logger
+	// MaxBody is the request body limit in bytes; 0 or less means
+	// DefaultMaxBody (64 KiB).
+	MaxBody int64
+}
+
+type handler struct {
+	b       *budget.Budget
+	log     *slog.Logger
+	maxBody int64
+}
+
+// NewHandler returns the HTTP API over b. It panics if b is nil, a
+// programming error.
+func NewHandler(b *budget.Budget, opts Options) http.Handler {
+	if b == nil {
+		panic("budgethttp: NewHandler needs a non-nil *budget.Budget")
+	}
+	h := &handler{b: b, log: opts.Logger, maxBody: opts.MaxBody}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBody
+	}
+	mux := http.NewServeMux()
+	routes := []struct {
+		pattern string
+		fn      func(http.ResponseWriter, *http.Request) error
+	}{
+		{"POST /budgets/{svc}", h.set},
+		{"GET /budgets/{svc}", h.get},
+		{"DELETE /budgets/{svc}", h.delete},
+	}
+	for _, rt := range routes {
+		fn := rt.fn
+		mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) {
+			if err := fn(w, r); err != nil {
+				httperr.WriteLog(w, r, h.log, err)
+			}
+		})
+	}
+	return h.observe(httperr.WrapMux(mux))
+}
+
+// observe logs every request at debug level and turns a panic into a 500.
+func (h *handler) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now() // for the log only
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler { // let net/http abort the response
+					panic(v)
+				}
+				if sw.status == 0 {
+					httperr.WriteLog(sw, r, h.log, fmt.Errorf("budgethttp: panic: %v", v))
+				} else {
+					h.log.ErrorContext(r.Context(), "http: panic after the response started", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
+				}
+			}
+			h.log.DebugContext(r.Context(), "http request", "method", r.Method, "path", r.URL.Path,
+				"status", sw.status, "bytes", sw.bytes, "duration", time.Since(start))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// query parses the query string and rejects parameters other than
+// allowed, and repeated ones.
+func query(r *http.Request, allowed ...string) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, mgmt.Invalid("query", "cannot be parsed: %v", err)
+	}
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		known := false
+		for _, a := range allowed {
+			known = known || a == k
+		}
+		if !known {
+			if len(allowed) == 0 {
+				return nil, mgmt.Invalid(k, "unknown query parameter; this endpoint takes none")
+			}
+			return nil, mgmt.Invalid(k, "unknown query parameter; allowed: %s", strings.Join(allowed, ", "))
+		}
+		if len(q[k]) > 1 {
+			return nil, mgmt.Invalid(k, "is given %d times; give it once", len(q[k]))
+		}
+	}
+	return q, nil
+}
+
+// service returns the checked service name of the path.
+func service(r *http.Request) (string, error) {
+	svc := r.PathValue("svc")
+	return svc, budget.ValidateService("service", svc)
+}
+
+// capView is the status of one cap, as the API shows it.
+type capView struct {
+	Cap           budget.Cap  `json:"cap"`
+	MonthlyUSD    *mgmt.Money `json:"monthlyUSD,omitempty"`
+	FiscalYearUSD *mgmt.Money `json:"fiscalYearUSD,omitempty"`
+	Spend         mgmt.Money  `json:"spendUSD"`
+	Forecast      mgmt.Money  `json:"forecastUSD"`
+	Burn          mgmt.Money  `json:"burnPerHourUSD"`
+	// Replicas and ReplicaCap are the service's under this cap; null when
+	// the budget has not seen the service (Replicas) or when nothing
+	// limits it (ReplicaCap).
+	Replicas         *int32         `json:"replicas"`
+	ReplicaCap       *int32         `json:"replicaCap"`
+	ExceptionApplies bool           `json:"exceptionApplies"`
+	Alerts           []budget.Alert `json:"alerts"`
+	Period           periodView     `json:"period"`
+}
+
+type periodView struct {
+	Key   string    `json:"key"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// view builds the API's view of st for service svc.
+func view(svc string, st budget.Status) capView {
+	v := capView{
+		Cap: st.Cap, Spend: st.Spend, Forecast: st.Forecast, Burn: st.Burn,
+		Alerts: st.Alerts, Period: periodView{Key: st.Period, Start: st.Start, End: st.End},
+	}
+	amount := st.Cap.Amount
+	if st.Cap.Period == budget.FiscalYear {
+		v.FiscalYearUSD = &amount
+	} else {
+		v.MonthlyUSD = &amount
+	}
+	if v.Alerts == nil {
+		v.Alerts = []budget.Alert{}
+	}
+	for _, s := range st.Services {
+		if s.Service == svc {
+			n := s.Replicas
+			v.Replicas, v.ReplicaCap, v.ExceptionApplies = &n, s.ReplicaCap, s.Exception
+			break
+		}
+	}
+	return v
+}
+
+// setResponse is the answer to a POST: the cap set and its status.
+type setResponse struct {
+	Service string `json:"service"`
+	capView
+}
+
+func (h *handler) set(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
+	svc, err := service(r)
+	if err != nil {
+		return err
+	}
+	body, err := httperr.ReadBody(w, r, h.maxBody)
+	if err != nil {
+		return err
+	}
+	c, err := decodeCap(body, svc)
+	if err != nil {
+		return err
+	}
+	stored, err := h.b.SetCap(r.Context(), c)
+	if err != nil {
+		if mgmt.FieldOf(err) == "amountUSD" { // checked above; named as the request names it
+			field := "monthlyUSD"
+			if c.Period == budget.FiscalYear {
+				field = "fiscalYearUSD"
+			}
+			return mgmt.Errorf(mgmt.KindOf(err), field, "%s", strings.TrimPrefix(err.Error(), "amountUSD: "))
+		}
+		return err
+	}
+	st, err := h.b.Status(r.Context(), stored.ID)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/budgets/"+url.PathEscape(svc))
+	httperr.WriteJSON(w, http.StatusCreated, setResponse{Service: svc, capView: view(svc, st)})
+	return nil
+}
+
+// getResponse is the answer to a GET: the service's main cap at the top
+// level, and every cap covering it.
+type getResponse struct {
+	Service string `json:"service"`
+	capView
+	Caps []capView `json:"caps"`
+}
+
+func (h *handler) get(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
+	svc, err := service(r)
+	if err != nil {
+		return err
+	}
+	sts, err := h.b.StatusFor(r.Context(), svc)
+	if err != nil {
+		return err
+	}
+	if len(sts) == 0 {
+		return mgmt.NotFound("service", "no budget cap covers service %q; POST /budgets/%s {\"monthlyUSD\": …} sets one", svc, svc)
+	}
+	out := getResponse{Service: svc, Caps: make([]capView, len(sts))}
+	for i, st := range sts {
+		out.Caps[i] = view(svc, st)
+	}
+	out.capView = out.Caps[topCap(svc, sts)]
+	httperr.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// topCap picks the cap GET shows at the top level: the service's monthly
+// cap, else its fiscal-year cap, else the first cap covering it.
+func topCap(svc string, sts []budget.Status) int {
+	for _, id := range []string{capID(svc, budget.Month), capID(svc, budget.FiscalYear)} {
+		for i := range sts {
+			if sts[i].Cap.ID == id {
+				return i
+			}
+		}
+	}
+	return 0
+}
+
+// capID is the ID of a service's own cap for period p, as Cap.Normalize
+// assigns it.
+func capID(svc string, p budget.Period) string { return svc + "/" + p.String() }
+
+func (h *handler) delete(w http.ResponseWriter, r *http.Request) error {
+	q, err := query(r, "period")
+	if err != nil {
+		return err
+	}
+	svc, err := service(r)
+	if err != nil {
+		return err
+	}
+	p := budget.Month
+	if v, ok := q["period"]; ok {
+		if v[0] == "" {
+			return mgmt.Invalid("period", "is empty: want month or fiscal_year")
+		}
+		if p, err = budget.ParsePeriod(v[0]); err != nil {
+			return err
+		}
+	}
+	id := capID(svc, p)
+	if _, err := h.b.Cap(id); err != nil {
+		if mgmt.KindOf(err) == mgmt.KindNotFound {
+			return mgmt.NotFound("service", "service %q has no cap for period %s", svc, p)
+		}
+		return err
+	}
+	if err := h.b.DeleteCap(r.Context(), id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
