@@ -6,8 +6,12 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -60,6 +64,8 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, 5*time.Second, cfg.interval)
 	assert.Equal(t, "text", cfg.logFormat)
 	assert.IsType(t, simcluster.Surge{}, cfg.trace)
+	assert.Equal(t, "hms-svc-budget.db", cfg.budgetDB, "SQLite in the working directory")
+	assert.Equal(t, 5*time.Second, cfg.budgetInterval, "the budget runs at the autoscaler's interval")
 
 	cfg, err = parseFlags([]string{"-dev", "-addr", ":9000", "-interval", "1s", "-log-format", "json", "-log-level", "debug", "-trace", "constant:700"}, io.Discard)
 	require.NoError(t, err)
@@ -67,6 +73,12 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, time.Second, cfg.interval)
 	assert.Equal(t, "json", cfg.logFormat)
 	assert.Equal(t, simcluster.Constant(700), cfg.trace)
+	assert.Equal(t, time.Second, cfg.budgetInterval)
+
+	cfg, err = parseFlags([]string{"-dev", "-budget-db", ":memory:", "-budget-interval", "30s"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, ":memory:", cfg.budgetDB)
+	assert.Equal(t, 30*time.Second, cfg.budgetInterval)
 
 	for _, args := range [][]string{
 		{"-dev", "-interval", "0s"},
@@ -75,6 +87,9 @@ func TestParseFlags(t *testing.T) {
 		{"-dev", "-log-level", "loud"},
 		{"-dev", "-trace", "square:1"},
 		{"-dev", "-shutdown-timeout", "0s"},
+		{"-dev", "-budget-interval", "1ms"},
+		{"-dev", "-budget-interval", "-1s"},
+		{"-dev", "-budget-db", ""},
 		{"-dev", "-bogus"},
 		{"-dev", "extra"},
 		{"-interval", "0s"}, // flag errors come before the -dev check
@@ -137,10 +152,11 @@ func TestServe(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stderr syncBuffer
+	db := filepath.Join(t.TempDir(), "budget.db")
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-dev", "-interval", "20ms", "-log-format", "json", "-trace", "constant:640"},
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-dev", "-interval", "20ms", "-log-format", "json", "-trace", "constant:640", "-budget-db", db},
 			&stderr, func(a net.Addr) { addrc <- a })
 	}()
 	var base string
@@ -186,6 +202,25 @@ func TestServe(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond)
 	assert.InDelta(t, 640, *status.Metric, 1e-9)
 
+	// The budget API on the same listener, with the seed's body.
+	res, err = http.Post(base+"/budgets/eligibility-api", "application/json", strings.NewReader(`{"monthlyUSD": 10000}`))
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusCreated, res.StatusCode)
+	var budgetStatus struct {
+		MonthlyUSD json.Number `json:"monthlyUSD"`
+		Replicas   int32       `json:"replicas"`
+	}
+	require.Eventually(t, func() bool {
+		res, err := http.Get(base + "/budgets/eligibility-api")
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		return json.NewDecoder(res.Body).Decode(&budgetStatus) == nil && budgetStatus.Replicas > 4
+	}, 10*time.Second, 10*time.Millisecond, "the meter follows the autoscaler")
+	assert.Equal(t, json.Number("10000.00"), budgetStatus.MonthlyUSD)
+
 	res, err = http.Get(base + "/nowhere")
 	require.NoError(t, err)
 	res.Body.Close()
@@ -203,6 +238,8 @@ func TestServe(t *testing.T) {
 	assert.Contains(t, stderr.String(), `"msg":"autoscale: scaled"`)
 	_, err = http.Get(base + "/healthz")
 	assert.Error(t, err, "the server is closed")
+	_, err = os.Stat(db)
+	assert.NoError(t, err, "the budget was kept in the SQLite file of -budget-db")
 }
 
 func TestServeListenError(t *testing.T) {
@@ -210,7 +247,169 @@ func TestServeListenError(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
-	err = run(context.Background(), []string{"-addr", ln.Addr().String(), "-dev"}, io.Discard, nil)
+	err = run(context.Background(), []string{"-addr", ln.Addr().String(), "-dev", "-budget-db", ":memory:"}, io.Discard, nil)
 	require.Error(t, err)
 	assert.Equal(t, 1, exitCode(err, io.Discard))
+}
+
+// t0 is 08:50 UTC on 23 November 2026: 7 days 15 h 10 min (183⅙ h)
+// before the end of the month. eligibility-api costs $0.12 per
+// replica-hour, so one replica costs $21.98 to the end of the month.
+var t0 = time.Date(2026, time.November, 23, 8, 50, 0, 0, time.UTC)
+
+// testApp is the host on a mock clock, served by an httptest server;
+// nothing runs in the background: tests tick the controller and flush the
+// budget themselves.
+type testApp struct {
+	*app
+	clock *clock.Mock
+	srv   *httptest.Server
+}
+
+func newTestApp(t *testing.T, budgetDB string) *testApp {
+	t.Helper()
+	return newTestAppAt(t, budgetDB, t0)
+}
+
+// newTestAppAt is newTestApp starting at start.
+func newTestAppAt(t *testing.T, budgetDB string, start time.Time) *testApp {
+	t.Helper()
+	cfg, err := parseFlags([]string{"-dev", "-trace", "constant:640", "-budget-db", budgetDB}, io.Discard)
+	require.NoError(t, err)
+	mock := clock.NewMock()
+	mock.Set(start)
+	a, err := newApp(context.Background(), cfg, mock, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	srv := httptest.NewServer(a.handler)
+	t.Cleanup(srv.Close)
+	return &testApp{app: a, clock: mock, srv: srv}
+}
+
+// do sends a request with a JSON body ("" for none) and decodes the JSON
+// answer, numbers as json.Number.
+func (a *testApp) do(t *testing.T, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, a.srv.URL+path, rd)
+	require.NoError(t, err)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := a.srv.Client().Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var m map[string]any
+	if res.StatusCode != http.StatusNoContent {
+		assert.Equal(t, "application/json", res.Header.Get("Content-Type"))
+		dec := json.NewDecoder(res.Body)
+		dec.UseNumber()
+		require.NoError(t, dec.Decode(&m))
+	}
+	return res.StatusCode, m
+}
+
+const seedRule = `{"service": "eligibility-api", "minReplicas": 4, "maxReplicas": 20, "trigger": {"metric": "http_rps", "threshold": 500}}`
+
+// TestSeedBudgetCap: the seed's section 3.3 against the host, then a look
+// at where eligibility-api stands an hour later.
+func TestSeedBudgetCap(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t, ":memory:")
+	status, m := a.do(t, http.MethodPost, "/budgets/eligibility-api", `{"monthlyUSD": 10000}`)
+	require.Equal(t, http.StatusCreated, status, "%v", m)
+	assert.Equal(t, "eligibility-api/month", m["cap"].(map[string]any)["id"])
+
+	a.clock.Add(time.Hour)
+	_, err := a.budget.Flush(context.Background()) // what Budget.Run does every -budget-interval
+	require.NoError(t, err)
+	status, m = a.do(t, http.MethodGet, "/budgets/eligibility-api", "")
+	require.Equal(t, http.StatusOK, status, "%v", m)
+	assert.Equal(t, json.Number("10000.00"), m["cap"].(map[string]any)["amountUSD"])
+	assert.Equal(t, json.Number("10000.00"), m["monthlyUSD"])
+	assert.Equal(t, json.Number("0.48"), m["spendUSD"], "4 replicas × $0.12 for an hour")
+	assert.Equal(t, json.Number("87.92"), m["forecastUSD"], "$0.48 + $0.48/h × 182⅙ h")
+	assert.Equal(t, json.Number("0.48"), m["burnPerHourUSD"])
+	assert.Equal(t, json.Number("4"), m["replicas"])
+	assert.Equal(t, json.Number("457"), m["replicaCap"], "($10,000 − $0.48) / ($0.12 × 182⅙ h)")
+	assert.Equal(t, "2026-11", m["period"].(map[string]any)["key"])
+	assert.Len(t, m["caps"], 1)
+
+	// Every simulated service is metered at its own price.
+	status, m = a.do(t, http.MethodPost, "/budgets/student-aid-portal", `{"fiscalYearUSD": 5000}`)
+	require.Equal(t, http.StatusCreated, status, "%v", m)
+	assert.Equal(t, json.Number("6"), m["replicas"])
+	assert.Equal(t, json.Number("0.90"), m["burnPerHourUSD"], "6 replicas × $0.15")
+	assert.Equal(t, json.Number("0.90"), m["spendUSD"], "metered from start-up")
+
+	status, m = a.do(t, http.MethodGet, "/budgets/loan-status-api", "")
+	assert.Equal(t, http.StatusNotFound, status)
+	assert.Equal(t, "not_found", m["error"].(map[string]any)["kind"])
+}
+
+// TestBudgetStopsScaleUp: a small cap and a surge. The rule would take
+// eligibility-api from 4 to 8 replicas; $150 a month allows 6.
+func TestBudgetStopsScaleUp(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t, ":memory:")
+	status, m := a.do(t, http.MethodPost, "/autoscale-rules", seedRule)
+	require.Equal(t, http.StatusCreated, status, "%v", m)
+	status, m = a.do(t, http.MethodPost, "/budgets/eligibility-api", `{"monthlyUSD": 150}`)
+	require.Equal(t, http.StatusCreated, status, "%v", m)
+	assert.Equal(t, json.Number("6"), m["replicaCap"])
+
+	a.ctrl.Tick(context.Background()) // what Controller.Run does every -interval
+	status, m = a.do(t, http.MethodGet, "/rules/AR-1/status", "")
+	require.Equal(t, http.StatusOK, status, "%v", m)
+	assert.Equal(t, json.Number("640"), m["metric"])
+	last := m["lastDecision"].(map[string]any)
+	assert.Equal(t, "budget", last["guard"])
+	reason, _ := last["guardReason"].(string)
+	assert.True(t, strings.HasPrefix(reason, "capped by budget"), reason)
+	assert.Equal(t, "capped by budget eligibility-api/month: 6 replicas forecast $131.88, 8 would forecast $175.84 "+
+		"against the cap $150.00 (spend $0.00, $21.98 per replica to the end of 2026-11)", reason)
+	assert.Equal(t, json.Number("8"), last["guardFrom"])
+	assert.Equal(t, json.Number("6"), m["desired"])
+
+	st, err := a.cluster.Replicas(context.Background(), "eligibility-api")
+	require.NoError(t, err)
+	assert.Equal(t, int32(6), st.Desired, "the cluster was scaled to the budget's count")
+	_, m = a.do(t, http.MethodGet, "/budgets/eligibility-api", "")
+	assert.Equal(t, json.Number("6"), m["replicas"], "the meter follows the wrapped scaler")
+	assert.Equal(t, json.Number("131.88"), m["forecastUSD"])
+
+	// Without the cap the surge goes on: 6 → 12.
+	status, _ = a.do(t, http.MethodDelete, "/budgets/eligibility-api", "")
+	require.Equal(t, http.StatusNoContent, status)
+	a.clock.Add(15 * time.Second)
+	a.ctrl.Tick(context.Background())
+	_, m = a.do(t, http.MethodGet, "/rules/AR-1/status", "")
+	assert.Equal(t, json.Number("12"), m["desired"])
+	assert.Nil(t, m["lastDecision"].(map[string]any)["guard"])
+}
+
+// TestBudgetPersistsInSQLite: the default store keeps caps and spend
+// across a restart.
+func TestBudgetPersistsInSQLite(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "hms-svc-budget.db")
+	ctx := context.Background()
+	a := newTestApp(t, db)
+	status, m := a.do(t, http.MethodPost, "/budgets/eligibility-api", `{"monthlyUSD": 10000}`)
+	require.Equal(t, http.StatusCreated, status, "%v", m)
+	a.clock.Add(time.Hour)
+	require.NoError(t, a.close(ctx), "close flushes the meter")
+
+	// Restarted an hour after the first start.
+	b := newTestAppAt(t, db, t0.Add(time.Hour))
+	t.Cleanup(func() { _ = b.close(ctx) })
+	status, m = b.do(t, http.MethodGet, "/budgets/eligibility-api", "")
+	require.Equal(t, http.StatusOK, status, "%v", m)
+	assert.Equal(t, json.Number("10000.00"), m["monthlyUSD"])
+	assert.Equal(t, json.Number("0.48"), m["spendUSD"], "the first run's hour, from the file")
+	b.clock.Add(time.Hour)
+	_, m = b.do(t, http.MethodGet, "/budgets/eligibility-api", "")
+	assert.Equal(t, json.Number("0.96"), m["spendUSD"], "and the second run's, metered")
 }
