@@ -20,7 +20,7 @@ func startBudget(ctx context.Context, clk clock.Clock, cfg *Config, logger *slog
 	if err != nil {
 		return nil, "", err
 	}
-	if err := b.SetService(cfg.Service.Name, budget.ServiceInfo{PricePerReplicaHour: cfg.Service.PricePerReplicaHour, Labels: cfg.Service.Labels}); err != nil {
+	if err := b.SetService(ctx, cfg.Service.Name, budget.ServiceInfo{PricePerReplicaHour: cfg.Service.PricePerReplicaHour, Labels: cfg.Service.Labels}); err != nil {
 		return nil, "", err
 	}
 	c, err := b.SetCap(ctx, budget.Cap{Service: cfg.Service.Name, Amount: bc.Cap, OverCap: bc.OverCap})
