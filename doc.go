@@ -8,9 +8,15 @@
 //	scaler               autoscale rules → replica decisions; controller, guards, dry-run
 //	scaler/scalertest    conformance suite for Scaler and MetricSource backends
 //	scaler/scalerhttp    the HMS-SVC HTTP API for autoscale rules, as an http.Handler
+//	budget               dollar caps, spend, forecast, alerts and the budget Guard
+//	budget/budgettest    conformance suite for budget.Store implementations
+//	budget/budgethttp    the HMS-SYS budget API (/budgets/{svc}), as an http.Handler
 //	backends/simcluster  an in-process simulated cluster (MetricSource and Scaler)
+//	backends/sqlite      budget.Store on SQLite (pure Go), the embedded default
+//	backends/postgres    budget.Store on PostgreSQL (pgx)
 //	internal/celenv      the one CEL environment every policy is compiled in
 //	internal/httperr     error kinds → HTTP statuses, in one place
+//	internal/pgtest      throw-away PostgreSQL servers for tests
 //	internal/surgesim    the traffic-surge story, measured against the seed's loop and an oracle
 //	examples/surge-demo  the traffic-surge story, end to end, in seconds
 //	examples/hms-svc     the HMS-SVC HTTP API over the simulated cluster
