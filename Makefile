@@ -12,7 +12,7 @@ BENCHTIME  ?= 1s
 # internal demo harness that runs on the simulated cluster.
 DOMAIN = $(shell $(GO) list ./... | grep -v -e /backends/ -e /examples/ -e /internal/surgesim)
 
-.PHONY: all test deps vet bench lint lint-imports fuzz
+.PHONY: all test deps vet bench lint lint-imports lint-plugin-imports lint-gen fuzz
 
 all: lint test
 
@@ -23,15 +23,16 @@ vet:
 	$(GO) vet ./...
 
 # Debian packages whose programs the tests run: PostgreSQL for
-# internal/pgtest (backends/postgres). Installs what is missing when root;
-# never fails (the tests then skip, or fail under CI=true).
+# internal/pgtest (backends/postgres), Prometheus for internal/promtest
+# (backends/prometheus). Installs what is missing when root; never fails
+# (the tests then skip, or fail under CI=true).
 deps:
-	@scripts/debs.sh 'postgresql:initdb,/usr/lib/postgresql/*/bin/initdb'
+	@scripts/debs.sh 'postgresql:initdb,/usr/lib/postgresql/*/bin/initdb' 'prometheus:/usr/bin/prometheus,prometheus'
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -cpu 1 ./...
 
-lint: vet lint-imports
+lint: vet lint-imports lint-plugin-imports lint-gen
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) mod tidy -diff
@@ -51,3 +52,14 @@ fuzz:
 			echo "== $$p $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$p || exit 1; \
 		done; \
 	done
+
+# Only backends/plugin/... imports grpc, go-plugin or hclog.
+lint-plugin-imports:
+	@bad=$$($(GO) list -f '{{.ImportPath}}: {{join .Imports " "}}' ./... | grep -v '^github.com/hms-platform/mgmt/backends/plugin' | grep -E ' (google\.golang\.org/grpc|github\.com/hashicorp/go-(plugin|hclog))(/| |$$)'); \
+	if [ -n "$$bad" ]; then echo "only backends/plugin may import grpc, go-plugin or hclog:"; echo "$$bad"; exit 1; fi; \
+	echo "plugin import isolation: ok"
+
+# The generated protocol code is what go generate produces (pinned tools).
+lint-gen:
+	$(GO) generate ./backends/plugin/...
+	@git diff --exit-code --stat -- backends/plugin/proto && test -z "$$(git status --porcelain backends/plugin/proto)" || { echo "go generate changed backends/plugin/proto: commit the regenerated code"; exit 1; }

@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/benbjohnson/clock"
+
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/backends/simcluster"
 	"github.com/hms-platform/mgmt/budget"
@@ -35,6 +37,13 @@ import (
 )
 
 func main() {
+	if os.Getenv(pluginEnv) == "1" {
+		if err := servePlugin(os.Args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, "surge-demo plugin:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, realSleep)
@@ -76,6 +85,7 @@ type options struct {
 	traceSpec string
 	speed     float64
 	json      bool
+	inProcess bool
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -94,6 +104,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		budgetUSD = fs.String("budget", "", "monthly budget cap in `dollars` (none by default)")
 		spentUSD  = fs.String("spent", "", "`dollars` already spent this month when the demo starts (default: 79.97 % of -budget)")
 		overCap   = fs.String("over-cap", "hold", "what the budget does once even the current count breaks the cap: `hold` or step_down")
+		inProcess = fs.Bool("in-process", false, "run the controller's simulated cluster in this process instead of as a plugin process")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: surge-demo [flags]\n\nReplays a traffic surge on the simulated cluster and prints how the autoscaler follows it.\n\nFlags:\n")
@@ -115,7 +126,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if err != nil {
 		return options{}, err
 	}
-	o := options{cfg: cfg, traceSpec: *traceSpec, speed: *speed, json: *jsonOut}
+	o := options{cfg: cfg, traceSpec: *traceSpec, speed: *speed, json: *jsonOut, inProcess: *inProcess}
 	if o.json && !speedSet {
 		o.speed = 0
 	}
@@ -192,6 +203,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, sleep fun
 	o, err := parse(args, stderr)
 	if err != nil {
 		return err
+	}
+	if !o.inProcess {
+		var remote *remoteCluster
+		o.cfg.ControllerCluster = func(clk clock.Clock, _ simcluster.ServiceSpec) (surgesim.Cluster, error) {
+			var err error
+			remote, err = openRemote(ctx, args, clk)
+			return remote, err
+		}
+		defer func() {
+			if remote != nil {
+				_ = remote.c.Close()
+			}
+		}()
 	}
 	var out printer = &timeline{w: stdout}
 	if o.json {

@@ -19,7 +19,15 @@ import (
 
 func noSleep(context.Context, time.Duration) error { return nil }
 
+// runDemo runs the demo with the cluster in process (fast; see
+// TestOutOfProcessEqualsInProcess for the plugin mode, which gives the
+// same output).
 func runDemo(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	return runDemoArgs(t, append([]string{"-in-process"}, args...)...)
+}
+
+func runDemoArgs(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	err := run(context.Background(), args, &out, &errOut, noSleep)

@@ -32,6 +32,8 @@ import (
 	"math"
 	"time"
 
+	"github.com/benbjohnson/clock"
+
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/backends/simcluster"
 	"github.com/hms-platform/mgmt/budget"
@@ -70,6 +72,33 @@ type Config struct {
 	Budget *BudgetConfig
 	// Logger receives the controller's log; nil discards it.
 	Logger *slog.Logger
+	// ControllerCluster, when set, makes the controller's simulated
+	// cluster (out of process, say) instead of a simcluster.Cluster in
+	// this process. It gets the run's clock, which Run sets before each
+	// step's calls and never moves during one, and the service after
+	// defaults. The seed loop, the oracle and the uncapped twin of a
+	// budget run stay in process.
+	ControllerCluster func(clk clock.Clock, spec simcluster.ServiceSpec) (Cluster, error)
+}
+
+// Cluster is what a run needs of the controller's simulated cluster;
+// *simcluster.Cluster implements it.
+type Cluster interface {
+	scaler.Scaler
+	scaler.MetricSource
+	Snapshot(service string) (simcluster.Snapshot, error)
+	Events(service string) ([]simcluster.Event, error)
+}
+
+var _ Cluster = (*simcluster.Cluster)(nil)
+
+// ServiceSpec returns the simulated service of c after defaults (the
+// TraceStart of a run), as Run and ControllerCluster see it.
+func (c Config) ServiceSpec() (simcluster.ServiceSpec, error) {
+	if err := c.defaults(); err != nil {
+		return simcluster.ServiceSpec{}, err
+	}
+	return c.Service, nil
 }
 
 // BudgetConfig is the budget of a run.
@@ -266,6 +295,7 @@ func Run(ctx context.Context, cfg Config, row func(Row) error) (Summary, error) 
 	if err := cfg.defaults(); err != nil {
 		return Summary{}, err
 	}
+	var err error
 	clk := newStepClock(cfg.Start)
 	name := cfg.Service.Name
 
@@ -276,7 +306,12 @@ func Run(ctx context.Context, cfg Config, row func(Row) error) (Summary, error) 
 		}
 		return c, c.AddService(cfg.Service)
 	}
-	ctrlCluster, err := newCluster()
+	var ctrlCluster Cluster
+	if cfg.ControllerCluster != nil {
+		ctrlCluster, err = cfg.ControllerCluster(clk, cfg.Service)
+	} else {
+		ctrlCluster, err = newCluster()
+	}
 	if err != nil {
 		return Summary{}, err
 	}
@@ -288,7 +323,7 @@ func Run(ctx context.Context, cfg Config, row func(Row) error) (Summary, error) 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	newController := func(c *simcluster.Cluster, sc scaler.Scaler, guards []scaler.Guard) (*scaler.Controller, scaler.Rule, error) {
+	newController := func(c scaler.MetricSource, sc scaler.Scaler, guards []scaler.Guard) (*scaler.Controller, scaler.Rule, error) {
 		ctrl, err := scaler.New(scaler.Options{
 			Clock:    clk,
 			Interval: cfg.Interval,

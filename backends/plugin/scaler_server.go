@@ -1,0 +1,87 @@
+package plugin
+
+import (
+	"context"
+
+	scalerv1 "github.com/hms-platform/mgmt/backends/plugin/proto/scaler/v1"
+	"github.com/hms-platform/mgmt/scaler"
+)
+
+// scalerServer serves a scaler.Scaler. Every call passes the request's ctx,
+// which carries the host caller's deadline, to the implementation.
+type scalerServer struct {
+	scalerv1.UnimplementedScalerServer
+	impl scaler.Scaler
+}
+
+func (s *scalerServer) Replicas(ctx context.Context, req *scalerv1.ReplicasRequest) (*scalerv1.ReplicasResponse, error) {
+	st, err := s.impl.Replicas(ctx, req.GetService())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &scalerv1.ReplicasResponse{Desired: st.Desired, Ready: st.Ready}, nil
+}
+
+func (s *scalerServer) SetReplicas(ctx context.Context, req *scalerv1.SetReplicasRequest) (*scalerv1.SetReplicasResponse, error) {
+	if err := s.impl.SetReplicas(ctx, req.GetService(), req.GetReplicas(), req.GetReason()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &scalerv1.SetReplicasResponse{}, nil
+}
+
+func (s *scalerServer) BatchReplicas(ctx context.Context, req *scalerv1.BatchReplicasRequest) (*scalerv1.BatchReplicasResponse, error) {
+	services := req.GetServices()
+	results := make([]scalerv1.ReplicasResult, len(services))
+	out := &scalerv1.BatchReplicasResponse{Results: make([]*scalerv1.ReplicasResult, len(services))}
+	for i, svc := range services {
+		r := &results[i]
+		st, err := s.impl.Replicas(ctx, svc)
+		r.Desired, r.Ready, r.Error = st.Desired, st.Ready, toItemError(err)
+		out.Results[i] = r
+	}
+	return out, nil
+}
+
+func (s *scalerServer) BatchSetReplicas(ctx context.Context, req *scalerv1.BatchSetReplicasRequest) (*scalerv1.BatchSetReplicasResponse, error) {
+	items := req.GetItems()
+	out := &scalerv1.BatchSetReplicasResponse{Errors: make([]*scalerv1.Error, len(items))}
+	for i, it := range items {
+		e := toItemError(s.impl.SetReplicas(ctx, it.GetService(), it.GetReplicas(), it.GetReason()))
+		if e == nil {
+			e = &scalerv1.Error{}
+		}
+		out.Errors[i] = e
+	}
+	return out, nil
+}
+
+// metricServer serves a scaler.MetricSource.
+type metricServer struct {
+	scalerv1.UnimplementedMetricSourceServer
+	impl scaler.MetricSource
+}
+
+func (s *metricServer) Metric(ctx context.Context, req *scalerv1.MetricRequest) (*scalerv1.MetricResponse, error) {
+	v, err := s.impl.Metric(ctx, query(req))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &scalerv1.MetricResponse{Value: v}, nil
+}
+
+func (s *metricServer) BatchMetric(ctx context.Context, req *scalerv1.BatchMetricRequest) (*scalerv1.BatchMetricResponse, error) {
+	qs := req.GetQueries()
+	results := make([]scalerv1.MetricResult, len(qs))
+	out := &scalerv1.BatchMetricResponse{Results: make([]*scalerv1.MetricResult, len(qs))}
+	for i, q := range qs {
+		r := &results[i]
+		v, err := s.impl.Metric(ctx, query(q))
+		r.Value, r.Error = v, toItemError(err)
+		out.Results[i] = r
+	}
+	return out, nil
+}
+
+func query(r *scalerv1.MetricRequest) scaler.MetricQuery {
+	return scaler.MetricQuery{Service: r.GetService(), Metric: r.GetMetric(), Query: r.GetQuery()}
+}
