@@ -1,0 +1,413 @@
+// Package promtest runs a throw-away Prometheus server for a test.
+//
+//	target := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+//	defer target.Close()
+//	srv := promtest.Start(t, promtest.Config{Targets: []string{target.Listener.Addr().String()}})
+//	// srv.URL() is http://127.0.0.1:PORT; the server is stopped when t ends.
+//
+// # Finding Prometheus
+//
+// The binary comes from $PROMTEST_BIN when set, else /usr/bin/prometheus
+// (Debian's package), else PATH. When none is found, Start skips the test
+// with a message saying how to install it (`make test` does, via
+// scripts/debs.sh; or `apt-get install prometheus`) — unless CI=true,
+// where it fails. Any other start-up failure fails the test, with the
+// server's log in the message.
+//
+// # The server
+//
+// Prometheus runs with a configuration written to a directory made by
+// os.MkdirTemp ("promtest-*"): one scrape job, "promtest", scraping
+// Config.Targets over plain HTTP every Config.ScrapeInterval (default 1s),
+// evaluation_interval the same. The TSDB lives in that directory; the web
+// listener is 127.0.0.1 on a free port (bind port 0, then hand it over;
+// on a collision it retries with another), so it never collides with a
+// system Prometheus on :9090. With Config.BasicAuth, a web config
+// (--web.config.file) makes every endpoint require basic auth as User
+// with Password. Start returns once /-/ready answers 200.
+//
+// # Clean-up
+//
+// Stop (called by Start's cleanup) sends SIGTERM, then SIGKILL to the
+// process group after a grace period, and removes the directory. If the
+// test binary dies instead, the kernel sends SIGTERM (the parent-death
+// signal, on Linux), and the next Start removes directories whose test
+// binary has gone.
+//
+// Server's methods are safe for concurrent use.
+package promtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// ErrNotInstalled is returned (wrapped) when no Prometheus binary can be
+// found.
+var ErrNotInstalled = errors.New("prometheus is not installed")
+
+// InstallHint says how to get Prometheus for the tests.
+const InstallHint = "run `make test` (it installs Debian's prometheus via scripts/debs.sh) " +
+	"or `apt-get install prometheus`, or point PROMTEST_BIN at a prometheus binary"
+
+const (
+	startTimeout = 60 * time.Second
+	stopTimeout  = 15 * time.Second
+	portAttempts = 5
+)
+
+// The credentials a server started with Config.BasicAuth requires.
+const (
+	User     = "promtest"
+	Password = "promtest-password"
+	// passwordHash is Password's bcrypt hash (cost 4), for the web config.
+	passwordHash = "$2a$04$KMEwl6aQxUp8WgzJNvUVXuvSvtAjJAEH9UUnsuiv5qVQ/3mL.NLaq"
+)
+
+// Config is what the server scrapes.
+type Config struct {
+	// Targets are host:port addresses scraped at /metrics over HTTP.
+	Targets []string
+	// ScrapeInterval defaults to 1s; whole seconds or milliseconds.
+	ScrapeInterval time.Duration
+	// BasicAuth makes the server require HTTP basic auth as User with
+	// Password (--web.config.file), on every endpoint.
+	BasicAuth bool
+}
+
+// Server is one running Prometheus.
+type Server struct {
+	mu      sync.Mutex
+	dir     string
+	port    int
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	stopped bool
+}
+
+// Start starts a Prometheus for t, stopped when t ends. It skips t (fails
+// it under CI=true) when Prometheus is not installed, and fails t on any
+// other start-up error.
+func Start(t testing.TB, cfg Config) *Server {
+	t.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		if errors.Is(err, ErrNotInstalled) && !inCI() {
+			t.Skipf("%v (set CI=true to make this a failure)", err)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("promtest: the server's log ends with:\n%s", s.LogTail(30))
+		}
+		if err := s.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+// New starts a Prometheus and waits until it is ready. Call Stop when done.
+func New(cfg Config) (*Server, error) {
+	bin, err := Find()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ScrapeInterval == 0 {
+		cfg.ScrapeInterval = time.Second
+	}
+	if cfg.ScrapeInterval < time.Millisecond {
+		return nil, fmt.Errorf("promtest: ScrapeInterval %s is below 1ms", cfg.ScrapeInterval)
+	}
+	sweep()
+	dir, err := os.MkdirTemp("", "promtest-")
+	if err != nil {
+		return nil, fmt.Errorf("promtest: %w", err)
+	}
+	s := &Server{dir: dir}
+	if err := s.start(bin, cfg); err != nil {
+		_ = s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Find returns the Prometheus binary: $PROMTEST_BIN, /usr/bin/prometheus,
+// or prometheus on PATH.
+func Find() (string, error) {
+	if bin := os.Getenv("PROMTEST_BIN"); bin != "" {
+		if isExec(bin) {
+			return bin, nil
+		}
+		return "", fmt.Errorf("promtest: %w: PROMTEST_BIN=%s is not an executable: %s", ErrNotInstalled, bin, InstallHint)
+	}
+	if isExec("/usr/bin/prometheus") {
+		return "/usr/bin/prometheus", nil
+	}
+	if bin, err := exec.LookPath("prometheus"); err == nil {
+		return bin, nil
+	}
+	return "", fmt.Errorf("promtest: %w (no /usr/bin/prometheus, none on PATH): %s", ErrNotInstalled, InstallHint)
+}
+
+// URL is the server's base URL, http://127.0.0.1:PORT.
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return "http://127.0.0.1:" + strconv.Itoa(s.port)
+}
+
+// LogTail returns the last n lines of the server's log, or "".
+func (s *Server) LogTail(n int) string {
+	s.mu.Lock()
+	dir := s.dir
+	s.mu.Unlock()
+	if dir == "" {
+		return ""
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "prometheus.log"))
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Stop stops the server and removes its directory. Later calls do nothing.
+func (s *Server) Stop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return nil
+	}
+	s.stopped = true
+	var errs []error
+	if err := s.kill(); err != nil {
+		errs = append(errs, err)
+	}
+	if s.dir != "" {
+		if err := os.RemoveAll(s.dir); err != nil {
+			errs = append(errs, fmt.Errorf("promtest: remove %s: %w", s.dir, err))
+		}
+		s.dir = ""
+	}
+	return errors.Join(errs...)
+}
+
+// kill stops the process: SIGTERM, then SIGKILL to its group; s.mu held.
+func (s *Server) kill() error {
+	if s.cmd == nil {
+		return nil
+	}
+	cmd, exited := s.cmd, s.exited
+	s.cmd, s.exited = nil, nil
+	select {
+	case <-exited:
+		return nil
+	default:
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+		return nil
+	case <-time.After(stopTimeout):
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	<-exited
+	return fmt.Errorf("promtest: prometheus (pid %d) did not stop within %s; killed", cmd.Process.Pid, stopTimeout)
+}
+
+func (s *Server) start(bin string, cfg Config) error {
+	if err := os.WriteFile(filepath.Join(s.dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return fmt.Errorf("promtest: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, "prometheus.yml"), config(cfg), 0o644); err != nil {
+		return fmt.Errorf("promtest: %w", err)
+	}
+	var args []string
+	if cfg.BasicAuth {
+		web := "basic_auth_users:\n  " + User + ": " + strconv.Quote(passwordHash) + "\n"
+		if err := os.WriteFile(filepath.Join(s.dir, "web.yml"), []byte(web), 0o644); err != nil {
+			return fmt.Errorf("promtest: %w", err)
+		}
+		args = append(args, "--web.config.file="+filepath.Join(s.dir, "web.yml"))
+	}
+	for attempt := 1; ; attempt++ {
+		err := s.launch(bin, args, cfg.BasicAuth)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, errPortTaken) || attempt == portAttempts {
+			return err
+		}
+	}
+}
+
+// config renders prometheus.yml. Durations are in milliseconds, which
+// every Prometheus version reads.
+func config(cfg Config) []byte {
+	iv := strconv.FormatInt(cfg.ScrapeInterval.Milliseconds(), 10) + "ms"
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "global:\n  scrape_interval: %s\n  scrape_timeout: %s\n  evaluation_interval: %s\n", iv, iv, iv)
+	b.WriteString("scrape_configs:\n  - job_name: promtest\n    metrics_path: /metrics\n    static_configs:\n      - targets: [")
+	for i, t := range cfg.Targets {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Quote(t)) // a YAML double-quoted string
+	}
+	b.WriteString("]\n")
+	return b.Bytes()
+}
+
+var errPortTaken = errors.New("port taken")
+
+func (s *Server) launch(bin string, extra []string, auth bool) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	logPath := filepath.Join(s.dir, "prometheus.log")
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("promtest: %w", err)
+	}
+	defer logf.Close()
+	offset, _ := logf.Seek(0, 2)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	args := append([]string{
+		"--config.file=" + filepath.Join(s.dir, "prometheus.yml"),
+		"--storage.tsdb.path=" + filepath.Join(s.dir, "data"),
+		"--web.listen-address=" + addr,
+		"--log.level=info",
+	}, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = s.dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("promtest: start %s: %w", bin, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	s.mu.Lock()
+	s.cmd, s.exited, s.port = cmd, exited, port
+	s.mu.Unlock()
+
+	logSince := func() string {
+		b, _ := os.ReadFile(logPath)
+		if int(offset) <= len(b) {
+			b = b[offset:]
+		}
+		return string(bytes.TrimSpace(b))
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(startTimeout)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var lastErr error
+	for {
+		select {
+		case <-exited:
+			s.mu.Lock()
+			s.cmd, s.exited = nil, nil
+			s.mu.Unlock()
+			log := logSince()
+			if strings.Contains(log, "address already in use") {
+				return fmt.Errorf("promtest: %w: %d", errPortTaken, port)
+			}
+			return fmt.Errorf("promtest: prometheus exited during start-up (%s); its log:\n%s", cmd.ProcessState, log)
+		case <-tick.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		lastErr = ready(ctx, client, "http://"+addr+"/-/ready", auth)
+		cancel()
+		if lastErr == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			s.mu.Lock()
+			_ = s.kill()
+			s.mu.Unlock()
+			return fmt.Errorf("promtest: prometheus not ready on %s within %s: %v; its log:\n%s", addr, startTimeout, lastErr, logSince())
+		}
+	}
+}
+
+func ready(ctx context.Context, c *http.Client, url string, auth bool) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	if auth {
+		req.SetBasicAuth(User, Password)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("promtest: find a free port: %w", err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	return port, nil
+}
+
+// sweep removes the directories of earlier servers whose test binary has
+// gone (the parent-death signal stopped their Prometheus).
+func sweep() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "promtest-*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, "owner.pid"))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || pid == os.Getpid() || alive(pid) {
+			continue
+		}
+		_ = os.RemoveAll(dir)
+	}
+}
+
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+func isExec(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+func inCI() bool {
+	ci, _ := strconv.ParseBool(os.Getenv("CI"))
+	return ci
+}
