@@ -1,0 +1,44 @@
+// Command custom-backend is a backend plugin over files: $CUSTOM_BACKEND_DIR/<service>.replicas, <service>.<metric>.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/backends/plugin"
+	"github.com/hms-platform/mgmt/scaler"
+)
+
+type files struct{ sync.Mutex } // calls arrive concurrently; one file at a time
+
+func (d *files) read(name string) (v float64, err error) {
+	d.Lock()
+	defer d.Unlock()
+	b, err := os.ReadFile(filepath.Join(os.Getenv("CUSTOM_BACKEND_DIR"), filepath.Base(name)))
+	if os.IsNotExist(err) {
+		return 0, mgmt.NotFound("service", "no file %s", name)
+	} else if err == nil {
+		_, err = fmt.Sscan(string(b), &v)
+	}
+	return v, err
+}
+func (d *files) Replicas(_ context.Context, svc string) (scaler.ReplicaStatus, error) {
+	n, err := d.read(svc + ".replicas")
+	return scaler.ReplicaStatus{Desired: int32(n), Ready: int32(n)}, err
+}
+func (d *files) SetReplicas(_ context.Context, svc string, n int32, _ string) error {
+	if n < 0 {
+		return mgmt.Invalid("replicas", "must be ≥ 0, got %d", n)
+	}
+	d.Lock()
+	defer d.Unlock()
+	return os.WriteFile(filepath.Join(os.Getenv("CUSTOM_BACKEND_DIR"), filepath.Base(svc)+".replicas"), fmt.Append(nil, n), 0o644)
+}
+func (d *files) Metric(_ context.Context, q scaler.MetricQuery) (float64, error) {
+	return d.read(q.Service + "." + q.Metric)
+}
+func main() { d := &files{}; plugin.Serve(plugin.ServeConfig{Scaler: d, MetricSource: d}) }
