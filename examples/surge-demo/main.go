@@ -222,11 +222,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, sleep fun
 		out = &jsonLines{enc: json.NewEncoder(stdout)}
 	}
 	out.header(o)
+	// Rows are due at simulated time / speed after the first one; the time
+	// the simulation itself takes is absorbed into the wait.
+	var realStart time.Time
 	pace := func(r surgesim.Row) error {
-		if o.speed == 0 || r.T.Equal(o.cfg.Start) {
+		if o.speed == 0 {
 			return nil
 		}
-		return sleep(ctx, time.Duration(float64(o.cfg.RowEvery)/o.speed))
+		if r.T.Equal(o.cfg.Start) {
+			realStart = time.Now()
+			return nil
+		}
+		due := realStart.Add(time.Duration(float64(r.T.Sub(o.cfg.Start)) / o.speed))
+		return sleep(ctx, max(time.Until(due), 0))
 	}
 	sum, err := surgesim.Run(ctx, o.cfg, func(r surgesim.Row) error {
 		if err := pace(r); err != nil {
