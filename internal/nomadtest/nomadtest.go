@@ -7,18 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hms-platform/mgmt/internal/testserver"
 )
 
 // Version is the Nomad version scripts/nomad.sh builds.
@@ -41,20 +40,21 @@ const (
 // Server is one throw-away Nomad server agent. The zero value is not
 // usable; get one from Main, New or Start. It starts on first use.
 type Server struct {
-	once     sync.Once
-	startErr error
+	*testserver.Lazy // Ready, Require, Stop
 
-	mu      sync.Mutex // guards the fields below
-	stopped bool
-	dir     string // the temporary directory: data/, agent.hcl, nomad.log
-	addr    string // http://127.0.0.1:PORT
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when cmd has been waited for
+	mu   sync.Mutex // guards the fields below
+	dir  string     // the temporary directory: data/, agent.hcl, nomad.log
+	addr string     // http://127.0.0.1:PORT
+	proc *testserver.Process
 }
 
 // New returns a server that starts on first use (Address, Require or
 // Ready). Call Stop when done.
-func New() *Server { return &Server{} }
+func New() *Server {
+	s := &Server{}
+	s.Lazy = testserver.NewLazy("nomadtest", ErrNotInstalled, s.start, s.stop)
+	return s
+}
 
 // Main is TestMain for a package whose tests use Nomad: it hands use a
 // lazily started server, runs the tests, stops the server, removes its
@@ -63,35 +63,7 @@ func New() *Server { return &Server{} }
 func Main(m *testing.M, use func(*Server)) {
 	srv := New()
 	use(srv)
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		s, ok := <-sig
-		if !ok {
-			return
-		}
-		_ = srv.Stop()
-		fmt.Fprintf(os.Stderr, "nomadtest: %v: server stopped\n", s)
-		os.Exit(2)
-	}()
-	code := run(m, srv)
-	signal.Stop(sig)
-	os.Exit(code)
-}
-
-func run(m *testing.M, srv *Server) int {
-	defer func() {
-		if err := srv.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-		}
-	}()
-	code := m.Run()
-	if code != 0 {
-		if tail := srv.LogTail(40); tail != "" {
-			fmt.Fprintf(os.Stderr, "nomadtest: the tests failed; the agent's log ends with:\n%s\n", tail)
-		}
-	}
-	return code
+	testserver.Main(m, "nomadtest", srv.Stop, srv.LogTail)
 }
 
 // Start starts a server for t alone and returns its HTTP address; the
@@ -100,42 +72,8 @@ func run(m *testing.M, srv *Server) int {
 func Start(t testing.TB) string {
 	t.Helper()
 	srv := New()
-	t.Cleanup(func() {
-		if err := srv.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
+	testserver.StopOnCleanup(t, srv.Stop)
 	return srv.Address(t)
-}
-
-// Require starts the server if it is not running yet. When Nomad is not
-// installed it skips t (fails it under CI=true); any other start-up
-// failure fails t.
-func (s *Server) Require(t testing.TB) {
-	t.Helper()
-	err := s.Ready()
-	if err == nil {
-		return
-	}
-	if errors.Is(err, ErrNotInstalled) && !inCI() {
-		t.Skipf("%v (set CI=true to make this a failure)", err)
-	}
-	t.Fatal(err)
-}
-
-// Ready starts the server if it is not running yet and reports the
-// start-up error, the same one every time.
-func (s *Server) Ready() error {
-	s.once.Do(func() { s.startErr = s.start() })
-	if s.startErr != nil {
-		return s.startErr
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopped {
-		return errors.New("nomadtest: the server is stopped")
-	}
-	return nil
 }
 
 // Address starts the server if needed (see Require) and returns the base
@@ -160,10 +98,10 @@ func (s *Server) Dir() string {
 func (s *Server) Pid() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
+	if s.proc == nil {
 		return 0
 	}
-	return s.cmd.Process.Pid
+	return s.proc.Pid()
 }
 
 // LogTail returns the last n lines of the agent's log, or "".
@@ -174,71 +112,22 @@ func (s *Server) LogTail(n int) string {
 	if dir == "" {
 		return ""
 	}
-	return tail(filepath.Join(dir, "nomad.log"), n)
+	return testserver.Tail(filepath.Join(dir, "nomad.log"), n)
 }
 
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// Stop shuts the agent down (its data is thrown away) and removes its
-// directory. Later calls do nothing.
-func (s *Server) Stop() error {
-	s.once.Do(func() { s.startErr = errors.New("nomadtest: the server was stopped before it started") })
+// stop is the Lazy's: it tears the server down.
+func (s *Server) stop() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopped {
-		return nil
-	}
-	s.stopped = true
 	return s.teardown()
 }
 
-// teardown stops the process and removes the directory; s.mu is held.
+// teardown stops the agent (SIGINT; SIGKILL to its process group after
+// stopTimeout) and removes the directory; s.mu is held.
 func (s *Server) teardown() error {
-	var errs []error
-	if err := s.kill(); err != nil {
-		errs = append(errs, err)
-	}
-	if s.dir != "" {
-		if err := os.RemoveAll(s.dir); err != nil {
-			errs = append(errs, fmt.Errorf("nomadtest: remove %s: %w", s.dir, err))
-		}
-		s.dir = ""
-	}
-	return errors.Join(errs...)
-}
-
-// kill stops the running agent, if any: SIGINT, then SIGKILL to its
-// process group after stopTimeout.
-func (s *Server) kill() error {
-	if s.cmd == nil {
-		return nil
-	}
-	cmd, exited := s.cmd, s.exited
-	s.cmd, s.exited = nil, nil
-	select {
-	case <-exited:
-		return nil
-	default:
-	}
-	_ = cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-exited:
-		return nil
-	case <-time.After(stopTimeout):
-	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	<-exited
-	return fmt.Errorf("nomadtest: nomad (pid %d) did not stop within %s; killed", cmd.Process.Pid, stopTimeout)
+	err := testserver.Teardown("nomadtest", s.proc, stopTimeout, s.dir)
+	s.proc, s.dir = nil, ""
+	return err
 }
 
 // FindBinary returns the Nomad binary the tests run: $NOMAD_BIN, the
@@ -246,12 +135,12 @@ func (s *Server) kill() error {
 // ErrNotInstalled.
 func FindBinary() (string, error) {
 	if bin := os.Getenv("NOMAD_BIN"); bin != "" {
-		if isExec(bin) {
+		if testserver.IsExec(bin) {
 			return bin, nil
 		}
 		return "", fmt.Errorf("nomadtest: %w: NOMAD_BIN=%s is not an executable file: %s", ErrNotInstalled, bin, InstallHint)
 	}
-	if cached := cachePath(); cached != "" && isExec(cached) {
+	if cached := cachePath(); cached != "" && testserver.IsExec(cached) {
 		return cached, nil
 	}
 	if bin, err := exec.LookPath("nomad"); err == nil {
@@ -274,27 +163,17 @@ func cachePath() string {
 	return filepath.Join(base, "hms-mgmt", "bin", "nomad-"+Version)
 }
 
-func isExec(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
-}
-
-func inCI() bool {
-	ci, _ := strconv.ParseBool(os.Getenv("CI"))
-	return ci
-}
-
 func (s *Server) start() error {
 	bin, err := FindBinary()
 	if err != nil {
 		return err
 	}
-	sweep()
+	// Directories of earlier servers whose test binary died without Stop
+	// (the parent-death signal killed their agents).
+	testserver.Sweep(filepath.Join(os.TempDir(), "nomadtest-*"), nil)
+	testserver.Sweep(filepath.Join("/dev/shm", "nomadtest-*"), nil)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopped {
-		return errors.New("nomadtest: the server is stopped")
-	}
 	if err := s.startLocked(bin); err != nil {
 		_ = s.teardown()
 		return err
@@ -303,26 +182,21 @@ func (s *Server) start() error {
 }
 
 func (s *Server) startLocked(bin string) error {
-	dir, err := os.MkdirTemp(tempRoot(), "nomadtest-")
+	dir, err := testserver.MkdirTemp(tempRoot(), "nomadtest-")
 	if err != nil {
 		return fmt.Errorf("nomadtest: %w", err)
 	}
 	s.dir = dir
-	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-		return fmt.Errorf("nomadtest: %w", err)
-	}
 	for attempt := 1; ; attempt++ {
 		err := s.launch(bin)
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, errPortTaken) || attempt == portAttempts {
+		if !errors.Is(err, testserver.ErrPortTaken) || attempt == portAttempts {
 			return err
 		}
 	}
 }
-
-var errPortTaken = errors.New("port taken")
 
 // config is the agent's configuration: server-only, loopback only.
 func config(dataDir string, http, rpc, serf int) string {
@@ -370,9 +244,9 @@ consul {
 // launch starts the agent on free ports and waits until it leads and
 // answers.
 func (s *Server) launch(bin string) error {
-	ports, err := freePorts(3)
+	ports, err := testserver.FreePorts(3)
 	if err != nil {
-		return err
+		return fmt.Errorf("nomadtest: %w", err)
 	}
 	data := filepath.Join(s.dir, "data")
 	_ = os.RemoveAll(data) // from a failed attempt
@@ -383,58 +257,33 @@ func (s *Server) launch(bin string) error {
 	if err := os.WriteFile(cfg, []byte(config(data, ports[0], ports[1], ports[2])), 0o600); err != nil {
 		return fmt.Errorf("nomadtest: %w", err)
 	}
-	logPath := filepath.Join(s.dir, "nomad.log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	log, err := testserver.OpenLog(filepath.Join(s.dir, "nomad.log"))
 	if err != nil {
 		return fmt.Errorf("nomadtest: %w", err)
 	}
-	defer logf.Close()
-	offset, _ := logf.Seek(0, io.SeekEnd)
+	defer log.Close()
 	cmd := exec.Command(bin, "agent", "-config", cfg)
 	cmd.Env = env()
 	cmd.Dir = s.dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = log, log
+	// SIGINT stops the agent; the kernel kills it when the test binary
+	// dies without stopping it.
+	proc, err := testserver.Start(cmd, testserver.Options{Name: "nomad", StopSignal: syscall.SIGINT, DeathSignal: syscall.SIGKILL})
+	if err != nil {
 		return fmt.Errorf("nomadtest: start %s: %w", bin, err)
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
 	addr := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
-	s.cmd, s.exited, s.addr = cmd, exited, addr
+	s.proc, s.addr = proc, addr
 
-	logSince := func() string {
-		b, _ := os.ReadFile(logPath)
-		if int(offset) <= len(b) {
-			b = b[offset:]
-		}
-		return string(bytes.TrimSpace(b))
-	}
-	deadline := time.Now().Add(startTimeout)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
 	client := &http.Client{Timeout: 2 * time.Second}
-	var lastErr error
-	for {
-		select {
-		case <-exited:
-			s.cmd, s.exited = nil, nil
-			log := logSince()
-			if strings.Contains(log, "address already in use") {
-				return fmt.Errorf("nomadtest: %w: %v", errPortTaken, ports)
-			}
-			return fmt.Errorf("nomadtest: nomad exited during start-up (%s); its log:\n%s", cmd.ProcessState, log)
-		case <-tick.C:
-		}
-		lastErr = ready(client, addr)
-		if lastErr == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			_ = s.kill()
-			return fmt.Errorf("nomadtest: nomad at %s was not ready within %s: %v; its log:\n%s", addr, startTimeout, lastErr, logSince())
-		}
+	err = proc.Await(testserver.Wait{
+		Addr: addr, Timeout: startTimeout, Interval: 100 * time.Millisecond, Grace: stopTimeout,
+		Log: log, PortTaken: "address already in use",
+	}, func() error { return ready(client, addr) })
+	if err != nil {
+		return fmt.Errorf("nomadtest: %w", err)
 	}
+	return nil
 }
 
 // ready reports whether the agent at addr has a leader and serves the jobs
@@ -486,21 +335,6 @@ func env() []string {
 	return out
 }
 
-// freePorts returns n distinct TCP ports on 127.0.0.1 that were free a
-// moment ago.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("nomadtest: find a free port: %w", err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
 // tempRoot is where the server's directory goes: /dev/shm when it is a
 // writable directory (Raft's fsyncs then cost nothing, which more than
 // halves the time of a scale request; the data is thrown away anyway),
@@ -511,34 +345,4 @@ func tempRoot() string {
 		return shm
 	}
 	return os.TempDir()
-}
-
-// sweep removes the directories of earlier nomadtest servers whose test
-// binary has gone (a binary that died without Stop; the parent-death
-// signal killed its agent).
-func sweep() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "nomadtest-*"))
-	shm, _ := filepath.Glob(filepath.Join("/dev/shm", "nomadtest-*"))
-	for _, dir := range append(dirs, shm...) {
-		pid, ok := readPid(filepath.Join(dir, "owner.pid"))
-		if !ok || pid == os.Getpid() || alive(pid) {
-			continue
-		}
-		_ = os.RemoveAll(dir)
-	}
-}
-
-func readPid(path string) (int, bool) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, false
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	pid, err := strconv.Atoi(strings.TrimSpace(line))
-	return pid, err == nil && pid > 0
-}
-
-func alive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }

@@ -5,10 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"os/user"
 	"path/filepath"
 	"regexp"
@@ -22,6 +20,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/hms-platform/mgmt/internal/testserver"
 )
 
 // ErrNotInstalled is returned (wrapped) when no PostgreSQL binaries can be
@@ -43,23 +43,24 @@ const (
 // Server is one throw-away PostgreSQL server. The zero value is not
 // usable; get one from Main, New or Start. It starts on first use.
 type Server struct {
-	once     sync.Once
-	startErr error
+	*testserver.Lazy // Ready, Require, Stop
 
-	mu      sync.Mutex // guards the fields below and the admin connection
-	stopped bool
-	dir     string // the temporary directory: data/, the socket, postgres.log
-	port    int
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when cmd has been waited for
-	admin   *pgx.Conn     // to the "postgres" database, for CREATE/DROP DATABASE
+	mu    sync.Mutex // guards the fields below and the admin connection
+	dir   string     // the temporary directory: data/, the socket, postgres.log
+	port  int
+	proc  *testserver.Process
+	admin *pgx.Conn // to the "postgres" database, for CREATE/DROP DATABASE
 
 	n atomic.Int64 // databases created
 }
 
 // New returns a server that starts on first use (NewDatabase or Ready).
 // Call Stop when done.
-func New() *Server { return &Server{} }
+func New() *Server {
+	s := &Server{}
+	s.Lazy = testserver.NewLazy("pgtest", ErrNotInstalled, s.start, s.stop)
+	return s
+}
 
 // Main is TestMain for a package whose tests use PostgreSQL: it hands use
 // a lazily started server, runs the tests, stops the server, removes its
@@ -68,35 +69,7 @@ func New() *Server { return &Server{} }
 func Main(m *testing.M, use func(*Server)) {
 	srv := New()
 	use(srv)
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		s, ok := <-sig
-		if !ok {
-			return
-		}
-		_ = srv.Stop()
-		fmt.Fprintf(os.Stderr, "pgtest: %v: server stopped\n", s)
-		os.Exit(2)
-	}()
-	code := run(m, srv)
-	signal.Stop(sig)
-	os.Exit(code)
-}
-
-func run(m *testing.M, srv *Server) int {
-	defer func() {
-		if err := srv.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-		}
-	}()
-	code := m.Run()
-	if code != 0 {
-		if tail := srv.LogTail(40); tail != "" {
-			fmt.Fprintf(os.Stderr, "pgtest: the tests failed; the server's log ends with:\n%s\n", tail)
-		}
-	}
-	return code
+	testserver.Main(m, "pgtest", srv.Stop, srv.LogTail)
 }
 
 // Start starts a server for t alone and returns the DSN of a fresh
@@ -105,42 +78,8 @@ func run(m *testing.M, srv *Server) int {
 func Start(t testing.TB) string {
 	t.Helper()
 	srv := New()
-	t.Cleanup(func() {
-		if err := srv.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
+	testserver.StopOnCleanup(t, srv.Stop)
 	return srv.NewDatabase(t)
-}
-
-// Require starts the server if it is not running yet. When PostgreSQL is
-// not installed it skips t (fails it under CI=true); any other start-up
-// failure fails t.
-func (s *Server) Require(t testing.TB) {
-	t.Helper()
-	err := s.Ready()
-	if err == nil {
-		return
-	}
-	if errors.Is(err, ErrNotInstalled) && !inCI() {
-		t.Skipf("%v (set CI=true to make this a failure)", err)
-	}
-	t.Fatal(err)
-}
-
-// Ready starts the server if it is not running yet and reports the
-// start-up error, the same one every time.
-func (s *Server) Ready() error {
-	s.once.Do(func() { s.startErr = s.start() })
-	if s.startErr != nil {
-		return s.startErr
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopped {
-		return errors.New("pgtest: the server is stopped")
-	}
-	return nil
 }
 
 // NewDatabase creates an empty database for t and returns its DSN. The
@@ -185,7 +124,7 @@ func (s *Server) Exec(ctx context.Context, sql string) error {
 func (s *Server) exec(ctx context.Context, sql string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopped || s.admin == nil {
+	if s.admin == nil {
 		return errors.New("pgtest: the server is stopped")
 	}
 	_, err := s.admin.Exec(ctx, sql)
@@ -211,77 +150,28 @@ func (s *Server) LogTail(n int) string {
 	if dir == "" {
 		return ""
 	}
-	return tail(filepath.Join(dir, "postgres.log"), n)
+	return testserver.Tail(filepath.Join(dir, "postgres.log"), n)
 }
 
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// Stop shuts the server down (immediate shutdown: its data is thrown away)
-// and removes its directory. Later calls do nothing.
-func (s *Server) Stop() error {
-	s.once.Do(func() { s.startErr = errors.New("pgtest: the server was stopped before it started") })
+// stop is the Lazy's: it tears the server down.
+func (s *Server) stop() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopped {
-		return nil
-	}
-	s.stopped = true
 	return s.teardown()
 }
 
-// teardown stops the process and removes the directory; s.mu is held.
+// teardown stops the process (SIGQUIT: immediate shutdown; SIGKILL to its
+// process group after stopTimeout) and removes the directory; s.mu is held.
 func (s *Server) teardown() error {
-	var errs []error
 	if s.admin != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = s.admin.Close(ctx)
 		cancel()
 		s.admin = nil
 	}
-	if err := s.kill(); err != nil {
-		errs = append(errs, err)
-	}
-	if s.dir != "" {
-		if err := os.RemoveAll(s.dir); err != nil {
-			errs = append(errs, fmt.Errorf("pgtest: remove %s: %w", s.dir, err))
-		}
-		s.dir = ""
-	}
-	return errors.Join(errs...)
-}
-
-// kill stops the running postgres process, if any: SIGQUIT (immediate
-// shutdown), then SIGKILL to its process group after stopTimeout.
-func (s *Server) kill() error {
-	if s.cmd == nil {
-		return nil
-	}
-	cmd, exited := s.cmd, s.exited
-	s.cmd, s.exited = nil, nil
-	select {
-	case <-exited:
-		return nil
-	default:
-	}
-	_ = cmd.Process.Signal(syscall.SIGQUIT)
-	select {
-	case <-exited:
-		return nil
-	case <-time.After(stopTimeout):
-	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	<-exited
-	return fmt.Errorf("pgtest: postgres (pid %d) did not stop within %s; killed", cmd.Process.Pid, stopTimeout)
+	err := testserver.Teardown("pgtest", s.proc, stopTimeout, s.dir)
+	s.proc, s.dir = nil, ""
+	return err
 }
 
 // binaries are the programs pgtest runs.
@@ -292,7 +182,7 @@ type binaries struct{ initdb, postgres string }
 func findBinaries() (binaries, error) {
 	inDir := func(dir string) (binaries, bool) {
 		b := binaries{filepath.Join(dir, "initdb"), filepath.Join(dir, "postgres")}
-		return b, isExec(b.initdb) && isExec(b.postgres)
+		return b, testserver.IsExec(b.initdb) && testserver.IsExec(b.postgres)
 	}
 	if dir := os.Getenv("PGTEST_BINDIR"); dir != "" {
 		if b, ok := inDir(dir); ok {
@@ -325,20 +215,8 @@ func versionOf(bindir string) float64 {
 	return v
 }
 
-func isExec(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
-}
-
-func inCI() bool {
-	ci, _ := strconv.ParseBool(os.Getenv("CI"))
-	return ci
-}
-
-// owner is the user the programs run as: nil means the current user.
-type owner struct{ uid, gid uint32 }
-
-func runAs() (*owner, error) {
+// runAs is the user the programs run as: nil means the current user.
+func runAs() (*syscall.Credential, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil
 	}
@@ -351,7 +229,7 @@ func runAs() (*owner, error) {
 	if err1 != nil || err2 != nil {
 		return nil, fmt.Errorf("pgtest: user postgres has uid %q, gid %q", u.Uid, u.Gid)
 	}
-	return &owner{uint32(uid), uint32(gid)}, nil
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
 // env is the environment of initdb and postgres: ours without PG*
@@ -376,12 +254,9 @@ func (s *Server) start() error {
 	if err != nil {
 		return err
 	}
-	sweep()
+	testserver.Sweep(filepath.Join(os.TempDir(), "pgtest-*"), serverRunning)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopped {
-		return errors.New("pgtest: the server is stopped")
-	}
 	if err := s.startLocked(bins, as); err != nil {
 		_ = s.teardown()
 		return err
@@ -389,24 +264,21 @@ func (s *Server) start() error {
 	return nil
 }
 
-func (s *Server) startLocked(bins binaries, as *owner) error {
-	dir, err := os.MkdirTemp("", "pgtest-")
+func (s *Server) startLocked(bins binaries, as *syscall.Credential) error {
+	dir, err := testserver.MkdirTemp("", "pgtest-")
 	if err != nil {
 		return fmt.Errorf("pgtest: %w", err)
 	}
 	s.dir = dir
-	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-		return fmt.Errorf("pgtest: %w", err)
-	}
 	if as != nil {
-		if err := os.Chown(dir, int(as.uid), int(as.gid)); err != nil {
+		if err := os.Chown(dir, int(as.Uid), int(as.Gid)); err != nil {
 			return fmt.Errorf("pgtest: hand %s to user postgres: %w", dir, err)
 		}
 	}
 	data := filepath.Join(dir, "data")
 	initdb := exec.Command(bins.initdb, "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync")
 	initdb.Env = env()
-	initdb.SysProcAttr = sysProcAttr(as)
+	initdb.SysProcAttr = testserver.SysProcAttr(procOptions(as))
 	if out, err := initdb.CombinedOutput(); err != nil {
 		return fmt.Errorf("pgtest: %s failed: %w\n%s", bins.initdb, err, bytes.TrimSpace(out))
 	}
@@ -415,28 +287,25 @@ func (s *Server) startLocked(bins binaries, as *owner) error {
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, errPortTaken) || attempt == portAttempts {
+		if !errors.Is(err, testserver.ErrPortTaken) || attempt == portAttempts {
 			return err
 		}
 	}
 }
 
-var errPortTaken = errors.New("port taken")
-
 // launch starts postgres on a free port and waits until it accepts
 // connections.
-func (s *Server) launch(bins binaries, as *owner) error {
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	logPath := filepath.Join(s.dir, "postgres.log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+func (s *Server) launch(bins binaries, as *syscall.Credential) error {
+	ports, err := testserver.FreePorts(1)
 	if err != nil {
 		return fmt.Errorf("pgtest: %w", err)
 	}
-	defer logf.Close()
-	offset, _ := logf.Seek(0, 2)
+	port := ports[0]
+	log, err := testserver.OpenLog(filepath.Join(s.dir, "postgres.log"))
+	if err != nil {
+		return fmt.Errorf("pgtest: %w", err)
+	}
+	defer log.Close()
 	cmd := exec.Command(bins.postgres,
 		"-D", filepath.Join(s.dir, "data"),
 		"-p", strconv.Itoa(port),
@@ -445,91 +314,47 @@ func (s *Server) launch(bins binaries, as *owner) error {
 		"-c", "max_connections=200",
 	)
 	cmd.Env = env()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = sysProcAttr(as)
-	if err := cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = log, log
+	proc, err := testserver.Start(cmd, procOptions(as))
+	if err != nil {
 		return fmt.Errorf("pgtest: start %s: %w", bins.postgres, err)
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	s.cmd, s.exited, s.port = cmd, exited, port
+	s.proc, s.port = proc, port
 
-	logSince := func() string {
-		b, _ := os.ReadFile(logPath)
-		if int(offset) <= len(b) {
-			b = b[offset:]
-		}
-		return string(bytes.TrimSpace(b))
-	}
 	dsn := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable&connect_timeout=2", port)
-	deadline := time.Now().Add(startTimeout)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	var lastErr error
-	for {
-		select {
-		case <-exited:
-			s.cmd, s.exited = nil, nil
-			log := logSince()
-			if strings.Contains(log, "Address already in use") {
-				return fmt.Errorf("pgtest: %w: %d", errPortTaken, port)
-			}
-			return fmt.Errorf("pgtest: postgres exited during start-up (%s); its log:\n%s", cmd.ProcessState, log)
-		case <-tick.C:
-		}
+	err = proc.Await(testserver.Wait{
+		Addr: fmt.Sprintf("127.0.0.1:%d", port), Timeout: startTimeout, Interval: 50 * time.Millisecond, Grace: stopTimeout,
+		Log: log, PortTaken: "Address already in use",
+	}, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
 		conn, err := pgx.Connect(ctx, dsn)
-		cancel()
 		if err == nil {
 			s.admin = conn
-			return nil
 		}
-		lastErr = err
-		if time.Now().After(deadline) {
-			_ = s.kill()
-			return fmt.Errorf("pgtest: postgres did not accept connections on 127.0.0.1:%d within %s: %v; its log:\n%s", port, startTimeout, lastErr, logSince())
-		}
-	}
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+		return err
+	})
 	if err != nil {
-		return 0, fmt.Errorf("pgtest: find a free port: %w", err)
+		return fmt.Errorf("pgtest: %w", err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	return port, nil
+	return nil
 }
 
-// sweep removes the directories of earlier pgtest servers whose test
-// binary and server have both gone (a binary that died without Stop).
-func sweep() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "pgtest-*"))
-	for _, dir := range dirs {
-		pid, ok := readPid(filepath.Join(dir, "owner.pid"))
-		if !ok || pid == os.Getpid() || alive(pid) {
-			continue
-		}
-		if pm, ok := readPid(filepath.Join(dir, "data", "postmaster.pid")); ok && alive(pm) {
-			continue // the parent-death signal has not stopped it yet
-		}
-		_ = os.RemoveAll(dir)
+// procOptions runs initdb and postgres as as (when set); the kernel sends
+// postgres SIGQUIT (immediate shutdown) when the test binary dies without
+// stopping it, and so does Stop.
+func procOptions(as *syscall.Credential) testserver.Options {
+	return testserver.Options{
+		Name:        "postgres",
+		StopSignal:  syscall.SIGQUIT,
+		DeathSignal: syscall.SIGQUIT,
+		Credential:  as,
 	}
 }
 
-func readPid(path string) (int, bool) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, false
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	pid, err := strconv.Atoi(strings.TrimSpace(line))
-	return pid, err == nil && pid > 0
-}
-
-func alive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+// serverRunning reports whether the postgres of a swept directory still
+// runs: the parent-death signal has not stopped it yet.
+func serverRunning(dir string) bool {
+	pm, ok := testserver.ReadPid(filepath.Join(dir, "data", "postmaster.pid"))
+	return ok && testserver.Alive(pm)
 }

@@ -42,17 +42,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hms-platform/mgmt/internal/testserver"
 )
 
 // ErrNotInstalled is returned (wrapped) when no Prometheus binary can be
@@ -93,8 +93,7 @@ type Server struct {
 	mu      sync.Mutex
 	dir     string
 	port    int
-	cmd     *exec.Cmd
-	exited  chan struct{}
+	proc    *testserver.Process
 	stopped bool
 }
 
@@ -105,8 +104,8 @@ func Start(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	s, err := New(cfg)
 	if err != nil {
-		if errors.Is(err, ErrNotInstalled) && !inCI() {
-			t.Skipf("%v (set CI=true to make this a failure)", err)
+		if errors.Is(err, ErrNotInstalled) {
+			testserver.Unavailable(t, err)
 		}
 		t.Fatal(err)
 	}
@@ -133,8 +132,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ScrapeInterval < time.Millisecond {
 		return nil, fmt.Errorf("promtest: ScrapeInterval %s is below 1ms", cfg.ScrapeInterval)
 	}
-	sweep()
-	dir, err := os.MkdirTemp("", "promtest-")
+	// Directories of earlier servers whose test binary has gone (the
+	// parent-death signal stopped their Prometheus).
+	testserver.Sweep(filepath.Join(os.TempDir(), "promtest-*"), nil)
+	dir, err := testserver.MkdirTemp("", "promtest-")
 	if err != nil {
 		return nil, fmt.Errorf("promtest: %w", err)
 	}
@@ -150,12 +151,12 @@ func New(cfg Config) (*Server, error) {
 // or prometheus on PATH.
 func Find() (string, error) {
 	if bin := os.Getenv("PROMTEST_BIN"); bin != "" {
-		if isExec(bin) {
+		if testserver.IsExec(bin) {
 			return bin, nil
 		}
 		return "", fmt.Errorf("promtest: %w: PROMTEST_BIN=%s is not an executable: %s", ErrNotInstalled, bin, InstallHint)
 	}
-	if isExec("/usr/bin/prometheus") {
+	if testserver.IsExec("/usr/bin/prometheus") {
 		return "/usr/bin/prometheus", nil
 	}
 	if bin, err := exec.LookPath("prometheus"); err == nil {
@@ -179,15 +180,7 @@ func (s *Server) LogTail(n int) string {
 	if dir == "" {
 		return ""
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "prometheus.log"))
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return testserver.Tail(filepath.Join(dir, "prometheus.log"), n)
 }
 
 // Stop stops the server and removes its directory. Later calls do nothing.
@@ -198,46 +191,13 @@ func (s *Server) Stop() error {
 		return nil
 	}
 	s.stopped = true
-	var errs []error
-	if err := s.kill(); err != nil {
-		errs = append(errs, err)
-	}
-	if s.dir != "" {
-		if err := os.RemoveAll(s.dir); err != nil {
-			errs = append(errs, fmt.Errorf("promtest: remove %s: %w", s.dir, err))
-		}
-		s.dir = ""
-	}
-	return errors.Join(errs...)
-}
-
-// kill stops the process: SIGTERM, then SIGKILL to its group; s.mu held.
-func (s *Server) kill() error {
-	if s.cmd == nil {
-		return nil
-	}
-	cmd, exited := s.cmd, s.exited
-	s.cmd, s.exited = nil, nil
-	select {
-	case <-exited:
-		return nil
-	default:
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-		return nil
-	case <-time.After(stopTimeout):
-	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	<-exited
-	return fmt.Errorf("promtest: prometheus (pid %d) did not stop within %s; killed", cmd.Process.Pid, stopTimeout)
+	// SIGTERM, then SIGKILL to the process group after stopTimeout.
+	err := testserver.Teardown("promtest", s.proc, stopTimeout, s.dir)
+	s.proc, s.dir = nil, ""
+	return err
 }
 
 func (s *Server) start(bin string, cfg Config) error {
-	if err := os.WriteFile(filepath.Join(s.dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-		return fmt.Errorf("promtest: %w", err)
-	}
 	if err := os.WriteFile(filepath.Join(s.dir, "prometheus.yml"), config(cfg), 0o644); err != nil {
 		return fmt.Errorf("promtest: %w", err)
 	}
@@ -254,7 +214,7 @@ func (s *Server) start(bin string, cfg Config) error {
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, errPortTaken) || attempt == portAttempts {
+		if !errors.Is(err, testserver.ErrPortTaken) || attempt == portAttempts {
 			return err
 		}
 	}
@@ -277,20 +237,17 @@ func config(cfg Config) []byte {
 	return b.Bytes()
 }
 
-var errPortTaken = errors.New("port taken")
-
 func (s *Server) launch(bin string, extra []string, auth bool) error {
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	logPath := filepath.Join(s.dir, "prometheus.log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	ports, err := testserver.FreePorts(1)
 	if err != nil {
 		return fmt.Errorf("promtest: %w", err)
 	}
-	defer logf.Close()
-	offset, _ := logf.Seek(0, 2)
+	port := ports[0]
+	log, err := testserver.OpenLog(filepath.Join(s.dir, "prometheus.log"))
+	if err != nil {
+		return fmt.Errorf("promtest: %w", err)
+	}
+	defer log.Close()
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	args := append([]string{
 		"--config.file=" + filepath.Join(s.dir, "prometheus.yml"),
@@ -300,55 +257,30 @@ func (s *Server) launch(bin string, extra []string, auth bool) error {
 	}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = s.dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = log, log
+	// SIGTERM stops Prometheus, and the kernel sends it when the test
+	// binary dies without stopping it.
+	proc, err := testserver.Start(cmd, testserver.Options{Name: "prometheus", StopSignal: syscall.SIGTERM, DeathSignal: syscall.SIGTERM})
+	if err != nil {
 		return fmt.Errorf("promtest: start %s: %w", bin, err)
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
 	s.mu.Lock()
-	s.cmd, s.exited, s.port = cmd, exited, port
+	s.proc, s.port = proc, port
 	s.mu.Unlock()
 
-	logSince := func() string {
-		b, _ := os.ReadFile(logPath)
-		if int(offset) <= len(b) {
-			b = b[offset:]
-		}
-		return string(bytes.TrimSpace(b))
-	}
 	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(startTimeout)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	var lastErr error
-	for {
-		select {
-		case <-exited:
-			s.mu.Lock()
-			s.cmd, s.exited = nil, nil
-			s.mu.Unlock()
-			log := logSince()
-			if strings.Contains(log, "address already in use") {
-				return fmt.Errorf("promtest: %w: %d", errPortTaken, port)
-			}
-			return fmt.Errorf("promtest: prometheus exited during start-up (%s); its log:\n%s", cmd.ProcessState, log)
-		case <-tick.C:
-		}
+	err = proc.Await(testserver.Wait{
+		Addr: addr, Timeout: startTimeout, Interval: 50 * time.Millisecond, Grace: stopTimeout,
+		Log: log, PortTaken: "address already in use",
+	}, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		lastErr = ready(ctx, client, "http://"+addr+"/-/ready", auth)
-		cancel()
-		if lastErr == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			s.mu.Lock()
-			_ = s.kill()
-			s.mu.Unlock()
-			return fmt.Errorf("promtest: prometheus not ready on %s within %s: %v; its log:\n%s", addr, startTimeout, lastErr, logSince())
-		}
+		defer cancel()
+		return ready(ctx, client, "http://"+addr+"/-/ready", auth)
+	})
+	if err != nil {
+		return fmt.Errorf("promtest: %w", err)
 	}
+	return nil
 }
 
 func ready(ctx context.Context, c *http.Client, url string, auth bool) error {
@@ -368,46 +300,4 @@ func ready(ctx context.Context, c *http.Client, url string, auth bool) error {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("promtest: find a free port: %w", err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	return port, nil
-}
-
-// sweep removes the directories of earlier servers whose test binary has
-// gone (the parent-death signal stopped their Prometheus).
-func sweep() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "promtest-*"))
-	for _, dir := range dirs {
-		b, err := os.ReadFile(filepath.Join(dir, "owner.pid"))
-		if err != nil {
-			continue
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || pid <= 0 || pid == os.Getpid() || alive(pid) {
-			continue
-		}
-		_ = os.RemoveAll(dir)
-	}
-}
-
-func alive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
-func isExec(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
-}
-
-func inCI() bool {
-	ci, _ := strconv.ParseBool(os.Getenv("CI"))
-	return ci
 }

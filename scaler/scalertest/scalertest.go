@@ -159,14 +159,22 @@ func testConcurrent(t *testing.T, f Fixture) {
 		names[i] = "svc-" + strconv.Itoa(i)
 		f.AddService(t, names[i], 1)
 	}
-	ctx := callCtx(t)
+	// Each call has its own deadline: the guard is against a call that
+	// hangs, not against a slow backend under a loaded machine.
+	call := func(fn func(ctx context.Context) error) error {
+		ctx, cancel := context.WithTimeout(t.Context(), callTimeout)
+		defer cancel()
+		return fn(ctx)
+	}
 	m := f.Metric()
 	errs := make(chan error, 2*services)
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Go(func() {
 			for r := range rounds {
-				if err := f.Scaler().SetReplicas(ctx, name, int32(1+(i+r)%10), "scalertest: concurrent"); err != nil {
+				if err := call(func(ctx context.Context) error {
+					return f.Scaler().SetReplicas(ctx, name, int32(1+(i+r)%10), "scalertest: concurrent")
+				}); err != nil {
 					errs <- err
 					return
 				}
@@ -175,13 +183,16 @@ func testConcurrent(t *testing.T, f Fixture) {
 		wg.Go(func() {
 			for r := range rounds {
 				other := names[(i+r)%services]
-				st, err := f.Scaler().Replicas(ctx, other)
-				if err == nil && (st.Ready < 0 || st.Ready > st.Desired) {
-					err = errors.New("Replicas(" + other + "): Ready outside 0…Desired")
-				}
-				if err == nil {
-					_, err = f.Source().Metric(ctx, scaler.MetricQuery{Service: other, Metric: m})
-				}
+				err := call(func(ctx context.Context) error {
+					st, err := f.Scaler().Replicas(ctx, other)
+					if err == nil && (st.Ready < 0 || st.Ready > st.Desired) {
+						err = errors.New("Replicas(" + other + "): Ready outside 0…Desired")
+					}
+					if err == nil {
+						_, err = f.Source().Metric(ctx, scaler.MetricQuery{Service: other, Metric: m})
+					}
+					return err
+				})
 				if err != nil {
 					errs <- err
 					return
