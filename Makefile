@@ -25,11 +25,13 @@ vet:
 # What the tests run: Debian's PostgreSQL (internal/pgtest) and Prometheus
 # (internal/promtest), installed when missing and root; a Nomad server built
 # once from the Go module proxy into ~/.cache/hms-mgmt/bin (internal/nomadtest;
-# about 10 minutes cold). Never fails: the tests then skip, or fail under
+# about 10 minutes cold), and etcd + kube-apiserver likewise (internal/kubetest;
+# about 15 minutes cold). Never fails: the tests then skip, or fail under
 # CI=true.
 deps:
 	@scripts/debs.sh 'postgresql:initdb,/usr/lib/postgresql/*/bin/initdb' 'prometheus:/usr/bin/prometheus,prometheus'
 	@scripts/nomad.sh >/dev/null || echo "Nomad build failed: backends/nomad tests skip (fail under CI=true)" >&2
+	@scripts/kube.sh >/dev/null || echo "etcd/kube-apiserver build failed: backends/kubernetes tests skip (fail under CI=true)" >&2
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -cpu 1 ./...
