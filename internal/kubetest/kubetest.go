@@ -11,11 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -30,6 +28,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/hms-platform/mgmt/internal/testserver"
 )
 
 // The versions scripts/kube.sh builds.
@@ -66,31 +66,26 @@ const (
 // Server is one throw-away etcd plus kube-apiserver. The zero value is not
 // usable; get one from Main or New. It starts on first use.
 type Server struct {
-	once     sync.Once
-	startErr error
+	*testserver.Lazy // Ready, Require, Stop
 
 	mu      sync.Mutex // guards the fields below
-	stopped bool
-	dir     string // the temporary directory: etcd/, certs/, tokens.csv, sa.*, *.log
-	etcdURL string // http://127.0.0.1:PORT
-	host    string // https://127.0.0.1:PORT
-	caData  []byte // the serving certificate's CA
+	dir     string     // the temporary directory: etcd/, certs/, tokens.csv, sa.*, *.log
+	etcdURL string     // http://127.0.0.1:PORT
+	host    string     // https://127.0.0.1:PORT
+	caData  []byte     // the serving certificate's CA
 	tokens  map[string]string
-	procs   []*proc // etcd first
+	procs   []*testserver.Process // etcd first
 
 	n atomic.Int64 // namespaces created
 }
 
-type proc struct {
-	name   string
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when cmd has been waited for
-	log    string
-}
-
 // New returns a server that starts on first use (Config, Require or
 // Ready). Call Stop when done.
-func New() *Server { return &Server{} }
+func New() *Server {
+	s := &Server{}
+	s.Lazy = testserver.NewLazy("kubetest", ErrNotInstalled, s.start, s.stop)
+	return s
+}
 
 // Main is TestMain for a package whose tests use a kube-apiserver: it
 // hands use a lazily started server, runs the tests, stops the servers,
@@ -99,65 +94,7 @@ func New() *Server { return &Server{} }
 func Main(m *testing.M, use func(*Server)) {
 	srv := New()
 	use(srv)
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		s, ok := <-sig
-		if !ok {
-			return
-		}
-		_ = srv.Stop()
-		fmt.Fprintf(os.Stderr, "kubetest: %v: servers stopped\n", s)
-		os.Exit(2)
-	}()
-	code := run(m, srv)
-	signal.Stop(sig)
-	os.Exit(code)
-}
-
-func run(m *testing.M, srv *Server) int {
-	defer func() {
-		if err := srv.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-		}
-	}()
-	code := m.Run()
-	if code != 0 {
-		if tail := srv.LogTail(30); tail != "" {
-			fmt.Fprintf(os.Stderr, "kubetest: the tests failed; the servers' logs end with:\n%s\n", tail)
-		}
-	}
-	return code
-}
-
-// Require starts the servers if they are not running yet. When the
-// binaries are missing it skips t (fails it under CI=true); any other
-// start-up failure fails t.
-func (s *Server) Require(t testing.TB) {
-	t.Helper()
-	err := s.Ready()
-	if err == nil {
-		return
-	}
-	if errors.Is(err, ErrNotInstalled) && !inCI() {
-		t.Skipf("%v (set CI=true to make this a failure)", err)
-	}
-	t.Fatal(err)
-}
-
-// Ready starts the servers if they are not running yet and reports the
-// start-up error, the same one every time.
-func (s *Server) Ready() error {
-	s.once.Do(func() { s.startErr = s.start() })
-	if s.startErr != nil {
-		return s.startErr
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopped {
-		return errors.New("kubetest: the servers are stopped")
-	}
-	return nil
+	testserver.Main(m, "kubetest", srv.Stop, srv.LogTail)
 }
 
 // Config returns a client configuration for user Admin (group
@@ -245,74 +182,31 @@ func (s *Server) LogTail(n int) string {
 	}
 	var b strings.Builder
 	for _, name := range []string{"etcd", "kube-apiserver"} {
-		if t := tail(filepath.Join(dir, name+".log"), n); t != "" {
+		if t := testserver.Tail(filepath.Join(dir, name+".log"), n); t != "" {
 			fmt.Fprintf(&b, "--- %s.log ---\n%s\n", name, t)
 		}
 	}
 	return b.String()
 }
 
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// Stop stops kube-apiserver, then etcd, and removes their directory.
-// Later calls do nothing.
-func (s *Server) Stop() error {
-	s.once.Do(func() { s.startErr = errors.New("kubetest: the servers were stopped before they started") })
+// stop is the Lazy's: it tears the servers down.
+func (s *Server) stop() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopped {
-		return nil
-	}
-	s.stopped = true
 	return s.teardown()
 }
 
-// teardown stops the processes, last started first, and removes the
-// directory; s.mu is held.
+// teardown stops the processes, last started first (SIGTERM; SIGKILL to
+// the process group after stopTimeout), and removes the directory; s.mu
+// is held.
 func (s *Server) teardown() error {
 	var errs []error
 	for i := len(s.procs) - 1; i >= 0; i-- {
-		if err := s.procs[i].kill(); err != nil {
-			errs = append(errs, err)
-		}
+		errs = append(errs, testserver.Teardown("kubetest", s.procs[i], stopTimeout, ""))
 	}
-	s.procs = nil
-	if s.dir != "" {
-		if err := os.RemoveAll(s.dir); err != nil {
-			errs = append(errs, fmt.Errorf("kubetest: remove %s: %w", s.dir, err))
-		}
-		s.dir = ""
-	}
+	errs = append(errs, testserver.Teardown("kubetest", nil, 0, s.dir))
+	s.procs, s.dir = nil, ""
 	return errors.Join(errs...)
-}
-
-// kill sends SIGTERM, then SIGKILL to the process group after
-// stopTimeout.
-func (p *proc) kill() error {
-	select {
-	case <-p.exited:
-		return nil
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-		return nil
-	case <-time.After(stopTimeout):
-	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	<-p.exited
-	return fmt.Errorf("kubetest: %s (pid %d) did not stop within %s; killed", p.name, p.cmd.Process.Pid, stopTimeout)
 }
 
 // binaries are the programs kubetest runs.
@@ -349,7 +243,7 @@ func findBinaries() (binaries, error) {
 		{"KUBE_APISERVER_BIN", "kube-apiserver-" + KubeAPIServerVersion, &b.apiserver},
 	} {
 		if p := os.Getenv(x.env); p != "" {
-			if !isExec(p) {
+			if !testserver.IsExec(p) {
 				missing = append(missing, fmt.Sprintf("%s=%s is not an executable file", x.env, p))
 				continue
 			}
@@ -357,7 +251,7 @@ func findBinaries() (binaries, error) {
 			continue
 		}
 		p := filepath.Join(CacheDir(), x.file)
-		if !isExec(p) {
+		if !testserver.IsExec(p) {
 			missing = append(missing, "no "+p+" and no $"+x.env)
 			continue
 		}
@@ -369,27 +263,16 @@ func findBinaries() (binaries, error) {
 	return b, nil
 }
 
-func isExec(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
-}
-
-func inCI() bool {
-	ci, _ := strconv.ParseBool(os.Getenv("CI"))
-	return ci
-}
-
 func (s *Server) start() error {
 	bins, err := findBinaries()
 	if err != nil {
 		return err
 	}
-	sweep()
+	// Directories of earlier servers whose test binary died without Stop
+	// (the parent-death signal killed their servers).
+	testserver.Sweep(filepath.Join(os.TempDir(), "kubetest-*"), nil)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopped {
-		return errors.New("kubetest: the servers are stopped")
-	}
 	if err := s.startLocked(bins); err != nil {
 		_ = s.teardown()
 		return err
@@ -398,14 +281,11 @@ func (s *Server) start() error {
 }
 
 func (s *Server) startLocked(bins binaries) error {
-	dir, err := os.MkdirTemp("", "kubetest-")
+	dir, err := testserver.MkdirTemp("", "kubetest-")
 	if err != nil {
 		return fmt.Errorf("kubetest: %w", err)
 	}
 	s.dir = dir
-	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-		return fmt.Errorf("kubetest: %w", err)
-	}
 	if err := s.writeCredentials(); err != nil {
 		return err
 	}
@@ -414,7 +294,7 @@ func (s *Server) startLocked(bins binaries) error {
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, errPortTaken) || attempt == portAttempts {
+		if !errors.Is(err, testserver.ErrPortTaken) || attempt == portAttempts {
 			return err
 		}
 	}
@@ -423,7 +303,7 @@ func (s *Server) startLocked(bins binaries) error {
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, errPortTaken) || attempt == portAttempts {
+		if !errors.Is(err, testserver.ErrPortTaken) || attempt == portAttempts {
 			return err
 		}
 	}
@@ -472,82 +352,58 @@ func randomToken() (string, error) {
 	return fmt.Sprintf("%x", b), nil
 }
 
-var errPortTaken = errors.New("port taken")
-
-// launch starts a program with its output appended to dir/<name>.log and
-// returns it with a function that reads what it logged since.
-func (s *Server) launch(name, path string, args ...string) (*proc, func() string, error) {
-	logPath := filepath.Join(s.dir, name+".log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+// launch starts a program with its output appended to dir/<name>.log
+// (SIGTERM stops it; the kernel kills it when the test binary dies
+// without stopping it), waits until ready succeeds (see
+// testserver.Process.Await) and adds it to s.procs.
+func (s *Server) launch(addr string, ready func() error, name, path string, args ...string) error {
+	log, err := testserver.OpenLog(filepath.Join(s.dir, name+".log"))
 	if err != nil {
-		return nil, nil, fmt.Errorf("kubetest: %w", err)
+		return fmt.Errorf("kubetest: %w", err)
 	}
-	defer logf.Close()
-	offset, _ := logf.Seek(0, io.SeekEnd)
+	defer log.Close()
 	cmd := exec.Command(path, args...)
 	cmd.Dir = s.dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		return nil, nil, fmt.Errorf("kubetest: start %s: %w", path, err)
+	// The *os.File itself, so that the program writes to the file and not
+	// to a pipe that dies when log is closed.
+	cmd.Stdout, cmd.Stderr = log.File, log.File
+	p, err := testserver.Start(cmd, testserver.Options{Name: name, StopSignal: syscall.SIGTERM, DeathSignal: syscall.SIGKILL})
+	if err != nil {
+		return fmt.Errorf("kubetest: start %s: %w", path, err)
 	}
-	p := &proc{name: name, cmd: cmd, exited: make(chan struct{}), log: logPath}
-	go func() { _ = cmd.Wait(); close(p.exited) }()
-	since := func() string {
-		b, _ := os.ReadFile(logPath)
-		if int(offset) <= len(b) {
-			b = b[offset:]
-		}
-		if len(b) > 8000 {
-			b = b[len(b)-8000:]
-		}
-		return string(bytes.TrimSpace(b))
+	err = p.Await(testserver.Wait{
+		Addr: addr, Timeout: startTimeout, Interval: 100 * time.Millisecond, Grace: stopTimeout,
+		Log: log, PortTaken: "address already in use",
+	}, ready)
+	if err != nil {
+		return fmt.Errorf("kubetest: %w", err)
 	}
-	return p, since, nil
-}
-
-// waitReady polls probe until it succeeds, p exits or startTimeout
-// passes; a process that exits complaining about its address reports
-// errPortTaken.
-func waitReady(p *proc, since func() string, probe func() error) error {
-	deadline := time.Now().Add(startTimeout)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	var lastErr error
-	for {
-		select {
-		case <-p.exited:
-			log := since()
-			if strings.Contains(log, "address already in use") {
-				return fmt.Errorf("kubetest: %s: %w", p.name, errPortTaken)
-			}
-			return fmt.Errorf("kubetest: %s exited during start-up (%s); its log:\n%s", p.name, p.cmd.ProcessState, log)
-		case <-tick.C:
-		}
-		if lastErr = probe(); lastErr == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			_ = p.kill()
-			return fmt.Errorf("kubetest: %s not ready within %s: %v; its log:\n%s", p.name, startTimeout, lastErr, since())
-		}
-	}
+	s.procs = append(s.procs, p)
+	return nil
 }
 
 func (s *Server) launchEtcd(path string) error {
-	client, err := freePort()
+	ports, err := testserver.FreePorts(2)
 	if err != nil {
-		return err
+		return fmt.Errorf("kubetest: %w", err)
 	}
-	peer, err := freePort()
-	if err != nil {
-		return err
-	}
-	clientURL := "http://127.0.0.1:" + strconv.Itoa(client)
-	peerURL := "http://127.0.0.1:" + strconv.Itoa(peer)
+	clientURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
+	peerURL := "http://127.0.0.1:" + strconv.Itoa(ports[1])
 	data := filepath.Join(s.dir, "etcd")
 	_ = os.RemoveAll(data) // a failed attempt's
-	p, since, err := s.launch("etcd", path,
+	hc := &http.Client{Timeout: 2 * time.Second}
+	err = s.launch(clientURL, func() error {
+		resp, err := hc.Get(clientURL + "/health")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`"health":"true"`)) {
+			return fmt.Errorf("GET /health: %s %s", resp.Status, bytes.TrimSpace(body))
+		}
+		return nil
+	}, "etcd", path,
 		"--name=kubetest",
 		"--data-dir="+data,
 		"--listen-client-urls="+clientURL,
@@ -561,54 +417,18 @@ func (s *Server) launchEtcd(path string) error {
 	if err != nil {
 		return err
 	}
-	s.procs = append(s.procs, p)
-	hc := &http.Client{Timeout: 2 * time.Second}
-	err = waitReady(p, since, func() error {
-		resp, err := hc.Get(clientURL + "/health")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`"health":"true"`)) {
-			return fmt.Errorf("GET /health: %s %s", resp.Status, bytes.TrimSpace(body))
-		}
-		return nil
-	})
-	if err != nil {
-		s.procs = s.procs[:len(s.procs)-1]
-		return err
-	}
 	s.etcdURL = clientURL
 	return nil
 }
 
 func (s *Server) launchAPIServer(path string) error {
-	port, err := freePort()
+	ports, err := testserver.FreePorts(1)
 	if err != nil {
-		return err
+		return fmt.Errorf("kubetest: %w", err)
 	}
+	host := "https://127.0.0.1:" + strconv.Itoa(ports[0])
 	certDir := filepath.Join(s.dir, "certs")
 	_ = os.RemoveAll(certDir) // a failed attempt's
-	p, since, err := s.launch("kube-apiserver", path,
-		"--etcd-servers="+s.etcdURL,
-		"--secure-port="+strconv.Itoa(port),
-		"--bind-address=127.0.0.1",
-		"--advertise-address=127.0.0.1",
-		"--cert-dir="+certDir,
-		"--token-auth-file="+filepath.Join(s.dir, "tokens.csv"),
-		"--authorization-mode=RBAC",
-		"--service-account-key-file="+filepath.Join(s.dir, "sa.pub"),
-		"--service-account-signing-key-file="+filepath.Join(s.dir, "sa.key"),
-		"--service-account-issuer=https://kubernetes.default.svc",
-		"--service-cluster-ip-range=10.0.0.0/24",
-		"--disable-admission-plugins=ServiceAccount",
-	)
-	if err != nil {
-		return err
-	}
-	s.procs = append(s.procs, p)
-	host := "https://127.0.0.1:" + strconv.Itoa(port)
 	// The certificate is self-signed and written at start-up: probe without
 	// verifying it, then load it for the clients.
 	hc := &http.Client{
@@ -616,7 +436,7 @@ func (s *Server) launchAPIServer(path string) error {
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, //nolint:gosec // probing a loopback test server
 	}
 	defer hc.CloseIdleConnections()
-	err = waitReady(p, since, func() error {
+	err = s.launch(host, func() error {
 		req, err := http.NewRequest(http.MethodGet, host+"/readyz", nil)
 		if err != nil {
 			return err
@@ -632,9 +452,21 @@ func (s *Server) launchAPIServer(path string) error {
 			return fmt.Errorf("GET /readyz: %s %s", resp.Status, bytes.TrimSpace(body))
 		}
 		return nil
-	})
+	}, "kube-apiserver", path,
+		"--etcd-servers="+s.etcdURL,
+		"--secure-port="+strconv.Itoa(ports[0]),
+		"--bind-address=127.0.0.1",
+		"--advertise-address=127.0.0.1",
+		"--cert-dir="+certDir,
+		"--token-auth-file="+filepath.Join(s.dir, "tokens.csv"),
+		"--authorization-mode=RBAC",
+		"--service-account-key-file="+filepath.Join(s.dir, "sa.pub"),
+		"--service-account-signing-key-file="+filepath.Join(s.dir, "sa.key"),
+		"--service-account-issuer=https://kubernetes.default.svc",
+		"--service-cluster-ip-range=10.0.0.0/24",
+		"--disable-admission-plugins=ServiceAccount",
+	)
 	if err != nil {
-		s.procs = s.procs[:len(s.procs)-1]
 		return err
 	}
 	ca, err := os.ReadFile(filepath.Join(certDir, "apiserver.crt"))
@@ -643,37 +475,4 @@ func (s *Server) launchAPIServer(path string) error {
 	}
 	s.host, s.caData = host, ca
 	return nil
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("kubetest: find a free port: %w", err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	return port, nil
-}
-
-// sweep removes the directories of earlier kubetest servers whose test
-// binary has gone (the parent-death signal killed their servers).
-func sweep() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "kubetest-*"))
-	for _, dir := range dirs {
-		b, err := os.ReadFile(filepath.Join(dir, "owner.pid"))
-		if err != nil {
-			continue
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || pid == os.Getpid() || alive(pid) {
-			continue
-		}
-		_ = os.RemoveAll(dir)
-	}
-}
-
-func alive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }

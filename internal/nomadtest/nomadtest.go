@@ -265,7 +265,7 @@ func (s *Server) launch(bin string) error {
 	cmd := exec.Command(bin, "agent", "-config", cfg)
 	cmd.Env = env()
 	cmd.Dir = s.dir
-	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Stdout, cmd.Stderr = log.File, log.File
 	// SIGINT stops the agent; the kernel kills it when the test binary
 	// dies without stopping it.
 	proc, err := testserver.Start(cmd, testserver.Options{Name: "nomad", StopSignal: syscall.SIGINT, DeathSignal: syscall.SIGKILL})

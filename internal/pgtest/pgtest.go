@@ -314,7 +314,7 @@ func (s *Server) launch(bins binaries, as *syscall.Credential) error {
 		"-c", "max_connections=200",
 	)
 	cmd.Env = env()
-	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Stdout, cmd.Stderr = log.File, log.File
 	proc, err := testserver.Start(cmd, procOptions(as))
 	if err != nil {
 		return fmt.Errorf("pgtest: start %s: %w", bins.postgres, err)

@@ -257,7 +257,7 @@ func (s *Server) launch(bin string, extra []string, auth bool) error {
 	}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = s.dir
-	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Stdout, cmd.Stderr = log.File, log.File
 	// SIGTERM stops Prometheus, and the kernel sends it when the test
 	// binary dies without stopping it.
 	proc, err := testserver.Start(cmd, testserver.Options{Name: "prometheus", StopSignal: syscall.SIGTERM, DeathSignal: syscall.SIGTERM})

@@ -71,7 +71,10 @@ func Tail(path string, n int) string {
 }
 
 // Log is a server's log file, open for appending, that remembers where it
-// ended when it was opened.
+// ended when it was opened. Give a command Log.File as its Stdout and
+// Stderr, not the *Log: a value that is not an *os.File makes os/exec put
+// a pipe in between, and closing the Log after start-up would then kill
+// the server with SIGPIPE at its next write.
 type Log struct {
 	*os.File
 	offset int64

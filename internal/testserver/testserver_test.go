@@ -256,7 +256,7 @@ func TestAwait(t *testing.T) {
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = log.Close() })
 		cmd := exec.Command("sh", "-c", script)
-		cmd.Stdout, cmd.Stderr = log, log
+		cmd.Stdout, cmd.Stderr = log.File, log.File
 		p, err := Start(cmd, Options{Name: "srv"})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = p.Stop(time.Second) })
