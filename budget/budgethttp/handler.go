@@ -1,11 +1,9 @@
 package budgethttp
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
@@ -48,102 +46,11 @@ func NewHandler(b *budget.Budget, opts Options) http.Handler {
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBody
 	}
-	mux := http.NewServeMux()
-	routes := []struct {
-		pattern string
-		fn      func(http.ResponseWriter, *http.Request) error
-	}{
-		{"POST /budgets/{svc}", h.set},
-		{"GET /budgets/{svc}", h.get},
-		{"DELETE /budgets/{svc}", h.delete},
-	}
-	for _, rt := range routes {
-		fn := rt.fn
-		mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) {
-			if err := fn(w, r); err != nil {
-				httperr.WriteLog(w, r, h.log, err)
-			}
-		})
-	}
-	return h.observe(httperr.WrapMux(mux))
-}
-
-// observe logs every request at debug level and turns a panic into a 500.
-func (h *handler) observe(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now() // for the log only
-		sw := &statusWriter{ResponseWriter: w}
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler { // let net/http abort the response
-					panic(v)
-				}
-				if sw.status == 0 {
-					httperr.WriteLog(sw, r, h.log, fmt.Errorf("budgethttp: panic: %v", v))
-				} else {
-					h.log.ErrorContext(r.Context(), "http: panic after the response started", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
-				}
-			}
-			h.log.DebugContext(r.Context(), "http request", "method", r.Method, "path", r.URL.Path,
-				"status", sw.status, "bytes", sw.bytes, "duration", time.Since(start))
-		}()
-		next.ServeHTTP(sw, r)
-	})
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-}
-
-func (w *statusWriter) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.bytes += int64(n)
-	return n, err
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// query parses the query string and rejects parameters other than
-// allowed, and repeated ones.
-func query(r *http.Request, allowed ...string) (url.Values, error) {
-	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return nil, mgmt.Invalid("query", "cannot be parsed: %v", err)
-	}
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		known := false
-		for _, a := range allowed {
-			known = known || a == k
-		}
-		if !known {
-			if len(allowed) == 0 {
-				return nil, mgmt.Invalid(k, "unknown query parameter; this endpoint takes none")
-			}
-			return nil, mgmt.Invalid(k, "unknown query parameter; allowed: %s", strings.Join(allowed, ", "))
-		}
-		if len(q[k]) > 1 {
-			return nil, mgmt.Invalid(k, "is given %d times; give it once", len(q[k]))
-		}
-	}
-	return q, nil
+	return httperr.API("budgethttp", h.log,
+		httperr.Route{Pattern: "POST /budgets/{svc}", Fn: h.set},
+		httperr.Route{Pattern: "GET /budgets/{svc}", Fn: h.get},
+		httperr.Route{Pattern: "DELETE /budgets/{svc}", Fn: h.delete},
+	)
 }
 
 // service returns the checked service name of the path.
@@ -208,7 +115,7 @@ type setResponse struct {
 }
 
 func (h *handler) set(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
+	if _, err := httperr.Query(r, nil); err != nil {
 		return err
 	}
 	svc, err := service(r)
@@ -252,7 +159,7 @@ type getResponse struct {
 }
 
 func (h *handler) get(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
+	if _, err := httperr.Query(r, nil); err != nil {
 		return err
 	}
 	svc, err := service(r)
@@ -293,7 +200,7 @@ func topCap(svc string, sts []budget.Status) int {
 func capID(svc string, p budget.Period) string { return svc + "/" + p.String() }
 
 func (h *handler) delete(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r, "period")
+	q, err := httperr.Query(r, []string{"period"})
 	if err != nil {
 		return err
 	}

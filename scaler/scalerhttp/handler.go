@@ -3,12 +3,9 @@ package scalerhttp
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
-	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -58,119 +55,23 @@ func NewHandler(ctrl *scaler.Controller, opts Options) http.Handler {
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBody
 	}
-	mux := http.NewServeMux()
-	routes := []struct {
-		pattern string
-		fn      func(http.ResponseWriter, *http.Request) error
-	}{
-		{"GET /healthz", h.healthz},
-		{"POST /autoscale-rules", h.create},
-		{"GET /autoscale-rules", h.list},
-		{"POST /autoscale-rules/preview", h.preview},
-		{"GET /autoscale-rules/{id}", h.get},
-		{"PUT /autoscale-rules/{id}", h.replace},
-		{"DELETE /autoscale-rules/{id}", h.delete},
-		{"POST /autoscale-rules/{id}/pause", h.pause},
-		{"POST /autoscale-rules/{id}/resume", h.resume},
-		{"GET /autoscale-rules/{id}/status", h.status},
-		{"GET /rules/{id}/status", h.status},
-	}
-	for _, rt := range routes {
-		fn := rt.fn
-		mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) {
-			if err := fn(w, r); err != nil {
-				httperr.WriteLog(w, r, h.log, err)
-			}
-		})
-	}
-	return h.observe(httperr.WrapMux(mux))
-}
-
-// observe logs every request at debug level and turns a panic into a 500.
-func (h *handler) observe(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now() // for the log only
-		sw := &statusWriter{ResponseWriter: w}
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler { // let net/http abort the response
-					panic(v)
-				}
-				if sw.status == 0 {
-					httperr.WriteLog(sw, r, h.log, fmt.Errorf("scalerhttp: panic: %v", v))
-				} else {
-					h.log.ErrorContext(r.Context(), "http: panic after the response started", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
-				}
-			}
-			h.log.DebugContext(r.Context(), "http request", "method", r.Method, "path", r.URL.Path,
-				"status", sw.status, "bytes", sw.bytes, "duration", time.Since(start))
-		}()
-		next.ServeHTTP(sw, r)
-	})
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-}
-
-func (w *statusWriter) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.bytes += int64(n)
-	return n, err
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// query parses the query string and rejects parameters other than allowed
-// and repeats of those not in repeatable.
-func query(r *http.Request, allowed []string, repeatable ...string) (url.Values, error) {
-	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return nil, mgmt.Invalid("query", "cannot be parsed: %v", err)
-	}
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if !contains(allowed, k) {
-			if len(allowed) == 0 {
-				return nil, mgmt.Invalid(k, "unknown query parameter; this endpoint takes none")
-			}
-			return nil, mgmt.Invalid(k, "unknown query parameter; allowed: %s", strings.Join(allowed, ", "))
-		}
-		if len(q[k]) > 1 && !contains(repeatable, k) {
-			return nil, mgmt.Invalid(k, "is given %d times; give it once", len(q[k]))
-		}
-	}
-	return q, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return httperr.API("scalerhttp", h.log,
+		httperr.Route{Pattern: "GET /healthz", Fn: h.healthz},
+		httperr.Route{Pattern: "POST /autoscale-rules", Fn: h.create},
+		httperr.Route{Pattern: "GET /autoscale-rules", Fn: h.list},
+		httperr.Route{Pattern: "POST /autoscale-rules/preview", Fn: h.preview},
+		httperr.Route{Pattern: "GET /autoscale-rules/{id}", Fn: h.get},
+		httperr.Route{Pattern: "PUT /autoscale-rules/{id}", Fn: h.replace},
+		httperr.Route{Pattern: "DELETE /autoscale-rules/{id}", Fn: h.delete},
+		httperr.Route{Pattern: "POST /autoscale-rules/{id}/pause", Fn: h.pause},
+		httperr.Route{Pattern: "POST /autoscale-rules/{id}/resume", Fn: h.resume},
+		httperr.Route{Pattern: "GET /autoscale-rules/{id}/status", Fn: h.status},
+		httperr.Route{Pattern: "GET /rules/{id}/status", Fn: h.status},
+	)
 }
 
 func (h *handler) healthz(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r, nil); err != nil {
+	if _, err := httperr.Query(r, nil); err != nil {
 		return err
 	}
 	httperr.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -201,7 +102,7 @@ type dryRunResponse struct {
 }
 
 func (h *handler) create(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r, []string{"dryRun"})
+	q, err := httperr.Query(r, []string{"dryRun"})
 	if err != nil {
 		return err
 	}
@@ -256,7 +157,7 @@ type listResponse struct {
 }
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r, []string{"name", "service", "label"}, "label")
+	q, err := httperr.Query(r, []string{"name", "service", "label"}, "label")
 	if err != nil {
 		return err
 	}
@@ -282,7 +183,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) get(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r, nil); err != nil {
+	if _, err := httperr.Query(r, nil); err != nil {
 		return err
 	}
 	rule, err := h.ctrl.Rule(r.PathValue("id"))
@@ -294,7 +195,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) replace(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r, nil); err != nil {
+	if _, err := httperr.Query(r, nil); err != nil {
 		return err
 	}
 	id := r.PathValue("id")
@@ -314,7 +215,7 @@ func (h *handler) replace(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) delete(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r, nil); err != nil {
+	if _, err := httperr.Query(r, nil); err != nil {
 		return err
 	}
 	if err := h.ctrl.DeleteRule(r.PathValue("id")); err != nil {
@@ -333,7 +234,7 @@ func (h *handler) resume(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) setPaused(w http.ResponseWriter, r *http.Request, paused bool) error {
-	if _, err := query(r, nil); err != nil {
+	if _, err := httperr.Query(r, nil); err != nil {
 		return err
 	}
 	rule, err := h.ctrl.SetPaused(r.PathValue("id"), paused)
@@ -367,7 +268,7 @@ type metricOut struct {
 }
 
 func (h *handler) status(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r, nil); err != nil {
+	if _, err := httperr.Query(r, nil); err != nil {
 		return err
 	}
 	st, err := h.ctrl.Status(r.PathValue("id"))

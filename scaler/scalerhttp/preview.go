@@ -49,7 +49,7 @@ type stepOut struct {
 }
 
 func (h *handler) preview(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r, nil); err != nil {
+	if _, err := httperr.Query(r, nil); err != nil {
 		return err
 	}
 	body, err := httperr.ReadBody(w, r, h.maxBody)

@@ -4,10 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/pem"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,49 +11,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hms-platform/mgmt/internal/seedpy"
 )
-
-// python is the interpreter the seed's snippets run with: $PYTHON (which
-// `make test` sets to one that has requests, installing it if need be), or
-// python3 from PATH.
-func python() string {
-	if p := os.Getenv("PYTHON"); p != "" {
-		return p
-	}
-	return "python3"
-}
-
-// requirePythonRequests skips the test unless python3 with the requests
-// package is installed; under CI=true their absence fails it instead.
-func requirePythonRequests(t *testing.T) {
-	t.Helper()
-	out, err := exec.Command(python(), "-c", "import requests").CombinedOutput()
-	if err == nil {
-		return
-	}
-	msg := "the seed's Python snippets need python3 with the requests package (" + strings.TrimSpace(err.Error()+" "+string(out)) + "); " +
-		"install them (apt-get install python3-requests, or pip install requests) and run: go test -run TestSeedPythonSnippets ./scaler/scalerhttp/"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
-// pythonScript returns the path of a copy of testdata/name with the
-// replacements applied (old, new pairs).
-func pythonScript(t *testing.T, name string, replace ...string) string {
-	t.Helper()
-	src, err := os.ReadFile(filepath.Join("testdata", name))
-	require.NoError(t, err)
-	s := string(src)
-	for i := 0; i+1 < len(replace); i += 2 {
-		require.Contains(t, s, replace[i])
-		s = strings.ReplaceAll(s, replace[i], replace[i+1])
-	}
-	path := filepath.Join(t.TempDir(), name)
-	require.NoError(t, os.WriteFile(path, []byte(s), 0o600))
-	return path
-}
 
 // TestSeedPythonSnippets runs the seed's snippets 3.1 and 3.2 as written —
 // requests, json=, https — against the handler; only the host (and, for
@@ -65,19 +21,15 @@ func pythonScript(t *testing.T, name string, replace ...string) string {
 // self-signed certificate is trusted through REQUESTS_CA_BUNDLE.
 func TestSeedPythonSnippets(t *testing.T) {
 	t.Parallel()
-	requirePythonRequests(t)
+	seedpy.Require(t, "go test -run TestSeedPythonSnippets ./scaler/scalerhttp/")
 	e := newEnv(t, envOptions{tls: true})
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.srv.Certificate().Raw}), 0o600))
 	host := strings.TrimPrefix(e.srv.URL, "https://")
-	pyEnv := append(os.Environ(), "REQUESTS_CA_BUNDLE="+ca, "NO_PROXY=*", "no_proxy=*", "PYTHONUNBUFFERED=1")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
 	// 3.1: create_autoscale_rule.py prints the response.
-	cmd := exec.CommandContext(ctx, python(), pythonScript(t, "create_autoscale_rule.py", "{{HOST}}", host))
-	cmd.Env = pyEnv
+	cmd := seedpy.Command(ctx, t, e.srv.Certificate(), seedpy.Script(t, "create_autoscale_rule.py", "{{HOST}}", host))
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	m := regexp.MustCompile(`'ruleId': '(AR-\d+)'`).FindSubmatch(out)
@@ -88,8 +40,7 @@ func TestSeedPythonSnippets(t *testing.T) {
 	e.tick() // what Controller.Run does every interval
 
 	// 3.2: watch_rule.py polls for ever; stop it after its first print.
-	cmd = exec.CommandContext(ctx, python(), pythonScript(t, "watch_rule.py", "{{HOST}}", host, "AR-101", id))
-	cmd.Env = pyEnv
+	cmd = seedpy.Command(ctx, t, e.srv.Certificate(), seedpy.Script(t, "watch_rule.py", "{{HOST}}", host, "AR-101", id))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
