@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/hms-platform/mgmt/internal/kubetest"
+	"github.com/hms-platform/mgmt/internal/testserver"
 )
 
 var kube *kubetest.Server
@@ -108,29 +109,20 @@ func TestStopBeforeStart(t *testing.T) {
 	assert.Empty(t, s.Host())
 }
 
-// TestServersStopWhenTestBinaryDies runs this test binary again with a
-// test that panics while its servers run, then checks that the servers
+// TestServersStopWhenTestBinaryDies runs this test again in a child test
+// binary that panics while its servers run, then checks that the servers
 // stop by themselves and that the next start removes the directory left
 // behind.
 func TestServersStopWhenTestBinaryDies(t *testing.T) {
-	if os.Getenv("KUBETEST_PANIC_HELPER") == "1" {
-		t.Skip("this is the helper run")
+	if testserver.DyingChild() {
+		kube.Require(t)
+		pids := processesUsing(kube.Dir())
+		require.Len(t, pids, 2, "etcd and kube-apiserver")
+		testserver.Die(kube.Dir(), pids...)
 	}
 	kube.Require(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestPanicHelper$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "KUBETEST_PANIC_HELPER=1")
-	out, _ := cmd.CombinedOutput() // it panics: exit status 2
-	var dir string
-	for line := range strings.Lines(string(out)) {
-		if rest, ok := strings.CutPrefix(line, "HELPER "); ok {
-			dir = strings.TrimSpace(rest)
-		}
-	}
-	require.NotEmpty(t, dir, "helper output:\n%s", out)
-	require.Contains(t, string(out), "panic: on purpose")
-
-	require.Eventually(t, func() bool { return len(processesUsing(dir)) == 0 },
-		30*time.Second, 20*time.Millisecond, "etcd and kube-apiserver stop when their test binary dies")
+	dir, pids := testserver.RunDyingChild(t)
+	testserver.WaitGone(t, pids...)
 
 	s := kubetest.New()
 	t.Cleanup(func() { _ = s.Stop() })
@@ -140,26 +132,19 @@ func TestServersStopWhenTestBinaryDies(t *testing.T) {
 }
 
 // processesUsing returns the pids whose command line mentions dir.
-func processesUsing(dir string) []string {
-	var pids []string
+func processesUsing(dir string) []int {
+	var pids []int
 	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, f := range cmdlines {
 		b, err := os.ReadFile(f)
-		if err == nil && strings.Contains(string(b), dir+"/") {
-			pids = append(pids, filepath.Base(filepath.Dir(f)))
+		if err != nil || !strings.Contains(string(b), dir+"/") {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil {
+			pids = append(pids, pid)
 		}
 	}
 	return pids
-}
-
-func TestPanicHelper(t *testing.T) {
-	if os.Getenv("KUBETEST_PANIC_HELPER") != "1" {
-		t.Skip("run by TestServersStopWhenTestBinaryDies")
-	}
-	kube.Require(t)
-	require.Len(t, processesUsing(kube.Dir()), 2, "etcd and kube-apiserver")
-	fmt.Printf("HELPER %s\n", kube.Dir())
-	panic("on purpose")
 }
 
 // TestScriptVersions keeps the hint honest: the cache paths kubetest looks

@@ -1,24 +1,18 @@
 package nomadtest_test
 
 import (
-	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hms-platform/mgmt/internal/nomadtest"
+	"github.com/hms-platform/mgmt/internal/testserver"
 )
 
 var srv *nomadtest.Server
@@ -101,49 +95,22 @@ func TestNotInstalled(t *testing.T) {
 	require.NoError(t, s.Stop())
 }
 
-// TestServerStopsWhenTestBinaryDies runs this test binary again with a test
-// that panics while its server runs, then checks that the agent dies with
-// it and that the next server removes the directory left behind.
+// TestServerStopsWhenTestBinaryDies runs this test again in a child test
+// binary that panics while its server runs, then checks that the agent dies
+// with it and that the next server removes the directory left behind.
 func TestServerStopsWhenTestBinaryDies(t *testing.T) {
-	if os.Getenv("NOMADTEST_PANIC_HELPER") == "1" {
-		t.Skip("this is the helper run")
+	if testserver.DyingChild() {
+		srv.Require(t)
+		testserver.Die(srv.Dir(), srv.Pid())
 	}
 	srv.Require(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestPanicHelper$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "NOMADTEST_PANIC_HELPER=1")
-	out, _ := cmd.CombinedOutput() // it panics: exit status 2
-	var dir string
-	var pid int
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "HELPER "); ok {
-			f := strings.Fields(rest)
-			require.Len(t, f, 2)
-			dir = f[0]
-			pid, _ = strconv.Atoi(f[1])
-		}
-	}
-	require.NotEmpty(t, dir, "helper output:\n%s", out)
-	require.Contains(t, string(out), "panic: on purpose")
-
-	require.Eventually(t, func() bool {
-		err := syscall.Kill(pid, 0)
-		return errors.Is(err, syscall.ESRCH)
-	}, 30*time.Second, 20*time.Millisecond, "nomad (pid %d) stops when its test binary dies", pid)
+	dir, pids := testserver.RunDyingChild(t)
+	testserver.WaitGone(t, pids...)
 
 	s := nomadtest.New()
 	t.Cleanup(func() { _ = s.Stop() })
 	require.NoError(t, s.Ready()) // sweeps
 	assert.NoDirExists(t, dir, "the next server removes it")
-}
-
-func TestPanicHelper(t *testing.T) {
-	if os.Getenv("NOMADTEST_PANIC_HELPER") != "1" {
-		t.Skip("run by TestServerStopsWhenTestBinaryDies")
-	}
-	srv.Require(t)
-	fmt.Printf("HELPER %s %d\n", srv.Dir(), srv.Pid())
-	panic("on purpose")
 }
 
 // A package's TestMain hands the server to its tests, which read its

@@ -1,16 +1,13 @@
 package pgtest_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hms-platform/mgmt/internal/pgtest"
+	"github.com/hms-platform/mgmt/internal/testserver"
 )
 
 var srv *pgtest.Server
@@ -129,55 +127,29 @@ func TestNotInstalled(t *testing.T) {
 	require.NoError(t, s.Stop())
 }
 
-// TestServerStopsWhenTestBinaryDies runs this test binary again with a test
-// that panics while its server runs, then checks that the server stops by
-// itself and that the next server removes the directory left behind.
+// TestServerStopsWhenTestBinaryDies runs this test again in a child test
+// binary that panics while its server runs, then checks that the server
+// stops by itself and that the next server removes the directory left
+// behind.
 func TestServerStopsWhenTestBinaryDies(t *testing.T) {
-	if os.Getenv("PGTEST_PANIC_HELPER") == "1" {
-		t.Skip("this is the helper run")
+	if testserver.DyingChild() {
+		conn := connect(t, srv.NewDatabase(t))
+		dataDir := show(t, conn, "data_directory")
+		b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+		require.NoError(t, err)
+		pid, err := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0])
+		require.NoError(t, err)
+		testserver.Die(dataDir, pid)
 	}
 	srv.Require(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestPanicHelper$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "PGTEST_PANIC_HELPER=1")
-	out, _ := cmd.CombinedOutput() // it panics: exit status 2
-	var dataDir string
-	var pid int
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "HELPER "); ok {
-			f := strings.Fields(rest)
-			require.Len(t, f, 2)
-			dataDir = f[0]
-			pid, _ = strconv.Atoi(f[1])
-		}
-	}
-	require.NotEmpty(t, dataDir, "helper output:\n%s", out)
-	require.Contains(t, string(out), "panic: on purpose")
-
-	require.Eventually(t, func() bool {
-		err := syscall.Kill(pid, 0)
-		return errors.Is(err, syscall.ESRCH)
-	}, 30*time.Second, 20*time.Millisecond, "postgres (pid %d) stops when its test binary dies", pid)
+	dataDir, pids := testserver.RunDyingChild(t)
+	testserver.WaitGone(t, pids...)
 
 	s := pgtest.New()
 	t.Cleanup(func() { _ = s.Stop() })
 	require.NoError(t, s.Ready()) // sweeps
 	_, err := os.Stat(dataDir)
 	assert.True(t, errors.Is(err, os.ErrNotExist), "the next server removes %s: %v", dataDir, err)
-}
-
-func TestPanicHelper(t *testing.T) {
-	if os.Getenv("PGTEST_PANIC_HELPER") != "1" {
-		t.Skip("run by TestServerStopsWhenTestBinaryDies")
-	}
-	conn := connect(t, srv.NewDatabase(t))
-	dataDir := show(t, conn, "data_directory")
-	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
-	require.NoError(t, err)
-	pid, err := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0])
-	require.NoError(t, err)
-	fmt.Printf("HELPER %s %d\n", dataDir, pid)
-	panic("on purpose")
 }
 
 // A package's TestMain hands the server to its tests, which each take a
