@@ -17,6 +17,7 @@ import (
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/budget"
 	"github.com/hms-platform/mgmt/budget/budgethttp"
+	"github.com/hms-platform/mgmt/internal/apitest"
 	"github.com/hms-platform/mgmt/internal/httperr"
 )
 
@@ -98,25 +99,8 @@ type response struct {
 // unless contentType overrides it ("-" sends none).
 func (e *env) do(method, path, body string, contentType ...string) response {
 	e.t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
-	require.NoError(e.t, err)
-	ct := "application/json"
-	if len(contentType) > 0 {
-		ct = contentType[0]
-	}
-	if ct != "-" && body != "" {
-		req.Header.Set("Content-Type", ct)
-	}
-	res, err := e.srv.Client().Do(req)
-	require.NoError(e.t, err)
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	require.NoError(e.t, err)
-	return response{status: res.StatusCode, header: res.Header, body: b}
+	status, header, b := apitest.Do(e.t, e.srv, method, path, body, contentType...)
+	return response{status: status, header: header, body: b}
 }
 
 // json decodes the response body into a generic value, numbers as
@@ -133,12 +117,7 @@ func (r response) json(t *testing.T) map[string]any {
 // errorDetail decodes an error response, checking its content type.
 func (r response) errorDetail(t *testing.T) httperr.Detail {
 	t.Helper()
-	require.Equal(t, "application/json", r.header.Get("Content-Type"), "body: %s", r.body)
-	var b httperr.Body
-	dec := json.NewDecoder(strings.NewReader(string(r.body)))
-	dec.DisallowUnknownFields()
-	require.NoError(t, dec.Decode(&b), "body: %s", r.body)
-	return b.Error
+	return apitest.ErrorDetail(t, r.header, r.body)
 }
 
 // snapshot is the caps as the budget and the store hold them, to prove a
