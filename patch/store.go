@@ -1,0 +1,77 @@
+package patch
+
+import "context"
+
+// Store keeps patches with their lifecycle and acknowledgements, durably.
+// Implementations: NewMemory (this package), backends/sqlite and
+// backends/postgres; the conformance suite patch/patchtest checks them all.
+//
+// Every write goes through a callback that sees the tenant's live patches,
+// run while the store excludes every other write for the same tenant (a
+// mutex, SQLite's write lock, or a PostgreSQL advisory lock held by the
+// transaction). That is what keeps quotas and conflicts exact when
+// several hosts submit and approve at once.
+//
+// Every method takes a context first and stops when it ends.
+// Implementations are safe for concurrent use.
+type Store interface {
+	// Create stores a new patch of tenant. Under the tenant's write lock it
+	// calls decide with the tenant's live records (Status.Live, ordered by
+	// ID); decide returns the record to store, whose Patch.ID is ignored:
+	// the store assigns the next ID (IDs increase from 1, never reused).
+	// If decide returns an error, nothing is stored and Create returns it.
+	Create(ctx context.Context, tenant string, decide func(live []Record) (Record, error)) (Record, error)
+	// Update changes the record with the given ID (mgmt.ErrNotFound if
+	// none). Under the tenant's write lock it loads the record and the
+	// tenant's other live records and calls fn, which changes *cur in
+	// place: Status, Updated, Targets, ApplySeq, RevertSeq, appended
+	// History entries and set Acks (Record.SetAck). Patch, Created,
+	// Violations and existing History entries are immutable: a change to
+	// them is an error wrapping mgmt.ErrInvalid and nothing is written.
+	// If fn returns an error, nothing is written and Update returns it.
+	// Update returns the stored record.
+	Update(ctx context.Context, id int64, fn func(cur *Record, live []Record) error) (Record, error)
+	// Get returns the record with the given ID, or an error wrapping
+	// mgmt.ErrNotFound.
+	Get(ctx context.Context, id int64) (Record, error)
+	// List returns the records that match f, ordered by ID.
+	List(ctx context.Context, f Filter) ([]Record, error)
+	// Cursor returns the value stored under name ("" when none): the host
+	// keeps its position in the acknowledgement stream here.
+	Cursor(ctx context.Context, name string) (string, error)
+	// SetCursor stores value under name.
+	SetCursor(ctx context.Context, name, value string) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Filter selects records. Empty fields select everything.
+type Filter struct {
+	Tenant   string
+	Service  string
+	Statuses []Status
+	// AfterID and Limit page through the records: IDs > AfterID, at most
+	// Limit (0 = no limit).
+	AfterID int64
+	Limit   int
+}
+
+// Matches reports whether r is selected by f (ignoring paging).
+func (f Filter) Matches(r *Record) bool {
+	if f.Tenant != "" && r.Patch.Tenant != f.Tenant {
+		return false
+	}
+	if f.Service != "" && r.Patch.Service != f.Service {
+		return false
+	}
+	if len(f.Statuses) > 0 {
+		ok := false
+		for _, s := range f.Statuses {
+			ok = ok || s == r.Status
+		}
+		if !ok {
+			return false
+		}
+	}
+	return r.Patch.ID > f.AfterID
+}
