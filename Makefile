@@ -29,7 +29,7 @@ vet:
 # about 15 minutes cold). Never fails: the tests then skip, or fail under
 # CI=true.
 deps:
-	@scripts/debs.sh 'postgresql:initdb,/usr/lib/postgresql/*/bin/initdb' 'prometheus:/usr/bin/prometheus,prometheus'
+	@scripts/debs.sh 'postgresql:initdb,/usr/lib/postgresql/*/bin/initdb' 'prometheus:/usr/bin/prometheus,prometheus' 'redis-server:/usr/bin/redis-server,redis-server'
 	@scripts/nomad.sh >/dev/null || echo "Nomad build failed: backends/nomad tests skip (fail under CI=true)" >&2
 	@scripts/kube.sh >/dev/null || echo "etcd/kube-apiserver build failed: backends/kubernetes tests skip (fail under CI=true)" >&2
 
