@@ -75,6 +75,9 @@ func (s *MemorySink) Agents(ctx context.Context, tenant string) ([]AgentInfo, er
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil, mgmt.Unavailable("config sink is closed")
+	}
 	out := []AgentInfo{}
 	for _, a := range s.agents[tenant] {
 		out = append(out, a)

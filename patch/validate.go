@@ -1,0 +1,283 @@
+package patch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	"go.yaml.in/yaml/v3"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/internal/celenv"
+)
+
+// Policies is the validation configuration: CEL policies every patch must
+// pass, and the per-tenant quotas they may read. ParsePolicies reads it
+// from YAML:
+//
+//	quotas:
+//	  default: {replicas: 10}
+//	  IACB: {replicas: 20}
+//	policies:
+//	  - name: platform-rate-cap
+//	    expr: '!("rate_limit_rps" in patch.changes) || patch.changes.rate_limit_rps <= 1000'
+//	    field: changes.rate_limit_rps
+//	    message: exceeds the platform cap of 1000 requests per second
+//
+// A policy is a boolean CEL expression over these variables:
+//
+//	patch      map: service, version_selector, tenant, author, reason,
+//	           labels (map of strings), changes (map of typed values),
+//	           window {start, end} (timestamps)
+//	now        the validation time (timestamp), from the injectable clock
+//	quota      map(string, int): the tenant's quota (its entry, else "default")
+//	usage      map(string, int): per integer key, the sum of the values the
+//	           tenant's other live patches whose windows overlap this one's
+//	           set it to (0 for every quota key they do not set)
+//	conflicts  list of maps {id, key, start, end}: the live patches of the
+//	           same service and tenant that change one of the same keys in
+//	           an overlapping window
+//
+// Every failed policy is reported, each naming the policy and its field.
+type Policies struct {
+	Quotas   map[string]map[string]int64 `yaml:"quotas" json:"quotas,omitempty"`
+	Policies []celenv.Policy             `yaml:"policies" json:"policies"`
+}
+
+// policyFile is the YAML shape of Policies (celenv.Policy has JSON tags
+// only).
+type policyFile struct {
+	Quotas   map[string]map[string]int64 `yaml:"quotas"`
+	Policies []struct {
+		Name    string `yaml:"name"`
+		Expr    string `yaml:"expr"`
+		Message string `yaml:"message"`
+		Field   string `yaml:"field"`
+	} `yaml:"policies"`
+}
+
+// ParsePolicies reads a policy file (YAML or JSON) strictly: unknown
+// fields are errors with their line.
+func ParsePolicies(data []byte) (Policies, error) {
+	var f policyFile
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return Policies{}, mgmt.Invalid("policies", "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	p := Policies{Quotas: f.Quotas}
+	for _, x := range f.Policies {
+		p.Policies = append(p.Policies, celenv.Policy{Name: x.Name, Expr: x.Expr, Message: x.Message, Field: x.Field})
+	}
+	return p, nil
+}
+
+// Validator checks patches against the catalog and the policies. Create
+// with NewValidator; it is immutable and safe for concurrent use.
+type Validator struct {
+	catalog   *Catalog
+	set       *celenv.Set
+	quotas    map[string]map[string]int64
+	quotaKeys []string
+	conflicts map[string]bool // names of policies that read conflicts
+}
+
+// ValidatorOptions configure a Validator.
+type ValidatorOptions struct {
+	// Catalog, when set, is checked first (Catalog.Check).
+	Catalog *Catalog
+	// Policies are compiled once, here.
+	Policies Policies
+	// CostLimit bounds one policy's evaluation; zero is celenv's default.
+	CostLimit uint64
+}
+
+// NewValidator compiles the policies. Every compile error is reported at
+// once, each naming its policy.
+func NewValidator(opts ValidatorOptions) (*Validator, error) {
+	env, err := celenv.New(celenv.Options{
+		Variables: map[string]*cel.Type{
+			"patch":     celenv.DynMap(),
+			"quota":     cel.MapType(cel.StringType, cel.IntType),
+			"usage":     cel.MapType(cel.StringType, cel.IntType),
+			"conflicts": cel.ListType(celenv.DynMap()),
+		},
+		CostLimit: opts.CostLimit,
+	})
+	if err != nil {
+		return nil, err
+	}
+	set, err := env.CompileSet(opts.Policies.Policies)
+	if err != nil {
+		return nil, err
+	}
+	v := &Validator{catalog: opts.Catalog, set: set, quotas: opts.Policies.Quotas, conflicts: map[string]bool{}}
+	keys := map[string]bool{}
+	for tenant, q := range opts.Policies.Quotas {
+		if tenant != "default" {
+			if err := ValidateName("quotas", tenant); err != nil {
+				return nil, err
+			}
+		}
+		for k, n := range q {
+			if err := ValidateKey("quotas."+tenant, k); err != nil {
+				return nil, err
+			}
+			if n < 0 {
+				return nil, mgmt.Invalid("quotas."+tenant+"."+k, "is %d, negative", n)
+			}
+			keys[k] = true
+		}
+	}
+	v.quotaKeys = slices.Sorted(maps.Keys(keys))
+	for _, p := range set.Programs() {
+		if slices.Contains(p.Variables(), "conflicts") {
+			v.conflicts[p.Name()] = true
+		}
+	}
+	return v, nil
+}
+
+// Len returns the number of policies.
+func (v *Validator) Len() int { return v.set.Len() }
+
+// Check checks p's shape and the catalog. Its errors are bad input (the
+// patch cannot be stored): every problem, each naming its field.
+func (v *Validator) Check(p *Patch) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if v.catalog != nil {
+		return v.catalog.Check(p)
+	}
+	return nil
+}
+
+// Conflict is a live patch that changes one of the same keys of the same
+// service and tenant in an overlapping window.
+type Conflict struct {
+	ID     int64
+	Key    string
+	Window Window
+}
+
+// Evaluate runs every policy on p at time now, given the tenant's other
+// live records, and returns the violations (nil when p passes). A policy
+// that cannot be evaluated fails closed: it is a violation too. It returns
+// an error only when ctx ends.
+func (v *Validator) Evaluate(ctx context.Context, p *Patch, live []Record, now time.Time) ([]Violation, error) {
+	conflicts := Conflicts(p, live)
+	vars := celenv.Map{
+		"patch":     patchVar(p),
+		"quota":     v.quota(p.Tenant),
+		"usage":     v.usage(p, live),
+		"conflicts": conflictVar(conflicts),
+	}
+	var out []Violation
+	for _, prg := range v.set.Programs() {
+		err := prg.Check(ctx, now, vars)
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		vi := Violation{Policy: prg.Name(), Field: prg.Policy().Field, Message: err.Error()}
+		var me *mgmt.Error
+		if errors.As(err, &me) {
+			vi.Message = strings.TrimPrefix(me.Message, fmt.Sprintf("policy %q: ", prg.Name()))
+		}
+		if v.conflicts[prg.Name()] && len(conflicts) > 0 {
+			parts := make([]string, len(conflicts))
+			for i, c := range conflicts {
+				parts[i] = fmt.Sprintf("patch %d changes %s from %s to %s", c.ID, c.Key,
+					c.Window.Start.Format(time.RFC3339), c.Window.End.Format(time.RFC3339))
+			}
+			vi.Message += " (" + strings.Join(parts, "; ") + ")"
+		}
+		out = append(out, vi)
+	}
+	return out, nil
+}
+
+// Conflicts returns the live records of p's tenant and service, other than
+// p, that change one of p's keys in a window overlapping p's, one entry per
+// record and key, ordered by ID then key.
+func Conflicts(p *Patch, live []Record) []Conflict {
+	var out []Conflict
+	for i := range live {
+		o := &live[i].Patch
+		if o.ID == p.ID || o.Tenant != p.Tenant || o.Service != p.Service || !live[i].Status.Live() || !o.Window.Overlaps(p.Window) {
+			continue
+		}
+		for _, k := range o.Changes.Keys() {
+			if _, ok := p.Changes[k]; ok {
+				out = append(out, Conflict{ID: o.ID, Key: k, Window: o.Window})
+			}
+		}
+	}
+	return out
+}
+
+func (v *Validator) quota(tenant string) map[string]int64 {
+	q, ok := v.quotas[tenant]
+	if !ok {
+		q = v.quotas["default"]
+	}
+	if q == nil {
+		return map[string]int64{}
+	}
+	return q
+}
+
+// usage sums, per quota key, the integer values the tenant's other live
+// patches overlapping p's window set.
+func (v *Validator) usage(p *Patch, live []Record) map[string]int64 {
+	u := make(map[string]int64, len(v.quotaKeys))
+	for _, k := range v.quotaKeys {
+		u[k] = 0
+	}
+	for i := range live {
+		o := &live[i].Patch
+		if o.ID == p.ID || o.Tenant != p.Tenant || !live[i].Status.Live() || !o.Window.Overlaps(p.Window) {
+			continue
+		}
+		for _, k := range v.quotaKeys {
+			if n, ok := o.Changes.Int(k); ok {
+				u[k] += n
+			}
+		}
+	}
+	return u
+}
+
+func patchVar(p *Patch) map[string]any {
+	labels := map[string]string(p.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	return map[string]any{
+		"service":          p.Service,
+		"version_selector": p.VersionSelector,
+		"tenant":           p.Tenant,
+		"author":           p.Author,
+		"reason":           p.Reason,
+		"labels":           labels,
+		"changes":          map[string]any(p.Changes),
+		"window":           map[string]any{"start": p.Window.Start, "end": p.Window.End},
+	}
+}
+
+func conflictVar(cs []Conflict) []map[string]any {
+	out := make([]map[string]any, len(cs))
+	for i, c := range cs {
+		out[i] = map[string]any{"id": c.ID, "key": c.Key, "start": c.Window.Start, "end": c.Window.End}
+	}
+	return out
+}
