@@ -193,12 +193,12 @@ func TestSubmitBadInputStoresNothing(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
 	for name, mutate := range map[string]func(p *patch.Patch){
-		"unknown service": func(p *patch.Patch) { p.Service = "NOPE" },
-		"tenant without the service": func(p *patch.Patch) { p.Tenant = "VA" },
-		"selector matching no version":  func(p *patch.Patch) { p.VersionSelector = ">=9" },
-		"undeclared key":                func(p *patch.Patch) { p.Changes["colour"] = "blue" },
-		"wrong type":                    func(p *patch.Patch) { p.Changes["replicas"] = "six" },
-		"someone else as author":        func(p *patch.Patch) { p.Author = "mallory" },
+		"unknown service":              func(p *patch.Patch) { p.Service = "NOPE" },
+		"tenant without the service":   func(p *patch.Patch) { p.Tenant = "VA" },
+		"selector matching no version": func(p *patch.Patch) { p.VersionSelector = ">=9" },
+		"undeclared key":               func(p *patch.Patch) { p.Changes["colour"] = "blue" },
+		"wrong type":                   func(p *patch.Patch) { p.Changes["replicas"] = "six" },
+		"someone else as author":       func(p *patch.Patch) { p.Author = "mallory" },
 	} {
 		p := seedPatch(t)
 		mutate(&p)
@@ -373,10 +373,10 @@ rules:
 		p    patch.Patch
 		want patch.Verdict
 	}{
-		"approved":  {patch.Patch{Changes: patch.Changes{"rate_limit_rps": int64(200)}}, patch.Approve},
-		"too big":   {patch.Patch{Changes: patch.Changes{"rate_limit_rps": int64(900)}}, patch.Pending},
-		"replicas":  {patch.Patch{Changes: patch.Changes{"rate_limit_rps": int64(200), "replicas": int64(6)}}, patch.Pending},
-		"freeze":    {patch.Patch{Changes: patch.Changes{"x": int64(1)}, Labels: mgmt.Labels{"env": "freeze"}}, patch.Reject},
+		"approved": {patch.Patch{Changes: patch.Changes{"rate_limit_rps": int64(200)}}, patch.Approve},
+		"too big":  {patch.Patch{Changes: patch.Changes{"rate_limit_rps": int64(900)}}, patch.Pending},
+		"replicas": {patch.Patch{Changes: patch.Changes{"rate_limit_rps": int64(200), "replicas": int64(6)}}, patch.Pending},
+		"freeze":   {patch.Patch{Changes: patch.Changes{"x": int64(1)}, Labels: mgmt.Labels{"env": "freeze"}}, patch.Reject},
 	} {
 		rv, err := a.Review(ctx, patch.Record{Patch: c.p})
 		require.NoError(t, err, name)
