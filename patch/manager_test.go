@@ -39,9 +39,7 @@ func newValidator(t testing.TB) *patch.Validator {
 	t.Helper()
 	cat, err := patch.ParseCatalog(readFile(t, "testdata/catalog.yml"))
 	require.NoError(t, err)
-	pol, err := patch.ParsePolicies(readFile(t, "testdata/policies.yml"))
-	require.NoError(t, err)
-	v, err := patch.NewValidator(patch.ValidatorOptions{Catalog: cat, Policies: pol})
+	v, err := patch.NewValidator(patch.ValidatorOptions{Catalog: cat, Policies: patch.DefaultPolicies()})
 	require.NoError(t, err)
 	return v
 }

@@ -3,6 +3,7 @@ package patch
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"maps"
@@ -281,3 +282,22 @@ func conflictVar(cs []Conflict) []map[string]any {
 	}
 	return out
 }
+
+//go:embed policies.yml
+var defaultPolicies []byte
+
+// DefaultPolicies returns the built-in validation policies (policies.yml in
+// this package): the platform's rate cap of 1000 rps, positive values,
+// window order, at most 30 days, not already ended, the tenant replica
+// quota (20 for IACB, 10 by default) and no conflicts.
+func DefaultPolicies() Policies {
+	p, err := ParsePolicies(defaultPolicies)
+	if err != nil {
+		panic("patch: the built-in policies do not parse: " + err.Error())
+	}
+	return p
+}
+
+// DefaultPoliciesYAML returns the source of DefaultPolicies, as a starting
+// point for a policy file.
+func DefaultPoliciesYAML() []byte { return bytes.Clone(defaultPolicies) }

@@ -172,11 +172,15 @@ func MethodNotAllowed(method string, allow ...string) error {
 }
 
 // UnsupportedMediaType returns the error of a 415 response to a body sent
-// with the given Content-Type.
-func UnsupportedMediaType(contentType string) error {
+// with the given Content-Type, naming the types accepted (application/json
+// when none are given).
+func UnsupportedMediaType(contentType string, accepted ...string) error {
+	if len(accepted) == 0 {
+		accepted = []string{ContentType}
+	}
 	return &statusError{
 		status: http.StatusUnsupportedMediaType,
-		err:    mgmt.Invalid("Content-Type", "%q is not supported; send application/json", contentType),
+		err:    mgmt.Invalid("Content-Type", "%q is not supported; send %s", contentType, strings.Join(accepted, " or ")),
 	}
 }
 

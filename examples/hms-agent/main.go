@@ -1,0 +1,213 @@
+// Command hms-agent is the HMS-SVC sidecar (package patch/agent): it reads
+// its tenant's patch stream from Redis, merges each patch for its service
+// into the service's YAML config file, reloads the service and
+// acknowledges the outcome to HMS-MGT:
+//
+//	go run ./examples/hms-agent -tenant IACB -service ARTIST_REGISTRY_API \
+//	    -version 2.1.3 -config ./conf.yml -redis 127.0.0.1:6379 \
+//	    -reload-pidfile /run/nginx.pid
+//
+// The service is reloaded by a signal (-reload-pid N or -reload-pidfile F,
+// SIGHUP unless -reload-signal says otherwise) or by a command
+// (-reload-cmd 'nginx -s reload', split on spaces and run without a
+// shell, killed after -reload-timeout); without any, the file is rewritten
+// and nothing is reloaded (a warning says so). The agent remembers its
+// position and the values its patches replaced in -state (default: the
+// config path + ".agent-state.json"). Logs go to stderr; SIGINT or
+// SIGTERM stops it cleanly. Exit status: 0 after a clean stop, 2 for a bad
+// command line, 1 for any other failure.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/hms-platform/mgmt/patch"
+	"github.com/hms-platform/mgmt/patch/agent"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+}
+
+// run is the whole command: it returns the exit status.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "hms-agent:", err)
+		return 2
+	}
+	logger := newLogger(cfg, stderr)
+	feed, err := openFeed(cfg.redis)
+	if err != nil {
+		fmt.Fprintln(stderr, "hms-agent:", err)
+		return 1
+	}
+	defer feed.Close()
+	if err := serve(ctx, cfg, feed, logger); err != nil {
+		fmt.Fprintln(stderr, "hms-agent:", err)
+		return 1
+	}
+	return 0
+}
+
+// config is the parsed command line.
+type config struct {
+	id, tenant, service, version string
+	configPath, statePath        string
+	redis                        string
+	reloadPID                    int
+	reloadPIDFile                string
+	reloadCmd                    []string
+	reloadSignal                 syscall.Signal
+	reloadTimeout                time.Duration
+	registerEvery                time.Duration
+	logLevel                     slog.Level
+	logFormat                    string
+}
+
+// signals are the -reload-signal values.
+var signals = map[string]syscall.Signal{
+	"HUP": syscall.SIGHUP, "USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2,
+	"TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT,
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("hms-agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	host, _ := os.Hostname()
+	fs.StringVar(&cfg.id, "id", host, "agent ID, unique in the tenant (default: the host name)")
+	fs.StringVar(&cfg.tenant, "tenant", "", "tenant whose patch stream to read (required)")
+	fs.StringVar(&cfg.service, "service", "", "catalog service this agent configures (required)")
+	fs.StringVar(&cfg.version, "version", "", "the service's semantic version, matched against patches' selectors (required)")
+	fs.StringVar(&cfg.configPath, "config", "", "the service's YAML config file (required)")
+	fs.StringVar(&cfg.statePath, "state", "", "the agent's state file (default: -config + \".agent-state.json\")")
+	fs.StringVar(&cfg.redis, "redis", "", "Redis address host:port (required)")
+	fs.IntVar(&cfg.reloadPID, "reload-pid", 0, "reload by signalling this process")
+	fs.StringVar(&cfg.reloadPIDFile, "reload-pidfile", "", "reload by signalling the process whose ID this file holds (read at each reload)")
+	cmd := fs.String("reload-cmd", "", "reload by running this command (split on spaces, no shell), such as 'nginx -s reload'")
+	sig := fs.String("reload-signal", "HUP", "signal for -reload-pid and -reload-pidfile: HUP, USR1, USR2, TERM, INT or QUIT")
+	fs.DurationVar(&cfg.reloadTimeout, "reload-timeout", 30*time.Second, "how long -reload-cmd may run")
+	fs.DurationVar(&cfg.registerEvery, "register-every", 30*time.Second, "how often the agent registers again with HMS-MGT")
+	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var errs []error
+	for _, f := range []struct{ name, v string }{{"-tenant", cfg.tenant}, {"-service", cfg.service}, {"-id", cfg.id}} {
+		if err := patch.ValidateName(f.name, f.v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if cfg.version == "" {
+		errs = append(errs, errors.New("-version: is required"))
+	} else if _, err := semver.NewVersion(cfg.version); err != nil {
+		errs = append(errs, fmt.Errorf("-version: %q is not a semantic version", cfg.version))
+	}
+	if cfg.configPath == "" {
+		errs = append(errs, errors.New("-config: is required"))
+	}
+	if cfg.redis == "" {
+		errs = append(errs, errors.New("-redis: is required (host:port)"))
+	}
+	cfg.reloadCmd = strings.Fields(*cmd)
+	n := 0
+	for _, set := range []bool{cfg.reloadPID != 0, cfg.reloadPIDFile != "", len(cfg.reloadCmd) > 0} {
+		if set {
+			n++
+		}
+	}
+	if n > 1 {
+		errs = append(errs, errors.New("-reload-pid, -reload-pidfile and -reload-cmd: give at most one"))
+	}
+	if cfg.reloadPID < 0 {
+		errs = append(errs, fmt.Errorf("-reload-pid: %d is not a process ID", cfg.reloadPID))
+	}
+	s, ok := signals[strings.TrimPrefix(strings.ToUpper(*sig), "SIG")]
+	if !ok {
+		errs = append(errs, fmt.Errorf("-reload-signal: %q is not one of HUP, USR1, USR2, TERM, INT, QUIT", *sig))
+	}
+	cfg.reloadSignal = s
+	if cfg.reloadTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("-reload-timeout: %v must be positive", cfg.reloadTimeout))
+	}
+	if cfg.registerEvery < time.Second {
+		errs = append(errs, fmt.Errorf("-register-every: %v must be at least 1s", cfg.registerEvery))
+	}
+	if err := cfg.logLevel.UnmarshalText([]byte(*level)); err != nil {
+		errs = append(errs, fmt.Errorf("-log-level: %q is not debug, info, warn or error", *level))
+	}
+	if cfg.logFormat != "text" && cfg.logFormat != "json" {
+		errs = append(errs, fmt.Errorf("-log-format: %q is not text or json", cfg.logFormat))
+	}
+	return cfg, errors.Join(errs...)
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	if cfg.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// reloader returns the Reloader the flags ask for, or nil.
+func reloader(cfg config) (agent.Reloader, error) {
+	switch {
+	case cfg.reloadPID != 0:
+		return agent.SignalReloader(cfg.reloadPID, cfg.reloadSignal)
+	case cfg.reloadPIDFile != "":
+		return agent.PIDFileReloader(cfg.reloadPIDFile, cfg.reloadSignal)
+	case len(cfg.reloadCmd) > 0:
+		return agent.CommandReloader(cfg.reloadCmd, cfg.reloadTimeout)
+	}
+	return nil, nil
+}
+
+// serve runs the agent on feed until ctx ends.
+func serve(ctx context.Context, cfg config, feed patch.Feed, logger *slog.Logger) error {
+	reload, err := reloader(cfg)
+	if err != nil {
+		return err
+	}
+	if reload == nil {
+		logger.Warn("no reload configured (-reload-pid, -reload-pidfile or -reload-cmd): the config file is rewritten, the service is not told")
+	}
+	a, err := agent.New(agent.Options{
+		ID: cfg.id, Tenant: cfg.tenant, Service: cfg.service, Version: cfg.version,
+		ConfigPath: cfg.configPath, StatePath: cfg.statePath,
+		Feed: feed, Reload: reload, Logger: logger, RegisterEvery: cfg.registerEvery,
+	})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	logger.Info("hms-agent starting", "id", cfg.id, "tenant", cfg.tenant, "service", cfg.service,
+		"version", cfg.version, "config", cfg.configPath, "state", a.StatePath(), "stream", patch.StreamName(cfg.tenant))
+	if err := a.Run(ctx); err != nil {
+		return err
+	}
+	logger.Info("hms-agent stopped", "last_seq", a.LastSeq(), "revision", a.Revision())
+	return nil
+}

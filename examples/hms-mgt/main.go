@@ -1,0 +1,218 @@
+// Command hms-mgt serves HMS-MGT's patch API (package patch/patchhttp):
+// config patches are submitted, validated against CEL policies, approved,
+// published at their window's start to the agents of their tenant
+// (examples/hms-agent) and reverted at its end.
+//
+//	go run ./examples/hms-mgt -addr 127.0.0.1:8081 -dev
+//
+// then, as in the seed:
+//
+//	curl -s localhost:8081/api/patch -H 'Content-Type: application/yaml' \
+//	     --data-binary @artist_registry_patch.yml
+//	# {"patch_id":1,"status":"QUEUED"}
+//	curl -s localhost:8081/api/patch/1
+//
+// Patches are kept in the SQLite file named by -db (hms-mgt.db by default;
+// :memory: keeps nothing). With -redis ADDR they are delivered through
+// Redis Streams, one per tenant ("cfg::<tenant>"), which agents read from
+// their last position, so an agent that was down catches up; without it
+// they go to an in-process sink that no agent outside this process reads.
+// -catalog and -policies replace the built-in catalog and validation
+// policies; -rules adds automatic approval rules (CEL).
+//
+// There is no authentication without -dev yet: the command refuses to
+// start. -dev also approves every patch automatically (as
+// "governance/dev-auto-approve"). SIGINT or SIGTERM shuts it down
+// gracefully.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/hms-platform/mgmt/internal/host"
+	"github.com/hms-platform/mgmt/patch"
+	"github.com/hms-platform/mgmt/patch/patchhttp"
+)
+
+//go:embed catalog.yml
+var defaultCatalog []byte
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(host.ExitCode("hms-mgt", run(ctx, os.Args[1:], os.Stderr, nil), os.Stderr))
+}
+
+// memoryDB is the -db value for a store that keeps nothing.
+const memoryDB = ":memory:"
+
+// devApprover is the actor of -dev's automatic approvals.
+const devApprover = "governance/dev-auto-approve"
+
+type config struct {
+	addr, db, redis           string
+	catalog, policies, rules  string
+	dev                       bool
+	interval, shutdownTimeout time.Duration
+	logger                    *slog.Logger
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("hms-mgt", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8081", "listen address")
+	fs.BoolVar(&cfg.dev, "dev", false, "required: run without authentication and approve every patch automatically (development only)")
+	fs.StringVar(&cfg.db, "db", "hms-mgt.db", "patch store: a SQLite file (created when missing), or "+memoryDB+" to keep nothing")
+	fs.StringVar(&cfg.redis, "redis", "", "Redis address (host:port) for delivery through Redis Streams; empty: an in-process sink")
+	fs.StringVar(&cfg.catalog, "catalog", "", "service catalog YAML file (default: the built-in demo catalog)")
+	fs.StringVar(&cfg.policies, "policies", "", "validation policies YAML file (default: the built-in policies)")
+	fs.StringVar(&cfg.rules, "rules", "", "automatic approval rules YAML file (default: none; every patch waits for a person)")
+	fs.DurationVar(&cfg.interval, "interval", time.Second, "how often windows are checked")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to wait for requests in flight at shutdown")
+	logger := host.LogFlags(fs)
+	if err := host.ParseFlags(fs, args); err != nil {
+		return cfg, err
+	}
+	var err error
+	if cfg.logger, err = logger(stderr); err != nil {
+		return cfg, err
+	}
+	switch {
+	case cfg.interval < 10*time.Millisecond:
+		return cfg, host.Usagef("-interval %v: must be at least 10ms", cfg.interval)
+	case cfg.shutdownTimeout <= 0:
+		return cfg, host.Usagef("-shutdown-timeout %v: must be positive", cfg.shutdownTimeout)
+	case cfg.db == "":
+		return cfg, host.Usagef("-db: give a SQLite file or %s", memoryDB)
+	case cfg.dev && cfg.rules != "":
+		return cfg, host.Usagef("-rules: -dev approves every patch; drop one of them")
+	case !cfg.dev:
+		return cfg, host.Usagef("refusing to start: hms-mgt has no authentication yet, so anyone who can reach it " +
+			"could submit and approve configuration patches; pass -dev to run it anyway on a trusted machine")
+	}
+	return cfg, nil
+}
+
+// app is the host wired together.
+type app struct {
+	store   patch.Store
+	sink    patch.ConfigSink
+	manager *patch.Manager
+	handler http.Handler
+}
+
+func readOr(path string, def []byte) ([]byte, error) {
+	if path == "" {
+		return def, nil
+	}
+	return os.ReadFile(path)
+}
+
+func newApp(ctx context.Context, cfg config, clk clock.Clock) (_ *app, err error) {
+	catData, err := readOr(cfg.catalog, defaultCatalog)
+	if err != nil {
+		return nil, fmt.Errorf("-catalog: %w", err)
+	}
+	catalog, err := patch.ParseCatalog(catData)
+	if err != nil {
+		return nil, fmt.Errorf("-catalog: %w", err)
+	}
+	polData, err := readOr(cfg.policies, patch.DefaultPoliciesYAML())
+	if err != nil {
+		return nil, fmt.Errorf("-policies: %w", err)
+	}
+	policies, err := patch.ParsePolicies(polData)
+	if err != nil {
+		return nil, fmt.Errorf("-policies: %w", err)
+	}
+	val, err := patch.NewValidator(patch.ValidatorOptions{Catalog: catalog, Policies: policies})
+	if err != nil {
+		return nil, fmt.Errorf("-policies: %w", err)
+	}
+	approver := patch.Manual
+	switch {
+	case cfg.dev:
+		approver = patch.ApproveAll(devApprover)
+	case cfg.rules != "":
+		data, err := os.ReadFile(cfg.rules)
+		if err != nil {
+			return nil, fmt.Errorf("-rules: %w", err)
+		}
+		rules, err := patch.ParseRules(data)
+		if err != nil {
+			return nil, fmt.Errorf("-rules: %w", err)
+		}
+		if approver, err = patch.NewRuleApprover(rules, clk); err != nil {
+			return nil, fmt.Errorf("-rules: %w", err)
+		}
+	}
+	a := &app{}
+	if a.store, err = openStore(ctx, cfg.db); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = a.store.Close()
+		}
+	}()
+	if a.sink, err = openSink(ctx, cfg.redis); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = a.sink.Close()
+		}
+	}()
+	a.manager, err = patch.New(patch.Options{
+		Store: a.store, Sink: a.sink, Validator: val, Approver: approver, Clock: clk,
+		Interval: cfg.interval, Logger: cfg.logger, Auditor: mgmtAuditor(cfg.logger),
+	})
+	if err != nil {
+		return nil, err
+	}
+	authz := patchhttp.DevAuthorize("dev")
+	a.handler, err = patchhttp.NewHandler(a.manager, patchhttp.Options{Authorize: authz, Catalog: catalog, Logger: cfg.logger})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Addr)) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	host.WarnDev(stderr, cfg.logger, cfg.addr, "submit configuration patches, and every patch is approved automatically")
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	a, err := newApp(ctx, cfg, clock.New())
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	cfg.logger.Info("hms-mgt listening", "addr", ln.Addr().String(), "db", cfg.db, "redis", cfg.redis)
+	srv := &host.Server{
+		Name: "hms-mgt", Handler: a.handler, Logger: cfg.logger, ShutdownTimeout: cfg.shutdownTimeout,
+		Loops: []func(context.Context){func(ctx context.Context) { _ = a.manager.Run(ctx) }},
+		Close: func(context.Context) error { return errors.Join(a.sink.Close(), a.store.Close()) },
+	}
+	return srv.Serve(ctx, ln, ready)
+}

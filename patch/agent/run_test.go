@@ -1,0 +1,270 @@
+package agent_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/patch"
+	"github.com/hms-platform/mgmt/patch/agent"
+)
+
+// runAgent starts a.Run and returns a function that stops it and returns
+// its error.
+func runAgent(t *testing.T, a *agent.Agent) func() error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	var once sync.Once
+	var err error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			err = <-done
+		})
+		return err
+	}
+	t.Cleanup(func() { _ = stop() })
+	return stop
+}
+
+// waitAcks reads acks from the sink after cursor until n arrived.
+func waitAcks(t *testing.T, sink *patch.MemorySink, cursor string, n int) ([]patch.Ack, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out []patch.Ack
+	for len(out) < n {
+		acks, next, err := sink.Acks(ctx, cursor, n-len(out))
+		require.NoError(t, err, "waiting for %d acks, got %v", n, out)
+		out, cursor = append(out, acks...), next
+	}
+	return out, cursor
+}
+
+func publish(t *testing.T, sink *patch.MemorySink, m patch.Message) string {
+	t.Helper()
+	seq, err := sink.Publish(context.Background(), m)
+	require.NoError(t, err)
+	return seq
+}
+
+func TestRunRestartResumesFromState(t *testing.T) {
+	t.Parallel()
+	sink := patch.NewMemorySink()
+	defer sink.Close()
+	f := newFixture(t, "n: 0\n")
+	f.opts.Feed = sink
+	for i := int64(1); i <= 3; i++ {
+		publish(t, sink, applyMsg("", i, patch.Changes{"k" + string(rune('0'+i)): i}))
+	}
+	a := f.agent(t)
+	stop := runAgent(t, a)
+	acks, cursor := waitAcks(t, sink, "", 3)
+	require.NoError(t, stop())
+	require.NoError(t, a.Close())
+	for i, ack := range acks {
+		assert.Equal(t, patch.AckApplied, ack.Status, ack.Error)
+		assert.Equal(t, int64(i+1), ack.Revision)
+		assert.Equal(t, int64(i+1), ack.PatchID)
+	}
+	agents, err := sink.Agents(context.Background(), tenant)
+	require.NoError(t, err)
+	require.Len(t, agents, 1)
+	assert.Equal(t, patch.AgentInfo{ID: "pod-1", Tenant: tenant, Service: service, Version: version, Seen: f.opts.Clock.Now()}, agents[0])
+
+	last := acks[2]
+	publish(t, sink, applyMsg("", 4, patch.Changes{"n": int64(4)}))
+	publish(t, sink, revertMsg("", 2))
+	b := f.agent(t)
+	assert.Equal(t, "3", b.LastSeq())
+	stop = runAgent(t, b)
+	// First the last ack again (the agent cannot know it was sent), then
+	// the two new messages only.
+	acks, _ = waitAcks(t, sink, cursor, 3)
+	require.NoError(t, stop())
+	assert.True(t, last.At.Equal(acks[0].At))
+	last.At, acks[0].At = time.Time{}, time.Time{}
+	assert.Equal(t, last, acks[0])
+	assert.Equal(t, []string{"4", "5"}, []string{acks[1].Seq, acks[2].Seq})
+	assert.Equal(t, []int64{4, 5}, []int64{acks[1].Revision, acks[2].Revision}, "revisions continue")
+	assert.Equal(t, []patch.AckStatus{patch.AckApplied, patch.AckApplied}, []patch.AckStatus{acks[1].Status, acks[2].Status})
+	assert.Equal(t, patch.OpRevert, acks[2].Op)
+	assert.Equal(t, "n: 4\nk1: 1\nk3: 3\n", f.read(t))
+}
+
+func TestRunResendsAckAfterCrash(t *testing.T) {
+	t.Parallel()
+	sink := patch.NewMemorySink()
+	defer sink.Close()
+	f := newFixture(t, "n: 0\n")
+	f.opts.Feed = sink
+	publish(t, sink, applyMsg("", 1, patch.Changes{"n": int64(1)}))
+	a := f.agent(t)
+	errCrash := errors.New("crash")
+	agent.SetFailpoint(a, func(step string) error {
+		if step == "committed" {
+			return errCrash
+		}
+		return nil
+	})
+	err := a.Run(context.Background())
+	require.ErrorIs(t, err, errCrash, "stopped after saving the outcome, before sending the ack")
+
+	b := f.agent(t)
+	stop := runAgent(t, b)
+	acks, _ := waitAcks(t, sink, "", 1)
+	require.NoError(t, stop())
+	assert.Equal(t, patch.AckApplied, acks[0].Status)
+	assert.Equal(t, "1", acks[0].Seq)
+	assert.Equal(t, int64(1), acks[0].Revision)
+}
+
+// flakyFeed fails the first calls of each method with ErrUnavailable.
+type flakyFeed struct {
+	patch.Feed
+	failRegister, failRead, failAck atomic.Int32
+}
+
+func (f *flakyFeed) Register(ctx context.Context, a patch.AgentInfo) error {
+	if f.failRegister.Add(-1) >= 0 {
+		return mgmt.Unavailable("redis is down")
+	}
+	return f.Feed.Register(ctx, a)
+}
+
+func (f *flakyFeed) Read(ctx context.Context, tenant, after string, max int) ([]patch.Message, error) {
+	if f.failRead.Add(-1) >= 0 {
+		return nil, mgmt.Unavailable("redis is down")
+	}
+	return f.Feed.Read(ctx, tenant, after, max)
+}
+
+func (f *flakyFeed) Ack(ctx context.Context, a patch.Ack) error {
+	if f.failAck.Add(-1) >= 0 {
+		return mgmt.Unavailable("redis is down")
+	}
+	return f.Feed.Ack(ctx, a)
+}
+
+// advanceUntil moves the mock clock forward until done is closed.
+func advanceUntil(t *testing.T, mock *clock.Mock, done <-chan struct{}) {
+	t.Helper()
+	limit := time.After(10 * time.Second)
+	for {
+		select {
+		case <-done:
+			return
+		case <-limit:
+			t.Fatal("timed out advancing the clock")
+		default:
+			mock.Add(50 * time.Millisecond)
+			runtime.Gosched()
+		}
+	}
+}
+
+func TestRunRetriesUnavailableFeed(t *testing.T) {
+	t.Parallel()
+	sink := patch.NewMemorySink()
+	defer sink.Close()
+	feed := &flakyFeed{Feed: sink}
+	feed.failRegister.Store(2)
+	feed.failRead.Store(3)
+	feed.failAck.Store(2)
+	f := newFixture(t, "n: 0\n")
+	f.opts.Feed = feed
+	mock := f.opts.Clock.(*clock.Mock)
+	publish(t, sink, applyMsg("", 1, patch.Changes{"n": int64(1)}))
+	publish(t, sink, applyMsg("", 2, patch.Changes{"m": int64(2)}))
+	a := f.agent(t)
+	stop := runAgent(t, a)
+
+	done := make(chan struct{})
+	var acks []patch.Ack
+	go func() {
+		defer close(done)
+		cursor := ""
+		for len(acks) < 2 {
+			got, next, err := sink.Acks(context.Background(), cursor, 2)
+			if err != nil {
+				return
+			}
+			acks, cursor = append(acks, got...), next
+		}
+	}()
+	advanceUntil(t, mock, done)
+	require.Len(t, acks, 2)
+	require.NoError(t, stop())
+	assert.Equal(t, []string{"1", "2"}, []string{acks[0].Seq, acks[1].Seq}, "no message skipped")
+	assert.Equal(t, "n: 1\nm: 2\n", f.read(t))
+}
+
+func TestRunStopsOnOtherFeedErrors(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "n: 0\n")
+	f.opts.Feed = errFeed{patch.NewMemorySink()}
+	a := f.agent(t)
+	err := a.Run(context.Background())
+	require.ErrorIs(t, err, mgmt.ErrInvalid)
+	assert.ErrorContains(t, err, "agent: feed read")
+}
+
+type errFeed struct{ patch.Feed }
+
+func (errFeed) Read(context.Context, string, string, int) ([]patch.Message, error) {
+	return nil, mgmt.Invalid("after", "bad position")
+}
+
+func TestRunHeartbeatAndClose(t *testing.T) {
+	t.Parallel()
+	sink := patch.NewMemorySink()
+	defer sink.Close()
+	regs := make(chan patch.AgentInfo, 10)
+	f := newFixture(t, "n: 0\n")
+	f.opts.Feed = &recordingFeed{Feed: sink, regs: regs}
+	f.opts.RegisterEvery = time.Minute
+	mock := f.opts.Clock.(*clock.Mock)
+	a := f.agent(t)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(context.Background()) }()
+	first := <-regs
+	assert.Equal(t, mock.Now(), first.Seen)
+	start := mock.Now()
+	var again patch.AgentInfo
+	got := make(chan struct{})
+	go func() { again = <-regs; close(got) }()
+	advanceUntil(t, mock, got)
+	assert.True(t, again.Seen.After(start))
+	assert.Equal(t, "pod-1", again.ID)
+
+	// A second Run is refused while one runs.
+	err := a.Run(context.Background())
+	assert.ErrorIs(t, err, mgmt.ErrConflict)
+
+	require.NoError(t, a.Close())
+	assert.NoError(t, <-done, "Close stops Run cleanly")
+}
+
+type recordingFeed struct {
+	patch.Feed
+	regs chan patch.AgentInfo
+}
+
+func (r *recordingFeed) Register(ctx context.Context, a patch.AgentInfo) error {
+	select {
+	case r.regs <- a:
+	default:
+	}
+	return r.Feed.Register(ctx, a)
+}

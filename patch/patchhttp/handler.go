@@ -1,0 +1,311 @@
+// Package patchhttp is HMS-MGT's HTTP API over a patch.Manager, as an
+// http.Handler — the seed's shapes:
+//
+//	POST /api/patch                 the seed's JSON patch (or YAML with
+//	                                Content-Type: application/yaml)
+//	                                → 201 {"patch_id": 1, "status": "QUEUED"}
+//	                                → 422 {"patch_id": 2, "status": "REJECTED",
+//	                                       "violations": [...]} when a policy fails
+//	GET  /api/patch                 list (?tenant= &service= &status= &after= &limit=)
+//	GET  /api/patch/{id}            status, history, per-agent acks, violations
+//	POST /api/patch/{id}/approve    {"reason": "..."} (body optional)
+//	POST /api/patch/{id}/reject
+//	POST /api/patch/{id}/rollback
+//	GET  /api/catalog               the service catalog
+//
+// Bad input — a malformed body, unknown keys, wrong types, a body over
+// 1 MiB, non-UTF-8 text — is a 4xx whose JSON error names the field, and
+// nothing is stored. Who may do what is Options.Authorize's decision; the
+// handler asks it once per request with the permission and the tenant.
+//
+// The handler is safe for concurrent use.
+package patchhttp
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/internal/httperr"
+	"github.com/hms-platform/mgmt/patch"
+)
+
+// The permissions the handler asks Authorize about.
+const (
+	PermSubmit   = "patch:submit"
+	PermApprove  = "patch:approve"
+	PermReject   = "patch:reject"
+	PermRollback = "patch:rollback"
+	PermRead     = "patch:read"
+	PermCatalog  = "catalog:read"
+)
+
+// Authorize decides whether the request may use permission perm on a
+// resource of tenant (empty for the catalog and for listing every
+// tenant), and returns the actor to record: the authenticated subject. An
+// error denies; its kind sets the status (unauthenticated 401, forbidden
+// 403).
+type Authorize func(r *http.Request, perm, tenant string) (actor string, err error)
+
+// Options configure the handler.
+type Options struct {
+	// Authorize is required: see DevAuthorize for development.
+	Authorize Authorize
+	// Catalog is served at /api/catalog; nil serves an empty one.
+	Catalog *patch.Catalog
+	// Logger receives one debug record per request; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// DevAuthorize allows everything, with the actor taken from the
+// X-HMS-Actor header, else the given default. For local development only:
+// it authenticates nobody.
+func DevAuthorize(def string) Authorize {
+	return func(r *http.Request, _, _ string) (string, error) {
+		if a := strings.TrimSpace(r.Header.Get("X-HMS-Actor")); a != "" {
+			if len(a) > patch.MaxNameLen {
+				return "", mgmt.Invalid("X-HMS-Actor", "is %d bytes, more than %d", len(a), patch.MaxNameLen)
+			}
+			return a, nil
+		}
+		return def, nil
+	}
+}
+
+type handler struct {
+	m       *patch.Manager
+	auth    Authorize
+	catalog *patch.Catalog
+}
+
+// NewHandler returns the API over m. It returns an error when m or
+// opts.Authorize is missing.
+func NewHandler(m *patch.Manager, opts Options) (http.Handler, error) {
+	if m == nil {
+		return nil, mgmt.Invalid("manager", "is required")
+	}
+	if opts.Authorize == nil {
+		return nil, mgmt.Invalid("Options.Authorize", "is required (patchhttp.DevAuthorize for development)")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	h := &handler{m: m, auth: opts.Authorize, catalog: opts.Catalog}
+	return httperr.API("patchhttp", log,
+		httperr.Route{Pattern: "POST /api/patch", Fn: h.submit},
+		httperr.Route{Pattern: "GET /api/patch", Fn: h.list},
+		httperr.Route{Pattern: "GET /api/patch/{id}", Fn: h.get},
+		httperr.Route{Pattern: "POST /api/patch/{id}/approve", Fn: h.action(PermApprove)},
+		httperr.Route{Pattern: "POST /api/patch/{id}/reject", Fn: h.action(PermReject)},
+		httperr.Route{Pattern: "POST /api/patch/{id}/rollback", Fn: h.action(PermRollback)},
+		httperr.Route{Pattern: "GET /api/catalog", Fn: h.getCatalog},
+	), nil
+}
+
+// readBody reads at most patch.MaxDocument bytes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > patch.MaxDocument {
+		return nil, httperr.TooLarge(patch.MaxDocument)
+	}
+	if r.Body == nil {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, patch.MaxDocument))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, httperr.TooLarge(patch.MaxDocument)
+		}
+		return nil, mgmt.Invalid("body", "could not be read: %v", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// submitResponse is the seed's answer, plus the violations of a rejected
+// patch.
+type submitResponse struct {
+	PatchID    int64             `json:"patch_id"`
+	Status     patch.Status      `json:"status"`
+	Violations []patch.Violation `json:"violations,omitempty"`
+}
+
+func (h *handler) submit(w http.ResponseWriter, r *http.Request) error {
+	if _, err := httperr.Query(r, nil); err != nil {
+		return err
+	}
+	format, err := patch.FormatOf(r.Header.Get("Content-Type"))
+	if err != nil {
+		return httperr.UnsupportedMediaType(r.Header.Get("Content-Type"), "application/json", "application/yaml")
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	p, err := patch.Decode(body, format)
+	if err != nil {
+		return err
+	}
+	actor, err := h.auth(r, PermSubmit, p.Tenant)
+	if err != nil {
+		return err
+	}
+	rec, err := h.m.Submit(r.Context(), p, actor)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/patch/"+strconv.FormatInt(rec.Patch.ID, 10))
+	status := http.StatusCreated
+	if rec.Status == patch.Rejected {
+		status = http.StatusUnprocessableEntity
+	}
+	httperr.WriteJSON(w, status, submitResponse{PatchID: rec.Patch.ID, Status: rec.Status, Violations: rec.Violations})
+	return nil
+}
+
+// View is a patch as GET /api/patch/{id} shows it.
+type View struct {
+	PatchID int64 `json:"patch_id"`
+	patch.Record
+}
+
+func (h *handler) load(r *http.Request, perm string) (patch.Record, string, error) {
+	raw := r.PathValue("id")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		return patch.Record{}, "", mgmt.Invalid("id", "%q is not a patch ID (a positive integer)", raw)
+	}
+	rec, err := h.m.Get(r.Context(), id)
+	if err != nil {
+		// Authorize without a tenant first, so that an unknown ID tells an
+		// unauthenticated caller nothing.
+		if _, aerr := h.auth(r, perm, ""); aerr != nil && mgmt.KindOf(aerr) == mgmt.KindUnauthenticated {
+			return patch.Record{}, "", aerr
+		}
+		return patch.Record{}, "", err
+	}
+	actor, err := h.auth(r, perm, rec.Patch.Tenant)
+	if err != nil {
+		return patch.Record{}, "", err
+	}
+	return rec, actor, nil
+}
+
+func (h *handler) get(w http.ResponseWriter, r *http.Request) error {
+	if _, err := httperr.Query(r, nil); err != nil {
+		return err
+	}
+	rec, _, err := h.load(r, PermRead)
+	if err != nil {
+		return err
+	}
+	httperr.WriteJSON(w, http.StatusOK, View{PatchID: rec.Patch.ID, Record: rec})
+	return nil
+}
+
+func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
+	q, err := httperr.Query(r, []string{"tenant", "service", "status", "after", "limit"}, "status")
+	if err != nil {
+		return err
+	}
+	f := patch.Filter{Tenant: q.Get("tenant"), Service: q.Get("service"), Limit: 100}
+	if f.Tenant != "" {
+		if err := patch.ValidateName("tenant", f.Tenant); err != nil {
+			return err
+		}
+	}
+	for _, s := range q["status"] {
+		st, err := patch.ParseStatus("status", s)
+		if err != nil {
+			return err
+		}
+		f.Statuses = append(f.Statuses, st)
+	}
+	if v := q.Get("after"); v != "" {
+		if f.AfterID, err = strconv.ParseInt(v, 10, 64); err != nil || f.AfterID < 0 {
+			return mgmt.Invalid("after", "%q is not a patch ID", v)
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > 1000 {
+			return mgmt.Invalid("limit", "%q is not a number from 1 to 1000", v)
+		}
+	}
+	if _, err := h.auth(r, PermRead, f.Tenant); err != nil {
+		return err
+	}
+	recs, err := h.m.List(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := make([]View, len(recs))
+	for i, rec := range recs {
+		out[i] = View{PatchID: rec.Patch.ID, Record: rec}
+	}
+	httperr.WriteJSON(w, http.StatusOK, map[string]any{"patches": out})
+	return nil
+}
+
+// actionRequest is the optional body of approve, reject and rollback.
+type actionRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (h *handler) action(perm string) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := httperr.Query(r, nil); err != nil {
+			return err
+		}
+		body, err := httperr.ReadBody(w, r, 64<<10)
+		if err != nil {
+			return err
+		}
+		var req actionRequest
+		if len(bytes.TrimSpace(body)) > 0 {
+			if err := httperr.Decode(body, "", &req); err != nil {
+				return err
+			}
+		}
+		if len(req.Reason) > patch.MaxTextLen {
+			return mgmt.Invalid("reason", "is %d bytes, more than %d", len(req.Reason), patch.MaxTextLen)
+		}
+		rec, actor, err := h.load(r, perm)
+		if err != nil {
+			return err
+		}
+		id := rec.Patch.ID
+		switch perm {
+		case PermApprove:
+			rec, err = h.m.Approve(r.Context(), id, actor, req.Reason)
+		case PermReject:
+			rec, err = h.m.Reject(r.Context(), id, actor, req.Reason)
+		default:
+			rec, err = h.m.Rollback(r.Context(), id, actor, req.Reason)
+		}
+		if err != nil {
+			return err
+		}
+		httperr.WriteJSON(w, http.StatusOK, View{PatchID: rec.Patch.ID, Record: rec})
+		return nil
+	}
+}
+
+func (h *handler) getCatalog(w http.ResponseWriter, r *http.Request) error {
+	if _, err := httperr.Query(r, nil); err != nil {
+		return err
+	}
+	if _, err := h.auth(r, PermCatalog, ""); err != nil {
+		return err
+	}
+	c := h.catalog
+	if c == nil {
+		c = &patch.Catalog{Services: map[string]*patch.Service{}}
+	}
+	httperr.WriteJSON(w, http.StatusOK, c)
+	return nil
+}
