@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
 	"go.yaml.in/yaml/v3"
 
 	mgmt "github.com/hms-platform/mgmt"
@@ -87,6 +90,10 @@ type Validator struct {
 	quotas    map[string]map[string]int64
 	quotaKeys []string
 	conflicts map[string]bool // names of policies that read conflicts
+	// all evaluates every policy in one program, to a list of results: the
+	// fast path for a patch that passes. Any false, non-bool or error
+	// falls back to evaluating the policies one by one, for exact reports.
+	all *celenv.Program
 }
 
 // ValidatorOptions configure a Validator.
@@ -137,6 +144,15 @@ func NewValidator(opts ValidatorOptions) (*Validator, error) {
 		}
 	}
 	v.quotaKeys = slices.Sorted(maps.Keys(keys))
+	if n := len(opts.Policies.Policies); n > 0 {
+		exprs := make([]string, n)
+		for i, p := range opts.Policies.Policies {
+			exprs[i] = "(\n" + p.Expr + "\n)" // newlines end any // comment
+		}
+		// Compiled separately above, so this compiles too; if it does
+		// not, the policies are simply evaluated one by one.
+		v.all, _ = env.CompileAs("all policies", "[\n"+strings.Join(exprs, ",\n")+"\n]", cel.ListType(cel.DynType))
+	}
 	for _, p := range set.Programs() {
 		if slices.Contains(p.Variables(), "conflicts") {
 			v.conflicts[p.Name()] = true
@@ -180,6 +196,9 @@ func (v *Validator) Evaluate(ctx context.Context, p *Patch, live []Record, now t
 		"usage":     v.usage(p, live),
 		"conflicts": conflictVar(conflicts),
 	}
+	if v.all != nil && allTrue(v.all.Eval(ctx, now, vars)) {
+		return nil, nil
+	}
 	var out []Violation
 	for _, prg := range v.set.Programs() {
 		err := prg.Check(ctx, now, vars)
@@ -205,6 +224,24 @@ func (v *Validator) Evaluate(ctx context.Context, p *Patch, live []Record, now t
 		out = append(out, vi)
 	}
 	return out, nil
+}
+
+// allTrue reports whether the result of the combined program is a list of
+// true values only.
+func allTrue(val ref.Val, err error) bool {
+	if err != nil {
+		return false
+	}
+	l, ok := val.(traits.Lister)
+	if !ok {
+		return false
+	}
+	for it := l.Iterator(); it.HasNext() == types.True; {
+		if it.Next() != types.True {
+			return false
+		}
+	}
+	return true
 }
 
 // Conflicts returns the live records of p's tenant and service, other than

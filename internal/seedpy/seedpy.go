@@ -25,17 +25,17 @@ func Python() string {
 	return "python3"
 }
 
-// Require skips the test unless Python with the requests package is
+// Require skips the test unless Python with the requests and yaml packages is
 // installed; under CI=true their absence fails it instead. run is the
 // command that reruns the test, for the message.
 func Require(t testing.TB, run string) {
 	t.Helper()
-	out, err := exec.Command(Python(), "-c", "import requests").CombinedOutput()
+	out, err := exec.Command(Python(), "-c", "import requests, yaml").CombinedOutput()
 	if err == nil {
 		return
 	}
-	msg := "the seed's Python snippets need python3 with the requests package (" + strings.TrimSpace(err.Error()+" "+string(out)) + "); " +
-		"install them (apt-get install python3-requests, or pip install requests) and run: " + run
+	msg := "the seed's Python snippets need python3 with the requests and yaml packages (" + strings.TrimSpace(err.Error()+" "+string(out)) + "); " +
+		"install them (apt-get install python3-requests python3-yaml, or pip install requests pyyaml) and run: " + run
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
