@@ -1,6 +1,7 @@
 package patch_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -111,3 +112,16 @@ func FuzzDecode(f *testing.F) {
 const seedJSONDoc = `{"service": "ARTIST_REGISTRY_API", "version_selector": ">=2.1.0",
   "changes": {"rate_limit_rps": 200, "replicas": 6}, "tenant": "IACB",
   "window": {"start": "2024-11-20T00:00Z", "end": "2024-12-05T00:00Z"}}`
+
+func TestChangesJSONKeepsTypes(t *testing.T) {
+	c := patch.Changes{"i": int64(2), "f": 2.0, "g": 1e21, "s": "2", "b": true, "min": int64(-9223372036854775808)}
+	b, err := json.Marshal(c)
+	require.NoError(t, err)
+	assert.Equal(t, `{"b":true,"f":2.0,"g":1e+21,"i":2,"min":-9223372036854775808,"s":"2"}`, string(b))
+	var back patch.Changes
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, c, back)
+	for _, bad := range []string{`{"x": null}`, `{"x": [1]}`, `{"x": 99999999999999999999}`, `[1]`} {
+		assert.Error(t, json.Unmarshal([]byte(bad), &back), bad)
+	}
+}

@@ -1,9 +1,13 @@
 package patch
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -417,4 +421,91 @@ func compareAck(x, y Ack) int {
 		return c
 	}
 	return strings.Compare(string(x.Op), string(y.Op))
+}
+
+// MarshalJSON writes the changes as a JSON object whose numbers keep their
+// type: an int64 without a decimal point, a float64 always with one (2.0),
+// so that UnmarshalJSON — and every store and sink that carries changes as
+// JSON — reads back exactly the types Decode produced.
+func (c Changes) MarshalJSON() ([]byte, error) {
+	if c == nil {
+		return []byte("null"), nil
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range c.Keys() {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k)
+		b.Write(kb)
+		b.WriteByte(':')
+		switch v := c[k].(type) {
+		case float64:
+			if math.IsInf(v, 0) || math.IsNaN(v) {
+				return nil, mgmt.Invalid("changes."+k, "is not a finite number")
+			}
+			s := strconv.FormatFloat(v, 'g', -1, 64)
+			if !strings.ContainsAny(s, ".eE") {
+				s += ".0"
+			}
+			b.WriteString(s)
+		default:
+			vb, err := json.Marshal(v)
+			if err != nil {
+				return nil, mgmt.Invalid("changes."+k, "cannot be encoded: %v", err)
+			}
+			b.Write(vb)
+		}
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes: a number without '.', 'e'
+// or 'E' is an int64, any other a float64; strings and booleans as they
+// are. Other values are errors naming the key.
+func (c *Changes) UnmarshalJSON(data []byte) error {
+	if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
+		*c = nil
+		return nil
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return mgmt.Invalid("changes", "is not a JSON object: %v", err)
+	}
+	out := make(Changes, len(raw))
+	for k, r := range raw {
+		r = bytes.TrimSpace(r)
+		switch {
+		case len(r) > 0 && (r[0] == '-' || r[0] >= '0' && r[0] <= '9'):
+			s := string(r)
+			if strings.ContainsAny(s, ".eE") {
+				f, err := strconv.ParseFloat(s, 64)
+				if err != nil {
+					return mgmt.Invalid("changes."+k, "%s is not a finite number", s)
+				}
+				out[k] = f
+			} else {
+				n, err := strconv.ParseInt(s, 10, 64)
+				if err != nil {
+					return mgmt.Invalid("changes."+k, "%s is not an integer in the range of int64", s)
+				}
+				out[k] = n
+			}
+		default:
+			var v any
+			if err := json.Unmarshal(r, &v); err != nil {
+				return mgmt.Invalid("changes."+k, "%v", err)
+			}
+			switch v.(type) {
+			case string, bool:
+				out[k] = v
+			default:
+				return mgmt.Invalid("changes."+k, "is %s: a change is an integer, number, string or boolean", string(r))
+			}
+		}
+	}
+	*c = out
+	return nil
 }
