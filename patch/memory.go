@@ -163,6 +163,11 @@ func CheckNew(tenant string, r *Record) error {
 	case len(r.History) == 0:
 		return mgmt.Invalid("history", "is empty: a new record has its submission")
 	}
+	for i := 1; i < len(r.Acks); i++ {
+		if compareAck(r.Acks[i-1], r.Acks[i]) >= 0 {
+			return mgmt.Invalid("acks", "are not ordered by agent and op without repeats: use Record.SetAck")
+		}
+	}
 	return nil
 }
 
@@ -181,6 +186,11 @@ func CheckUpdate(old, cur *Record) error {
 		return mgmt.Invalid("history", "is append-only")
 	case !cur.Status.Valid():
 		return mgmt.Invalid("status", "%q is not a status", cur.Status)
+	}
+	for i := 1; i < len(cur.Acks); i++ {
+		if compareAck(cur.Acks[i-1], cur.Acks[i]) >= 0 {
+			return mgmt.Invalid("acks", "are not ordered by agent and op without repeats: use Record.SetAck")
+		}
 	}
 	for i := range old.Acks {
 		if _, ok := slices.BinarySearchFunc(cur.Acks, old.Acks[i], compareAck); !ok {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/Masterminds/semver/v3"
 
@@ -127,6 +128,11 @@ func (p *Patch) Validate() error {
 	case p.Window.End.IsZero():
 		add(mgmt.Invalid("window.end", "is required"))
 	}
+	for _, f := range []struct{ name, v string }{{"author", p.Author}, {"reason", p.Reason}, {"version_selector", p.VersionSelector}} {
+		if !utf8.ValidString(f.v) {
+			add(mgmt.Invalid(f.name, "is not valid UTF-8"))
+		}
+	}
 	if len(p.Author) > MaxTextLen {
 		add(mgmt.Invalid("author", "is %d bytes, more than %d", len(p.Author), MaxTextLen))
 	}
@@ -216,6 +222,9 @@ func validateValue(field string, v any) error {
 		}
 		return nil
 	case string:
+		if !utf8.ValidString(v) {
+			return mgmt.Invalid(field, "is not valid UTF-8")
+		}
 		if len(v) > MaxStringValue {
 			return mgmt.Invalid(field, "is a string of %d bytes, more than %d", len(v), MaxStringValue)
 		}
@@ -406,7 +415,7 @@ func (r *Record) AckOf(agent string, op Op) (Ack, bool) {
 func (r *Record) SetAck(a Ack) bool {
 	i, found := slices.BinarySearchFunc(r.Acks, a, compareAck)
 	if found {
-		if r.Acks[i] == a {
+		if sameAck(r.Acks[i], a) {
 			return false
 		}
 		r.Acks[i] = a
@@ -414,6 +423,16 @@ func (r *Record) SetAck(a Ack) bool {
 	}
 	r.Acks = slices.Insert(r.Acks, i, a)
 	return true
+}
+
+// sameAck is == with At compared as an instant (zone and monotonic
+// reading aside).
+func sameAck(x, y Ack) bool {
+	if !x.At.Equal(y.At) {
+		return false
+	}
+	x.At, y.At = time.Time{}, time.Time{}
+	return x == y
 }
 
 func compareAck(x, y Ack) int {

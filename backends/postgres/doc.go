@@ -1,5 +1,6 @@
 // Package postgres keeps the module's state in PostgreSQL (pgx v5 and its
-// pool): Store is a budget.Store shared by every host of a deployment.
+// pool), shared by every host of a deployment: Store is a budget.Store, and
+// PatchStore (Store.Patches, or OpenPatches alone) a patch.Store.
 //
 //	store, err := postgres.Open(ctx, postgres.Options{DSN: os.Getenv("MGMT_POSTGRES_DSN")})
 //	if err != nil {
@@ -7,6 +8,7 @@
 //	}
 //	defer store.Close()
 //	b, err := budget.New(ctx, budget.Options{Store: store})
+//	m, err := patch.New(patch.Options{Store: store.Patches(), …})
 //
 // # Schema
 //
@@ -23,6 +25,15 @@
 //	budget_alerts  PK (cap_id, period, forecast, percent), seq bigserial for
 //	               the firing order, amounts, at, target
 //
+//	patches        id bigint identity PK (never reused), tenant, service,
+//	               status, patch json (typed changes), created/updated
+//	               timestamptz + *_ns, violations json, targets text[],
+//	               apply_seq, revert_seq; indexes on (tenant, status, id),
+//	               (status, id) and (service, id)
+//	patch_history  PK (patch_id, n): from, to, actor, at, reason
+//	patch_acks     PK (patch_id, agent, op) COLLATE "C": every Ack field
+//	patch_cursors  name PK, value
+//
 // Times keep Go's nanoseconds (timestamptz holds microseconds; at_ns holds
 // the rest), so spend filters are exact; times read back are in UTC.
 //
@@ -36,10 +47,24 @@
 // Selector caps match labels with @> (the GIN index). Caps are ordered by
 // ID byte by byte (COLLATE "C"), as the in-memory store orders them.
 //
+// A patch.Store Create or Update is one transaction that first takes
+// pg_advisory_xact_lock(0x70617463, hashtext(tenant)), then reads the
+// tenant's live patches (READ COMMITTED: after the lock, it sees what the
+// previous holder committed), calls the callback and writes: writes of one
+// tenant are serialized across every host, writes of different tenants run
+// in parallel. An Update writes only what changed: the patch's row if a
+// field of it did, the transitions appended, and the acks added or changed
+// (one row for an ack, however many the patch holds), in one batch. IDs
+// increase within a tenant; across tenants, a transaction that took its ID
+// first may commit last, so a reader paging with AfterID while others
+// write can pass over a patch committed late: page again from an older ID
+// (or re-read by status) when that matters.
+//
 // Errors carry mgmt kinds: ctx ending, an unreachable server, a lost
 // connection or a transient server state (shutdown, deadlock, too many
 // connections) is unavailable, wrapping the cause (ctx.Err() when ctx has
-// ended); a missing cap is not found; data the server rejects is invalid.
+// ended); a missing cap or patch is not found; data the server rejects is
+// invalid.
 // Nothing here logs, and no error repeats the DSN.
 //
 // Statements are prepared and cached per connection (pgx's default). Behind
@@ -48,9 +73,17 @@
 //
 // Store is safe for concurrent use.
 //
+// # Performance
+//
+// go test -run '^$' -bench PatchStore ./backends/postgres/ runs
+// patchtest.BenchStore against the throw-away server: about 350–450
+// patch Creates/s and about 100 acks/s recorded on a patch that holds
+// 1,000, one connection at a time, on a 2-core virtual machine.
+//
 // # Tests
 //
 // The tests start a throw-away server with internal/pgtest (PostgreSQL's
 // binaries from Debian's postgresql package; `make test` installs it) and
-// run the budgettest conformance suite against a fresh database per test.
+// run the budgettest and patchtest conformance suites against a fresh
+// database per test.
 package postgres

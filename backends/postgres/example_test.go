@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/hms-platform/mgmt/backends/postgres"
 	"github.com/hms-platform/mgmt/budget"
+	"github.com/hms-platform/mgmt/patch"
 )
 
 // A host opens the store once, hands it to the budget and closes it on
@@ -39,4 +41,36 @@ func ExampleOpen() {
 		log.Fatal(err)
 	}
 	fmt.Println(added, spent)
+}
+
+// A host keeps patches in the same database as the budget: Patches
+// shares the store's pool. (Not run: it needs a server.)
+func ExampleStore_Patches() {
+	ctx := context.Background()
+	store, err := postgres.Open(ctx, postgres.Options{DSN: os.Getenv("MGMT_POSTGRES_DSN")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	patches := store.Patches()
+
+	// Every host may submit at once: decide runs under the tenant's
+	// advisory lock, so the quota holds across hosts.
+	rec, err := patches.Create(ctx, "iacb", func(live []patch.Record) (patch.Record, error) {
+		if len(live) >= 3 {
+			return patch.Record{}, errors.New("quota: 3 live patches per tenant")
+		}
+		now := time.Now().UTC()
+		return patch.Record{
+			Patch: patch.Patch{Service: "artist-registry-api", Tenant: "iacb",
+				Changes: patch.Changes{"rate_limit_rps": int64(200)},
+				Window:  patch.Window{Start: now, End: now.Add(14 * 24 * time.Hour)}},
+			Status: patch.Queued, Created: now, Updated: now,
+			History: []patch.Transition{{To: patch.Queued, Actor: "ana@example.gov", At: now}},
+		}, nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(rec.Patch.ID, rec.Status)
 }

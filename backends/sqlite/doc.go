@@ -1,6 +1,8 @@
-// Package sqlite is the budget.Store of a single host: caps, spend records
-// and fired alerts in one SQLite file, batched and durable. It uses the
-// pure-Go driver modernc.org/sqlite: no cgo.
+// Package sqlite keeps a single host's state in one SQLite file, durably:
+// Store is the budget.Store (caps, spend records and fired alerts,
+// batched), and PatchStore the patch.Store (patches, their history and
+// acknowledgements, stream cursors). It uses the pure-Go driver
+// modernc.org/sqlite: no cgo.
 //
 //	store, err := sqlite.Open(ctx, sqlite.Options{Path: "/var/lib/hms/budget.db"})
 //	if err != nil {
@@ -8,6 +10,12 @@
 //	}
 //	defer store.Close()
 //	b, err := budget.New(ctx, budget.Options{Store: store})
+//
+// The patch store shares the file and its connections:
+//
+//	patches := store.Patches() // closed with store
+//	// or, alone: patches, err := sqlite.OpenPatches(ctx, sqlite.Options{Path: …})
+//	m, err := patch.New(patch.Options{Store: patches, …})
 //
 // Open migrates the schema (the SQL files under migrations/, embedded) in
 // one transaction and records each version in the table
@@ -17,8 +25,8 @@
 // # Durability and concurrency
 //
 // The database is in WAL mode with synchronous=FULL: once AddSpend,
-// PutCap, DeleteCap or MarkAlert returns, the change survives a crash or a
-// power cut. Each AddSpend is one transaction, its records inserted by
+// PutCap, DeleteCap, MarkAlert, or a PatchStore's Create, Update or
+// SetCursor returns, the change survives a crash or a power cut. Each AddSpend is one transaction, its records inserted by
 // multi-row statements, so a batch is stored whole or not at all.
 //
 // A Store is safe for concurrent use. SQLite has one writer at a time:
@@ -29,11 +37,26 @@
 // one holds longer than Options.BusyTimeout fails the other's call with
 // an error of kind mgmt.KindUnavailable.
 //
+// # Patches
+//
+// Each patch.Store Create and Update is one write transaction (BEGIN
+// IMMEDIATE, on the one write connection): it holds SQLite's write lock
+// while it reads the tenant's live patches, calls the callback and writes,
+// which serializes every write — a tenant write lock, and more. A patch is
+// a row of patches (the patch as JSON with typed changes, so that an int64
+// stays an int64; violations and targets as JSON arrays), its transitions
+// rows of patch_history, its acknowledgements rows of patch_acks keyed by
+// (patch, agent, op). An Update writes only what changed: the patch's row
+// if a field of it did, the transitions appended, and the acks added or
+// changed — an ack of a patch holding 1,000 writes one row. IDs come from
+// an AUTOINCREMENT key: never reused. Times are kept to the nanosecond.
+// Reads (Get, List, Cursor) run on the read pool.
+//
 // # Errors
 //
 // A call whose context ends fails with an error of kind
 // mgmt.KindUnavailable wrapping the context's error, and changes nothing.
-// An unknown cap is mgmt.ErrNotFound; a spend total beyond the range of
+// An unknown cap or patch is mgmt.ErrNotFound; a spend total beyond the range of
 // mgmt.Money wraps mgmt.ErrOverflow.
 //
 // # Storage
@@ -50,4 +73,10 @@
 // go test -run '^$' -bench AddSpend -cpu 1 ./backends/sqlite/ measures
 // ingest in durable batches of 1,000 records: about 75,000–100,000
 // records/s on a 2-core virtual machine with an ext4 disk.
+//
+// go test -run '^$' -bench PatchStore ./backends/sqlite/ runs
+// patchtest.BenchStore: about 450–900 patch Creates/s and 90–120 acks/s
+// recorded on a patch that holds 1,000 (each a durable transaction; an
+// ack writes one row, and most of its cost is reading the patch's 1,000
+// acks for the callback), on the same machine.
 package sqlite

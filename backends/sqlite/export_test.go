@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"io/fs"
+	"testing"
 )
 
 // Exported for the tests of package sqlite_test.
@@ -26,4 +27,15 @@ func (s *Store) Pragma(ctx context.Context, reader bool, name string) (string, e
 	var v string
 	err := db.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v)
 	return v, err
+}
+
+// TotalChanges returns SQLite's count of rows the write connection has
+// inserted, updated or deleted since it opened.
+func (p *PatchStore) TotalChanges(tb testing.TB) int64 {
+	tb.Helper()
+	var n int64
+	if err := p.s.w.QueryRowContext(tb.Context(), "SELECT total_changes()").Scan(&n); err != nil {
+		tb.Fatal(err)
+	}
+	return n
 }

@@ -92,7 +92,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s.w.SetMaxIdleConns(1)
 	s.w.SetConnMaxLifetime(0)
 	s.w.SetConnMaxIdleTime(0)
-	if _, _, err := migrate(ctx, s.w, opts.Path); err != nil {
+	if err := migrateRetrying(ctx, s.w, opts); err != nil {
 		return nil, s.fail(ctx, "migrate "+opts.Path, err)
 	}
 
@@ -189,6 +189,29 @@ func (s *Store) Close() error {
 		}
 	})
 	return s.closeErr
+}
+
+// fail maps err, from an operation on ctx, to the module's error kinds: the
+// migrateRetrying runs migrate, again while the file is busy for at most
+// the busy timeout: a connection opening a file that another process is
+// creating or migrating can get SQLITE_BUSY at once, before the busy
+// handler applies (switching the file to WAL needs an exclusive lock).
+func migrateRetrying(ctx context.Context, db *sql.DB, opts Options) error {
+	deadline := time.Now().Add(opts.BusyTimeout) // a bound on waiting, not a clock the store reads
+	wait := 5 * time.Millisecond
+	for {
+		_, _, err := migrate(ctx, db, opts.Path)
+		var se *sqlite3.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3lib.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
 }
 
 // fail maps err, from an operation on ctx, to the module's error kinds: the

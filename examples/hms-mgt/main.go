@@ -43,6 +43,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 
+	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/internal/host"
 	"github.com/hms-platform/mgmt/patch"
 	"github.com/hms-platform/mgmt/patch/patchhttp"
@@ -69,6 +70,7 @@ type config struct {
 	dev                       bool
 	interval, shutdownTimeout time.Duration
 	logger                    *slog.Logger
+	audit                     mgmt.Auditor // nil: audit events go to the log
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -144,6 +146,9 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (_ *app, err error
 	if err != nil {
 		return nil, fmt.Errorf("-policies: %w", err)
 	}
+	if cfg.audit == nil {
+		cfg.audit = mgmt.SlogAuditor(cfg.logger)
+	}
 	approver := patch.Manual
 	switch {
 	case cfg.dev:
@@ -170,7 +175,7 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (_ *app, err error
 			_ = a.store.Close()
 		}
 	}()
-	if a.sink, err = openSink(ctx, cfg.redis); err != nil {
+	if a.sink, err = openSink(ctx, cfg.redis, cfg.logger); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -180,7 +185,7 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (_ *app, err error
 	}()
 	a.manager, err = patch.New(patch.Options{
 		Store: a.store, Sink: a.sink, Validator: val, Approver: approver, Clock: clk,
-		Interval: cfg.interval, Logger: cfg.logger, Auditor: mgmtAuditor(cfg.logger),
+		Interval: cfg.interval, Logger: cfg.logger, Auditor: cfg.audit,
 	})
 	if err != nil {
 		return nil, err

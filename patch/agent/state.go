@@ -148,7 +148,7 @@ func loadState(path, agent, tenant string) (*state, error) {
 // config values.
 func (st *state) save(path string) error {
 	st.prune()
-	data, err := json.MarshalIndent(st, "", "  ")
+	data, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,446 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/internal/patchrow"
+	"github.com/hms-platform/mgmt/patch"
+)
+
+// PatchStore is a patch.Store on PostgreSQL: the tables patches,
+// patch_history, patch_acks and patch_cursors, next to the budget's. Get
+// one from (*Store).Patches, or from OpenPatches; it is safe for
+// concurrent use, by every host of a deployment at once.
+//
+// Every Create and Update is one transaction that first takes
+// pg_advisory_xact_lock on the tenant (a hash of its name, in a key space
+// of the store's own): writes of one tenant are serialized across hosts,
+// and writes of different tenants run in parallel (two tenants whose
+// names hash alike share a lock, which costs only parallelism). It reads
+// the tenant's live patches after taking the lock, under READ COMMITTED:
+// it sees every write the lock's previous holder committed.
+type PatchStore struct {
+	s      *Store
+	own    bool // Close closes s
+	closed atomic.Bool
+}
+
+var _ patch.Store = (*PatchStore)(nil)
+
+// tenantLockSpace is the first key of the tenant advisory locks, "patc"
+// in ASCII; the second is hashtext(tenant). Two int4 keys never collide
+// with the migrations' one bigint key.
+const tenantLockSpace int32 = 0x70617463
+
+// Patches returns the patch.Store kept in s's database. It shares s's
+// pool: its Close ends only its own use, and s.Close closes the pool.
+func (s *Store) Patches() *PatchStore { return &PatchStore{s: s} }
+
+// OpenPatches opens the database as Open does and returns its patch store
+// alone: closing it closes the pool.
+func OpenPatches(ctx context.Context, opts Options) (*PatchStore, error) {
+	s, err := Open(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &PatchStore{s: s, own: true}, nil
+}
+
+// Close implements patch.Store. Later calls fail as unavailable.
+func (p *PatchStore) Close() error {
+	if p.closed.Swap(true) || !p.own {
+		return nil
+	}
+	return p.s.Close()
+}
+
+func (p *PatchStore) ready(ctx context.Context, op string) error {
+	if err := p.s.ready(ctx, op); err != nil {
+		return err
+	}
+	if p.closed.Load() {
+		return mgmt.Unavailable("postgres: %s: the patch store is closed", op)
+	}
+	return nil
+}
+
+// liveStatuses lists the live statuses, for = ANY.
+var liveStatuses = func() []string {
+	var out []string
+	for _, s := range patch.Statuses {
+		if s.Live() {
+			out = append(out, string(s))
+		}
+	}
+	return out
+}()
+
+// write runs f in a transaction under tenant's lock. An error f marks as
+// the callback's (cb) is returned as it is; others get a kind.
+func (p *PatchStore) write(ctx context.Context, op string, f func(tx pgx.Tx) (cb, err error)) error {
+	var cbErr error
+	err := pgx.BeginFunc(ctx, p.s.pool, func(tx pgx.Tx) error {
+		cb, err := f(tx)
+		if cb != nil {
+			cbErr = cb
+			return cb
+		}
+		return err
+	})
+	if cbErr != nil {
+		return cbErr
+	}
+	return wrap(ctx, op, err)
+}
+
+func lockTenant(ctx context.Context, tx pgx.Tx, tenant string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, tenantLockSpace, tenant)
+	return err
+}
+
+// Create implements patch.Store.
+func (p *PatchStore) Create(ctx context.Context, tenant string, decide func(live []patch.Record) (patch.Record, error)) (patch.Record, error) {
+	if err := p.ready(ctx, "create patch"); err != nil {
+		return patch.Record{}, err
+	}
+	var out patch.Record
+	err := p.write(ctx, "create patch", func(tx pgx.Tx) (error, error) {
+		if err := lockTenant(ctx, tx, tenant); err != nil {
+			return nil, err
+		}
+		live, err := loadRecords(ctx, tx, `tenant = $1 AND status = ANY($2)`, []any{tenant, liveStatuses}, 0)
+		if err != nil {
+			return nil, err
+		}
+		r, err := decide(live)
+		if err != nil {
+			return err, nil
+		}
+		r = r.Clone()
+		if err := patch.CheckNew(tenant, &r); err != nil {
+			return err, nil
+		}
+		if err := patchrow.CheckRecord(&r); err != nil {
+			return err, nil
+		}
+		pj, err := patchrow.EncodePatch(r.Patch)
+		if err != nil {
+			return err, nil
+		}
+		vj, err := patchrow.EncodeJSON("violations", r.Violations)
+		if err != nil {
+			return err, nil
+		}
+		created, createdNS := split(r.Created)
+		updated, updatedNS := split(r.Updated)
+		if err := tx.QueryRow(ctx, `INSERT INTO patches (tenant, service, status, patch, created, created_ns, updated, updated_ns, violations, targets, apply_seq, revert_seq)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+			r.Patch.Tenant, r.Patch.Service, string(r.Status), pj, created, createdNS, updated, updatedNS, vj, targetsArg(r.Targets), r.ApplySeq, r.RevertSeq,
+		).Scan(&r.Patch.ID); err != nil {
+			return nil, err
+		}
+		if err := writeChildren(ctx, tx, r.Patch.ID, r.History, 0, r.Acks); err != nil {
+			return nil, err
+		}
+		out = r
+		return nil, nil
+	})
+	if err != nil {
+		return patch.Record{}, err
+	}
+	return out.Clone(), nil
+}
+
+// Update implements patch.Store. It writes the patch's row when a field
+// of it changed, the history entries appended, and the acks added or
+// changed: an ack costs one row, however many the patch holds.
+func (p *PatchStore) Update(ctx context.Context, id int64, fn func(cur *patch.Record, live []patch.Record) error) (patch.Record, error) {
+	if err := p.ready(ctx, "update patch"); err != nil {
+		return patch.Record{}, err
+	}
+	var out patch.Record
+	err := p.write(ctx, "update patch "+strconv.FormatInt(id, 10), func(tx pgx.Tx) (error, error) {
+		// A patch's tenant never changes: read it, lock it, then read the
+		// patch as the lock's previous holder left it.
+		var tenant string
+		err := tx.QueryRow(ctx, `SELECT tenant FROM patches WHERE id = $1`, id).Scan(&tenant)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return mgmt.NotFound("id", "no patch %d", id), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := lockTenant(ctx, tx, tenant); err != nil {
+			return nil, err
+		}
+		found, err := loadRecords(ctx, tx, `id = $1`, []any{id}, 0)
+		if err != nil {
+			return nil, err
+		}
+		if len(found) == 0 {
+			return mgmt.NotFound("id", "no patch %d", id), nil
+		}
+		old := found[0]
+		live, err := loadRecords(ctx, tx, `tenant = $1 AND status = ANY($2) AND id <> $3`, []any{tenant, liveStatuses, id}, 0)
+		if err != nil {
+			return nil, err
+		}
+		cur := old.Clone()
+		if err := fn(&cur, live); err != nil {
+			return err, nil
+		}
+		cur = cur.Clone()
+		if err := patchrow.CheckRecord(&cur); err != nil {
+			return err, nil
+		}
+		if err := patch.CheckUpdate(&old, &cur); err != nil {
+			return err, nil
+		}
+		if cur.Status != old.Status || !sameInstant(cur.Updated, old.Updated) || !slices.Equal(cur.Targets, old.Targets) ||
+			cur.ApplySeq != old.ApplySeq || cur.RevertSeq != old.RevertSeq {
+			updated, updatedNS := split(cur.Updated)
+			if _, err := tx.Exec(ctx, `UPDATE patches SET status = $1, updated = $2, updated_ns = $3, targets = $4, apply_seq = $5, revert_seq = $6 WHERE id = $7`,
+				string(cur.Status), updated, updatedNS, targetsArg(cur.Targets), cur.ApplySeq, cur.RevertSeq, id); err != nil {
+				return nil, err
+			}
+		}
+		if err := writeChildren(ctx, tx, id, cur.History[len(old.History):], len(old.History), patchrow.ChangedAcks(old.Acks, cur.Acks)); err != nil {
+			return nil, err
+		}
+		out = cur
+		return nil, nil
+	})
+	if err != nil {
+		return patch.Record{}, err
+	}
+	return out, nil
+}
+
+func sameInstant(a, b time.Time) bool { return a.Equal(b) }
+
+func targetsArg(t []string) []string {
+	if t == nil {
+		return []string{}
+	}
+	return t
+}
+
+// writeChildren inserts history entries numbered from n and upserts acks,
+// in one round trip.
+func writeChildren(ctx context.Context, tx pgx.Tx, id int64, hs []patch.Transition, n int, acks []patch.Ack) error {
+	if len(hs) == 0 && len(acks) == 0 {
+		return nil
+	}
+	var b pgx.Batch
+	for i, h := range hs {
+		at, ns := split(h.At)
+		b.Queue(`INSERT INTO patch_history (patch_id, n, from_status, to_status, actor, at, at_ns, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			id, n+i, string(h.From), string(h.To), h.Actor, at, ns, h.Reason)
+	}
+	for _, a := range acks {
+		at, ns := split(a.At)
+		b.Queue(`INSERT INTO patch_acks (patch_id, agent, op, tenant, ack_patch_id, seq, status, version, revision, hash, error, at, at_ns)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+ON CONFLICT (patch_id, agent, op) DO UPDATE SET tenant = excluded.tenant, ack_patch_id = excluded.ack_patch_id, seq = excluded.seq,
+	status = excluded.status, version = excluded.version, revision = excluded.revision, hash = excluded.hash, error = excluded.error,
+	at = excluded.at, at_ns = excluded.at_ns`,
+			id, a.Agent, string(a.Op), a.Tenant, a.PatchID, a.Seq, string(a.Status), a.Version, a.Revision, a.Hash, a.Error, at, ns)
+	}
+	return tx.SendBatch(ctx, &b).Close()
+}
+
+// Get implements patch.Store.
+func (p *PatchStore) Get(ctx context.Context, id int64) (patch.Record, error) {
+	if err := p.ready(ctx, "get patch"); err != nil {
+		return patch.Record{}, err
+	}
+	rs, err := loadRecords(ctx, p.s.pool, `id = $1`, []any{id}, 0)
+	if err != nil {
+		return patch.Record{}, wrap(ctx, "get patch "+strconv.FormatInt(id, 10), err)
+	}
+	if len(rs) == 0 {
+		return patch.Record{}, mgmt.NotFound("id", "no patch %d", id)
+	}
+	return rs[0], nil
+}
+
+// List implements patch.Store.
+func (p *PatchStore) List(ctx context.Context, f patch.Filter) ([]patch.Record, error) {
+	if err := p.ready(ctx, "list patches"); err != nil {
+		return nil, err
+	}
+	where := []string{"id > $1"}
+	args := []any{f.AfterID}
+	if f.Tenant != "" {
+		args = append(args, f.Tenant)
+		where = append(where, "tenant = $"+strconv.Itoa(len(args)))
+	}
+	if f.Service != "" {
+		args = append(args, f.Service)
+		where = append(where, "service = $"+strconv.Itoa(len(args)))
+	}
+	if len(f.Statuses) > 0 {
+		st := make([]string, len(f.Statuses))
+		for i, s := range f.Statuses {
+			st[i] = string(s)
+		}
+		args = append(args, st)
+		where = append(where, "status = ANY($"+strconv.Itoa(len(args))+")")
+	}
+	rs, err := loadRecords(ctx, p.s.pool, strings.Join(where, " AND "), args, f.Limit)
+	if err != nil {
+		return nil, wrap(ctx, "list patches", err)
+	}
+	if rs == nil {
+		rs = []patch.Record{}
+	}
+	return rs, nil
+}
+
+// Cursor implements patch.Store.
+func (p *PatchStore) Cursor(ctx context.Context, name string) (string, error) {
+	if err := p.ready(ctx, "cursor"); err != nil {
+		return "", err
+	}
+	var v string
+	err := p.s.pool.QueryRow(ctx, `SELECT value FROM patch_cursors WHERE name = $1`, name).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", wrap(ctx, "cursor", err)
+	}
+	return v, nil
+}
+
+// SetCursor implements patch.Store.
+func (p *PatchStore) SetCursor(ctx context.Context, name, value string) error {
+	if err := p.ready(ctx, "set cursor"); err != nil {
+		return err
+	}
+	_, err := p.s.pool.Exec(ctx, `INSERT INTO patch_cursors (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
+	return wrap(ctx, "set cursor", err)
+}
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+var (
+	_ querier = (*pgxpool.Pool)(nil)
+	_ querier = pgx.Tx(nil)
+)
+
+// loadRecords returns the records of the patches matching where, by ID,
+// at most limit (0: all), with their history and acks: three queries.
+func loadRecords(ctx context.Context, q querier, where string, args []any, limit int) ([]patch.Record, error) {
+	query := `SELECT id, status, patch::text, created, created_ns, updated, updated_ns, violations::text, targets, apply_seq, revert_seq
+FROM patches WHERE ` + where + ` ORDER BY id`
+	if limit > 0 {
+		query += ` LIMIT ` + strconv.Itoa(limit)
+	}
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		out   []patch.Record
+		ids   []int64
+		index = map[int64]int{}
+	)
+	for rows.Next() {
+		var (
+			id                   int64
+			status, pj, vj       string
+			created, updated     time.Time
+			createdNS, updatedNS int16
+			r                    patch.Record
+		)
+		if err := rows.Scan(&id, &status, &pj, &created, &createdNS, &updated, &updatedNS, &vj, &r.Targets, &r.ApplySeq, &r.RevertSeq); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if r.Patch, err = patchrow.DecodePatch(id, pj); err == nil {
+			r.Violations, err = patchrow.DecodeJSON[patch.Violation](id, "violations", vj)
+		}
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		r.Status = patch.Status(status)
+		r.Created, r.Updated = join(created, createdNS), join(updated, updatedNS)
+		if len(r.Targets) == 0 {
+			r.Targets = nil
+		}
+		index[id] = len(out)
+		out = append(out, r)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+
+	rows, err = q.Query(ctx, `SELECT patch_id, from_status, to_status, actor, at, at_ns, reason FROM patch_history
+WHERE patch_id = ANY($1) ORDER BY patch_id, n`, ids)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var (
+			id       int64
+			from, to string
+			at       time.Time
+			ns       int16
+			h        patch.Transition
+		)
+		if err := rows.Scan(&id, &from, &to, &h.Actor, &at, &ns, &h.Reason); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		h.From, h.To, h.At = patch.Status(from), patch.Status(to), join(at, ns)
+		r := &out[index[id]]
+		r.History = append(r.History, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	rows, err = q.Query(ctx, `SELECT patch_id, agent, op, tenant, ack_patch_id, seq, status, version, revision, hash, error, at, at_ns
+FROM patch_acks WHERE patch_id = ANY($1) ORDER BY patch_id, agent, op`, ids)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var (
+			id         int64
+			op, status string
+			at         time.Time
+			ns         int16
+			a          patch.Ack
+		)
+		if err := rows.Scan(&id, &a.Agent, &op, &a.Tenant, &a.PatchID, &a.Seq, &status, &a.Version, &a.Revision, &a.Hash, &a.Error, &at, &ns); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		a.Op, a.Status, a.At = patch.Op(op), patch.AckStatus(status), join(at, ns)
+		r := &out[index[id]]
+		r.Acks = append(r.Acks, a)
+	}
+	rows.Close()
+	return out, rows.Err()
+}

@@ -1,0 +1,161 @@
+package postgres_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hms-platform/mgmt/backends/postgres"
+	"github.com/hms-platform/mgmt/patch"
+	"github.com/hms-platform/mgmt/patch/patchtest"
+)
+
+// openPatches opens a patch store on a database of its own, closed when
+// tb ends.
+func openPatches(tb testing.TB) *postgres.PatchStore {
+	tb.Helper()
+	return openPatchesOn(tb, srv.NewDatabase(tb))
+}
+
+func openPatchesOn(tb testing.TB, dsn string) *postgres.PatchStore {
+	tb.Helper()
+	s, err := postgres.OpenPatches(ctxFor(tb), postgres.Options{DSN: dsn})
+	require.NoError(tb, err, "OpenPatches")
+	tb.Cleanup(func() { assert.NoError(tb, s.Close()) })
+	return s
+}
+
+func TestPatchStoreConformance(t *testing.T) {
+	t.Parallel()
+	patchtest.RunStoreWith(t, func(t *testing.T) patch.Store { return openPatches(t) }, patchtest.StoreOptions{Parallel: true})
+}
+
+var pnov = time.Date(2026, time.November, 20, 9, 0, 0, 0, time.UTC)
+
+func patchRecord(tenant string, n int) patch.Record {
+	return patch.Record{
+		Patch: patch.Patch{
+			Service: "svc", Tenant: tenant, Changes: patch.Changes{"rate_limit_rps": int64(n)},
+			Window: patch.Window{Start: pnov, End: pnov.AddDate(0, 0, 15)},
+		},
+		Status: patch.Queued, Created: pnov, Updated: pnov,
+		History: []patch.Transition{{To: patch.Queued, Actor: "ana", At: pnov}},
+	}
+}
+
+// TestPatchStoreHosts runs two hosts (two pools) on one database: the
+// tenant lock holds across them, and the budget store shares the
+// database.
+func TestPatchStoreHosts(t *testing.T) {
+	t.Parallel()
+	dsn := srv.NewDatabase(t)
+	budgetStore := open(t, dsn)
+	hosts := []patch.Store{openPatchesOn(t, dsn), budgetStore.Patches()}
+	const quota = 10
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex
+		ok int
+	)
+	for h := range hosts {
+		for w := range 4 {
+			wg.Go(func() {
+				for j := range 10 {
+					_, err := hosts[h].Create(ctxFor(t), "iacb", func(live []patch.Record) (patch.Record, error) {
+						if len(live) >= quota {
+							return patch.Record{}, fmt.Errorf("quota")
+						}
+						return patchRecord("iacb", h*100+w*10+j), nil
+					})
+					if err == nil {
+						mu.Lock()
+						ok++
+						mu.Unlock()
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	assert.Equal(t, quota, ok, "creates that succeeded across two hosts")
+	rs, err := hosts[1].List(ctxFor(t), patch.Filter{Tenant: "iacb"})
+	require.NoError(t, err)
+	assert.Len(t, rs, quota)
+	n, err := budgetStore.AddSpend(ctxFor(t), records(t, "a", 2))
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "the budget store shares the database")
+}
+
+// TestPatchUpdateWritesOnlyChanges counts the rows an Update writes: an
+// ack of a patch holding 1,000 is one row, not 1,000.
+func TestPatchUpdateWritesOnlyChanges(t *testing.T) {
+	t.Parallel()
+	dsn := srv.NewDatabase(t)
+	ps := openPatchesOn(t, dsn)
+	conn := connect(t, dsn)
+	ctx := ctxFor(t)
+	r, err := ps.Create(ctx, "iacb", func([]patch.Record) (patch.Record, error) { return patchRecord("iacb", 1), nil })
+	require.NoError(t, err)
+	ack := func(i int, rev int64) patch.Ack {
+		return patch.Ack{Agent: fmt.Sprintf("agent-%04d", i), Tenant: "iacb", PatchID: r.Patch.ID, Op: patch.OpApply, Revision: rev, At: pnov}
+	}
+	_, err = ps.Update(ctx, r.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
+		for i := range 1000 {
+			cur.SetAck(ack(i, 1))
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name string
+		fn   func(cur *patch.Record)
+		want int
+	}{
+		{"nothing", func(*patch.Record) {}, 0},
+		{"redelivered ack", func(cur *patch.Record) { cur.SetAck(ack(500, 1)) }, 0},
+		{"newer ack", func(cur *patch.Record) { cur.SetAck(ack(500, 2)) }, 1},
+		{"new agent", func(cur *patch.Record) { cur.SetAck(ack(1000, 1)) }, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := ackXmins(t, conn)
+			_, err := ps.Update(ctx, r.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
+				tc.fn(cur)
+				return nil
+			})
+			require.NoError(t, err)
+			after := ackXmins(t, conn)
+			changed := 0
+			for k, x := range after {
+				if before[k] != x {
+					changed++
+				}
+			}
+			assert.Equal(t, tc.want, changed, "ack rows written")
+		})
+	}
+}
+
+// ackXmins returns each ack row's xmin, the transaction that last wrote
+// it, by agent and op.
+func ackXmins(t *testing.T, conn *pgx.Conn) map[string]string {
+	t.Helper()
+	rows, err := conn.Query(ctxFor(t), `SELECT agent || '/' || op, xmin::text FROM patch_acks`)
+	require.NoError(t, err)
+	out := map[string]string{}
+	for rows.Next() {
+		var k, x string
+		require.NoError(t, rows.Scan(&k, &x))
+		out[k] = x
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+func BenchmarkPatchStore(b *testing.B) {
+	patchtest.BenchStore(b, func(b *testing.B) patch.Store { return openPatches(b) })
+}

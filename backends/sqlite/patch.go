@@ -1,0 +1,468 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/internal/patchrow"
+	"github.com/hms-platform/mgmt/patch"
+)
+
+// PatchStore is a patch.Store in a SQLite database: the tables patches,
+// patch_history, patch_acks and patch_cursors, next to the budget's. Get
+// one from (*Store).Patches, or from OpenPatches; it is safe for
+// concurrent use.
+//
+// Every Create and Update is one write transaction (BEGIN IMMEDIATE)
+// on the database's one write connection: it holds SQLite's write lock,
+// so writes of every tenant, in this process and others, are serialized —
+// a tenant write lock and more.
+type PatchStore struct {
+	s      *Store
+	own    bool // Close closes s
+	closed atomic.Bool
+}
+
+var _ patch.Store = (*PatchStore)(nil)
+
+// Patches returns the patch.Store kept in s's database. It shares s's
+// connections: its Close ends only its own use, and s.Close closes the
+// database.
+func (s *Store) Patches() *PatchStore { return &PatchStore{s: s} }
+
+// OpenPatches opens the database as Open does and returns its patch store
+// alone: closing it closes the database.
+func OpenPatches(ctx context.Context, opts Options) (*PatchStore, error) {
+	s, err := Open(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &PatchStore{s: s, own: true}, nil
+}
+
+// Close implements patch.Store. Later calls fail as unavailable.
+func (p *PatchStore) Close() error {
+	if p.closed.Swap(true) || !p.own {
+		return nil
+	}
+	return p.s.Close()
+}
+
+func (p *PatchStore) ready(ctx context.Context, op string) error {
+	if err := checkCtx(ctx, op); err != nil {
+		return err
+	}
+	if p.closed.Load() {
+		return mgmt.Unavailable("sqlite: %s: the patch store is closed", op)
+	}
+	return nil
+}
+
+// errCallback stops a write whose callback failed: the callback's error
+// is returned as it is.
+var errCallback = errors.New("callback failed")
+
+// liveStatuses is the SQL list of the live statuses.
+var liveStatuses = func() string {
+	var b strings.Builder
+	for _, s := range patch.Statuses {
+		if s.Live() {
+			if b.Len() > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("'" + string(s) + "'")
+		}
+	}
+	return b.String()
+}()
+
+// Create implements patch.Store.
+func (p *PatchStore) Create(ctx context.Context, tenant string, decide func(live []patch.Record) (patch.Record, error)) (patch.Record, error) {
+	if err := p.ready(ctx, "create patch"); err != nil {
+		return patch.Record{}, err
+	}
+	var (
+		out   patch.Record
+		cbErr error
+	)
+	err := p.s.write(ctx, "create patch", func(tx *sql.Tx) error {
+		live, err := loadRecords(ctx, tx, `tenant = ? AND status IN (`+liveStatuses+`)`, []any{tenant}, 0)
+		if err != nil {
+			return err
+		}
+		r, err := decide(live)
+		if err != nil {
+			cbErr = err
+			return errCallback
+		}
+		r = r.Clone()
+		if err := patch.CheckNew(tenant, &r); err != nil {
+			cbErr = err
+			return errCallback
+		}
+		if err := patchrow.CheckRecord(&r); err != nil {
+			cbErr = err
+			return errCallback
+		}
+		pj, err := patchrow.EncodePatch(r.Patch)
+		if err != nil {
+			cbErr = err
+			return errCallback
+		}
+		vj, err := patchrow.EncodeJSON("violations", r.Violations)
+		if err != nil {
+			cbErr = err
+			return errCallback
+		}
+		tj, err := patchrow.EncodeJSON("targets", r.Targets)
+		if err != nil {
+			cbErr = err
+			return errCallback
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO patches (tenant, service, status, patch, created, updated, violations, targets, apply_seq, revert_seq)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.Patch.Tenant, r.Patch.Service, string(r.Status), pj, timeKey(r.Created), timeKey(r.Updated), vj, tj, r.ApplySeq, r.RevertSeq)
+		if err != nil {
+			return err
+		}
+		if r.Patch.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		if err := insertHistory(ctx, tx, r.Patch.ID, r.History, 0); err != nil {
+			return err
+		}
+		if err := upsertAcks(ctx, tx, r.Patch.ID, r.Acks); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	if cbErr != nil {
+		return patch.Record{}, cbErr
+	}
+	if err != nil {
+		return patch.Record{}, err
+	}
+	return out.Clone(), nil
+}
+
+// Update implements patch.Store. It writes the patch's row when a field
+// of it changed, the history entries appended, and the acks added or
+// changed: an ack costs one row, however many the patch holds.
+func (p *PatchStore) Update(ctx context.Context, id int64, fn func(cur *patch.Record, live []patch.Record) error) (patch.Record, error) {
+	if err := p.ready(ctx, "update patch"); err != nil {
+		return patch.Record{}, err
+	}
+	var (
+		out   patch.Record
+		cbErr error
+	)
+	err := p.s.write(ctx, "update patch "+strconv.FormatInt(id, 10), func(tx *sql.Tx) error {
+		found, err := loadRecords(ctx, tx, `id = ?`, []any{id}, 0)
+		if err != nil {
+			return err
+		}
+		if len(found) == 0 {
+			cbErr = mgmt.NotFound("id", "no patch %d", id)
+			return errCallback
+		}
+		old := found[0]
+		live, err := loadRecords(ctx, tx, `tenant = ? AND status IN (`+liveStatuses+`) AND id <> ?`, []any{old.Patch.Tenant, id}, 0)
+		if err != nil {
+			return err
+		}
+		cur := old.Clone()
+		if err := fn(&cur, live); err != nil {
+			cbErr = err
+			return errCallback
+		}
+		cur = cur.Clone()
+		if err := patchrow.CheckRecord(&cur); err != nil {
+			cbErr = err
+			return errCallback
+		}
+		if err := patch.CheckUpdate(&old, &cur); err != nil {
+			cbErr = err
+			return errCallback
+		}
+		if cur.Status != old.Status || timeKey(cur.Updated) != timeKey(old.Updated) ||
+			!slicesEqual(cur.Targets, old.Targets) || cur.ApplySeq != old.ApplySeq || cur.RevertSeq != old.RevertSeq {
+			tj, err := patchrow.EncodeJSON("targets", cur.Targets)
+			if err != nil {
+				cbErr = err
+				return errCallback
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE patches SET status = ?, updated = ?, targets = ?, apply_seq = ?, revert_seq = ? WHERE id = ?`,
+				string(cur.Status), timeKey(cur.Updated), tj, cur.ApplySeq, cur.RevertSeq, id); err != nil {
+				return err
+			}
+		}
+		if err := insertHistory(ctx, tx, id, cur.History[len(old.History):], len(old.History)); err != nil {
+			return err
+		}
+		if err := upsertAcks(ctx, tx, id, patchrow.ChangedAcks(old.Acks, cur.Acks)); err != nil {
+			return err
+		}
+		out = cur
+		return nil
+	})
+	if cbErr != nil {
+		return patch.Record{}, cbErr
+	}
+	if err != nil {
+		return patch.Record{}, err
+	}
+	return out, nil
+}
+
+func slicesEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func insertHistory(ctx context.Context, tx *sql.Tx, id int64, hs []patch.Transition, n int) error {
+	for i, h := range hs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO patch_history (patch_id, n, from_status, to_status, actor, at, reason) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			id, n+i, string(h.From), string(h.To), h.Actor, timeKey(h.At), h.Reason); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func upsertAcks(ctx context.Context, tx *sql.Tx, id int64, acks []patch.Ack) error {
+	for _, a := range acks {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO patch_acks (patch_id, agent, op, tenant, ack_patch_id, seq, status, version, revision, hash, error, at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (patch_id, agent, op) DO UPDATE SET tenant = excluded.tenant, ack_patch_id = excluded.ack_patch_id, seq = excluded.seq,
+    status = excluded.status, version = excluded.version, revision = excluded.revision, hash = excluded.hash, error = excluded.error, at = excluded.at`,
+			id, a.Agent, string(a.Op), a.Tenant, a.PatchID, a.Seq, string(a.Status), a.Version, a.Revision, a.Hash, a.Error, timeKey(a.At)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Get implements patch.Store.
+func (p *PatchStore) Get(ctx context.Context, id int64) (patch.Record, error) {
+	if err := p.ready(ctx, "get patch"); err != nil {
+		return patch.Record{}, err
+	}
+	rs, err := loadRecords(ctx, p.s.r, `id = ?`, []any{id}, 0)
+	if err != nil {
+		return patch.Record{}, p.s.fail(ctx, "get patch "+strconv.FormatInt(id, 10), err)
+	}
+	if len(rs) == 0 {
+		return patch.Record{}, mgmt.NotFound("id", "no patch %d", id)
+	}
+	return rs[0], nil
+}
+
+// List implements patch.Store.
+func (p *PatchStore) List(ctx context.Context, f patch.Filter) ([]patch.Record, error) {
+	if err := p.ready(ctx, "list patches"); err != nil {
+		return nil, err
+	}
+	where := []string{"id > ?"}
+	args := []any{f.AfterID}
+	if f.Tenant != "" {
+		where, args = append(where, "tenant = ?"), append(args, f.Tenant)
+	}
+	if f.Service != "" {
+		where, args = append(where, "service = ?"), append(args, f.Service)
+	}
+	if len(f.Statuses) > 0 {
+		ph := strings.Repeat(",?", len(f.Statuses))[1:]
+		where = append(where, "status IN ("+ph+")")
+		for _, s := range f.Statuses {
+			args = append(args, string(s))
+		}
+	}
+	rs, err := loadRecords(ctx, p.s.r, strings.Join(where, " AND "), args, f.Limit)
+	if err != nil {
+		return nil, p.s.fail(ctx, "list patches", err)
+	}
+	if rs == nil {
+		rs = []patch.Record{}
+	}
+	return rs, nil
+}
+
+// Cursor implements patch.Store.
+func (p *PatchStore) Cursor(ctx context.Context, name string) (string, error) {
+	if err := p.ready(ctx, "cursor"); err != nil {
+		return "", err
+	}
+	var v string
+	err := p.s.r.QueryRowContext(ctx, `SELECT value FROM patch_cursors WHERE name = ?`, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", p.s.fail(ctx, "cursor "+name, err)
+	}
+	return v, nil
+}
+
+// SetCursor implements patch.Store.
+func (p *PatchStore) SetCursor(ctx context.Context, name, value string) error {
+	if err := p.ready(ctx, "set cursor"); err != nil {
+		return err
+	}
+	return p.s.write(ctx, "set cursor "+name, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO patch_cursors (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
+		return err
+	})
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// loadRecords returns the records of the patches matching where, by ID,
+// at most limit (0: all), with their history and acks: three queries.
+func loadRecords(ctx context.Context, q querier, where string, args []any, limit int) ([]patch.Record, error) {
+	query := `SELECT id, status, patch, created, updated, violations, targets, apply_seq, revert_seq FROM patches WHERE ` + where + ` ORDER BY id`
+	if limit > 0 {
+		query += ` LIMIT ` + strconv.Itoa(limit)
+	}
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		out   []patch.Record
+		index = map[int64]int{}
+		idsJS strings.Builder
+	)
+	for rows.Next() {
+		var (
+			id                                   int64
+			status, pj, created, updated, vj, tj string
+			r                                    patch.Record
+		)
+		if err := rows.Scan(&id, &status, &pj, &created, &updated, &vj, &tj, &r.ApplySeq, &r.RevertSeq); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if r.Patch, err = patchrow.DecodePatch(id, pj); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		r.Status = patch.Status(status)
+		if r.Created, err = parseTimeKey(id, "created", created); err == nil {
+			r.Updated, err = parseTimeKey(id, "updated", updated)
+		}
+		if err == nil {
+			r.Violations, err = patchrow.DecodeJSON[patch.Violation](id, "violations", vj)
+		}
+		if err == nil {
+			r.Targets, err = patchrow.DecodeJSON[string](id, "targets", tj)
+		}
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		index[id] = len(out)
+		out = append(out, r)
+		if idsJS.Len() > 0 {
+			idsJS.WriteByte(',')
+		}
+		idsJS.WriteString(strconv.FormatInt(id, 10))
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	// The children of the patches read: one query each.
+	var in string
+	var inArgs []any
+	if len(out) == 1 {
+		in, inArgs = `patch_id = ?`, []any{out[0].Patch.ID}
+	} else {
+		in, inArgs = `patch_id IN (SELECT value FROM json_each(?))`, []any{"[" + idsJS.String() + "]"}
+	}
+	rows, err = q.QueryContext(ctx, `SELECT patch_id, from_status, to_status, actor, at, reason FROM patch_history WHERE `+in+` ORDER BY patch_id, n`, inArgs...)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var (
+			id              int64
+			from, to, atKey string
+			h               patch.Transition
+		)
+		if err := rows.Scan(&id, &from, &to, &h.Actor, &atKey, &h.Reason); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		h.From, h.To = patch.Status(from), patch.Status(to)
+		if h.At, err = parseTimeKey(id, "history.at", atKey); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		r := &out[index[id]]
+		r.History = append(r.History, h)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = q.QueryContext(ctx, `SELECT patch_id, agent, op, tenant, ack_patch_id, seq, status, version, revision, hash, error, at
+FROM patch_acks WHERE `+in+` ORDER BY patch_id, agent, op`, inArgs...)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var (
+			id                int64
+			op, status, atKey string
+			a                 patch.Ack
+		)
+		if err := rows.Scan(&id, &a.Agent, &op, &a.Tenant, &a.PatchID, &a.Seq, &status, &a.Version, &a.Revision, &a.Hash, &a.Error, &atKey); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		a.Op, a.Status = patch.Op(op), patch.AckStatus(status)
+		if a.At, err = parseTimeKey(id, "acks.at", atKey); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		r := &out[index[id]]
+		r.Acks = append(r.Acks, a)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	return out, rows.Err()
+}
+
+// parseTimeKey reads a time written by timeKey.
+func parseTimeKey(id int64, field, s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("patch %d: %s: %w", id, field, err)
+	}
+	return t, nil
+}

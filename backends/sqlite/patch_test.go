@@ -1,0 +1,127 @@
+package sqlite_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hms-platform/mgmt/backends/sqlite"
+	"github.com/hms-platform/mgmt/patch"
+	"github.com/hms-platform/mgmt/patch/patchtest"
+)
+
+func openPatches(tb testing.TB) *sqlite.PatchStore {
+	tb.Helper()
+	s, err := sqlite.OpenPatches(tb.Context(), sqlite.Options{Path: filepath.Join(tb.TempDir(), "mgmt.db")})
+	require.NoError(tb, err, "OpenPatches")
+	return s
+}
+
+func TestPatchStoreConformance(t *testing.T) {
+	t.Parallel()
+	patchtest.RunStoreWith(t, func(t *testing.T) patch.Store { return openPatches(t) }, patchtest.StoreOptions{Parallel: true})
+}
+
+// TestPatchStoreConformanceMemory runs the suite on in-memory databases,
+// whose one connection serves reads and writes.
+func TestPatchStoreConformanceMemory(t *testing.T) {
+	t.Parallel()
+	patchtest.RunStoreWith(t, func(t *testing.T) patch.Store {
+		s, err := sqlite.OpenPatches(t.Context(), sqlite.Options{Path: sqlite.Memory})
+		require.NoError(t, err, "OpenPatches")
+		return s
+	}, patchtest.StoreOptions{Parallel: true})
+}
+
+// TestPatchesShareTheBudgetDatabase: Store.Patches works on the budget's
+// file; closing the patch view leaves the budget store open.
+func TestPatchesShareTheBudgetDatabase(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "mgmt.db")
+	s := openAt(t, path)
+	ps := s.Patches()
+	r := patchRecord("iacb", 1)
+	got, err := ps.Create(t.Context(), "iacb", func([]patch.Record) (patch.Record, error) { return r, nil })
+	require.NoError(t, err)
+	require.NoError(t, ps.Close())
+	_, err = ps.Get(t.Context(), got.Patch.ID)
+	require.Error(t, err, "Get after Close")
+	assert.Equal(t, 1, addSpend(t, s, "after-patch-close"), "the budget store is still open")
+
+	again := s.Patches()
+	stored, err := again.Get(t.Context(), got.Patch.ID)
+	require.NoError(t, err)
+	assert.Equal(t, patchtest.Normalize(got), patchtest.Normalize(stored))
+	require.NoError(t, s.Close())
+
+	reopened, err := sqlite.OpenPatches(t.Context(), sqlite.Options{Path: path})
+	require.NoError(t, err)
+	defer reopened.Close()
+	stored, err = reopened.Get(t.Context(), got.Patch.ID)
+	require.NoError(t, err, "the record survives a reopen")
+	assert.Equal(t, patchtest.Normalize(got), patchtest.Normalize(stored))
+}
+
+func patchRecord(tenant string, n int) patch.Record {
+	return patch.Record{
+		Patch: patch.Patch{
+			Service: "svc", Tenant: tenant, Changes: patch.Changes{"rate_limit_rps": int64(n)},
+			Window: patch.Window{Start: nov, End: nov.AddDate(0, 0, 15)},
+		},
+		Status: patch.Published, Created: nov, Updated: nov,
+		History: []patch.Transition{{To: patch.Queued, Actor: "ana", At: nov}, {From: patch.Queued, To: patch.Published, Actor: "bo", At: nov}},
+	}
+}
+
+// TestPatchUpdateWritesOnlyChanges counts the rows an Update writes: an
+// ack of a patch holding 1,000 is one row, not 1,000.
+func TestPatchUpdateWritesOnlyChanges(t *testing.T) {
+	t.Parallel()
+	ps := openPatches(t)
+	defer ps.Close()
+	ctx := t.Context()
+	r, err := ps.Create(ctx, "iacb", func([]patch.Record) (patch.Record, error) { return patchRecord("iacb", 1), nil })
+	require.NoError(t, err)
+	ack := func(i int, rev int64) patch.Ack {
+		return patch.Ack{Agent: fmt.Sprintf("agent-%04d", i), Tenant: "iacb", PatchID: r.Patch.ID, Op: patch.OpApply, Revision: rev, At: nov}
+	}
+	_, err = ps.Update(ctx, r.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
+		for i := range 1000 {
+			cur.SetAck(ack(i, 1))
+		}
+		return nil
+	})
+	require.NoError(t, err)
+
+	for _, tc := range []struct {
+		name string
+		fn   func(cur *patch.Record)
+		want int64
+	}{
+		{"nothing", func(*patch.Record) {}, 0},
+		{"redelivered ack", func(cur *patch.Record) { cur.SetAck(ack(500, 1)) }, 0},
+		{"newer ack", func(cur *patch.Record) { cur.SetAck(ack(500, 2)) }, 1},
+		{"new agent", func(cur *patch.Record) { cur.SetAck(ack(1000, 1)) }, 1},
+		{"status and history", func(cur *patch.Record) {
+			cur.History = append(cur.History, patch.Transition{From: cur.Status, To: patch.Applied, At: nov})
+			cur.Status = patch.Applied
+		}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := ps.TotalChanges(t)
+			_, err := ps.Update(ctx, r.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
+				tc.fn(cur)
+				return nil
+			})
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, ps.TotalChanges(t)-before, "rows written")
+		})
+	}
+}
+
+func BenchmarkPatchStore(b *testing.B) {
+	patchtest.BenchStore(b, func(b *testing.B) patch.Store { return openPatches(b) })
+}
