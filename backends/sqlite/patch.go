@@ -245,12 +245,20 @@ func insertHistory(ctx context.Context, tx *sql.Tx, id int64, hs []patch.Transit
 }
 
 func upsertAcks(ctx context.Context, tx *sql.Tx, id int64, acks []patch.Ack) error {
-	for _, a := range acks {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO patch_acks (patch_id, agent, op, tenant, ack_patch_id, seq, status, version, revision, hash, error, at)
+	if len(acks) == 0 {
+		return nil
+	}
+	// One statement for the batch: an ack batch is often hundreds of rows.
+	st, err := tx.PrepareContext(ctx, `INSERT INTO patch_acks (patch_id, agent, op, tenant, ack_patch_id, seq, status, version, revision, hash, error, at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (patch_id, agent, op) DO UPDATE SET tenant = excluded.tenant, ack_patch_id = excluded.ack_patch_id, seq = excluded.seq,
-    status = excluded.status, version = excluded.version, revision = excluded.revision, hash = excluded.hash, error = excluded.error, at = excluded.at`,
-			id, a.Agent, string(a.Op), a.Tenant, a.PatchID, a.Seq, string(a.Status), a.Version, a.Revision, a.Hash, a.Error, timeKey(a.At)); err != nil {
+    status = excluded.status, version = excluded.version, revision = excluded.revision, hash = excluded.hash, error = excluded.error, at = excluded.at`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, a := range acks {
+		if _, err := st.ExecContext(ctx, id, a.Agent, string(a.Op), a.Tenant, a.PatchID, a.Seq, string(a.Status), a.Version, a.Revision, a.Hash, a.Error, timeKey(a.At)); err != nil {
 			return err
 		}
 	}

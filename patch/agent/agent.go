@@ -554,6 +554,7 @@ func (a *Agent) revert(ctx context.Context, log *slog.Logger, m patch.Message) (
 	log.Info("patch reverted", "revision", a.st.Revision)
 	next := *ps
 	next.Status = stReverted
+	next.Changes = nil // nothing left to restore; keeps the state file small
 	return ack, a.commit(m, ack, &next)
 }
 

@@ -31,8 +31,10 @@ func readConfig(path string) (data []byte, mode fs.FileMode, existed bool, err e
 // directory is synced. A symbolic link at path is followed: its target is
 // replaced. Readers see the old content or the new, never a mix.
 func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
-	if target, err := filepath.EvalSymlinks(path); err == nil {
-		path = target
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		if target, err := filepath.EvalSymlinks(path); err == nil {
+			path = target
+		}
 	}
 	dir, base := filepath.Split(path)
 	if dir == "" {

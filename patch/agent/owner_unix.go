@@ -15,7 +15,7 @@ func keepOwner(f *os.File, path string) {
 	if err != nil {
 		return
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && (int(st.Uid) != os.Geteuid() || int(st.Gid) != os.Getegid()) {
 		_ = f.Chown(int(st.Uid), int(st.Gid))
 	}
 }
