@@ -295,21 +295,31 @@ func (v *Validator) usage(p *Patch, live []Record) map[string]int64 {
 	return u
 }
 
-func patchVar(p *Patch) map[string]any {
+// patchVar is the patch as a CEL value, converted once: every policy
+// reads it without converting Go values again.
+func patchVar(p *Patch) ref.Val {
+	a := types.DefaultTypeAdapter
+	changes := make(map[string]any, len(p.Changes))
+	for k, v := range p.Changes {
+		changes[k] = a.NativeToValue(v)
+	}
 	labels := map[string]string(p.Labels)
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	return map[string]any{
-		"service":          p.Service,
-		"version_selector": p.VersionSelector,
-		"tenant":           p.Tenant,
-		"author":           p.Author,
-		"reason":           p.Reason,
-		"labels":           labels,
-		"changes":          map[string]any(p.Changes),
-		"window":           map[string]any{"start": p.Window.Start, "end": p.Window.End},
-	}
+	return types.NewStringInterfaceMap(a, map[string]any{
+		"service":          types.String(p.Service),
+		"version_selector": types.String(p.VersionSelector),
+		"tenant":           types.String(p.Tenant),
+		"author":           types.String(p.Author),
+		"reason":           types.String(p.Reason),
+		"labels":           types.NewStringStringMap(a, labels),
+		"changes":          types.NewStringInterfaceMap(a, changes),
+		"window": types.NewStringInterfaceMap(a, map[string]any{
+			"start": types.Timestamp{Time: p.Window.Start},
+			"end":   types.Timestamp{Time: p.Window.End},
+		}),
+	})
 }
 
 func conflictVar(cs []Conflict) []map[string]any {
