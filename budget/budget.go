@@ -258,6 +258,27 @@ func (b *Budget) SetService(ctx context.Context, name string, info ServiceInfo) 
 	return nil
 }
 
+// ServiceTenant returns the tenant of a service: its mgmt.LabelAgency
+// label as SetService gave it, or "" when it has none.
+func (b *Budget) ServiceTenant(name string) string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if s, ok := b.services[name]; ok {
+		return s.info.Labels[mgmt.LabelAgency]
+	}
+	return ""
+}
+
+// Tenant returns the tenant a cap belongs to: for a service's cap, the
+// service's (ServiceTenant); for a selector cap, the agency the selector
+// requires. It is "" when there is none.
+func (b *Budget) Tenant(c Cap) string {
+	if c.Service != "" {
+		return b.ServiceTenant(c.Service)
+	}
+	return c.Selector[mgmt.LabelAgency]
+}
+
 // service returns the state of name, creating it. b.mu must be held.
 func (b *Budget) service(name string) *serviceState {
 	s, ok := b.services[name]

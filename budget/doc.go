@@ -9,4 +9,12 @@
 // Storage is behind the Store interface: NewMemory here, backends/sqlite
 // (the embedded default for hosts) and backends/postgres, all checked by
 // the conformance suite in budget/budgettest.
+//
+// Tenancy: a service belongs to the tenant named by the "agency" label
+// (mgmt.LabelAgency) SetService gave it, and so does its cap; a selector
+// cap belongs to the agency its selector requires (Budget.Tenant). A
+// service without the label, or one the budget was never told of, and a
+// selector cap without an agency belong to no tenant: hosts that authorize
+// (budgethttp.Options.Authorize) let only principals acting for every
+// tenant touch them. The Budget itself does not authorize.
 package budget

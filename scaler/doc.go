@@ -35,6 +35,12 @@
 // Paused rules are left alone. Preview is the dry run: what a rule would do
 // now and over a supplied metric trace, without acting.
 //
+// Tenancy: a rule belongs to the tenant named by its "agency" label
+// (mgmt.LabelAgency, Rule.Tenant); a rule without one belongs to no tenant,
+// and hosts that authorize (scalerhttp.Options.Authorize) let only
+// principals acting for every tenant touch it. The Controller itself does
+// not authorize.
+//
 // The Controller's methods are safe for concurrent use. Ticks never overlap;
 // a steady tick allocates nothing per rule. Time comes from Options.Clock
 // (github.com/benbjohnson/clock) so that tests drive it with a mock clock.

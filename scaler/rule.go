@@ -37,6 +37,10 @@ type Rule struct {
 	Paused bool
 }
 
+// Tenant returns the tenant the rule belongs to: its mgmt.LabelAgency
+// label, or "" when it has none.
+func (r Rule) Tenant() string { return r.Labels[mgmt.LabelAgency] }
+
 // TriggerType selects how a trigger turns a metric into replicas.
 type TriggerType uint8
 

@@ -69,7 +69,35 @@
 // unknown query parameters. Bad input never causes a 5xx, and a failed
 // request stores nothing.
 //
-// There is no authentication yet; put the handler behind one.
+// # Authorization
+//
+// Without Options.Authorize the handler authorizes nothing: put it behind
+// something that does. With it, every route asks Authorize(r, perm,
+// tenant) first — before the body is read and before looking up the cap —
+// and the hook's error is the response (mgmt.KindUnauthenticated 401,
+// mgmt.KindForbidden 403). auth.Authorizer.HTTPHook returns a hook over the
+// principal that auth.Middleware puts in the request's context.
+//
+// The tenant of a service's cap is the service's "agency" label
+// (mgmt.LabelAgency), as budget.Budget.SetService was told it
+// (budget.Budget.ServiceTenant); the tenant of a label-selector cap is the
+// agency its selector requires (budget.Budget.Tenant). A service without an
+// agency label, or that the budget does not know, belongs to no tenant, and
+// the hook is asked with tenant "": auth's hook lets only a principal
+// acting for every tenant (the tenant "*" and a role of the policy's
+// allTenantsRoles) touch it. The routes ask for:
+//
+//	POST   /budgets/{svc}   budget:write on the service's tenant
+//	GET    /budgets/{svc}   budget:read on the service's tenant; selector caps of another tenant
+//	                        or of none (which span tenants) are left out of "caps" unless the
+//	                        hook also allows budget:read on tenant ""
+//	DELETE /budgets/{svc}   budget:write on the service's tenant
+//
+// To run the budget API behind tokens of a development issuer, see
+// examples/hms-svc:
+//
+//	go run ./examples/dev-issuer -addr 127.0.0.1:8090 &
+//	go run ./examples/hms-svc -addr 127.0.0.1:8080 -issuer http://127.0.0.1:8090 -audience hms
 //
 // The handler is safe for concurrent use; it holds no state of its own
 // beyond the Budget's.

@@ -25,12 +25,32 @@ type Options struct {
 	// MaxBody is the request body limit in bytes; 0 or less means
 	// DefaultMaxBody (64 KiB).
 	MaxBody int64
+	// Authorize, when set, is asked before every request does anything
+	// (see the package documentation for which permission and tenant each
+	// route asks for). Its error is the response: an error of kind
+	// mgmt.KindUnauthenticated is 401, mgmt.KindForbidden 403. Nil means no
+	// authorization: put the handler behind one. auth.Authorizer.HTTPHook
+	// returns one.
+	Authorize Authorize
 }
+
+// Authorize authorizes the request r for permission perm (PermRead or
+// PermWrite) on a resource of tenant ("" for a service without an agency
+// label) and returns who is acting. It is the shape of
+// scalerhttp.Authorize and patchhttp.Authorize too.
+type Authorize func(r *http.Request, perm, tenant string) (actor string, err error)
+
+// The permissions the routes ask Options.Authorize for.
+const (
+	PermRead  = "budget:read"
+	PermWrite = "budget:write"
+)
 
 type handler struct {
 	b       *budget.Budget
 	log     *slog.Logger
 	maxBody int64
+	authz   Authorize
 }
 
 // NewHandler returns the HTTP API over b. It panics if b is nil, a
@@ -39,7 +59,7 @@ func NewHandler(b *budget.Budget, opts Options) http.Handler {
 	if b == nil {
 		panic("budgethttp: NewHandler needs a non-nil *budget.Budget")
 	}
-	h := &handler{b: b, log: opts.Logger, maxBody: opts.MaxBody}
+	h := &handler{b: b, log: opts.Logger, maxBody: opts.MaxBody, authz: opts.Authorize}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -53,10 +73,51 @@ func NewHandler(b *budget.Budget, opts Options) http.Handler {
 	)
 }
 
-// service returns the checked service name of the path.
-func service(r *http.Request) (string, error) {
+// service returns the checked service name of the path, once the request
+// is authorized for perm on the service's tenant.
+func (h *handler) service(r *http.Request, perm string) (string, error) {
 	svc := r.PathValue("svc")
-	return svc, budget.ValidateService("service", svc)
+	if err := budget.ValidateService("service", svc); err != nil {
+		return "", err
+	}
+	if h.authz != nil {
+		if _, err := h.authz(r, perm, h.b.ServiceTenant(svc)); err != nil {
+			return "", err
+		}
+	}
+	return svc, nil
+}
+
+// visible drops from sts the caps of another tenant than the service's —
+// selector caps that cover services of several tenants — unless the
+// request is authorized to read caps of tenant "" (every tenant).
+func (h *handler) visible(r *http.Request, svc string, sts []budget.Status) ([]budget.Status, error) {
+	if h.authz == nil {
+		return sts, nil
+	}
+	tenant := h.b.ServiceTenant(svc)
+	out := sts[:0:0]
+	asked, allowed := false, false
+	for _, st := range sts {
+		if h.b.Tenant(st.Cap) == tenant {
+			out = append(out, st)
+			continue
+		}
+		if !asked {
+			asked = true
+			_, err := h.authz(r, PermRead, "")
+			switch {
+			case err == nil:
+				allowed = true
+			case mgmt.KindOf(err) != mgmt.KindForbidden:
+				return nil, err
+			}
+		}
+		if allowed {
+			out = append(out, st)
+		}
+	}
+	return out, nil
 }
 
 // capView is the status of one cap, as the API shows it.
@@ -118,7 +179,7 @@ func (h *handler) set(w http.ResponseWriter, r *http.Request) error {
 	if _, err := httperr.Query(r, nil); err != nil {
 		return err
 	}
-	svc, err := service(r)
+	svc, err := h.service(r, PermWrite)
 	if err != nil {
 		return err
 	}
@@ -162,12 +223,15 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) error {
 	if _, err := httperr.Query(r, nil); err != nil {
 		return err
 	}
-	svc, err := service(r)
+	svc, err := h.service(r, PermRead)
 	if err != nil {
 		return err
 	}
 	sts, err := h.b.StatusFor(r.Context(), svc)
 	if err != nil {
+		return err
+	}
+	if sts, err = h.visible(r, svc, sts); err != nil {
 		return err
 	}
 	if len(sts) == 0 {
@@ -204,7 +268,7 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	svc, err := service(r)
+	svc, err := h.service(r, PermWrite)
 	if err != nil {
 		return err
 	}

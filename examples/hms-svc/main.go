@@ -28,9 +28,31 @@
 // shows the guard at work during the surge.
 //
 // The eligibility-api surge starts one minute after start-up and lasts 20
-// minutes (-trace changes it). There is no authentication yet, so -dev is
-// required: without it the command refuses to start. SIGINT or SIGTERM
-// shuts it down gracefully.
+// minutes (-trace changes it). SIGINT or SIGTERM shuts it down gracefully.
+//
+// # Authentication
+//
+// Every request but GET /healthz needs a bearer token of the issuer named
+// by -issuer (found through its OpenID discovery document, or checked
+// against the static keys of -jwks) for the audience -audience. Who may do
+// what is -auth-policy's (by default auth.DefaultPolicy: service_operator
+// writes and reads rules, budget_officer budget caps, viewer reads both),
+// in the tenants of the token: the tenant of a rule is its "agency" label,
+// that of a budget cap its service's agency label (see the packages
+// scaler/scalerhttp and budget/budgethttp). A rule of tenant ED therefore
+// needs "labels": {"agency": "ED"} and a token of tenant ED. Every decision
+// is logged as an "audit" record. With the development issuer:
+//
+//	go run ./examples/dev-issuer -addr 127.0.0.1:8090 &
+//	go run ./examples/hms-svc -addr 127.0.0.1:8080 -issuer http://127.0.0.1:8090 -audience hms
+//	TOKEN=$(curl -s 127.0.0.1:8090/token -H 'Content-Type: application/json' \
+//	     -d '{"sub":"ana","tenant":"ED","roles":["service_operator"]}' | jq -r .access_token)
+//	curl -s 127.0.0.1:8080/autoscale-rules -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+//	     -d '{"service": "eligibility-api", "labels": {"agency": "ED"}, "minReplicas": 4, "maxReplicas": 20,
+//	          "trigger": {"metric": "http_rps", "threshold": 500}}'
+//
+// -dev runs without authentication instead, for a trusted machine, and
+// says so loudly; without -dev or -issuer the command refuses to start.
 package main
 
 import (
@@ -45,17 +67,18 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/benbjohnson/clock"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/backends/simcluster"
 	"github.com/hms-platform/mgmt/backends/sqlite"
 	"github.com/hms-platform/mgmt/budget"
 	"github.com/hms-platform/mgmt/budget/budgethttp"
+	"github.com/hms-platform/mgmt/internal/host"
 	"github.com/hms-platform/mgmt/scaler"
 	"github.com/hms-platform/mgmt/scaler/scalerhttp"
 )
@@ -63,44 +86,30 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(exitCode(run(ctx, os.Args[1:], os.Stderr, nil), os.Stderr))
+	os.Exit(host.ExitCode("hms-svc", run(ctx, os.Args[1:], os.Stderr, nil), os.Stderr))
 }
 
-// usageError is a problem with the command line (exit status 2).
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-// errNoAuth is returned without -dev.
-var errNoAuth = &usageError{msg: "refusing to start: hms-svc has no authentication yet, so anyone who can reach it " +
-	"could change autoscale rules and budget caps; pass -dev to run it anyway on a trusted machine"}
-
-// exitCode reports err on stderr and returns the process exit status:
-// 0 for success or -h, 2 for a usage error, 1 otherwise.
-func exitCode(err error, stderr io.Writer) int {
-	var ue *usageError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, "hms-svc:", err)
-		return 2
-	}
-	fmt.Fprintln(stderr, "hms-svc:", err)
-	return 1
-}
+// errNoAuth is returned without -dev and without -issuer.
+var errNoAuth = &host.UsageError{Msg: "refusing to start without authentication: anyone who can reach hms-svc " +
+	"could change autoscale rules and budget caps; give -issuer URL and -audience to require tokens of an OpenID issuer " +
+	"(go run ./examples/dev-issuer for one in development), or pass -dev to run without authentication on a trusted machine"}
 
 // config is the parsed command line.
 type config struct {
 	addr            string
 	dev             bool
 	interval        time.Duration
-	logFormat       string
-	logLevel        slog.Level
+	logger          *slog.Logger
 	trace           simcluster.Trace
 	shutdownTimeout time.Duration
 	budgetDB        string
 	budgetInterval  time.Duration
+	// Authentication: the issuer, the audience, the policy file ("" for
+	// auth.DefaultPolicy) and a static JWKS file ("" for discovery).
+	issuer, audience, authPolicy, jwks string
+	// audit receives the authentication and authorization decisions;
+	// nil: they go to the log as "audit" records.
+	audit mgmt.Auditor
 }
 
 // memoryDB is the -budget-db value for a store that keeps nothing.
@@ -116,91 +125,55 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("hms-svc", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen address")
-	fs.BoolVar(&cfg.dev, "dev", false, "required: run without authentication (development only)")
+	fs.BoolVar(&cfg.dev, "dev", false, "run without authentication (development only); either -dev or -issuer is required")
+	fs.StringVar(&cfg.issuer, "issuer", "", "OpenID issuer URL whose bearer tokens every request needs (its discovery document gives the keys)")
+	fs.StringVar(&cfg.audience, "audience", "", "the audience tokens must name (required with -issuer)")
+	fs.StringVar(&cfg.authPolicy, "auth-policy", "", "authorization policy file, YAML or JSON (default: the built-in policy of package auth)")
+	fs.StringVar(&cfg.jwks, "jwks", "", "static JSON Web Key Set file of the issuer, instead of fetching its keys")
 	fs.DurationVar(&cfg.interval, "interval", 5*time.Second, "autoscaler tick interval")
-	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
-	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	logger := host.LogFlags(fs)
 	traceSpec := fs.String("trace", defaultTrace, "load trace of eligibility-api (constant:RPS, surge:..., diurnal:..., csv:PATH)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to wait for requests in flight at shutdown")
 	fs.StringVar(&cfg.budgetDB, "budget-db", "hms-svc-budget.db", "budget store: a SQLite file (created when missing), or "+memoryDB+" to keep nothing")
 	fs.DurationVar(&cfg.budgetInterval, "budget-interval", 0, "how often the budget flushes its meter, reloads caps and checks alerts (default: -interval)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return cfg, err
-		}
-		return cfg, &usageError{msg: err.Error()}
+	if err := host.ParseFlags(fs, args); err != nil {
+		return cfg, err
 	}
-	if fs.NArg() > 0 {
-		return cfg, &usageError{msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	var err error
+	if cfg.logger, err = logger(stderr); err != nil {
+		return cfg, err
 	}
 	if cfg.interval < 10*time.Millisecond {
-		return cfg, &usageError{msg: fmt.Sprintf("-interval %v: must be at least 10ms", cfg.interval)}
+		return cfg, host.Usagef("-interval %v: must be at least 10ms", cfg.interval)
 	}
 	if cfg.budgetInterval == 0 {
 		cfg.budgetInterval = cfg.interval
 	}
 	if cfg.budgetInterval < 10*time.Millisecond {
-		return cfg, &usageError{msg: fmt.Sprintf("-budget-interval %v: must be at least 10ms", cfg.budgetInterval)}
+		return cfg, host.Usagef("-budget-interval %v: must be at least 10ms", cfg.budgetInterval)
 	}
 	if cfg.budgetDB == "" {
-		return cfg, &usageError{msg: "-budget-db: give a SQLite file or " + memoryDB}
+		return cfg, host.Usagef("-budget-db: give a SQLite file or %s", memoryDB)
 	}
 	if cfg.shutdownTimeout <= 0 {
-		return cfg, &usageError{msg: fmt.Sprintf("-shutdown-timeout %v: must be positive", cfg.shutdownTimeout)}
-	}
-	if cfg.logFormat != "text" && cfg.logFormat != "json" {
-		return cfg, &usageError{msg: fmt.Sprintf("-log-format %q: want text or json", cfg.logFormat)}
-	}
-	if err := cfg.logLevel.UnmarshalText([]byte(*level)); err != nil {
-		return cfg, &usageError{msg: fmt.Sprintf("-log-level %q: want debug, info, warn or error", *level)}
+		return cfg, host.Usagef("-shutdown-timeout %v: must be positive", cfg.shutdownTimeout)
 	}
 	trace, err := simcluster.ParseTrace(*traceSpec)
 	if err != nil {
-		return cfg, &usageError{msg: "-trace: " + err.Error()}
+		return cfg, host.Usagef("-trace: %v", err)
 	}
 	cfg.trace = trace
-	if !cfg.dev {
+	switch {
+	case cfg.dev && cfg.issuer != "":
+		return cfg, host.Usagef("-dev runs without authentication and -issuer requires tokens: drop one of them")
+	case cfg.issuer == "" && (cfg.audience != "" || cfg.authPolicy != "" || cfg.jwks != ""):
+		return cfg, host.Usagef("-audience, -auth-policy and -jwks need -issuer")
+	case cfg.issuer != "" && cfg.audience == "":
+		return cfg, host.Usagef("-audience: required with -issuer (the aud tokens for this service carry, e.g. hms)")
+	case !cfg.dev && cfg.issuer == "":
 		return cfg, errNoAuth
 	}
 	return cfg, nil
-}
-
-func newLogger(cfg config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.logLevel}
-	if cfg.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// warnDev prints the start-up warning that authentication is disabled.
-func warnDev(w io.Writer, logger *slog.Logger, addr string) {
-	banner := []string{
-		"WARNING: -dev: AUTHENTICATION IS DISABLED.",
-		"Anyone who can reach " + addr + " can create, change and delete autoscale rules and budget caps.",
-	}
-	if !isLoopback(addr) {
-		banner = append(banner, "This address is reachable from other machines: use 127.0.0.1 in development.")
-	}
-	line := strings.Repeat("*", 78)
-	fmt.Fprintln(w, line)
-	for _, s := range banner {
-		fmt.Fprintln(w, "* "+s)
-	}
-	fmt.Fprintln(w, line)
-	logger.Warn("authentication is disabled (-dev); do not expose this server", "addr", addr, "loopback", isLoopback(addr))
-}
-
-func isLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // demoServices are the simulated services: eligibility-api with the given
@@ -291,7 +264,8 @@ type app struct {
 
 // newApp builds the host on clk. Close the app's store when done
 // (app.close).
-func newApp(ctx context.Context, cfg config, clk clock.Clock, logger *slog.Logger) (*app, error) {
+func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
+	logger := cfg.logger
 	a := &app{}
 	var err error
 	if a.cluster, err = newCluster(clk, cfg.trace); err != nil {
@@ -324,20 +298,62 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock, logger *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	a.handler = newHandler(a.ctrl, a.budget, logger)
+	if cfg.dev {
+		a.handler = newHandler(a.ctrl, a.budget, logger, nil)
+	} else if a.handler, err = authHandler(ctx, cfg, clk, a.ctrl, a.budget); err != nil {
+		return nil, err
+	}
 	ok = true
 	return a, nil
 }
 
+// authHandler is newHandler behind auth.Middleware: tokens of cfg.issuer,
+// authorized by the policy of cfg.authPolicy, decisions to cfg.audit.
+func authHandler(ctx context.Context, cfg config, clk clock.Clock, ctrl *scaler.Controller, b *budget.Budget) (http.Handler, error) {
+	audit := cfg.audit
+	if audit == nil {
+		audit = mgmt.SlogAuditor(cfg.logger)
+	}
+	policy := auth.DefaultPolicy()
+	if cfg.authPolicy != "" {
+		var err error
+		if policy, err = auth.LoadPolicy(cfg.authPolicy); err != nil {
+			return nil, fmt.Errorf("-auth-policy: %w", err)
+		}
+	}
+	vopts := auth.VerifierOptions{Issuer: cfg.issuer, Audience: []string{cfg.audience}, Clock: clk}
+	if cfg.jwks != "" {
+		keys, err := os.ReadFile(cfg.jwks)
+		if err != nil {
+			return nil, fmt.Errorf("-jwks: %w", err)
+		}
+		vopts.JWKS = keys
+	}
+	v, err := auth.NewVerifier(ctx, vopts)
+	if err != nil {
+		return nil, fmt.Errorf("-issuer %s: %w", cfg.issuer, err)
+	}
+	authz, err := auth.NewAuthorizer(auth.AuthorizerOptions{Policy: policy, Auditor: audit, Clock: clk})
+	if err != nil {
+		return nil, err
+	}
+	mw := auth.Middleware(v, auth.MiddlewareOptions{
+		Auditor: audit, Logger: cfg.logger, Clock: clk,
+		Public: func(r *http.Request) bool { return r.URL.Path == "/healthz" },
+	})
+	return mw(newHandler(ctrl, b, cfg.logger, authz.HTTPHook())), nil
+}
+
 // newHandler serves the rules API and the budget API on one mux: /budgets
 // and everything under it is the budget's, the rest the autoscaler's (whose
-// handler answers unknown paths with its JSON 404).
-func newHandler(ctrl *scaler.Controller, b *budget.Budget, logger *slog.Logger) http.Handler {
-	budgets := budgethttp.NewHandler(b, budgethttp.Options{Logger: logger})
+// handler answers unknown paths with its JSON 404). authorize, when not
+// nil, authorizes every request of both.
+func newHandler(ctrl *scaler.Controller, b *budget.Budget, logger *slog.Logger, authorize func(*http.Request, string, string) (string, error)) http.Handler {
+	budgets := budgethttp.NewHandler(b, budgethttp.Options{Logger: logger, Authorize: authorize})
 	mux := http.NewServeMux()
 	mux.Handle("/budgets/", budgets)
 	mux.Handle("/budgets", budgets) // a JSON 404, not the mux's redirect to /budgets/
-	mux.Handle("/", scalerhttp.NewHandler(ctrl, scalerhttp.Options{Logger: logger}))
+	mux.Handle("/", scalerhttp.NewHandler(ctrl, scalerhttp.Options{Logger: logger, Authorize: authorize}))
 	return mux
 }
 
@@ -359,61 +375,30 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
-	logger := newLogger(cfg, stderr)
-	warnDev(stderr, logger, cfg.addr)
-
+	if cfg.dev {
+		host.WarnDev(stderr, cfg.logger, cfg.addr, "create, change and delete autoscale rules and budget caps")
+	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
-	a, err := newApp(ctx, cfg, clock.New(), logger)
+	a, err := newApp(ctx, cfg, clock.New())
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	srv := &http.Server{
-		Handler:           a.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-
+	cfg.logger.Info("hms-svc listening", "addr", ln.Addr().String(), "interval", cfg.interval.String(),
+		"services", strings.Join(a.cluster.Services(), ","), "budgetDB", cfg.budgetDB, "budgetInterval", cfg.budgetInterval.String(),
+		"issuer", cfg.issuer, "audience", cfg.audience)
 	// The controller and the budget run until shutdown, after the server
 	// has stopped taking requests.
-	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
-	var bg sync.WaitGroup
-	bg.Go(func() { _ = a.ctrl.Run(bgCtx) })
-	bg.Go(func() { _ = a.budget.Run(bgCtx) })
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-
-	logger.Info("hms-svc listening", "addr", ln.Addr().String(), "interval", cfg.interval.String(),
-		"services", strings.Join(a.cluster.Services(), ","), "budgetDB", cfg.budgetDB, "budgetInterval", cfg.budgetInterval.String())
-	if ready != nil {
-		ready(ln.Addr())
+	srv := &host.Server{
+		Name: "hms-svc", Handler: a.handler, Logger: cfg.logger, ShutdownTimeout: cfg.shutdownTimeout,
+		Loops: []func(context.Context){
+			func(ctx context.Context) { _ = a.ctrl.Run(ctx) },
+			func(ctx context.Context) { _ = a.budget.Run(ctx) },
+		},
+		Close: a.close,
 	}
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-		logger.Info("hms-svc shutting down")
-	case runErr = <-serveErr:
-	}
-	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil && runErr == nil {
-		runErr = fmt.Errorf("shutting down: %w", err)
-	}
-	stopBg()
-	bg.Wait()
-	if errors.Is(runErr, http.ErrServerClosed) {
-		runErr = nil
-	}
-	if err := a.close(shutCtx); err != nil && runErr == nil {
-		runErr = err
-	}
-	logger.Info("hms-svc stopped")
-	return runErr
+	return srv.Serve(ctx, ln, ready)
 }

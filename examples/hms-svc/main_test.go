@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hms-platform/mgmt/backends/simcluster"
+	"github.com/hms-platform/mgmt/internal/host"
 	"github.com/hms-platform/mgmt/scaler"
 )
 
@@ -50,9 +51,10 @@ func TestRefusesToStartWithoutDev(t *testing.T) {
 		t.Error("the server must not start without -dev")
 	})
 	require.ErrorIs(t, err, errNoAuth)
-	assert.Contains(t, err.Error(), "no authentication")
+	assert.Contains(t, err.Error(), "without authentication")
 	assert.Contains(t, err.Error(), "-dev")
-	assert.Equal(t, 2, exitCode(err, &stderr))
+	assert.Contains(t, err.Error(), "-issuer")
+	assert.Equal(t, 2, host.ExitCode("hms-svc", err, &stderr))
 	assert.Contains(t, stderr.String(), "hms-svc: refusing to start")
 }
 
@@ -62,7 +64,8 @@ func TestParseFlags(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "127.0.0.1:8080", cfg.addr)
 	assert.Equal(t, 5*time.Second, cfg.interval)
-	assert.Equal(t, "text", cfg.logFormat)
+	require.NotNil(t, cfg.logger)
+	assert.Empty(t, cfg.issuer)
 	assert.IsType(t, simcluster.Surge{}, cfg.trace)
 	assert.Equal(t, "hms-svc-budget.db", cfg.budgetDB, "SQLite in the working directory")
 	assert.Equal(t, 5*time.Second, cfg.budgetInterval, "the budget runs at the autoscaler's interval")
@@ -71,9 +74,15 @@ func TestParseFlags(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, ":9000", cfg.addr)
 	assert.Equal(t, time.Second, cfg.interval)
-	assert.Equal(t, "json", cfg.logFormat)
+	assert.True(t, cfg.logger.Enabled(context.Background(), slog.LevelDebug))
 	assert.Equal(t, simcluster.Constant(700), cfg.trace)
 	assert.Equal(t, time.Second, cfg.budgetInterval)
+
+	cfg, err = parseFlags([]string{"-issuer", "http://127.0.0.1:8090", "-audience", "hms", "-auth-policy", "p.yaml", "-jwks", "k.json"}, io.Discard)
+	require.NoError(t, err, "-issuer replaces -dev")
+	assert.Equal(t, config{issuer: "http://127.0.0.1:8090", audience: "hms", authPolicy: "p.yaml", jwks: "k.json"},
+		config{issuer: cfg.issuer, audience: cfg.audience, authPolicy: cfg.authPolicy, jwks: cfg.jwks})
+	assert.False(t, cfg.dev)
 
 	cfg, err = parseFlags([]string{"-dev", "-budget-db", ":memory:", "-budget-interval", "30s"}, io.Discard)
 	require.NoError(t, err)
@@ -93,17 +102,22 @@ func TestParseFlags(t *testing.T) {
 		{"-dev", "-bogus"},
 		{"-dev", "extra"},
 		{"-interval", "0s"}, // flag errors come before the -dev check
+		{"-dev", "-issuer", "http://127.0.0.1:8090", "-audience", "hms"},
+		{"-audience", "hms"},
+		{"-dev", "-jwks", "keys.json"},
+		{"-auth-policy", "policy.yaml"},
+		{"-issuer", "http://127.0.0.1:8090"}, // no -audience
 	} {
 		_, err := parseFlags(args, io.Discard)
-		var ue *usageError
+		var ue *host.UsageError
 		require.ErrorAs(t, err, &ue, "%v", args)
 		assert.NotErrorIs(t, err, errNoAuth, "%v", args)
-		assert.Equal(t, 2, exitCode(err, io.Discard), "%v", args)
+		assert.Equal(t, 2, host.ExitCode("hms-svc", err, io.Discard), "%v", args)
 	}
 	_, err = parseFlags([]string{"-h"}, io.Discard)
 	assert.ErrorIs(t, err, flag.ErrHelp)
-	assert.Equal(t, 0, exitCode(err, io.Discard))
-	assert.Equal(t, 1, exitCode(io.ErrUnexpectedEOF, io.Discard))
+	assert.Equal(t, 0, host.ExitCode("hms-svc", err, io.Discard))
+	assert.Equal(t, 1, host.ExitCode("hms-svc", io.ErrUnexpectedEOF, io.Discard))
 }
 
 func TestWarnDev(t *testing.T) {
@@ -111,6 +125,10 @@ func TestWarnDev(t *testing.T) {
 	cfg, err := parseFlags([]string{"-dev"}, io.Discard)
 	require.NoError(t, err)
 	var out bytes.Buffer
+	warnDev := func(w io.Writer, logger *slog.Logger, addr string) {
+		host.WarnDev(w, logger, addr, "create, change and delete autoscale rules and budget caps")
+	}
+	newLogger := func(_ config, w io.Writer) *slog.Logger { return host.Logger("text", slog.LevelInfo, w) }
 	warnDev(&out, newLogger(cfg, &out), "127.0.0.1:8080")
 	assert.Contains(t, out.String(), "AUTHENTICATION IS DISABLED")
 	assert.NotContains(t, out.String(), "other machines")
@@ -123,7 +141,7 @@ func TestWarnDev(t *testing.T) {
 		"127.0.0.1:1": true, "[::1]:1": true, "localhost:1": true,
 		":1": false, "0.0.0.0:1": false, "10.1.2.3:1": false, "example.gov:1": false, "nonsense": false,
 	} {
-		assert.Equal(t, want, isLoopback(addr), addr)
+		assert.Equal(t, want, host.IsLoopback(addr), addr)
 	}
 }
 
@@ -249,7 +267,7 @@ func TestServeListenError(t *testing.T) {
 	defer ln.Close()
 	err = run(context.Background(), []string{"-addr", ln.Addr().String(), "-dev", "-budget-db", ":memory:"}, io.Discard, nil)
 	require.Error(t, err)
-	assert.Equal(t, 1, exitCode(err, io.Discard))
+	assert.Equal(t, 1, host.ExitCode("hms-svc", err, io.Discard))
 }
 
 // t0 is 08:50 UTC on 23 November 2026: 7 days 15 h 10 min (183⅙ h)
@@ -278,7 +296,8 @@ func newTestAppAt(t *testing.T, budgetDB string, start time.Time) *testApp {
 	require.NoError(t, err)
 	mock := clock.NewMock()
 	mock.Set(start)
-	a, err := newApp(context.Background(), cfg, mock, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := newApp(context.Background(), cfg, mock)
 	require.NoError(t, err)
 	srv := httptest.NewServer(a.handler)
 	t.Cleanup(srv.Close)

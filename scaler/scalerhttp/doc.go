@@ -16,8 +16,9 @@
 //	POST   /autoscale-rules/preview         {"rule": {…}, "trace": [{"t": RFC 3339, "values": {"http_rps": 640}}],
 //	                                         "startReplicas": 4} → 200 {"rule", "now", "trace": [{t, replicas,
 //	                                        desired, action, reason, decision}]}
-//	GET    /autoscale-rules?name=&service=&label=k:v   search (name: case-insensitive substring;
-//	                                        label repeatable, all must match) → 200 {"rules": [...]}
+//	GET    /autoscale-rules?name=&service=&label=k:v&tenant=   search (name: case-insensitive
+//	                                        substring; label repeatable, all must match; tenant=ED is
+//	                                        label=agency:ED) → 200 {"rules": [...]}
 //	GET    /autoscale-rules/{id}            → 200 the rule
 //	PUT    /autoscale-rules/{id}            replace the rule (an "id" in the body must equal the path's)
 //	                                        → 200 the rule
@@ -43,7 +44,39 @@
 // unknown fields, wrong types and trailing data are errors naming the
 // field, and so are unknown query parameters.
 //
-// There is no authentication yet; put the handler behind one.
+// # Authorization
+//
+// Without Options.Authorize the handler authorizes nothing: put it behind
+// something that does. With it, every route but GET /healthz asks
+// Authorize(r, perm, tenant) before it acts, and the hook's error is the
+// response (mgmt.KindUnauthenticated 401, mgmt.KindForbidden 403).
+// auth.Authorizer.HTTPHook returns a hook over the principal that
+// auth.Middleware puts in the request's context.
+//
+// The tenant of a rule is its "agency" label (mgmt.LabelAgency; see
+// scaler.Rule.Tenant). A rule without one belongs to no tenant, and the
+// hook is asked with tenant "": auth's hook lets only a principal acting
+// for every tenant (the tenant "*" and a role of the policy's
+// allTenantsRoles) touch it. The routes ask for:
+//
+//	POST   /autoscale-rules (and ?dryRun=true)  rules:write on the body's tenant
+//	POST   /autoscale-rules/preview             rules:read on the body's rule's tenant (and, when the rule
+//	                                            names a stored rule by "id", on that rule's tenant)
+//	GET    /autoscale-rules                     rules:read on the tenant the search is confined to:
+//	                                            ?tenant=ED (the same as label=agency:ED); without one,
+//	                                            on "" — every tenant's rules — so a principal of some
+//	                                            tenants must give ?tenant=
+//	GET    /autoscale-rules/{id}, …/status, /rules/{id}/status   rules:read on the stored rule's tenant
+//	PUT    /autoscale-rules/{id}                rules:write on the stored rule's tenant and, when the body
+//	                                            moves it to another, on the new one too
+//	DELETE /autoscale-rules/{id}, POST …/pause, …/resume         rules:write on the stored rule's tenant
+//
+// A rule that does not exist is 404 before anything is authorized; a
+// denied request changes nothing. To run the autoscale API behind tokens
+// of a development issuer, see examples/hms-svc:
+//
+//	go run ./examples/dev-issuer -addr 127.0.0.1:8090 &
+//	go run ./examples/hms-svc -addr 127.0.0.1:8080 -issuer http://127.0.0.1:8090 -audience hms
 //
 // The handler is safe for concurrent use; it holds no state of its own
 // beyond the Controller's.

@@ -34,12 +34,32 @@ type Options struct {
 	// MaxBody is the request body limit in bytes; 0 or less means
 	// DefaultMaxBody (1 MiB).
 	MaxBody int64
+	// Authorize, when set, is asked before every request but GET /healthz
+	// does anything (see the package documentation for which permission
+	// and tenant each route asks for). Its error is the response: an error
+	// of kind mgmt.KindUnauthenticated is 401, mgmt.KindForbidden 403. Nil
+	// means no authorization: put the handler behind one.
+	// auth.Authorizer.HTTPHook returns one.
+	Authorize Authorize
 }
+
+// Authorize authorizes the request r for permission perm (PermRead or
+// PermWrite) on a resource of tenant ("" for a rule without an agency
+// label) and returns who is acting. It is the shape of
+// budgethttp.Authorize and patchhttp.Authorize too.
+type Authorize func(r *http.Request, perm, tenant string) (actor string, err error)
+
+// The permissions the routes ask Options.Authorize for.
+const (
+	PermRead  = "rules:read"
+	PermWrite = "rules:write"
+)
 
 type handler struct {
 	ctrl    *scaler.Controller
 	log     *slog.Logger
 	maxBody int64
+	authz   Authorize
 }
 
 // NewHandler returns the HTTP API over ctrl. It panics if ctrl is nil, a
@@ -48,7 +68,7 @@ func NewHandler(ctrl *scaler.Controller, opts Options) http.Handler {
 	if ctrl == nil {
 		panic("scalerhttp: NewHandler needs a non-nil *scaler.Controller")
 	}
-	h := &handler{ctrl: ctrl, log: opts.Logger, maxBody: opts.MaxBody}
+	h := &handler{ctrl: ctrl, log: opts.Logger, maxBody: opts.MaxBody, authz: opts.Authorize}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -68,6 +88,32 @@ func NewHandler(ctrl *scaler.Controller, opts Options) http.Handler {
 		httperr.Route{Pattern: "GET /autoscale-rules/{id}/status", Fn: h.status},
 		httperr.Route{Pattern: "GET /rules/{id}/status", Fn: h.status},
 	)
+}
+
+// authorize asks Options.Authorize, if set, for perm on each tenant in
+// turn (a tenant given twice is asked once).
+func (h *handler) authorize(r *http.Request, perm string, tenants ...string) error {
+	if h.authz == nil {
+		return nil
+	}
+	for i, t := range tenants {
+		if i > 0 && t == tenants[i-1] {
+			continue
+		}
+		if _, err := h.authz(r, perm, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// authorizeRule loads rule id and authorizes perm on its tenant.
+func (h *handler) authorizeRule(r *http.Request, perm, id string) (scaler.Rule, error) {
+	rule, err := h.ctrl.Rule(id)
+	if err != nil {
+		return scaler.Rule{}, err
+	}
+	return rule, h.authorize(r, perm, rule.Tenant())
 }
 
 func (h *handler) healthz(w http.ResponseWriter, r *http.Request) error {
@@ -119,6 +165,9 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request) error {
 	if rule.ID != "" {
 		return mgmt.Invalid("id", "is assigned by the server; leave it out (to change rule %s, PUT /autoscale-rules/%s)", rule.ID, rule.ID)
 	}
+	if err := h.authorize(r, PermWrite, rule.Tenant()); err != nil {
+		return err
+	}
 	if dryRun {
 		return h.dryRun(w, r, rule)
 	}
@@ -157,11 +206,18 @@ type listResponse struct {
 }
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
-	q, err := httperr.Query(r, []string{"name", "service", "label"}, "label")
+	q, err := httperr.Query(r, []string{"name", "service", "label", "tenant"}, "label")
 	if err != nil {
 		return err
 	}
 	f := scaler.Filter{Name: q.Get("name"), Service: q.Get("service")}
+	tenant, byTenant := q["tenant"]
+	if byTenant {
+		if tenant[0] == "" {
+			return mgmt.Invalid("tenant", "is empty: give an agency, such as tenant=ED")
+		}
+		f.Labels = mgmt.Labels{mgmt.LabelAgency: tenant[0]}
+	}
 	for _, l := range q["label"] {
 		k, v, ok := strings.Cut(l, ":")
 		if !ok {
@@ -171,11 +227,17 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
 			f.Labels = mgmt.Labels{}
 		}
 		if old, dup := f.Labels[k]; dup && old != v {
+			if byTenant && k == mgmt.LabelAgency {
+				return mgmt.Invalid("label", "%q contradicts tenant=%s; no rule can match", l, tenant[0])
+			}
 			return mgmt.Invalid("label", "key %q is given twice with different values; no rule can match", k)
 		}
 		f.Labels[k] = v
 	}
 	if err := f.Labels.Validate("label"); err != nil {
+		return err
+	}
+	if err := h.authorize(r, PermRead, f.Labels[mgmt.LabelAgency]); err != nil {
 		return err
 	}
 	httperr.WriteJSON(w, http.StatusOK, listResponse{Rules: h.ctrl.Rules(f)})
@@ -186,7 +248,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) error {
 	if _, err := httperr.Query(r, nil); err != nil {
 		return err
 	}
-	rule, err := h.ctrl.Rule(r.PathValue("id"))
+	rule, err := h.authorizeRule(r, PermRead, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -206,6 +268,16 @@ func (h *handler) replace(w http.ResponseWriter, r *http.Request) error {
 	if rule.ID != "" && rule.ID != id {
 		return mgmt.Invalid("id", "%q does not match the rule %q in the path; leave it out or make them equal", rule.ID, id)
 	}
+	old, err := h.authorizeRule(r, PermWrite, id)
+	if err != nil {
+		return err
+	}
+	// Moving a rule to another tenant needs the permission in both.
+	if rule.Tenant() != old.Tenant() {
+		if err := h.authorize(r, PermWrite, rule.Tenant()); err != nil {
+			return err
+		}
+	}
 	stored, err := h.ctrl.UpdateRule(id, rule)
 	if err != nil {
 		return err
@@ -216,6 +288,9 @@ func (h *handler) replace(w http.ResponseWriter, r *http.Request) error {
 
 func (h *handler) delete(w http.ResponseWriter, r *http.Request) error {
 	if _, err := httperr.Query(r, nil); err != nil {
+		return err
+	}
+	if _, err := h.authorizeRule(r, PermWrite, r.PathValue("id")); err != nil {
 		return err
 	}
 	if err := h.ctrl.DeleteRule(r.PathValue("id")); err != nil {
@@ -235,6 +310,9 @@ func (h *handler) resume(w http.ResponseWriter, r *http.Request) error {
 
 func (h *handler) setPaused(w http.ResponseWriter, r *http.Request, paused bool) error {
 	if _, err := httperr.Query(r, nil); err != nil {
+		return err
+	}
+	if _, err := h.authorizeRule(r, PermWrite, r.PathValue("id")); err != nil {
 		return err
 	}
 	rule, err := h.ctrl.SetPaused(r.PathValue("id"), paused)
@@ -269,6 +347,9 @@ type metricOut struct {
 
 func (h *handler) status(w http.ResponseWriter, r *http.Request) error {
 	if _, err := httperr.Query(r, nil); err != nil {
+		return err
+	}
+	if _, err := h.authorizeRule(r, PermRead, r.PathValue("id")); err != nil {
 		return err
 	}
 	st, err := h.ctrl.Status(r.PathValue("id"))

@@ -67,10 +67,16 @@ func (h *handler) preview(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return underRule(err)
 	}
+	tenants := []string{rule.Tenant()}
 	if rule.ID != "" {
-		if _, err := h.ctrl.Rule(rule.ID); err != nil {
+		stored, err := h.ctrl.Rule(rule.ID)
+		if err != nil {
 			return underRule(err)
 		}
+		tenants = append(tenants, stored.Tenant())
+	}
+	if err := h.authorize(r, PermRead, tenants...); err != nil {
+		return err
 	}
 	start := int32(-1)
 	if req.StartReplicas != nil {

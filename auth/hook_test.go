@@ -1,0 +1,113 @@
+package auth_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/auth"
+)
+
+func TestHTTPHook(t *testing.T) {
+	t.Parallel()
+	pol, err := auth.LoadPolicy(filepath.Join("testdata", "policies", "good.yaml"))
+	require.NoError(t, err)
+	rm := &auth.Principal{Subject: "rita", Tenants: []string{"A", "B"}, Roles: []string{"release_manager"}}
+	admin := &auth.Principal{Subject: "root", Tenants: []string{"*"}, Roles: []string{"platform_admin"}}
+	viewerStar := &auth.Principal{Subject: "vic", Tenants: []string{"*"}, Roles: []string{"viewer"}}
+
+	rows := []struct {
+		name   string
+		p      *auth.Principal // nil: no principal in the context
+		perm   string
+		tenant string
+		kind   error // nil: allowed
+		why    error
+	}{
+		{"own tenant", rm, "patch:rollback", "B", nil, nil},
+		{"other tenant", rm, "patch:rollback", "C", mgmt.ErrForbidden, auth.ErrWrongTenant},
+		{"no permission", rm, "catalog:read", "A", mgmt.ErrForbidden, auth.ErrNoPermission},
+		{"no principal", nil, "patch:read", "A", mgmt.ErrUnauthenticated, auth.ErrMissingToken},
+		{"no tenant, tenant-bound permission", rm, "patch:read", "", mgmt.ErrForbidden, auth.ErrWrongTenant},
+		{"no tenant, no permission either", rm, "patch:approve", "", mgmt.ErrForbidden, auth.ErrNoPermission},
+		{"no tenant, no principal", nil, "patch:read", "", mgmt.ErrUnauthenticated, auth.ErrMissingToken},
+		{"no tenant, * without an all-tenants role", viewerStar, "patch:read", "", mgmt.ErrForbidden, auth.ErrWrongTenant},
+		{"no tenant, all-tenants principal", admin, "patch:read", "", nil, nil},
+		{"no tenant, all-tenants principal without the permission", admin, "patch:submit", "", mgmt.ErrForbidden, auth.ErrNoPermission},
+		{"tenant-less permission", &auth.Principal{Subject: "val", Tenants: []string{"A"}, Roles: []string{"viewer"}}, "catalog:read", "", nil, nil},
+		{"all-tenants principal in a tenant", admin, "patch:read", "Z", nil, nil},
+	}
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			t.Parallel()
+			log := &auditLog{}
+			a, err := auth.NewAuthorizer(auth.AuthorizerOptions{Policy: pol, Auditor: log})
+			require.NoError(t, err)
+			r := httptest.NewRequest(http.MethodGet, "/x", nil)
+			if row.p != nil {
+				r = r.WithContext(auth.WithPrincipal(r.Context(), row.p))
+			}
+			actor, err := a.HTTPHook()(r, row.perm, row.tenant)
+			events := log.all()
+			require.Len(t, events, 1, "every decision is audited")
+			e := events[0]
+			assert.Equal(t, "authz.decide", e.Action)
+			assert.Equal(t, row.tenant, e.Tenant)
+			assert.Equal(t, row.perm, e.Details["permission"])
+			if row.kind == nil {
+				require.NoError(t, err)
+				assert.Equal(t, row.p.Subject, actor)
+				assert.Equal(t, "allow", e.Outcome)
+				return
+			}
+			require.ErrorIs(t, err, row.kind)
+			require.ErrorIs(t, err, row.why)
+			assert.Empty(t, actor)
+			assert.Equal(t, "deny", e.Outcome)
+			assert.Contains(t, e.Reason, auth.ReasonOf(row.why))
+		})
+	}
+}
+
+func TestHTTPHookResourceKind(t *testing.T) {
+	t.Parallel()
+	log := &auditLog{}
+	a, err := auth.NewAuthorizer(auth.AuthorizerOptions{Auditor: log})
+	require.NoError(t, err)
+	p := &auth.Principal{Subject: "ana", Tenants: []string{"ED"}, Roles: []string{"service_operator"}}
+	r := httptest.NewRequest(http.MethodPost, "/autoscale-rules", nil)
+	r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+	actor, err := a.HTTPHook()(r, "rules:write", "ED")
+	require.NoError(t, err)
+	assert.Equal(t, "ana", actor)
+	_, err = a.HTTPHook()(r, "rules:write", "HUD")
+	require.ErrorIs(t, err, mgmt.ErrForbidden)
+	_, err = a.HTTPHook()(r, "rules:write", "")
+	require.ErrorIs(t, err, mgmt.ErrForbidden, "the default policy has no all-tenants role")
+	events := log.all()
+	require.Len(t, events, 3)
+	assert.Equal(t, "rules", events[0].Resource)
+	assert.Equal(t, []string{"allow", "deny", "deny"}, []string{events[0].Outcome, events[1].Outcome, events[2].Outcome})
+}
+
+func ExampleAuthorizer_HTTPHook() {
+	authz, _ := auth.NewAuthorizer(auth.AuthorizerOptions{})
+	hook := authz.HTTPHook() // scalerhttp.Options{Authorize: hook}, budgethttp.Options{Authorize: hook}
+	ana := &auth.Principal{Subject: "ana", Tenants: []string{"ED"}, Roles: []string{"service_operator"}}
+	r := httptest.NewRequest(http.MethodPost, "/autoscale-rules", nil)
+	r = r.WithContext(auth.WithPrincipal(r.Context(), ana)) // what auth.Middleware does
+	for _, tenant := range []string{"ED", "HUD", ""} {
+		actor, err := hook(r, "rules:write", tenant)
+		fmt.Printf("%q: actor %q, error %q\n", tenant, actor, auth.ReasonOf(err))
+	}
+	// Output:
+	// "ED": actor "ana", error ""
+	// "HUD": actor "", error "wrong_tenant"
+	// "": actor "", error "wrong_tenant"
+}

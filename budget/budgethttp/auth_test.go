@@ -1,0 +1,214 @@
+package budgethttp_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/auth"
+	"github.com/hms-platform/mgmt/auth/authtest"
+	"github.com/hms-platform/mgmt/budget"
+	"github.com/hms-platform/mgmt/budget/budgethttp"
+)
+
+// auditLog collects audit events.
+type auditLog struct {
+	mu     sync.Mutex
+	events []mgmt.AuditEvent
+}
+
+func (a *auditLog) Audit(_ context.Context, e mgmt.AuditEvent) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.events = append(a.events, e)
+}
+
+func (a *auditLog) all() []mgmt.AuditEvent {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]mgmt.AuditEvent(nil), a.events...)
+}
+
+// authEnv is newEnv's budget behind auth.Middleware with the default
+// policy, trusting iss, with a monthly cap on eligibility-api (tenant ED).
+type authEnv struct {
+	*env
+	iss   *authtest.Issuer
+	h     http.Handler
+	audit *auditLog
+}
+
+func newAuthEnv(t *testing.T, policy *auth.Policy) *authEnv {
+	t.Helper()
+	e := newEnv(t)
+	iss := authtest.NewIssuer(t, authtest.Options{})
+	v, err := auth.NewVerifier(context.Background(), iss.VerifierOptions())
+	require.NoError(t, err)
+	log := &auditLog{}
+	authz, err := auth.NewAuthorizer(auth.AuthorizerOptions{Policy: policy, Auditor: log})
+	require.NoError(t, err)
+	_, err = e.b.SetCap(context.Background(), budget.Cap{Service: "eligibility-api", Period: budget.Month, Amount: 1_000_000})
+	require.NoError(t, err)
+	h := budgethttp.NewHandler(e.b, budgethttp.Options{Logger: quiet(), Authorize: authz.HTTPHook()})
+	return &authEnv{env: e, iss: iss, h: auth.Middleware(v, auth.MiddlewareOptions{Auditor: log})(h), audit: log}
+}
+
+// serve serves one request with token tok ("" for none).
+func (e *authEnv) serve(method, path, body, tok string) *httptest.ResponseRecorder {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	r := httptest.NewRequest(method, path, rd)
+	if body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	if tok != "" {
+		r.Header.Set("Authorization", "Bearer "+tok)
+	}
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	return w
+}
+
+// TestAuthEveryEndpoint: every route refuses requests without a valid
+// token, of another tenant, or without the permission, and lets the right
+// role through. The delete comes last: the allowed requests change caps.
+func TestAuthEveryEndpoint(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, nil)
+	read, write := budgethttp.PermRead, budgethttp.PermWrite
+	authtest.CheckEndpoints(t, e.h, e.iss, []authtest.Endpoint{
+		{Method: "GET", Path: "/budgets/eligibility-api", Tenant: "ED", Permission: read},
+		{Method: "POST", Path: "/budgets/student-aid-portal", Body: `{"fiscalYearUSD": 5000}`, Tenant: "ED", Permission: write},
+		{Method: "POST", Path: "/budgets/eligibility-api", Body: `{"monthlyUSD": 10000}`, Tenant: "ED", Permission: write},
+		{Method: "DELETE", Path: "/budgets/eligibility-api", Tenant: "ED", Permission: write},
+		{Method: "DELETE", Path: "/budgets/student-aid-portal?period=fiscal_year", Tenant: "ED", Permission: write},
+	}, authtest.EndpointOptions{})
+	assert.Empty(t, e.b.Caps(), "the officer of ED deleted both caps")
+	var allow, deny int
+	for _, ev := range e.audit.all() {
+		if ev.Action == "authz.decide" {
+			assert.Equal(t, "budget", ev.Resource)
+			if ev.Outcome == "allow" {
+				allow++
+			} else {
+				deny++
+			}
+		}
+	}
+	assert.Positive(t, allow)
+	assert.Positive(t, deny)
+}
+
+// TestAuthTenancy: the cases CheckEndpoints does not cover.
+func TestAuthTenancy(t *testing.T) {
+	t.Parallel()
+	pol, err := auth.ParsePolicy("test", []byte(`
+roles:
+  budget_officer: [budget:write, budget:read]
+  platform_admin: [budget:write, budget:read]
+allTenantsRoles: [platform_admin]
+`))
+	require.NoError(t, err)
+	e := newAuthEnv(t, pol)
+	ctx := context.Background()
+	require.NoError(t, e.b.SetService(ctx, "unlabelled-worker", budget.ServiceInfo{PricePerReplicaHour: 10}))
+	_, err = e.b.SetCap(ctx, budget.Cap{Selector: budget.Selector{"program": "student-aid"}, Period: budget.Month, Amount: 500_000})
+	require.NoError(t, err)
+
+	ed := e.iss.Mint(authtest.Claims{Subject: "bea", Tenant: "ED", Roles: []string{"budget_officer"}})
+	admin := e.iss.Mint(authtest.Claims{Subject: "root", Tenant: "*", Roles: []string{"platform_admin"}})
+	edStar := e.iss.Mint(authtest.Claims{Subject: "star", Tenant: "*", Roles: []string{"budget_officer"}})
+
+	// A service without an agency label belongs to no tenant.
+	w := e.serve("POST", "/budgets/unlabelled-worker", `{"monthlyUSD": 100}`, ed)
+	assert.Equal(t, http.StatusForbidden, w.Code, w.Body.String())
+	w = e.serve("POST", "/budgets/unlabelled-worker", `{"monthlyUSD": 100}`, edStar)
+	assert.Equal(t, http.StatusForbidden, w.Code, "* means every tenant only with an all-tenants role: %s", w.Body.String())
+	w = e.serve("POST", "/budgets/unlabelled-worker", `{"monthlyUSD": 100}`, admin)
+	assert.Equal(t, http.StatusCreated, w.Code, w.Body.String())
+	// So does a service the budget does not know.
+	w = e.serve("GET", "/budgets/no-such-service", "", ed)
+	assert.Equal(t, http.StatusForbidden, w.Code, w.Body.String())
+
+	// The selector cap without an agency covers student-aid-portal but
+	// spans tenants: ED's officer does not see it, the admin does.
+	w = e.serve("POST", "/budgets/student-aid-portal", `{"monthlyUSD": 100}`, ed)
+	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
+	w = e.serve("GET", "/budgets/student-aid-portal", "", ed)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.Equal(t, []string{"student-aid-portal/month"}, capIDs(t, w))
+	w = e.serve("GET", "/budgets/student-aid-portal", "", admin)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.Equal(t, []string{"program=student-aid/month", "student-aid-portal/month"}, capIDs(t, w))
+}
+
+// capIDs returns the IDs of the caps of a GET's answer.
+func capIDs(t *testing.T, w *httptest.ResponseRecorder) []string {
+	t.Helper()
+	var body struct {
+		Caps []struct {
+			Cap struct {
+				ID string `json:"id"`
+			} `json:"cap"`
+		} `json:"caps"`
+	}
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))
+	var ids []string
+	for _, c := range body.Caps {
+		ids = append(ids, c.Cap.ID)
+	}
+	return ids
+}
+
+// TestAuthorizeHook: the hook is asked with the route's permission and the
+// service's tenant before anything else, and its errors are the responses.
+func TestAuthorizeHook(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	type call struct{ perm, tenant string }
+	var mu sync.Mutex
+	var calls []call
+	deny := false
+	h := budgethttp.NewHandler(e.b, budgethttp.Options{Logger: quiet(), Authorize: func(_ *http.Request, perm, tenant string) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, call{perm, tenant})
+		if deny {
+			return "", mgmt.Errorf(mgmt.KindForbidden, "", "not you")
+		}
+		return "bea", nil
+	}})
+	serve := func(method, path, body string) int {
+		var rd io.Reader
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		r := httptest.NewRequest(method, path, rd)
+		if body != "" {
+			r.Header.Set("Content-Type", "application/json")
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	assert.Equal(t, http.StatusCreated, serve("POST", "/budgets/eligibility-api", `{"monthlyUSD": 10000}`))
+	assert.Equal(t, http.StatusOK, serve("GET", "/budgets/eligibility-api", ""))
+	assert.Equal(t, http.StatusNotFound, serve("GET", "/budgets/other-api", ""))
+	assert.Equal(t, []call{{"budget:write", "ED"}, {"budget:read", "ED"}, {"budget:read", ""}}, calls)
+	deny = true
+	assert.Equal(t, http.StatusForbidden, serve("DELETE", "/budgets/eligibility-api", ""))
+	assert.Equal(t, http.StatusForbidden, serve("POST", "/budgets/eligibility-api", `{"monthlyUSD": "bad"}`), "authorization comes before the body")
+	_, err := e.b.Cap("eligibility-api/month")
+	assert.NoError(t, err, "a denied delete deletes nothing")
+}

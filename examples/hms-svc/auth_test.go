@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/auth/authtest"
+)
+
+// edRule is the seed's rule, labelled with tenant ED.
+const edRule = `{"service": "eligibility-api", "labels": {"agency": "ED"}, "minReplicas": 4, "maxReplicas": 20,
+                 "trigger": {"metric": "http_rps", "threshold": 500}}`
+
+// call sends a request with a JSON body ("" for none) and bearer token tok
+// ("" for none), and returns the status, the headers and the body.
+func call(t *testing.T, method, url, body, tok string) (int, http.Header, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	require.NoError(t, err)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	if tok != "" {
+		assert.NotContains(t, string(b), tok, "the response echoes the token")
+	}
+	return res.StatusCode, res.Header, string(b)
+}
+
+// auditRecords returns the "audit" records of a JSON log.
+func auditRecords(t *testing.T, log string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(log))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == "audit" {
+			out = append(out, m)
+		}
+	}
+	require.NoError(t, sc.Err())
+	return out
+}
+
+// TestServeWithIssuer starts the binary's run with -issuer pointing at a
+// test issuer on loopback: requests need a token, a rule of tenant ED
+// needs a token of ED with a role that grants rules:write, and every
+// decision is an audit record in the log.
+func TestServeWithIssuer(t *testing.T) {
+	t.Parallel()
+	iss := authtest.NewIssuer(t, authtest.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncBuffer
+	addrc := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-issuer", iss.URL, "-audience", iss.Audience,
+			"-log-format", "json", "-trace", "constant:640", "-budget-db", ":memory:"},
+			&stderr, func(a net.Addr) { addrc <- a })
+	}()
+	var base string
+	select {
+	case a := <-addrc:
+		base = "http://" + a.String()
+	case err := <-done:
+		t.Fatalf("run returned before serving: %v\n%s", err, stderr.String())
+	}
+	assert.NotContains(t, stderr.String(), "AUTHENTICATION IS DISABLED")
+
+	ana := iss.Mint(authtest.Claims{Subject: "ana", Tenant: "ED", Roles: []string{"service_operator"}})
+	hal := iss.Mint(authtest.Claims{Subject: "hal", Tenant: "HUD", Roles: []string{"service_operator"}})
+	bea := iss.Mint(authtest.Claims{Subject: "bea", Tenant: "ED", Roles: []string{"budget_officer"}})
+
+	status, _, _ := call(t, "GET", base+"/healthz", "", "")
+	assert.Equal(t, http.StatusOK, status, "health checks need no token")
+
+	status, hdr, body := call(t, "POST", base+"/autoscale-rules", edRule, "")
+	assert.Equal(t, http.StatusUnauthorized, status, body)
+	assert.True(t, strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer "), hdr.Get("WWW-Authenticate"))
+
+	status, _, body = call(t, "POST", base+"/autoscale-rules", edRule, hal)
+	assert.Equal(t, http.StatusForbidden, status, "a token of HUD creates no rule of ED: %s", body)
+
+	status, _, body = call(t, "POST", base+"/autoscale-rules", edRule, ana)
+	require.Equal(t, http.StatusCreated, status, body)
+	assert.Contains(t, body, `"ruleId":"AR-1"`)
+
+	status, _, body = call(t, "GET", base+"/rules/AR-1/status", "", hal)
+	assert.Equal(t, http.StatusForbidden, status, body)
+	status, _, body = call(t, "GET", base+"/rules/AR-1/status", "", ana)
+	assert.Equal(t, http.StatusOK, status, body)
+
+	// The budget API: budget_officer, not service_operator.
+	status, _, body = call(t, "POST", base+"/budgets/eligibility-api", `{"monthlyUSD": 10000}`, ana)
+	assert.Equal(t, http.StatusForbidden, status, body)
+	status, _, body = call(t, "POST", base+"/budgets/eligibility-api", `{"monthlyUSD": 10000}`, bea)
+	assert.Equal(t, http.StatusCreated, status, body)
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after the context was cancelled")
+	}
+	log := stderr.String()
+	for _, tok := range []string{ana, hal, bea} {
+		assert.NotContains(t, log, tok[strings.LastIndexByte(tok, '.')+1:], "the log holds a token's signature")
+	}
+	type decision struct{ actor, action, outcome, tenant, permission string }
+	var got []decision
+	for _, m := range auditRecords(t, log) {
+		d := decision{actor: m["actor"].(string), action: m["action"].(string), outcome: m["outcome"].(string)}
+		d.tenant, _ = m["tenant"].(string)
+		if details, ok := m["details"].(map[string]any); ok {
+			d.permission, _ = details["permission"].(string)
+		}
+		got = append(got, d)
+	}
+	assert.Equal(t, []decision{
+		{"anonymous", "authn.verify", "deny", "", ""},
+		{"hal", "authz.decide", "deny", "ED", "rules:write"},
+		{"ana", "authz.decide", "allow", "ED", "rules:write"},
+		{"hal", "authz.decide", "deny", "ED", "rules:read"},
+		{"ana", "authz.decide", "allow", "ED", "rules:read"},
+		{"ana", "authz.decide", "deny", "ED", "budget:write"},
+		{"bea", "authz.decide", "allow", "ED", "budget:write"},
+	}, got)
+}
+
+// TestStaticKeysAndPolicy: -jwks verifies with the given keys without
+// asking the issuer for any, and -auth-policy replaces the default policy.
+func TestStaticKeysAndPolicy(t *testing.T) {
+	t.Parallel()
+	iss := authtest.NewIssuer(t, authtest.Options{})
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "jwks.json")
+	require.NoError(t, os.WriteFile(keys, iss.JWKS(), 0o600))
+	policy := filepath.Join(dir, "policy.yaml")
+	require.NoError(t, os.WriteFile(policy, []byte("roles:\n  scaler: [rules:write, rules:read]\n  budget_officer: [budget:write, budget:read]\n"), 0o600))
+
+	cfg, err := parseFlags([]string{"-issuer", iss.URL, "-audience", iss.Audience, "-jwks", keys, "-auth-policy", policy,
+		"-trace", "constant:640", "-budget-db", ":memory:"}, io.Discard)
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var events []mgmt.AuditEvent
+	cfg.audit = mgmt.AuditFunc(func(_ context.Context, e mgmt.AuditEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		events = append(events, e)
+	})
+	cfg.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := newApp(context.Background(), cfg, clock.New())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = a.close(context.Background()) })
+	srv := httptest.NewServer(a.handler)
+	t.Cleanup(srv.Close)
+
+	op := iss.Mint(authtest.Claims{Subject: "ana", Tenant: "ED", Roles: []string{"service_operator"}})
+	sc := iss.Mint(authtest.Claims{Subject: "sam", Tenant: "ED", Roles: []string{"scaler"}})
+	status, _, body := call(t, "POST", srv.URL+"/autoscale-rules", edRule, op)
+	assert.Equal(t, http.StatusForbidden, status, "service_operator is not a role of this policy: %s", body)
+	status, _, body = call(t, "POST", srv.URL+"/autoscale-rules", edRule, sc)
+	assert.Equal(t, http.StatusCreated, status, body)
+	assert.Zero(t, iss.DiscoveryFetches()+iss.JWKSFetches(), "static keys: nothing fetched")
+	mu.Lock()
+	assert.Len(t, events, 2)
+	mu.Unlock()
+
+	cfg.authPolicy = filepath.Join(dir, "missing.yaml")
+	_, err = newApp(context.Background(), cfg, clock.New())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "-auth-policy")
+}
+
+// TestIssuerUnreachable: without the issuer's keys the command does not
+// start.
+func TestIssuerUnreachable(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := "http://" + ln.Addr().String()
+	require.NoError(t, ln.Close())
+	err = run(context.Background(), []string{"-addr", "127.0.0.1:0", "-issuer", dead, "-audience", "hms", "-budget-db", ":memory:"},
+		io.Discard, func(net.Addr) { t.Error("the server must not start without the issuer's keys") })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "-issuer "+dead)
+}
