@@ -35,7 +35,10 @@ roles:
 #               must be true as well, e.g.
 #               resource.attributes.service.startsWith("ARTIST")
 #   tenantless: true when the resource belongs to no tenant.
-permissions: {}
+permissions:
+  catalog:read:
+    tenantless: true
+    description: the service catalog is shared by every tenant
 # allTenantsRoles: roles for which the tenant "*" in a token means every
 # tenant. Without one of them, "*" matches nothing.
 allTenantsRoles: []

@@ -20,10 +20,25 @@
 // -catalog and -policies replace the built-in catalog and validation
 // policies; -rules adds automatic approval rules (CEL).
 //
-// There is no authentication without -dev yet: the command refuses to
-// start. -dev also approves every patch automatically (as
-// "governance/dev-auto-approve"). SIGINT or SIGTERM shuts it down
-// gracefully.
+// Every request needs a bearer token of the OpenID issuer named by
+// -issuer (keys from its discovery document, or -jwks) for the audience
+// -audience; who may do what is -auth-policy's (by default
+// auth.DefaultPolicy: release_manager submits and rolls back,
+// governance_approver approves and rejects, viewer reads), always within
+// the tenants of the token. Every decision and every patch transition is
+// logged as an "audit" record. With the development issuer:
+//
+//	go run ./examples/dev-issuer -addr 127.0.0.1:8090 &
+//	go run ./examples/hms-mgt -addr 127.0.0.1:8081 -issuer http://127.0.0.1:8090 -audience hms
+//	TOKEN=$(curl -s 127.0.0.1:8090/token -H 'Content-Type: application/json' \
+//	     -d '{"sub":"ana","tenant":"IACB","roles":["release_manager"]}' | jq -r .access_token)
+//	curl -s localhost:8081/api/patch -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/yaml' \
+//	     --data-binary @artist_registry_patch.yml
+//
+// -dev runs without authentication instead, says so loudly, and approves
+// every patch automatically (as "governance/dev-auto-approve"); without
+// -dev or -issuer the command refuses to start. SIGINT or SIGTERM shuts it
+// down gracefully.
 package main
 
 import (
@@ -71,6 +86,7 @@ type config struct {
 	interval, shutdownTimeout time.Duration
 	logger                    *slog.Logger
 	audit                     mgmt.Auditor // nil: audit events go to the log
+	auth                      host.AuthFlags
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -78,7 +94,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("hms-mgt", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8081", "listen address")
-	fs.BoolVar(&cfg.dev, "dev", false, "required: run without authentication and approve every patch automatically (development only)")
+	fs.BoolVar(&cfg.dev, "dev", false, "run without authentication and approve every patch automatically (development only); either -dev or -issuer is required")
+	cfg.auth.Register(fs)
 	fs.StringVar(&cfg.db, "db", "hms-mgt.db", "patch store: a SQLite file (created when missing), or "+memoryDB+" to keep nothing")
 	fs.StringVar(&cfg.redis, "redis", "", "Redis address (host:port) for delivery through Redis Streams; empty: an in-process sink")
 	fs.StringVar(&cfg.catalog, "catalog", "", "service catalog YAML file (default: the built-in demo catalog)")
@@ -103,12 +120,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, host.Usagef("-db: give a SQLite file or %s", memoryDB)
 	case cfg.dev && cfg.rules != "":
 		return cfg, host.Usagef("-rules: -dev approves every patch; drop one of them")
-	case !cfg.dev:
-		return cfg, host.Usagef("refusing to start: hms-mgt has no authentication yet, so anyone who can reach it " +
-			"could submit and approve configuration patches; pass -dev to run it anyway on a trusted machine")
 	}
-	return cfg, nil
+	return cfg, cfg.auth.Check(cfg.dev, errNoAuth)
 }
+
+// errNoAuth is returned without -dev and without -issuer.
+var errNoAuth = host.Usagef("refusing to start without authentication: anyone who can reach hms-mgt " +
+	"could submit and approve configuration patches; give -issuer URL and -audience to require tokens of an OpenID issuer " +
+	"(go run ./examples/dev-issuer for one in development), or pass -dev to run without authentication on a trusted machine")
 
 // app is the host wired together.
 type app struct {
@@ -190,11 +209,19 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (_ *app, err error
 	if err != nil {
 		return nil, err
 	}
-	authz := patchhttp.DevAuthorize("dev")
-	a.handler, err = patchhttp.NewHandler(a.manager, patchhttp.Options{Authorize: authz, Catalog: catalog, Logger: cfg.logger})
+	if cfg.dev {
+		a.handler, err = patchhttp.NewHandler(a.manager, patchhttp.Options{Authorize: patchhttp.DevAuthorize("dev"), Catalog: catalog, Logger: cfg.logger})
+		return a, err
+	}
+	au, err := cfg.auth.Setup(ctx, clk, cfg.logger, cfg.audit, nil)
 	if err != nil {
 		return nil, err
 	}
+	h, err := patchhttp.NewHandler(a.manager, patchhttp.Options{Authorize: au.Hook, Catalog: catalog, Logger: cfg.logger})
+	if err != nil {
+		return nil, err
+	}
+	a.handler = au.Middleware(h)
 	return a, nil
 }
 
@@ -203,7 +230,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
-	host.WarnDev(stderr, cfg.logger, cfg.addr, "submit configuration patches, and every patch is approved automatically")
+	if cfg.dev {
+		host.WarnDev(stderr, cfg.logger, cfg.addr, "submit configuration patches, and every patch is approved automatically")
+	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
@@ -213,7 +242,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		ln.Close()
 		return err
 	}
-	cfg.logger.Info("hms-mgt listening", "addr", ln.Addr().String(), "db", cfg.db, "redis", cfg.redis)
+	cfg.logger.Info("hms-mgt listening", "addr", ln.Addr().String(), "db", cfg.db, "redis", cfg.redis,
+		"issuer", cfg.auth.Issuer, "audience", cfg.auth.Audience)
 	srv := &host.Server{
 		Name: "hms-mgt", Handler: a.handler, Logger: cfg.logger, ShutdownTimeout: cfg.shutdownTimeout,
 		Loops: []func(context.Context){func(ctx context.Context) { _ = a.manager.Run(ctx) }},

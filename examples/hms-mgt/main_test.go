@@ -24,7 +24,10 @@ func TestFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "refusing to start: hms-mgt has no authentication yet"},
+		{nil, "refusing to start without authentication"},
+		{[]string{"-dev", "-issuer", "http://127.0.0.1:1"}, "-dev runs without authentication and -issuer requires tokens"},
+		{[]string{"-issuer", "http://127.0.0.1:1"}, "-audience: required with -issuer"},
+		{[]string{"-dev", "-jwks", "k.json"}, "-audience, -auth-policy and -jwks need -issuer"},
 		{[]string{"-dev", "-interval", "1ms"}, "-interval 1ms: must be at least 10ms"},
 		{[]string{"-dev", "-db", ""}, "-db: give a SQLite file or :memory:"},
 		{[]string{"-dev", "-rules", "r.yml"}, "-rules: -dev approves every patch"},

@@ -197,7 +197,7 @@ func TestStaticKeysAndPolicy(t *testing.T) {
 	assert.Len(t, events, 2)
 	mu.Unlock()
 
-	cfg.authPolicy = filepath.Join(dir, "missing.yaml")
+	cfg.auth.Policy = filepath.Join(dir, "missing.yaml")
 	_, err = newApp(context.Background(), cfg, clock.New())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "-auth-policy")

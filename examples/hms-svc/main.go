@@ -73,7 +73,6 @@ import (
 	"github.com/benbjohnson/clock"
 
 	mgmt "github.com/hms-platform/mgmt"
-	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/backends/simcluster"
 	"github.com/hms-platform/mgmt/backends/sqlite"
 	"github.com/hms-platform/mgmt/budget"
@@ -106,7 +105,7 @@ type config struct {
 	budgetInterval  time.Duration
 	// Authentication: the issuer, the audience, the policy file ("" for
 	// auth.DefaultPolicy) and a static JWKS file ("" for discovery).
-	issuer, audience, authPolicy, jwks string
+	auth host.AuthFlags
 	// audit receives the authentication and authorization decisions;
 	// nil: they go to the log as "audit" records.
 	audit mgmt.Auditor
@@ -126,10 +125,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.BoolVar(&cfg.dev, "dev", false, "run without authentication (development only); either -dev or -issuer is required")
-	fs.StringVar(&cfg.issuer, "issuer", "", "OpenID issuer URL whose bearer tokens every request needs (its discovery document gives the keys)")
-	fs.StringVar(&cfg.audience, "audience", "", "the audience tokens must name (required with -issuer)")
-	fs.StringVar(&cfg.authPolicy, "auth-policy", "", "authorization policy file, YAML or JSON (default: the built-in policy of package auth)")
-	fs.StringVar(&cfg.jwks, "jwks", "", "static JSON Web Key Set file of the issuer, instead of fetching its keys")
+	cfg.auth.Register(fs)
 	fs.DurationVar(&cfg.interval, "interval", 5*time.Second, "autoscaler tick interval")
 	logger := host.LogFlags(fs)
 	traceSpec := fs.String("trace", defaultTrace, "load trace of eligibility-api (constant:RPS, surge:..., diurnal:..., csv:PATH)")
@@ -163,17 +159,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, host.Usagef("-trace: %v", err)
 	}
 	cfg.trace = trace
-	switch {
-	case cfg.dev && cfg.issuer != "":
-		return cfg, host.Usagef("-dev runs without authentication and -issuer requires tokens: drop one of them")
-	case cfg.issuer == "" && (cfg.audience != "" || cfg.authPolicy != "" || cfg.jwks != ""):
-		return cfg, host.Usagef("-audience, -auth-policy and -jwks need -issuer")
-	case cfg.issuer != "" && cfg.audience == "":
-		return cfg, host.Usagef("-audience: required with -issuer (the aud tokens for this service carry, e.g. hms)")
-	case !cfg.dev && cfg.issuer == "":
-		return cfg, errNoAuth
-	}
-	return cfg, nil
+	return cfg, cfg.auth.Check(cfg.dev, errNoAuth)
 }
 
 // demoServices are the simulated services: eligibility-api with the given
@@ -307,41 +293,18 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	return a, nil
 }
 
-// authHandler is newHandler behind auth.Middleware: tokens of cfg.issuer,
-// authorized by the policy of cfg.authPolicy, decisions to cfg.audit.
+// authHandler is newHandler behind auth.Middleware: tokens of -issuer,
+// authorized by the policy of -auth-policy, decisions to cfg.audit.
 func authHandler(ctx context.Context, cfg config, clk clock.Clock, ctrl *scaler.Controller, b *budget.Budget) (http.Handler, error) {
 	audit := cfg.audit
 	if audit == nil {
 		audit = mgmt.SlogAuditor(cfg.logger)
 	}
-	policy := auth.DefaultPolicy()
-	if cfg.authPolicy != "" {
-		var err error
-		if policy, err = auth.LoadPolicy(cfg.authPolicy); err != nil {
-			return nil, fmt.Errorf("-auth-policy: %w", err)
-		}
-	}
-	vopts := auth.VerifierOptions{Issuer: cfg.issuer, Audience: []string{cfg.audience}, Clock: clk}
-	if cfg.jwks != "" {
-		keys, err := os.ReadFile(cfg.jwks)
-		if err != nil {
-			return nil, fmt.Errorf("-jwks: %w", err)
-		}
-		vopts.JWKS = keys
-	}
-	v, err := auth.NewVerifier(ctx, vopts)
-	if err != nil {
-		return nil, fmt.Errorf("-issuer %s: %w", cfg.issuer, err)
-	}
-	authz, err := auth.NewAuthorizer(auth.AuthorizerOptions{Policy: policy, Auditor: audit, Clock: clk})
+	a, err := cfg.auth.Setup(ctx, clk, cfg.logger, audit, func(r *http.Request) bool { return r.URL.Path == "/healthz" })
 	if err != nil {
 		return nil, err
 	}
-	mw := auth.Middleware(v, auth.MiddlewareOptions{
-		Auditor: audit, Logger: cfg.logger, Clock: clk,
-		Public: func(r *http.Request) bool { return r.URL.Path == "/healthz" },
-	})
-	return mw(newHandler(ctrl, b, cfg.logger, authz.HTTPHook())), nil
+	return a.Middleware(newHandler(ctrl, b, cfg.logger, a.Hook)), nil
 }
 
 // newHandler serves the rules API and the budget API on one mux: /budgets
@@ -389,7 +352,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	}
 	cfg.logger.Info("hms-svc listening", "addr", ln.Addr().String(), "interval", cfg.interval.String(),
 		"services", strings.Join(a.cluster.Services(), ","), "budgetDB", cfg.budgetDB, "budgetInterval", cfg.budgetInterval.String(),
-		"issuer", cfg.issuer, "audience", cfg.audience)
+		"issuer", cfg.auth.Issuer, "audience", cfg.auth.Audience)
 	// The controller and the budget run until shutdown, after the server
 	// has stopped taking requests.
 	srv := &host.Server{

@@ -65,7 +65,7 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, "127.0.0.1:8080", cfg.addr)
 	assert.Equal(t, 5*time.Second, cfg.interval)
 	require.NotNil(t, cfg.logger)
-	assert.Empty(t, cfg.issuer)
+	assert.Empty(t, cfg.auth.Issuer)
 	assert.IsType(t, simcluster.Surge{}, cfg.trace)
 	assert.Equal(t, "hms-svc-budget.db", cfg.budgetDB, "SQLite in the working directory")
 	assert.Equal(t, 5*time.Second, cfg.budgetInterval, "the budget runs at the autoscaler's interval")
@@ -80,8 +80,7 @@ func TestParseFlags(t *testing.T) {
 
 	cfg, err = parseFlags([]string{"-issuer", "http://127.0.0.1:8090", "-audience", "hms", "-auth-policy", "p.yaml", "-jwks", "k.json"}, io.Discard)
 	require.NoError(t, err, "-issuer replaces -dev")
-	assert.Equal(t, config{issuer: "http://127.0.0.1:8090", audience: "hms", authPolicy: "p.yaml", jwks: "k.json"},
-		config{issuer: cfg.issuer, audience: cfg.audience, authPolicy: cfg.authPolicy, jwks: cfg.jwks})
+	assert.Equal(t, host.AuthFlags{Issuer: "http://127.0.0.1:8090", Audience: "hms", Policy: "p.yaml", JWKS: "k.json"}, cfg.auth)
 	assert.False(t, cfg.dev)
 
 	cfg, err = parseFlags([]string{"-dev", "-budget-db", ":memory:", "-budget-interval", "30s"}, io.Discard)
