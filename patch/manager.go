@@ -488,7 +488,7 @@ func applyStatus(r *Record, now time.Time, emit func(Transition)) {
 			failed++
 		}
 	}
-	to := r.Status
+	var to Status
 	switch {
 	case waiting > 0 || applied+failed == 0:
 		to = Published
