@@ -42,6 +42,12 @@ type Options struct {
 	// AckBatch is how many acknowledgements Run reads at once; zero means
 	// 500.
 	AckBatch int
+	// AgentTTL, when positive, leaves out of a publication's targets the
+	// agents not seen (AgentInfo.Seen, refreshed by their heartbeat) within
+	// AgentTTL before the publication: a decommissioned agent then does not
+	// keep patches waiting for it. An agent left out that acknowledges
+	// later is added. Zero targets every registered agent, however old.
+	AgentTTL time.Duration
 	// Logger receives operational messages; nil discards them.
 	Logger *slog.Logger
 	// Auditor receives one event per transition; nil discards them.
@@ -65,6 +71,7 @@ type Manager struct {
 	clock    clock.Clock
 	interval time.Duration
 	batch    int
+	agentTTL time.Duration
 	log      *slog.Logger
 	audit    mgmt.Auditor
 
@@ -85,10 +92,12 @@ func New(opts Options) (*Manager, error) {
 		return nil, mgmt.Invalid("Options.Interval", "is negative")
 	case opts.AckBatch < 0:
 		return nil, mgmt.Invalid("Options.AckBatch", "is negative")
+	case opts.AgentTTL < 0:
+		return nil, mgmt.Invalid("Options.AgentTTL", "is negative")
 	}
 	m := &Manager{
 		store: opts.Store, sink: opts.Sink, val: opts.Validator, approver: opts.Approver,
-		clock: opts.Clock, interval: opts.Interval, batch: opts.AckBatch, log: opts.Logger, audit: opts.Auditor,
+		clock: opts.Clock, interval: opts.Interval, batch: opts.AckBatch, agentTTL: opts.AgentTTL, log: opts.Logger, audit: opts.Auditor,
 		wake: make(chan struct{}, 1),
 	}
 	if m.approver == nil {
@@ -381,7 +390,12 @@ func (m *Manager) publish(ctx context.Context, id int64) error {
 		return err
 	}
 	var targets []string
+	now := m.clock.Now()
 	for _, a := range agents {
+		if m.agentTTL > 0 && a.Seen.Before(now.Add(-m.agentTTL)) {
+			m.log.Info("agent not seen lately left out of the targets", "id", id, "agent", a.ID, "seen", a.Seen)
+			continue
+		}
 		if a.Service == cur.Patch.Service && sel.Matches(a.Version) {
 			targets = append(targets, a.ID)
 		}

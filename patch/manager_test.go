@@ -387,3 +387,28 @@ rules:
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "rules[0].verdict")
 }
+
+func TestAgentTTLLeavesOutStaleAgents(t *testing.T) {
+	e := &env{store: patch.NewMemory(), sink: patch.NewMemorySink(), clock: clock.NewMock()}
+	p := seedPatch(t)
+	e.clock.Set(p.Window.Start)
+	m, err := patch.New(patch.Options{Store: e.store, Sink: e.sink, Validator: newValidator(t), Approver: patch.ApproveAll("gov"),
+		Clock: e.clock, AgentTTL: 10 * time.Minute})
+	require.NoError(t, err)
+	e.m = m
+	ctx := context.Background()
+	for id, seen := range map[string]time.Duration{"fresh": -time.Minute, "stale": -time.Hour} {
+		require.NoError(t, e.sink.Register(ctx, patch.AgentInfo{ID: id, Tenant: "IACB", Service: "ARTIST_REGISTRY_API", Version: "2.1.3", Seen: e.clock.Now().Add(seen)}))
+	}
+	_, err = m.Submit(ctx, p, "dev-ana")
+	require.NoError(t, err)
+	require.NoError(t, m.Tick(ctx))
+	r, _ := m.Get(ctx, 1)
+	assert.Equal(t, []string{"fresh"}, r.Targets)
+	e.ackAll(t, "IACB", "", patch.AckApplied, "fresh")
+	r, _ = m.Get(ctx, 1)
+	assert.Equal(t, patch.Applied, r.Status)
+
+	_, err = patch.New(patch.Options{Store: e.store, Sink: e.sink, Validator: newValidator(t), AgentTTL: -1})
+	assert.Equal(t, "Options.AgentTTL", mgmt.FieldOf(err))
+}

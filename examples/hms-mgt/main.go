@@ -84,6 +84,7 @@ type config struct {
 	catalog, policies, rules  string
 	dev                       bool
 	interval, shutdownTimeout time.Duration
+	agentTTL                  time.Duration
 	logger                    *slog.Logger
 	audit                     mgmt.Auditor // nil: audit events go to the log
 	auth                      host.AuthFlags
@@ -102,6 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.policies, "policies", "", "validation policies YAML file (default: the built-in policies)")
 	fs.StringVar(&cfg.rules, "rules", "", "automatic approval rules YAML file (default: none; every patch waits for a person)")
 	fs.DurationVar(&cfg.interval, "interval", time.Second, "how often windows are checked")
+	fs.DurationVar(&cfg.agentTTL, "agent-ttl", 0, "leave agents not seen for this long out of a patch's targets (agents heartbeat every 30s); 0 targets every registered agent")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to wait for requests in flight at shutdown")
 	logger := host.LogFlags(fs)
 	if err := host.ParseFlags(fs, args); err != nil {
@@ -114,6 +116,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	switch {
 	case cfg.interval < 10*time.Millisecond:
 		return cfg, host.Usagef("-interval %v: must be at least 10ms", cfg.interval)
+	case cfg.agentTTL < 0:
+		return cfg, host.Usagef("-agent-ttl %v: must not be negative", cfg.agentTTL)
 	case cfg.shutdownTimeout <= 0:
 		return cfg, host.Usagef("-shutdown-timeout %v: must be positive", cfg.shutdownTimeout)
 	case cfg.db == "":
@@ -204,7 +208,7 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (_ *app, err error
 	}()
 	a.manager, err = patch.New(patch.Options{
 		Store: a.store, Sink: a.sink, Validator: val, Approver: approver, Clock: clk,
-		Interval: cfg.interval, Logger: cfg.logger, Auditor: cfg.audit,
+		Interval: cfg.interval, AgentTTL: cfg.agentTTL, Logger: cfg.logger, Auditor: cfg.audit,
 	})
 	if err != nil {
 		return nil, err

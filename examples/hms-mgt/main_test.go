@@ -34,6 +34,7 @@ func TestFlags(t *testing.T) {
 		{[]string{"-dev", "-log-format", "xml"}, `-log-format "xml": want text or json`},
 		{[]string{"-dev", "extra"}, `unexpected argument "extra"`},
 		{[]string{"-dev", "-shutdown-timeout", "0s"}, "-shutdown-timeout 0s: must be positive"},
+		{[]string{"-dev", "-agent-ttl", "-1s"}, "-agent-ttl -1s: must not be negative"},
 	} {
 		_, err := parseFlags(c.args, io.Discard)
 		require.Error(t, err, "%v", c.args)
