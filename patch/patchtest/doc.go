@@ -62,4 +62,17 @@
 //
 // BenchStore measures Create and Update-with-ack throughput and reports
 // ops/s; a backend's benchmark calls it.
+//
+// RunSink checks patch.ConfigSink and patch.Feed implementations
+// (patch.MemorySink, backends/redis), given a function returning the host
+// side and the agent side of one fresh sink: messages come back in order
+// per tenant and only to that tenant's readers; Read and Acks wait for
+// the next entry and return at once when their context ends; an agent
+// that was not reading while messages were published reads them all from
+// its last position (the offline catch-up); positions increase; messages
+// and acknowledgements round-trip exactly and Acks resumes from a cursor;
+// Register refreshes an agent and Agents lists a tenant's agents by ID;
+// bad agents, positions and cursors are invalid, a closed sink
+// unavailable; and 1,000 readers of one tenant (SinkFanout) all receive a
+// message and acknowledge it.
 package patchtest
