@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"runtime"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,9 +29,11 @@ import (
 // over the iterations, and the p99 over every agent of submit → that
 // agent's acknowledgement. Target: p99 submit → APPLIED ≤ 1 s.
 //
-// The agents' files live on tmpfs (/dev/shm) when there is one: a sidecar
-// has a disk of its own, and 1,000 of them sharing this machine's would
-// measure the disk, not delivery.
+// The agents run in a child process, as sidecars run apart from HMS-MGT,
+// with as many cores (GOMAXPROCS) as the benchmark's -cpu; their files
+// live on tmpfs (/dev/shm) when there is one: a sidecar has a disk of its
+// own, and 1,000 of them sharing this machine's would measure the disk,
+// not delivery.
 func BenchmarkFanout1000Agents(b *testing.B) {
 	const n = 1000
 	srv := redistest.Start(b, redistest.Config{Databases: 16})
@@ -41,36 +48,8 @@ func BenchmarkFanout1000Agents(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { os.RemoveAll(dir) })
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan struct{}, n)
-	for i := range n {
-		a := newTestAgent(b, srv.Addr(), dir, fmt.Sprintf("pod-%04d", i), agent.ReloaderFunc(func(context.Context) error { return nil }))
-		feed, err := redis.New(redis.Options{Addr: srv.Addr(), PoolSize: 2})
-		if err != nil {
-			b.Fatal(err)
-		}
-		opts := a.opts
-		opts.Feed = feed
-		ag, err := agent.New(opts)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := feed.Register(ctx, ag.Info()); err != nil {
-			b.Fatal(err)
-		}
-		go func() {
-			_ = ag.Run(ctx)
-			_ = feed.Close()
-			done <- struct{}{}
-		}()
-	}
-	defer func() {
-		cancel()
-		for range n {
-			<-done
-		}
-	}()
+	startFleet(b, srv.Addr(), n, dir)
+	ctx := context.Background()
 
 	// The reverts are counted on the acknowledgement stream.
 	watcher, err := redis.New(redis.Options{Addr: srv.Addr(), PoolSize: 1})
@@ -126,4 +105,82 @@ func BenchmarkFanout1000Agents(b *testing.B) {
 	b.ReportMetric(q(perPatch, 0.50), "p50-applied-ms")
 	b.ReportMetric(q(perPatch, 0.99), "p99-applied-ms")
 	b.ReportMetric(q(perAgent, 0.99), "p99-agent-ack-ms")
+}
+
+// fleetEnv makes the test binary a fleet of agents (see runFleet): "ADDR
+// N DIR".
+const fleetEnv = "HMS_MGT_BENCH_FLEET"
+
+// startFleet runs n agents against the Redis at addr in a child process
+// and returns once they are registered; they stop when b ends.
+func startFleet(b *testing.B, addr string, n int, dir string) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %s", fleetEnv, addr, n, dir),
+		fmt.Sprintf("GOMAXPROCS=%d", runtime.GOMAXPROCS(0)))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	})
+	sc := bufio.NewScanner(stdout)
+	if !sc.Scan() || sc.Text() != "ready" {
+		b.Fatalf("the agent fleet did not start: %q", sc.Text())
+	}
+}
+
+// runFleet runs the agents of spec ("ADDR N DIR"), each with its own
+// Redis connections, config and state files, until stdin closes.
+func runFleet(spec string) int {
+	var (
+		addr, dir string
+		n         int
+	)
+	if _, err := fmt.Sscan(spec, &addr, &n, &dir); err != nil {
+		fmt.Fprintln(os.Stderr, "fleet:", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range n {
+		opts, err := agentOptions(dir, fmt.Sprintf("pod-%04d", i), agent.ReloaderFunc(func(context.Context) error { return nil }))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fleet:", err)
+			return 1
+		}
+		feed, err := redis.New(redis.Options{Addr: addr, PoolSize: 2})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fleet:", err)
+			return 1
+		}
+		opts.Feed = feed
+		ag, err := agent.New(opts)
+		if err == nil {
+			err = feed.Register(ctx, ag.Info())
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fleet:", err)
+			return 1
+		}
+		wg.Go(func() {
+			_ = ag.Run(ctx)
+			_ = feed.Close()
+		})
+	}
+	fmt.Println("ready")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	cancel()
+	wg.Wait()
+	return 0
 }

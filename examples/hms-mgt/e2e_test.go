@@ -42,6 +42,9 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(appEnv); path != "" {
 		os.Exit(runApp(path))
 	}
+	if spec := os.Getenv(fleetEnv); spec != "" {
+		os.Exit(runFleet(spec))
+	}
 	os.Exit(m.Run())
 }
 
@@ -263,16 +266,26 @@ type testAgent struct {
 	stop    func()
 }
 
-func newTestAgent(t testing.TB, redisAddr, dir, id string, reload agent.Reloader) *testAgent {
+func newTestAgent(t testing.TB, dir, id string, reload agent.Reloader) *testAgent {
 	t.Helper()
+	opts, err := agentOptions(dir, id, reload)
+	require.NoError(t, err)
+	return &testAgent{id: id, dir: dir, opts: opts}
+}
+
+// agentOptions returns the options of an IACB artist-registry agent whose
+// config file, created with baseConfig when missing, is in dir.
+func agentOptions(dir, id string, reload agent.Reloader) (agent.Options, error) {
 	cfg := filepath.Join(dir, id+".yml")
 	if _, err := os.Stat(cfg); os.IsNotExist(err) {
-		require.NoError(t, os.WriteFile(cfg, []byte(baseConfig), 0o644))
+		if err := os.WriteFile(cfg, []byte(baseConfig), 0o644); err != nil {
+			return agent.Options{}, err
+		}
 	}
-	return &testAgent{id: id, dir: dir, opts: agent.Options{
+	return agent.Options{
 		ID: id, Tenant: "IACB", Service: "ARTIST_REGISTRY_API", Version: "2.1.3",
 		ConfigPath: cfg, Reload: reload,
-	}}
+	}, nil
 }
 
 // start registers the agent and runs it until stop.
@@ -333,7 +346,7 @@ func TestEndToEndRedis(t *testing.T) {
 		require.Equal(t, "50", app.header(t))
 		reload, err := agent.SignalReloader(app.pid, syscall.SIGHUP)
 		require.NoError(t, err)
-		a := newTestAgent(t, srv.Addr(), dir, id, reload)
+		a := newTestAgent(t, dir, id, reload)
 		a.start(t, srv.Addr())
 		agents, apps = append(agents, a), append(apps, app)
 	}
@@ -383,7 +396,7 @@ func TestOfflineAgentCatchesUp(t *testing.T) {
 	dir := t.TempDir()
 	var agents []*testAgent
 	for i := range 10 {
-		a := newTestAgent(t, srv.Addr(), dir, fmt.Sprintf("pod-%d", i), nil)
+		a := newTestAgent(t, dir, fmt.Sprintf("pod-%d", i), nil)
 		a.start(t, srv.Addr())
 		agents = append(agents, a)
 	}

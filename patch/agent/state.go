@@ -21,7 +21,7 @@ const stateFormat = 1
 // maxDone bounds the patches the state remembers once they can no longer
 // change the config (reverted, failed, ignored): the most recent are kept
 // for redelivery; applied patches are always kept.
-const maxDone = 32
+const maxDone = 8
 
 // state is what the agent remembers between runs, in the state file.
 type state struct {
