@@ -412,3 +412,30 @@ func TestAgentTTLLeavesOutStaleAgents(t *testing.T) {
 	_, err = patch.New(patch.Options{Store: e.store, Sink: e.sink, Validator: newValidator(t), AgentTTL: -1})
 	assert.Equal(t, "Options.AgentTTL", mgmt.FieldOf(err))
 }
+
+func TestNothingUnapprovedIsPublished(t *testing.T) {
+	e := newEnv(t, nil) // Manual: nobody approves
+	ctx := context.Background()
+	e.register(t, "iacb-1", "ARTIST_REGISTRY_API", "2.1.3")
+	p := seedPatch(t)
+	e.clock.Set(p.Window.Start.Add(time.Hour)) // the window is open
+	_, err := e.m.Submit(ctx, p, "dev-ana")
+	require.NoError(t, err)
+	rejected := p
+	rejected.Changes = patch.Changes{"rate_limit_rps": int64(5000)}
+	rejected.Window.Start = p.Window.End
+	rejected.Window.End = p.Window.End.Add(time.Hour)
+	_, err = e.m.Submit(ctx, rejected, "dev-ana")
+	require.NoError(t, err)
+	_, err = e.m.Reject(ctx, 1, "olga", "no")
+	require.NoError(t, err)
+	for range 3 {
+		require.NoError(t, e.m.Tick(ctx))
+	}
+	rctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	msgs, err := e.sink.Read(rctx, "IACB", "", 10)
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "the stream stays empty: %v", msgs)
+	_, err = e.m.Approve(ctx, 1, "olga", "too late")
+	assert.ErrorIs(t, err, mgmt.ErrConflict, "a rejected patch cannot be approved")
+}
