@@ -94,10 +94,28 @@ func Middleware(v *Verifier, opts MiddlewareOptions) func(http.Handler) http.Han
 				WriteError(w, realm, err)
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+			next.ServeHTTP(&challenger{ResponseWriter: w, realm: realm}, r.WithContext(WithPrincipal(r.Context(), p)))
 		})
 	}
 }
+
+// challenger adds the RFC 6750 challenge to a 403 the handler behind the
+// middleware writes without one: the token was good, its rights were
+// not enough.
+type challenger struct {
+	http.ResponseWriter
+	realm string
+}
+
+func (c *challenger) WriteHeader(status int) {
+	if status == http.StatusForbidden && c.Header().Get("WWW-Authenticate") == "" {
+		c.Header().Set("WWW-Authenticate", `Bearer realm="`+challengeSafe(c.realm)+`", error="insufficient_scope"`)
+	}
+	c.ResponseWriter.WriteHeader(status)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (c *challenger) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 // bearer extracts the token of an "Authorization: Bearer" header.
 func bearer(r *http.Request) (string, error) {

@@ -137,3 +137,34 @@ func TestCheckEndpoints(t *testing.T) {
 		{Method: "GET", Path: "/tenants/ARTIST/patches", Tenant: "ARTIST", Permission: "patch:read"},
 	}, authtest.EndpointOptions{})
 }
+
+// A 403 written by the handler behind the middleware (through httperr, not
+// auth.WriteError) gets the insufficient_scope challenge; other statuses
+// and a handler's own challenge are left alone.
+func TestMiddlewareChallengesHandlerForbidden(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	h := auth.Middleware(e.v, auth.MiddlewareOptions{Realm: "hms-mgt"})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/forbidden":
+			http.Error(w, "no", http.StatusForbidden)
+		case "/own":
+			w.Header().Set("WWW-Authenticate", "Bearer custom")
+			w.WriteHeader(http.StatusForbidden)
+		default:
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}))
+	tok := e.iss.Mint(authtest.Claims{Tenant: "ARTIST", Roles: []string{"viewer"}})
+	for path, want := range map[string]string{
+		"/forbidden": `Bearer realm="hms-mgt", error="insufficient_scope"`,
+		"/own":       "Bearer custom",
+		"/ok":        "",
+	} {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		assert.Equal(t, want, rec.Header().Get("WWW-Authenticate"), path)
+	}
+}
