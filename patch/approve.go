@@ -108,7 +108,7 @@ func NewRuleApprover(rules []Rule, clk clock.Clock) (*RuleApprover, error) {
 	if clk == nil {
 		clk = clock.New()
 	}
-	env, err := celenv.New(celenv.Options{Variables: map[string]*cel.Type{"patch": celenv.DynMap()}})
+	env, err := celenv.New(celenv.Options{Variables: map[string]*cel.Type{"patch": celenv.DynMap()}, SizeBound: policySizeBound})
 	if err != nil {
 		return nil, err
 	}

@@ -93,6 +93,7 @@ const (
 	MaxStringValue = 4096
 	MaxNameLen     = 63
 	MaxTextLen     = 1024
+	MaxLabels      = 64
 )
 
 // Validate checks the patch's shape: required fields, names, keys, value
@@ -138,6 +139,9 @@ func (p *Patch) Validate() error {
 	}
 	if len(p.Reason) > MaxTextLen {
 		add(mgmt.Invalid("reason", "is %d bytes, more than %d", len(p.Reason), MaxTextLen))
+	}
+	if len(p.Labels) > MaxLabels {
+		add(mgmt.Invalid("labels", "has %d labels, more than %d", len(p.Labels), MaxLabels))
 	}
 	if p.Labels != nil {
 		add(p.Labels.Validate("labels"))

@@ -14,7 +14,6 @@ import (
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
-	"cel.dev/cel-go/common/types/traits"
 	"go.yaml.in/yaml/v3"
 
 	mgmt "github.com/hms-platform/mgmt"
@@ -90,10 +89,6 @@ type Validator struct {
 	quotas    map[string]map[string]int64
 	quotaKeys []string
 	conflicts map[string]bool // names of policies that read conflicts
-	// all evaluates every policy in one program, to a list of results: the
-	// fast path for a patch that passes. Any false, non-bool or error
-	// falls back to evaluating the policies one by one, for exact reports.
-	all *celenv.Program
 }
 
 // ValidatorOptions configure a Validator.
@@ -117,6 +112,11 @@ func NewValidator(opts ValidatorOptions) (*Validator, error) {
 			"conflicts": cel.ListType(celenv.DynMap()),
 		},
 		CostLimit: opts.CostLimit,
+		// A valid patch holds no string, map or list larger than
+		// policySizeBound (Patch.Validate), nor do the other variables
+		// (checked here and in Evaluate): policies whose worst case fits
+		// the cost limit then run without the runtime cost tracker.
+		SizeBound: policySizeBound,
 	})
 	if err != nil {
 		return nil, err
@@ -144,14 +144,8 @@ func NewValidator(opts ValidatorOptions) (*Validator, error) {
 		}
 	}
 	v.quotaKeys = slices.Sorted(maps.Keys(keys))
-	if n := len(opts.Policies.Policies); n > 0 {
-		exprs := make([]string, n)
-		for i, p := range opts.Policies.Policies {
-			exprs[i] = "(\n" + p.Expr + "\n)" // newlines end any // comment
-		}
-		// Compiled separately above, so this compiles too; if it does
-		// not, the policies are simply evaluated one by one.
-		v.all, _ = env.CompileAs("all policies", "[\n"+strings.Join(exprs, ",\n")+"\n]", cel.ListType(cel.DynType))
+	if len(v.quotaKeys) > policySizeBound {
+		return nil, mgmt.Invalid("quotas", "name %d keys, more than %d", len(v.quotaKeys), policySizeBound)
 	}
 	for _, p := range set.Programs() {
 		if slices.Contains(p.Variables(), "conflicts") {
@@ -176,6 +170,12 @@ func (v *Validator) Check(p *Patch) error {
 	return nil
 }
 
+// policySizeBound bounds every string, map and list the policies see:
+// Patch.Validate keeps strings within MaxStringValue, changes within
+// MaxChanges and labels within MaxLabels; quotas and conflicts are
+// checked against it.
+const policySizeBound = MaxStringValue
+
 // Conflict is a live patch that changes one of the same keys of the same
 // service and tenant in an overlapping window.
 type Conflict struct {
@@ -187,16 +187,22 @@ type Conflict struct {
 // Evaluate runs every policy on p at time now, given the tenant's other
 // live records, and returns the violations (nil when p passes). A policy
 // that cannot be evaluated fails closed: it is a violation too. It returns
-// an error only when ctx ends.
+// an error only when ctx ends. p must have passed Patch.Validate (Decode's
+// results have): the policies' cost limit is proven for patches within its
+// limits.
 func (v *Validator) Evaluate(ctx context.Context, p *Patch, live []Record, now time.Time) ([]Violation, error) {
 	conflicts := Conflicts(p, live)
+	if len(conflicts) > policySizeBound {
+		return []Violation{{Policy: "conflicts", Field: "changes", Message: fmt.Sprintf(
+			"%d conflicting changes in the tenant's live patches: too many to evaluate the policies", len(conflicts))}}, nil
+	}
 	vars := celenv.Map{
 		"patch":     patchVar(p),
 		"quota":     v.quota(p.Tenant),
 		"usage":     v.usage(p, live),
 		"conflicts": conflictVar(conflicts),
 	}
-	if v.all != nil && allTrue(v.all.Eval(ctx, now, vars)) {
+	if v.set.Passes(ctx, now, vars) { // the fast path: one program for all
 		return nil, nil
 	}
 	var out []Violation
@@ -224,24 +230,6 @@ func (v *Validator) Evaluate(ctx context.Context, p *Patch, live []Record, now t
 		out = append(out, vi)
 	}
 	return out, nil
-}
-
-// allTrue reports whether the result of the combined program is a list of
-// true values only.
-func allTrue(val ref.Val, err error) bool {
-	if err != nil {
-		return false
-	}
-	l, ok := val.(traits.Lister)
-	if !ok {
-		return false
-	}
-	for it := l.Iterator(); it.HasNext() == types.True; {
-		if it.Next() != types.True {
-			return false
-		}
-	}
-	return true
 }
 
 // Conflicts returns the live records of p's tenant and service, other than

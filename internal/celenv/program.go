@@ -11,6 +11,7 @@ import (
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/interpreter"
@@ -66,6 +67,7 @@ type Program struct {
 	prg       cel.Program
 	vars      []string // declared variables the expression reads, Now excluded
 	costLimit uint64
+	costBound uint64 // worst case under the size bound; 0: tracked at runtime
 }
 
 // Compile compiles a policy: an expression that must be of type bool (or
@@ -90,6 +92,11 @@ func (e *Env) CompileAs(name, expr string, out *cel.Type) (*Program, error) {
 }
 
 func (e *Env) compile(p Policy, out *cel.Type) (*Program, error) {
+	return e.compileLimit(p, out, e.costLimit)
+}
+
+// compileLimit is compile with the cost limit limit.
+func (e *Env) compileLimit(p Policy, out *cel.Type, limit uint64) (*Program, error) {
 	if p.Name == "" {
 		return nil, mgmt.Invalid("policy.name", "is empty")
 	}
@@ -109,11 +116,12 @@ func (e *Env) compile(p Policy, out *cel.Type) (*Program, error) {
 	if !outDyn && !got.IsExactType(cel.DynType) && !out.IsAssignableType(got) {
 		return nil, mgmt.Invalid(field, "result type is %s, want %s", cel.FormatCELType(got), cel.FormatCELType(out))
 	}
-	prg, err := e.cel.Program(a,
-		cel.CostLimit(e.costLimit),
-		cel.InterruptCheckFrequency(e.interrupt),
-		cel.EvalOptions(cel.OptOptimize),
-	)
+	popts := []cel.ProgramOption{cel.InterruptCheckFrequency(e.interrupt), cel.EvalOptions(cel.OptOptimize)}
+	bound, bounded := e.staticCost(a, limit)
+	if !bounded {
+		popts = append(popts, cel.CostLimit(limit))
+	}
+	prg, err := e.cel.Program(a, popts...)
 	if err != nil {
 		return nil, mgmt.Invalid(field, "%v", err)
 	}
@@ -130,9 +138,40 @@ func (e *Env) compile(p Policy, out *cel.Type) (*Program, error) {
 		ast:       a,
 		prg:       prg,
 		vars:      e.referenced(a),
-		costLimit: e.costLimit,
+		costLimit: limit,
+		costBound: bound,
 	}, nil
 }
+
+// staticCost returns the worst-case cost of a under the Env's SizeBound,
+// and whether it is within the cost limit (then the runtime tracker is not
+// needed).
+func (e *Env) staticCost(a *cel.Ast, limit uint64) (uint64, bool) {
+	if e.sizeBound == 0 {
+		return 0, false
+	}
+	est, err := e.cel.EstimateCost(a, sizeBound(e.sizeBound))
+	if err != nil || est.Max > limit {
+		return 0, false
+	}
+	return est.Max, true
+}
+
+// sizeBound estimates every sized value at most its bound.
+type sizeBound uint64
+
+func (b sizeBound) EstimateSize(cost.AstNode) *cost.SizeEstimate {
+	return &cost.SizeEstimate{Min: 0, Max: uint64(b)}
+}
+
+func (sizeBound) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
+	return nil
+}
+
+// CostBound returns the program's worst-case cost under the Env's
+// SizeBound when it runs without the runtime tracker (see
+// Options.SizeBound), else 0.
+func (p *Program) CostBound() uint64 { return p.costBound }
 
 // referenced returns the sorted declared variables, Now excluded, that the
 // checked expression reads.
