@@ -2,6 +2,7 @@ package patch_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +125,16 @@ func TestChangesJSONKeepsTypes(t *testing.T) {
 	for _, bad := range []string{`{"x": null}`, `{"x": [1]}`, `{"x": 99999999999999999999}`, `[1]`} {
 		assert.Error(t, json.Unmarshal([]byte(bad), &back), bad)
 	}
+}
+
+func TestValidateBoundsWhatPoliciesSee(t *testing.T) {
+	p := seedPatch(t)
+	p.Labels = mgmt.Labels{}
+	for i := range patch.MaxLabels + 1 {
+		p.Labels[fmt.Sprintf("k%d", i)] = "v"
+	}
+	assert.Equal(t, "labels", mgmt.FieldOf(p.Validate()))
+	p = seedPatch(t)
+	p.Changes["s"] = strings.Repeat("x", patch.MaxStringValue+1)
+	assert.Equal(t, "changes.s", mgmt.FieldOf(p.Validate()))
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"cel.dev/cel-go/cel"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -211,4 +212,65 @@ func TestViolationsOfForeignError(t *testing.T) {
 	require.Len(t, vs, 1)
 	assert.Equal(t, mgmt.KindInternal, vs[0].Kind)
 	assert.ErrorIs(t, vs[0], context.Canceled)
+}
+
+func TestSizeBoundDropsTheTrackerOnlyWhenTheLimitIsProven(t *testing.T) {
+	t.Parallel()
+	vars := map[string]*cel.Type{"l": cel.ListType(cel.IntType), "s": cel.StringType}
+	small, err := celenv.New(celenv.Options{Variables: vars, SizeBound: 10})
+	require.NoError(t, err)
+	big, err := celenv.New(celenv.Options{Variables: vars, SizeBound: 1 << 20})
+	require.NoError(t, err)
+	none, err := celenv.New(celenv.Options{Variables: vars})
+	require.NoError(t, err)
+	const expr = `l.all(x, x > 0) && s != ""`
+	p, err := small.Compile("loop", expr)
+	require.NoError(t, err)
+	assert.NotZero(t, p.CostBound(), "10 elements at most: bounded")
+	q, err := big.Compile("loop", expr)
+	require.NoError(t, err)
+	assert.Zero(t, q.CostBound(), "a million elements could exceed the limit: tracked")
+	r, err := none.Compile("loop", expr)
+	require.NoError(t, err)
+	assert.Zero(t, r.CostBound(), "no bound: tracked")
+
+	// The tracked program still enforces the limit at runtime.
+	long := make([]int64, 100_000)
+	for i := range long {
+		long[i] = 1
+	}
+	_, err = q.Allow(context.Background(), time.Now(), celenv.Map{"l": long, "s": "x"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "cost limit")
+	ok, err := p.Allow(context.Background(), time.Now(), celenv.Map{"l": []int64{1, 2}, "s": "x"})
+	require.NoError(t, err)
+	assert.True(t, ok)
+}
+
+func TestPassesAgreesWithCheck(t *testing.T) {
+	t.Parallel()
+	env, err := celenv.New(celenv.Options{Variables: map[string]*cel.Type{"n": cel.IntType, "m": celenv.DynMap()}, SizeBound: 100})
+	require.NoError(t, err)
+	set, err := env.CompileSet([]celenv.Policy{
+		{Name: "positive", Expr: "n > 0 // a comment must not swallow the rest"},
+		{Name: "small", Expr: "n < 10"},
+		{Name: "has-x", Expr: `m.x == 1`},
+	})
+	require.NoError(t, err)
+	now := time.Now()
+	for _, c := range []struct {
+		vars celenv.Map
+		pass bool
+	}{
+		{celenv.Map{"n": int64(5), "m": map[string]any{"x": int64(1)}}, true},
+		{celenv.Map{"n": int64(50), "m": map[string]any{"x": int64(1)}}, false},
+		{celenv.Map{"n": int64(5), "m": map[string]any{}}, false}, // m.x fails: closed
+		{celenv.Map{"n": int64(5)}, false},                        // m missing
+	} {
+		assert.Equal(t, c.pass, set.Passes(context.Background(), now, c.vars), "%v", c.vars)
+		assert.Equal(t, c.pass, set.Check(context.Background(), now, c.vars) == nil, "%v", c.vars)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.False(t, set.Passes(ctx, now, celenv.Map{"n": int64(5), "m": map[string]any{"x": int64(1)}}), "a cancelled context passes nothing")
 }
