@@ -1,6 +1,7 @@
 package patch_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/internal/celenv"
 	"github.com/hms-platform/mgmt/patch"
 )
 
@@ -137,4 +139,26 @@ func TestValidateBoundsWhatPoliciesSee(t *testing.T) {
 	p = seedPatch(t)
 	p.Changes["s"] = strings.Repeat("x", patch.MaxStringValue+1)
 	assert.Equal(t, "changes.s", mgmt.FieldOf(p.Validate()))
+}
+
+// Policies see the patch as a map: every field, iteration, size, equality.
+func TestPoliciesSeeThePatch(t *testing.T) {
+	pol := patch.Policies{Policies: []celenv.Policy{
+		{Name: "fields", Expr: `patch.service == "ARTIST_REGISTRY_API" && patch.tenant == "IACB" && patch.version_selector == ">=2.1.0" && patch.author == "" && patch.reason == ""`},
+		{Name: "changes", Expr: `patch.changes.rate_limit_rps == 200 && patch.changes.size() == 2 && patch.changes.all(k, k in ["rate_limit_rps", "replicas"])`},
+		{Name: "labels", Expr: `patch.labels.size() == 0 && !("agency" in patch.labels)`},
+		{Name: "window", Expr: `patch.window.start < patch.window.end && patch.window.size() == 2 && patch.window.exists(k, k == "start")`},
+		{Name: "map", Expr: `patch.size() == 8 && "changes" in patch && !("id" in patch) && patch.exists(k, k == "window") && patch.window == patch.window`},
+	}}
+	v, err := patch.NewValidator(patch.ValidatorOptions{Policies: pol})
+	require.NoError(t, err)
+	p := seedPatch(t)
+	vs, err := v.Evaluate(context.Background(), &p, nil, p.Window.Start)
+	require.NoError(t, err)
+	assert.Empty(t, vs)
+	p.Changes["rate_limit_rps"] = int64(201)
+	vs, err = v.Evaluate(context.Background(), &p, nil, p.Window.Start)
+	require.NoError(t, err)
+	require.Len(t, vs, 1)
+	assert.Equal(t, "changes", vs[0].Policy)
 }

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"cel.dev/cel-go/cel"
-	"cel.dev/cel-go/common/types"
-	"cel.dev/cel-go/common/types/ref"
 	"go.yaml.in/yaml/v3"
 
 	mgmt "github.com/hms-platform/mgmt"
@@ -281,33 +279,6 @@ func (v *Validator) usage(p *Patch, live []Record) map[string]int64 {
 		}
 	}
 	return u
-}
-
-// patchVar is the patch as a CEL value, converted once: every policy
-// reads it without converting Go values again.
-func patchVar(p *Patch) ref.Val {
-	a := types.DefaultTypeAdapter
-	changes := make(map[string]any, len(p.Changes))
-	for k, v := range p.Changes {
-		changes[k] = a.NativeToValue(v)
-	}
-	labels := map[string]string(p.Labels)
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	return types.NewStringInterfaceMap(a, map[string]any{
-		"service":          types.String(p.Service),
-		"version_selector": types.String(p.VersionSelector),
-		"tenant":           types.String(p.Tenant),
-		"author":           types.String(p.Author),
-		"reason":           types.String(p.Reason),
-		"labels":           types.NewStringStringMap(a, labels),
-		"changes":          types.NewStringInterfaceMap(a, changes),
-		"window": types.NewStringInterfaceMap(a, map[string]any{
-			"start": types.Timestamp{Time: p.Window.Start},
-			"end":   types.Timestamp{Time: p.Window.End},
-		}),
-	})
 }
 
 func conflictVar(cs []Conflict) []map[string]any {
