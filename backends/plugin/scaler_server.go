@@ -39,7 +39,17 @@ func (s *scalerServer) BatchReplicas(ctx context.Context, req *scalerv1.BatchRep
 		r.Desired, r.Ready, r.Error = st.Desired, st.Ready, toItemError(err)
 		out.Results[i] = r
 	}
-	return out, nil
+	return out, batchEnd(ctx)
+}
+
+// batchEnd is a batch's outcome as a whole: when its context ended during
+// the batch, the call fails, so that the host sees the deadline as every
+// item's error whichever side notices it first.
+func batchEnd(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return toStatus(err)
+	}
+	return nil
 }
 
 func (s *scalerServer) BatchSetReplicas(ctx context.Context, req *scalerv1.BatchSetReplicasRequest) (*scalerv1.BatchSetReplicasResponse, error) {
@@ -52,7 +62,7 @@ func (s *scalerServer) BatchSetReplicas(ctx context.Context, req *scalerv1.Batch
 		}
 		out.Errors[i] = e
 	}
-	return out, nil
+	return out, batchEnd(ctx)
 }
 
 // metricServer serves a scaler.MetricSource.
@@ -79,7 +89,7 @@ func (s *metricServer) BatchMetric(ctx context.Context, req *scalerv1.BatchMetri
 		r.Value, r.Error = v, toItemError(err)
 		out.Results[i] = r
 	}
-	return out, nil
+	return out, batchEnd(ctx)
 }
 
 func query(r *scalerv1.MetricRequest) scaler.MetricQuery {
