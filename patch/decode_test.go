@@ -162,3 +162,10 @@ func TestPoliciesSeeThePatch(t *testing.T) {
 	require.Len(t, vs, 1)
 	assert.Equal(t, "changes", vs[0].Policy)
 }
+
+func TestChangesJSONRefusesOtherTypes(t *testing.T) {
+	for name, v := range map[string]any{"int": 1, "nil": nil, "slice": []string{"a"}} {
+		_, err := json.Marshal(patch.Changes{"k": v})
+		assert.Error(t, err, name)
+	}
+}

@@ -164,7 +164,7 @@ func CheckNew(tenant string, r *Record) error {
 		return mgmt.Invalid("history", "is empty: a new record has its submission")
 	}
 	for i := 1; i < len(r.Acks); i++ {
-		if compareAck(r.Acks[i-1], r.Acks[i]) >= 0 {
+		if CompareAck(r.Acks[i-1], r.Acks[i]) >= 0 {
 			return mgmt.Invalid("acks", "are not ordered by agent and op without repeats: use Record.SetAck")
 		}
 	}
@@ -188,12 +188,12 @@ func CheckUpdate(old, cur *Record) error {
 		return mgmt.Invalid("status", "%q is not a status", cur.Status)
 	}
 	for i := 1; i < len(cur.Acks); i++ {
-		if compareAck(cur.Acks[i-1], cur.Acks[i]) >= 0 {
+		if CompareAck(cur.Acks[i-1], cur.Acks[i]) >= 0 {
 			return mgmt.Invalid("acks", "are not ordered by agent and op without repeats: use Record.SetAck")
 		}
 	}
 	for i := range old.Acks {
-		if _, ok := slices.BinarySearchFunc(cur.Acks, old.Acks[i], compareAck); !ok {
+		if _, ok := slices.BinarySearchFunc(cur.Acks, old.Acks[i], CompareAck); !ok {
 			return mgmt.Invalid("acks", "an acknowledgement of agent %q was removed", old.Acks[i].Agent)
 		}
 	}

@@ -417,9 +417,9 @@ func (r *Record) AckOf(agent string, op Op) (Ack, bool) {
 // keeping Acks ordered, and reports whether anything changed. An ack
 // identical to the stored one (a redelivery) changes nothing.
 func (r *Record) SetAck(a Ack) bool {
-	i, found := slices.BinarySearchFunc(r.Acks, a, compareAck)
+	i, found := slices.BinarySearchFunc(r.Acks, a, CompareAck)
 	if found {
-		if sameAck(r.Acks[i], a) {
+		if r.Acks[i].Equal(a) {
 			return false
 		}
 		r.Acks[i] = a
@@ -429,17 +429,19 @@ func (r *Record) SetAck(a Ack) bool {
 	return true
 }
 
-// sameAck is == with At compared as an instant (zone and monotonic
-// reading aside).
-func sameAck(x, y Ack) bool {
-	if !x.At.Equal(y.At) {
+// Equal reports whether a and b are the same acknowledgement: every field
+// equal, At as an instant (zone and monotonic reading aside).
+func (a Ack) Equal(b Ack) bool {
+	if !a.At.Equal(b.At) {
 		return false
 	}
-	x.At, y.At = time.Time{}, time.Time{}
-	return x == y
+	a.At, b.At = time.Time{}, time.Time{}
+	return a == b
 }
 
-func compareAck(x, y Ack) int {
+// CompareAck orders acknowledgements as Record.Acks keeps them: by agent,
+// then op.
+func CompareAck(x, y Ack) int {
 	if c := strings.Compare(x.Agent, y.Agent); c != 0 {
 		return c
 	}
@@ -473,12 +475,11 @@ func (c Changes) MarshalJSON() ([]byte, error) {
 				s += ".0"
 			}
 			b.WriteString(s)
-		default:
-			vb, err := json.Marshal(v)
-			if err != nil {
-				return nil, mgmt.Invalid("changes."+k, "cannot be encoded: %v", err)
-			}
+		case int64, string, bool:
+			vb, _ := json.Marshal(v)
 			b.Write(vb)
+		default:
+			return nil, validateValue("changes."+k, v)
 		}
 	}
 	b.WriteByte('}')

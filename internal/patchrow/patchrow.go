@@ -193,9 +193,9 @@ func CheckRecord(r *patch.Record) error {
 			add(mgmt.Invalid(fmt.Sprintf("targets[%d]", i), "is not valid UTF-8"))
 		}
 	}
-	slices.SortStableFunc(r.Acks, CompareAck)
+	slices.SortStableFunc(r.Acks, patch.CompareAck)
 	for i := 1; i < len(r.Acks); i++ {
-		if CompareAck(r.Acks[i-1], r.Acks[i]) == 0 {
+		if patch.CompareAck(r.Acks[i-1], r.Acks[i]) == 0 {
 			add(mgmt.Invalid("acks", "agent %q has two acknowledgements of %s: use Record.SetAck", r.Acks[i].Agent, r.Acks[i].Op))
 		}
 	}
@@ -205,21 +205,13 @@ func CheckRecord(r *patch.Record) error {
 	return nil
 }
 
-// CompareAck orders acks by agent, then op, as patch.Record keeps them.
-func CompareAck(x, y patch.Ack) int {
-	if c := strings.Compare(x.Agent, y.Agent); c != 0 {
-		return c
-	}
-	return strings.Compare(string(x.Op), string(y.Op))
-}
-
 // ChangedAcks returns the acks of cur that old (sorted) lacks or holds
 // with other values: what an Update writes.
 func ChangedAcks(old, cur []patch.Ack) []patch.Ack {
 	var out []patch.Ack
 	for _, a := range cur {
-		i, found := slices.BinarySearchFunc(old, a, CompareAck)
-		if !found || old[i] != a {
+		i, found := slices.BinarySearchFunc(old, a, patch.CompareAck)
+		if !found || !old[i].Equal(a) {
 			out = append(out, a)
 		}
 	}
