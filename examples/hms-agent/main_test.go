@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hms-platform/mgmt/internal/apitest"
 	"github.com/hms-platform/mgmt/patch"
 )
 
@@ -86,24 +86,6 @@ func TestRunExitStatus(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe to write from the agent's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestServe(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -117,7 +99,7 @@ func TestServe(t *testing.T) {
 	defer sink.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs syncBuffer
+	var logs apitest.SyncBuffer
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, cfg, sink, slog.New(slog.NewTextHandler(&logs, nil))) }()
 

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,49 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hms-platform/mgmt/auth/authtest"
+	"github.com/hms-platform/mgmt/internal/apitest"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func call(t *testing.T, method, url, body, tok string) (int, string) {
-	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	require.NoError(t, err)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	if tok != "" {
-		assert.NotContains(t, string(b), tok, "the response echoes the token")
-	}
-	return res.StatusCode, string(b)
-}
 
 // TestServeWithIssuer runs hms-mgt with -issuer: only a release_manager of
 // IACB submits IACB's patch, only a governance_approver of IACB (not the
@@ -68,7 +24,7 @@ func TestServeWithIssuer(t *testing.T) {
 	iss := authtest.NewIssuer(t, authtest.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr syncBuffer
+	var stderr apitest.SyncBuffer
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -94,40 +50,40 @@ func TestServeWithIssuer(t *testing.T) {
 	body := `{"service": "ARTIST_REGISTRY_API", "version_selector": ">=2.1.0", "changes": {"rate_limit_rps": 200},
 	  "tenant": "IACB", "window": {"start": "` + now.Format(time.RFC3339) + `", "end": "` + now.Add(time.Hour).Format(time.RFC3339) + `"}}`
 
-	status, out := call(t, "POST", base+"/api/patch", body, "")
+	status, _, out := apitest.Call(t, "POST", base+"/api/patch", body, "")
 	assert.Equal(t, http.StatusUnauthorized, status, out)
-	status, out = call(t, "POST", base+"/api/patch", body, vera)
+	status, _, out = apitest.Call(t, "POST", base+"/api/patch", body, vera)
 	assert.Equal(t, http.StatusForbidden, status, "a token of VA submits nothing for IACB: %s", out)
-	status, out = call(t, "POST", base+"/api/patch", body, olga)
+	status, _, out = apitest.Call(t, "POST", base+"/api/patch", body, olga)
 	assert.Equal(t, http.StatusForbidden, status, "an approver is not a release manager: %s", out)
-	status, out = call(t, "POST", base+"/api/patch", strings.Replace(body, `"tenant"`, `"author": "someone-else", "tenant"`, 1), ana)
+	status, _, out = apitest.Call(t, "POST", base+"/api/patch", strings.Replace(body, `"tenant"`, `"author": "someone-else", "tenant"`, 1), ana)
 	assert.Equal(t, http.StatusForbidden, status, "the author is the token's subject: %s", out)
-	status, out = call(t, "POST", base+"/api/patch", body, ana)
+	status, _, out = apitest.Call(t, "POST", base+"/api/patch", body, ana)
 	require.Equal(t, http.StatusCreated, status, out)
 	assert.JSONEq(t, `{"patch_id": 1, "status": "QUEUED"}`, out, "without -dev nothing approves automatically")
 
-	status, out = call(t, "GET", base+"/api/patch/1", "", vera)
+	status, _, out = apitest.Call(t, "GET", base+"/api/patch/1", "", vera)
 	assert.Equal(t, http.StatusForbidden, status, out)
-	status, out = call(t, "GET", base+"/api/patch/1", "", viewer)
+	status, _, out = apitest.Call(t, "GET", base+"/api/patch/1", "", viewer)
 	assert.Equal(t, http.StatusOK, status, out)
 	assert.Contains(t, out, `"author":"ana"`)
-	status, out = call(t, "GET", base+"/api/patch?tenant=IACB", "", viewer)
+	status, _, out = apitest.Call(t, "GET", base+"/api/patch?tenant=IACB", "", viewer)
 	assert.Equal(t, http.StatusOK, status, out)
-	status, out = call(t, "GET", base+"/api/patch", "", viewer)
+	status, _, out = apitest.Call(t, "GET", base+"/api/patch", "", viewer)
 	assert.Equal(t, http.StatusForbidden, status, "listing every tenant needs an all-tenants role: %s", out)
-	status, out = call(t, "GET", base+"/api/catalog", "", vera)
+	status, _, out = apitest.Call(t, "GET", base+"/api/catalog", "", vera)
 	assert.Equal(t, http.StatusOK, status, "the catalog is shared: %s", out)
 
-	status, out = call(t, "POST", base+"/api/patch/1/approve", "", vera)
+	status, _, out = apitest.Call(t, "POST", base+"/api/patch/1/approve", "", vera)
 	assert.Equal(t, http.StatusForbidden, status, out)
-	status, out = call(t, "POST", base+"/api/patch/1/approve", "", both)
+	status, _, out = apitest.Call(t, "POST", base+"/api/patch/1/approve", "", both)
 	assert.Equal(t, http.StatusForbidden, status, "the author may not approve, whatever her roles: %s", out)
-	status, out = call(t, "POST", base+"/api/patch/1/approve", `{"reason": "holiday market"}`, olga)
+	status, _, out = apitest.Call(t, "POST", base+"/api/patch/1/approve", `{"reason": "holiday market"}`, olga)
 	require.Equal(t, http.StatusOK, status, out)
 	assert.Contains(t, out, `"actor":"olga"`)
-	status, out = call(t, "POST", base+"/api/patch/1/rollback", "", olga)
+	status, _, out = apitest.Call(t, "POST", base+"/api/patch/1/rollback", "", olga)
 	assert.Equal(t, http.StatusForbidden, status, "rollback is the release manager's: %s", out)
-	status, out = call(t, "POST", base+"/api/patch/1/rollback", "", ana)
+	status, _, out = apitest.Call(t, "POST", base+"/api/patch/1/rollback", "", ana)
 	assert.Equal(t, http.StatusOK, status, out)
 
 	cancel()

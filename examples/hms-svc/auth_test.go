@@ -22,38 +22,12 @@ import (
 
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/auth/authtest"
+	"github.com/hms-platform/mgmt/internal/apitest"
 )
 
 // edRule is the seed's rule, labelled with tenant ED.
 const edRule = `{"service": "eligibility-api", "labels": {"agency": "ED"}, "minReplicas": 4, "maxReplicas": 20,
                  "trigger": {"metric": "http_rps", "threshold": 500}}`
-
-// call sends a request with a JSON body ("" for none) and bearer token tok
-// ("" for none), and returns the status, the headers and the body.
-func call(t *testing.T, method, url, body, tok string) (int, http.Header, string) {
-	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	require.NoError(t, err)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	if tok != "" {
-		assert.NotContains(t, string(b), tok, "the response echoes the token")
-	}
-	return res.StatusCode, res.Header, string(b)
-}
 
 // auditRecords returns the "audit" records of a JSON log.
 func auditRecords(t *testing.T, log string) []map[string]any {
@@ -80,7 +54,7 @@ func TestServeWithIssuer(t *testing.T) {
 	iss := authtest.NewIssuer(t, authtest.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr syncBuffer
+	var stderr apitest.SyncBuffer
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -101,29 +75,29 @@ func TestServeWithIssuer(t *testing.T) {
 	hal := iss.Mint(authtest.Claims{Subject: "hal", Tenant: "HUD", Roles: []string{"service_operator"}})
 	bea := iss.Mint(authtest.Claims{Subject: "bea", Tenant: "ED", Roles: []string{"budget_officer"}})
 
-	status, _, _ := call(t, "GET", base+"/healthz", "", "")
+	status, _, _ := apitest.Call(t, "GET", base+"/healthz", "", "")
 	assert.Equal(t, http.StatusOK, status, "health checks need no token")
 
-	status, hdr, body := call(t, "POST", base+"/autoscale-rules", edRule, "")
+	status, hdr, body := apitest.Call(t, "POST", base+"/autoscale-rules", edRule, "")
 	assert.Equal(t, http.StatusUnauthorized, status, body)
 	assert.True(t, strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer "), hdr.Get("WWW-Authenticate"))
 
-	status, _, body = call(t, "POST", base+"/autoscale-rules", edRule, hal)
+	status, _, body = apitest.Call(t, "POST", base+"/autoscale-rules", edRule, hal)
 	assert.Equal(t, http.StatusForbidden, status, "a token of HUD creates no rule of ED: %s", body)
 
-	status, _, body = call(t, "POST", base+"/autoscale-rules", edRule, ana)
+	status, _, body = apitest.Call(t, "POST", base+"/autoscale-rules", edRule, ana)
 	require.Equal(t, http.StatusCreated, status, body)
 	assert.Contains(t, body, `"ruleId":"AR-1"`)
 
-	status, _, body = call(t, "GET", base+"/rules/AR-1/status", "", hal)
+	status, _, body = apitest.Call(t, "GET", base+"/rules/AR-1/status", "", hal)
 	assert.Equal(t, http.StatusForbidden, status, body)
-	status, _, body = call(t, "GET", base+"/rules/AR-1/status", "", ana)
+	status, _, body = apitest.Call(t, "GET", base+"/rules/AR-1/status", "", ana)
 	assert.Equal(t, http.StatusOK, status, body)
 
 	// The budget API: budget_officer, not service_operator.
-	status, _, body = call(t, "POST", base+"/budgets/eligibility-api", `{"monthlyUSD": 10000}`, ana)
+	status, _, body = apitest.Call(t, "POST", base+"/budgets/eligibility-api", `{"monthlyUSD": 10000}`, ana)
 	assert.Equal(t, http.StatusForbidden, status, body)
-	status, _, body = call(t, "POST", base+"/budgets/eligibility-api", `{"monthlyUSD": 10000}`, bea)
+	status, _, body = apitest.Call(t, "POST", base+"/budgets/eligibility-api", `{"monthlyUSD": 10000}`, bea)
 	assert.Equal(t, http.StatusCreated, status, body)
 
 	cancel()
@@ -188,9 +162,9 @@ func TestStaticKeysAndPolicy(t *testing.T) {
 
 	op := iss.Mint(authtest.Claims{Subject: "ana", Tenant: "ED", Roles: []string{"service_operator"}})
 	sc := iss.Mint(authtest.Claims{Subject: "sam", Tenant: "ED", Roles: []string{"scaler"}})
-	status, _, body := call(t, "POST", srv.URL+"/autoscale-rules", edRule, op)
+	status, _, body := apitest.Call(t, "POST", srv.URL+"/autoscale-rules", edRule, op)
 	assert.Equal(t, http.StatusForbidden, status, "service_operator is not a role of this policy: %s", body)
-	status, _, body = call(t, "POST", srv.URL+"/autoscale-rules", edRule, sc)
+	status, _, body = apitest.Call(t, "POST", srv.URL+"/autoscale-rules", edRule, sc)
 	assert.Equal(t, http.StatusCreated, status, body)
 	assert.Zero(t, iss.DiscoveryFetches()+iss.JWKSFetches(), "static keys: nothing fetched")
 	mu.Lock()

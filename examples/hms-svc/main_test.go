@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,31 +21,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hms-platform/mgmt/backends/simcluster"
+	"github.com/hms-platform/mgmt/internal/apitest"
 	"github.com/hms-platform/mgmt/internal/host"
 	"github.com/hms-platform/mgmt/scaler"
 )
 
-// syncBuffer is a bytes.Buffer safe to write from the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestRefusesToStartWithoutDev(t *testing.T) {
 	t.Parallel()
-	var stderr syncBuffer
+	var stderr apitest.SyncBuffer
 	err := run(context.Background(), []string{"-addr", "127.0.0.1:0"}, &stderr, func(net.Addr) {
 		t.Error("the server must not start without -dev")
 	})
@@ -168,7 +150,7 @@ func TestServe(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr syncBuffer
+	var stderr apitest.SyncBuffer
 	db := filepath.Join(t.TempDir(), "budget.db")
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
