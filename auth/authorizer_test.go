@@ -10,13 +10,14 @@ import (
 
 	"github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/auth"
+	"github.com/hms-platform/mgmt/auth/authtest"
 )
 
 func TestAuthorize(t *testing.T) {
 	t.Parallel()
 	pol, err := auth.LoadPolicy(filepath.Join("testdata", "policies", "good.yaml"))
 	require.NoError(t, err)
-	log := &auditLog{}
+	log := &authtest.AuditLog{}
 	a, err := auth.NewAuthorizer(auth.AuthorizerOptions{Policy: pol, Auditor: log})
 	require.NoError(t, err)
 	rm := &auth.Principal{Subject: "rita", Tenants: []string{"A", "B"}, Roles: []string{"release_manager"}}
@@ -61,12 +62,12 @@ func TestAuthorize(t *testing.T) {
 	}
 	t.Run("audit", func(t *testing.T) {
 		// A fresh authorizer, so that the parallel rows above do not mix in.
-		l := &auditLog{}
+		l := &authtest.AuditLog{}
 		a2, err := auth.NewAuthorizer(auth.AuthorizerOptions{Policy: pol, Auditor: l})
 		require.NoError(t, err)
 		_ = a2.Authorize(context.Background(), rm, "patch:submit", auth.Resource{Tenant: "A", Kind: "patch", ID: "9", Attributes: artist})
 		_ = a2.Authorize(context.Background(), rm, "patch:read", auth.Resource{Tenant: "Z", Kind: "patch", ID: "9"})
-		ev := l.all()
+		ev := l.Events()
 		require.Len(t, ev, 2)
 		assert.Equal(t, mgmt.AuditEvent{At: ev[0].At, Actor: "rita", Action: "authz.decide", Resource: "patch/9", Tenant: "A", Outcome: "allow",
 			Details: map[string]string{"permission": "patch:submit"}}, ev[0])

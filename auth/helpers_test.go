@@ -73,21 +73,3 @@ func requireReason(t testing.TB, err error, reason error) {
 	require.ErrorIs(t, err, reason, "got %v", err)
 	require.ErrorIs(t, err, mgmt.ErrUnauthenticated)
 }
-
-// auditLog collects audit events.
-type auditLog struct {
-	mu     sync.Mutex
-	events []mgmt.AuditEvent
-}
-
-func (a *auditLog) Audit(_ context.Context, e mgmt.AuditEvent) {
-	a.mu.Lock()
-	a.events = append(a.events, e)
-	a.mu.Unlock()
-}
-
-func (a *auditLog) all() []mgmt.AuditEvent {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]mgmt.AuditEvent(nil), a.events...)
-}

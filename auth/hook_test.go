@@ -12,6 +12,7 @@ import (
 
 	"github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/auth"
+	"github.com/hms-platform/mgmt/auth/authtest"
 )
 
 func TestHTTPHook(t *testing.T) {
@@ -46,7 +47,7 @@ func TestHTTPHook(t *testing.T) {
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {
 			t.Parallel()
-			log := &auditLog{}
+			log := &authtest.AuditLog{}
 			a, err := auth.NewAuthorizer(auth.AuthorizerOptions{Policy: pol, Auditor: log})
 			require.NoError(t, err)
 			r := httptest.NewRequest(http.MethodGet, "/x", nil)
@@ -54,7 +55,7 @@ func TestHTTPHook(t *testing.T) {
 				r = r.WithContext(auth.WithPrincipal(r.Context(), row.p))
 			}
 			actor, err := a.HTTPHook()(r, row.perm, row.tenant)
-			events := log.all()
+			events := log.Events()
 			require.Len(t, events, 1, "every decision is audited")
 			e := events[0]
 			assert.Equal(t, "authz.decide", e.Action)
@@ -77,7 +78,7 @@ func TestHTTPHook(t *testing.T) {
 
 func TestHTTPHookResourceKind(t *testing.T) {
 	t.Parallel()
-	log := &auditLog{}
+	log := &authtest.AuditLog{}
 	a, err := auth.NewAuthorizer(auth.AuthorizerOptions{Auditor: log})
 	require.NoError(t, err)
 	p := &auth.Principal{Subject: "ana", Tenants: []string{"ED"}, Roles: []string{"service_operator"}}
@@ -90,7 +91,7 @@ func TestHTTPHookResourceKind(t *testing.T) {
 	require.ErrorIs(t, err, mgmt.ErrForbidden)
 	_, err = a.HTTPHook()(r, "rules:write", "")
 	require.ErrorIs(t, err, mgmt.ErrForbidden, "the default policy has no all-tenants role")
-	events := log.all()
+	events := log.Events()
 	require.Len(t, events, 3)
 	assert.Equal(t, "rules", events[0].Resource)
 	assert.Equal(t, []string{"allow", "deny", "deny"}, []string{events[0].Outcome, events[1].Outcome, events[2].Outcome})

@@ -16,7 +16,7 @@ import (
 
 // newHost is a small host: POST /tenants/{tenant}/patches needs
 // patch:submit in the tenant of the path; GET /healthz is public.
-func newHost(t *testing.T, e *env, log *auditLog) http.Handler {
+func newHost(t *testing.T, e *env, log *authtest.AuditLog) http.Handler {
 	a, err := auth.NewAuthorizer(auth.AuthorizerOptions{Auditor: log, Clock: e.clock})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
@@ -42,7 +42,7 @@ func newHost(t *testing.T, e *env, log *auditLog) http.Handler {
 func TestMiddleware(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	log := &auditLog{}
+	log := &authtest.AuditLog{}
 	h := newHost(t, e, log)
 	good := e.iss.Mint(authtest.Claims{Subject: "rita", Tenant: "ARTIST", Roles: []string{"release_manager"}})
 	viewer := e.iss.Mint(authtest.Claims{Subject: "vic", Tenant: "ARTIST", Roles: []string{"viewer"}})
@@ -103,7 +103,7 @@ func TestMiddleware(t *testing.T) {
 func TestMiddlewareAudits(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	log := &auditLog{}
+	log := &authtest.AuditLog{}
 	h := newHost(t, e, log)
 	tok := e.iss.Mint(authtest.Claims{Tenant: "ARTIST", Roles: []string{"release_manager"}})
 	for _, a := range []string{"Bearer " + authtest.TamperSignature(tok), "Bearer " + tok} {
@@ -111,7 +111,7 @@ func TestMiddlewareAudits(t *testing.T) {
 		req.Header.Set("Authorization", a)
 		h.ServeHTTP(httptest.NewRecorder(), req)
 	}
-	ev := log.all()
+	ev := log.Events()
 	require.Len(t, ev, 2)
 	assert.Equal(t, "authn.verify", ev[0].Action)
 	assert.Equal(t, "deny", ev[0].Outcome)
@@ -132,7 +132,7 @@ func TestMiddlewareAudits(t *testing.T) {
 func TestCheckEndpoints(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	authtest.CheckEndpoints(t, newHost(t, e, &auditLog{}), e.iss, []authtest.Endpoint{
+	authtest.CheckEndpoints(t, newHost(t, e, &authtest.AuditLog{}), e.iss, []authtest.Endpoint{
 		{Method: "POST", Path: "/tenants/ARTIST/patches", Body: `{}`, Tenant: "ARTIST", Permission: "patch:submit"},
 		{Method: "GET", Path: "/tenants/ARTIST/patches", Tenant: "ARTIST", Permission: "patch:read"},
 	}, authtest.EndpointOptions{})

@@ -1,9 +1,7 @@
 package authtest
 
 import (
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -73,19 +71,7 @@ func CheckEndpoints(t *testing.T, h http.Handler, iss *Issuer, rows []Endpoint, 
 				}
 			}
 			do := func(tok string) (int, http.Header, string) {
-				var body io.Reader
-				if row.Body != "" {
-					body = strings.NewReader(row.Body)
-				}
-				req := httptest.NewRequest(row.Method, row.Path, body)
-				if row.Body != "" {
-					req.Header.Set("Content-Type", "application/json")
-				}
-				if tok != "" {
-					req.Header.Set("Authorization", "Bearer "+tok)
-				}
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, req)
+				rec := Serve(h, row.Method, row.Path, row.Body, tok)
 				b := rec.Body.String()
 				if tok != "" {
 					sig := tok[strings.LastIndexByte(tok, '.')+1:]

@@ -20,64 +20,29 @@ import (
 	"github.com/hms-platform/mgmt/budget/budgethttp"
 )
 
-// auditLog collects audit events.
-type auditLog struct {
-	mu     sync.Mutex
-	events []mgmt.AuditEvent
-}
-
-func (a *auditLog) Audit(_ context.Context, e mgmt.AuditEvent) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.events = append(a.events, e)
-}
-
-func (a *auditLog) all() []mgmt.AuditEvent {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]mgmt.AuditEvent(nil), a.events...)
-}
-
 // authEnv is newEnv's budget behind auth.Middleware with the default
 // policy, trusting iss, with a monthly cap on eligibility-api (tenant ED).
 type authEnv struct {
 	*env
 	iss   *authtest.Issuer
 	h     http.Handler
-	audit *auditLog
+	audit *authtest.AuditLog
 }
 
 func newAuthEnv(t *testing.T, policy *auth.Policy) *authEnv {
 	t.Helper()
 	e := newEnv(t)
 	iss := authtest.NewIssuer(t, authtest.Options{})
-	v, err := auth.NewVerifier(context.Background(), iss.VerifierOptions())
+	g := iss.Guard(t, policy)
+	_, err := e.b.SetCap(context.Background(), budget.Cap{Service: "eligibility-api", Period: budget.Month, Amount: 1_000_000})
 	require.NoError(t, err)
-	log := &auditLog{}
-	authz, err := auth.NewAuthorizer(auth.AuthorizerOptions{Policy: policy, Auditor: log})
-	require.NoError(t, err)
-	_, err = e.b.SetCap(context.Background(), budget.Cap{Service: "eligibility-api", Period: budget.Month, Amount: 1_000_000})
-	require.NoError(t, err)
-	h := budgethttp.NewHandler(e.b, budgethttp.Options{Logger: quiet(), Authorize: authz.HTTPHook()})
-	return &authEnv{env: e, iss: iss, h: auth.Middleware(v, auth.MiddlewareOptions{Auditor: log})(h), audit: log}
+	h := budgethttp.NewHandler(e.b, budgethttp.Options{Logger: quiet(), Authorize: g.Hook})
+	return &authEnv{env: e, iss: iss, h: g.Protect(h), audit: g.Audit}
 }
 
 // serve serves one request with token tok ("" for none).
 func (e *authEnv) serve(method, path, body, tok string) *httptest.ResponseRecorder {
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	r := httptest.NewRequest(method, path, rd)
-	if body != "" {
-		r.Header.Set("Content-Type", "application/json")
-	}
-	if tok != "" {
-		r.Header.Set("Authorization", "Bearer "+tok)
-	}
-	w := httptest.NewRecorder()
-	e.h.ServeHTTP(w, r)
-	return w
+	return authtest.Serve(e.h, method, path, body, tok)
 }
 
 // TestAuthEveryEndpoint: every route refuses requests without a valid
@@ -96,7 +61,7 @@ func TestAuthEveryEndpoint(t *testing.T) {
 	}, authtest.EndpointOptions{})
 	assert.Empty(t, e.b.Caps(), "the officer of ED deleted both caps")
 	var allow, deny int
-	for _, ev := range e.audit.all() {
+	for _, ev := range e.audit.Events() {
 		if ev.Action == "authz.decide" {
 			assert.Equal(t, "budget", ev.Resource)
 			if ev.Outcome == "allow" {

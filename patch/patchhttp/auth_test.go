@@ -9,8 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	mgmt "github.com/hms-platform/mgmt"
-	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/auth/authtest"
 	"github.com/hms-platform/mgmt/patch"
 	"github.com/hms-platform/mgmt/patch/patchhttp"
@@ -28,15 +26,10 @@ func TestEveryRouteIsAuthorized(t *testing.T) {
 	require.NoError(t, err)
 
 	iss := authtest.NewIssuer(t, authtest.Options{})
-	v, err := auth.NewVerifier(ctx, iss.VerifierOptions())
+	g := iss.Guard(t, nil)
+	h, err := patchhttp.NewHandler(e.m, patchhttp.Options{Authorize: g.Hook})
 	require.NoError(t, err)
-	var decisions []mgmt.AuditEvent
-	audit := mgmt.AuditFunc(func(_ context.Context, ev mgmt.AuditEvent) { decisions = append(decisions, ev) })
-	authz, err := auth.NewAuthorizer(auth.AuthorizerOptions{Auditor: audit})
-	require.NoError(t, err)
-	h, err := patchhttp.NewHandler(e.m, patchhttp.Options{Authorize: authz.HTTPHook(), Catalog: nil})
-	require.NoError(t, err)
-	h = auth.Middleware(v, auth.MiddlewareOptions{Auditor: audit})(h)
+	h = g.Protect(h)
 
 	authtest.CheckEndpoints(t, h, iss, []authtest.Endpoint{
 		{Method: "POST", Path: "/api/patch", Body: seedJSON, Tenant: "IACB", Permission: patchhttp.PermSubmit},
@@ -46,7 +39,7 @@ func TestEveryRouteIsAuthorized(t *testing.T) {
 		{Method: "POST", Path: "/api/patch/1/reject", Tenant: "IACB", Permission: patchhttp.PermReject},
 		{Method: "POST", Path: "/api/patch/1/rollback", Tenant: "IACB", Permission: patchhttp.PermRollback},
 	}, authtest.EndpointOptions{})
-	assert.NotEmpty(t, decisions)
+	assert.NotEmpty(t, g.Audit.Events())
 
 	// The catalog is shared: any authenticated principal reads it; nobody
 	// without a token does.

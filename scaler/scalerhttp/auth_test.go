@@ -1,7 +1,6 @@
 package scalerhttp_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -15,29 +14,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	mgmt "github.com/hms-platform/mgmt"
-	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/auth/authtest"
 	"github.com/hms-platform/mgmt/scaler"
 	"github.com/hms-platform/mgmt/scaler/scalerhttp"
 )
-
-// auditLog collects audit events.
-type auditLog struct {
-	mu     sync.Mutex
-	events []mgmt.AuditEvent
-}
-
-func (a *auditLog) Audit(_ context.Context, e mgmt.AuditEvent) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.events = append(a.events, e)
-}
-
-func (a *auditLog) all() []mgmt.AuditEvent {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]mgmt.AuditEvent(nil), a.events...)
-}
 
 // authEnv is the handler behind auth.Middleware with the default policy,
 // trusting iss, over a controller holding rule AR-1 of tenant ED on
@@ -46,27 +26,22 @@ type authEnv struct {
 	iss   *authtest.Issuer
 	ctrl  *scaler.Controller
 	h     http.Handler
-	audit *auditLog
+	audit *authtest.AuditLog
 }
 
 func newAuthEnv(t *testing.T) *authEnv {
 	t.Helper()
 	e := newEnv(t)
 	iss := authtest.NewIssuer(t, authtest.Options{})
-	v, err := auth.NewVerifier(context.Background(), iss.VerifierOptions())
-	require.NoError(t, err)
-	log := &auditLog{}
-	authz, err := auth.NewAuthorizer(auth.AuthorizerOptions{Auditor: log})
-	require.NoError(t, err)
+	g := iss.Guard(t, nil)
 	e.cluster.addService("student-aid-portal", 2)
 	rule, err := scaler.DecodeRule(strings.NewReader(edRule("eligibility-api")))
 	require.NoError(t, err)
 	_, err = e.ctrl.AddRule(rule)
 	require.NoError(t, err)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := scalerhttp.NewHandler(e.ctrl, scalerhttp.Options{Logger: quiet, Authorize: authz.HTTPHook()})
-	mw := auth.Middleware(v, auth.MiddlewareOptions{Auditor: log})
-	return &authEnv{iss: iss, ctrl: e.ctrl, h: mw(h), audit: log}
+	h := scalerhttp.NewHandler(e.ctrl, scalerhttp.Options{Logger: quiet, Authorize: g.Hook})
+	return &authEnv{iss: iss, ctrl: e.ctrl, h: g.Protect(h), audit: g.Audit}
 }
 
 // edRule is a rule for service of tenant ED.
@@ -77,20 +52,7 @@ func edRule(service string) string {
 
 // do serves one request with token tok ("" for none).
 func (e *authEnv) do(method, path, body, tok string) *httptest.ResponseRecorder {
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	r := httptest.NewRequest(method, path, rd)
-	if body != "" {
-		r.Header.Set("Content-Type", "application/json")
-	}
-	if tok != "" {
-		r.Header.Set("Authorization", "Bearer "+tok)
-	}
-	w := httptest.NewRecorder()
-	e.h.ServeHTTP(w, r)
-	return w
+	return authtest.Serve(e.h, method, path, body, tok)
 }
 
 // TestAuthEveryEndpoint: every route refuses requests without a valid
@@ -117,7 +79,7 @@ func TestAuthEveryEndpoint(t *testing.T) {
 		{Method: "DELETE", Path: "/autoscale-rules/AR-1", Tenant: "ED", Permission: write},
 	}, authtest.EndpointOptions{})
 
-	events := e.audit.all()
+	events := e.audit.Events()
 	var allow, deny int
 	for _, ev := range events {
 		if ev.Action == "authz.decide" {
