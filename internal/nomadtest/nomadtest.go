@@ -134,20 +134,7 @@ func (s *Server) teardown() error {
 // binary scripts/nomad.sh caches, or nomad on PATH. The error wraps
 // ErrNotInstalled.
 func FindBinary() (string, error) {
-	if bin := os.Getenv("NOMAD_BIN"); bin != "" {
-		if testserver.IsExec(bin) {
-			return bin, nil
-		}
-		return "", fmt.Errorf("nomadtest: %w: NOMAD_BIN=%s is not an executable file: %s", ErrNotInstalled, bin, InstallHint)
-	}
-	if cached := cachePath(); cached != "" && testserver.IsExec(cached) {
-		return cached, nil
-	}
-	if bin, err := exec.LookPath("nomad"); err == nil {
-		return bin, nil
-	}
-	return "", fmt.Errorf("nomadtest: %w (NOMAD_BIN is unset, %s does not exist, no nomad on PATH): %s",
-		ErrNotInstalled, cachePath(), InstallHint)
+	return testserver.FindBinary("nomadtest", "NOMAD_BIN", "nomad", []string{cachePath()}, ErrNotInstalled, InstallHint)
 }
 
 // cachePath is where scripts/nomad.sh puts the binary.

@@ -150,19 +150,7 @@ func New(cfg Config) (*Server, error) {
 // Find returns the Prometheus binary: $PROMTEST_BIN, /usr/bin/prometheus,
 // or prometheus on PATH.
 func Find() (string, error) {
-	if bin := os.Getenv("PROMTEST_BIN"); bin != "" {
-		if testserver.IsExec(bin) {
-			return bin, nil
-		}
-		return "", fmt.Errorf("promtest: %w: PROMTEST_BIN=%s is not an executable: %s", ErrNotInstalled, bin, InstallHint)
-	}
-	if testserver.IsExec("/usr/bin/prometheus") {
-		return "/usr/bin/prometheus", nil
-	}
-	if bin, err := exec.LookPath("prometheus"); err == nil {
-		return bin, nil
-	}
-	return "", fmt.Errorf("promtest: %w (no /usr/bin/prometheus, none on PATH): %s", ErrNotInstalled, InstallHint)
+	return testserver.FindBinary("promtest", "PROMTEST_BIN", "prometheus", []string{"/usr/bin/prometheus"}, ErrNotInstalled, InstallHint)
 }
 
 // URL is the server's base URL, http://127.0.0.1:PORT.

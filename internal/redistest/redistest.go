@@ -118,19 +118,7 @@ func Start(t testing.TB, cfg Config) *Server {
 // Find returns the redis-server binary: $REDISTEST_BIN,
 // /usr/bin/redis-server, or redis-server on PATH.
 func Find() (string, error) {
-	if bin := os.Getenv("REDISTEST_BIN"); bin != "" {
-		if testserver.IsExec(bin) {
-			return bin, nil
-		}
-		return "", fmt.Errorf("redistest: %w: REDISTEST_BIN=%s is not an executable: %s", ErrNotInstalled, bin, InstallHint)
-	}
-	if testserver.IsExec("/usr/bin/redis-server") {
-		return "/usr/bin/redis-server", nil
-	}
-	if bin, err := exec.LookPath("redis-server"); err == nil {
-		return bin, nil
-	}
-	return "", fmt.Errorf("redistest: %w (no /usr/bin/redis-server, none on PATH): %s", ErrNotInstalled, InstallHint)
+	return testserver.FindBinary("redistest", "REDISTEST_BIN", "redis-server", []string{"/usr/bin/redis-server"}, ErrNotInstalled, InstallHint)
 }
 
 // Addr is where the server listens, 127.0.0.1:PORT, starting the server

@@ -362,3 +362,25 @@ func (p *Process) Await(w Wait, ready func() error) error {
 		return fmt.Errorf("%s at %s was not ready within %s: %v; its log:\n%s", p.name, w.Addr, w.Timeout, err, w.Log.Since())
 	}
 }
+
+// FindBinary returns the program a harness runs: $env when set (which
+// must be an executable), else the first executable of paths, else name on
+// PATH. Errors are prefixed with harness, wrap notInstalled and end with
+// hint, the way to install it.
+func FindBinary(harness, env, name string, paths []string, notInstalled error, hint string) (string, error) {
+	if bin := os.Getenv(env); bin != "" {
+		if IsExec(bin) {
+			return bin, nil
+		}
+		return "", fmt.Errorf("%s: %w: %s=%s is not an executable: %s", harness, notInstalled, env, bin, hint)
+	}
+	for _, p := range paths {
+		if p != "" && IsExec(p) {
+			return p, nil
+		}
+	}
+	if bin, err := exec.LookPath(name); err == nil {
+		return bin, nil
+	}
+	return "", fmt.Errorf("%s: %w (%s is unset, none of %v, no %s on PATH): %s", harness, notInstalled, env, paths, name, hint)
+}
