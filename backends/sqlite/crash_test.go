@@ -34,25 +34,7 @@ func TestCrashKeepsAcknowledgedBatches(t *testing.T) {
 	}
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "budget.db")
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestCrashKeepsAcknowledgedBatches$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashEnv+"="+path)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	acked, killed := 0, false
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if n, ok := strings.CutPrefix(sc.Text(), "ack "); ok {
-			acked, err = strconv.Atoi(n)
-			require.NoError(t, err)
-		}
-		if acked >= 20 && !killed {
-			require.NoError(t, cmd.Process.Kill())
-			killed = true
-		}
-	}
-	_ = cmd.Wait()
-	require.True(t, killed, "the child ended before it was killed")
+	acked := killChildAfter(t, "TestCrashKeepsAcknowledgedBatches", crashEnv, path, 20)
 
 	db, err := sql.Open("sqlite", path)
 	require.NoError(t, err)
@@ -86,4 +68,31 @@ func crashChild(t *testing.T, path string) {
 		require.NoError(t, err)
 		fmt.Printf("ack %d\n", b)
 	}
+}
+
+// killChildAfter re-runs the test named test as a child process with env
+// set to path, reads the "ack N" lines it prints, and kills it (SIGKILL)
+// once it has acknowledged n; it returns the last N read.
+func killChildAfter(t *testing.T, test, env, path string, n int) int {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env+"="+path)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	acked, killed := 0, false
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "ack "); ok {
+			acked, err = strconv.Atoi(v)
+			require.NoError(t, err)
+		}
+		if acked >= n && !killed {
+			require.NoError(t, cmd.Process.Kill())
+			killed = true
+		}
+	}
+	_ = cmd.Wait()
+	require.True(t, killed, "the child ended before it was killed")
+	return acked
 }

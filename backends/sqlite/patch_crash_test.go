@@ -1,13 +1,9 @@
 package sqlite_test
 
 import (
-	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -29,25 +25,7 @@ func TestPatchCrashKeepsAcknowledgedUpdates(t *testing.T) {
 	}
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "mgmt.db")
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestPatchCrashKeepsAcknowledgedUpdates$", "-test.count=1")
-	cmd.Env = append(os.Environ(), patchCrashEnv+"="+path)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	acked, killed := 0, false
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if n, ok := strings.CutPrefix(sc.Text(), "ack "); ok {
-			acked, err = strconv.Atoi(n)
-			require.NoError(t, err)
-		}
-		if acked >= 50 && !killed {
-			require.NoError(t, cmd.Process.Kill())
-			killed = true
-		}
-	}
-	_ = cmd.Wait()
-	require.True(t, killed, "the child ended before it was killed")
+	acked := killChildAfter(t, "TestPatchCrashKeepsAcknowledgedUpdates", patchCrashEnv, path, 50)
 
 	s, err := sqlite.OpenPatches(t.Context(), sqlite.Options{Path: path})
 	require.NoError(t, err)
