@@ -77,6 +77,9 @@ type Manager struct {
 
 	deliver sync.Mutex    // serializes publish + record, per process
 	wake    chan struct{} // Submit and Approve nudge Run
+
+	acksMu sync.Mutex // one HandleAcks at a time
+	cursor *string    // the ack cursor, once read from the store
 }
 
 // New checks opts and returns a Manager.
@@ -324,50 +327,57 @@ func (m *Manager) end(ctx context.Context, id int64, to Status, actor, reason st
 func (m *Manager) Tick(ctx context.Context) error {
 	var errs []error
 	now := m.clock.Now()
-	live, err := m.store.List(ctx, Filter{Statuses: []Status{Queued, Approved, Published, Applied, Partial, Failed}})
+	live, err := m.store.List(ctx, Filter{Statuses: liveStatuses})
 	if err != nil {
 		return err
 	}
 	for _, r := range live {
+		id := r.Patch.ID
 		if !now.Before(r.Patch.Window.End) {
-			if _, err := m.end(ctx, r.Patch.ID, Expired, ActorWindow, "window ended at "+r.Patch.Window.End.Format(time.RFC3339)); err != nil && !errors.Is(err, mgmt.ErrConflict) {
+			if _, err := m.end(ctx, id, Expired, ActorWindow, "window ended at "+r.Patch.Window.End.Format(time.RFC3339)); err != nil && !errors.Is(err, mgmt.ErrConflict) {
 				errs = append(errs, err)
 			}
-		}
-	}
-	for _, r := range live {
-		if r.Status != Queued || !now.Before(r.Patch.Window.End) {
 			continue
 		}
-		rv, err := m.approver.Review(ctx, r)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("patch %d: review: %w", r.Patch.ID, err))
-			continue
-		}
-		if rv.Verdict == Pending {
-			continue
-		}
-		if _, err := m.review(ctx, r.Patch.ID, rv); err != nil {
-			if mgmt.KindOf(err) == mgmt.KindConflict || mgmt.KindOf(err) == mgmt.KindForbidden {
-				m.log.Warn("automatic review refused", "id", r.Patch.ID, "actor", rv.Actor, "err", err)
+		if r.Status == Queued {
+			rv, err := m.approver.Review(ctx, r)
+			switch {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("patch %d: review: %w", id, err))
+				continue
+			case rv.Verdict == Pending:
 				continue
 			}
-			errs = append(errs, err)
+			reviewed, err := m.review(ctx, id, rv)
+			if err != nil {
+				if k := mgmt.KindOf(err); k == mgmt.KindConflict || k == mgmt.KindForbidden {
+					m.log.Warn("automatic review refused", "id", id, "actor", rv.Actor, "err", err)
+				} else {
+					errs = append(errs, err)
+				}
+				continue
+			}
+			r = reviewed
 		}
-	}
-	approved, err := m.store.List(ctx, Filter{Statuses: []Status{Approved}})
-	if err != nil {
-		return errors.Join(append(errs, err)...)
-	}
-	for _, r := range approved {
-		if r.Patch.Window.Contains(now) {
-			if err := m.publish(ctx, r.Patch.ID); err != nil && !errors.Is(err, mgmt.ErrConflict) {
+		if r.Status == Approved && r.Patch.Window.Contains(now) {
+			if err := m.publish(ctx, id); err != nil && !errors.Is(err, mgmt.ErrConflict) {
 				errs = append(errs, err)
 			}
 		}
 	}
 	return errors.Join(errs...)
 }
+
+// liveStatuses are the statuses Status.Live accepts.
+var liveStatuses = func() []Status {
+	var out []Status
+	for _, s := range Statuses {
+		if s.Live() {
+			out = append(out, s)
+		}
+	}
+	return out
+}()
 
 // publish sends an approved patch to its tenant's stream and records the
 // agents it targets.
@@ -434,11 +444,16 @@ func (m *Manager) publish(ctx context.Context, id int64) error {
 // one), records them on their patches and moves each patch's status, then
 // stores the cursor. Acks for unknown patches are logged and skipped.
 func (m *Manager) HandleAcks(ctx context.Context) (int, error) {
-	cursor, err := m.store.Cursor(ctx, AckCursor)
-	if err != nil {
-		return 0, err
+	m.acksMu.Lock()
+	defer m.acksMu.Unlock()
+	if m.cursor == nil { // read once; this Manager writes it from then on
+		c, err := m.store.Cursor(ctx, AckCursor)
+		if err != nil {
+			return 0, err
+		}
+		m.cursor = &c
 	}
-	acks, next, err := m.sink.Acks(ctx, cursor, m.batch)
+	acks, next, err := m.sink.Acks(ctx, *m.cursor, m.batch)
 	if err != nil {
 		return 0, err
 	}
@@ -481,6 +496,7 @@ func (m *Manager) HandleAcks(ctx context.Context) (int, error) {
 	if err := m.store.SetCursor(ctx, AckCursor, next); err != nil {
 		return 0, err
 	}
+	*m.cursor = next
 	return len(acks), nil
 }
 
