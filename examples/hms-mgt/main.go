@@ -31,7 +31,7 @@
 //	go run ./examples/dev-issuer -addr 127.0.0.1:8090 &
 //	go run ./examples/hms-mgt -addr 127.0.0.1:8081 -issuer http://127.0.0.1:8090 -audience hms
 //	TOKEN=$(curl -s 127.0.0.1:8090/token -H 'Content-Type: application/json' \
-//	     -d '{"sub":"ana","tenant":"IACB","roles":["release_manager"]}' | jq -r .access_token)
+//	     -d '{"sub":"ana","tenant":"IACB","roles":["release_manager"]}' | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
 //	curl -s localhost:8081/api/patch -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/yaml' \
 //	     --data-binary @artist_registry_patch.yml
 //

@@ -46,7 +46,7 @@
 //	go run ./examples/dev-issuer -addr 127.0.0.1:8090 &
 //	go run ./examples/hms-svc -addr 127.0.0.1:8080 -issuer http://127.0.0.1:8090 -audience hms
 //	TOKEN=$(curl -s 127.0.0.1:8090/token -H 'Content-Type: application/json' \
-//	     -d '{"sub":"ana","tenant":"ED","roles":["service_operator"]}' | jq -r .access_token)
+//	     -d '{"sub":"ana","tenant":"ED","roles":["service_operator"]}' | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
 //	curl -s 127.0.0.1:8080/autoscale-rules -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
 //	     -d '{"service": "eligibility-api", "labels": {"agency": "ED"}, "minReplicas": 4, "maxReplicas": 20,
 //	          "trigger": {"metric": "http_rps", "threshold": 500}}'
