@@ -95,15 +95,6 @@ func Decode(data []byte, f Format) (Patch, error) {
 	return p, nil
 }
 
-// DecodeReader reads at most MaxDocument bytes from r and decodes them.
-func DecodeReader(r io.Reader, f Format) (Patch, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxDocument+1))
-	if err != nil {
-		return Patch{}, mgmt.Invalid("body", "cannot be read: %v", err)
-	}
-	return Decode(data, f)
-}
-
 func invalidUTF8At(b []byte) int {
 	for i := 0; i < len(b); {
 		r, n := utf8.DecodeRune(b[i:])
@@ -480,15 +471,15 @@ func (d *decoder) value(field string, n *node) (any, bool) {
 // timeLayouts are the layouts window times may take, tried in order.
 var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00", "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"}
 
-// ParseTime reads a window time: RFC 3339 with or without seconds, or a
+// parseTime reads a window time: RFC 3339 with or without seconds, or a
 // date (midnight UTC). A time without a zone is UTC.
-func ParseTime(field, s string) (time.Time, error) {
+func parseTime(s string) (time.Time, bool) {
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
-			return t.UTC(), nil
+			return t.UTC(), true
 		}
 	}
-	return time.Time{}, mgmt.Invalid(field, "%q is not a time: use RFC 3339, e.g. 2024-11-20T00:00:00Z", s)
+	return time.Time{}, false
 }
 
 func (d *decoder) window(field string, n *node) Window {
@@ -499,8 +490,8 @@ func (d *decoder) window(field string, n *node) Window {
 				d.fail(f, v, "is %s, want a time such as \"2024-11-20T00:00:00Z\"", describe(v))
 				return
 			}
-			t, err := ParseTime(f, v.text)
-			if err != nil {
+			t, ok := parseTime(v.text)
+			if !ok {
 				d.fail(f, v, "%q is not a time: use RFC 3339, e.g. 2024-11-20T00:00:00Z", v.text)
 				return
 			}
