@@ -43,6 +43,12 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if err := CheckContentType(r); err != nil {
 		return nil, err
 	}
+	return ReadLimited(w, r, limit)
+}
+
+// ReadLimited is ReadBody for an API that checks the Content-Type itself
+// (one that takes more than JSON).
+func ReadLimited(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if limit <= 0 {
 		limit = DefaultMaxBody
 	}

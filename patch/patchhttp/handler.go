@@ -23,7 +23,6 @@ package patchhttp
 
 import (
 	"bytes"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -107,26 +106,6 @@ func NewHandler(m *patch.Manager, opts Options) (http.Handler, error) {
 	), nil
 }
 
-// readBody reads at most patch.MaxDocument bytes.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if r.ContentLength > patch.MaxDocument {
-		return nil, httperr.TooLarge(patch.MaxDocument)
-	}
-	if r.Body == nil {
-		return nil, nil
-	}
-	var buf bytes.Buffer
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, patch.MaxDocument))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, httperr.TooLarge(patch.MaxDocument)
-		}
-		return nil, mgmt.Invalid("body", "could not be read: %v", err)
-	}
-	return buf.Bytes(), nil
-}
-
 // submitResponse is the seed's answer, plus the violations of a rejected
 // patch.
 type submitResponse struct {
@@ -143,7 +122,7 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return httperr.UnsupportedMediaType(r.Header.Get("Content-Type"), "application/json", "application/yaml")
 	}
-	body, err := readBody(w, r)
+	body, err := httperr.ReadLimited(w, r, patch.MaxDocument)
 	if err != nil {
 		return err
 	}
