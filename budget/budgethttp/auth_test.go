@@ -3,10 +3,8 @@ package budgethttp_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 
@@ -155,17 +153,7 @@ func TestAuthorizeHook(t *testing.T) {
 		return "bea", nil
 	}})
 	serve := func(method, path, body string) int {
-		var rd io.Reader
-		if body != "" {
-			rd = strings.NewReader(body)
-		}
-		r := httptest.NewRequest(method, path, rd)
-		if body != "" {
-			r.Header.Set("Content-Type", "application/json")
-		}
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
-		return w.Code
+		return authtest.Serve(h, method, path, body, "").Code
 	}
 	assert.Equal(t, http.StatusCreated, serve("POST", "/budgets/eligibility-api", `{"monthlyUSD": 10000}`))
 	assert.Equal(t, http.StatusOK, serve("GET", "/budgets/eligibility-api", ""))

@@ -188,17 +188,7 @@ func TestAuthorizeHook(t *testing.T) {
 		return "ana", nil
 	}})
 	serve := func(method, path, body string) int {
-		var rd io.Reader
-		if body != "" {
-			rd = strings.NewReader(body)
-		}
-		r := httptest.NewRequest(method, path, rd)
-		if body != "" {
-			r.Header.Set("Content-Type", "application/json")
-		}
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
-		return w.Code
+		return authtest.Serve(h, method, path, body, "").Code
 	}
 	assert.Equal(t, http.StatusCreated, serve("POST", "/autoscale-rules", edRule("eligibility-api")))
 	assert.Equal(t, http.StatusOK, serve("GET", "/autoscale-rules/AR-1", ""))
