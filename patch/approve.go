@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"cel.dev/cel-go/cel"
 	"github.com/benbjohnson/clock"
 	"go.yaml.in/yaml/v3"
 
@@ -108,7 +107,7 @@ func NewRuleApprover(rules []Rule, clk clock.Clock) (*RuleApprover, error) {
 	if clk == nil {
 		clk = clock.New()
 	}
-	env, err := celenv.New(celenv.Options{Variables: map[string]*cel.Type{"patch": celenv.DynMap()}, SizeBound: policySizeBound})
+	env, err := celenv.New(celenv.Options{Variables: patchVariables(), SizeBound: policySizeBound})
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +139,7 @@ func NewRuleApprover(rules []Rule, clk clock.Clock) (*RuleApprover, error) {
 // Review implements Approver. The actor of an automatic verdict is
 // "governance/rule:<name>".
 func (a *RuleApprover) Review(ctx context.Context, r Record) (Review, error) {
-	vars := celenv.Map{"patch": patchVar(&r.Patch)}
+	vars := patchVars(&r.Patch)
 	now := a.clock.Now()
 	for i, p := range a.programs {
 		rule := a.rules[i]

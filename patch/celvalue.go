@@ -1,69 +1,219 @@
 package patch
 
 import (
+	"maps"
 	"reflect"
+	"slices"
+	"strings"
 
+	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/common/types/traits"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/internal/celenv"
 )
 
-// fieldMap is a CEL map with a fixed set of string keys: the patch as the
-// policies see it, without building Go maps for every evaluation.
-type fieldMap struct {
-	keys []string  // sorted
-	vals []ref.Val // vals[i] belongs to keys[i]
+// The patch as the policies see it is a CEL map over the Patch itself:
+// nothing is copied when an evaluation starts, and a field is converted to
+// a CEL value only when a policy reads it. The views are pointer-shaped,
+// so wrapping one in a ref.Val does not allocate.
+
+// view is one level of the patch: a fixed or map-backed set of string keys.
+type view interface {
+	// lookup returns the value of key k, converted.
+	lookup(k string) (ref.Val, bool)
+	// names returns the keys in order.
+	names() []string
+	// len returns the number of keys.
+	len() int
 }
 
-func (m fieldMap) get(k string) ref.Val {
-	for i, x := range m.keys {
-		if x == k {
-			return m.vals[i]
-		}
-	}
-	return nil
-}
+// celMap is a read-only CEL map with string keys over a view.
+type celMap[V view] struct{ v V }
 
 var (
-	_ traits.Mapper = fieldMap{}
+	_ traits.Mapper = celMap[*patchMemo]{}
 
 	patchKeys  = []string{"author", "changes", "labels", "reason", "service", "tenant", "version_selector", "window"}
 	windowKeys = []string{"end", "start"}
-	noLabels   = map[string]string{}
 )
 
-// patchVar is the patch as a CEL map. Changes and labels wrap the
-// patch's own maps, converted value by value as policies read them.
-func patchVar(p *Patch) ref.Val {
-	a := types.DefaultTypeAdapter
-	labels := map[string]string(p.Labels)
-	if labels == nil {
-		labels = noLabels
+// patchVariables declares the patch to CEL: the map patch, and each of its
+// fields as a variable of its own (celenv.Options.Variables), so that the
+// checker knows their types and an evaluation reads patch.window.end in
+// one step.
+func patchVariables() map[string]*cel.Type {
+	return map[string]*cel.Type{
+		"patch":                  celenv.DynMap(),
+		"patch.author":           cel.StringType,
+		"patch.changes":          celenv.DynMap(),
+		"patch.labels":           celenv.StringMap(),
+		"patch.reason":           cel.StringType,
+		"patch.service":          cel.StringType,
+		"patch.tenant":           cel.StringType,
+		"patch.version_selector": cel.StringType,
+		"patch.window":           cel.MapType(cel.StringType, cel.TimestampType),
+		"patch.window.end":       cel.TimestampType,
+		"patch.window.start":     cel.TimestampType,
 	}
-	return fieldMap{keys: patchKeys, vals: []ref.Val{
-		types.String(p.Author),
-		types.NewStringInterfaceMap(a, map[string]any(p.Changes)),
-		types.NewStringStringMap(a, labels),
-		types.String(p.Reason),
-		types.String(p.Service),
-		types.String(p.Tenant),
-		types.String(p.VersionSelector),
-		fieldMap{keys: windowKeys, vals: []ref.Val{types.Timestamp{Time: p.Window.End}, types.Timestamp{Time: p.Window.Start}}},
-	}}
+}
+
+// patchVars are the variables of patchVariables for p, as celenv.Vars for
+// one evaluation (or several in turn: it is not safe for concurrent use).
+func patchVars(p *Patch) *patchMemo { return &patchMemo{p: p} }
+
+// Var implements celenv.Vars.
+func (m *patchMemo) Var(name string) (any, bool) { return m.variable(name) }
+
+// variable returns the patch variable name: "patch" or one of its fields.
+func (m *patchMemo) variable(name string) (ref.Val, bool) {
+	if name == "patch" {
+		return m.val(), true
+	}
+	field, ok := strings.CutPrefix(name, "patch.")
+	if !ok {
+		return nil, false
+	}
+	if w, ok := strings.CutPrefix(field, "window."); ok {
+		return windowView{m}.lookup(w)
+	}
+	return m.lookup(field)
+}
+
+// patchMemo is the patch of one evaluation: each field is converted once,
+// when a policy first reads it, however many policies read it.
+type patchMemo struct {
+	p      *Patch
+	fields [8]ref.Val // by index in patchKeys
+	window [2]ref.Val // end, start
+}
+
+func (m *patchMemo) val() ref.Val { return celMap[*patchMemo]{m} }
+
+func (m *patchMemo) lookup(k string) (ref.Val, bool) {
+	i := fieldIndex(patchKeys, k)
+	if i < 0 {
+		return nil, false
+	}
+	if v := m.fields[i]; v != nil {
+		return v, true
+	}
+	p := m.p
+	var v ref.Val
+	switch k {
+	case "author":
+		v = types.String(p.Author)
+	case "changes":
+		v = celMap[changesView]{changesView(p.Changes)}
+	case "labels":
+		v = celMap[labelsView]{labelsView(p.Labels)}
+	case "reason":
+		v = types.String(p.Reason)
+	case "service":
+		v = types.String(p.Service)
+	case "tenant":
+		v = types.String(p.Tenant)
+	case "version_selector":
+		v = types.String(p.VersionSelector)
+	case "window":
+		v = celMap[windowView]{windowView{m}}
+	}
+	m.fields[i] = v
+	return v, true
+}
+
+func (*patchMemo) names() []string { return patchKeys }
+func (*patchMemo) len() int        { return len(patchKeys) }
+
+// fieldIndex returns the index of k in keys, or -1.
+func fieldIndex(keys []string, k string) int {
+	for i, x := range keys {
+		if x == k {
+			return i
+		}
+	}
+	return -1
+}
+
+type windowView struct{ m *patchMemo }
+
+func (v windowView) lookup(k string) (ref.Val, bool) {
+	i := fieldIndex(windowKeys, k)
+	if i < 0 {
+		return nil, false
+	}
+	if x := v.m.window[i]; x != nil {
+		return x, true
+	}
+	t := v.m.p.Window.End
+	if i == 1 {
+		t = v.m.p.Window.Start
+	}
+	var x ref.Val = types.Timestamp{Time: t} // boxed once
+	v.m.window[i] = x
+	return x, true
+}
+
+func (windowView) names() []string { return windowKeys }
+func (windowView) len() int        { return len(windowKeys) }
+
+// changesView holds values of the types Validate allows: int64, float64,
+// string and bool.
+type changesView Changes
+
+func (c changesView) lookup(k string) (ref.Val, bool) {
+	x, ok := c[k]
+	if !ok {
+		return nil, false
+	}
+	switch x := x.(type) {
+	case int64:
+		return types.Int(x), true
+	case float64:
+		return types.Double(x), true
+	case string:
+		return types.String(x), true
+	case bool:
+		return types.Bool(x), true
+	}
+	return types.DefaultTypeAdapter.NativeToValue(x), true
+}
+
+func (c changesView) names() []string { return Changes(c).Keys() }
+func (c changesView) len() int        { return len(c) }
+
+type labelsView mgmt.Labels
+
+func (l labelsView) lookup(k string) (ref.Val, bool) {
+	x, ok := l[k]
+	if !ok {
+		return nil, false
+	}
+	return types.String(x), true
+}
+
+func (l labelsView) names() []string { return slices.Sorted(maps.Keys(l)) }
+func (l labelsView) len() int        { return len(l) }
+
+// FindStringKey is the interpreter's fast path for field selection.
+func (m celMap[V]) FindStringKey(k string) (any, bool) {
+	v, ok := m.v.lookup(k)
+	return v, ok
 }
 
 // Find implements traits.Mapper.
-func (m fieldMap) Find(key ref.Val) (ref.Val, bool) {
+func (m celMap[V]) Find(key ref.Val) (ref.Val, bool) {
 	k, ok := key.(types.String)
 	if !ok {
 		return nil, false
 	}
-	v := m.get(string(k))
-	return v, v != nil
+	return m.v.lookup(string(k))
 }
 
 // Get implements traits.Indexer.
-func (m fieldMap) Get(key ref.Val) ref.Val {
+func (m celMap[V]) Get(key ref.Val) ref.Val {
 	if v, ok := m.Find(key); ok {
 		return v
 	}
@@ -71,40 +221,40 @@ func (m fieldMap) Get(key ref.Val) ref.Val {
 }
 
 // Contains implements traits.Container.
-func (m fieldMap) Contains(key ref.Val) ref.Val {
+func (m celMap[V]) Contains(key ref.Val) ref.Val {
 	_, ok := m.Find(key)
 	return types.Bool(ok)
 }
 
 // Iterator implements traits.Iterable: the keys, in order.
-func (m fieldMap) Iterator() traits.Iterator {
-	return types.NewStringList(types.DefaultTypeAdapter, m.keys).(traits.Iterable).Iterator()
+func (m celMap[V]) Iterator() traits.Iterator {
+	return types.NewStringList(types.DefaultTypeAdapter, m.v.names()).(traits.Iterable).Iterator()
 }
 
 // Size implements traits.Sizer.
-func (m fieldMap) Size() ref.Val { return types.Int(len(m.keys)) }
+func (m celMap[V]) Size() ref.Val { return types.Int(m.v.len()) }
 
-// ConvertToNative implements ref.Val: the map as map[string]any of native
-// values, when that is asked for.
-func (m fieldMap) ConvertToNative(t reflect.Type) (any, error) {
+// ConvertToNative implements ref.Val: the map as native Go values, such as
+// map[string]any, when that is asked for.
+func (m celMap[V]) ConvertToNative(t reflect.Type) (any, error) {
 	return types.NewStringInterfaceMap(types.DefaultTypeAdapter, m.native()).ConvertToNative(t)
 }
 
-func (m fieldMap) native() map[string]any {
-	out := make(map[string]any, len(m.keys))
-	for _, k := range m.keys {
-		v := m.get(k)
-		if fm, ok := v.(fieldMap); ok {
-			out[k] = fm.native()
+func (m celMap[V]) native() map[string]any {
+	out := make(map[string]any, m.v.len())
+	for _, k := range m.v.names() {
+		v, _ := m.v.lookup(k)
+		if n, ok := v.(interface{ native() map[string]any }); ok {
+			out[k] = n.native()
 		} else {
-			out[k] = v
+			out[k] = v.Value()
 		}
 	}
 	return out
 }
 
 // ConvertToType implements ref.Val.
-func (m fieldMap) ConvertToType(t ref.Type) ref.Val {
+func (m celMap[V]) ConvertToType(t ref.Type) ref.Val {
 	switch t {
 	case types.MapType:
 		return m
@@ -115,14 +265,18 @@ func (m fieldMap) ConvertToType(t ref.Type) ref.Val {
 }
 
 // Equal implements ref.Val: the same keys with equal values.
-func (m fieldMap) Equal(other ref.Val) ref.Val {
+func (m celMap[V]) Equal(other ref.Val) ref.Val {
 	o, ok := other.(traits.Mapper)
 	if !ok || o.Size() != m.Size() {
 		return types.False
 	}
-	for _, k := range m.keys {
+	for _, k := range m.v.names() {
 		ov, found := o.Find(types.String(k))
-		if !found || m.get(k).Equal(ov) != types.True {
+		if !found {
+			return types.False
+		}
+		v, _ := m.v.lookup(k)
+		if v.Equal(ov) != types.True {
 			return types.False
 		}
 	}
@@ -130,7 +284,7 @@ func (m fieldMap) Equal(other ref.Val) ref.Val {
 }
 
 // Type implements ref.Val.
-func (m fieldMap) Type() ref.Type { return types.MapType }
+func (m celMap[V]) Type() ref.Type { return types.MapType }
 
 // Value implements ref.Val.
-func (m fieldMap) Value() any { return m.native() }
+func (m celMap[V]) Value() any { return m.native() }

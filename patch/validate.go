@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
 	"go.yaml.in/yaml/v3"
 
 	mgmt "github.com/hms-platform/mgmt"
@@ -33,9 +35,11 @@ import (
 //
 // A policy is a boolean CEL expression over these variables:
 //
-//	patch      map: service, version_selector, tenant, author, reason,
-//	           labels (map of strings), changes (map of typed values),
-//	           window {start, end} (timestamps)
+//	patch      map: service, version_selector, tenant, author, reason
+//	           (strings), labels (map of strings), changes (map of typed
+//	           values), window {start, end} (timestamps); the checker
+//	           knows each field's type, so patch.window.end > 5 does not
+//	           compile
 //	now        the validation time (timestamp), from the injectable clock
 //	quota      map(string, int): the tenant's quota (its entry, else "default")
 //	usage      map(string, int): per integer key, the sum of the values the
@@ -102,13 +106,12 @@ type ValidatorOptions struct {
 // NewValidator compiles the policies. Every compile error is reported at
 // once, each naming its policy.
 func NewValidator(opts ValidatorOptions) (*Validator, error) {
+	vars := patchVariables()
+	vars["quota"] = cel.MapType(cel.StringType, cel.IntType)
+	vars["usage"] = cel.MapType(cel.StringType, cel.IntType)
+	vars["conflicts"] = cel.ListType(celenv.DynMap())
 	env, err := celenv.New(celenv.Options{
-		Variables: map[string]*cel.Type{
-			"patch":     celenv.DynMap(),
-			"quota":     cel.MapType(cel.StringType, cel.IntType),
-			"usage":     cel.MapType(cel.StringType, cel.IntType),
-			"conflicts": cel.ListType(celenv.DynMap()),
-		},
+		Variables: vars,
 		CostLimit: opts.CostLimit,
 		// A valid patch holds no string, map or list larger than
 		// policySizeBound (Patch.Validate), nor do the other variables
@@ -194,12 +197,8 @@ func (v *Validator) Evaluate(ctx context.Context, p *Patch, live []Record, now t
 		return []Violation{{Policy: "conflicts", Field: "changes", Message: fmt.Sprintf(
 			"%d conflicting changes in the tenant's live patches: too many to evaluate the policies", len(conflicts))}}, nil
 	}
-	vars := celenv.Map{
-		"patch":     patchVar(p),
-		"quota":     v.quota(p.Tenant),
-		"usage":     v.usage(p, live),
-		"conflicts": conflictVar(conflicts),
-	}
+	vars := &input{patch: patchMemo{p: p}, quota: v.quota(p.Tenant), conflicts: conflictVar(conflicts)}
+	v.usage(&vars.usage, p, live)
 	if v.set.Passes(ctx, now, vars) { // the fast path: one program for all
 		return nil, nil
 	}
@@ -260,33 +259,78 @@ func (v *Validator) quota(tenant string) map[string]int64 {
 	return q
 }
 
-// usage sums, per quota key, the integer values the tenant's other live
-// patches overlapping p's window set.
-func (v *Validator) usage(p *Patch, live []Record) map[string]int64 {
-	u := make(map[string]int64, len(v.quotaKeys))
-	for _, k := range v.quotaKeys {
-		u[k] = 0
+// usage sums, per quota key, into u the integer values the tenant's other
+// live patches overlapping p's window set.
+func (v *Validator) usage(u *usage, p *Patch, live []Record) {
+	u.keys = v.quotaKeys
+	if len(v.quotaKeys) <= len(u.small) {
+		u.sums = u.small[:len(v.quotaKeys)]
+	} else {
+		u.sums = make([]int64, len(v.quotaKeys))
 	}
 	for i := range live {
 		o := &live[i].Patch
 		if o.ID == p.ID || o.Tenant != p.Tenant || !live[i].Status.Live() || !o.Window.Overlaps(p.Window) {
 			continue
 		}
-		for _, k := range v.quotaKeys {
+		for j, k := range v.quotaKeys {
 			if n, ok := o.Changes.Int(k); ok {
-				u[k] += n
+				u.sums[j] += n
 			}
 		}
 	}
-	return u
 }
 
-func conflictVar(cs []Conflict) []map[string]any {
+// input is the variables of one evaluation, in one allocation.
+type input struct {
+	patch     patchMemo
+	quota     map[string]int64
+	usage     usage
+	conflicts ref.Val
+}
+
+// Var implements celenv.Vars.
+func (in *input) Var(name string) (any, bool) {
+	switch name {
+	case "quota":
+		return in.quota, true
+	case "usage":
+		return celMap[*usage]{&in.usage}, true
+	case "conflicts":
+		return in.conflicts, true
+	}
+	return in.patch.variable(name)
+}
+
+// usage is the usage variable: a map from each quota key to its sum.
+type usage struct {
+	keys  []string // sorted
+	sums  []int64
+	small [4]int64
+}
+
+func (u *usage) lookup(k string) (ref.Val, bool) {
+	if i, ok := slices.BinarySearch(u.keys, k); ok {
+		return types.Int(u.sums[i]), true
+	}
+	return nil, false
+}
+
+func (u *usage) names() []string { return u.keys }
+func (u *usage) len() int        { return len(u.keys) }
+
+// noConflicts is the conflicts variable when there are none.
+var noConflicts = types.NewDynamicList(types.DefaultTypeAdapter, []map[string]any{})
+
+func conflictVar(cs []Conflict) ref.Val {
+	if len(cs) == 0 {
+		return noConflicts
+	}
 	out := make([]map[string]any, len(cs))
 	for i, c := range cs {
 		out[i] = map[string]any{"id": c.ID, "key": c.Key, "start": c.Window.Start, "end": c.Window.End}
 	}
-	return out
+	return types.NewDynamicList(types.DefaultTypeAdapter, out)
 }
 
 //go:embed policies.yml

@@ -3,6 +3,7 @@ package celenv
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/ext"
@@ -38,6 +39,14 @@ type Options struct {
 	// their CEL types (cel.IntType, StringMap(), DynMap(), cel.ListType(...)).
 	// Names are CEL identifiers. Now is always declared and must not appear
 	// here.
+	//
+	// A name may also be a dotted path such as "patch.window.end", which
+	// declares a field of a map variable as a variable of its own: the
+	// checker gives the field its type (a policy comparing
+	// patch.window.end with an int does not compile), and an evaluation
+	// reads it in one step instead of through each map. The policy still
+	// writes patch.window.end; the Vars must return for the path the same
+	// value the map holds there.
 	Variables map[string]*cel.Type
 
 	// CostLimit bounds the runtime cost of one evaluation; an evaluation that
@@ -104,10 +113,10 @@ func New(opts Options) (*Env, error) {
 		switch {
 		case name == Now:
 			return nil, mgmt.Invalid(field, "%s is always declared as a timestamp; do not declare it", Now)
-		case !isIdent(name):
-			return nil, mgmt.Invalid(field, "%q is not a CEL identifier", name)
-		case reserved[name]:
-			return nil, mgmt.Invalid(field, "%q is a reserved word in CEL", name)
+		case !isQualifiedIdent(name):
+			return nil, mgmt.Invalid(field, "%q is not a CEL identifier or dotted path of them", name)
+		case reservedPart(name) != "":
+			return nil, mgmt.Invalid(field, "%q is a reserved word in CEL", reservedPart(name))
 		case t == nil:
 			return nil, mgmt.Invalid(field, "type is nil")
 		}
@@ -146,6 +155,28 @@ func (e *Env) Variables() map[string]*cel.Type {
 		m[k] = v
 	}
 	return m
+}
+
+// isQualifiedIdent reports whether s is an identifier or a dotted path of
+// identifiers, such as patch.window.end.
+func isQualifiedIdent(s string) bool {
+	for part := range strings.SplitSeq(s, ".") {
+		if !isIdent(part) {
+			return false
+		}
+	}
+	return true
+}
+
+// reservedPart returns the first part of the dotted name s that is a
+// reserved word, or "".
+func reservedPart(s string) string {
+	for part := range strings.SplitSeq(s, ".") {
+		if reserved[part] {
+			return part
+		}
+	}
+	return ""
 }
 
 func isIdent(s string) bool {

@@ -415,7 +415,7 @@ func (f *failure) err(field, prefix string) *mgmt.Error {
 
 // activation binds Now and the caller's variables for one evaluation.
 type activation struct {
-	now  types.Timestamp
+	now  ref.Val // a types.Timestamp, boxed once
 	vars Vars
 }
 

@@ -12,7 +12,6 @@ import (
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
-	"cel.dev/cel-go/common/types/traits"
 
 	"github.com/hms-platform/mgmt"
 )
@@ -62,8 +61,8 @@ func (e *Env) CompileSet(policies []Policy) (*Set, error) {
 		}
 		// Each policy compiled alone, so this compiles too; if it does
 		// not, Passes is simply slower.
-		s.all, _ = e.compileLimit(Policy{Name: "all policies", Expr: "[\n" + strings.Join(exprs, ",\n") + "\n]"},
-			cel.ListType(cel.DynType), e.costLimit*uint64(len(policies)))
+		s.all, _ = e.compileLimit(Policy{Name: "all policies", Expr: strings.Join(exprs, " &&\n")},
+			cel.DynType, e.costLimit*uint64(len(policies)))
 	}
 	return s, nil
 }
@@ -77,19 +76,7 @@ func (s *Set) Passes(ctx context.Context, now time.Time, vars Vars) bool {
 		return s.Check(ctx, now, vars) == nil
 	}
 	val, err := s.all.Eval(ctx, now, vars)
-	if err != nil {
-		return false
-	}
-	l, ok := val.(traits.Lister)
-	if !ok {
-		return false
-	}
-	for it := l.Iterator(); it.HasNext() == types.True; {
-		if it.Next() != types.True {
-			return false
-		}
-	}
-	return true
+	return err == nil && val == types.True
 }
 
 // Len returns the number of policies.

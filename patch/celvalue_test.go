@@ -1,0 +1,108 @@
+package patch
+
+import (
+	"context"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hms-platform/mgmt/internal/celenv"
+)
+
+func celTestPatch() Patch {
+	start := time.Date(2024, 11, 20, 0, 0, 0, 0, time.UTC)
+	return Patch{
+		ID: 7, Service: "ARTIST_REGISTRY_API", VersionSelector: ">=2.1.0", Tenant: "IACB",
+		Author: "ana", Reason: "surge",
+		Changes: Changes{"rate_limit_rps": int64(200), "ratio": 0.5, "mode": "burst", "cache": true},
+		Labels:  map[string]string{"ticket": "OPS-1"},
+		Window:  Window{Start: start, End: start.Add(15 * 24 * time.Hour)},
+	}
+}
+
+// evalPolicy evaluates one policy over p and reports whether it passed.
+func evalPolicy(t *testing.T, p *Patch, expr string) bool {
+	t.Helper()
+	v, err := NewValidator(ValidatorOptions{Policies: Policies{Policies: []celenv.Policy{{Name: "p", Expr: expr}}}})
+	require.NoError(t, err, expr)
+	vs, err := v.Evaluate(context.Background(), p, nil, p.Window.Start)
+	require.NoError(t, err)
+	if len(vs) > 0 {
+		t.Logf("%s: %v", expr, vs)
+	}
+	return len(vs) == 0
+}
+
+// TestPolicyViewOfPatch checks the patch as policies see it: every field,
+// through the dotted variables and through the map, with CEL's map
+// semantics.
+func TestPolicyViewOfPatch(t *testing.T) {
+	t.Parallel()
+	p := celTestPatch()
+	pass := []string{
+		`patch.service == "ARTIST_REGISTRY_API" && patch["service"] == patch.service`,
+		`patch.version_selector == ">=2.1.0" && patch.tenant == "IACB"`,
+		`patch.author == "ana" && patch.reason == "surge"`,
+		`patch.changes.rate_limit_rps == 200 && patch.changes.ratio == 0.5`,
+		`patch.changes.mode == "burst" && patch.changes.cache`,
+		`patch.changes["rate_limit_rps"] == patch["changes"]["rate_limit_rps"]`,
+		`"rate_limit_rps" in patch.changes && !("replicas" in patch.changes)`,
+		`!has(patch.changes.replicas) && has(patch.changes.mode) && has(patch.window)`,
+		`patch.changes.size() == 4 && patch.size() == 8 && patch.window.size() == 2`,
+		`patch.labels.ticket == "OPS-1" && patch.labels.size() == 1`,
+		`patch.window.end - patch.window.start == duration("360h")`,
+		`patch.window.start == timestamp("2024-11-20T00:00:00Z")`,
+		`patch["window"]["end"] == patch.window.end && patch.window["start"] == patch.window.start`,
+		`patch.window == {"start": timestamp("2024-11-20T00:00:00Z"), "end": timestamp("2024-12-05T00:00:00Z")}`,
+		`patch.changes.exists(k, k == "mode") && patch.changes.all(k, k.size() > 0)`,
+		`patch.map(k, k) == ["author", "changes", "labels", "reason", "service", "tenant", "version_selector", "window"]`,
+		`patch.window.map(k, k) == ["end", "start"]`,
+		`patch.changes.map(k, k) == ["cache", "mode", "rate_limit_rps", "ratio"]`,
+		`patch.labels == {"ticket": "OPS-1"} && patch.changes != {"mode": "burst"}`,
+		`type(patch) == map && type(patch.changes) == map`,
+	}
+	for _, expr := range pass {
+		assert.True(t, evalPolicy(t, &p, expr), expr)
+	}
+	// Reading what is not there fails closed.
+	for _, expr := range []string{
+		`patch.changes.replicas > 0`,
+		`patch.labels.team == "x"`,
+		`patch.nothing == 1`,
+		`patch.window.middle > now`,
+	} {
+		assert.False(t, evalPolicy(t, &p, expr), expr)
+	}
+}
+
+// TestPolicyFieldTypes checks that the dotted variables carry their types
+// to the checker: a policy that compares a timestamp with an int or a
+// string with a number does not compile.
+func TestPolicyFieldTypes(t *testing.T) {
+	t.Parallel()
+	for _, expr := range []string{
+		`patch.window.end > 5`,
+		`patch.author > 1`,
+		`patch.labels.ticket == 1`,
+		`patch.window.start + 1 > now`,
+	} {
+		_, err := NewValidator(ValidatorOptions{Policies: Policies{Policies: []celenv.Policy{{Name: "typed", Expr: expr}}}})
+		require.Error(t, err, expr)
+		assert.Contains(t, err.Error(), "no matching overload", expr)
+	}
+}
+
+func TestPatchVarNative(t *testing.T) {
+	t.Parallel()
+	p := celTestPatch()
+	got, err := patchVars(&p).val().ConvertToNative(reflect.TypeFor[map[string]any]())
+	require.NoError(t, err)
+	m := got.(map[string]any)
+	assert.Equal(t, "ana", m["author"])
+	assert.Equal(t, map[string]any{"start": p.Window.Start, "end": p.Window.End}, m["window"])
+	assert.Equal(t, map[string]any(p.Changes), m["changes"])
+	assert.Equal(t, map[string]any{"ticket": "OPS-1"}, m["labels"])
+}
