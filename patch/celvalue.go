@@ -4,7 +4,6 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"strings"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
@@ -69,91 +68,131 @@ func (m *patchMemo) Var(name string) (any, bool) { return m.variable(name) }
 
 // variable returns the patch variable name: "patch" or one of its fields.
 func (m *patchMemo) variable(name string) (ref.Val, bool) {
-	if name == "patch" {
+	var i int
+	switch name {
+	case "patch":
 		return m.val(), true
-	}
-	field, ok := strings.CutPrefix(name, "patch.")
-	if !ok {
+	case "patch.author":
+		i = fAuthor
+	case "patch.changes":
+		i = fChanges
+	case "patch.labels":
+		i = fLabels
+	case "patch.reason":
+		i = fReason
+	case "patch.service":
+		i = fService
+	case "patch.tenant":
+		i = fTenant
+	case "patch.version_selector":
+		i = fSelector
+	case "patch.window":
+		i = fWindow
+	case "patch.window.end":
+		i = fEnd
+	case "patch.window.start":
+		i = fStart
+	default:
 		return nil, false
 	}
-	if w, ok := strings.CutPrefix(field, "window."); ok {
-		return windowView{m}.lookup(w)
-	}
-	return m.lookup(field)
+	return m.field(i), true
 }
+
+// The fields of the patch, in the order of patchKeys, then the window's.
+const (
+	fAuthor = iota
+	fChanges
+	fLabels
+	fReason
+	fService
+	fTenant
+	fSelector
+	fWindow
+	fEnd
+	fStart
+	nFields
+)
 
 // patchMemo is the patch of one evaluation: each field is converted once,
 // when a policy first reads it, however many policies read it.
 type patchMemo struct {
-	p      *Patch
-	fields [8]ref.Val // by index in patchKeys
-	window [2]ref.Val // end, start
+	p    *Patch
+	memo [nFields]ref.Val
 }
 
 func (m *patchMemo) val() ref.Val { return celMap[*patchMemo]{m} }
 
-func (m *patchMemo) lookup(k string) (ref.Val, bool) {
-	i := fieldIndex(patchKeys, k)
-	if i < 0 {
-		return nil, false
-	}
-	if v := m.fields[i]; v != nil {
-		return v, true
+// field returns field i, converted on first use.
+func (m *patchMemo) field(i int) ref.Val {
+	if v := m.memo[i]; v != nil {
+		return v
 	}
 	p := m.p
 	var v ref.Val
+	switch i {
+	case fAuthor:
+		v = types.String(p.Author)
+	case fChanges:
+		v = celMap[changesView]{changesView(p.Changes)}
+	case fLabels:
+		v = celMap[labelsView]{labelsView(p.Labels)}
+	case fReason:
+		v = types.String(p.Reason)
+	case fService:
+		v = types.String(p.Service)
+	case fTenant:
+		v = types.String(p.Tenant)
+	case fSelector:
+		v = types.String(p.VersionSelector)
+	case fWindow:
+		v = celMap[windowView]{windowView{m}}
+	case fEnd:
+		v = types.Timestamp{Time: p.Window.End}
+	case fStart:
+		v = types.Timestamp{Time: p.Window.Start}
+	}
+	m.memo[i] = v
+	return v
+}
+
+func (m *patchMemo) lookup(k string) (ref.Val, bool) {
+	var i int
 	switch k {
 	case "author":
-		v = types.String(p.Author)
+		i = fAuthor
 	case "changes":
-		v = celMap[changesView]{changesView(p.Changes)}
+		i = fChanges
 	case "labels":
-		v = celMap[labelsView]{labelsView(p.Labels)}
+		i = fLabels
 	case "reason":
-		v = types.String(p.Reason)
+		i = fReason
 	case "service":
-		v = types.String(p.Service)
+		i = fService
 	case "tenant":
-		v = types.String(p.Tenant)
+		i = fTenant
 	case "version_selector":
-		v = types.String(p.VersionSelector)
+		i = fSelector
 	case "window":
-		v = celMap[windowView]{windowView{m}}
+		i = fWindow
+	default:
+		return nil, false
 	}
-	m.fields[i] = v
-	return v, true
+	return m.field(i), true
 }
 
 func (*patchMemo) names() []string { return patchKeys }
 func (*patchMemo) len() int        { return len(patchKeys) }
 
-// fieldIndex returns the index of k in keys, or -1.
-func fieldIndex(keys []string, k string) int {
-	for i, x := range keys {
-		if x == k {
-			return i
-		}
-	}
-	return -1
-}
-
 type windowView struct{ m *patchMemo }
 
 func (v windowView) lookup(k string) (ref.Val, bool) {
-	i := fieldIndex(windowKeys, k)
-	if i < 0 {
-		return nil, false
+	switch k {
+	case "end":
+		return v.m.field(fEnd), true
+	case "start":
+		return v.m.field(fStart), true
 	}
-	if x := v.m.window[i]; x != nil {
-		return x, true
-	}
-	t := v.m.p.Window.End
-	if i == 1 {
-		t = v.m.p.Window.Start
-	}
-	var x ref.Val = types.Timestamp{Time: t} // boxed once
-	v.m.window[i] = x
-	return x, true
+	return nil, false
 }
 
 func (windowView) names() []string { return windowKeys }

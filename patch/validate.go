@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"cel.dev/cel-go/cel"
@@ -197,7 +198,9 @@ func (v *Validator) Evaluate(ctx context.Context, p *Patch, live []Record, now t
 		return []Violation{{Policy: "conflicts", Field: "changes", Message: fmt.Sprintf(
 			"%d conflicting changes in the tenant's live patches: too many to evaluate the policies", len(conflicts))}}, nil
 	}
-	vars := &input{patch: patchMemo{p: p}, quota: v.quota(p.Tenant), conflicts: conflictVar(conflicts)}
+	vars := inputs.Get().(*input)
+	defer inputs.Put(vars)
+	*vars = input{patch: patchMemo{p: p}, quota: v.quota(p.Tenant), conflicts: conflictVar(conflicts)}
 	v.usage(&vars.usage, p, live)
 	if v.set.Passes(ctx, now, vars) { // the fast path: one program for all
 		return nil, nil
@@ -280,6 +283,10 @@ func (v *Validator) usage(u *usage, p *Patch, live []Record) {
 		}
 	}
 }
+
+// inputs recycles the variables of evaluations: nothing an evaluation
+// returns refers to them.
+var inputs = sync.Pool{New: func() any { return new(input) }}
 
 // input is the variables of one evaluation, in one allocation.
 type input struct {
