@@ -3,6 +3,7 @@ package patch
 import (
 	"context"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,4 +106,56 @@ func TestPatchVarNative(t *testing.T) {
 	assert.Equal(t, map[string]any{"start": p.Window.Start, "end": p.Window.End}, m["window"])
 	assert.Equal(t, map[string]any(p.Changes), m["changes"])
 	assert.Equal(t, map[string]any{"ticket": "OPS-1"}, m["labels"])
+}
+
+// TestEvaluateConcurrent evaluates passing and failing patches, with and
+// without live patches, from several goroutines at once: the pooled
+// evaluation variables never leak from one evaluation into another.
+func TestEvaluateConcurrent(t *testing.T) {
+	t.Parallel()
+	v, err := NewValidator(ValidatorOptions{Policies: DefaultPolicies()})
+	require.NoError(t, err)
+	good := celTestPatch()
+	good.Changes = Changes{"rate_limit_rps": int64(200), "replicas": int64(6)}
+	capped := good
+	capped.ID = 8
+	capped.Changes = Changes{"rate_limit_rps": int64(5000)}
+	other := good
+	other.ID = 9
+	other.Service = "OTHER"
+	other.Changes = Changes{"replicas": int64(10)}
+	live := []Record{{Patch: other, Status: Applied}}
+	now := good.Window.Start
+
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 300 {
+				switch (g + i) % 3 {
+				case 0:
+					vs, err := v.Evaluate(context.Background(), &good, nil, now)
+					assert.NoError(t, err)
+					assert.Empty(t, vs)
+				case 1:
+					vs, err := v.Evaluate(context.Background(), &capped, nil, now)
+					assert.NoError(t, err)
+					if assert.Len(t, vs, 1) {
+						assert.Equal(t, "platform-rate-cap", vs[0].Policy)
+					}
+				case 2: // IACB's quota is 20: 10 live + 6 fits, 10 + 6 + 6 would not
+					vs, err := v.Evaluate(context.Background(), &good, live, now)
+					assert.NoError(t, err)
+					assert.Empty(t, vs)
+					two := append(live, Record{Patch: other, Status: Published})
+					two[1].Patch.ID = 10
+					vs, err = v.Evaluate(context.Background(), &good, two, now)
+					assert.NoError(t, err)
+					if assert.Len(t, vs, 1) {
+						assert.Equal(t, "tenant-replica-quota", vs[0].Policy)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
