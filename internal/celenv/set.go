@@ -21,8 +21,9 @@ import (
 // concurrent use.
 type Set struct {
 	programs []*Program
-	// all evaluates every policy in one program, to the list of their
-	// results, with the sum of their cost limits: the fast path of Passes.
+	// all evaluates every policy in one program, their conjunction (true
+	// only when each is true), with the sum of their cost limits: the fast
+	// path of Passes.
 	// nil when it could not be built.
 	all *Program
 }
