@@ -193,15 +193,15 @@ type Conflict struct {
 // results have): the policies' cost limit is proven for patches within its
 // limits.
 func (v *Validator) Evaluate(ctx context.Context, p *Patch, live []Record, now time.Time) ([]Violation, error) {
-	conflicts := Conflicts(p, live)
+	vars := inputs.Get().(*input)
+	defer inputs.Put(vars)
+	*vars = input{patch: patchMemo{p: p}, quota: v.quota(p.Tenant)}
+	conflicts := v.scan(&vars.usage, p, live)
 	if len(conflicts) > policySizeBound {
 		return []Violation{{Policy: "conflicts", Field: "changes", Message: fmt.Sprintf(
 			"%d conflicting changes in the tenant's live patches: too many to evaluate the policies", len(conflicts))}}, nil
 	}
-	vars := inputs.Get().(*input)
-	defer inputs.Put(vars)
-	*vars = input{patch: patchMemo{p: p}, quota: v.quota(p.Tenant), conflicts: conflictVar(conflicts)}
-	v.usage(&vars.usage, p, live)
+	vars.conflicts = conflictVar(conflicts)
 	if v.set.Passes(ctx, now, vars) { // the fast path: one program for all
 		return nil, nil
 	}
@@ -238,14 +238,28 @@ func (v *Validator) Evaluate(ctx context.Context, p *Patch, live []Record, now t
 func Conflicts(p *Patch, live []Record) []Conflict {
 	var out []Conflict
 	for i := range live {
-		o := &live[i].Patch
-		if o.ID == p.ID || o.Tenant != p.Tenant || o.Service != p.Service || !live[i].Status.Live() || !o.Window.Overlaps(p.Window) {
-			continue
+		if overlapping(p, &live[i]) {
+			out = appendConflicts(out, p, &live[i].Patch)
 		}
-		for _, k := range o.Changes.Keys() {
-			if _, ok := p.Changes[k]; ok {
-				out = append(out, Conflict{ID: o.ID, Key: k, Window: o.Window})
-			}
+	}
+	return out
+}
+
+// overlapping reports whether r is another live patch of p's tenant whose
+// window overlaps p's.
+func overlapping(p *Patch, r *Record) bool {
+	return r.Patch.ID != p.ID && r.Patch.Tenant == p.Tenant && r.Status.Live() && r.Patch.Window.Overlaps(p.Window)
+}
+
+// appendConflicts appends the keys of o that conflict with p's, when o is
+// of p's service.
+func appendConflicts(out []Conflict, p, o *Patch) []Conflict {
+	if o.Service != p.Service {
+		return out
+	}
+	for _, k := range o.Changes.Keys() {
+		if _, ok := p.Changes[k]; ok {
+			out = append(out, Conflict{ID: o.ID, Key: k, Window: o.Window})
 		}
 	}
 	return out
@@ -262,26 +276,30 @@ func (v *Validator) quota(tenant string) map[string]int64 {
 	return q
 }
 
-// usage sums, per quota key, into u the integer values the tenant's other
-// live patches overlapping p's window set.
-func (v *Validator) usage(u *usage, p *Patch, live []Record) {
+// scan reads the tenant's live patches once: it sums into u, per quota
+// key, the integer values the other live patches overlapping p's window
+// set, and returns the conflicts as Conflicts does.
+func (v *Validator) scan(u *usage, p *Patch, live []Record) []Conflict {
 	u.keys = v.quotaKeys
 	if len(v.quotaKeys) <= len(u.small) {
 		u.sums = u.small[:len(v.quotaKeys)]
 	} else {
 		u.sums = make([]int64, len(v.quotaKeys))
 	}
+	var conflicts []Conflict
 	for i := range live {
-		o := &live[i].Patch
-		if o.ID == p.ID || o.Tenant != p.Tenant || !live[i].Status.Live() || !o.Window.Overlaps(p.Window) {
+		if !overlapping(p, &live[i]) {
 			continue
 		}
+		o := &live[i].Patch
 		for j, k := range v.quotaKeys {
 			if n, ok := o.Changes.Int(k); ok {
 				u.sums[j] += n
 			}
 		}
+		conflicts = appendConflicts(conflicts, p, o)
 	}
+	return conflicts
 }
 
 // inputs recycles the variables of evaluations: nothing an evaluation
