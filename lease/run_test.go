@@ -1,0 +1,306 @@
+package lease_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/lease"
+)
+
+const (
+	ttl   = 9 * time.Second
+	renew = 3 * time.Second
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// advanceUntil moves clk forward in steps of step until cond holds, giving
+// the runners real time to react between steps.
+func advanceUntil(t *testing.T, clk *clock.Mock, step time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not reached by mock time %v", clk.Now())
+		}
+		clk.Add(step)
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// settle gives the runners real time to act at the current mock time.
+func settle() { time.Sleep(20 * time.Millisecond) }
+
+// leaders counts the replicas running their loop, and the most at once.
+type leaders struct {
+	mu      sync.Mutex
+	running map[string]context.Context
+	max     int
+	runs    map[string]int
+}
+
+func newLeaders() *leaders {
+	return &leaders{running: map[string]context.Context{}, runs: map[string]int{}}
+}
+
+func (l *leaders) fn(holder string) func(context.Context) {
+	return func(ctx context.Context) {
+		l.mu.Lock()
+		l.running[holder] = ctx
+		l.runs[holder]++
+		l.max = max(l.max, len(l.running))
+		l.mu.Unlock()
+		<-ctx.Done()
+		l.mu.Lock()
+		delete(l.running, holder)
+		l.mu.Unlock()
+	}
+}
+
+func (l *leaders) who() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for h := range l.running {
+		out = append(out, h)
+	}
+	return out
+}
+
+func (l *leaders) most() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.max
+}
+
+type replica struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func start(lock lease.Lock, clk clock.Clock, holder string, fn func(context.Context)) *replica {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &replica{cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		r.done <- lease.Run(ctx, lease.Options{Lock: lock, Name: "hms-mgt/patches", Holder: holder, TTL: ttl, RenewEvery: renew, Clock: clk, Logger: quiet}, fn)
+	}()
+	return r
+}
+
+func (r *replica) stop(t *testing.T) {
+	t.Helper()
+	r.cancel()
+	select {
+	case err := <-r.done:
+		assert.ErrorIs(t, err, context.Canceled)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+}
+
+func TestRunBadOptions(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		opts  lease.Options
+		field string
+	}{
+		{lease.Options{Name: "loop"}, "lock"},
+		{lease.Options{Lock: lease.NewMemory(nil)}, "name"},
+		{lease.Options{Lock: lease.NewMemory(nil), Name: "loop", Holder: "a\nb"}, "holder"},
+		{lease.Options{Lock: lease.NewMemory(nil), Name: "loop", TTL: -time.Second}, "ttl"},
+		{lease.Options{Lock: lease.NewMemory(nil), Name: "loop", TTL: ttl, RenewEvery: ttl / 2}, "renewEvery"},
+		{lease.Options{Lock: lease.NewMemory(nil), Name: "loop", TTL: ttl, RenewEvery: -time.Second}, "renewEvery"},
+	} {
+		called := false
+		err := lease.Run(context.Background(), tc.opts, func(context.Context) { called = true })
+		require.Error(t, err)
+		assert.ErrorIs(t, err, mgmt.ErrInvalid)
+		assert.Equal(t, tc.field, mgmt.FieldOf(err))
+		assert.False(t, called)
+	}
+}
+
+// TestRunOneLeader runs three replicas: one leads; when it stops, it
+// releases the lease and another takes over within one RenewEvery; never
+// do two lead at once.
+func TestRunOneLeader(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewMock()
+	lock := lease.NewMemory(clk)
+	ls := newLeaders()
+	rs := map[string]*replica{}
+	for _, h := range []string{"a", "b", "c"} {
+		rs[h] = start(lock, clk, h, ls.fn(h))
+	}
+	advanceUntil(t, clk, renew/3, func() bool { return len(ls.who()) == 1 })
+	first := ls.who()[0]
+
+	// Time passes: the leader renews and keeps the lease.
+	for range 10 {
+		clk.Add(renew)
+		settle()
+	}
+	assert.Equal(t, []string{first}, ls.who())
+	holder, err := lock.Holder(context.Background(), "hms-mgt/patches")
+	require.NoError(t, err)
+	assert.Equal(t, first, holder)
+
+	// The leader shuts down: it releases, and another takes over without
+	// waiting for the lease to expire.
+	rs[first].stop(t)
+	holder, err = lock.Holder(context.Background(), "hms-mgt/patches")
+	require.NoError(t, err)
+	assert.Empty(t, holder, "the stopped leader did not release its lease")
+	begin := clk.Now()
+	advanceUntil(t, clk, renew/3, func() bool { return len(ls.who()) == 1 })
+	assert.LessOrEqual(t, clk.Now().Sub(begin), renew+renew/3, "took longer than a RenewEvery to take over")
+	second := ls.who()[0]
+	assert.NotEqual(t, first, second)
+
+	for h, r := range rs {
+		if h != first {
+			r.stop(t)
+		}
+	}
+	assert.Equal(t, 1, ls.most(), "two replicas led at once")
+}
+
+// flaky is a Lock whose Acquire for one holder fails on demand, as a
+// network partition between that replica and the store would.
+type flaky struct {
+	lease.Lock
+	holder string
+	cut    atomic.Bool
+	steal  atomic.Bool
+}
+
+func (f *flaky) Acquire(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	if holder == f.holder {
+		if f.cut.Load() {
+			return false, mgmt.Unavailable("connection refused")
+		}
+		if f.steal.Load() {
+			return false, nil
+		}
+	}
+	return f.Lock.Acquire(ctx, name, holder, ttl)
+}
+
+// TestRunStopsBeforeTheLeaseExpires cuts the leader off from the store:
+// its renewals fail, and it stops its loop no later than the moment the
+// store would let another replica take the lease; the other replica then
+// takes over.
+func TestRunStopsBeforeTheLeaseExpires(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewMock()
+	mem := lease.NewMemory(clk)
+	lock := &flaky{Lock: mem, holder: "a"}
+	ls := newLeaders()
+	a := start(lock, clk, "a", ls.fn("a"))
+	advanceUntil(t, clk, renew/3, func() bool { return len(ls.who()) == 1 })
+	b := start(lock, clk, "b", ls.fn("b"))
+	settle()
+
+	lock.cut.Store(true)
+	var stoppedAt time.Time
+	step := time.Second / 2
+	advanceUntil(t, clk, step, func() bool {
+		if len(ls.who()) == 0 || ls.who()[0] != "a" {
+			if stoppedAt.IsZero() {
+				stoppedAt = clk.Now()
+			}
+			return true
+		}
+		// While a still runs, the store has not let anyone else in.
+		holder, err := mem.Holder(context.Background(), "hms-mgt/patches")
+		require.NoError(t, err)
+		require.Equal(t, "a", holder, "a still leads though its lease expired at %v", clk.Now())
+		return false
+	})
+	// a stopped while its lease still stood in the store (or at the very
+	// moment it ended): b could not have been leading meanwhile.
+	assert.Equal(t, 1, ls.most(), "two replicas led at once")
+
+	advanceUntil(t, clk, renew/3, func() bool { w := ls.who(); return len(w) == 1 && w[0] == "b" })
+	// Back on the network, a waits: b holds the lease.
+	lock.cut.Store(false)
+	for range 5 {
+		clk.Add(renew)
+		settle()
+	}
+	assert.Equal(t, []string{"b"}, ls.who())
+	a.stop(t)
+	b.stop(t)
+	assert.Equal(t, 1, ls.most(), "two replicas led at once")
+}
+
+// TestRunLostToAnother: when a renewal finds the lease taken, the leader
+// stops at once.
+func TestRunLostToAnother(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewMock()
+	lock := &flaky{Lock: lease.NewMemory(clk), holder: "a"}
+	ls := newLeaders()
+	a := start(lock, clk, "a", ls.fn("a"))
+	advanceUntil(t, clk, renew/3, func() bool { return len(ls.who()) == 1 })
+	lock.steal.Store(true)
+	begin := clk.Now()
+	advanceUntil(t, clk, renew/3, func() bool { return len(ls.who()) == 0 })
+	assert.LessOrEqual(t, clk.Now().Sub(begin), renew+renew/3, "the leader kept running after a renewal found the lease taken")
+	a.stop(t)
+}
+
+// TestRunLoopReturns: a loop that returns on its own releases the lease
+// and runs again (here, alone, on the same replica) after a RenewEvery.
+func TestRunLoopReturns(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewMock()
+	lock := lease.NewMemory(clk)
+	var runs atomic.Int32
+	r := start(lock, clk, "a", func(context.Context) { runs.Add(1) })
+	advanceUntil(t, clk, renew/3, func() bool { return runs.Load() >= 3 })
+	r.stop(t)
+	holder, err := lock.Holder(context.Background(), "hms-mgt/patches")
+	require.NoError(t, err)
+	assert.Empty(t, holder)
+}
+
+// TestRunWaitingStops: a replica that never gets the lease returns when
+// its context ends, without running its loop.
+func TestRunWaitingStops(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewMock()
+	lock := lease.NewMemory(clk)
+	ok, err := lock.Acquire(context.Background(), "hms-mgt/patches", "other", lease.MaxTTL)
+	require.NoError(t, err)
+	require.True(t, ok)
+	var ran atomic.Bool
+	r := start(lock, clk, "a", func(context.Context) { ran.Store(true) })
+	for range 5 {
+		clk.Add(renew)
+		settle()
+	}
+	r.stop(t)
+	assert.False(t, ran.Load())
+	holder, err := lock.Holder(context.Background(), "hms-mgt/patches")
+	require.NoError(t, err)
+	assert.Equal(t, "other", holder, "a waiting replica released another's lease")
+}
+
+func TestNewHolderUnique(t *testing.T) {
+	t.Parallel()
+	a, b := lease.NewHolder(), lease.NewHolder()
+	assert.NotEqual(t, a, b)
+	require.NoError(t, lease.Check("loop", a, time.Second))
+}
+
