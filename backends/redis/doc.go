@@ -1,6 +1,7 @@
 // Package redis delivers configuration patches over Redis Streams: Sink
 // is a patch.ConfigSink (the host's side) and a patch.Feed (an agent's),
-// built on github.com/redis/go-redis/v9.
+// built on github.com/redis/go-redis/v9. Leases is a lease.Lock on the
+// same Redis, for the host's replicas.
 //
 //	// The host.
 //	host, err := redis.New(redis.Options{Addr: "127.0.0.1:6379", Password: pw})
@@ -12,6 +13,9 @@
 //	err = feed.Register(ctx, patch.AgentInfo{ID: "pod-1", Tenant: "IACB", Service: "svc", Version: "2.1.0"})
 //	msgs, err := feed.Read(ctx, "IACB", lastSeq, 10) // waits for messages
 //	err = feed.Ack(ctx, patch.Ack{Agent: "pod-1", Seq: msgs[0].Seq, Status: patch.AckApplied, …})
+//
+//	// The host's replicas elect the one that runs the patch loop.
+//	err = lease.Run(ctx, lease.Options{Lock: host.Leases(), Name: "hms-mgt/patches"}, loop)
 //
 // # Keys
 //
@@ -28,6 +32,8 @@
 //     AgentInfo JSON. Register is HSET (a refresh replaces), Agents is
 //     HGETALL, sorted by ID. Entries are never expired: an agent that
 //     went away stays listed, with its last Seen.
+//   - lease::<name> (LeaseKey): a string, the lease's holder, expiring
+//     (PX) when the lease does. See Leases below.
 //
 // A change's value keeps its Go type on the wire: int64 exactly (all 64
 // bits), a float64 always with a point or an exponent (2.0), strings and
@@ -66,6 +72,25 @@
 // (an XRANGE of the entry at the position; XINFO STREAM only when that
 // entry is gone).
 //
+// # Leases
+//
+// Leases (NewLeases, with the same Options, or Sink.Leases, sharing the
+// sink's client) stores a lease as the key lease::<name> holding the
+// holder, with Redis's own expiry: the ttl, rounded up to whole
+// milliseconds, is the key's PX, so the expiry is measured by the
+// server's clock and an expired lease is simply gone. Acquire is one Lua
+// script, atomic on the server: when the key holds the holder it is set
+// again with the new PX (a renewal); else SET NX PX takes it if it is
+// absent; else another holder holds it (false). Release is a script that
+// deletes the key only when it holds the holder; Holder is GET (no key:
+// ""). Leases are in the append-only file like the streams, with their
+// expiry (Redis 7 writes it as an absolute PXAT), so they survive a
+// restart on the same terms as entries do and still expire on time. A
+// lease lives on one server: a failover to a replica that had not yet
+// received the latest Acquire can let two replicas lead for a while,
+// which lease.Run's callers must tolerate anyway (a lease is not a
+// fence).
+//
 // # Blocking, cancellation and connections
 //
 // Read and Acks wait with XREAD BLOCK of at most Options.Block (1 s by
@@ -93,8 +118,11 @@
 // second), so a small pool sees Redis back a second late. A position that
 // is not an entry ID is mgmt.ErrInvalid naming "after" or "cursor"; an
 // invalid AgentInfo is mgmt.ErrInvalid naming the field (patch.ValidateAgent).
-// A closed Sink answers mgmt.ErrUnavailable. Errors and logs never
-// include the password (Options.LogValue redacts it).
+// A closed Sink answers mgmt.ErrUnavailable, and so do closed Leases and
+// the Leases of a closed Sink. Leases refuse bad names, holders and TTLs
+// as lease.Check does (mgmt.ErrInvalid naming "name", "holder" or "ttl").
+// Errors and logs never include the password (Options.LogValue redacts
+// it).
 //
-// A Sink is safe for concurrent use.
+// A Sink and Leases are safe for concurrent use.
 package redis

@@ -42,8 +42,9 @@ const (
 	defaultTimeout = 5 * time.Second
 )
 
-// Options configure a Sink. Give either Client or Addr (with Username,
-// Password, DB, PoolSize).
+// Options configure a Sink, or Leases (NewLeases), which use only the
+// connection: Addr, Username, Password, DB, PoolSize or Client. Give
+// either Client or Addr (with Username, Password, DB, PoolSize).
 type Options struct {
 	// Addr is the server's host:port.
 	Addr string
@@ -128,6 +129,19 @@ var (
 // New returns a Sink. It checks the options but does not connect: the
 // first call does.
 func New(opts Options) (*Sink, error) {
+	opts, err := opts.check()
+	if err != nil {
+		return nil, err
+	}
+	s := &Sink{opts: opts, log: opts.Logger, done: make(chan struct{})}
+	s.rdb, s.owned, s.addr = opts.connect()
+	return s, nil
+}
+
+// check validates the options for New and NewLeases, every problem at
+// once (each error names its field: "redis.addr", …), and fills in the
+// defaults.
+func (opts Options) check() (Options, error) {
 	var errs []error
 	switch {
 	case opts.Client != nil && (opts.Addr != "" || opts.Username != "" || opts.Password != "" || opts.DB != 0 || opts.PoolSize != 0):
@@ -166,35 +180,39 @@ func New(opts Options) (*Sink, error) {
 		opts.WaitTimeout = defaultTimeout
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return opts, err
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Sink{opts: opts, log: opts.Logger, done: make(chan struct{})}
+	return opts, nil
+}
+
+// connect returns the client of checked options: Client as given (not
+// owned: Close leaves it open), or a new client for Addr (owned), and the
+// address errors name.
+func (opts Options) connect() (rdb goredis.UniversalClient, owned bool, addr string) {
 	if opts.Client != nil {
-		s.rdb = opts.Client
-		s.addr = "the given client"
+		addr = "the given client"
 		if c, ok := opts.Client.(*goredis.Client); ok {
-			s.addr = c.Options().Addr
+			addr = c.Options().Addr
 		}
-	} else {
-		s.rdb = goredis.NewClient(&goredis.Options{
-			Addr: opts.Addr, Username: opts.Username, Password: opts.Password, DB: opts.DB,
-			PoolSize: opts.PoolSize,
-			// No retries: a Publish retried after its reply was lost
-			// would append twice. Callers retry on ErrUnavailable.
-			MaxRetries:  -1,
-			DialTimeout: defaultTimeout,
-			// ctx's deadline bounds each call (Read and Acks block in
-			// bounded steps of their own).
-			ContextTimeoutEnabled: true,
-			// WAIT blocks up to WaitTimeout on the connection.
-			ReadTimeout: max(3*time.Second, opts.WaitTimeout+time.Second),
-		})
-		s.owned, s.addr = true, opts.Addr
+		return opts.Client, false, addr
 	}
-	return s, nil
+	rdb = goredis.NewClient(&goredis.Options{
+		Addr: opts.Addr, Username: opts.Username, Password: opts.Password, DB: opts.DB,
+		PoolSize: opts.PoolSize,
+		// No retries: a Publish retried after its reply was lost
+		// would append twice. Callers retry on ErrUnavailable.
+		MaxRetries:  -1,
+		DialTimeout: defaultTimeout,
+		// ctx's deadline bounds each call (Read and Acks block in
+		// bounded steps of their own).
+		ContextTimeoutEnabled: true,
+		// WAIT blocks up to WaitTimeout on the connection.
+		ReadTimeout: max(3*time.Second, opts.WaitTimeout+time.Second),
+	})
+	return rdb, true, opts.Addr
 }
 
 // Close implements patch.ConfigSink and patch.Feed: waiting calls return,
@@ -560,16 +578,24 @@ func parsePosition(name, pos string) (string, error) {
 // wrap gives err a kind: ctx's own error as is, the sink closed and
 // connection failures unavailable, a Redis error by its code.
 func (s *Sink) wrap(ctx context.Context, what string, err error) error {
+	return wrapError(ctx, s.addr, s.done, errClosed, what, err)
+}
+
+// wrapError is Sink.wrap for any user of a client at addr (the Sink,
+// Leases): ctx's own error as is; go-redis's ErrClosed as closed when done
+// is closed (the user was closed), else unavailable; a Redis error by its
+// code; connection failures unavailable.
+func wrapError(ctx context.Context, addr string, done <-chan struct{}, closed error, what string, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		return ctxErr
 	}
 	if errors.Is(err, goredis.ErrClosed) {
 		select {
-		case <-s.done:
-			return errClosed
+		case <-done:
+			return closed
 		default:
 		}
-		return mgmt.Errorf(mgmt.KindUnavailable, "", "redis at %s: %s: %w", s.addr, what, err)
+		return mgmt.Errorf(mgmt.KindUnavailable, "", "redis at %s: %s: %w", addr, what, err)
 	}
 	var k *mgmt.Error
 	if errors.As(err, &k) {
@@ -580,17 +606,17 @@ func (s *Sink) wrap(ctx context.Context, what string, err error) error {
 		code, _, _ := strings.Cut(rerr.Error(), " ")
 		switch code {
 		case "LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS", "OOM":
-			return mgmt.Errorf(mgmt.KindUnavailable, "", "redis at %s: %s: %w", s.addr, what, err)
+			return mgmt.Errorf(mgmt.KindUnavailable, "", "redis at %s: %s: %w", addr, what, err)
 		}
-		return mgmt.Errorf(mgmt.KindInternal, "", "redis at %s: %s: %w", s.addr, what, err)
+		return mgmt.Errorf(mgmt.KindInternal, "", "redis at %s: %s: %w", addr, what, err)
 	}
 	var nerr net.Error
 	if errors.As(err, &nerr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, context.DeadlineExceeded) {
-		return mgmt.Errorf(mgmt.KindUnavailable, "", "redis at %s: %s: %w", s.addr, what, err)
+		return mgmt.Errorf(mgmt.KindUnavailable, "", "redis at %s: %s: %w", addr, what, err)
 	}
 	// go-redis reports pool exhaustion and other client-side failures as
 	// plain errors: a dependency we cannot use right now.
-	return mgmt.Errorf(mgmt.KindUnavailable, "", "redis at %s: %s: %w", s.addr, what, err)
+	return mgmt.Errorf(mgmt.KindUnavailable, "", "redis at %s: %s: %w", addr, what, err)
 }
