@@ -1,6 +1,8 @@
 // Package postgres keeps the module's state in PostgreSQL (pgx v5 and its
 // pool), shared by every host of a deployment: Store is a budget.Store, and
 // PatchStore (Store.Patches, or OpenPatches alone) a patch.Store.
+// Leases (Store.Leases, or PatchStore.Leases) is a lease.Lock, its
+// expiries by the server's clock (clock_timestamp()), not the hosts'.
 //
 //	store, err := postgres.Open(ctx, postgres.Options{DSN: os.Getenv("MGMT_POSTGRES_DSN")})
 //	if err != nil {
@@ -33,6 +35,8 @@
 //	patch_history  PK (patch_id, n): from, to, actor, at, reason
 //	patch_acks     PK (patch_id, agent, op) COLLATE "C": every Ack field
 //	patch_cursors  name PK, value
+//
+//	mgmt_leases    name PK, holder, expires_at timestamptz (server time)
 //
 // Times keep Go's nanoseconds (timestamptz holds microseconds; at_ns holds
 // the rest), so spend filters are exact; times read back are in UTC.

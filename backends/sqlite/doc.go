@@ -1,7 +1,9 @@
 // Package sqlite keeps a single host's state in one SQLite file, durably:
 // Store is the budget.Store (caps, spend records and fired alerts,
 // batched), and PatchStore the patch.Store (patches, their history and
-// acknowledgements, stream cursors). It uses the pure-Go driver
+// acknowledgements, stream cursors). Leases (Store.Leases, or
+// PatchStore.Leases) is a lease.Lock for the processes sharing the file,
+// its expiries by the host's clock. It uses the pure-Go driver
 // modernc.org/sqlite: no cgo.
 //
 //	store, err := sqlite.Open(ctx, sqlite.Options{Path: "/var/lib/hms/budget.db"})
