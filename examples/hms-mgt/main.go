@@ -13,7 +13,12 @@
 //	curl -s localhost:8081/api/patch/1
 //
 // Patches are kept in the SQLite file named by -db (hms-mgt.db by default;
-// :memory: keeps nothing). With -redis ADDR they are delivered through
+// :memory: keeps nothing), or in PostgreSQL for a postgres:// URL. Any
+// number of replicas may share one -db (and -redis): every replica serves
+// the API, and the one holding the lease "hms-mgt/patches" in that
+// database runs the patch loop (publishing, expiring, reading acks); when
+// it stops, another takes over at once, and when it dies, within
+// -lease-ttl (15s by default). With -redis ADDR they are delivered through
 // Redis Streams, one per tenant ("cfg::<tenant>"), which agents read from
 // their last position, so an agent that was down catches up; without it
 // they go to an in-process sink that no agent outside this process reads.
@@ -60,6 +65,7 @@ import (
 
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/internal/host"
+	"github.com/hms-platform/mgmt/lease"
 	"github.com/hms-platform/mgmt/patch"
 	"github.com/hms-platform/mgmt/patch/patchhttp"
 )
@@ -84,7 +90,7 @@ type config struct {
 	catalog, policies, rules  string
 	dev                       bool
 	interval, shutdownTimeout time.Duration
-	agentTTL                  time.Duration
+	agentTTL, leaseTTL        time.Duration
 	logger                    *slog.Logger
 	audit                     mgmt.Auditor // nil: audit events go to the log
 	auth                      host.AuthFlags
@@ -97,13 +103,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8081", "listen address")
 	fs.BoolVar(&cfg.dev, "dev", false, "run without authentication and approve every patch automatically (development only); either -dev or -issuer is required")
 	cfg.auth.Register(fs)
-	fs.StringVar(&cfg.db, "db", "hms-mgt.db", "patch store: a SQLite file (created when missing), or "+memoryDB+" to keep nothing")
+	fs.StringVar(&cfg.db, "db", "hms-mgt.db", "patch store: a SQLite file (created when missing), a PostgreSQL postgres:// URL (a password is better in PGPASSWORD or ~/.pgpass), or "+memoryDB+" to keep nothing")
 	fs.StringVar(&cfg.redis, "redis", "", "Redis address (host:port) for delivery through Redis Streams; empty: an in-process sink")
 	fs.StringVar(&cfg.catalog, "catalog", "", "service catalog YAML file (default: the built-in demo catalog)")
 	fs.StringVar(&cfg.policies, "policies", "", "validation policies YAML file (default: the built-in policies)")
 	fs.StringVar(&cfg.rules, "rules", "", "automatic approval rules YAML file (default: none; every patch waits for a person)")
 	fs.DurationVar(&cfg.interval, "interval", time.Second, "how often windows are checked")
 	fs.DurationVar(&cfg.agentTTL, "agent-ttl", 0, "leave agents not seen for this long out of a patch's targets (agents heartbeat every 30s); 0 targets every registered agent")
+	fs.DurationVar(&cfg.leaseTTL, "lease-ttl", lease.DefaultTTL, "replicas on one -db run the patch loop one at a time: how long the loop waits for a new leader when its replica dies")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to wait for requests in flight at shutdown")
 	logger := host.LogFlags(fs)
 	if err := host.ParseFlags(fs, args); err != nil {
@@ -121,7 +128,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	case cfg.shutdownTimeout <= 0:
 		return cfg, host.Usagef("-shutdown-timeout %v: must be positive", cfg.shutdownTimeout)
 	case cfg.db == "":
-		return cfg, host.Usagef("-db: give a SQLite file or %s", memoryDB)
+		return cfg, host.Usagef("-db: give a SQLite file, a postgres:// URL or %s", memoryDB)
+	case cfg.leaseTTL < time.Second || cfg.leaseTTL > 10*time.Minute:
+		return cfg, host.Usagef("-lease-ttl %v: must be between 1s and 10m", cfg.leaseTTL)
 	case cfg.dev && cfg.rules != "":
 		return cfg, host.Usagef("-rules: -dev approves every patch; drop one of them")
 	}
@@ -136,10 +145,24 @@ var errNoAuth = host.Usagef("refusing to start without authentication: anyone wh
 // app is the host wired together.
 type app struct {
 	store   patch.Store
+	lock    lease.Lock // elects the replica that runs the manager's loop
+	clock   clock.Clock
 	sink    patch.ConfigSink
 	manager *patch.Manager
 	handler http.Handler
 }
+
+// runLoop runs the manager's loop (publishing, expiring, handling
+// acknowledgements) while this replica holds the loop's lease, until ctx
+// ends. Every replica serves requests.
+func (a *app) runLoop(ctx context.Context, cfg config) error {
+	return lease.Run(ctx, lease.Options{
+		Lock: a.lock, Name: leaseName, TTL: cfg.leaseTTL, Clock: a.clock, Logger: cfg.logger,
+	}, func(ctx context.Context) { _ = a.manager.Run(ctx) })
+}
+
+// leaseName names the patch loop's lease in the lease store.
+const leaseName = "hms-mgt/patches"
 
 func readOr(path string, def []byte) ([]byte, error) {
 	if path == "" {
@@ -189,8 +212,8 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (_ *app, err error
 			return nil, fmt.Errorf("-rules: %w", err)
 		}
 	}
-	a := &app{}
-	if a.store, err = openStore(ctx, cfg.db); err != nil {
+	a := &app{clock: clk}
+	if a.store, a.lock, err = openStore(ctx, cfg.db, clk); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -246,11 +269,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		ln.Close()
 		return err
 	}
-	cfg.logger.Info("hms-mgt listening", "addr", ln.Addr().String(), "db", cfg.db, "redis", cfg.redis,
+	cfg.logger.Info("hms-mgt listening", "addr", ln.Addr().String(), "db", shownDB(cfg.db), "redis", cfg.redis,
 		"issuer", cfg.auth.Issuer, "audience", cfg.auth.Audience)
 	srv := &host.Server{
 		Name: "hms-mgt", Handler: a.handler, Logger: cfg.logger, ShutdownTimeout: cfg.shutdownTimeout,
-		Loops: []func(context.Context){func(ctx context.Context) { _ = a.manager.Run(ctx) }},
+		Loops: []func(context.Context){func(ctx context.Context) { _ = a.runLoop(ctx, cfg) }},
 		Close: func(context.Context) error { return errors.Join(a.sink.Close(), a.store.Close()) },
 	}
 	return srv.Serve(ctx, ln, ready)

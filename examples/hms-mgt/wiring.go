@@ -4,23 +4,55 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strings"
 
+	"github.com/benbjohnson/clock"
+
+	"github.com/hms-platform/mgmt/backends/postgres"
 	"github.com/hms-platform/mgmt/backends/redis"
 	"github.com/hms-platform/mgmt/backends/sqlite"
+	"github.com/hms-platform/mgmt/lease"
 	"github.com/hms-platform/mgmt/patch"
 )
 
-// openStore opens the patch store: the SQLite file at path, or memory for
-// memoryDB.
-func openStore(ctx context.Context, path string) (patch.Store, error) {
-	if path == memoryDB {
-		return patch.NewMemory(), nil
+// openStore opens the patch store and the lease store that elects the
+// replica running the patch loop: the SQLite file at db, PostgreSQL for a
+// postgres:// URL, or memory for memoryDB (one replica only).
+func openStore(ctx context.Context, db string, clk clock.Clock) (patch.Store, lease.Lock, error) {
+	switch {
+	case db == memoryDB:
+		return patch.NewMemory(), lease.NewMemory(clk), nil
+	case isPostgres(db):
+		s, err := postgres.OpenPatches(ctx, postgres.Options{DSN: db})
+		if err != nil {
+			return nil, nil, fmt.Errorf("-db %s: %w", shownDB(db), err)
+		}
+		return s, s.Leases(), nil
 	}
-	s, err := sqlite.OpenPatches(ctx, sqlite.Options{Path: path})
+	s, err := sqlite.OpenPatches(ctx, sqlite.Options{Path: db})
 	if err != nil {
-		return nil, fmt.Errorf("-db %s: %w", path, err)
+		return nil, nil, fmt.Errorf("-db %s: %w", db, err)
 	}
-	return s, nil
+	return s, s.Leases(), nil
+}
+
+// isPostgres reports whether -db names a PostgreSQL database.
+func isPostgres(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+}
+
+// shownDB is -db as logs and errors show it: a PostgreSQL URL without its
+// password.
+func shownDB(db string) string {
+	if !isPostgres(db) {
+		return db
+	}
+	u, err := url.Parse(db)
+	if err != nil {
+		return "postgres://(unparsable URL, not shown)"
+	}
+	return u.Redacted()
 }
 
 // openSink opens delivery: Redis Streams at addr, or an in-process sink
