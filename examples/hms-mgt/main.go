@@ -17,8 +17,8 @@
 // number of replicas may share one -db (and -redis): every replica serves
 // the API, and the one holding the lease "hms-mgt/patches" in that
 // database runs the patch loop (publishing, expiring, reading acks); when
-// it stops, another takes over at once, and when it dies, within
-// -lease-ttl (15s by default). With -redis ADDR they are delivered through
+// it stops, another takes over within a third of -lease-ttl (15s by
+// default), and when it dies, within -lease-ttl and a third. With -redis ADDR they are delivered through
 // Redis Streams, one per tenant ("cfg::<tenant>"), which agents read from
 // their last position, so an agent that was down catches up; without it
 // they go to an in-process sink that no agent outside this process reads.
