@@ -303,4 +303,3 @@ func TestNewHolderUnique(t *testing.T) {
 	assert.NotEqual(t, a, b)
 	require.NoError(t, lease.Check("loop", a, time.Second))
 }
-
