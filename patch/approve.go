@@ -45,7 +45,8 @@ type Review struct {
 // Approver is governance (HMS-GOV): it reviews every queued patch. It may
 // decide automatically or leave the patch Pending for a person, who then
 // calls Manager.Approve or Manager.Reject. No path publishes a patch that
-// is not approved.
+// is not approved. Review is handed the record without its acks (a queued
+// patch has none that matter: it has not been published).
 type Approver interface {
 	Review(ctx context.Context, r Record) (Review, error)
 }

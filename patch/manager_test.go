@@ -439,3 +439,42 @@ func TestNothingUnapprovedIsPublished(t *testing.T) {
 	_, err = e.m.Approve(ctx, 1, "olga", "too late")
 	assert.ErrorIs(t, err, mgmt.ErrConflict, "a rejected patch cannot be approved")
 }
+
+// listSpy records the filters of List calls.
+type listSpy struct {
+	patch.Store
+	mu      sync.Mutex
+	filters []patch.Filter
+}
+
+func (s *listSpy) List(ctx context.Context, f patch.Filter) ([]patch.Record, error) {
+	s.mu.Lock()
+	s.filters = append(s.filters, f)
+	s.mu.Unlock()
+	return s.Store.List(ctx, f)
+}
+
+// TestTickReadsNoAcks: the manager's round lists live patches without
+// their acks (one row per agent of every published patch).
+func TestTickReadsNoAcks(t *testing.T) {
+	t.Parallel()
+	spy := &listSpy{Store: patch.NewMemory()}
+	clk := clock.NewMock()
+	clk.Set(t0)
+	m, err := patch.New(patch.Options{Store: spy, Sink: patch.NewMemorySink(), Validator: newValidator(t),
+		Approver: patch.ApproveAll("gov"), Clock: clk})
+	require.NoError(t, err)
+	p := seedPatch(t)
+	_, err = m.Submit(context.Background(), p, "ana")
+	require.NoError(t, err)
+	clk.Set(p.Window.Start)
+	for range 3 {
+		require.NoError(t, m.Tick(context.Background()))
+	}
+	spy.mu.Lock()
+	defer spy.mu.Unlock()
+	require.NotEmpty(t, spy.filters)
+	for _, f := range spy.filters {
+		assert.True(t, f.OmitAcks, "a round listed acks: %+v", f)
+	}
+}

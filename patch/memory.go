@@ -113,7 +113,14 @@ func (m *Memory) List(ctx context.Context, f Filter) ([]Record, error) {
 	defer m.mu.Unlock()
 	out := []Record{}
 	for _, r := range m.records {
-		if f.Matches(r) {
+		if !f.Matches(r) {
+			continue
+		}
+		if f.OmitAcks {
+			c := *r
+			c.Acks = nil
+			out = append(out, c.Clone())
+		} else {
 			out = append(out, r.Clone())
 		}
 	}

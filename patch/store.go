@@ -34,7 +34,8 @@ type Store interface {
 	// Get returns the record with the given ID, or an error wrapping
 	// mgmt.ErrNotFound.
 	Get(ctx context.Context, id int64) (Record, error)
-	// List returns the records that match f, ordered by ID.
+	// List returns the records that match f, ordered by ID: whole, or
+	// without their acks when f.OmitAcks is set.
 	List(ctx context.Context, f Filter) ([]Record, error)
 	// Cursor returns the value stored under name ("" when none): the host
 	// keeps its position in the acknowledgement stream here.
@@ -54,6 +55,11 @@ type Filter struct {
 	// Limit (0 = no limit).
 	AfterID int64
 	Limit   int
+	// OmitAcks, when set, makes List return the records without their
+	// Acks (nil), everything else unchanged: for callers that do not need
+	// the acks, which cost one row per agent of every published patch.
+	// Matches ignores it.
+	OmitAcks bool
 }
 
 // Matches reports whether r is selected by f (ignoring paging).

@@ -118,7 +118,7 @@ func (p *PatchStore) Create(ctx context.Context, tenant string, decide func(live
 		if err := lockTenant(ctx, tx, tenant); err != nil {
 			return nil, err
 		}
-		live, err := loadRecords(ctx, tx, `tenant = $1 AND status = ANY($2)`, []any{tenant, liveStatuses}, 0)
+		live, err := loadRecords(ctx, tx, `tenant = $1 AND status = ANY($2)`, []any{tenant, liveStatuses}, 0, true)
 		if err != nil {
 			return nil, err
 		}
@@ -183,7 +183,7 @@ func (p *PatchStore) Update(ctx context.Context, id int64, fn func(cur *patch.Re
 		if err := lockTenant(ctx, tx, tenant); err != nil {
 			return nil, err
 		}
-		found, err := loadRecords(ctx, tx, `id = $1`, []any{id}, 0)
+		found, err := loadRecords(ctx, tx, `id = $1`, []any{id}, 0, true)
 		if err != nil {
 			return nil, err
 		}
@@ -191,7 +191,7 @@ func (p *PatchStore) Update(ctx context.Context, id int64, fn func(cur *patch.Re
 			return mgmt.NotFound("id", "no patch %d", id), nil
 		}
 		old := found[0]
-		live, err := loadRecords(ctx, tx, `tenant = $1 AND status = ANY($2) AND id <> $3`, []any{tenant, liveStatuses, id}, 0)
+		live, err := loadRecords(ctx, tx, `tenant = $1 AND status = ANY($2) AND id <> $3`, []any{tenant, liveStatuses, id}, 0, true)
 		if err != nil {
 			return nil, err
 		}
@@ -264,7 +264,7 @@ func (p *PatchStore) Get(ctx context.Context, id int64) (patch.Record, error) {
 	if err := p.ready(ctx, "get patch"); err != nil {
 		return patch.Record{}, err
 	}
-	rs, err := loadRecords(ctx, p.s.pool, `id = $1`, []any{id}, 0)
+	rs, err := loadRecords(ctx, p.s.pool, `id = $1`, []any{id}, 0, true)
 	if err != nil {
 		return patch.Record{}, wrap(ctx, "get patch "+strconv.FormatInt(id, 10), err)
 	}
@@ -297,7 +297,7 @@ func (p *PatchStore) List(ctx context.Context, f patch.Filter) ([]patch.Record, 
 		args = append(args, st)
 		where = append(where, "status = ANY($"+strconv.Itoa(len(args))+")")
 	}
-	rs, err := loadRecords(ctx, p.s.pool, strings.Join(where, " AND "), args, f.Limit)
+	rs, err := loadRecords(ctx, p.s.pool, strings.Join(where, " AND "), args, f.Limit, !f.OmitAcks)
 	if err != nil {
 		return nil, wrap(ctx, "list patches", err)
 	}
@@ -342,8 +342,9 @@ var (
 )
 
 // loadRecords returns the records of the patches matching where, by ID,
-// at most limit (0: all), with their history and acks: three queries.
-func loadRecords(ctx context.Context, q querier, where string, args []any, limit int) ([]patch.Record, error) {
+// at most limit (0: all), with their history and, when acks is set, their
+// acks: three queries, or two without acks (Acks is then nil).
+func loadRecords(ctx context.Context, q querier, where string, args []any, limit int, acks bool) ([]patch.Record, error) {
 	query := `SELECT id, status, patch::text, created, created_ns, updated, updated_ns, violations::text, targets, apply_seq, revert_seq
 FROM patches WHERE ` + where + ` ORDER BY id`
 	if limit > 0 {
@@ -418,6 +419,9 @@ WHERE patch_id = ANY($1) ORDER BY patch_id, n`, ids)
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	if !acks {
+		return out, nil
 	}
 
 	rows, err = q.Query(ctx, `SELECT patch_id, agent, op, tenant, ack_patch_id, seq, status, version, revision, hash, error, at, at_ns

@@ -93,7 +93,7 @@ func (p *PatchStore) Create(ctx context.Context, tenant string, decide func(live
 		cbErr error
 	)
 	err := p.s.write(ctx, "create patch", func(tx *sql.Tx) error {
-		live, err := loadRecords(ctx, tx, `tenant = ? AND status IN (`+liveStatuses+`)`, []any{tenant}, 0)
+		live, err := loadRecords(ctx, tx, `tenant = ? AND status IN (`+liveStatuses+`)`, []any{tenant}, 0, true)
 		if err != nil {
 			return err
 		}
@@ -165,7 +165,7 @@ func (p *PatchStore) Update(ctx context.Context, id int64, fn func(cur *patch.Re
 		cbErr error
 	)
 	err := p.s.write(ctx, "update patch "+strconv.FormatInt(id, 10), func(tx *sql.Tx) error {
-		found, err := loadRecords(ctx, tx, `id = ?`, []any{id}, 0)
+		found, err := loadRecords(ctx, tx, `id = ?`, []any{id}, 0, true)
 		if err != nil {
 			return err
 		}
@@ -174,7 +174,7 @@ func (p *PatchStore) Update(ctx context.Context, id int64, fn func(cur *patch.Re
 			return errCallback
 		}
 		old := found[0]
-		live, err := loadRecords(ctx, tx, `tenant = ? AND status IN (`+liveStatuses+`) AND id <> ?`, []any{old.Patch.Tenant, id}, 0)
+		live, err := loadRecords(ctx, tx, `tenant = ? AND status IN (`+liveStatuses+`) AND id <> ?`, []any{old.Patch.Tenant, id}, 0, true)
 		if err != nil {
 			return err
 		}
@@ -270,7 +270,7 @@ func (p *PatchStore) Get(ctx context.Context, id int64) (patch.Record, error) {
 	if err := p.ready(ctx, "get patch"); err != nil {
 		return patch.Record{}, err
 	}
-	rs, err := loadRecords(ctx, p.s.r, `id = ?`, []any{id}, 0)
+	rs, err := loadRecords(ctx, p.s.r, `id = ?`, []any{id}, 0, true)
 	if err != nil {
 		return patch.Record{}, p.s.fail(ctx, "get patch "+strconv.FormatInt(id, 10), err)
 	}
@@ -300,7 +300,7 @@ func (p *PatchStore) List(ctx context.Context, f patch.Filter) ([]patch.Record, 
 			args = append(args, string(s))
 		}
 	}
-	rs, err := loadRecords(ctx, p.s.r, strings.Join(where, " AND "), args, f.Limit)
+	rs, err := loadRecords(ctx, p.s.r, strings.Join(where, " AND "), args, f.Limit, !f.OmitAcks)
 	if err != nil {
 		return nil, p.s.fail(ctx, "list patches", err)
 	}
@@ -342,8 +342,9 @@ type querier interface {
 }
 
 // loadRecords returns the records of the patches matching where, by ID,
-// at most limit (0: all), with their history and acks: three queries.
-func loadRecords(ctx context.Context, q querier, where string, args []any, limit int) ([]patch.Record, error) {
+// at most limit (0: all), with their history and, when acks is set, their
+// acks: three queries, or two without acks (Acks is then nil).
+func loadRecords(ctx context.Context, q querier, where string, args []any, limit int, acks bool) ([]patch.Record, error) {
 	query := `SELECT id, status, patch, created, updated, violations, targets, apply_seq, revert_seq FROM patches WHERE ` + where + ` ORDER BY id`
 	if limit > 0 {
 		query += ` LIMIT ` + strconv.Itoa(limit)
@@ -436,6 +437,9 @@ func loadRecords(ctx context.Context, q querier, where string, args []any, limit
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	if !acks {
+		return out, nil
 	}
 	rows, err = q.QueryContext(ctx, `SELECT patch_id, agent, op, tenant, ack_patch_id, seq, status, version, revision, hash, error, at
 FROM patch_acks WHERE `+in+` ORDER BY patch_id, agent, op`, inArgs...)

@@ -34,7 +34,11 @@
 //     nothing; a callback error writes nothing and is returned;
 //   - Get and Update of an unknown ID are errors wrapping mgmt.ErrNotFound;
 //   - List filters by tenant, service and statuses, alone and together,
-//     orders by ID and pages with AfterID and Limit;
+//     orders by ID and pages with AfterID and Limit; with OmitAcks it
+//     returns, for every one of those filters and through paging, the
+//     same records without their acks (Acks nil), and changes nothing
+//     stored: Get, List without it, and Create's and Update's callbacks
+//     still see the records whole;
 //   - Cursor returns "" for a name never set, and what SetCursor stored
 //     last otherwise;
 //   - every value round-trips exactly: changes of each type (int64 up to
@@ -60,8 +64,9 @@
 //     Different tenants are checked for correctness, not for parallelism:
 //     a store may serialize every write (SQLite does).
 //
-// BenchStore measures Create and Update-with-ack throughput and reports
-// ops/s; a backend's benchmark calls it.
+// BenchStore measures Create, Update-with-ack and listing the live
+// records (with their acks and without: ListLive/Whole and
+// ListLive/OmitAcks) and reports ops/s; a backend's benchmark calls it.
 //
 // RunSink checks patch.ConfigSink and patch.Feed implementations
 // (patch.MemorySink, backends/redis), given a function returning the host

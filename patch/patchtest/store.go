@@ -72,6 +72,7 @@ func RunStoreWith(t *testing.T, newStore func(t *testing.T) patch.Store, opts St
 		{"NotFound", testStoreNotFound},
 		{"List/Filters", testStoreListFilters},
 		{"List/Paging", testStoreListPaging},
+		{"List/OmitAcks", testStoreListOmitAcks},
 		{"Cursor", testStoreCursor},
 		{"RoundTrip/Changes", testStoreRoundTripChanges},
 		{"RoundTrip/Record", testStoreRoundTripRecord},
@@ -555,13 +556,16 @@ func listFixture(t *testing.T, s patch.Store) []patch.Record {
 	return all
 }
 
-// testStoreListFilters: each filter field alone and together.
-func testStoreListFilters(t *testing.T, s patch.Store) {
-	all := listFixture(t, s)
-	for _, tc := range []struct {
-		name string
-		f    patch.Filter
-	}{
+// listCase is a named filter of the List subtests.
+type listCase struct {
+	name string
+	f    patch.Filter
+}
+
+// listFilterCases are the filters testStoreListFilters checks, each field
+// alone and together, over all (listFixture's records).
+func listFilterCases(all []patch.Record) []listCase {
+	return []listCase{
 		{"everything", patch.Filter{}},
 		{"tenant", patch.Filter{Tenant: "iacb"}},
 		{"other tenant", patch.Filter{Tenant: "cdc"}},
@@ -580,55 +584,165 @@ func testStoreListFilters(t *testing.T, s patch.Store) {
 		{"status after an ID with a limit", patch.Filter{Statuses: []patch.Status{patch.Queued, patch.Approved}, AfterID: all[3].Patch.ID, Limit: 2}},
 		{"limit beyond the matches", patch.Filter{Service: "boosters", Limit: 1000}},
 		{"after the last", patch.Filter{AfterID: all[len(all)-1].Patch.ID}},
-	} {
+	}
+}
+
+// listWant returns the records of all that List(f) returns, limit
+// included.
+func listWant(all []patch.Record, f patch.Filter) []patch.Record {
+	var want []patch.Record
+	for i := range all {
+		if f.Matches(&all[i]) && (f.Limit == 0 || len(want) < f.Limit) {
+			want = append(want, all[i])
+		}
+	}
+	return want
+}
+
+// testStoreListFilters: each filter field alone and together.
+func testStoreListFilters(t *testing.T, s patch.Store) {
+	all := listFixture(t, s)
+	for _, tc := range listFilterCases(all) {
 		t.Run(tc.name, func(t *testing.T) {
-			var want []patch.Record
-			for i := range all {
-				if tc.f.Matches(&all[i]) && (tc.f.Limit == 0 || len(want) < tc.f.Limit) {
-					want = append(want, all[i])
-				}
-			}
-			assertRecords(t, want, list(t, s, tc.f))
+			assertRecords(t, listWant(all, tc.f), list(t, s, tc.f))
 		})
 	}
+}
+
+// listPagingCases are the filters testStoreListPaging pages through, by
+// each of listPagingLimits.
+var (
+	listPagingCases = []listCase{
+		{"everything", patch.Filter{}},
+		{"one tenant", patch.Filter{Tenant: "iacb"}},
+		{"some statuses", patch.Filter{Statuses: []patch.Status{patch.Queued, patch.Published}}},
+	}
+	listPagingLimits = []int{1, 3, 7}
+)
+
+// listPages lists f page by page, limit records at a time, following
+// AfterID from f's, and returns the pages joined.
+func listPages(t *testing.T, s patch.Store, f patch.Filter, limit, total int) []patch.Record {
+	t.Helper()
+	var got []patch.Record
+	f.Limit = limit
+	for pages := 0; ; pages++ {
+		require.LessOrEqual(t, pages, total, "paging does not end")
+		page := list(t, s, f)
+		require.LessOrEqual(t, len(page), limit, "a page holds at most Limit records")
+		if len(page) == 0 {
+			break
+		}
+		got = append(got, page...)
+		f.AfterID = page[len(page)-1].Patch.ID
+	}
+	return got
 }
 
 // testStoreListPaging: AfterID and Limit walk every record once, in order.
 func testStoreListPaging(t *testing.T, s patch.Store) {
 	all := listFixture(t, s)
-	for _, tc := range []struct {
-		name string
-		f    patch.Filter
-	}{
-		{"everything", patch.Filter{}},
-		{"one tenant", patch.Filter{Tenant: "iacb"}},
-		{"some statuses", patch.Filter{Statuses: []patch.Status{patch.Queued, patch.Published}}},
-	} {
-		for _, limit := range []int{1, 3, 7} {
+	for _, tc := range listPagingCases {
+		for _, limit := range listPagingLimits {
 			t.Run(fmt.Sprintf("%s by %d", tc.name, limit), func(t *testing.T) {
-				var want []patch.Record
-				for i := range all {
-					if tc.f.Matches(&all[i]) {
-						want = append(want, all[i])
-					}
-				}
-				var got []patch.Record
-				f := tc.f
-				f.Limit = limit
-				for pages := 0; ; pages++ {
-					require.LessOrEqual(t, pages, len(all), "paging does not end")
-					page := list(t, s, f)
-					require.LessOrEqual(t, len(page), limit, "a page holds at most Limit records")
-					if len(page) == 0 {
-						break
-					}
-					got = append(got, page...)
-					f.AfterID = page[len(page)-1].Patch.ID
-				}
-				assertRecords(t, want, got)
+				assertRecords(t, listWant(all, tc.f), listPages(t, s, tc.f, limit, len(all)))
 			})
 		}
 	}
+}
+
+// withoutAcks returns rs as List returns them with Filter.OmitAcks.
+func withoutAcks(rs []patch.Record) []patch.Record {
+	var out []patch.Record
+	for _, r := range rs {
+		r = r.Clone()
+		r.Acks = nil
+		out = append(out, r)
+	}
+	return out
+}
+
+// assertNoAcks asserts that every record of rs has nil Acks.
+func assertNoAcks(t *testing.T, rs []patch.Record) {
+	t.Helper()
+	for _, r := range rs {
+		assert.Nil(t, r.Acks, "patch %d: List with OmitAcks returned acks", r.Patch.ID)
+	}
+}
+
+// testStoreListOmitAcks: with OmitAcks, List returns the records without
+// their acks (nil), everything else as without it, for every filter of
+// testStoreListFilters and through paging; the stored acks are untouched.
+func testStoreListOmitAcks(t *testing.T, s patch.Store) {
+	all := listFixture(t, s)
+	// Acks on two records of three, of every status and both tenants: an
+	// apply of two agents and a revert of one.
+	withAcks := 0
+	for i := range all {
+		if i%3 == 2 {
+			continue
+		}
+		all[i] = update(t, s, all[i].Patch.ID, func(cur *patch.Record, _ []patch.Record) {
+			cur.SetAck(ack("agent-b", patch.OpApply, cur.Patch, int64(2*i+1)))
+			cur.SetAck(ack("agent-a", patch.OpApply, cur.Patch, int64(2*i+2)))
+			cur.SetAck(ack("agent-a", patch.OpRevert, cur.Patch, int64(2*i+3)))
+		})
+		require.Len(t, all[i].Acks, 3, "patch %d's acks", all[i].Patch.ID)
+		withAcks++
+	}
+	require.Greater(t, withAcks, len(all)/2, "the fixture's records with acks")
+
+	for _, tc := range listFilterCases(all) {
+		t.Run(tc.name, func(t *testing.T) {
+			want := listWant(all, tc.f)
+			assertRecords(t, want, list(t, s, tc.f), "without OmitAcks: whole")
+			f := tc.f
+			f.OmitAcks = true
+			got := list(t, s, f)
+			assertRecords(t, withoutAcks(want), got, "with OmitAcks: whole but for the acks")
+			assertNoAcks(t, got)
+		})
+	}
+	for _, tc := range listPagingCases {
+		for _, limit := range listPagingLimits {
+			t.Run(fmt.Sprintf("paging %s by %d", tc.name, limit), func(t *testing.T) {
+				f := tc.f
+				f.OmitAcks = true
+				got := listPages(t, s, f, limit, len(all))
+				assertRecords(t, withoutAcks(listWant(all, tc.f)), got)
+				assertNoAcks(t, got)
+			})
+		}
+	}
+
+	// Listing without acks changed nothing stored.
+	assertRecords(t, all, list(t, s, patch.Filter{}), "List without OmitAcks afterwards")
+	for _, r := range all {
+		assertRecord(t, r, get(t, s, r.Patch.ID), "Get(%d) afterwards", r.Patch.ID)
+	}
+	r := all[0]
+	got := update(t, s, r.Patch.ID, func(cur *patch.Record, live []patch.Record) {
+		assertRecord(t, r, *cur, "Update's callback sees the record whole")
+		for _, l := range live {
+			if i := slices.IndexFunc(all, func(a patch.Record) bool { return a.Patch.ID == l.Patch.ID }); assert.GreaterOrEqual(t, i, 0, "live record %d", l.Patch.ID) {
+				assertRecord(t, all[i], l, "Update's callback sees live record %d whole", l.Patch.ID)
+			}
+		}
+	})
+	assertRecord(t, r, got, "Update returns the record whole")
+	var live []patch.Record
+	for _, a := range all {
+		if a.Patch.Tenant == "iacb" && a.Status.Live() {
+			live = append(live, a)
+		}
+	}
+	var seen []patch.Record
+	_, err := s.Create(storeCtx(t), "iacb", func(l []patch.Record) (patch.Record, error) {
+		seen = l
+		return newRecord("iacb", "svc", 99), nil
+	})
+	require.NoError(t, err)
+	assertRecords(t, live, seen, "decide sees the live records whole")
 }
 
 // testStoreCursor: SetCursor then Cursor, overwrite, independent names.

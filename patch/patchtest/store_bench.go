@@ -9,8 +9,13 @@ import (
 )
 
 // BenchAgents is the number of agents (and acks) of the patch
-// BenchStore's Update benchmark acknowledges.
+// BenchStore's Update benchmark acknowledges, and of each patch its List
+// benchmark lists.
 const BenchAgents = 1000
+
+// BenchLive is the number of live patches BenchStore's List benchmark
+// lists.
+const BenchLive = 10
 
 // BenchStore measures the store that newStore returns, in sub-benchmarks
 // on fresh stores, and reports ops/s:
@@ -22,6 +27,11 @@ const BenchAgents = 1000
 //     patch that already holds BenchAgents acks (agent i%BenchAgents's ack
 //     is replaced by a newer one), as the host's ack consumer does. A
 //     store that rewrites every ack on each Update shows it here.
+//   - ListLive: each iteration lists the live records, as the host's
+//     round (Manager.Tick) does, among BenchLive PUBLISHED patches of
+//     BenchAgents targets and acks each (written once, before timing):
+//     Whole lists them with their acks, OmitAcks without
+//     (Filter.OmitAcks), as Tick does.
 //
 // A backend's benchmark calls it:
 //
@@ -96,6 +106,95 @@ func BenchStore(b *testing.B, newStore func(b *testing.B) patch.Store) {
 		}
 		b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "ops/s")
 	})
+	b.Run("ListLive", func(b *testing.B) {
+		// Run once, for both sub-benchmarks: writing the acks is the slow
+		// part.
+		s := benchOpen(b, newStore)
+		benchLiveFixture(b, s)
+		var live []patch.Status
+		for _, st := range patch.Statuses {
+			if st.Live() {
+				live = append(live, st)
+			}
+		}
+		for _, omit := range []bool{false, true} {
+			name, wantAcks := "Whole", BenchAgents
+			if omit {
+				name, wantAcks = "OmitAcks", 0
+			}
+			b.Run(name, func(b *testing.B) {
+				ctx := b.Context()
+				f := patch.Filter{Statuses: live, OmitAcks: omit}
+				rs, err := s.List(ctx, f)
+				if err != nil {
+					b.Fatal("List:", err)
+				}
+				if len(rs) != BenchLive {
+					b.Fatalf("List returned %d records, want %d", len(rs), BenchLive)
+				}
+				for _, r := range rs {
+					if len(r.Acks) != wantAcks || len(r.Targets) != BenchAgents {
+						b.Fatalf("patch %d: %d acks and %d targets, want %d and %d", r.Patch.ID, len(r.Acks), len(r.Targets), wantAcks, BenchAgents)
+					}
+				}
+				i := 0
+				b.ReportAllocs()
+				for b.Loop() {
+					rs, err := s.List(ctx, f)
+					if err != nil {
+						b.Fatal("List:", err)
+					}
+					if len(rs) != BenchLive {
+						b.Fatalf("List returned %d records, want %d", len(rs), BenchLive)
+					}
+					i++
+				}
+				b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "ops/s")
+			})
+		}
+	})
+}
+
+// benchLiveFixture stores BenchLive PUBLISHED records of BenchAgents
+// targets, each acknowledged by every target, and two EXPIRED ones alike,
+// which a list of the live records passes over.
+func benchLiveFixture(b *testing.B, s patch.Store) {
+	ctx := b.Context()
+	const tenant = "iacb"
+	var targets []string
+	for a := range BenchAgents {
+		targets = append(targets, benchAgent(a))
+	}
+	publish := func(n int, st patch.Status) {
+		r := withStatus(newRecord(tenant, "svc", n), patch.Published)
+		r.Targets = targets
+		r, err := s.Create(ctx, tenant, func([]patch.Record) (patch.Record, error) { return r, nil })
+		if err != nil {
+			b.Fatal("Create:", err)
+		}
+		if _, err := s.Update(ctx, r.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
+			for a := range BenchAgents {
+				cur.SetAck(patch.Ack{
+					Agent: benchAgent(a), Tenant: tenant, PatchID: cur.Patch.ID, Op: patch.OpApply,
+					Seq: fmt.Sprintf("1732060800000-%d", a), Status: "APPLIED", Version: "2.1.3", Revision: int64(a),
+					Hash: fmt.Sprintf("%064x", a), At: storeBase.Add(time.Duration(a) * time.Millisecond),
+				})
+			}
+			if st != cur.Status {
+				cur.History = append(cur.History, patch.Transition{From: cur.Status, To: st, Actor: "scheduler", At: at(n + 1), Reason: "window ended"})
+				cur.Status, cur.Updated = st, at(n+1)
+			}
+			return nil
+		}); err != nil {
+			b.Fatal("Update:", err)
+		}
+	}
+	for n := range BenchLive {
+		publish(n, patch.Published)
+	}
+	for n := range 2 {
+		publish(BenchLive+n, patch.Expired)
+	}
 }
 
 func benchAgent(a int) string { return fmt.Sprintf("agent-%04d", a) }
