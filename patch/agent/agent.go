@@ -55,8 +55,9 @@ type Options struct {
 	// feed, so the host knows it is alive. Default 30s; negative: only at
 	// start.
 	RegisterEvery time.Duration
-	// ReadBatch is how many messages Run asks the feed for at once.
-	// Default 16.
+	// ReadBatch is how many messages Run asks the feed for at once: the
+	// more, the more patches that have come and gone an agent catching up
+	// skips (see Run). Default 256.
 	ReadBatch int
 	// MaxBackoff caps the wait between retries of an unavailable feed
 	// (starting at 100ms, doubling). Default 30s.
@@ -128,7 +129,7 @@ func New(opts Options) (*Agent, error) {
 	if opts.ReadBatch < 0 {
 		errs = append(errs, mgmt.Invalid("Options.ReadBatch", "%d is negative", opts.ReadBatch))
 	} else if opts.ReadBatch == 0 {
-		opts.ReadBatch = 16
+		opts.ReadBatch = 256
 	}
 	if opts.MaxBackoff < 0 {
 		errs = append(errs, mgmt.Invalid("Options.MaxBackoff", "%v is negative", opts.MaxBackoff))
@@ -201,6 +202,13 @@ func (a *Agent) closed() bool {
 // clock, and never skips a message. It returns nil when ctx ends or Close
 // is called, and an error when the feed fails otherwise or the state file
 // cannot be written.
+//
+// An apply whose revert (the window's end, or a rollback) comes later in
+// the same read is not applied: both are acknowledged IGNORED. So an agent
+// catching up on its tenant's history — a new pod, or one that was down
+// for a while — applies what is still live, instead of rewriting its
+// config and reloading its app twice for every patch that has come and
+// gone meanwhile.
 func (a *Agent) Run(ctx context.Context) error {
 	if a.opts.Feed == nil {
 		return mgmt.Invalid("Options.Feed", "is required to run")
@@ -259,8 +267,9 @@ func (a *Agent) run(ctx context.Context, wg *sync.WaitGroup) error {
 		if err != nil {
 			return err
 		}
+		reverts := revertsIn(msgs)
 		for _, m := range msgs {
-			ack, err := a.HandleMessage(ctx, m)
+			ack, err := a.handle(ctx, m, laterRevert(reverts, m))
 			if err != nil {
 				return err
 			}
@@ -323,6 +332,39 @@ func (a *Agent) heartbeat(ctx context.Context) {
 // the agent is closed), after which the message was not handled and
 // should be handled again.
 func (a *Agent) HandleMessage(ctx context.Context, m patch.Message) (patch.Ack, error) {
+	return a.handle(ctx, m, "")
+}
+
+// revertsIn returns, for each patch reverted in msgs, the position of its
+// last revert there.
+func revertsIn(msgs []patch.Message) map[int64]string {
+	var out map[int64]string
+	for _, m := range msgs {
+		if m.Op == patch.OpRevert && m.Seq != "" {
+			if out == nil {
+				out = map[int64]string{}
+			}
+			out[m.Patch.ID] = m.Seq
+		}
+	}
+	return out
+}
+
+// laterRevert returns the position of a revert of m's patch after m in
+// reverts, when m is an apply, or "".
+func laterRevert(reverts map[int64]string, m patch.Message) string {
+	if m.Op != patch.OpApply || m.Seq == "" {
+		return ""
+	}
+	if seq, ok := reverts[m.Patch.ID]; ok && compareSeq(seq, m.Seq) > 0 {
+		return seq
+	}
+	return ""
+}
+
+// handle is HandleMessage; revertSeq, when not empty, is the position of
+// a later revert of m's patch, which makes an apply skipped.
+func (a *Agent) handle(ctx context.Context, m patch.Message, revertSeq string) (patch.Ack, error) {
 	if a.closed() {
 		return patch.Ack{}, ErrClosed
 	}
@@ -349,7 +391,7 @@ func (a *Agent) HandleMessage(ctx context.Context, m patch.Message) (patch.Ack, 
 	)
 	switch m.Op {
 	case patch.OpApply:
-		ack, err = a.apply(ctx, log, m)
+		ack, err = a.apply(ctx, log, m, revertSeq)
 	case patch.OpRevert:
 		ack, err = a.revert(ctx, log, m)
 	default:
@@ -423,7 +465,7 @@ func (a *Agent) ignoreReason(p patch.Patch) string {
 	return ""
 }
 
-func (a *Agent) apply(ctx context.Context, log *slog.Logger, m patch.Message) (patch.Ack, error) {
+func (a *Agent) apply(ctx context.Context, log *slog.Logger, m patch.Message, revertSeq string) (patch.Ack, error) {
 	if ps := a.st.Patches[m.Patch.ID]; ps != nil && m.Patch.ID != 0 {
 		switch ps.Status {
 		case stApplied:
@@ -441,6 +483,12 @@ func (a *Agent) apply(ctx context.Context, log *slog.Logger, m patch.Message) (p
 	}
 	if why := a.ignoreReason(m.Patch); why != "" {
 		log.Info("patch ignored", "reason", why)
+		ack := a.newAck(m, patch.AckIgnored, why, a.currentHash())
+		return ack, a.commit(m, ack, &patchState{Status: stIgnored})
+	}
+	if revertSeq != "" {
+		why := fmt.Sprintf("reverted later in the stream (message %s): not applied", revertSeq)
+		log.Info("patch skipped", "reason", why)
 		ack := a.newAck(m, patch.AckIgnored, why, a.currentHash())
 		return ack, a.commit(m, ack, &patchState{Status: stIgnored})
 	}

@@ -268,3 +268,86 @@ func (r *recordingFeed) Register(ctx context.Context, a patch.AgentInfo) error {
 	}
 	return r.Feed.Register(ctx, a)
 }
+
+// TestRunCatchUpSkipsPatchesThatCameAndWent: an agent starting on a
+// tenant's history applies only what is still live. Patches reverted
+// later in the same read are acknowledged IGNORED and never touch the
+// config or reload the app; a patch whose revert comes in a later read is
+// applied, then reverted, as before.
+func TestRunCatchUpSkipsPatchesThatCameAndWent(t *testing.T) {
+	t.Parallel()
+	sink := patch.NewMemorySink()
+	defer sink.Close()
+	f := newFixture(t, "n: 0\n")
+	f.opts.Feed = sink
+	var reloads atomic.Int32
+	f.opts.Reload = agent.ReloaderFunc(func(context.Context) error { reloads.Add(1); return nil })
+	// History: patches 1–20 each applied then reverted; 21 still live;
+	// 22 for another service, applied and reverted.
+	for i := int64(1); i <= 20; i++ {
+		publish(t, sink, applyMsg("", i, patch.Changes{"n": i}))
+		publish(t, sink, revertMsg("", i))
+	}
+	publish(t, sink, applyMsg("", 21, patch.Changes{"n": int64(21), "m": int64(1)}))
+	other := applyMsg("", 22, patch.Changes{"n": int64(99)})
+	other.Patch.Service = "OTHER"
+	publish(t, sink, other)
+	publish(t, sink, revertMsg("", 22))
+
+	a := f.agent(t)
+	stop := runAgent(t, a)
+	acks, cursor := waitAcks(t, sink, "", 43)
+	assert.Equal(t, "n: 21\nm: 1\n", f.read(t))
+	assert.Equal(t, int32(1), reloads.Load(), "reloads while catching up")
+	for _, ack := range acks {
+		switch {
+		case ack.PatchID == 21:
+			assert.Equal(t, patch.AckApplied, ack.Status, ack.Error)
+			assert.Equal(t, int64(1), ack.Revision)
+		case ack.PatchID == 22 && ack.Op == patch.OpApply:
+			assert.Equal(t, patch.AckIgnored, ack.Status)
+			assert.Contains(t, ack.Error, "patch is for service OTHER", "another service's patch keeps its own reason")
+		case ack.Op == patch.OpApply:
+			assert.Equal(t, patch.AckIgnored, ack.Status, "patch %d", ack.PatchID)
+			assert.Contains(t, ack.Error, "reverted later in the stream")
+		default:
+			assert.Equal(t, patch.AckIgnored, ack.Status, "patch %d", ack.PatchID)
+			assert.Contains(t, ack.Error, "was not applied by this agent")
+		}
+	}
+
+	// Live: the revert of 21 arrives in a read of its own and restores the
+	// file; a redelivered skipped apply is ignored again.
+	publish(t, sink, revertMsg("", 21))
+	acks, _ = waitAcks(t, sink, cursor, 1)
+	assert.Equal(t, patch.AckApplied, acks[0].Status, acks[0].Error)
+	assert.Equal(t, "n: 0\n", f.read(t))
+	assert.Equal(t, int32(2), reloads.Load())
+	require.NoError(t, stop())
+	ack, err := a.HandleMessage(context.Background(), applyMsg("1", 1, patch.Changes{"n": int64(1)}))
+	require.NoError(t, err)
+	assert.Equal(t, patch.AckIgnored, ack.Status)
+	assert.Equal(t, "n: 0\n", f.read(t))
+	assert.Equal(t, int32(2), reloads.Load())
+}
+
+// TestRunAcrossReadsAppliesThenReverts: with reads of one message, an
+// apply cannot see its revert: it is applied, then reverted.
+func TestRunAcrossReadsAppliesThenReverts(t *testing.T) {
+	t.Parallel()
+	sink := patch.NewMemorySink()
+	defer sink.Close()
+	f := newFixture(t, "n: 0\n")
+	f.opts.Feed = sink
+	f.opts.ReadBatch = 1
+	var reloads atomic.Int32
+	f.opts.Reload = agent.ReloaderFunc(func(context.Context) error { reloads.Add(1); return nil })
+	publish(t, sink, applyMsg("", 1, patch.Changes{"n": int64(1)}))
+	publish(t, sink, revertMsg("", 1))
+	stop := runAgent(t, f.agent(t))
+	acks, _ := waitAcks(t, sink, "", 2)
+	require.NoError(t, stop())
+	assert.Equal(t, []patch.AckStatus{patch.AckApplied, patch.AckApplied}, []patch.AckStatus{acks[0].Status, acks[1].Status})
+	assert.Equal(t, int32(2), reloads.Load())
+	assert.Equal(t, "n: 0\n", f.read(t))
+}
