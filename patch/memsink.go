@@ -141,6 +141,23 @@ func (s *MemorySink) Register(ctx context.Context, a AgentInfo) error {
 	return nil
 }
 
+// Deregister implements Feed.
+func (s *MemorySink) Deregister(ctx context.Context, tenant, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := ValidateAgentID(tenant, id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return mgmt.Unavailable("config sink is closed")
+	}
+	delete(s.agents[tenant], id)
+	return nil
+}
+
 // Read implements Feed.
 func (s *MemorySink) Read(ctx context.Context, tenant, after string, max int) ([]Message, error) {
 	from := 0
@@ -206,6 +223,18 @@ func (s *MemorySink) Close() error {
 		s.broadcast()
 	}
 	return nil
+}
+
+// ValidateAgentID checks the arguments of Feed.Deregister: errors name
+// "agent.id" and "agent.tenant", as ValidateAgent's do.
+func ValidateAgentID(tenant, id string) error {
+	var errs []error
+	for _, f := range []struct{ field, v string }{{"agent.id", id}, {"agent.tenant", tenant}} {
+		if err := ValidateName(f.field, f.v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return joinErrs(errs)
 }
 
 // ValidateAgent checks an AgentInfo: ID, tenant and service are names,

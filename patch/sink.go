@@ -103,6 +103,12 @@ type Feed interface {
 	// Register records (or refreshes) the agent, so that the host targets
 	// it when publishing. Agents call it at start and periodically.
 	Register(ctx context.Context, a AgentInfo) error
+	// Deregister removes the agent id of tenant from the agents the host
+	// targets: an agent leaving for good (its pod deleted) calls it, so
+	// that later patches do not wait for it. Removing an agent that is not
+	// registered is not an error. An agent that comes back registers
+	// again, and reads its stream from its last position as before.
+	Deregister(ctx context.Context, tenant, id string) error
 	// Read returns up to max messages of tenant's stream after position
 	// after ("" = from the first), in order. It waits until at least one
 	// is available or ctx ends (then it returns ctx's error).

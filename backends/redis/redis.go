@@ -371,6 +371,21 @@ func (s *Sink) Register(ctx context.Context, a patch.AgentInfo) error {
 	return nil
 }
 
+// Deregister implements patch.Feed: HDEL cfg-agents::<tenant> <id>.
+func (s *Sink) Deregister(ctx context.Context, tenant, id string) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if err := patch.ValidateAgentID(tenant, id); err != nil {
+		return err
+	}
+	key := AgentsKey(tenant)
+	if err := s.rdb.HDel(ctx, key, id).Err(); err != nil {
+		return s.wrap(ctx, "deregister from "+key, err)
+	}
+	return nil
+}
+
 // Read implements patch.Feed: XREAD BLOCK on the tenant's stream from
 // after ("" = from the first). Positions are entry IDs.
 func (s *Sink) Read(ctx context.Context, tenant, after string, max int) ([]patch.Message, error) {

@@ -14,7 +14,8 @@
 // and nothing is reloaded (a warning says so). The agent remembers its
 // position and the values its patches replaced in -state (default: the
 // config path + ".agent-state.json"). Logs go to stderr; SIGINT or
-// SIGTERM stops it cleanly. Exit status: 0 after a clean stop, 2 for a bad
+// SIGTERM stops it cleanly, and deregisters it from HMS-MGT's targets
+// unless -stay-registered. Exit status: 0 after a clean stop, 2 for a bad
 // command line, 1 for any other failure.
 package main
 
@@ -78,6 +79,7 @@ type config struct {
 	reloadSignal                 syscall.Signal
 	reloadTimeout                time.Duration
 	registerEvery                time.Duration
+	stayRegistered               bool
 	logLevel                     slog.Level
 	logFormat                    string
 }
@@ -106,6 +108,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	sig := fs.String("reload-signal", "HUP", "signal for -reload-pid and -reload-pidfile: HUP, USR1, USR2, TERM, INT or QUIT")
 	fs.DurationVar(&cfg.reloadTimeout, "reload-timeout", 30*time.Second, "how long -reload-cmd may run")
 	fs.DurationVar(&cfg.registerEvery, "register-every", 30*time.Second, "how often the agent registers again with HMS-MGT")
+	fs.BoolVar(&cfg.stayRegistered, "stay-registered", false, "stay registered after a clean stop, so that HMS-MGT waits for this agent to come back (default: deregister, so that patches do not wait for an agent that is gone)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	if err := fs.Parse(args); err != nil {
@@ -198,6 +201,7 @@ func serve(ctx context.Context, cfg config, feed patch.Feed, logger *slog.Logger
 		ID: cfg.id, Tenant: cfg.tenant, Service: cfg.service, Version: cfg.version,
 		ConfigPath: cfg.configPath, StatePath: cfg.statePath,
 		Feed: feed, Reload: reload, Logger: logger, RegisterEvery: cfg.registerEvery,
+		StayRegistered: cfg.stayRegistered,
 	})
 	if err != nil {
 		return err

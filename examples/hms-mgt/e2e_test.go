@@ -397,6 +397,9 @@ func TestOfflineAgentCatchesUp(t *testing.T) {
 	var agents []*testAgent
 	for i := range 10 {
 		a := newTestAgent(t, dir, fmt.Sprintf("pod-%d", i), nil)
+		// Down, not gone: a crashed or cut-off agent stays registered (one
+		// that stops cleanly deregisters, and is not waited for).
+		a.opts.StayRegistered = i == 3
 		a.start(t, srv.Addr())
 		agents = append(agents, a)
 	}

@@ -109,7 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.policies, "policies", "", "validation policies YAML file (default: the built-in policies)")
 	fs.StringVar(&cfg.rules, "rules", "", "automatic approval rules YAML file (default: none; every patch waits for a person)")
 	fs.DurationVar(&cfg.interval, "interval", time.Second, "how often windows are checked")
-	fs.DurationVar(&cfg.agentTTL, "agent-ttl", 0, "leave agents not seen for this long out of a patch's targets (agents heartbeat every 30s); 0 targets every registered agent")
+	fs.DurationVar(&cfg.agentTTL, "agent-ttl", 5*time.Minute, "leave out of a patch's targets the agents not seen for this long (agents heartbeat every 30s, and deregister when they stop cleanly), so that patches do not wait for crashed ones; 0 targets every registered agent")
 	fs.DurationVar(&cfg.leaseTTL, "lease-ttl", lease.DefaultTTL, "replicas on one -db run the patch loop one at a time: how long the loop waits for a new leader when its replica dies")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to wait for requests in flight at shutdown")
 	logger := host.LogFlags(fs)

@@ -62,7 +62,16 @@ type Options struct {
 	// MaxBackoff caps the wait between retries of an unavailable feed
 	// (starting at 100ms, doubling). Default 30s.
 	MaxBackoff time.Duration
+	// StayRegistered keeps the agent registered when Run stops. By
+	// default Run deregisters it (Feed.Deregister), so that patches
+	// published while it is gone do not wait for it: a pod that is deleted
+	// leaves no agent behind. One that comes back registers again and
+	// catches up from its state file either way.
+	StayRegistered bool
 }
+
+// deregisterTimeout bounds Feed.Deregister when Run stops.
+const deregisterTimeout = 5 * time.Second
 
 // ErrClosed is returned by an Agent's methods after Close.
 var ErrClosed = mgmt.Unavailable("agent is closed")
@@ -197,7 +206,8 @@ func (a *Agent) closed() bool {
 
 // Run registers the agent with the feed and handles the tenant's messages
 // in stream order from the position in the state file, acknowledging each
-// after its outcome is saved. It re-registers every RegisterEvery, retries
+// after its outcome is saved; when it stops, it deregisters the agent
+// (see StayRegistered). It re-registers every RegisterEvery, retries
 // a feed that is unavailable (mgmt.ErrUnavailable) with backoff on the
 // clock, and never skips a message. It returns nil when ctx ends or Close
 // is called, and an error when the feed fails otherwise or the state file
@@ -235,9 +245,25 @@ func (a *Agent) Run(ctx context.Context) error {
 	})
 	err := a.run(ctx, &wg)
 	if ctx.Err() != nil {
+		a.deregister(ctx)
 		return nil
 	}
 	return err
+}
+
+// deregister removes the agent from the feed's registry as Run stops,
+// unless StayRegistered.
+func (a *Agent) deregister(ctx context.Context) {
+	if a.opts.StayRegistered {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deregisterTimeout)
+	defer cancel()
+	if err := a.opts.Feed.Deregister(dctx, a.opts.Tenant, a.opts.ID); err != nil {
+		a.log.Warn("deregistering failed: the host may keep targeting this agent", "err", err)
+		return
+	}
+	a.log.Info("agent deregistered")
 }
 
 func (a *Agent) run(ctx context.Context, wg *sync.WaitGroup) error {

@@ -71,6 +71,10 @@ func TestRunRestartResumesFromState(t *testing.T) {
 	a := f.agent(t)
 	stop := runAgent(t, a)
 	acks, cursor := waitAcks(t, sink, "", 3)
+	agents, err := sink.Agents(context.Background(), tenant)
+	require.NoError(t, err)
+	require.Len(t, agents, 1)
+	assert.Equal(t, patch.AgentInfo{ID: "pod-1", Tenant: tenant, Service: service, Version: version, Seen: f.opts.Clock.Now()}, agents[0])
 	require.NoError(t, stop())
 	require.NoError(t, a.Close())
 	for i, ack := range acks {
@@ -78,10 +82,6 @@ func TestRunRestartResumesFromState(t *testing.T) {
 		assert.Equal(t, int64(i+1), ack.Revision)
 		assert.Equal(t, int64(i+1), ack.PatchID)
 	}
-	agents, err := sink.Agents(context.Background(), tenant)
-	require.NoError(t, err)
-	require.Len(t, agents, 1)
-	assert.Equal(t, patch.AgentInfo{ID: "pod-1", Tenant: tenant, Service: service, Version: version, Seen: f.opts.Clock.Now()}, agents[0])
 
 	last := acks[2]
 	publish(t, sink, applyMsg("", 4, patch.Changes{"n": int64(4)}))
@@ -254,6 +254,47 @@ func TestRunHeartbeatAndClose(t *testing.T) {
 
 	require.NoError(t, a.Close())
 	assert.NoError(t, <-done, "Close stops Run cleanly")
+	agents, err := sink.Agents(context.Background(), tenant)
+	require.NoError(t, err)
+	assert.Empty(t, agents, "Close left the agent registered")
+}
+
+// TestRunDeregistersWhenItStops: a stopped agent leaves the registry, so
+// the host does not wait for it; with StayRegistered it stays. Either
+// way, back again, it registers and catches up from its position.
+func TestRunDeregistersWhenItStops(t *testing.T) {
+	t.Parallel()
+	for _, stay := range []bool{false, true} {
+		sink := patch.NewMemorySink()
+		defer sink.Close()
+		f := newFixture(t, "n: 0\n")
+		f.opts.Feed = sink
+		f.opts.StayRegistered = stay
+		registered := func() int {
+			as, err := sink.Agents(context.Background(), tenant)
+			require.NoError(t, err)
+			return len(as)
+		}
+		stop := runAgent(t, f.agent(t))
+		publish(t, sink, applyMsg("", 1, patch.Changes{"n": int64(1)}))
+		_, cursor := waitAcks(t, sink, "", 1)
+		assert.Equal(t, 1, registered())
+		require.NoError(t, stop())
+		if stay {
+			assert.Equal(t, 1, registered(), "StayRegistered")
+		} else {
+			assert.Equal(t, 0, registered(), "the stopped agent is still registered")
+		}
+
+		publish(t, sink, applyMsg("", 2, patch.Changes{"m": int64(2)}))
+		stop = runAgent(t, f.agent(t))
+		acks, _ := waitAcks(t, sink, cursor, 2) // its last ack again, then patch 2's
+		assert.Equal(t, int64(2), acks[1].PatchID)
+		assert.Equal(t, patch.AckApplied, acks[1].Status)
+		assert.Equal(t, 1, registered())
+		require.NoError(t, stop())
+		assert.Equal(t, "n: 1\nm: 2\n", f.read(t))
+	}
 }
 
 type recordingFeed struct {

@@ -460,6 +460,42 @@ func testSinkRegistry(t *testing.T, s patch.ConfigSink, f patch.Feed) {
 	as, err = s.Agents(ctx, "other")
 	require.NoError(t, err)
 	assert.Equal(t, norm([]patch.AgentInfo{agent("z", "other", "1.0.0", 4)}), norm(as))
+
+	// Deregister removes one agent of one tenant; removing one that is not
+	// registered (or of another tenant) changes nothing and is no error.
+	require.NoError(t, f.Deregister(ctx, "acme", "b"))
+	require.NoError(t, f.Deregister(ctx, "acme", "b"))
+	require.NoError(t, f.Deregister(ctx, "acme", "z"))
+	require.NoError(t, f.Deregister(ctx, "nobody", "a"))
+	as, err = s.Agents(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, norm([]patch.AgentInfo{agent("a", "acme", "2.0.0", 3), agent("c", "acme", "2.0.0", 2)}), norm(as))
+	as, err = s.Agents(ctx, "other")
+	require.NoError(t, err)
+	assert.Len(t, as, 1, "another tenant's agent of the same ID stays")
+	// Back again: registered as before.
+	require.NoError(t, f.Register(ctx, agent("b", "acme", "2.1.0", 10)))
+	as, err = s.Agents(ctx, "acme")
+	require.NoError(t, err)
+	assert.Len(t, as, 3)
+
+	for _, tc := range []struct{ tenant, id, field string }{
+		{"acme", "", "agent.id"},
+		{"acme", "-bad id", "agent.id"},
+		{"", "a", "agent.tenant"},
+		{"no/slash", "a", "agent.tenant"},
+	} {
+		err := f.Deregister(ctx, tc.tenant, tc.id)
+		require.Error(t, err, "%q %q", tc.tenant, tc.id)
+		assert.ErrorIs(t, err, mgmt.ErrInvalid)
+		assert.Equal(t, tc.field, mgmt.FieldOf(err))
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	assert.ErrorIs(t, f.Deregister(cancelled, "acme", "a"), context.Canceled)
+	as, err = s.Agents(ctx, "acme")
+	require.NoError(t, err)
+	assert.Len(t, as, 3, "a refused Deregister removed an agent")
 }
 
 func testSinkInvalidAgent(t *testing.T, s patch.ConfigSink, f patch.Feed) {
