@@ -29,9 +29,10 @@
 //     one cursor and no tenant: the host reads every ack, in the order
 //     Redis appended them, with one XREAD; the cursor is an entry ID.
 //   - cfg-agents::<tenant> (AgentsKey): a hash, field agent ID, value
-//     AgentInfo JSON. Register is HSET (a refresh replaces), Agents is
-//     HGETALL, sorted by ID. Entries are never expired: an agent that
-//     went away stays listed, with its last Seen.
+//     AgentInfo JSON. Register is HSET (a refresh replaces), Deregister
+//     HDEL, Agents HGETALL, sorted by ID. Entries are never expired: an
+//     agent that went away without deregistering (it crashed) stays
+//     listed, with its last Seen, for the host to leave out by age.
 //   - lease::<name> (LeaseKey): a string, the lease's holder, expiring
 //     (PX) when the lease does. See Leases below.
 //
