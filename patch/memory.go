@@ -38,12 +38,15 @@ func (m *Memory) lock(ctx context.Context) error {
 	return nil
 }
 
-// live returns clones of tenant's live records other than except, by ID.
+// live returns clones of tenant's live records other than except, by ID,
+// without their acks.
 func (m *Memory) live(tenant string, except int64) []Record {
 	var out []Record
 	for _, r := range m.records {
 		if r.Patch.Tenant == tenant && r.Status.Live() && r.Patch.ID != except {
-			out = append(out, r.Clone())
+			c := *r
+			c.Acks = nil
+			out = append(out, c.Clone())
 		}
 	}
 	slices.SortFunc(out, func(a, b Record) int { return int(a.Patch.ID - b.Patch.ID) })

@@ -17,13 +17,16 @@ import "context"
 type Store interface {
 	// Create stores a new patch of tenant. Under the tenant's write lock it
 	// calls decide with the tenant's live records (Status.Live, ordered by
-	// ID); decide returns the record to store, whose Patch.ID is ignored:
+	// ID), without their acks (Acks nil: one per agent of every published
+	// patch, and no decision about another patch needs them); decide
+	// returns the record to store, whose Patch.ID is ignored:
 	// the store assigns the next ID (IDs increase from 1, never reused).
 	// If decide returns an error, nothing is stored and Create returns it.
 	Create(ctx context.Context, tenant string, decide func(live []Record) (Record, error)) (Record, error)
 	// Update changes the record with the given ID (mgmt.ErrNotFound if
-	// none). Under the tenant's write lock it loads the record and the
-	// tenant's other live records and calls fn, which changes *cur in
+	// none). Under the tenant's write lock it loads the record (whole) and
+	// the tenant's other live records (without their acks, as Create's)
+	// and calls fn, which changes *cur in
 	// place: Status, Updated, Targets, ApplySeq, RevertSeq, appended
 	// History entries and set Acks (Record.SetAck). Patch, Created,
 	// Violations and existing History entries are immutable: a change to

@@ -118,7 +118,7 @@ func (p *PatchStore) Create(ctx context.Context, tenant string, decide func(live
 		if err := lockTenant(ctx, tx, tenant); err != nil {
 			return nil, err
 		}
-		live, err := loadRecords(ctx, tx, `tenant = $1 AND status = ANY($2)`, []any{tenant, liveStatuses}, 0, true)
+		live, err := loadRecords(ctx, tx, `tenant = $1 AND status = ANY($2)`, []any{tenant, liveStatuses}, 0, false)
 		if err != nil {
 			return nil, err
 		}
@@ -191,7 +191,7 @@ func (p *PatchStore) Update(ctx context.Context, id int64, fn func(cur *patch.Re
 			return mgmt.NotFound("id", "no patch %d", id), nil
 		}
 		old := found[0]
-		live, err := loadRecords(ctx, tx, `tenant = $1 AND status = ANY($2) AND id <> $3`, []any{tenant, liveStatuses, id}, 0, true)
+		live, err := loadRecords(ctx, tx, `tenant = $1 AND status = ANY($2) AND id <> $3`, []any{tenant, liveStatuses, id}, 0, false)
 		if err != nil {
 			return nil, err
 		}

@@ -93,7 +93,7 @@ func (p *PatchStore) Create(ctx context.Context, tenant string, decide func(live
 		cbErr error
 	)
 	err := p.s.write(ctx, "create patch", func(tx *sql.Tx) error {
-		live, err := loadRecords(ctx, tx, `tenant = ? AND status IN (`+liveStatuses+`)`, []any{tenant}, 0, true)
+		live, err := loadRecords(ctx, tx, `tenant = ? AND status IN (`+liveStatuses+`)`, []any{tenant}, 0, false)
 		if err != nil {
 			return err
 		}
@@ -174,7 +174,7 @@ func (p *PatchStore) Update(ctx context.Context, id int64, fn func(cur *patch.Re
 			return errCallback
 		}
 		old := found[0]
-		live, err := loadRecords(ctx, tx, `tenant = ? AND status IN (`+liveStatuses+`) AND id <> ?`, []any{old.Patch.Tenant, id}, 0, true)
+		live, err := loadRecords(ctx, tx, `tenant = ? AND status IN (`+liveStatuses+`) AND id <> ?`, []any{old.Patch.Tenant, id}, 0, false)
 		if err != nil {
 			return err
 		}

@@ -21,14 +21,14 @@
 //     Patch.ID decide returns; a decide error, or a record CheckNew
 //     refuses (wrong tenant, no history, unknown status), stores nothing;
 //     decide sees exactly the tenant's live records (Status.Live), ordered
-//     by ID, whole (history and acks included): no other tenant's, no
-//     terminal ones;
+//     by ID, whole (history included) but for their acks, which it gets
+//     nil: no other tenant's, no terminal ones;
 //   - Update persists what its callback changes — status, updated,
 //     targets, apply and revert positions, appended history, acks set with
 //     Record.SetAck, including an agent's newer ack for the same op
 //     replacing its older one, and a redelivered identical ack changing
-//     nothing — and returns the stored record; its callback sees the
-//     tenant's other live records; a change to an immutable part (the
+//     nothing — and returns the stored record; its callback sees its
+//     record whole and the tenant's other live records as decide does; a change to an immutable part (the
 //     patch, created, violations, existing history, a removed ack) is an
 //     error wrapping mgmt.ErrInvalid, as is an unknown status, and writes
 //     nothing; a callback error writes nothing and is returned;
@@ -37,8 +37,8 @@
 //     orders by ID and pages with AfterID and Limit; with OmitAcks it
 //     returns, for every one of those filters and through paging, the
 //     same records without their acks (Acks nil), and changes nothing
-//     stored: Get, List without it, and Create's and Update's callbacks
-//     still see the records whole;
+//     stored: Get and List without it still see the records whole, and
+//     Create's and Update's callbacks as before;
 //   - Cursor returns "" for a name never set, and what SetCursor stored
 //     last otherwise;
 //   - every value round-trips exactly: changes of each type (int64 up to

@@ -308,8 +308,8 @@ func testStoreCreateRefused(t *testing.T, s patch.Store) {
 	}
 }
 
-// testStoreDecideSeesLive: decide sees the tenant's live records, whole,
-// by ID; Update's callback sees the others.
+// testStoreDecideSeesLive: decide sees the tenant's live records, whole
+// but for their acks, by ID; Update's callback sees the others alike.
 func testStoreDecideSeesLive(t *testing.T, s patch.Store) {
 	var live []patch.Record
 	for i, st := range []patch.Status{
@@ -323,8 +323,8 @@ func testStoreDecideSeesLive(t *testing.T, s patch.Store) {
 			live = append(live, r)
 		}
 	}
-	// Give a live record acks and a terminal one acks: decide sees the
-	// former whole.
+	// Give a live record acks: decide sees it with its history and
+	// targets, and without its acks.
 	live[2] = update(t, s, live[2].Patch.ID, func(cur *patch.Record, _ []patch.Record) {
 		cur.Targets = []string{"agent-1", "agent-2"}
 		cur.SetAck(ack("agent-1", patch.OpApply, cur.Patch, 1))
@@ -339,15 +339,20 @@ func testStoreDecideSeesLive(t *testing.T, s patch.Store) {
 	})
 	require.NoError(t, err)
 	assert.Equal(t, 1, calls, "decide is called once")
-	assertRecords(t, live, seen, "decide sees iacb's live records, whole, ordered by ID")
+	assertRecords(t, withoutAcks(live), seen, "decide sees iacb's live records, whole but for their acks, ordered by ID")
+	assertNoAcks(t, seen)
+	require.Len(t, get(t, s, live[2].Patch.ID).Acks, 1, "the acks are stored all the same")
 
 	// Update's callback sees the tenant's other live records.
 	live = append(live, got)
 	for i, r := range live {
 		var others []patch.Record
-		update(t, s, r.Patch.ID, func(_ *patch.Record, l []patch.Record) { others = l })
+		var self patch.Record
+		update(t, s, r.Patch.ID, func(cur *patch.Record, l []patch.Record) { self, others = *cur, l })
 		want := slices.Delete(slices.Clone(live), i, i+1)
-		assertRecords(t, want, others, "Update(%d) sees the tenant's other live records", r.Patch.ID)
+		assertRecords(t, withoutAcks(want), others, "Update(%d) sees the tenant's other live records, without their acks", r.Patch.ID)
+		assertNoAcks(t, others)
+		assertRecord(t, r, self, "Update(%d)'s callback sees its own record whole", r.Patch.ID)
 	}
 
 	// A tenant with nothing live.
@@ -666,7 +671,7 @@ func withoutAcks(rs []patch.Record) []patch.Record {
 func assertNoAcks(t *testing.T, rs []patch.Record) {
 	t.Helper()
 	for _, r := range rs {
-		assert.Nil(t, r.Acks, "patch %d: List with OmitAcks returned acks", r.Patch.ID)
+		assert.Nil(t, r.Acks, "patch %d came with acks", r.Patch.ID)
 	}
 }
 
@@ -725,7 +730,7 @@ func testStoreListOmitAcks(t *testing.T, s patch.Store) {
 		assertRecord(t, r, *cur, "Update's callback sees the record whole")
 		for _, l := range live {
 			if i := slices.IndexFunc(all, func(a patch.Record) bool { return a.Patch.ID == l.Patch.ID }); assert.GreaterOrEqual(t, i, 0, "live record %d", l.Patch.ID) {
-				assertRecord(t, all[i], l, "Update's callback sees live record %d whole", l.Patch.ID)
+				assertRecord(t, withoutAcks(all[i:i+1])[0], l, "Update's callback sees live record %d as always (without its acks)", l.Patch.ID)
 			}
 		}
 	})
@@ -742,7 +747,7 @@ func testStoreListOmitAcks(t *testing.T, s patch.Store) {
 		return newRecord("iacb", "svc", 99), nil
 	})
 	require.NoError(t, err)
-	assertRecords(t, live, seen, "decide sees the live records whole")
+	assertRecords(t, withoutAcks(live), seen, "decide sees the live records as always (without their acks)")
 }
 
 // testStoreCursor: SetCursor then Cursor, overwrite, independent names.

@@ -27,6 +27,8 @@ const BenchLive = 10
 //     patch that already holds BenchAgents acks (agent i%BenchAgents's ack
 //     is replaced by a newer one), as the host's ack consumer does. A
 //     store that rewrites every ack on each Update shows it here.
+//   - UpdateAckAmongLive: UpdateAck on one of BenchLive PUBLISHED patches
+//     of BenchAgents acks each (the callback's view holds the others).
 //   - ListLive: each iteration lists the live records, as the host's
 //     round (Manager.Tick) does, among BenchLive PUBLISHED patches of
 //     BenchAgents targets and acks each (written once, before timing):
@@ -95,6 +97,34 @@ func BenchStore(b *testing.B, newStore func(b *testing.B) patch.Store) {
 		for b.Loop() {
 			a := benchAck(i%BenchAgents, int64(i+1))
 			if _, err := s.Update(ctx, r.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
+				if !cur.SetAck(a) {
+					return fmt.Errorf("ack %d changed nothing", i)
+				}
+				return nil
+			}); err != nil {
+				b.Fatal("Update:", err)
+			}
+			i++
+		}
+		b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "ops/s")
+	})
+	b.Run("UpdateAckAmongLive", func(b *testing.B) {
+		s := benchOpen(b, newStore)
+		benchLiveFixture(b, s)
+		ctx := b.Context()
+		const id = 1 // the first live patch; BenchLive-1 others are live
+		i := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			a := patch.Ack{
+				Agent: benchAgent(i % BenchAgents), Tenant: "iacb", PatchID: id, Op: patch.OpApply,
+				Seq: fmt.Sprintf("1732060900000-%d", i), Status: "APPLIED", Version: "2.1.3", Revision: int64(i + 1),
+				Hash: fmt.Sprintf("%064x", i+1), At: storeBase.Add(time.Hour + time.Duration(i)*time.Millisecond),
+			}
+			if _, err := s.Update(ctx, id, func(cur *patch.Record, live []patch.Record) error {
+				if len(live) != BenchLive-1 {
+					return fmt.Errorf("the callback saw %d live records, want %d", len(live), BenchLive-1)
+				}
 				if !cur.SetAck(a) {
 					return fmt.Errorf("ack %d changed nothing", i)
 				}
