@@ -730,7 +730,7 @@ func testStoreListOmitAcks(t *testing.T, s patch.Store) {
 		assertRecord(t, r, *cur, "Update's callback sees the record whole")
 		for _, l := range live {
 			if i := slices.IndexFunc(all, func(a patch.Record) bool { return a.Patch.ID == l.Patch.ID }); assert.GreaterOrEqual(t, i, 0, "live record %d", l.Patch.ID) {
-				assertRecord(t, withoutAcks(all[i:i+1])[0], l, "Update's callback sees live record %d as always (without its acks)", l.Patch.ID)
+				assertRecord(t, withoutAcks(all[i : i+1])[0], l, "Update's callback sees live record %d as always (without its acks)", l.Patch.ID)
 			}
 		}
 	})
