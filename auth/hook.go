@@ -13,7 +13,9 @@ import (
 // in r's context for perm on a resource of tenant, and returns the
 // principal's subject as the actor.
 //
-// The resource's Kind is perm's prefix ("rules" for "rules:write"). An
+// The resource's Kind is perm's prefix ("rules" for "rules:write"), and its
+// ID the value of the first wildcard of the route the request matched
+// ("7" for /api/patch/{id}), so that audit records name "patch/7". An
 // empty tenant is a resource that belongs to no tenant: a tenant-less
 // permission is decided as usual; any other is allowed only for a principal
 // acting for every tenant (the tenant "*" with a role of the policy's
@@ -29,11 +31,26 @@ func (a *Authorizer) HTTPHook() func(r *http.Request, perm, tenant string) (acto
 	return func(r *http.Request, perm, tenant string) (string, error) {
 		p, _ := FromContext(r.Context())
 		kind, _, _ := strings.Cut(perm, ":")
-		if err := a.authorizeOrNoTenant(r.Context(), p, perm, Resource{Tenant: tenant, Kind: kind}); err != nil {
+		if err := a.authorizeOrNoTenant(r.Context(), p, perm, Resource{Tenant: tenant, Kind: kind, ID: routeID(r)}); err != nil {
 			return "", err
 		}
 		return p.Subject, nil
 	}
+}
+
+// routeID returns the value of the first wildcard of the ServeMux pattern
+// r matched ("GET /budgets/{svc}" → r.PathValue("svc")), or "" when it has
+// none or r was not routed by a ServeMux.
+func routeID(r *http.Request) string {
+	_, rest, ok := strings.Cut(r.Pattern, "{")
+	if !ok {
+		return ""
+	}
+	name, _, ok := strings.Cut(rest, "}")
+	if !ok {
+		return ""
+	}
+	return r.PathValue(strings.TrimSuffix(name, "..."))
 }
 
 // noTenant stands in for the tenant of a resource that has none when an

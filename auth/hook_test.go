@@ -97,6 +97,43 @@ func TestHTTPHookResourceKind(t *testing.T) {
 	assert.Equal(t, []string{"allow", "deny", "deny"}, []string{events[0].Outcome, events[1].Outcome, events[2].Outcome})
 }
 
+// TestHTTPHookResourceID: behind a ServeMux, the audit record names the
+// resource by the route's first wildcard.
+func TestHTTPHookResourceID(t *testing.T) {
+	t.Parallel()
+	log := &authtest.AuditLog{}
+	a, err := auth.NewAuthorizer(auth.AuthorizerOptions{Auditor: log})
+	require.NoError(t, err)
+	hook := a.HTTPHook()
+	mux := http.NewServeMux()
+	for _, route := range []struct{ pattern, perm string }{
+		{"POST /api/patch/{id}/approve", "patch:approve"},
+		{"GET /budgets/{svc}", "budgets:read"},
+		{"GET /files/{path...}", "patch:read"},
+		{"POST /api/patch", "patch:submit"},
+	} {
+		mux.HandleFunc(route.pattern, func(w http.ResponseWriter, r *http.Request) {
+			if _, err := hook(r, route.perm, "IACB"); err != nil {
+				w.WriteHeader(http.StatusForbidden)
+			}
+		})
+	}
+	p := &auth.Principal{Subject: "gus", Tenants: []string{"IACB"}, Roles: []string{"governance_approver", "release_manager", "viewer"}}
+	for _, req := range []struct{ method, path, want string }{
+		{http.MethodPost, "/api/patch/7/approve", "patch/7"},
+		{http.MethodGet, "/budgets/ARTIST_REGISTRY_API", "budgets/ARTIST_REGISTRY_API"},
+		{http.MethodGet, "/files/a/b.yml", "patch/a/b.yml"},
+		{http.MethodPost, "/api/patch", "patch"},
+	} {
+		r := httptest.NewRequest(req.method, req.path, nil)
+		r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+		mux.ServeHTTP(httptest.NewRecorder(), r)
+		events := log.Events()
+		require.NotEmpty(t, events, req.path)
+		assert.Equal(t, req.want, events[len(events)-1].Resource, req.path)
+	}
+}
+
 func ExampleAuthorizer_HTTPHook() {
 	authz, _ := auth.NewAuthorizer(auth.AuthorizerOptions{})
 	hook := authz.HTTPHook() // scalerhttp.Options{Authorize: hook}, budgethttp.Options{Authorize: hook}
