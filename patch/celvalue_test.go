@@ -2,11 +2,14 @@ package patch
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"sync"
 	"testing"
 	"time"
 
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -158,4 +161,79 @@ func TestEvaluateConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// viewExprs are read through both the patch's view and plain Go maps by
+// FuzzPolicyView.
+var viewExprs = []string{
+	`patch.changes`,
+	`patch.labels`,
+	`patch.window`,
+	`patch`,
+	`patch.changes.size()`,
+	`patch.size()`,
+	`patch.changes.map(k, k).sort()`,
+	`patch.changes.map(k, k + ":" + (type(patch.changes[k]) == int ? "int" : "other")).sort()`,
+	`patch.labels.map(k, patch.labels[k]).sort()`,
+	`patch.map(k, k).sort()`,
+	`"rate" in patch.changes && patch.changes.rate > 0`,
+	`has(patch.changes.rate) ? patch.changes.rate : 0`,
+	`patch.changes.exists(k, k.startsWith("r"))`,
+	`patch.changes.all(k, k.size() < 300)`,
+	`patch.changes == patch["changes"]`,
+	`patch == patch`,
+	`patch.window == {"start": patch.window.start, "end": patch.window.end}`,
+	`patch.changes.filter(k, type(patch.changes[k]) == string).sort()`,
+	`[patch.author, patch.reason, patch.service, patch.tenant, patch.version_selector]`,
+	`patch.labels == {"team": "x"}`,
+	`patch.changes.?mode.orValue("none")`,
+	`dyn(patch.changes) == dyn(patch["changes"])`,
+}
+
+// FuzzPolicyView checks the patch's CEL view (patchVars: lazy, typed,
+// memoised) against the same patch as plain Go maps, which cel-go
+// converts itself: every expression gives the same value, or fails on
+// both.
+func FuzzPolicyView(f *testing.F) {
+	f.Add("rate", int64(200), "ratio", 0.5, "mode", "burst", true, "team", "x", "ana")
+	f.Add("r", int64(-1), "rate", 1e300, "m", "", false, "", "", "")
+	f.Fuzz(func(t *testing.T, k1 string, v1 int64, k2 string, v2 float64, k3, v3 string, v4 bool, lk, lv, author string) {
+		p := celTestPatch()
+		p.Author = author
+		p.Changes = Changes{k1: v1, k2: v2, k3: v3, "flag": v4}
+		p.Labels = map[string]string{}
+		if lk != "" {
+			p.Labels[lk] = lv
+		}
+		if p.Validate() != nil {
+			return
+		}
+		env, err := celenv.New(celenv.Options{Variables: patchVariables(), SizeBound: policySizeBound})
+		require.NoError(t, err)
+		labels := map[string]string(p.Labels)
+		window := map[string]any{"start": p.Window.Start, "end": p.Window.End}
+		plain := celenv.Map{
+			"patch": map[string]any{
+				"author": p.Author, "changes": map[string]any(p.Changes), "labels": labels, "reason": p.Reason,
+				"service": p.Service, "tenant": p.Tenant, "version_selector": p.VersionSelector, "window": window,
+			},
+			"patch.author": p.Author, "patch.changes": map[string]any(p.Changes), "patch.labels": labels,
+			"patch.reason": p.Reason, "patch.service": p.Service, "patch.tenant": p.Tenant,
+			"patch.version_selector": p.VersionSelector, "patch.window": window,
+			"patch.window.start": p.Window.Start, "patch.window.end": p.Window.End,
+		}
+		ctx := context.Background()
+		for i, expr := range viewExprs {
+			prg, err := env.CompileAs(fmt.Sprintf("e%d", i), expr, cel.DynType)
+			require.NoError(t, err, expr)
+			want, werr := prg.Eval(ctx, p.Window.Start, plain)
+			got, gerr := prg.Eval(ctx, p.Window.Start, patchVars(&p))
+			if werr != nil || gerr != nil {
+				assert.Equal(t, werr != nil, gerr != nil, "%s: plain %v, view %v", expr, werr, gerr)
+				continue
+			}
+			assert.Equal(t, types.True, got.Equal(want), "%s: view %v, plain %v", expr, got, want)
+			assert.Equal(t, types.True, want.Equal(got), "%s: plain %v, view %v", expr, want, got)
+		}
+	})
 }
