@@ -142,8 +142,16 @@ func (r *runner) try(ctx context.Context) (time.Time, bool, error) {
 func (r *runner) acquire(ctx context.Context) (time.Time, error) {
 	failing := false
 	for {
-		expiry, ok, err := r.try(ctx)
+		// An attempt may not outlast the wait between attempts (a store
+		// that hangs). One whose answer was lost may have taken the lease
+		// all the same: the next attempt, by the same holder, renews it.
+		actx, cancel := context.WithTimeout(ctx, r.RenewEvery)
+		expiry, ok, err := r.try(actx)
+		cancel()
 		if ctx.Err() != nil {
+			if ok { // taken as ctx ended: give it back
+				r.release(ctx)
+			}
 			return time.Time{}, ctx.Err()
 		}
 		switch {
@@ -179,14 +187,19 @@ func (r *runner) lead(ctx context.Context, expiry time.Time, fn func(context.Con
 	// Release even when ctx ended: the next leader need not wait out the
 	// lease. A lost lease is not ours to release (Release would do nothing).
 	if why != "lost" {
-		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), r.RenewEvery)
-		if err := r.Lock.Release(rctx, r.Name, r.Holder); err != nil {
-			r.log.Warn("releasing the lease", "err", err)
-		}
-		rcancel()
+		r.release(ctx)
 	}
 	r.log.Info("not leading", "why", why)
 	return why
+}
+
+// release gives the lease up, even when ctx has ended, within RenewEvery.
+func (r *runner) release(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.RenewEvery)
+	defer cancel()
+	if err := r.Lock.Release(rctx, r.Name, r.Holder); err != nil {
+		r.log.Warn("releasing the lease", "err", err)
+	}
 }
 
 // hold renews the lease every RenewEvery until ctx ends ("stopped"), fn
