@@ -12,8 +12,9 @@
 //
 // A Lock stores leases with expiries measured by the store's own clock
 // (PostgreSQL's now(), Redis's key expiry), so replicas need not agree on
-// the time of day. Run renews the lease every TTL/3 and stops the loop
-// before the lease could expire from the store's point of view.
+// the time of day. Run renews the lease every TTL/3 and, when renewals
+// fail, stops the loop half a renewal period before the lease could expire
+// from the store's point of view.
 //
 // A lease is not a fence: a replica frozen for longer than the TTL may act
 // once more when it thaws, before it notices it lost the lease. The work a

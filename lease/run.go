@@ -90,12 +90,13 @@ func (o *Options) validate() error {
 //
 // It tries to take the lease every RenewEvery. Holding it, it calls fn with
 // a context that ends when ctx ends or the lease is lost: another holder
-// took it, or no renewal succeeded before the lease would expire — counted
-// from the moment this replica sent the request that last took or
-// renewed it, so that the replica stops before the store lets another
-// take over (assuming clocks that run at the same rate). When fn returns,
-// Run releases the lease and, unless ctx ended, tries to take it again.
-// fn must return promptly when its context ends.
+// took it, or no renewal succeeded until half a RenewEvery before the
+// lease would expire — counted from the moment this replica sent the
+// request that last took or renewed it, so that the replica stops before
+// the store lets another take over (assuming clocks that run at the same
+// rate), and fn has that half RenewEvery to return. When fn returns, Run
+// releases the lease and, unless ctx ended, tries to take it again. fn must
+// return promptly when its context ends.
 //
 // A lease is not a fence: a replica paused longer than the lease (a
 // stopped VM, say) may still be running fn when it resumes, until its
@@ -130,12 +131,13 @@ type runner struct {
 	log *slog.Logger
 }
 
-// try sends one Acquire and returns the local time until which the lease
-// is this replica's if it was taken.
+// try sends one Acquire and returns the local time until which this
+// replica may act on the lease if it was taken: half a RenewEvery before
+// it could expire.
 func (r *runner) try(ctx context.Context) (time.Time, bool, error) {
 	sent := r.Clock.Now()
 	ok, err := r.Lock.Acquire(ctx, r.Name, r.Holder, r.TTL)
-	return sent.Add(r.TTL), ok && err == nil, err
+	return sent.Add(r.TTL - r.RenewEvery/2), ok && err == nil, err
 }
 
 // acquire waits until this replica holds the lease, or ctx ends.
@@ -215,7 +217,7 @@ func (r *runner) hold(ctx context.Context, expiry time.Time, done <-chan struct{
 		case <-r.Clock.After(wait):
 		}
 		if !r.Clock.Now().Before(expiry) {
-			r.log.Error("lease expired before a renewal succeeded; stopping")
+			r.log.Error("no renewal succeeded in time; stopping before the lease expires")
 			return "lost"
 		}
 		// A renewal may not outlast the lease.
@@ -231,7 +233,7 @@ func (r *runner) hold(ctx context.Context, expiry time.Time, done <-chan struct{
 			r.log.Error("another holder took the lease; stopping")
 			return "lost"
 		default:
-			r.log.Warn("renewing the lease failed; retrying", "err", err, "expires_in", expiry.Sub(r.Clock.Now()))
+			r.log.Warn("renewing the lease failed; retrying", "err", err, "stops_in", expiry.Sub(r.Clock.Now()))
 		}
 	}
 }

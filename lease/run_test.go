@@ -227,8 +227,11 @@ func TestRunStopsBeforeTheLeaseExpires(t *testing.T) {
 		require.Equal(t, "a", holder, "a still leads though its lease expired at %v", clk.Now())
 		return false
 	})
-	// a stopped while its lease still stood in the store (or at the very
-	// moment it ended): b could not have been leading meanwhile.
+	// a stopped while its lease still stood in the store, half a
+	// RenewEvery before it ended: b could not have been leading meanwhile.
+	holder, err := mem.Holder(context.Background(), "hms-mgt/patches")
+	require.NoError(t, err)
+	assert.Equal(t, "a", holder, "a stopped only when its lease had expired (at %v)", stoppedAt)
 	assert.Equal(t, 1, ls.most(), "two replicas led at once")
 
 	advanceUntil(t, clk, renew/3, func() bool { w := ls.who(); return len(w) == 1 && w[0] == "b" })
