@@ -194,7 +194,10 @@ type Conflict struct {
 // limits.
 func (v *Validator) Evaluate(ctx context.Context, p *Patch, live []Record, now time.Time) ([]Violation, error) {
 	vars := inputs.Get().(*input)
-	defer inputs.Put(vars)
+	defer func() {
+		*vars = input{} // hold on to nothing of this evaluation
+		inputs.Put(vars)
+	}()
 	*vars = input{patch: patchMemo{p: p}, quota: v.quota(p.Tenant)}
 	conflicts := v.scan(&vars.usage, p, live)
 	if len(conflicts) > policySizeBound {
