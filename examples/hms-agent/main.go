@@ -79,6 +79,7 @@ type config struct {
 	reloadSignal                 syscall.Signal
 	reloadTimeout                time.Duration
 	registerEvery                time.Duration
+	readBatch                    int
 	stayRegistered               bool
 	logLevel                     slog.Level
 	logFormat                    string
@@ -108,6 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	sig := fs.String("reload-signal", "HUP", "signal for -reload-pid and -reload-pidfile: HUP, USR1, USR2, TERM, INT or QUIT")
 	fs.DurationVar(&cfg.reloadTimeout, "reload-timeout", 30*time.Second, "how long -reload-cmd may run")
 	fs.DurationVar(&cfg.registerEvery, "register-every", 30*time.Second, "how often the agent registers again with HMS-MGT")
+	fs.IntVar(&cfg.readBatch, "read-batch", 256, "messages read at once: a larger read lets a catching-up agent skip more patches that came and went, and takes more memory")
 	fs.BoolVar(&cfg.stayRegistered, "stay-registered", false, "stay registered after a clean stop, so that HMS-MGT waits for this agent to come back (default: deregister, so that patches do not wait for an agent that is gone)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
@@ -155,6 +157,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.reloadTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("-reload-timeout: %v must be positive", cfg.reloadTimeout))
 	}
+	if cfg.readBatch < 1 || cfg.readBatch > 10000 {
+		errs = append(errs, fmt.Errorf("-read-batch: %d must be between 1 and 10000", cfg.readBatch))
+	}
 	if cfg.registerEvery < time.Second {
 		errs = append(errs, fmt.Errorf("-register-every: %v must be at least 1s", cfg.registerEvery))
 	}
@@ -201,7 +206,7 @@ func serve(ctx context.Context, cfg config, feed patch.Feed, logger *slog.Logger
 		ID: cfg.id, Tenant: cfg.tenant, Service: cfg.service, Version: cfg.version,
 		ConfigPath: cfg.configPath, StatePath: cfg.statePath,
 		Feed: feed, Reload: reload, Logger: logger, RegisterEvery: cfg.registerEvery,
-		StayRegistered: cfg.stayRegistered,
+		StayRegistered: cfg.stayRegistered, ReadBatch: cfg.readBatch,
 	})
 	if err != nil {
 		return err

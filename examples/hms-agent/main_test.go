@@ -40,6 +40,9 @@ func TestParseFlags(t *testing.T) {
 		{"negative pid", args("-reload-pid", "-3"), []string{"-reload-pid: -3 is not a process ID"}},
 		{"bad timeout", args("-reload-timeout", "0s"), []string{"-reload-timeout: 0s must be positive"}},
 		{"bad log level", args("-log-level", "loud"), []string{`-log-level: "loud"`}},
+		{"valid with a small read and staying registered", args("-read-batch", "16", "-stay-registered"), nil},
+		{"read batch of 0", args("-read-batch", "0"), []string{"-read-batch: 0 must be between 1 and 10000"}},
+		{"read batch too large", args("-read-batch", "10001"), []string{"-read-batch: 10001 must be between 1 and 10000"}},
 		{"unknown flag", args("-bogus"), []string{"flag provided but not defined: -bogus"}},
 		{"extra argument", args("extra"), []string{`unexpected argument "extra"`}},
 	}

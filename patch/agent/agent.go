@@ -57,7 +57,9 @@ type Options struct {
 	RegisterEvery time.Duration
 	// ReadBatch is how many messages Run asks the feed for at once: the
 	// more, the more patches that have come and gone an agent catching up
-	// skips (see Run). Default 256.
+	// skips (see Run), and the more memory a read may take (a message is
+	// typically under 1 KiB; one carrying the largest patch Decode takes,
+	// about 1 MiB). Default 256.
 	ReadBatch int
 	// MaxBackoff caps the wait between retries of an unavailable feed
 	// (starting at 100ms, doubling). Default 30s.
