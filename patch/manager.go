@@ -61,8 +61,10 @@ type Options struct {
 //
 // One Manager per store runs the loop: two loops over one store would
 // publish a patch twice (agents ignore the repeat, but the stream grows).
-// Hosts scaled out run Run on the lease holder only; the request methods
-// (Submit, Approve, Reject, Rollback, Get, List) are safe on every host.
+// Hosts scaled out run Run on the holder of a lease only (package lease:
+// lease.Run(ctx, opts, func(ctx context.Context) { _ = m.Run(ctx) }), as
+// examples/hms-mgt does); the request methods (Submit, Approve, Reject,
+// Rollback, Get, List) are safe on every host.
 type Manager struct {
 	store    Store
 	sink     ConfigSink
