@@ -178,14 +178,6 @@ func (v *Validator) Check(p *Patch) error {
 // checked against it.
 const policySizeBound = MaxStringValue
 
-// Conflict is a live patch that changes one of the same keys of the same
-// service and tenant in an overlapping window.
-type Conflict struct {
-	ID     int64
-	Key    string
-	Window Window
-}
-
 // Evaluate runs every policy on p at time now, given the tenant's other
 // live records, and returns the violations (nil when p passes). A policy
 // that cannot be evaluated fails closed: it is a violation too. It returns
@@ -235,34 +227,29 @@ func (v *Validator) Evaluate(ctx context.Context, p *Patch, live []Record, now t
 	return out, nil
 }
 
-// Conflicts returns the live records of p's tenant and service, other than
-// p, that change one of p's keys in a window overlapping p's, one entry per
-// record and key, ordered by ID then key.
-func Conflicts(p *Patch, live []Record) []Conflict {
-	var out []Conflict
-	for i := range live {
-		if overlapping(p, &live[i]) {
-			out = appendConflicts(out, p, &live[i].Patch)
-		}
-	}
-	return out
-}
-
 // overlapping reports whether r is another live patch of p's tenant whose
 // window overlaps p's.
 func overlapping(p *Patch, r *Record) bool {
 	return r.Patch.ID != p.ID && r.Patch.Tenant == p.Tenant && r.Status.Live() && r.Patch.Window.Overlaps(p.Window)
 }
 
+// conflict is a live patch that changes one of the same keys of the same
+// service and tenant in an overlapping window.
+type conflict struct {
+	ID     int64
+	Key    string
+	Window Window
+}
+
 // appendConflicts appends the keys of o that conflict with p's, when o is
-// of p's service.
-func appendConflicts(out []Conflict, p, o *Patch) []Conflict {
+// of p's service, in key order.
+func appendConflicts(out []conflict, p, o *Patch) []conflict {
 	if o.Service != p.Service {
 		return out
 	}
 	for _, k := range o.Changes.Keys() {
 		if _, ok := p.Changes[k]; ok {
-			out = append(out, Conflict{ID: o.ID, Key: k, Window: o.Window})
+			out = append(out, conflict{ID: o.ID, Key: k, Window: o.Window})
 		}
 	}
 	return out
@@ -281,15 +268,17 @@ func (v *Validator) quota(tenant string) map[string]int64 {
 
 // scan reads the tenant's live patches once: it sums into u, per quota
 // key, the integer values the other live patches overlapping p's window
-// set, and returns the conflicts as Conflicts does.
-func (v *Validator) scan(u *usage, p *Patch, live []Record) []Conflict {
+// set, and returns the conflicts: the patches of p's service among them
+// that change one of p's keys, one entry per patch and key, in the
+// order of live, then by key.
+func (v *Validator) scan(u *usage, p *Patch, live []Record) []conflict {
 	u.keys = v.quotaKeys
 	if len(v.quotaKeys) <= len(u.small) {
 		u.sums = u.small[:len(v.quotaKeys)]
 	} else {
 		u.sums = make([]int64, len(v.quotaKeys))
 	}
-	var conflicts []Conflict
+	var conflicts []conflict
 	for i := range live {
 		if !overlapping(p, &live[i]) {
 			continue
@@ -350,7 +339,7 @@ func (u *usage) len() int        { return len(u.keys) }
 // noConflicts is the conflicts variable when there are none.
 var noConflicts = types.NewDynamicList(types.DefaultTypeAdapter, []map[string]any{})
 
-func conflictVar(cs []Conflict) ref.Val {
+func conflictVar(cs []conflict) ref.Val {
 	if len(cs) == 0 {
 		return noConflicts
 	}
