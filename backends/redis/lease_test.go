@@ -2,7 +2,6 @@ package redis_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -222,27 +221,6 @@ func TestLeaseRedisRestart(t *testing.T) {
 				return retrying(t, func() (string, error) { return l.Holder(ctx(t), "short") }) == ""
 			}, 10*time.Second, 50*time.Millisecond, "a lease did not expire after the restart")
 		})
-	}
-}
-
-// retrying calls f until it is not unavailable, as a replica does after
-// an outage (see readRetrying). Bounded: 30 s.
-func retrying[T any](t *testing.T, f func() (T, error)) T {
-	t.Helper()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(30 * time.Second)
-	for {
-		v, err := f()
-		if !errors.Is(err, mgmt.ErrUnavailable) {
-			require.NoError(t, err)
-			return v
-		}
-		select {
-		case <-tick.C:
-		case <-deadline:
-			require.NoError(t, err, "still unavailable after 30 s")
-		}
 	}
 }
 

@@ -227,21 +227,18 @@ func TestRedisRestart(t *testing.T) {
 	}
 }
 
-// readRetrying reads as an agent does after an outage: it retries while
-// the sink is unavailable. go-redis remembers a failed dial and reports it
-// again, without dialling, until a background dial (once a second)
-// succeeds, so a one-connection client sees Redis back within about a
-// second of its return. Bounded: 30 s.
-func readRetrying(t *testing.T, f patch.Feed, tenant, after string) []patch.Message {
+// retrying calls f until it is not unavailable, as an agent or a replica
+// does after an outage (see readRetrying). Bounded: 30 s.
+func retrying[T any](t *testing.T, f func() (T, error)) T {
 	t.Helper()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.After(30 * time.Second)
 	for {
-		ms, err := f.Read(ctx(t), tenant, after, 10)
+		v, err := f()
 		if !errors.Is(err, mgmt.ErrUnavailable) {
 			require.NoError(t, err)
-			return ms
+			return v
 		}
 		select {
 		case <-tick.C:
@@ -249,6 +246,16 @@ func readRetrying(t *testing.T, f patch.Feed, tenant, after string) []patch.Mess
 			require.NoError(t, err, "still unavailable after 30 s")
 		}
 	}
+}
+
+// readRetrying reads as an agent does after an outage: it retries while
+// the sink is unavailable. go-redis remembers a failed dial and reports it
+// again, without dialling, until a background dial (once a second)
+// succeeds, so a one-connection client sees Redis back within about a
+// second of its return. Bounded: 30 s.
+func readRetrying(t *testing.T, f patch.Feed, tenant, after string) []patch.Message {
+	t.Helper()
+	return retrying(t, func() ([]patch.Message, error) { return f.Read(ctx(t), tenant, after, 10) })
 }
 
 // TestSeparateClients runs agents as real sidecars do: each on a client
