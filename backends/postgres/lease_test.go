@@ -23,37 +23,11 @@ func TestLeasesConformance(t *testing.T) {
 }
 
 // TestLeasesReplicas runs two replicas (two pools, as two hosts would
-// have) on one database: a lease one holds, the other cannot take until
-// it is released.
+// have) on one database: leasetest.RunReplicas.
 func TestLeasesReplicas(t *testing.T) {
 	t.Parallel()
 	dsn := srv.NewDatabase(t)
-	a, b := open(t, dsn).Leases(), open(t, dsn).Patches().Leases()
-	ctx := ctxFor(t)
-	const name, ttl = "hms-mgt/patches", time.Minute
-
-	ok, err := a.Acquire(ctx, name, "replica-a", ttl)
-	require.NoError(t, err)
-	require.True(t, ok, "A takes the free lease")
-	ok, err = b.Acquire(ctx, name, "replica-b", ttl)
-	require.NoError(t, err)
-	assert.False(t, ok, "B took A's lease")
-	h, err := b.Holder(ctx, name)
-	require.NoError(t, err)
-	assert.Equal(t, "replica-a", h, "B's view of the holder")
-
-	require.NoError(t, b.Release(ctx, name, "replica-b"), "B releases a lease it does not hold")
-	ok, err = a.Acquire(ctx, name, "replica-a", ttl)
-	require.NoError(t, err)
-	assert.True(t, ok, "A renews")
-
-	require.NoError(t, a.Release(ctx, name, "replica-a"))
-	ok, err = b.Acquire(ctx, name, "replica-b", ttl)
-	require.NoError(t, err)
-	assert.True(t, ok, "B takes the released lease")
-	h, err = a.Holder(ctx, name)
-	require.NoError(t, err)
-	assert.Equal(t, "replica-b", h, "A's view of the holder")
+	leasetest.RunReplicas(t, open(t, dsn).Leases(), open(t, dsn).Patches().Leases())
 }
 
 // TestLeasesClosed: a Lock over a closed store fails as unavailable.

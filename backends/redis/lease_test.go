@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -89,48 +88,7 @@ func TestLeaseReplicas(t *testing.T) {
 	a := newLeases(t, redis.Options{Addr: srv.Addr(), DB: db, PoolSize: 2})
 	b := newLeases(t, redis.Options{Addr: srv.Addr(), DB: db, PoolSize: 2})
 
-	t.Run("Acquire", func(t *testing.T) {
-		ok, err := a.Acquire(ctx(t), "direct", "a", time.Hour)
-		require.NoError(t, err)
-		require.True(t, ok)
-		ok, err = b.Acquire(ctx(t), "direct", "b", time.Hour)
-		require.NoError(t, err)
-		assert.False(t, ok, "b took a's lease")
-		for _, l := range []*redis.Leases{a, b} {
-			h, err := l.Holder(ctx(t), "direct")
-			require.NoError(t, err)
-			assert.Equal(t, "a", h)
-		}
-		require.NoError(t, b.Release(ctx(t), "direct", "b"))
-		ok, err = b.Acquire(ctx(t), "direct", "b", time.Hour)
-		require.NoError(t, err)
-		assert.False(t, ok, "b's release freed a's lease")
-		require.NoError(t, a.Release(ctx(t), "direct", "a"))
-		ok, err = b.Acquire(ctx(t), "direct", "b", time.Hour)
-		require.NoError(t, err)
-		assert.True(t, ok, "b cannot take the lease a released")
-	})
-
-	t.Run("Race", func(t *testing.T) {
-		const n = 8 // holders per replica
-		var wins atomic.Int32
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range 2 * n {
-			l := []*redis.Leases{a, b}[i%2]
-			wg.Go(func() {
-				<-start
-				ok, err := l.Acquire(ctx(t), "race", fmt.Sprintf("holder-%d", i), time.Hour)
-				assert.NoError(t, err)
-				if ok {
-					wins.Add(1)
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
-		assert.Equal(t, int32(1), wins.Load(), "holders on two clients that took one lease at once")
-	})
+	t.Run("Exclusive", func(t *testing.T) { leasetest.RunReplicas(t, a, b) })
 
 	t.Run("Run", func(t *testing.T) {
 		const ttl = time.Second

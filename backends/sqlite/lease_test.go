@@ -41,38 +41,12 @@ func TestLeasesConformanceMemory(t *testing.T) {
 }
 
 // TestLeasesTwoStores runs two replicas (two Opens, as two processes
-// would) on one file: a lease one holds, the other cannot take until it
-// is released.
+// would) on one file: leasetest.RunReplicas.
 func TestLeasesTwoStores(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "mgmt.db")
 	sa, sb := openAt(t, path), openAt(t, path)
 	defer sa.Close()
 	defer sb.Close()
-	a, b := sa.Leases(), sb.Patches().Leases()
-	ctx := t.Context()
-	const name, ttl = "hms-mgt/patches", time.Minute
-
-	ok, err := a.Acquire(ctx, name, "replica-a", ttl)
-	require.NoError(t, err)
-	require.True(t, ok, "A takes the free lease")
-	ok, err = b.Acquire(ctx, name, "replica-b", ttl)
-	require.NoError(t, err)
-	assert.False(t, ok, "B took A's lease")
-	h, err := b.Holder(ctx, name)
-	require.NoError(t, err)
-	assert.Equal(t, "replica-a", h, "B's view of the holder")
-
-	require.NoError(t, b.Release(ctx, name, "replica-b"), "B releases a lease it does not hold")
-	ok, err = a.Acquire(ctx, name, "replica-a", ttl)
-	require.NoError(t, err)
-	assert.True(t, ok, "A renews")
-
-	require.NoError(t, a.Release(ctx, name, "replica-a"))
-	ok, err = b.Acquire(ctx, name, "replica-b", ttl)
-	require.NoError(t, err)
-	assert.True(t, ok, "B takes the released lease")
-	h, err = a.Holder(ctx, name)
-	require.NoError(t, err)
-	assert.Equal(t, "replica-b", h, "A's view of the holder")
+	leasetest.RunReplicas(t, sa.Leases(), sb.Patches().Leases())
 }

@@ -31,6 +31,9 @@
 // Expiry is real time on a real store: Harness.TTL is the short lease the
 // expiry checks take, and Harness.Wait lets that much time pass (a sleep,
 // or a mock clock's Add).
+//
+// RunReplicas checks two Locks over one store, as two hosts (or two
+// processes) hold them.
 package leasetest
 
 import (
@@ -253,4 +256,45 @@ func testCancelled(t *testing.T, _ Harness, l lease.Lock) {
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Empty(t, holderOf(t, l, "free"), "a cancelled Acquire took the lease")
 	assert.Equal(t, "a", holderOf(t, l, "held"), "a cancelled Release freed the lease")
+}
+
+// RunReplicas checks two Locks a and b over one store, as two replicas
+// have them (two pools, two clients, two processes): a lease one takes,
+// the other cannot take, sees held by the first and cannot free; once
+// released, the other takes it; and of 16 holders racing for one lease
+// through both, exactly one wins. It uses the lease names "replicas" and
+// "replicas-race".
+func RunReplicas(t *testing.T, a, b lease.Lock) {
+	t.Helper()
+	const name = "replicas"
+	require.True(t, acquire(t, a, name, "replica-a", long), "A takes the free lease")
+	assert.False(t, acquire(t, b, name, "replica-b", long), "B took A's lease")
+	for _, l := range []lease.Lock{a, b} {
+		assert.Equal(t, "replica-a", holderOf(t, l, name), "each replica's view of the holder")
+	}
+	require.NoError(t, b.Release(context.Background(), name, "replica-b"), "B releases a lease it does not hold")
+	assert.False(t, acquire(t, b, name, "replica-b", long), "B's release freed A's lease")
+	assert.True(t, acquire(t, a, name, "replica-a", long), "A renews")
+	require.NoError(t, a.Release(context.Background(), name, "replica-a"))
+	assert.True(t, acquire(t, b, name, "replica-b", long), "B takes the released lease")
+	assert.Equal(t, "replica-b", holderOf(t, a, name), "A's view of the holder")
+
+	const n = 8 // holders per replica
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range 2 * n {
+		l := []lease.Lock{a, b}[i%2]
+		wg.Go(func() {
+			<-start
+			ok, err := l.Acquire(context.Background(), "replicas-race", fmt.Sprintf("holder-%d", i), long)
+			assert.NoError(t, err)
+			if ok {
+				wins.Add(1)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	assert.Equal(t, int32(1), wins.Load(), "holders on two replicas that took one lease at once")
 }
