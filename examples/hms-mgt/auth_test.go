@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -22,23 +20,10 @@ import (
 func TestServeWithIssuer(t *testing.T) {
 	t.Parallel()
 	iss := authtest.NewIssuer(t, authtest.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr apitest.SyncBuffer
-	addrc := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-issuer", iss.URL, "-audience", iss.Audience,
-			"-log-format", "json", "-db", ":memory:"}, &stderr, func(a net.Addr) { addrc <- a })
-	}()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a.String()
-	case err := <-done:
-		t.Fatalf("run returned before serving: %v\n%s", err, stderr.String())
-	}
-	assert.NotContains(t, stderr.String(), "AUTHENTICATION IS DISABLED")
+	h := apitest.StartHost(t, run, "-addr", "127.0.0.1:0", "-issuer", iss.URL, "-audience", iss.Audience,
+		"-log-format", "json", "-db", ":memory:")
+	base := h.URL
+	assert.NotContains(t, h.Stderr.String(), "AUTHENTICATION IS DISABLED")
 
 	ana := iss.Mint(authtest.Claims{Subject: "ana", Tenant: "IACB", Roles: []string{"release_manager"}})
 	olga := iss.Mint(authtest.Claims{Subject: "olga", Tenant: "IACB", Roles: []string{"governance_approver"}})
@@ -86,14 +71,8 @@ func TestServeWithIssuer(t *testing.T) {
 	status, _, out = apitest.Call(t, "POST", base+"/api/patch/1/rollback", "", ana)
 	assert.Equal(t, http.StatusOK, status, out)
 
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(15 * time.Second):
-		t.Fatal("run did not return after the context was cancelled")
-	}
-	log := stderr.String()
+	require.NoError(t, h.Stop())
+	log := h.Stderr.String()
 	for _, tok := range []string{ana, olga, both, vera, viewer} {
 		assert.NotContains(t, log, tok[strings.LastIndexByte(tok, '.')+1:], "the log holds a token's signature")
 	}

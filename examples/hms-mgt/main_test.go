@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hms-platform/mgmt/internal/apitest"
 	"github.com/hms-platform/mgmt/internal/host"
 )
 
@@ -68,24 +68,11 @@ func TestServesAndStops(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "mgt.db")
 	start := func() (string, func()) {
-		ctx, cancel := context.WithCancel(context.Background())
-		addrc := make(chan net.Addr, 1)
-		errc := make(chan error, 1)
-		var stderr bytes.Buffer
-		go func() {
-			errc <- run(ctx, []string{"-dev", "-addr", "127.0.0.1:0", "-db", db}, &stderr, func(a net.Addr) { addrc <- a })
-		}()
-		select {
-		case a := <-addrc:
-			return "http://" + a.String(), func() {
-				cancel()
-				require.NoError(t, <-errc)
-				assert.Contains(t, stderr.String(), "AUTHENTICATION IS DISABLED")
-			}
-		case err := <-errc:
-			t.Fatalf("run: %v: %s", err, stderr.String())
+		h := apitest.StartHost(t, run, "-dev", "-addr", "127.0.0.1:0", "-db", db)
+		return h.URL, func() {
+			require.NoError(t, h.Stop())
+			assert.Contains(t, h.Stderr.String(), "AUTHENTICATION IS DISABLED")
 		}
-		return "", nil
 	}
 	url, stop := start()
 	now := time.Now().UTC()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -22,43 +21,16 @@ import (
 )
 
 // replica is one hms-mgt process (run in this one) of several on one -db.
-type replica struct {
-	url    string
-	stderr *apitest.SyncBuffer
-	stop   func()
-}
+type replica struct{ *apitest.Host }
 
 func startReplica(t *testing.T, db, redisAddr string) *replica {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &replica{stderr: &apitest.SyncBuffer{}}
-	addrc := make(chan net.Addr, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- run(ctx, []string{"-dev", "-addr", "127.0.0.1:0", "-db", db, "-redis", redisAddr,
-			"-interval", "50ms", "-lease-ttl", "3s"}, r.stderr, func(a net.Addr) { addrc <- a })
-	}()
-	select {
-	case a := <-addrc:
-		r.url = "http://" + a.String()
-	case err := <-errc:
-		t.Fatalf("run: %v: %s", err, r.stderr.String())
-	}
-	stopped := false
-	r.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		assert.NoError(t, <-errc)
-	}
-	t.Cleanup(r.stop)
-	return r
+	return &replica{apitest.StartHost(t, run, "-dev", "-addr", "127.0.0.1:0", "-db", db, "-redis", redisAddr,
+		"-interval", "50ms", "-lease-ttl", "3s")}
 }
 
 func (r *replica) leading() bool {
-	s := r.stderr.String()
+	s := r.Stderr.String()
 	return strings.LastIndex(s, `msg=leading`) > strings.LastIndex(s, `msg="not leading"`)
 }
 
@@ -69,7 +41,7 @@ func (r *replica) submit(t *testing.T, changes string) int64 {
 	now := time.Now().UTC()
 	body := fmt.Sprintf(`{"service": "ARTIST_REGISTRY_API", "version_selector": ">=2.1.0", "changes": %s,
 	  "tenant": "IACB", "window": {"start": %q, "end": %q}}`, changes, now.Add(-time.Minute).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339))
-	res, err := http.Post(r.url+"/api/patch", "application/json", strings.NewReader(body))
+	res, err := http.Post(r.URL+"/api/patch", "application/json", strings.NewReader(body))
 	require.NoError(t, err)
 	defer res.Body.Close()
 	var out struct {
@@ -82,7 +54,7 @@ func (r *replica) submit(t *testing.T, changes string) int64 {
 
 func (r *replica) status(t *testing.T, id int64) patch.Status {
 	t.Helper()
-	res, err := http.Get(fmt.Sprintf("%s/api/patch/%d", r.url, id))
+	res, err := http.Get(fmt.Sprintf("%s/api/patch/%d", r.URL, id))
 	require.NoError(t, err)
 	defer res.Body.Close()
 	var out struct {
@@ -109,8 +81,8 @@ func TestReplicasOneLoopPostgres(t *testing.T) {
 	dsn := pgtest.Start(t) // trust authentication: the password is not checked
 	dsn = strings.Replace(dsn, "postgres://postgres@", "postgres://postgres:s3cret-pw@", 1)
 	for _, r := range checkOneLoop(t, dsn) {
-		assert.NotContains(t, r.stderr.String(), "s3cret-pw")
-		assert.Contains(t, r.stderr.String(), "postgres:xxxxx@127.0.0.1")
+		assert.NotContains(t, r.Stderr.String(), "s3cret-pw")
+		assert.Contains(t, r.Stderr.String(), "postgres:xxxxx@127.0.0.1")
 	}
 }
 
@@ -171,7 +143,7 @@ func checkOneLoop(t *testing.T, db string) []*replica {
 	time.Sleep(300 * time.Millisecond) // six more rounds of every replica: nobody publishes it again
 	assert.Equal(t, []int64{id}, published())
 
-	rs[first].stop()
+	require.NoError(t, rs[first].Stop())
 	second := leader()
 	require.NotEqual(t, first, second)
 	id2 := rs[second].submit(t, `{"log_level": "debug"}`)

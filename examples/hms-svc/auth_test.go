@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/benbjohnson/clock"
 	"github.com/stretchr/testify/assert"
@@ -52,24 +51,10 @@ func auditRecords(t *testing.T, log string) []map[string]any {
 func TestServeWithIssuer(t *testing.T) {
 	t.Parallel()
 	iss := authtest.NewIssuer(t, authtest.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr apitest.SyncBuffer
-	addrc := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-issuer", iss.URL, "-audience", iss.Audience,
-			"-log-format", "json", "-trace", "constant:640", "-budget-db", ":memory:"},
-			&stderr, func(a net.Addr) { addrc <- a })
-	}()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a.String()
-	case err := <-done:
-		t.Fatalf("run returned before serving: %v\n%s", err, stderr.String())
-	}
-	assert.NotContains(t, stderr.String(), "AUTHENTICATION IS DISABLED")
+	h := apitest.StartHost(t, run, "-addr", "127.0.0.1:0", "-issuer", iss.URL, "-audience", iss.Audience,
+		"-log-format", "json", "-trace", "constant:640", "-budget-db", ":memory:")
+	base := h.URL
+	assert.NotContains(t, h.Stderr.String(), "AUTHENTICATION IS DISABLED")
 
 	ana := iss.Mint(authtest.Claims{Subject: "ana", Tenant: "ED", Roles: []string{"service_operator"}})
 	hal := iss.Mint(authtest.Claims{Subject: "hal", Tenant: "HUD", Roles: []string{"service_operator"}})
@@ -100,14 +85,8 @@ func TestServeWithIssuer(t *testing.T) {
 	status, _, body = apitest.Call(t, "POST", base+"/budgets/eligibility-api", `{"monthlyUSD": 10000}`, bea)
 	assert.Equal(t, http.StatusCreated, status, body)
 
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(15 * time.Second):
-		t.Fatal("run did not return after the context was cancelled")
-	}
-	log := stderr.String()
+	require.NoError(t, h.Stop())
+	log := h.Stderr.String()
 	for _, tok := range []string{ana, hal, bea} {
 		assert.NotContains(t, log, tok[strings.LastIndexByte(tok, '.')+1:], "the log holds a token's signature")
 	}

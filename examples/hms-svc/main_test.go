@@ -148,23 +148,9 @@ func TestNewCluster(t *testing.T) {
 // seed does, and shuts it down by cancelling the context (what SIGINT does).
 func TestServe(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr apitest.SyncBuffer
 	db := filepath.Join(t.TempDir(), "budget.db")
-	addrc := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-dev", "-interval", "20ms", "-log-format", "json", "-trace", "constant:640", "-budget-db", db},
-			&stderr, func(a net.Addr) { addrc <- a })
-	}()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a.String()
-	case err := <-done:
-		t.Fatalf("run returned before serving: %v\n%s", err, stderr.String())
-	}
+	h := apitest.StartHost(t, run, "-addr", "127.0.0.1:0", "-dev", "-interval", "20ms", "-log-format", "json", "-trace", "constant:640", "-budget-db", db)
+	base, stderr := h.URL, h.Stderr
 	assert.Contains(t, stderr.String(), "AUTHENTICATION IS DISABLED")
 
 	res, err := http.Get(base + "/healthz")
@@ -226,13 +212,7 @@ func TestServe(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, res.StatusCode)
 	assert.Equal(t, "application/json", res.Header.Get("Content-Type"))
 
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(15 * time.Second):
-		t.Fatal("run did not return after the context was cancelled")
-	}
+	require.NoError(t, h.Stop())
 	assert.Contains(t, stderr.String(), `"msg":"hms-svc stopped"`)
 	assert.Contains(t, stderr.String(), `"msg":"autoscale: scaled"`)
 	_, err = http.Get(base + "/healthz")
