@@ -77,64 +77,20 @@ func BenchStore(b *testing.B, newStore func(b *testing.B) patch.Store) {
 				b.Fatal("Create:", err)
 			}
 		}
-		benchAck := func(a int, rev int64) patch.Ack {
-			return patch.Ack{
-				Agent: benchAgent(a), Tenant: "iacb", PatchID: r.Patch.ID, Op: patch.OpApply,
-				Seq: fmt.Sprintf("1732060800000-%d", rev), Status: "APPLIED", Version: "2.1.3", Revision: rev,
-				Hash: fmt.Sprintf("%064x", rev), At: storeBase.Add(time.Duration(rev) * time.Millisecond),
-			}
-		}
 		if _, err := s.Update(ctx, r.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
 			for a := range BenchAgents {
-				cur.SetAck(benchAck(a, 0))
+				cur.SetAck(benchAck(cur.Patch.ID, a, 0))
 			}
 			return nil
 		}); err != nil {
 			b.Fatal("Update:", err)
 		}
-		i := 0
-		b.ReportAllocs()
-		for b.Loop() {
-			a := benchAck(i%BenchAgents, int64(i+1))
-			if _, err := s.Update(ctx, r.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
-				if !cur.SetAck(a) {
-					return fmt.Errorf("ack %d changed nothing", i)
-				}
-				return nil
-			}); err != nil {
-				b.Fatal("Update:", err)
-			}
-			i++
-		}
-		b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "ops/s")
+		benchUpdateAcks(b, s, r.Patch.ID, 5)
 	})
 	b.Run("UpdateAckAmongLive", func(b *testing.B) {
 		s := benchOpen(b, newStore)
 		benchLiveFixture(b, s)
-		ctx := b.Context()
-		const id = 1 // the first live patch; BenchLive-1 others are live
-		i := 0
-		b.ReportAllocs()
-		for b.Loop() {
-			a := patch.Ack{
-				Agent: benchAgent(i % BenchAgents), Tenant: "iacb", PatchID: id, Op: patch.OpApply,
-				Seq: fmt.Sprintf("1732060900000-%d", i), Status: "APPLIED", Version: "2.1.3", Revision: int64(i + 1),
-				Hash: fmt.Sprintf("%064x", i+1), At: storeBase.Add(time.Hour + time.Duration(i)*time.Millisecond),
-			}
-			if _, err := s.Update(ctx, id, func(cur *patch.Record, live []patch.Record) error {
-				if len(live) != BenchLive-1 {
-					return fmt.Errorf("the callback saw %d live records, want %d", len(live), BenchLive-1)
-				}
-				if !cur.SetAck(a) {
-					return fmt.Errorf("ack %d changed nothing", i)
-				}
-				return nil
-			}); err != nil {
-				b.Fatal("Update:", err)
-			}
-			i++
-		}
-		b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "ops/s")
+		benchUpdateAcks(b, s, 1, BenchLive-1) // the first live patch
 	})
 	b.Run("ListLive", func(b *testing.B) {
 		// Run once, for both sub-benchmarks: writing the acks is the slow
@@ -204,11 +160,7 @@ func benchLiveFixture(b *testing.B, s patch.Store) {
 		}
 		if _, err := s.Update(ctx, r.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
 			for a := range BenchAgents {
-				cur.SetAck(patch.Ack{
-					Agent: benchAgent(a), Tenant: tenant, PatchID: cur.Patch.ID, Op: patch.OpApply,
-					Seq: fmt.Sprintf("1732060800000-%d", a), Status: "APPLIED", Version: "2.1.3", Revision: int64(a),
-					Hash: fmt.Sprintf("%064x", a), At: storeBase.Add(time.Duration(a) * time.Millisecond),
-				})
+				cur.SetAck(benchAck(cur.Patch.ID, a, int64(a)))
 			}
 			if st != cur.Status {
 				cur.History = append(cur.History, patch.Transition{From: cur.Status, To: st, Actor: "scheduler", At: at(n + 1), Reason: "window ended"})
@@ -228,6 +180,41 @@ func benchLiveFixture(b *testing.B, s patch.Store) {
 }
 
 func benchAgent(a int) string { return fmt.Sprintf("agent-%04d", a) }
+
+// benchAck is agent a's acknowledgement of patch id, of iacb, at revision
+// rev.
+func benchAck(id int64, a int, rev int64) patch.Ack {
+	return patch.Ack{
+		Agent: benchAgent(a), Tenant: "iacb", PatchID: id, Op: patch.OpApply,
+		Seq: fmt.Sprintf("1732060800000-%d", rev), Status: "APPLIED", Version: "2.1.3", Revision: rev,
+		Hash: fmt.Sprintf("%064x", rev), At: storeBase.Add(time.Duration(rev) * time.Millisecond),
+	}
+}
+
+// benchUpdateAcks times one Update per iteration recording a newer ack of
+// agent i%BenchAgents on patch id, as the host's ack consumer does; the
+// callback must see live other live records. It reports ops/s.
+func benchUpdateAcks(b *testing.B, s patch.Store, id int64, live int) {
+	ctx := b.Context()
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		a := benchAck(id, i%BenchAgents, int64(BenchAgents+i+1))
+		if _, err := s.Update(ctx, id, func(cur *patch.Record, others []patch.Record) error {
+			if len(others) != live {
+				return fmt.Errorf("the callback saw %d live records, want %d", len(others), live)
+			}
+			if !cur.SetAck(a) {
+				return fmt.Errorf("ack %d changed nothing", i)
+			}
+			return nil
+		}); err != nil {
+			b.Fatal("Update:", err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "ops/s")
+}
 
 func benchOpen(b *testing.B, newStore func(b *testing.B) patch.Store) patch.Store {
 	s := newStore(b)
