@@ -62,6 +62,23 @@ func (f *fixture) agent(t testing.TB) *agent.Agent {
 	return a
 }
 
+// countReloads makes the agent's reload count itself, and returns the
+// count.
+func (f *fixture) countReloads() *atomic.Int32 {
+	var n atomic.Int32
+	f.opts.Reload = agent.ReloaderFunc(func(context.Context) error { n.Add(1); return nil })
+	return &n
+}
+
+// withSink gives the agent a fresh in-process feed, closed when t ends,
+// and returns it.
+func (f *fixture) withSink(t testing.TB) *patch.MemorySink {
+	sink := patch.NewMemorySink()
+	t.Cleanup(func() { _ = sink.Close() })
+	f.opts.Feed = sink
+	return sink
+}
+
 func (f *fixture) read(t *testing.T) string {
 	t.Helper()
 	data, err := os.ReadFile(f.config)
@@ -263,8 +280,7 @@ func TestFailedApply(t *testing.T) {
 func TestRedeliveryIsIdempotent(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, "n: 1\n")
-	var reloads atomic.Int32
-	f.opts.Reload = agent.ReloaderFunc(func(context.Context) error { reloads.Add(1); return nil })
+	reloads := f.countReloads()
 	a := f.agent(t)
 	ctx := context.Background()
 	m := applyMsg("1", 3, patch.Changes{"n": int64(2)})
@@ -338,8 +354,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Run(step, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, baseConfig)
-			var reloads atomic.Int32
-			f.opts.Reload = agent.ReloaderFunc(func(context.Context) error { reloads.Add(1); return nil })
+			f.countReloads() // a reload that succeeds
 			a := f.agent(t)
 			agent.SetFailpoint(a, func(s string) error {
 				if s == step {

@@ -61,10 +61,8 @@ func publish(t *testing.T, sink *patch.MemorySink, m patch.Message) string {
 
 func TestRunRestartResumesFromState(t *testing.T) {
 	t.Parallel()
-	sink := patch.NewMemorySink()
-	defer sink.Close()
 	f := newFixture(t, "n: 0\n")
-	f.opts.Feed = sink
+	sink := f.withSink(t)
 	for i := int64(1); i <= 3; i++ {
 		publish(t, sink, applyMsg("", i, patch.Changes{"k" + string(rune('0'+i)): i}))
 	}
@@ -105,10 +103,8 @@ func TestRunRestartResumesFromState(t *testing.T) {
 
 func TestRunResendsAckAfterCrash(t *testing.T) {
 	t.Parallel()
-	sink := patch.NewMemorySink()
-	defer sink.Close()
 	f := newFixture(t, "n: 0\n")
-	f.opts.Feed = sink
+	sink := f.withSink(t)
 	publish(t, sink, applyMsg("", 1, patch.Changes{"n": int64(1)}))
 	a := f.agent(t)
 	errCrash := errors.New("crash")
@@ -265,10 +261,8 @@ func TestRunHeartbeatAndClose(t *testing.T) {
 func TestRunDeregistersWhenItStops(t *testing.T) {
 	t.Parallel()
 	for _, stay := range []bool{false, true} {
-		sink := patch.NewMemorySink()
-		defer sink.Close()
 		f := newFixture(t, "n: 0\n")
-		f.opts.Feed = sink
+		sink := f.withSink(t)
 		f.opts.StayRegistered = stay
 		registered := func() int {
 			as, err := sink.Agents(context.Background(), tenant)
@@ -317,12 +311,9 @@ func (r *recordingFeed) Register(ctx context.Context, a patch.AgentInfo) error {
 // applied, then reverted, as before.
 func TestRunCatchUpSkipsPatchesThatCameAndWent(t *testing.T) {
 	t.Parallel()
-	sink := patch.NewMemorySink()
-	defer sink.Close()
 	f := newFixture(t, "n: 0\n")
-	f.opts.Feed = sink
-	var reloads atomic.Int32
-	f.opts.Reload = agent.ReloaderFunc(func(context.Context) error { reloads.Add(1); return nil })
+	sink := f.withSink(t)
+	reloads := f.countReloads()
 	// History: patches 1–20 each applied then reverted; 21 still live;
 	// 22 for another service, applied and reverted.
 	for i := int64(1); i <= 20; i++ {
@@ -376,13 +367,10 @@ func TestRunCatchUpSkipsPatchesThatCameAndWent(t *testing.T) {
 // apply cannot see its revert: it is applied, then reverted.
 func TestRunAcrossReadsAppliesThenReverts(t *testing.T) {
 	t.Parallel()
-	sink := patch.NewMemorySink()
-	defer sink.Close()
 	f := newFixture(t, "n: 0\n")
-	f.opts.Feed = sink
+	sink := f.withSink(t)
 	f.opts.ReadBatch = 1
-	var reloads atomic.Int32
-	f.opts.Reload = agent.ReloaderFunc(func(context.Context) error { reloads.Add(1); return nil })
+	reloads := f.countReloads()
 	publish(t, sink, applyMsg("", 1, patch.Changes{"n": int64(1)}))
 	publish(t, sink, revertMsg("", 1))
 	stop := runAgent(t, f.agent(t))
