@@ -8,11 +8,13 @@ STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME   ?= 30s
 BENCHTIME  ?= 1s
 
-# Domain packages: everything but the backends, the examples and the
-# internal demo harness that runs on the simulated cluster.
-DOMAIN = $(shell $(GO) list ./... | grep -v -e /backends/ -e /examples/ -e /internal/surgesim)
+# Domain packages: everything but the backends and the examples.
+DOMAIN = $(shell $(GO) list ./... | grep -v -e /backends/ -e /examples/)
+# Packages below the domain: internal/ at the top of the module (CEL, HTTP
+# errors, the test-server harnesses).
+BELOW = $(shell $(GO) list ./internal/...)
 
-.PHONY: all test deps vet bench lint lint-imports lint-plugin-imports lint-gen fuzz
+.PHONY: all test deps vet bench lint lint-imports lint-layers lint-plugin-imports lint-gen fuzz
 
 all: lint test
 
@@ -36,7 +38,7 @@ deps:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -cpu 1 ./...
 
-lint: vet lint-imports lint-plugin-imports lint-gen
+lint: vet lint-imports lint-layers lint-plugin-imports lint-gen
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) mod tidy -diff
@@ -48,6 +50,17 @@ lint-imports:
 		if [ -n "$$bad" ]; then echo "$$p imports: $$bad"; fail=1; fi; \
 	done; \
 	if [ $$fail = 0 ]; then echo "import isolation: ok ($(words $(DOMAIN)) domain packages)"; fi; \
+	exit $$fail
+
+# Packages under internal/ sit below the domain: they import the root
+# package (shared types) and each other, never a domain package, a backend
+# or an example.
+lint-layers:
+	@fail=0; for p in $(BELOW); do \
+		bad=$$($(GO) list -deps $$p | grep '^github\.com/hms-platform/mgmt/' | grep -v '^github\.com/hms-platform/mgmt/internal/'); \
+		if [ -n "$$bad" ]; then echo "$$p is below the domain but imports: $$bad"; fail=1; fi; \
+	done; \
+	if [ $$fail = 0 ]; then echo "layers: ok ($(words $(BELOW)) packages below the domain)"; fi; \
 	exit $$fail
 
 fuzz:

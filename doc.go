@@ -24,7 +24,7 @@
 //	internal/celenv      the one CEL environment every policy is compiled in
 //	internal/httperr     error kinds → HTTP statuses, in one place
 //	internal/pgtest      throw-away PostgreSQL servers for tests
-//	internal/surgesim    the traffic-surge story, measured against the seed's loop and an oracle
+//	examples/surge-demo/internal/surgesim  the surge story, measured against the seed's loop and an oracle
 //	examples/surge-demo  the traffic-surge story, end to end, in seconds
 //	examples/hms-svc     the HMS-SVC HTTP API over the simulated cluster
 //	examples/hms-mgt     the HMS-MGT patch API on SQLite and Redis Streams

@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	mgmt "github.com/hms-platform/mgmt"
-	"github.com/hms-platform/mgmt/internal/patchrow"
+	"github.com/hms-platform/mgmt/backends/internal/patchrow"
 	"github.com/hms-platform/mgmt/patch"
 )
 

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	mgmt "github.com/hms-platform/mgmt"
-	"github.com/hms-platform/mgmt/internal/patchrow"
+	"github.com/hms-platform/mgmt/backends/internal/patchrow"
 	"github.com/hms-platform/mgmt/patch"
 )
 

@@ -64,7 +64,7 @@ import (
 	"github.com/benbjohnson/clock"
 
 	mgmt "github.com/hms-platform/mgmt"
-	"github.com/hms-platform/mgmt/internal/host"
+	"github.com/hms-platform/mgmt/examples/internal/host"
 	"github.com/hms-platform/mgmt/lease"
 	"github.com/hms-platform/mgmt/patch"
 	"github.com/hms-platform/mgmt/patch/patchhttp"

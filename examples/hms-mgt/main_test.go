@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hms-platform/mgmt/internal/apitest"
-	"github.com/hms-platform/mgmt/internal/host"
+	"github.com/hms-platform/mgmt/examples/internal/host"
 )
 
 func TestFlags(t *testing.T) {

@@ -77,7 +77,7 @@ import (
 	"github.com/hms-platform/mgmt/backends/sqlite"
 	"github.com/hms-platform/mgmt/budget"
 	"github.com/hms-platform/mgmt/budget/budgethttp"
-	"github.com/hms-platform/mgmt/internal/host"
+	"github.com/hms-platform/mgmt/examples/internal/host"
 	"github.com/hms-platform/mgmt/scaler"
 	"github.com/hms-platform/mgmt/scaler/scalerhttp"
 )

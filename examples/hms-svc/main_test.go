@@ -22,7 +22,7 @@ import (
 
 	"github.com/hms-platform/mgmt/backends/simcluster"
 	"github.com/hms-platform/mgmt/internal/apitest"
-	"github.com/hms-platform/mgmt/internal/host"
+	"github.com/hms-platform/mgmt/examples/internal/host"
 	"github.com/hms-platform/mgmt/scaler"
 )
 

@@ -32,7 +32,7 @@ import (
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/backends/simcluster"
 	"github.com/hms-platform/mgmt/budget"
-	"github.com/hms-platform/mgmt/internal/surgesim"
+	"github.com/hms-platform/mgmt/examples/surge-demo/internal/surgesim"
 	"github.com/hms-platform/mgmt/scaler"
 )
 

@@ -17,7 +17,7 @@ import (
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/backends/plugin"
 	"github.com/hms-platform/mgmt/backends/simcluster"
-	"github.com/hms-platform/mgmt/internal/surgesim"
+	"github.com/hms-platform/mgmt/examples/surge-demo/internal/surgesim"
 	"github.com/hms-platform/mgmt/scaler"
 )
 

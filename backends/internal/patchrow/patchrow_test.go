@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	mgmt "github.com/hms-platform/mgmt"
-	"github.com/hms-platform/mgmt/internal/patchrow"
+	"github.com/hms-platform/mgmt/backends/internal/patchrow"
 	"github.com/hms-platform/mgmt/patch"
 )
 

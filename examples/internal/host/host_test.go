@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/hms-platform/mgmt/internal/host"
+	"github.com/hms-platform/mgmt/examples/internal/host"
 )
 
 func TestExitCode(t *testing.T) {
