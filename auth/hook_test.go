@@ -15,7 +15,7 @@ import (
 	"github.com/hms-platform/mgmt/auth/authtest"
 )
 
-func TestHTTPHook(t *testing.T) {
+func TestHTTP(t *testing.T) {
 	t.Parallel()
 	pol, err := auth.LoadPolicy(filepath.Join("testdata", "policies", "good.yaml"))
 	require.NoError(t, err)
@@ -54,7 +54,7 @@ func TestHTTPHook(t *testing.T) {
 			if row.p != nil {
 				r = r.WithContext(auth.WithPrincipal(r.Context(), row.p))
 			}
-			actor, err := a.HTTPHook()(r, row.perm, row.tenant)
+			actor, err := a.HTTP().Authorize(r, row.perm, row.tenant)
 			events := log.Events()
 			require.Len(t, events, 1, "every decision is audited")
 			e := events[0]
@@ -76,7 +76,7 @@ func TestHTTPHook(t *testing.T) {
 	}
 }
 
-func TestHTTPHookResourceKind(t *testing.T) {
+func TestHTTPResourceKind(t *testing.T) {
 	t.Parallel()
 	log := &authtest.AuditLog{}
 	a, err := auth.NewAuthorizer(auth.AuthorizerOptions{Auditor: log})
@@ -84,12 +84,12 @@ func TestHTTPHookResourceKind(t *testing.T) {
 	p := &auth.Principal{Subject: "ana", Tenants: []string{"ED"}, Roles: []string{"service_operator"}}
 	r := httptest.NewRequest(http.MethodPost, "/autoscale-rules", nil)
 	r = r.WithContext(auth.WithPrincipal(r.Context(), p))
-	actor, err := a.HTTPHook()(r, "rules:write", "ED")
+	actor, err := a.HTTP().Authorize(r, "rules:write", "ED")
 	require.NoError(t, err)
 	assert.Equal(t, "ana", actor)
-	_, err = a.HTTPHook()(r, "rules:write", "HUD")
+	_, err = a.HTTP().Authorize(r, "rules:write", "HUD")
 	require.ErrorIs(t, err, mgmt.ErrForbidden)
-	_, err = a.HTTPHook()(r, "rules:write", "")
+	_, err = a.HTTP().Authorize(r, "rules:write", "")
 	require.ErrorIs(t, err, mgmt.ErrForbidden, "the default policy has no all-tenants role")
 	events := log.Events()
 	require.Len(t, events, 3)
@@ -97,14 +97,14 @@ func TestHTTPHookResourceKind(t *testing.T) {
 	assert.Equal(t, []string{"allow", "deny", "deny"}, []string{events[0].Outcome, events[1].Outcome, events[2].Outcome})
 }
 
-// TestHTTPHookResourceID: behind a ServeMux, the audit record names the
+// TestHTTPResourceID: behind a ServeMux, the audit record names the
 // resource by the route's first wildcard.
-func TestHTTPHookResourceID(t *testing.T) {
+func TestHTTPResourceID(t *testing.T) {
 	t.Parallel()
 	log := &authtest.AuditLog{}
 	a, err := auth.NewAuthorizer(auth.AuthorizerOptions{Auditor: log})
 	require.NoError(t, err)
-	hook := a.HTTPHook()
+	hook := a.HTTP().Authorize
 	mux := http.NewServeMux()
 	for _, route := range []struct{ pattern, perm string }{
 		{"POST /api/patch/{id}/approve", "patch:approve"},
@@ -134,18 +134,75 @@ func TestHTTPHookResourceID(t *testing.T) {
 	}
 }
 
-func ExampleAuthorizer_HTTPHook() {
+func ExampleAuthorizer_HTTP() {
 	authz, _ := auth.NewAuthorizer(auth.AuthorizerOptions{})
-	hook := authz.HTTPHook() // scalerhttp.Options{Authorize: hook}, budgethttp.Options{Authorize: hook}
+	hook := authz.HTTP() // scalerhttp.Options{Authorize: hook}, budgethttp.Options{Authorize: hook}
 	ana := &auth.Principal{Subject: "ana", Tenants: []string{"ED"}, Roles: []string{"service_operator"}}
 	r := httptest.NewRequest(http.MethodPost, "/autoscale-rules", nil)
 	r = r.WithContext(auth.WithPrincipal(r.Context(), ana)) // what auth.Middleware does
+	// Before the body is read: does ana hold the permission anywhere?
+	fmt.Printf("permitted rules:write %q, budget:write %q\n",
+		auth.ReasonOf(hook.Permitted(r, "rules:write")), auth.ReasonOf(hook.Permitted(r, "budget:write")))
 	for _, tenant := range []string{"ED", "HUD", ""} {
-		actor, err := hook(r, "rules:write", tenant)
-		fmt.Printf("%q: actor %q, error %q\n", tenant, actor, auth.ReasonOf(err))
+		actor, err := hook.Authorize(r, "rules:write", tenant)
+		fmt.Printf("%q: actor %q, error %q, answered as missing %v\n", tenant, actor, auth.ReasonOf(err), auth.IsInvisible(err))
 	}
 	// Output:
-	// "ED": actor "ana", error ""
-	// "HUD": actor "", error "wrong_tenant"
-	// "": actor "", error "wrong_tenant"
+	// permitted rules:write "", budget:write "no_permission"
+	// "ED": actor "ana", error "", answered as missing false
+	// "HUD": actor "", error "wrong_tenant", answered as missing true
+	// "": actor "", error "wrong_tenant", answered as missing true
+}
+
+func TestHTTPPermitted(t *testing.T) {
+	t.Parallel()
+	log := &authtest.AuditLog{}
+	a, err := auth.NewAuthorizer(auth.AuthorizerOptions{Auditor: log})
+	require.NoError(t, err)
+	h := a.HTTP()
+	for _, row := range []struct {
+		name string
+		p    *auth.Principal
+		perm string
+		kind error
+	}{
+		{"granted in its tenant", &auth.Principal{Subject: "o", Tenants: []string{"ED"}, Roles: []string{"service_operator"}}, "rules:write", nil},
+		{"a role without it", &auth.Principal{Subject: "v", Tenants: []string{"ED"}, Roles: []string{"viewer"}}, "rules:write", mgmt.ErrForbidden},
+		{"unknown permission", &auth.Principal{Subject: "v", Tenants: []string{"ED"}, Roles: []string{"viewer"}}, "nothing:here", mgmt.ErrForbidden},
+		{"no principal", nil, "rules:read", mgmt.ErrUnauthenticated},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/x", nil)
+		if row.p != nil {
+			r = r.WithContext(auth.WithPrincipal(r.Context(), row.p))
+		}
+		before := len(log.Events())
+		err := h.Permitted(r, row.perm)
+		if row.kind == nil {
+			require.NoError(t, err, row.name)
+			assert.Len(t, log.Events(), before, "%s: an allowed pre-check is decided again by Authorize, not audited twice", row.name)
+			continue
+		}
+		require.ErrorIs(t, err, row.kind, row.name)
+		assert.False(t, auth.IsInvisible(err), row.name)
+		require.Len(t, log.Events(), before+1, "%s: a denial is audited", row.name)
+		assert.Equal(t, "deny", log.Events()[before].Outcome)
+	}
+}
+
+func TestAllowAll(t *testing.T) {
+	t.Parallel()
+	h := auth.AllowAll("dev")
+	r := httptest.NewRequest(http.MethodPost, "/x", nil)
+	require.NoError(t, h.Permitted(r, "anything"))
+	actor, err := h.Authorize(r, "patch:submit", "ED")
+	require.NoError(t, err)
+	assert.Equal(t, "dev", actor)
+	r.Header.Set("X-HMS-Actor", " rita ")
+	actor, err = h.Authorize(r, "patch:submit", "")
+	require.NoError(t, err)
+	assert.Equal(t, "rita", actor)
+	r.Header.Set("X-HMS-Actor", "a\x01b")
+	_, err = h.Authorize(r, "patch:submit", "")
+	require.ErrorIs(t, err, mgmt.ErrInvalid)
+	assert.Equal(t, "X-HMS-Actor", mgmt.FieldOf(err))
 }

@@ -38,6 +38,9 @@ func (f MetricSourceFunc) Metric(ctx context.Context, q MetricQuery) (float64, e
 type ReplicaStatus struct {
 	Desired int32
 	Ready   int32
+	// Owner is the tenant (agency) that owns the service, from the
+	// service's own labels in the cluster; "" when it carries none.
+	Owner string
 }
 
 // Scaler reads and sets a service's replica count on a cluster (Kubernetes,

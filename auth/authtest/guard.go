@@ -37,9 +37,10 @@ func (a *AuditLog) Events() []mgmt.AuditEvent {
 // issuer's tokens, an authorizer with a policy, and every decision in
 // Audit.
 type Guard struct {
-	// Hook is the authorizer's HTTPHook, for the API's Options.Authorize.
-	Hook  func(r *http.Request, perm, tenant string) (actor string, err error)
-	Audit *AuditLog
+	// Authorize is the authorizer's HTTP(), for the API's
+	// Options.Authorize.
+	Authorize auth.HTTPAuthorizer
+	Audit     *AuditLog
 	mw    func(http.Handler) http.Handler
 }
 
@@ -56,7 +57,7 @@ func (i *Issuer) Guard(t testing.TB, policy *auth.Policy) *Guard {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.Hook = authz.HTTPHook()
+	g.Authorize = authz.HTTP()
 	g.mw = auth.Middleware(v, auth.MiddlewareOptions{Auditor: g.Audit})
 	return g
 }

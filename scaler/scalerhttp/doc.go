@@ -46,33 +46,41 @@
 //
 // # Authorization
 //
-// Without Options.Authorize the handler authorizes nothing: put it behind
-// something that does. With it, every route but GET /healthz asks
-// Authorize(r, perm, tenant) before it acts, and the hook's error is the
-// response (mgmt.KindUnauthenticated 401, mgmt.KindForbidden 403).
-// auth.Authorizer.HTTPHook returns a hook over the principal that
-// auth.Middleware puts in the request's context.
+// Options.Authorize (auth.HTTPAuthorizer) is required: auth.Authorizer.HTTP()
+// over the principal that auth.Middleware puts in the request's context, or
+// auth.AllowAll for development. Every route but GET /healthz first asks
+// Permitted(r, perm) — does the request hold the route's permission in any
+// tenant? — before it reads the query or the body, then Authorize(r, perm,
+// tenant) once it knows the tenant; an error is the response
+// (mgmt.KindUnauthenticated 401, mgmt.KindForbidden 403).
 //
-// The tenant of a rule is its "agency" label (mgmt.LabelAgency; see
-// scaler.Rule.Tenant). A rule without one belongs to no tenant, and the
-// hook is asked with tenant "": auth's hook lets only a principal acting
-// for every tenant (the tenant "*" and a role of the policy's
-// allTenantsRoles) touch it. The routes ask for:
+// The tenant of a rule is the tenant that owns its service, as the cluster
+// says (scaler.ReplicaStatus.Owner, through Options.Owners), never a label
+// the caller sends: a new rule's "agency" label is filled in with the
+// owner, and one that names another tenant is refused (403, field
+// labels.agency). A service without an owner, or one the cluster does not
+// know, belongs to no tenant, and only a principal acting for every tenant
+// (the tenant "*" and a role of the policy's allTenantsRoles) may write
+// rules for it. A stored rule whose service the cluster no longer knows
+// keeps the tenant it was created for.
 //
-//	POST   /autoscale-rules (and ?dryRun=true)  rules:write on the body's tenant
-//	POST   /autoscale-rules/preview             rules:read on the body's rule's tenant (and, when the rule
+// Another tenant's rule or service is answered exactly as a missing one
+// (404, the same body with the other ID), and no answer names another
+// tenant's rule. The routes ask for:
+//
+//	POST   /autoscale-rules (and ?dryRun=true)  rules:write on the owner of the body's service
+//	POST   /autoscale-rules/preview             rules:read on the owner of the rule's service (and, when the rule
 //	                                            names a stored rule by "id", on that rule's tenant)
 //	GET    /autoscale-rules                     rules:read on the tenant the search is confined to:
 //	                                            ?tenant=ED (the same as label=agency:ED); without one,
 //	                                            on "" — every tenant's rules — so a principal of some
 //	                                            tenants must give ?tenant=
 //	GET    /autoscale-rules/{id}, …/status, /rules/{id}/status   rules:read on the stored rule's tenant
-//	PUT    /autoscale-rules/{id}                rules:write on the stored rule's tenant and, when the body
-//	                                            moves it to another, on the new one too
+//	PUT    /autoscale-rules/{id}                rules:write on the stored rule's tenant and on the owner
+//	                                            of the body's service
 //	DELETE /autoscale-rules/{id}, POST …/pause, …/resume         rules:write on the stored rule's tenant
 //
-// A rule that does not exist is 404 before anything is authorized; a
-// denied request changes nothing. To run the autoscale API behind tokens
+// A denied request changes nothing. To run the autoscale API behind tokens
 // of a development issuer, see examples/hms-svc:
 //
 //	go run ./examples/dev-issuer -addr 127.0.0.1:8090 &

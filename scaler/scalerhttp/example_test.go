@@ -13,6 +13,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 
+	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/scaler"
 	"github.com/hms-platform/mgmt/scaler/scalerhttp"
 )
@@ -50,7 +51,13 @@ func ExampleNewHandler() {
 	if err != nil {
 		panic(err)
 	}
-	srv := httptest.NewServer(scalerhttp.NewHandler(ctrl, scalerhttp.Options{}))
+	// auth.AllowAll is for development; hosts pass auth.Authorizer.HTTP()
+	// behind auth.Middleware.
+	h, err := scalerhttp.NewHandler(ctrl, scalerhttp.Options{Authorize: auth.AllowAll("dev")})
+	if err != nil {
+		panic(err)
+	}
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 
 	rule := `{"service": "eligibility-api", "minReplicas": 4, "maxReplicas": 20,

@@ -2,6 +2,7 @@ package scalerhttp
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"math"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/internal/httperr"
 	"github.com/hms-platform/mgmt/scaler"
 )
@@ -25,8 +27,17 @@ const MaxTracePoints = 10000
 // maxReplicas a rule may have).
 const maxStartReplicas = 100000
 
-// Options configure the handler. The zero value is ready to use.
+// Options configure the handler.
 type Options struct {
+	// Authorize decides who may do what (see the package documentation for
+	// the permission and tenant each route asks for). Required:
+	// auth.Authorizer.HTTP() behind auth.Middleware, or auth.AllowAll for
+	// development.
+	Authorize auth.HTTPAuthorizer
+	// Owners tells which tenant owns a service; nil means the controller's
+	// Scaler (scaler.Controller.Owner: the service's own labels in the
+	// cluster). A host with a service catalog may answer from it.
+	Owners Owners
 	// Logger receives one debug record per request (method, path, status,
 	// size, duration; never bodies, headers or query strings) and an error
 	// record per internal error. Default: slog.Default().
@@ -34,20 +45,14 @@ type Options struct {
 	// MaxBody is the request body limit in bytes; 0 or less means
 	// DefaultMaxBody (1 MiB).
 	MaxBody int64
-	// Authorize, when set, is asked before every request but GET /healthz
-	// does anything (see the package documentation for which permission
-	// and tenant each route asks for). Its error is the response: an error
-	// of kind mgmt.KindUnauthenticated is 401, mgmt.KindForbidden 403. Nil
-	// means no authorization: put the handler behind one.
-	// auth.Authorizer.HTTPHook returns one.
-	Authorize Authorize
 }
 
-// Authorize authorizes the request r for permission perm (PermRead or
-// PermWrite) on a resource of tenant ("" for a rule without an agency
-// label) and returns who is acting. It is the shape of
-// budgethttp.Authorize and patchhttp.Authorize too.
-type Authorize func(r *http.Request, perm, tenant string) (actor string, err error)
+// Owners tells which tenant owns a service: "" for a service without an
+// owner, an error wrapping mgmt.ErrNotFound for an unknown one.
+// *scaler.Controller implements it.
+type Owners interface {
+	Owner(ctx context.Context, service string) (string, error)
+}
 
 // The permissions the routes ask Options.Authorize for.
 const (
@@ -57,63 +62,175 @@ const (
 
 type handler struct {
 	ctrl    *scaler.Controller
+	owners  Owners
 	log     *slog.Logger
 	maxBody int64
-	authz   Authorize
+	authz   auth.HTTPAuthorizer
 }
 
-// NewHandler returns the HTTP API over ctrl. It panics if ctrl is nil, a
-// programming error.
-func NewHandler(ctrl *scaler.Controller, opts Options) http.Handler {
-	if ctrl == nil {
-		panic("scalerhttp: NewHandler needs a non-nil *scaler.Controller")
+// route is one route of the API and the permission it needs ("": none).
+type route struct {
+	pattern, perm string
+	fn            func(http.ResponseWriter, *http.Request) error
+}
+
+func (h *handler) routes() []route {
+	return []route{
+		{"GET /healthz", "", h.healthz},
+		{"POST /autoscale-rules", PermWrite, h.create},
+		{"GET /autoscale-rules", PermRead, h.list},
+		{"POST /autoscale-rules/preview", PermRead, h.preview},
+		{"GET /autoscale-rules/{id}", PermRead, h.get},
+		{"PUT /autoscale-rules/{id}", PermWrite, h.replace},
+		{"DELETE /autoscale-rules/{id}", PermWrite, h.delete},
+		{"POST /autoscale-rules/{id}/pause", PermWrite, h.pause},
+		{"POST /autoscale-rules/{id}/resume", PermWrite, h.resume},
+		{"GET /autoscale-rules/{id}/status", PermRead, h.status},
+		{"GET /rules/{id}/status", PermRead, h.status},
 	}
-	h := &handler{ctrl: ctrl, log: opts.Logger, maxBody: opts.MaxBody, authz: opts.Authorize}
+}
+
+// Routes returns the API's route patterns ("POST /autoscale-rules"), for
+// checks that every route is covered (authtest.EndpointOptions.Routes).
+func Routes() []string {
+	rs := (&handler{}).routes()
+	out := make([]string, len(rs))
+	for i, rt := range rs {
+		out[i] = rt.pattern
+	}
+	return out
+}
+
+// NewHandler returns the HTTP API over ctrl. It returns an error when ctrl
+// or opts.Authorize is missing.
+func NewHandler(ctrl *scaler.Controller, opts Options) (http.Handler, error) {
+	if ctrl == nil {
+		return nil, mgmt.Invalid("ctrl", "is required")
+	}
+	if opts.Authorize == nil {
+		return nil, mgmt.Invalid("Options.Authorize", "is required (auth.AllowAll for development)")
+	}
+	h := &handler{ctrl: ctrl, owners: opts.Owners, log: opts.Logger, maxBody: opts.MaxBody, authz: opts.Authorize}
+	if h.owners == nil {
+		h.owners = ctrl
+	}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBody
 	}
-	return httperr.API("scalerhttp", h.log,
-		httperr.Route{Pattern: "GET /healthz", Fn: h.healthz},
-		httperr.Route{Pattern: "POST /autoscale-rules", Fn: h.create},
-		httperr.Route{Pattern: "GET /autoscale-rules", Fn: h.list},
-		httperr.Route{Pattern: "POST /autoscale-rules/preview", Fn: h.preview},
-		httperr.Route{Pattern: "GET /autoscale-rules/{id}", Fn: h.get},
-		httperr.Route{Pattern: "PUT /autoscale-rules/{id}", Fn: h.replace},
-		httperr.Route{Pattern: "DELETE /autoscale-rules/{id}", Fn: h.delete},
-		httperr.Route{Pattern: "POST /autoscale-rules/{id}/pause", Fn: h.pause},
-		httperr.Route{Pattern: "POST /autoscale-rules/{id}/resume", Fn: h.resume},
-		httperr.Route{Pattern: "GET /autoscale-rules/{id}/status", Fn: h.status},
-		httperr.Route{Pattern: "GET /rules/{id}/status", Fn: h.status},
-	)
+	var rs []httperr.Route
+	for _, rt := range h.routes() {
+		rs = append(rs, httperr.Route{Pattern: rt.pattern, Fn: h.permitted(rt.perm, rt.fn)})
+	}
+	return httperr.API("scalerhttp", h.log, rs...), nil
 }
 
-// authorize asks Options.Authorize, if set, for perm on each tenant in
-// turn (a tenant given twice is asked once).
-func (h *handler) authorize(r *http.Request, perm string, tenants ...string) error {
-	if h.authz == nil {
-		return nil
+// permitted refuses a request that holds perm in no tenant before fn reads
+// anything of it.
+func (h *handler) permitted(perm string, fn func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+	if perm == "" {
+		return fn
 	}
-	for i, t := range tenants {
-		if i > 0 && t == tenants[i-1] {
-			continue
-		}
-		if _, err := h.authz(r, perm, t); err != nil {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := h.authz.Permitted(r, perm); err != nil {
 			return err
 		}
+		return fn(w, r)
 	}
+}
+
+// noRule is the answer for a rule that does not exist, and for one of
+// another tenant: the two are indistinguishable.
+func noRule(id string) error { return mgmt.NotFound("id", "no rule %s", id) }
+
+// noService is the answer for a service that does not exist, and for one
+// of another tenant.
+func noService(field, svc string) error {
+	return mgmt.NotFound(field, "no service %q", svc)
+}
+
+// authorizeService authorizes perm on the tenant that owns svc and returns
+// that tenant. A service the cluster does not know has no owner: only a
+// principal acting for every tenant may write rules for it before it is
+// deployed. A service that the request may not see is noService(field,
+// svc), whether it exists or not.
+func (h *handler) authorizeService(r *http.Request, perm, field, svc string) (string, error) {
+	owner, err := h.owners.Owner(r.Context(), svc)
+	if err != nil && mgmt.KindOf(err) != mgmt.KindNotFound {
+		return "", err
+	}
+	if _, err := h.authz.Authorize(r, perm, owner); err != nil {
+		if auth.IsInvisible(err) {
+			return "", noService(field, svc)
+		}
+		return "", err
+	}
+	return owner, nil
+}
+
+// ownRule authorizes perm on the service of rule (field names it in
+// errors) and makes the rule its owner's: the agency label is the owner,
+// filled in when missing; one that names another tenant is refused. A
+// service without an owner (which only a principal acting for every
+// tenant may reach) keeps the label it is given.
+func (h *handler) ownRule(r *http.Request, perm, field string, rule *scaler.Rule) error {
+	owner, err := h.authorizeService(r, perm, httperr.Join(field, "service"), rule.Service)
+	if err != nil || owner == "" {
+		return err
+	}
+	if got, ok := rule.Labels[mgmt.LabelAgency]; ok {
+		if got != owner {
+			return mgmt.Errorf(mgmt.KindForbidden, httperr.Join(field, "labels."+mgmt.LabelAgency),
+				"is %q, but service %q belongs to tenant %q: a rule's tenant is its service's owner (leave the label out)", got, rule.Service, owner)
+		}
+		return nil
+	}
+	labels := rule.Labels.Clone()
+	if labels == nil {
+		labels = mgmt.Labels{}
+	}
+	labels[mgmt.LabelAgency] = owner
+	rule.Labels = labels
 	return nil
 }
 
-// authorizeRule loads rule id and authorizes perm on its tenant.
+// ruleTenant is the tenant of a stored rule: its service's owner, or, when
+// the service is gone from the cluster, the tenant the rule was created
+// for.
+func (h *handler) ruleTenant(ctx context.Context, rule scaler.Rule) (string, error) {
+	owner, err := h.owners.Owner(ctx, rule.Service)
+	if err != nil {
+		if mgmt.KindOf(err) == mgmt.KindNotFound {
+			return rule.Tenant(), nil
+		}
+		return "", err
+	}
+	return owner, nil
+}
+
+// authorizeRule loads rule id and authorizes perm on its tenant. A rule
+// that does not exist, or that the request may not see, is noRule(id).
 func (h *handler) authorizeRule(r *http.Request, perm, id string) (scaler.Rule, error) {
 	rule, err := h.ctrl.Rule(id)
 	if err != nil {
+		if mgmt.KindOf(err) == mgmt.KindNotFound {
+			return scaler.Rule{}, noRule(id)
+		}
 		return scaler.Rule{}, err
 	}
-	return rule, h.authorize(r, perm, rule.Tenant())
+	tenant, err := h.ruleTenant(r.Context(), rule)
+	if err != nil {
+		return scaler.Rule{}, err
+	}
+	if _, err := h.authz.Authorize(r, perm, tenant); err != nil {
+		if auth.IsInvisible(err) {
+			return scaler.Rule{}, noRule(id)
+		}
+		return scaler.Rule{}, err
+	}
+	return rule, nil
 }
 
 func (h *handler) healthz(w http.ResponseWriter, r *http.Request) error {
@@ -165,7 +282,7 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request) error {
 	if rule.ID != "" {
 		return mgmt.Invalid("id", "is assigned by the server; leave it out (to change rule %s, PUT /autoscale-rules/%s)", rule.ID, rule.ID)
 	}
-	if err := h.authorize(r, PermWrite, rule.Tenant()); err != nil {
+	if err := h.ownRule(r, PermWrite, "", &rule); err != nil {
 		return err
 	}
 	if dryRun {
@@ -237,7 +354,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
 	if err := f.Labels.Validate("label"); err != nil {
 		return err
 	}
-	if err := h.authorize(r, PermRead, f.Labels[mgmt.LabelAgency]); err != nil {
+	if _, err := h.authz.Authorize(r, PermRead, f.Labels[mgmt.LabelAgency]); err != nil {
 		return err
 	}
 	httperr.WriteJSON(w, http.StatusOK, listResponse{Rules: h.ctrl.Rules(f)})
@@ -268,15 +385,13 @@ func (h *handler) replace(w http.ResponseWriter, r *http.Request) error {
 	if rule.ID != "" && rule.ID != id {
 		return mgmt.Invalid("id", "%q does not match the rule %q in the path; leave it out or make them equal", rule.ID, id)
 	}
-	old, err := h.authorizeRule(r, PermWrite, id)
-	if err != nil {
+	if _, err := h.authorizeRule(r, PermWrite, id); err != nil {
 		return err
 	}
-	// Moving a rule to another tenant needs the permission in both.
-	if rule.Tenant() != old.Tenant() {
-		if err := h.authorize(r, PermWrite, rule.Tenant()); err != nil {
-			return err
-		}
+	// The rule may move to another service: it needs the permission on
+	// that one's owner too.
+	if err := h.ownRule(r, PermWrite, "", &rule); err != nil {
+		return err
 	}
 	stored, err := h.ctrl.UpdateRule(id, rule)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/scaler"
 	"github.com/hms-platform/mgmt/scaler/scalerhttp"
 )
@@ -390,7 +391,12 @@ func TestPanicIsInternalError(t *testing.T) {
 
 func TestNewHandlerNilController(t *testing.T) {
 	t.Parallel()
-	assert.Panics(t, func() { scalerhttp.NewHandler(nil, scalerhttp.Options{}) })
+	_, err := scalerhttp.NewHandler(nil, scalerhttp.Options{Authorize: auth.AllowAll("test")})
+	require.ErrorIs(t, err, mgmt.ErrInvalid)
+	e := newEnv(t)
+	_, err = scalerhttp.NewHandler(e.ctrl, scalerhttp.Options{})
+	require.ErrorIs(t, err, mgmt.ErrInvalid, "no authorizer is not allow-everything")
+	assert.Equal(t, "Options.Authorize", mgmt.FieldOf(err))
 }
 
 // Many clients at once: the race detector checks the handler and the

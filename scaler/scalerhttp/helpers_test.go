@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/internal/apitest"
 	"github.com/hms-platform/mgmt/internal/httperr"
 	"github.com/hms-platform/mgmt/scaler"
@@ -25,19 +26,28 @@ import (
 type fakeCluster struct {
 	mu       sync.Mutex
 	replicas map[string]int32
+	owners   map[string]string
 	metrics  map[string]float64 // "service/metric"
 	errs     map[string]error   // "service/metric"
 	panicky  bool               // Replicas panics
 }
 
 func newFakeCluster() *fakeCluster {
-	return &fakeCluster{replicas: map[string]int32{}, metrics: map[string]float64{}, errs: map[string]error{}}
+	return &fakeCluster{replicas: map[string]int32{}, owners: map[string]string{}, metrics: map[string]float64{}, errs: map[string]error{}}
 }
 
 func (f *fakeCluster) addService(name string, replicas int32) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.replicas[name] = replicas
+}
+
+// setOwner makes tenant the owner of service, as its labels in a cluster
+// would.
+func (f *fakeCluster) setOwner(service, tenant string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.owners[service] = tenant
 }
 
 func (f *fakeCluster) setMetric(service, metric string, v float64) {
@@ -69,7 +79,7 @@ func (f *fakeCluster) Replicas(_ context.Context, service string) (scaler.Replic
 	if !ok {
 		return scaler.ReplicaStatus{}, mgmt.NotFound("service", "no service %q", service)
 	}
-	return scaler.ReplicaStatus{Desired: n, Ready: n}, nil
+	return scaler.ReplicaStatus{Desired: n, Ready: n, Owner: f.owners[service]}, nil
 }
 
 func (f *fakeCluster) SetReplicas(_ context.Context, service string, n int32, _ string) error {
@@ -134,7 +144,8 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if logger == nil {
 		logger = quiet
 	}
-	h := scalerhttp.NewHandler(ctrl, scalerhttp.Options{Logger: logger, MaxBody: o.maxBody})
+	h, err := scalerhttp.NewHandler(ctrl, scalerhttp.Options{Logger: logger, MaxBody: o.maxBody, Authorize: auth.AllowAll("test")})
+	require.NoError(t, err)
 	var srv *httptest.Server
 	if o.tls {
 		srv = httptest.NewTLSServer(h)

@@ -67,15 +67,12 @@ func (h *handler) preview(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return underRule(err)
 	}
-	tenants := []string{rule.Tenant()}
 	if rule.ID != "" {
-		stored, err := h.ctrl.Rule(rule.ID)
-		if err != nil {
+		if _, err := h.authorizeRule(r, PermRead, rule.ID); err != nil {
 			return underRule(err)
 		}
-		tenants = append(tenants, stored.Tenant())
 	}
-	if err := h.authorize(r, PermRead, tenants...); err != nil {
+	if err := h.ownRule(r, PermRead, "rule", &rule); err != nil {
 		return err
 	}
 	start := int32(-1)
