@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -34,7 +35,11 @@ func newAuthEnv(t *testing.T, policy *auth.Policy) *authEnv {
 	g := iss.Guard(t, policy)
 	_, err := e.b.SetCap(context.Background(), budget.Cap{Service: "eligibility-api", Period: budget.Month, Amount: 1_000_000})
 	require.NoError(t, err)
-	h := budgethttp.NewHandler(e.b, budgethttp.Options{Logger: quiet(), Authorize: g.Hook})
+	require.NoError(t, e.b.SetService(context.Background(), "housing-api", budget.ServiceInfo{
+		PricePerReplicaHour: 10, Labels: mgmt.Labels{"agency": "HUD"},
+	}))
+	h, err := budgethttp.NewHandler(e.b, budgethttp.Options{Logger: quiet(), Authorize: g.Authorize})
+	require.NoError(t, err)
 	return &authEnv{env: e, iss: iss, h: g.Protect(h), audit: g.Audit}
 }
 
@@ -44,19 +49,21 @@ func (e *authEnv) serve(method, path, body, tok string) *httptest.ResponseRecord
 }
 
 // TestAuthEveryEndpoint: every route refuses requests without a valid
-// token, of another tenant, or without the permission, and lets the right
-// role through. The delete comes last: the allowed requests change caps.
+// token or without the permission (before reading the body), answers a
+// token of another tenant exactly as a service that does not exist, and
+// lets the right role through. The delete comes last: the allowed requests
+// change caps.
 func TestAuthEveryEndpoint(t *testing.T) {
 	t.Parallel()
 	e := newAuthEnv(t, nil)
 	read, write := budgethttp.PermRead, budgethttp.PermWrite
 	authtest.CheckEndpoints(t, e.h, e.iss, []authtest.Endpoint{
-		{Method: "GET", Path: "/budgets/eligibility-api", Tenant: "ED", Permission: read},
-		{Method: "POST", Path: "/budgets/student-aid-portal", Body: `{"fiscalYearUSD": 5000}`, Tenant: "ED", Permission: write},
-		{Method: "POST", Path: "/budgets/eligibility-api", Body: `{"monthlyUSD": 10000}`, Tenant: "ED", Permission: write},
-		{Method: "DELETE", Path: "/budgets/eligibility-api", Tenant: "ED", Permission: write},
-		{Method: "DELETE", Path: "/budgets/student-aid-portal?period=fiscal_year", Tenant: "ED", Permission: write},
-	}, authtest.EndpointOptions{})
+		{Method: "GET", Path: "/budgets/eligibility-api", Tenant: "ED", Permission: read, ID: "eligibility-api", MissingID: "nosuch-api"},
+		{Method: "POST", Path: "/budgets/student-aid-portal", Body: `{"fiscalYearUSD": 5000}`, Tenant: "ED", Permission: write, ID: "student-aid-portal", MissingID: "nosuch-api"},
+		{Method: "POST", Path: "/budgets/eligibility-api", Body: `{"monthlyUSD": 10000}`, Tenant: "ED", Permission: write, ID: "eligibility-api", MissingID: "nosuch-api"},
+		{Method: "DELETE", Path: "/budgets/eligibility-api", Tenant: "ED", Permission: write, ID: "eligibility-api", MissingID: "nosuch-api"},
+		{Method: "DELETE", Path: "/budgets/student-aid-portal?period=fiscal_year", Tenant: "ED", Permission: write, ID: "student-aid-portal", MissingID: "nosuch-api"},
+	}, authtest.EndpointOptions{Routes: budgethttp.Routes()})
 	assert.Empty(t, e.b.Caps(), "the officer of ED deleted both caps")
 	var allow, deny int
 	resources := map[string]bool{}
@@ -72,7 +79,7 @@ func TestAuthEveryEndpoint(t *testing.T) {
 	}
 	assert.Positive(t, allow)
 	assert.Positive(t, deny)
-	assert.Equal(t, map[string]bool{"budget/eligibility-api": true, "budget/student-aid-portal": true}, resources,
+	assert.Equal(t, map[string]bool{"budget/eligibility-api": true, "budget/student-aid-portal": true, "budget/nosuch-api": true}, resources,
 		"audit records name the budget's service")
 }
 
@@ -96,16 +103,33 @@ allTenantsRoles: [platform_admin]
 	admin := e.iss.Mint(authtest.Claims{Subject: "root", Tenant: "*", Roles: []string{"platform_admin"}})
 	edStar := e.iss.Mint(authtest.Claims{Subject: "star", Tenant: "*", Roles: []string{"budget_officer"}})
 
-	// A service without an agency label belongs to no tenant.
+	// A service without an agency label belongs to no tenant: to everyone
+	// but a principal acting for every tenant it does not exist.
 	w := e.serve("POST", "/budgets/unlabelled-worker", `{"monthlyUSD": 100}`, ed)
-	assert.Equal(t, http.StatusForbidden, w.Code, w.Body.String())
+	assert.Equal(t, http.StatusNotFound, w.Code, w.Body.String())
 	w = e.serve("POST", "/budgets/unlabelled-worker", `{"monthlyUSD": 100}`, edStar)
-	assert.Equal(t, http.StatusForbidden, w.Code, "* means every tenant only with an all-tenants role: %s", w.Body.String())
+	assert.Equal(t, http.StatusNotFound, w.Code, "* means every tenant only with an all-tenants role: %s", w.Body.String())
 	w = e.serve("POST", "/budgets/unlabelled-worker", `{"monthlyUSD": 100}`, admin)
 	assert.Equal(t, http.StatusCreated, w.Code, w.Body.String())
 	// So does a service the budget does not know.
 	w = e.serve("GET", "/budgets/no-such-service", "", ed)
-	assert.Equal(t, http.StatusForbidden, w.Code, w.Body.String())
+	assert.Equal(t, http.StatusNotFound, w.Code, w.Body.String())
+
+	// Another tenant's service, and its cap, look like missing ones.
+	hud := e.iss.Mint(authtest.Claims{Subject: "hal", Tenant: "HUD", Roles: []string{"budget_officer"}})
+	missing := e.serve("GET", "/budgets/nosuch-api", "", hud)
+	for _, req := range []struct{ method, path, body string }{
+		{"GET", "/budgets/eligibility-api", ""},
+		{"POST", "/budgets/eligibility-api", `{"monthlyUSD": 1}`},
+		{"DELETE", "/budgets/eligibility-api", ""},
+	} {
+		w = e.serve(req.method, req.path, req.body, hud)
+		assert.Equal(t, http.StatusNotFound, w.Code, w.Body.String())
+		assert.Equal(t, missing.Body.String(), strings.ReplaceAll(w.Body.String(), "eligibility-api", "nosuch-api"))
+	}
+	c, err := e.b.Cap("eligibility-api/month")
+	require.NoError(t, err)
+	assert.Equal(t, mgmt.Money(1_000_000), c.Amount, "HUD changed nothing")
 
 	// The selector cap without an agency covers student-aid-portal but
 	// spans tenants: ED's officer does not see it, the admin does.
@@ -137,34 +161,48 @@ func capIDs(t *testing.T, w *httptest.ResponseRecorder) []string {
 	return ids
 }
 
-// TestAuthorizeHook: the hook is asked with the route's permission and the
-// service's tenant before anything else, and its errors are the responses.
+// recorder is an auth.HTTPAuthorizer recording what it is asked.
+type recorder struct {
+	mu    sync.Mutex
+	calls []string
+	deny  bool
+}
+
+func (a *recorder) answer(call string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.calls = append(a.calls, call)
+	if a.deny {
+		return mgmt.Errorf(mgmt.KindForbidden, "", "not you")
+	}
+	return nil
+}
+
+func (a *recorder) Permitted(_ *http.Request, perm string) error { return a.answer("permitted " + perm) }
+
+func (a *recorder) Authorize(_ *http.Request, perm, tenant string) (string, error) {
+	return "bea", a.answer(perm + " " + tenant)
+}
+
+// TestAuthorizeHook: the authorizer is asked for the route's permission
+// before anything else, then with the service's owner, and its errors are
+// the responses.
 func TestAuthorizeHook(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	type call struct{ perm, tenant string }
-	var mu sync.Mutex
-	var calls []call
-	deny := false
-	h := budgethttp.NewHandler(e.b, budgethttp.Options{Logger: quiet(), Authorize: func(_ *http.Request, perm, tenant string) (string, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		calls = append(calls, call{perm, tenant})
-		if deny {
-			return "", mgmt.Errorf(mgmt.KindForbidden, "", "not you")
-		}
-		return "bea", nil
-	}})
+	authz := &recorder{}
+	h, err := budgethttp.NewHandler(e.b, budgethttp.Options{Logger: quiet(), Authorize: authz})
+	require.NoError(t, err)
 	serve := func(method, path, body string) int {
 		return authtest.Serve(h, method, path, body, "").Code
 	}
 	assert.Equal(t, http.StatusCreated, serve("POST", "/budgets/eligibility-api", `{"monthlyUSD": 10000}`))
 	assert.Equal(t, http.StatusOK, serve("GET", "/budgets/eligibility-api", ""))
 	assert.Equal(t, http.StatusNotFound, serve("GET", "/budgets/other-api", ""))
-	assert.Equal(t, []call{{"budget:write", "ED"}, {"budget:read", "ED"}, {"budget:read", ""}}, calls)
-	deny = true
+	assert.Equal(t, []string{"permitted budget:write", "budget:write ED", "permitted budget:read", "budget:read ED", "permitted budget:read", "budget:read "}, authz.calls)
+	authz.deny = true
 	assert.Equal(t, http.StatusForbidden, serve("DELETE", "/budgets/eligibility-api", ""))
 	assert.Equal(t, http.StatusForbidden, serve("POST", "/budgets/eligibility-api", `{"monthlyUSD": "bad"}`), "authorization comes before the body")
-	_, err := e.b.Cap("eligibility-api/month")
+	_, err = e.b.Cap("eligibility-api/month")
 	assert.NoError(t, err, "a denied delete deletes nothing")
 }

@@ -71,26 +71,29 @@
 //
 // # Authorization
 //
-// Without Options.Authorize the handler authorizes nothing: put it behind
-// something that does. With it, every route asks Authorize(r, perm,
-// tenant) first — before the body is read and before looking up the cap —
-// and the hook's error is the response (mgmt.KindUnauthenticated 401,
-// mgmt.KindForbidden 403). auth.Authorizer.HTTPHook returns a hook over the
-// principal that auth.Middleware puts in the request's context.
+// Options.Authorize (auth.HTTPAuthorizer) is required: auth.Authorizer.HTTP()
+// over the principal that auth.Middleware puts in the request's context, or
+// auth.AllowAll for development. Every route first asks Permitted(r, perm)
+// — does the request hold the permission in any tenant? — before reading
+// the query or the body, then Authorize(r, perm, tenant) with the service's
+// tenant before looking up the cap; an error is the response
+// (mgmt.KindUnauthenticated 401, mgmt.KindForbidden 403).
 //
-// The tenant of a service's cap is the service's "agency" label
-// (mgmt.LabelAgency), as budget.Budget.SetService was told it
-// (budget.Budget.ServiceTenant); the tenant of a label-selector cap is the
-// agency its selector requires (budget.Budget.Tenant). A service without an
-// agency label, or that the budget does not know, belongs to no tenant, and
-// the hook is asked with tenant "": auth's hook lets only a principal
-// acting for every tenant (the tenant "*" and a role of the policy's
-// allTenantsRoles) touch it. The routes ask for:
+// The tenant of a service's cap is the tenant that owns the service:
+// Options.Owners (hms-svc passes the cluster's answer, the service's own
+// labels), by default the "agency" label budget.Budget.SetService was told
+// (budget.Budget.ServiceTenant); never anything the request says. The
+// tenant of a label-selector cap is the agency its selector requires. A
+// service without an owner, or one nobody knows, belongs to no tenant, and
+// only a principal acting for every tenant (the tenant "*" and a role of
+// the policy's allTenantsRoles) may touch its caps. Another tenant's
+// service is answered exactly as one that does not exist (404 "no service
+// …"). The routes ask for:
 //
 //	POST   /budgets/{svc}   budget:write on the service's tenant
 //	GET    /budgets/{svc}   budget:read on the service's tenant; selector caps of another tenant
 //	                        or of none (which span tenants) are left out of "caps" unless the
-//	                        hook also allows budget:read on tenant ""
+//	                        authorizer also allows budget:read on tenant ""
 //	DELETE /budgets/{svc}   budget:write on the service's tenant
 //
 // To run the budget API behind tokens of a development issuer, see

@@ -13,6 +13,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 
+	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/budget"
 	"github.com/hms-platform/mgmt/budget/budgethttp"
 )
@@ -34,7 +35,13 @@ func ExampleNewHandler() {
 	_, _ = b.Record(ctx, budget.Record{ID: "invoice-1", Service: "eligibility-api", Amount: 736_000, At: clk.Now().Add(-time.Hour)})
 	b.Observe("eligibility-api", 4, clk.Now())
 
-	srv := httptest.NewServer(budgethttp.NewHandler(b, budgethttp.Options{}))
+	// auth.AllowAll is for development; hosts pass auth.Authorizer.HTTP()
+	// behind auth.Middleware.
+	h, err := budgethttp.NewHandler(b, budgethttp.Options{Authorize: auth.AllowAll("dev")})
+	if err != nil {
+		panic(err)
+	}
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 
 	res, err := http.Post(srv.URL+"/budgets/eligibility-api", "application/json", strings.NewReader(`{"monthlyUSD": 10000}`))

@@ -1,6 +1,7 @@
 package budgethttp
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/budget"
 	"github.com/hms-platform/mgmt/internal/httperr"
 )
@@ -16,8 +18,18 @@ import (
 // 64 KiB, far more than any cap needs.
 const DefaultMaxBody int64 = 64 << 10
 
-// Options configure the handler. The zero value is ready to use.
+// Options configure the handler.
 type Options struct {
+	// Authorize decides who may do what (see the package documentation for
+	// the permission and tenant each route asks for). Required:
+	// auth.Authorizer.HTTP() behind auth.Middleware, or auth.AllowAll for
+	// development.
+	Authorize auth.HTTPAuthorizer
+	// Owners tells which tenant owns a service; nil means the budget's own
+	// record of the service (budget.Budget.ServiceTenant: the labels the
+	// host registered with SetService). A host over a cluster passes the
+	// cluster's answer (scaler.Controller implements Owners).
+	Owners Owners
 	// Logger receives one debug record per request (method, path, status,
 	// size, duration; never bodies, headers or query strings) and an error
 	// record per internal error. Default: slog.Default().
@@ -25,20 +37,14 @@ type Options struct {
 	// MaxBody is the request body limit in bytes; 0 or less means
 	// DefaultMaxBody (64 KiB).
 	MaxBody int64
-	// Authorize, when set, is asked before every request does anything
-	// (see the package documentation for which permission and tenant each
-	// route asks for). Its error is the response: an error of kind
-	// mgmt.KindUnauthenticated is 401, mgmt.KindForbidden 403. Nil means no
-	// authorization: put the handler behind one. auth.Authorizer.HTTPHook
-	// returns one.
-	Authorize Authorize
 }
 
-// Authorize authorizes the request r for permission perm (PermRead or
-// PermWrite) on a resource of tenant ("" for a service without an agency
-// label) and returns who is acting. It is the shape of
-// scalerhttp.Authorize and patchhttp.Authorize too.
-type Authorize func(r *http.Request, perm, tenant string) (actor string, err error)
+// Owners tells which tenant owns a service: "" for a service without an
+// owner, an error wrapping mgmt.ErrNotFound for an unknown one (which has
+// no owner either).
+type Owners interface {
+	Owner(ctx context.Context, service string) (string, error)
+}
 
 // The permissions the routes ask Options.Authorize for.
 const (
@@ -48,64 +54,116 @@ const (
 
 type handler struct {
 	b       *budget.Budget
+	owners  Owners
 	log     *slog.Logger
 	maxBody int64
-	authz   Authorize
+	authz   auth.HTTPAuthorizer
 }
 
-// NewHandler returns the HTTP API over b. It panics if b is nil, a
-// programming error.
-func NewHandler(b *budget.Budget, opts Options) http.Handler {
-	if b == nil {
-		panic("budgethttp: NewHandler needs a non-nil *budget.Budget")
+// budgetOwners answers Owners from the budget's registered services.
+type budgetOwners struct{ b *budget.Budget }
+
+func (o budgetOwners) Owner(_ context.Context, svc string) (string, error) {
+	return o.b.ServiceTenant(svc), nil
+}
+
+// route is one route of the API and the permission it needs.
+type route struct {
+	pattern, perm string
+	fn            func(http.ResponseWriter, *http.Request) error
+}
+
+func (h *handler) routes() []route {
+	return []route{
+		{"POST /budgets/{svc}", PermWrite, h.set},
+		{"GET /budgets/{svc}", PermRead, h.get},
+		{"DELETE /budgets/{svc}", PermWrite, h.delete},
 	}
-	h := &handler{b: b, log: opts.Logger, maxBody: opts.MaxBody, authz: opts.Authorize}
+}
+
+// Routes returns the API's route patterns ("POST /budgets/{svc}"), for
+// checks that every route is covered (authtest.EndpointOptions.Routes).
+func Routes() []string {
+	rs := (&handler{}).routes()
+	out := make([]string, len(rs))
+	for i, rt := range rs {
+		out[i] = rt.pattern
+	}
+	return out
+}
+
+// NewHandler returns the HTTP API over b. It returns an error when b or
+// opts.Authorize is missing.
+func NewHandler(b *budget.Budget, opts Options) (http.Handler, error) {
+	if b == nil {
+		return nil, mgmt.Invalid("budget", "is required")
+	}
+	if opts.Authorize == nil {
+		return nil, mgmt.Invalid("Options.Authorize", "is required (auth.AllowAll for development)")
+	}
+	h := &handler{b: b, owners: opts.Owners, log: opts.Logger, maxBody: opts.MaxBody, authz: opts.Authorize}
+	if h.owners == nil {
+		h.owners = budgetOwners{b}
+	}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBody
 	}
-	return httperr.API("budgethttp", h.log,
-		httperr.Route{Pattern: "POST /budgets/{svc}", Fn: h.set},
-		httperr.Route{Pattern: "GET /budgets/{svc}", Fn: h.get},
-		httperr.Route{Pattern: "DELETE /budgets/{svc}", Fn: h.delete},
-	)
+	var rs []httperr.Route
+	for _, rt := range h.routes() {
+		perm, fn := rt.perm, rt.fn
+		rs = append(rs, httperr.Route{Pattern: rt.pattern, Fn: func(w http.ResponseWriter, r *http.Request) error {
+			// Refused before anything of the request is read.
+			if err := h.authz.Permitted(r, perm); err != nil {
+				return err
+			}
+			return fn(w, r)
+		}})
+	}
+	return httperr.API("budgethttp", h.log, rs...), nil
 }
 
-// service returns the checked service name of the path, once the request
-// is authorized for perm on the service's tenant.
-func (h *handler) service(r *http.Request, perm string) (string, error) {
-	svc := r.PathValue("svc")
+// noService is the answer for a service the request may not see: one of
+// another tenant, and one that no tenant owns (to all but a principal
+// acting for every tenant) alike.
+func noService(svc string) error { return mgmt.NotFound("service", "no service %q", svc) }
+
+// service returns the checked service name of the path and its tenant (the
+// owner), once the request is authorized for perm on that tenant.
+func (h *handler) service(r *http.Request, perm string) (svc, tenant string, err error) {
+	svc = r.PathValue("svc")
 	if err := budget.ValidateService("service", svc); err != nil {
-		return "", err
+		return "", "", err
 	}
-	if h.authz != nil {
-		if _, err := h.authz(r, perm, h.b.ServiceTenant(svc)); err != nil {
-			return "", err
+	owner, err := h.owners.Owner(r.Context(), svc)
+	if err != nil && mgmt.KindOf(err) != mgmt.KindNotFound {
+		return "", "", err
+	}
+	if _, err := h.authz.Authorize(r, perm, owner); err != nil {
+		if auth.IsInvisible(err) {
+			return "", "", noService(svc)
 		}
+		return "", "", err
 	}
-	return svc, nil
+	return svc, owner, nil
 }
 
 // visible drops from sts the caps of another tenant than the service's —
 // selector caps that cover services of several tenants — unless the
 // request is authorized to read caps of tenant "" (every tenant).
-func (h *handler) visible(r *http.Request, svc string, sts []budget.Status) ([]budget.Status, error) {
-	if h.authz == nil {
-		return sts, nil
-	}
-	tenant := h.b.ServiceTenant(svc)
+func (h *handler) visible(r *http.Request, tenant string, sts []budget.Status) ([]budget.Status, error) {
 	out := sts[:0:0]
 	asked, allowed := false, false
 	for _, st := range sts {
-		if h.b.Tenant(st.Cap) == tenant {
+		if h.capTenant(r.Context(), st.Cap) == tenant {
 			out = append(out, st)
 			continue
 		}
 		if !asked {
 			asked = true
-			_, err := h.authz(r, PermRead, "")
+			_, err := h.authz.Authorize(r, PermRead, "")
 			switch {
 			case err == nil:
 				allowed = true
@@ -118,6 +176,16 @@ func (h *handler) visible(r *http.Request, svc string, sts []budget.Status) ([]b
 		}
 	}
 	return out, nil
+}
+
+// capTenant is the tenant of a cap: its service's owner, or the agency a
+// selector cap requires.
+func (h *handler) capTenant(ctx context.Context, c budget.Cap) string {
+	if c.Service == "" {
+		return c.Selector[mgmt.LabelAgency]
+	}
+	owner, _ := h.owners.Owner(ctx, c.Service)
+	return owner
 }
 
 // capView is the status of one cap, as the API shows it.
@@ -179,7 +247,7 @@ func (h *handler) set(w http.ResponseWriter, r *http.Request) error {
 	if _, err := httperr.Query(r, nil); err != nil {
 		return err
 	}
-	svc, err := h.service(r, PermWrite)
+	svc, _, err := h.service(r, PermWrite)
 	if err != nil {
 		return err
 	}
@@ -223,7 +291,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) error {
 	if _, err := httperr.Query(r, nil); err != nil {
 		return err
 	}
-	svc, err := h.service(r, PermRead)
+	svc, tenant, err := h.service(r, PermRead)
 	if err != nil {
 		return err
 	}
@@ -231,7 +299,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if sts, err = h.visible(r, svc, sts); err != nil {
+	if sts, err = h.visible(r, tenant, sts); err != nil {
 		return err
 	}
 	if len(sts) == 0 {
@@ -268,7 +336,7 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	svc, err := h.service(r, PermWrite)
+	svc, _, err := h.service(r, PermWrite)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/budget"
 	"github.com/hms-platform/mgmt/budget/budgethttp"
 	"github.com/hms-platform/mgmt/scaler"
@@ -313,7 +314,12 @@ func TestMaxBodyOption(t *testing.T) {
 
 func TestNewHandlerNeedsABudget(t *testing.T) {
 	t.Parallel()
-	assert.Panics(t, func() { budgethttp.NewHandler(nil, budgethttp.Options{}) })
+	_, err := budgethttp.NewHandler(nil, budgethttp.Options{Authorize: auth.AllowAll("test")})
+	require.ErrorIs(t, err, mgmt.ErrInvalid)
+	e := newEnv(t)
+	_, err = budgethttp.NewHandler(e.b, budgethttp.Options{})
+	require.ErrorIs(t, err, mgmt.ErrInvalid, "no authorizer is not allow-everything")
+	assert.Equal(t, "Options.Authorize", mgmt.FieldOf(err))
 }
 
 // TestStoreFailureIs503: an unavailable store is the server's problem,
@@ -324,7 +330,9 @@ func TestStoreFailureIs503(t *testing.T) {
 	store := &failingStore{Store: budget.NewMemory()}
 	b, err := budget.New(context.Background(), budget.Options{Store: store, Clock: e.clock, Logger: quiet()})
 	require.NoError(t, err)
-	srv := httptest.NewServer(budgethttp.NewHandler(b, budgethttp.Options{Logger: quiet()}))
+	h, err := budgethttp.NewHandler(b, budgethttp.Options{Logger: quiet(), Authorize: auth.AllowAll("test")})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	store.fail.Store(true)
 	res, err := http.Post(srv.URL+"/budgets/eligibility-api", "application/json", strings.NewReader(seedCap))

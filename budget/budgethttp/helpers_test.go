@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/budget"
 	"github.com/hms-platform/mgmt/budget/budgethttp"
 	"github.com/hms-platform/mgmt/internal/apitest"
@@ -77,7 +78,8 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if logger == nil {
 		logger = quiet()
 	}
-	h := budgethttp.NewHandler(b, budgethttp.Options{Logger: logger, MaxBody: o.maxBody})
+	h, err := budgethttp.NewHandler(b, budgethttp.Options{Logger: logger, MaxBody: o.maxBody, Authorize: auth.AllowAll("test")})
+	require.NoError(t, err)
 	var srv *httptest.Server
 	if o.tls {
 		srv = httptest.NewTLSServer(h)
