@@ -48,7 +48,9 @@ func TestServeWithIssuer(t *testing.T) {
 	assert.JSONEq(t, `{"patch_id": 1, "status": "QUEUED"}`, out, "without -dev nothing approves automatically")
 
 	status, _, out = apitest.Call(t, "GET", base+"/api/patch/1", "", vera)
-	assert.Equal(t, http.StatusForbidden, status, out)
+	assert.Equal(t, http.StatusNotFound, status, "IACB's patch does not exist for VA: %s", out)
+	_, _, missing := apitest.Call(t, "GET", base+"/api/patch/2", "", vera)
+	assert.Equal(t, strings.Replace(missing, "2", "1", 1), out, "exactly as a missing one")
 	status, _, out = apitest.Call(t, "GET", base+"/api/patch/1", "", viewer)
 	assert.Equal(t, http.StatusOK, status, out)
 	assert.Contains(t, out, `"author":"ana"`)
@@ -60,7 +62,7 @@ func TestServeWithIssuer(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status, "the catalog is shared: %s", out)
 
 	status, _, out = apitest.Call(t, "POST", base+"/api/patch/1/approve", "", vera)
-	assert.Equal(t, http.StatusForbidden, status, out)
+	assert.Equal(t, http.StatusNotFound, status, out)
 	status, _, out = apitest.Call(t, "POST", base+"/api/patch/1/approve", "", both)
 	assert.Equal(t, http.StatusForbidden, status, "the author may not approve, whatever her roles: %s", out)
 	status, _, out = apitest.Call(t, "POST", base+"/api/patch/1/approve", `{"reason": "holiday market"}`, olga)

@@ -64,6 +64,7 @@ import (
 	"github.com/benbjohnson/clock"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/examples/internal/host"
 	"github.com/hms-platform/mgmt/lease"
 	"github.com/hms-platform/mgmt/patch"
@@ -237,14 +238,14 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (_ *app, err error
 		return nil, err
 	}
 	if cfg.dev {
-		a.handler, err = patchhttp.NewHandler(a.manager, patchhttp.Options{Authorize: patchhttp.DevAuthorize("dev"), Catalog: catalog, Logger: cfg.logger})
+		a.handler, err = patchhttp.NewHandler(a.manager, patchhttp.Options{Authorize: auth.AllowAll("dev"), Catalog: catalog, Logger: cfg.logger})
 		return a, err
 	}
 	au, err := cfg.auth.Setup(ctx, clk, cfg.logger, cfg.audit, nil)
 	if err != nil {
 		return nil, err
 	}
-	h, err := patchhttp.NewHandler(a.manager, patchhttp.Options{Authorize: au.Hook, Catalog: catalog, Logger: cfg.logger})
+	h, err := patchhttp.NewHandler(a.manager, patchhttp.Options{Authorize: au.Authorize, Catalog: catalog, Logger: cfg.logger})
 	if err != nil {
 		return nil, err
 	}

@@ -73,6 +73,7 @@ import (
 	"github.com/benbjohnson/clock"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/backends/simcluster"
 	"github.com/hms-platform/mgmt/backends/sqlite"
 	"github.com/hms-platform/mgmt/budget"
@@ -285,8 +286,11 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 		return nil, err
 	}
 	if cfg.dev {
-		a.handler = newHandler(a.ctrl, a.budget, logger, nil)
-	} else if a.handler, err = authHandler(ctx, cfg, clk, a.ctrl, a.budget); err != nil {
+		a.handler, err = newHandler(a.ctrl, a.budget, logger, auth.AllowAll("dev"))
+	} else {
+		a.handler, err = authHandler(ctx, cfg, clk, a.ctrl, a.budget)
+	}
+	if err != nil {
 		return nil, err
 	}
 	ok = true
@@ -304,20 +308,32 @@ func authHandler(ctx context.Context, cfg config, clk clock.Clock, ctrl *scaler.
 	if err != nil {
 		return nil, err
 	}
-	return a.Middleware(newHandler(ctrl, b, cfg.logger, a.Hook)), nil
+	h, err := newHandler(ctrl, b, cfg.logger, a.Authorize)
+	if err != nil {
+		return nil, err
+	}
+	return a.Middleware(h), nil
 }
 
 // newHandler serves the rules API and the budget API on one mux: /budgets
 // and everything under it is the budget's, the rest the autoscaler's (whose
-// handler answers unknown paths with its JSON 404). authorize, when not
-// nil, authorizes every request of both.
-func newHandler(ctrl *scaler.Controller, b *budget.Budget, logger *slog.Logger, authorize func(*http.Request, string, string) (string, error)) http.Handler {
-	budgets := budgethttp.NewHandler(b, budgethttp.Options{Logger: logger, Authorize: authorize})
+// handler answers unknown paths with its JSON 404). authorize authorizes
+// every request of both; the tenant of a rule and of a budget cap is the
+// one the cluster says owns the service.
+func newHandler(ctrl *scaler.Controller, b *budget.Budget, logger *slog.Logger, authorize auth.HTTPAuthorizer) (http.Handler, error) {
+	budgets, err := budgethttp.NewHandler(b, budgethttp.Options{Logger: logger, Authorize: authorize, Owners: ctrl})
+	if err != nil {
+		return nil, err
+	}
+	rules, err := scalerhttp.NewHandler(ctrl, scalerhttp.Options{Logger: logger, Authorize: authorize, Owners: ctrl})
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/budgets/", budgets)
 	mux.Handle("/budgets", budgets) // a JSON 404, not the mux's redirect to /budgets/
-	mux.Handle("/", scalerhttp.NewHandler(ctrl, scalerhttp.Options{Logger: logger, Authorize: authorize}))
-	return mux
+	mux.Handle("/", rules)
+	return mux, nil
 }
 
 // close writes the spend metered since the budget's last flush and closes

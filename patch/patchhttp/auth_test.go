@@ -16,8 +16,9 @@ import (
 
 // TestEveryRouteIsAuthorized runs the authentication and tenant-isolation
 // checks over every route of the API behind auth.Middleware and
-// Authorizer.HTTPHook: no token, a tampered token, a token of another
-// tenant, and roles without the permission are all refused.
+// Authorizer.HTTP: no token, a tampered token and roles without the
+// permission are refused (before the body is read), and another tenant's
+// patch is answered exactly as a missing one.
 func TestEveryRouteIsAuthorized(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
@@ -27,18 +28,18 @@ func TestEveryRouteIsAuthorized(t *testing.T) {
 
 	iss := authtest.NewIssuer(t, authtest.Options{})
 	g := iss.Guard(t, nil)
-	h, err := patchhttp.NewHandler(e.m, patchhttp.Options{Authorize: g.Hook})
+	h, err := patchhttp.NewHandler(e.m, patchhttp.Options{Authorize: g.Authorize})
 	require.NoError(t, err)
 	h = g.Protect(h)
 
 	authtest.CheckEndpoints(t, h, iss, []authtest.Endpoint{
 		{Method: "POST", Path: "/api/patch", Body: seedJSON, Tenant: "IACB", Permission: patchhttp.PermSubmit},
 		{Method: "GET", Path: "/api/patch?tenant=IACB", Tenant: "IACB", Permission: patchhttp.PermRead},
-		{Method: "GET", Path: "/api/patch/1", Tenant: "IACB", Permission: patchhttp.PermRead},
-		{Method: "POST", Path: "/api/patch/1/approve", Tenant: "IACB", Permission: patchhttp.PermApprove},
-		{Method: "POST", Path: "/api/patch/1/reject", Tenant: "IACB", Permission: patchhttp.PermReject},
-		{Method: "POST", Path: "/api/patch/1/rollback", Tenant: "IACB", Permission: patchhttp.PermRollback},
-	}, authtest.EndpointOptions{})
+		{Method: "GET", Path: "/api/patch/1", Tenant: "IACB", Permission: patchhttp.PermRead, ID: "1", MissingID: "99"},
+		{Method: "POST", Path: "/api/patch/1/approve", Body: `{"reason": "ok"}`, Tenant: "IACB", Permission: patchhttp.PermApprove, ID: "1", MissingID: "99"},
+		{Method: "POST", Path: "/api/patch/1/reject", Body: `{"reason": "no"}`, Tenant: "IACB", Permission: patchhttp.PermReject, ID: "1", MissingID: "99"},
+		{Method: "POST", Path: "/api/patch/1/rollback", Tenant: "IACB", Permission: patchhttp.PermRollback, ID: "1", MissingID: "99"},
+	}, authtest.EndpointOptions{Routes: patchhttp.Routes(), Public: []string{"GET /api/catalog"}})
 	assert.NotEmpty(t, g.Audit.Events())
 
 	// The catalog is shared: any authenticated principal reads it; nobody

@@ -7,16 +7,17 @@ import (
 	"net/http/httptest"
 	"strings"
 
+	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/patch"
 	"github.com/hms-platform/mgmt/patch/patchhttp"
 )
 
-// The seed's request and answer. DevAuthorize lets everyone in; hosts
-// pass auth's Authorizer.HTTPHook behind auth.Middleware instead.
+// The seed's request and answer. auth.AllowAll lets everyone in; hosts
+// pass auth's Authorizer.HTTP() behind auth.Middleware instead.
 func Example() {
 	val, _ := patch.NewValidator(patch.ValidatorOptions{Policies: patch.DefaultPolicies()})
 	m, _ := patch.New(patch.Options{Store: patch.NewMemory(), Sink: patch.NewMemorySink(), Validator: val})
-	h, _ := patchhttp.NewHandler(m, patchhttp.Options{Authorize: patchhttp.DevAuthorize("dev")})
+	h, _ := patchhttp.NewHandler(m, patchhttp.Options{Authorize: auth.AllowAll("dev")})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 

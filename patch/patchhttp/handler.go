@@ -15,8 +15,11 @@
 //
 // Bad input — a malformed body, unknown keys, wrong types, a body over
 // 1 MiB, non-UTF-8 text — is a 4xx whose JSON error names the field, and
-// nothing is stored. Who may do what is Options.Authorize's decision; the
-// handler asks it once per request with the permission and the tenant.
+// nothing is stored. Who may do what is Options.Authorize's decision: the
+// handler asks it whether the request holds the route's permission at all
+// before reading anything, then with the patch's tenant. Another tenant's
+// patch is answered exactly as a missing one (404 "no patch 7"), and so is
+// an ID in another form than its canonical one ("07", "+7").
 //
 // The handler is safe for concurrent use.
 package patchhttp
@@ -26,9 +29,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/internal/httperr"
 	"github.com/hms-platform/mgmt/patch"
 )
@@ -43,42 +46,53 @@ const (
 	PermCatalog  = "catalog:read"
 )
 
-// Authorize decides whether the request may use permission perm on a
-// resource of tenant (empty for the catalog and for listing every
-// tenant), and returns the actor to record: the authenticated subject. An
-// error denies; its kind sets the status (unauthenticated 401, forbidden
-// 403).
-type Authorize func(r *http.Request, perm, tenant string) (actor string, err error)
-
 // Options configure the handler.
 type Options struct {
-	// Authorize is required: see DevAuthorize for development.
-	Authorize Authorize
+	// Authorize decides who may do what: it is asked for each route's
+	// permission before anything of the request is read, then with the
+	// patch's tenant (empty for the catalog and for listing every tenant).
+	// Required: auth.Authorizer.HTTP() behind auth.Middleware, or
+	// auth.AllowAll for development.
+	Authorize auth.HTTPAuthorizer
 	// Catalog is served at /api/catalog; nil serves an empty one.
 	Catalog *patch.Catalog
 	// Logger receives one debug record per request; nil means slog.Default().
 	Logger *slog.Logger
 }
 
-// DevAuthorize allows everything, with the actor taken from the
-// X-HMS-Actor header, else the given default. For local development only:
-// it authenticates nobody.
-func DevAuthorize(def string) Authorize {
-	return func(r *http.Request, _, _ string) (string, error) {
-		if a := strings.TrimSpace(r.Header.Get("X-HMS-Actor")); a != "" {
-			if len(a) > patch.MaxNameLen {
-				return "", mgmt.Invalid("X-HMS-Actor", "is %d bytes, more than %d", len(a), patch.MaxNameLen)
-			}
-			return a, nil
-		}
-		return def, nil
+type handler struct {
+	m       *patch.Manager
+	auth    auth.HTTPAuthorizer
+	catalog *patch.Catalog
+}
+
+// route is one route of the API and the permission it needs.
+type route struct {
+	pattern, perm string
+	fn            func(http.ResponseWriter, *http.Request) error
+}
+
+func (h *handler) routes() []route {
+	return []route{
+		{"POST /api/patch", PermSubmit, h.submit},
+		{"GET /api/patch", PermRead, h.list},
+		{"GET /api/patch/{id}", PermRead, h.get},
+		{"POST /api/patch/{id}/approve", PermApprove, h.action(PermApprove)},
+		{"POST /api/patch/{id}/reject", PermReject, h.action(PermReject)},
+		{"POST /api/patch/{id}/rollback", PermRollback, h.action(PermRollback)},
+		{"GET /api/catalog", PermCatalog, h.getCatalog},
 	}
 }
 
-type handler struct {
-	m       *patch.Manager
-	auth    Authorize
-	catalog *patch.Catalog
+// Routes returns the API's route patterns ("POST /api/patch"), for checks
+// that every route is covered (authtest.EndpointOptions.Routes).
+func Routes() []string {
+	rs := (&handler{}).routes()
+	out := make([]string, len(rs))
+	for i, rt := range rs {
+		out[i] = rt.pattern
+	}
+	return out
 }
 
 // NewHandler returns the API over m. It returns an error when m or
@@ -88,22 +102,25 @@ func NewHandler(m *patch.Manager, opts Options) (http.Handler, error) {
 		return nil, mgmt.Invalid("manager", "is required")
 	}
 	if opts.Authorize == nil {
-		return nil, mgmt.Invalid("Options.Authorize", "is required (patchhttp.DevAuthorize for development)")
+		return nil, mgmt.Invalid("Options.Authorize", "is required (auth.AllowAll for development)")
 	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
 	h := &handler{m: m, auth: opts.Authorize, catalog: opts.Catalog}
-	return httperr.API("patchhttp", log,
-		httperr.Route{Pattern: "POST /api/patch", Fn: h.submit},
-		httperr.Route{Pattern: "GET /api/patch", Fn: h.list},
-		httperr.Route{Pattern: "GET /api/patch/{id}", Fn: h.get},
-		httperr.Route{Pattern: "POST /api/patch/{id}/approve", Fn: h.action(PermApprove)},
-		httperr.Route{Pattern: "POST /api/patch/{id}/reject", Fn: h.action(PermReject)},
-		httperr.Route{Pattern: "POST /api/patch/{id}/rollback", Fn: h.action(PermRollback)},
-		httperr.Route{Pattern: "GET /api/catalog", Fn: h.getCatalog},
-	), nil
+	var rs []httperr.Route
+	for _, rt := range h.routes() {
+		perm, fn := rt.perm, rt.fn
+		rs = append(rs, httperr.Route{Pattern: rt.pattern, Fn: func(w http.ResponseWriter, r *http.Request) error {
+			// Refused before anything of the request is read.
+			if err := h.auth.Permitted(r, perm); err != nil {
+				return err
+			}
+			return fn(w, r)
+		}})
+	}
+	return httperr.API("patchhttp", log, rs...), nil
 }
 
 // submitResponse is the seed's answer, plus the violations of a rejected
@@ -130,7 +147,7 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	actor, err := h.auth(r, PermSubmit, p.Tenant)
+	actor, err := h.auth.Authorize(r, PermSubmit, p.Tenant)
 	if err != nil {
 		return err
 	}
@@ -153,23 +170,38 @@ type View struct {
 	patch.Record
 }
 
+// noPatch is the answer for a patch that does not exist, and for one of
+// another tenant: the two are indistinguishable.
+func noPatch(raw string) error { return mgmt.NotFound("id", "no patch %s", raw) }
+
+// patchID parses a patch ID of a path: only the canonical decimal form of
+// a positive integer ("7", not "07" or "+7") names a patch.
+func patchID(raw string) (int64, bool) {
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != raw {
+		return 0, false
+	}
+	return id, true
+}
+
 func (h *handler) load(r *http.Request, perm string) (patch.Record, string, error) {
 	raw := r.PathValue("id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id <= 0 {
-		return patch.Record{}, "", mgmt.Invalid("id", "%q is not a patch ID (a positive integer)", raw)
+	id, ok := patchID(raw)
+	if !ok {
+		return patch.Record{}, "", noPatch(raw)
 	}
 	rec, err := h.m.Get(r.Context(), id)
 	if err != nil {
-		// Authorize without a tenant first, so that an unknown ID tells an
-		// unauthenticated caller nothing.
-		if _, aerr := h.auth(r, perm, ""); aerr != nil && mgmt.KindOf(aerr) == mgmt.KindUnauthenticated {
-			return patch.Record{}, "", aerr
+		if mgmt.KindOf(err) == mgmt.KindNotFound {
+			return patch.Record{}, "", noPatch(raw)
 		}
 		return patch.Record{}, "", err
 	}
-	actor, err := h.auth(r, perm, rec.Patch.Tenant)
+	actor, err := h.auth.Authorize(r, perm, rec.Patch.Tenant)
 	if err != nil {
+		if auth.IsInvisible(err) {
+			return patch.Record{}, "", noPatch(raw)
+		}
 		return patch.Record{}, "", err
 	}
 	return rec, actor, nil
@@ -215,7 +247,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
 			return mgmt.Invalid("limit", "%q is not a number from 1 to 1000", v)
 		}
 	}
-	if _, err := h.auth(r, PermRead, f.Tenant); err != nil {
+	if _, err := h.auth.Authorize(r, PermRead, f.Tenant); err != nil {
 		return err
 	}
 	recs, err := h.m.List(r.Context(), f)
@@ -278,7 +310,7 @@ func (h *handler) getCatalog(w http.ResponseWriter, r *http.Request) error {
 	if _, err := httperr.Query(r, nil); err != nil {
 		return err
 	}
-	if _, err := h.auth(r, PermCatalog, ""); err != nil {
+	if _, err := h.auth.Authorize(r, PermCatalog, ""); err != nil {
 		return err
 	}
 	c := h.catalog

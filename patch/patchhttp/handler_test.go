@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/internal/apitest"
 	"github.com/hms-platform/mgmt/internal/seedpy"
 	"github.com/hms-platform/mgmt/patch"
@@ -46,7 +48,7 @@ func newEnv(t *testing.T, tls bool) *env {
 	e.clock.Set(time.Date(2024, 11, 19, 0, 0, 0, 0, time.UTC))
 	e.m, err = patch.New(patch.Options{Store: patch.NewMemory(), Sink: e.sink, Validator: val, Clock: e.clock})
 	require.NoError(t, err)
-	h, err := patchhttp.NewHandler(e.m, patchhttp.Options{Authorize: patchhttp.DevAuthorize("dev"), Catalog: cat})
+	h, err := patchhttp.NewHandler(e.m, patchhttp.Options{Authorize: auth.AllowAll("dev"), Catalog: cat})
 	require.NoError(t, err)
 	if tls {
 		e.srv = httptest.NewTLSServer(h)
@@ -221,7 +223,9 @@ func TestApproveRejectRollback(t *testing.T) {
 	assert.Equal(t, []patch.Op{patch.OpApply, patch.OpRevert}, []patch.Op{msgs[0].Op, msgs[1].Op})
 
 	for path, want := range map[string]int{
-		"/api/patch/99": 404, "/api/patch/x": 400, "/api/patch/-1": 400, "/api/patch/1?x=1": 400,
+		// An ID is its canonical decimal form or names no patch.
+		"/api/patch/99": 404, "/api/patch/x": 404, "/api/patch/-1": 404, "/api/patch/01": 404, "/api/patch/%2B1": 404,
+		"/api/patch/+1": 404, "/api/patch/1.0": 404, "/api/patch/99999999999999999999": 404, "/api/patch/1?x=1": 400,
 		"/api/patch?status=NOPE": 400, "/api/patch?limit=0": 400, "/api/patch?tenant=IACB&status=ROLLED_BACK": 200,
 	} {
 		status, _, body := do(t, e, "GET", path, "")
@@ -241,6 +245,10 @@ func TestCatalog(t *testing.T) {
 }
 
 func TestNewHandlerNeedsAuthorize(t *testing.T) {
-	_, err := patchhttp.NewHandler(nil, patchhttp.Options{})
-	require.Error(t, err)
+	_, err := patchhttp.NewHandler(nil, patchhttp.Options{Authorize: auth.AllowAll("dev")})
+	require.ErrorIs(t, err, mgmt.ErrInvalid)
+	e := newEnv(t, false)
+	_, err = patchhttp.NewHandler(e.m, patchhttp.Options{})
+	require.ErrorIs(t, err, mgmt.ErrInvalid, "no authorizer is not allow-everything")
+	assert.Equal(t, "Options.Authorize", mgmt.FieldOf(err))
 }

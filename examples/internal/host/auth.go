@@ -47,10 +47,10 @@ func (f *AuthFlags) Check(dev bool, noAuth error) error {
 }
 
 // Auth is what Setup builds: the middleware that verifies tokens and the
-// hook the HTTP APIs authorize with.
+// authorizer the HTTP APIs ask.
 type Auth struct {
 	Middleware func(http.Handler) http.Handler
-	Hook       func(r *http.Request, perm, tenant string) (actor string, err error)
+	Authorize  auth.HTTPAuthorizer
 }
 
 // Setup builds the verifier (fetching the issuer's discovery document and
@@ -82,6 +82,6 @@ func (f *AuthFlags) Setup(ctx context.Context, clk clock.Clock, logger *slog.Log
 	}
 	return &Auth{
 		Middleware: auth.Middleware(v, auth.MiddlewareOptions{Auditor: audit, Logger: logger, Clock: clk, Public: public}),
-		Hook:       authz.HTTPHook(),
+		Authorize:  authz.HTTP(),
 	}, nil
 }
