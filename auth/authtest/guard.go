@@ -41,7 +41,7 @@ type Guard struct {
 	// Options.Authorize.
 	Authorize auth.HTTPAuthorizer
 	Audit     *AuditLog
-	mw    func(http.Handler) http.Handler
+	mw        func(http.Handler) http.Handler
 }
 
 // Guard returns a Guard trusting i's tokens, authorizing with policy (nil:

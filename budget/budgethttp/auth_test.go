@@ -178,7 +178,9 @@ func (a *recorder) answer(call string) error {
 	return nil
 }
 
-func (a *recorder) Permitted(_ *http.Request, perm string) error { return a.answer("permitted " + perm) }
+func (a *recorder) Permitted(_ *http.Request, perm string) error {
+	return a.answer("permitted " + perm)
+}
 
 func (a *recorder) Authorize(_ *http.Request, perm, tenant string) (string, error) {
 	return "bea", a.answer(perm + " " + tenant)
