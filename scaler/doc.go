@@ -39,7 +39,9 @@
 // (mgmt.LabelAgency, Rule.Tenant); a rule without one belongs to no tenant,
 // and hosts that authorize (scalerhttp.Options.Authorize) let only
 // principals acting for every tenant touch it. The Controller itself does
-// not authorize.
+// not authorize. Who owns a service is the cluster's to say: a Scaler reports
+// it from the service's own labels (ReplicaStatus.Owner), and
+// Controller.Owner reads it.
 //
 // The Controller's methods are safe for concurrent use. Ticks never overlap;
 // a steady tick allocates nothing per rule. Time comes from Options.Clock

@@ -19,6 +19,7 @@ type Memory struct {
 
 type memService struct {
 	replicas ReplicaStatus
+	owner    string
 	metrics  map[string]float64
 	changes  int
 }
@@ -52,6 +53,15 @@ func (m *Memory) SetReady(service string, ready int32) {
 	m.mu.Unlock()
 }
 
+// SetOwner sets the tenant Replicas reports as the service's owner (see
+// ReplicaStatus.Owner), adding the service if needed; "" is no owner.
+// SetReplicas keeps it.
+func (m *Memory) SetOwner(service, owner string) {
+	m.mu.Lock()
+	m.service(service).owner = owner
+	m.mu.Unlock()
+}
+
 // Metric returns the value last set for q.Service and q.Metric.
 func (m *Memory) Metric(ctx context.Context, q MetricQuery) (float64, error) {
 	if err := ctx.Err(); err != nil {
@@ -70,8 +80,9 @@ func (m *Memory) Metric(ctx context.Context, q MetricQuery) (float64, error) {
 	return v, nil
 }
 
-// Replicas returns the service's counts: zero for a service that has only
-// metrics, an error wrapping mgmt.ErrNotFound for one never set.
+// Replicas returns the service's counts and the owner SetOwner gave it:
+// zero counts for a service that has only metrics or an owner, an error
+// wrapping mgmt.ErrNotFound for one never set.
 func (m *Memory) Replicas(ctx context.Context, service string) (ReplicaStatus, error) {
 	if err := ctx.Err(); err != nil {
 		return ReplicaStatus{}, mgmt.Unavailable("replicas of %s: %w", service, err)
@@ -82,7 +93,9 @@ func (m *Memory) Replicas(ctx context.Context, service string) (ReplicaStatus, e
 	if !ok {
 		return ReplicaStatus{}, mgmt.NotFound("service", "no service %q", service)
 	}
-	return s.replicas, nil
+	st := s.replicas
+	st.Owner = s.owner
+	return st, nil
 }
 
 // SetReplicas sets the desired and ready counts, adding the service if

@@ -39,7 +39,10 @@ type ReplicaStatus struct {
 	Desired int32
 	Ready   int32
 	// Owner is the tenant (agency) that owns the service, from the
-	// service's own labels in the cluster; "" when it carries none.
+	// service's own labels in the cluster (a workload label, a job's meta);
+	// empty when the service carries no owner label. A host uses it, never
+	// a label its caller supplies, to decide the tenant of what acts on
+	// the service: its autoscale rules, its budget caps.
 	Owner string
 }
 
@@ -49,6 +52,10 @@ type ReplicaStatus struct {
 // Implementations must be safe for concurrent use, honour ctx's deadline, and
 // wrap mgmt.ErrNotFound for an unknown service, mgmt.ErrConflict for a
 // refused change and mgmt.ErrUnavailable when the cluster cannot answer.
+//
+// Replicas also reports who owns the service (ReplicaStatus.Owner), read
+// from the service itself in the cluster, so that a host can tell the
+// tenant of the rules and caps that act on it without trusting its caller.
 type Scaler interface {
 	Replicas(ctx context.Context, service string) (ReplicaStatus, error)
 	SetReplicas(ctx context.Context, service string, replicas int32, reason string) error

@@ -26,7 +26,12 @@
 //     context errors come back wrapping context.DeadlineExceeded or
 //     context.Canceled;
 //   - the plugin's log records, with their levels, into the host's slog
-//     logger (log through NewLogger in the plugin).
+//     logger (log through NewLogger in the plugin);
+//   - every field of scaler.ReplicaStatus, Owner included (in Replicas and
+//     ReplicasBatch). Owner is a later field of the protocol, added
+//     compatibly: a plugin built before it never sends one, so the host
+//     reads "" (no owner label) for each of its services whatever the
+//     cluster says. Rebuild such a plugin before trusting its owners.
 //
 // Open refuses a binary whose SHA-256 does not match OpenConfig.SHA256
 // before running it; the handshake checks ProtocolVersion and the magic

@@ -142,11 +142,12 @@ func TestBatchPartialFailures(t *testing.T) {
 	st, errs := c.ReplicasBatch(ctx, []string{"svc-0000", "nope", "err:conflict:spec.x", "svc-0001"})
 	require.Len(t, errs, 4)
 	assert.NoError(t, errs[0])
-	assert.Equal(t, int32(2), st[0].Desired)
+	assert.Equal(t, scaler.ReplicaStatus{Desired: 2, Ready: 2, Owner: "ED"}, st[0])
 	assert.ErrorIs(t, errs[1], mgmt.ErrNotFound)
 	assert.ErrorIs(t, errs[2], mgmt.ErrConflict)
 	assert.Equal(t, "spec.x", mgmt.FieldOf(errs[2]))
 	assert.NoError(t, errs[3])
+	assert.Equal(t, scaler.ReplicaStatus{Desired: 2, Ready: 2}, st[3], "svc-0001 has no owner")
 
 	errs = c.SetReplicasBatch(ctx, []plugin.ReplicaChange{
 		{Service: "svc-0000", Replicas: 7, Reason: "batch"},
@@ -158,7 +159,7 @@ func TestBatchPartialFailures(t *testing.T) {
 	assert.ErrorIs(t, errs[2], mgmt.ErrNotFound)
 	got, err := c.Replicas(ctx, "svc-0000")
 	require.NoError(t, err)
-	assert.Equal(t, int32(7), got.Desired)
+	assert.Equal(t, scaler.ReplicaStatus{Desired: 7, Ready: 7, Owner: "ED"}, got)
 
 	vals, errs := c.MetricBatch(ctx, []scaler.MetricQuery{
 		{Service: "svc-0000", Metric: "http_rps"},

@@ -12,7 +12,9 @@ var (
 	_ scaler.MetricSource = (*Client)(nil)
 )
 
-// Replicas implements scaler.Scaler.
+// Replicas implements scaler.Scaler. A plugin built before
+// ReplicaStatus.Owner existed does not send it: its services read as
+// having no owner ("").
 func (c *Client) Replicas(ctx context.Context, service string) (scaler.ReplicaStatus, error) {
 	s, err := c.stubs()
 	if err != nil {
@@ -22,7 +24,7 @@ func (c *Client) Replicas(ctx context.Context, service string) (scaler.ReplicaSt
 	if err != nil {
 		return scaler.ReplicaStatus{}, c.callErr(ctx, s, err)
 	}
-	return scaler.ReplicaStatus{Desired: resp.GetDesired(), Ready: resp.GetReady()}, nil
+	return scaler.ReplicaStatus{Desired: resp.GetDesired(), Ready: resp.GetReady(), Owner: resp.GetOwner()}, nil
 }
 
 // SetReplicas implements scaler.Scaler.
@@ -58,7 +60,8 @@ type ReplicaChange struct {
 	Reason   string
 }
 
-// ReplicasBatch reads the replicas of many services in one round trip.
+// ReplicasBatch reads the replicas (and owners, as Replicas does) of many
+// services in one round trip.
 // statuses[i] and errs[i] answer services[i]; a failure of the whole call
 // (the plugin is down, the deadline passed) is every item's error.
 func (c *Client) ReplicasBatch(ctx context.Context, services []string) (statuses []scaler.ReplicaStatus, errs []error) {
@@ -75,7 +78,7 @@ func (c *Client) ReplicasBatch(ctx context.Context, services []string) (statuses
 		return statuses, fill(errs, err)
 	}
 	for i, r := range resp.GetResults() {
-		statuses[i] = scaler.ReplicaStatus{Desired: r.GetDesired(), Ready: r.GetReady()}
+		statuses[i] = scaler.ReplicaStatus{Desired: r.GetDesired(), Ready: r.GetReady(), Owner: r.GetOwner()}
 		errs[i] = fromItemError(r.GetError())
 	}
 	return statuses, errs

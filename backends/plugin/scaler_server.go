@@ -19,7 +19,7 @@ func (s *scalerServer) Replicas(ctx context.Context, req *scalerv1.ReplicasReque
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &scalerv1.ReplicasResponse{Desired: st.Desired, Ready: st.Ready}, nil
+	return &scalerv1.ReplicasResponse{Desired: st.Desired, Ready: st.Ready, Owner: st.Owner}, nil
 }
 
 func (s *scalerServer) SetReplicas(ctx context.Context, req *scalerv1.SetReplicasRequest) (*scalerv1.SetReplicasResponse, error) {
@@ -36,7 +36,7 @@ func (s *scalerServer) BatchReplicas(ctx context.Context, req *scalerv1.BatchRep
 	for i, svc := range services {
 		r := &results[i]
 		st, err := s.impl.Replicas(ctx, svc)
-		r.Desired, r.Ready, r.Error = st.Desired, st.Ready, toItemError(err)
+		r.Desired, r.Ready, r.Owner, r.Error = st.Desired, st.Ready, st.Owner, toItemError(err)
 		out.Results[i] = r
 	}
 	return out, batchEnd(ctx)

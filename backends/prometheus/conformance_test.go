@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/backends/prometheus"
 	"github.com/hms-platform/mgmt/backends/simcluster"
 	"github.com/hms-platform/mgmt/internal/promtest"
@@ -33,8 +34,19 @@ func (f *fixture) Metric() string              { return "queue_length" }
 
 func (f *fixture) AddService(t testing.TB, name string, replicas int32) {
 	t.Helper()
+	f.AddOwnedService(t, name, replicas, "")
+}
+
+// AddOwnedService gives the service the agency label, which simcluster
+// reports as its owner ("" gives it no labels).
+func (f *fixture) AddOwnedService(t testing.TB, name string, replicas int32, owner string) {
+	t.Helper()
+	var labels mgmt.Labels
+	if owner != "" {
+		labels = mgmt.Labels{mgmt.LabelAgency: owner}
+	}
 	require.NoError(t, f.cluster.AddService(simcluster.ServiceSpec{
-		Name: name, Replicas: replicas, CapacityRPS: 100, Trace: simcluster.Constant(0),
+		Name: name, Replicas: replicas, CapacityRPS: 100, Trace: simcluster.Constant(0), Labels: labels,
 	}))
 	f.target.queue.WithLabelValues(name).Set(float64(replicas))
 	// A Prometheus sees the series after its next scrape.

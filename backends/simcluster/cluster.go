@@ -71,7 +71,9 @@ type ServiceSpec struct {
 	// TraceStart anchors the trace; the zero value means the time of
 	// AddService.
 	TraceStart time.Time
-	// Labels are optional tags (agency, program, fiscalYear).
+	// Labels are optional tags (agency, program, fiscalYear). The agency
+	// label (mgmt.LabelAgency) names the service's owner, which Replicas
+	// reports.
 	Labels mgmt.Labels
 }
 
@@ -114,6 +116,7 @@ type service struct {
 	trace       Trace
 	traceStart  time.Time
 	labels      mgmt.Labels
+	owner       string // labels[mgmt.LabelAgency]
 
 	mu       sync.Mutex
 	last     time.Time // the latest time the state was advanced to
@@ -179,6 +182,7 @@ func (c *Cluster) AddService(spec ServiceSpec) error {
 		trace:       spec.Trace,
 		traceStart:  start,
 		labels:      spec.Labels.Clone(),
+		owner:       spec.Labels[mgmt.LabelAgency],
 		last:        now,
 		desired:     spec.Replicas,
 		ready:       spec.Replicas,
@@ -283,7 +287,8 @@ func (c *Cluster) lookup(name string) (*service, error) {
 }
 
 // Replicas reports the desired and ready replicas of service at the
-// clock's current time.
+// clock's current time, and as its owner the service's agency label
+// (mgmt.LabelAgency; "" without one).
 func (c *Cluster) Replicas(ctx context.Context, service string) (scaler.ReplicaStatus, error) {
 	if err := ctxDone(ctx, service); err != nil {
 		return scaler.ReplicaStatus{}, err
@@ -296,7 +301,7 @@ func (c *Cluster) Replicas(ctx context.Context, service string) (scaler.ReplicaS
 		return scaler.ReplicaStatus{}, err
 	}
 	s.advance(c.clock.Now())
-	st := scaler.ReplicaStatus{Desired: s.desired, Ready: s.ready}
+	st := scaler.ReplicaStatus{Desired: s.desired, Ready: s.ready, Owner: s.owner}
 	s.mu.Unlock()
 	return st, nil
 }

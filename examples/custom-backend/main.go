@@ -1,4 +1,4 @@
-// Command custom-backend is a backend plugin over files: $CUSTOM_BACKEND_DIR/<service>.replicas, <service>.<metric>.
+// Command custom-backend is a backend plugin over files: $CUSTOM_BACKEND_DIR/<service>.replicas, <service>.<metric>, <service>.owner (its agency; optional).
 package main
 
 import (
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	mgmt "github.com/hms-platform/mgmt"
@@ -28,7 +29,11 @@ func (d *files) read(name string) (v float64, err error) {
 }
 func (d *files) Replicas(_ context.Context, svc string) (scaler.ReplicaStatus, error) {
 	n, err := d.read(svc + ".replicas")
-	return scaler.ReplicaStatus{Desired: int32(n), Ready: int32(n)}, err
+	owner, oerr := os.ReadFile(filepath.Join(os.Getenv("CUSTOM_BACKEND_DIR"), filepath.Base(svc)+".owner")) // never written here
+	if err == nil && !os.IsNotExist(oerr) {
+		err = oerr
+	}
+	return scaler.ReplicaStatus{Desired: int32(n), Ready: int32(n), Owner: strings.TrimSpace(string(owner))}, err
 }
 func (d *files) SetReplicas(_ context.Context, svc string, n int32, _ string) error {
 	if n < 0 {

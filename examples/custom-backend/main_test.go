@@ -76,6 +76,13 @@ func (f fixture) AddService(t testing.TB, name string, replicas int32) {
 	require.NoError(t, os.WriteFile(filepath.Join(f.dir, name+".http_rps"), []byte("250\n"), 0o600))
 }
 
+// AddOwnedService writes the owner file too.
+func (f fixture) AddOwnedService(t testing.TB, name string, replicas int32, owner string) {
+	t.Helper()
+	f.AddService(t, name, replicas)
+	require.NoError(t, os.WriteFile(filepath.Join(f.dir, name+".owner"), []byte(owner+"\n"), 0o600))
+}
+
 // The example backend passes the conformance suite every backend must.
 func TestConformance(t *testing.T) {
 	scalertest.Run(t, func(t *testing.T) scalertest.Fixture {

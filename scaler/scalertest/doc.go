@@ -4,13 +4,16 @@
 // cluster, Kubernetes, Nomad).
 //
 // A backend's test hands Run a function that returns a fresh Fixture — the
-// backend under test and a way to add a service to it — and Run checks, in
-// subtests:
+// backend under test and a way to add a service to it, with or without an
+// owner — and Run checks, in subtests:
 //
 //   - Replicas of an unknown service is an error wrapping mgmt.ErrNotFound;
 //   - Replicas reports the count a service was added with and, after
 //     SetReplicas, the count set (up, down, to zero, the same count again),
 //     with 0 ≤ Ready ≤ Desired;
+//   - Replicas reports the owner a service was added with
+//     (Fixture.AddOwnedService) and "" for one added without
+//     (Fixture.AddService), before and after SetReplicas;
 //   - a negative count is refused with mgmt.ErrInvalid and changes nothing;
 //   - Metric reads a finite value ≥ 0 for a known service and metric, and
 //     an unknown service or metric is an error wrapping mgmt.ErrNotFound;

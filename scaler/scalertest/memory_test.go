@@ -23,6 +23,12 @@ func (f memoryFixture) AddService(t testing.TB, name string, replicas int32) {
 	f.m.SetMetric(name, "http_rps", 0)
 }
 
+func (f memoryFixture) AddOwnedService(t testing.TB, name string, replicas int32, owner string) {
+	t.Helper()
+	f.AddService(t, name, replicas)
+	f.m.SetOwner(name, owner)
+}
+
 func TestMemory(t *testing.T) {
 	scalertest.Run(t, func(*testing.T) scalertest.Fixture {
 		return memoryFixture{scaler.NewMemory()}

@@ -23,8 +23,13 @@ type Fixture interface {
 	Source() scaler.MetricSource
 	// AddService adds a service with the given desired replicas, all of
 	// them ready (or soon ready: the suite only requires Ready ≤ Desired).
-	// It fails t if the service cannot be added.
+	// It fails t if the service cannot be added. The service carries no
+	// owner label.
 	AddService(t testing.TB, name string, replicas int32)
+	// AddOwnedService adds a service as AddService does, owned by the
+	// tenant owner: labelled in the backend the way the backend reads a
+	// service's owner (see scaler.ReplicaStatus.Owner).
+	AddOwnedService(t testing.TB, name string, replicas int32, owner string)
 	// Metric names a metric kind (see scaler.Metrics) that Source reads
 	// for every service AddService added, "http_rps" say.
 	Metric() string
@@ -44,6 +49,8 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 	}{
 		{"Replicas/UnknownServiceIsNotFound", testReplicasUnknown},
 		{"Replicas/ReportsTheAddedCount", testReplicasAdded},
+		{"Replicas/ReportsTheOwner", testReplicasOwner},
+		{"Replicas/NoOwnerLabelIsEmptyOwner", testReplicasNoOwner},
 		{"SetReplicas/ThenReplicasReportsIt", testSetReplicas},
 		{"SetReplicas/NegativeIsInvalid", testSetReplicasNegative},
 		{"Metric/ReadsAUsableValue", testMetric},
@@ -90,6 +97,28 @@ func testReplicasAdded(t *testing.T, f Fixture) {
 	f.AddService(t, "three", 3)
 	assert.Equal(t, int32(1), replicas(t, f, "one").Desired)
 	assert.Equal(t, int32(3), replicas(t, f, "three").Desired)
+}
+
+func testReplicasOwner(t *testing.T, f Fixture) {
+	f.AddOwnedService(t, "owned-by-ed", 1, "ED")
+	f.AddOwnedService(t, "owned-by-hhs", 2, "hhs")
+	f.AddService(t, "unowned", 1)
+	assert.Equal(t, "ED", replicas(t, f, "owned-by-ed").Owner)
+	st := replicas(t, f, "owned-by-hhs")
+	assert.Equal(t, "hhs", st.Owner)
+	assert.Equal(t, int32(2), st.Desired)
+	require.NoError(t, f.Scaler().SetReplicas(callCtx(t), "owned-by-ed", 3, "scalertest: owner kept"))
+	st = replicas(t, f, "owned-by-ed")
+	assert.Equal(t, int32(3), st.Desired)
+	assert.Equal(t, "ED", st.Owner, "SetReplicas keeps the owner")
+}
+
+func testReplicasNoOwner(t *testing.T, f Fixture) {
+	f.AddOwnedService(t, "owned", 1, "ED")
+	f.AddService(t, "unowned", 2)
+	assert.Empty(t, replicas(t, f, "unowned").Owner, "a service added without an owner")
+	require.NoError(t, f.Scaler().SetReplicas(callCtx(t), "unowned", 4, "scalertest: still no owner"))
+	assert.Empty(t, replicas(t, f, "unowned").Owner, "a service added without an owner, after SetReplicas")
 }
 
 func testSetReplicas(t *testing.T, f Fixture) {

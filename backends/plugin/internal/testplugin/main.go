@@ -3,7 +3,8 @@
 // behaviours ("err:<kind>:<field>", "deadline", "block", "log").
 //
 // Environment: TESTPLUGIN_SERVICES=<n> adds n services svc-0000… with 2
-// replicas; TESTPLUGIN_MODE=badversion serves another protocol version;
+// replicas, the even-numbered ones owned by agency "ED", the others by no
+// one; TESTPLUGIN_MODE=badversion serves another protocol version;
 // TESTPLUGIN_MARKER=<path> writes a file at start.
 package main
 
@@ -51,7 +52,11 @@ func main() {
 	}
 	n, _ := strconv.Atoi(os.Getenv("TESTPLUGIN_SERVICES"))
 	for i := range n {
-		if err := add(c, fmt.Sprintf("svc-%04d", i), 2); err != nil {
+		owner := ""
+		if i%2 == 0 {
+			owner = "ED"
+		}
+		if err := add(c, fmt.Sprintf("svc-%04d", i), 2, owner); err != nil {
 			panic(err)
 		}
 	}
@@ -59,9 +64,13 @@ func main() {
 	plugin.Serve(plugin.ServeConfig{Scaler: b, MetricSource: b, Control: b.control, Logger: log})
 }
 
-func add(c *simcluster.Cluster, name string, replicas int32) error {
+func add(c *simcluster.Cluster, name string, replicas int32, owner string) error {
+	var labels mgmt.Labels
+	if owner != "" {
+		labels = mgmt.Labels{mgmt.LabelAgency: owner}
+	}
 	return c.AddService(simcluster.ServiceSpec{
-		Name: name, Replicas: replicas, CapacityRPS: 100, Trace: simcluster.Constant(250),
+		Name: name, Replicas: replicas, CapacityRPS: 100, Trace: simcluster.Constant(250), Labels: labels,
 	})
 }
 
@@ -128,11 +137,12 @@ func (b *backend) control(_ context.Context, method string, payload []byte) ([]b
 		var req struct {
 			Name     string
 			Replicas int32
+			Owner    string
 		}
 		if err := json.Unmarshal(payload, &req); err != nil {
 			return nil, mgmt.Invalid("payload", "%v", err)
 		}
-		return nil, add(b.c, req.Name, req.Replicas)
+		return nil, add(b.c, req.Name, req.Replicas, req.Owner)
 	case "Pid":
 		return []byte(strconv.Itoa(os.Getpid())), nil
 	}

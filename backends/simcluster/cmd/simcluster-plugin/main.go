@@ -29,10 +29,12 @@ type Service struct {
 	StartupDelay string  `json:"startupDelay,omitempty"` // Go duration
 	CapacityRPS  float64 `json:"capacityRPS"`
 	Trace        string  `json:"trace"` // simcluster.ParseTrace syntax
+	// Labels tag the service; "agency" names its owner.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 func (s Service) spec() (simcluster.ServiceSpec, error) {
-	spec := simcluster.ServiceSpec{Name: s.Name, Replicas: s.Replicas, MaxReplicas: s.MaxReplicas, CapacityRPS: s.CapacityRPS}
+	spec := simcluster.ServiceSpec{Name: s.Name, Replicas: s.Replicas, MaxReplicas: s.MaxReplicas, CapacityRPS: s.CapacityRPS, Labels: s.Labels}
 	if s.StartupDelay != "" {
 		d, err := time.ParseDuration(s.StartupDelay)
 		if err != nil {

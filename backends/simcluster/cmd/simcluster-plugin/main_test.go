@@ -53,10 +53,21 @@ func (f fixture) Metric() string              { return simcluster.MetricHTTPRPS 
 
 func (f fixture) AddService(t testing.TB, name string, replicas int32) {
 	t.Helper()
-	req, err := json.Marshal(map[string]any{
+	f.AddOwnedService(t, name, replicas, "")
+}
+
+// AddOwnedService gives the service the agency label, which is its owner
+// ("" adds no labels).
+func (f fixture) AddOwnedService(t testing.TB, name string, replicas int32, owner string) {
+	t.Helper()
+	svc := map[string]any{
 		"name": name, "replicas": replicas, "startupDelay": "30s",
 		"capacityRPS": 100, "trace": "constant:250",
-	})
+	}
+	if owner != "" {
+		svc["labels"] = map[string]string{"agency": owner}
+	}
+	req, err := json.Marshal(svc)
 	require.NoError(t, err)
 	_, err = f.c.Control(context.Background(), "AddService", req)
 	require.NoError(t, err)

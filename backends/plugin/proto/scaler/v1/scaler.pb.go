@@ -142,9 +142,14 @@ func (x *ReplicasRequest) GetService() string {
 }
 
 type ReplicasResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Desired       int32                  `protobuf:"varint,1,opt,name=desired,proto3" json:"desired,omitempty"`
-	Ready         int32                  `protobuf:"varint,2,opt,name=ready,proto3" json:"ready,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Desired int32                  `protobuf:"varint,1,opt,name=desired,proto3" json:"desired,omitempty"`
+	Ready   int32                  `protobuf:"varint,2,opt,name=ready,proto3" json:"ready,omitempty"`
+	// owner is the tenant (agency) that owns the service, from its own
+	// labels in the cluster; empty when it carries no owner label. A plugin
+	// built before this field existed never sets it: its services read as
+	// having no owner.
+	Owner         string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -191,6 +196,13 @@ func (x *ReplicasResponse) GetReady() int32 {
 		return x.Ready
 	}
 	return 0
+}
+
+func (x *ReplicasResponse) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
 }
 
 type SetReplicasRequest struct {
@@ -379,10 +391,12 @@ func (x *BatchReplicasResponse) GetResults() []*ReplicasResult {
 }
 
 type ReplicasResult struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Desired       int32                  `protobuf:"varint,1,opt,name=desired,proto3" json:"desired,omitempty"`
-	Ready         int32                  `protobuf:"varint,2,opt,name=ready,proto3" json:"ready,omitempty"`
-	Error         *Error                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Desired int32                  `protobuf:"varint,1,opt,name=desired,proto3" json:"desired,omitempty"`
+	Ready   int32                  `protobuf:"varint,2,opt,name=ready,proto3" json:"ready,omitempty"`
+	Error   *Error                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// owner is as in ReplicasResponse.
+	Owner         string `protobuf:"bytes,4,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -436,6 +450,13 @@ func (x *ReplicasResult) GetError() *Error {
 		return x.Error
 	}
 	return nil
+}
+
+func (x *ReplicasResult) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
 }
 
 type BatchSetReplicasRequest struct {
@@ -783,10 +804,11 @@ const file_scaler_v1_scaler_proto_rawDesc = "" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12\x18\n" +
 	"\acontext\x18\x04 \x01(\tR\acontext\"+\n" +
 	"\x0fReplicasRequest\x12\x18\n" +
-	"\aservice\x18\x01 \x01(\tR\aservice\"B\n" +
+	"\aservice\x18\x01 \x01(\tR\aservice\"X\n" +
 	"\x10ReplicasResponse\x12\x18\n" +
 	"\adesired\x18\x01 \x01(\x05R\adesired\x12\x14\n" +
-	"\x05ready\x18\x02 \x01(\x05R\x05ready\"b\n" +
+	"\x05ready\x18\x02 \x01(\x05R\x05ready\x12\x14\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\"b\n" +
 	"\x12SetReplicasRequest\x12\x18\n" +
 	"\aservice\x18\x01 \x01(\tR\aservice\x12\x1a\n" +
 	"\breplicas\x18\x02 \x01(\x05R\breplicas\x12\x16\n" +
@@ -795,11 +817,12 @@ const file_scaler_v1_scaler_proto_rawDesc = "" +
 	"\x14BatchReplicasRequest\x12\x1a\n" +
 	"\bservices\x18\x01 \x03(\tR\bservices\"P\n" +
 	"\x15BatchReplicasResponse\x127\n" +
-	"\aresults\x18\x01 \x03(\v2\x1d.hms.scaler.v1.ReplicasResultR\aresults\"l\n" +
+	"\aresults\x18\x01 \x03(\v2\x1d.hms.scaler.v1.ReplicasResultR\aresults\"\x82\x01\n" +
 	"\x0eReplicasResult\x12\x18\n" +
 	"\adesired\x18\x01 \x01(\x05R\adesired\x12\x14\n" +
 	"\x05ready\x18\x02 \x01(\x05R\x05ready\x12*\n" +
-	"\x05error\x18\x03 \x01(\v2\x14.hms.scaler.v1.ErrorR\x05error\"R\n" +
+	"\x05error\x18\x03 \x01(\v2\x14.hms.scaler.v1.ErrorR\x05error\x12\x14\n" +
+	"\x05owner\x18\x04 \x01(\tR\x05owner\"R\n" +
 	"\x17BatchSetReplicasRequest\x127\n" +
 	"\x05items\x18\x01 \x03(\v2!.hms.scaler.v1.SetReplicasRequestR\x05items\"H\n" +
 	"\x18BatchSetReplicasResponse\x12,\n" +
