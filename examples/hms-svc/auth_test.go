@@ -68,14 +68,14 @@ func TestServeWithIssuer(t *testing.T) {
 	assert.True(t, strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer "), hdr.Get("WWW-Authenticate"))
 
 	status, _, body = apitest.Call(t, "POST", base+"/autoscale-rules", edRule, hal)
-	assert.Equal(t, http.StatusForbidden, status, "a token of HUD creates no rule of ED: %s", body)
+	assert.Equal(t, http.StatusNotFound, status, "a token of HUD creates no rule of ED; ED's service does not exist for HUD: %s", body)
 
 	status, _, body = apitest.Call(t, "POST", base+"/autoscale-rules", edRule, ana)
 	require.Equal(t, http.StatusCreated, status, body)
 	assert.Contains(t, body, `"ruleId":"AR-1"`)
 
 	status, _, body = apitest.Call(t, "GET", base+"/rules/AR-1/status", "", hal)
-	assert.Equal(t, http.StatusForbidden, status, body)
+	assert.Equal(t, http.StatusNotFound, status, body)
 	status, _, body = apitest.Call(t, "GET", base+"/rules/AR-1/status", "", ana)
 	assert.Equal(t, http.StatusOK, status, body)
 
@@ -106,7 +106,7 @@ func TestServeWithIssuer(t *testing.T) {
 		{"ana", "authz.decide", "allow", "ED", "rules:write"},
 		{"hal", "authz.decide", "deny", "ED", "rules:read"},
 		{"ana", "authz.decide", "allow", "ED", "rules:read"},
-		{"ana", "authz.decide", "deny", "ED", "budget:write"},
+		{"ana", "authz.decide", "deny", "", "budget:write"}, // refused before the body: no role of ana grants it anywhere
 		{"bea", "authz.decide", "allow", "ED", "budget:write"},
 	}, got)
 }
@@ -168,4 +168,43 @@ func TestIssuerUnreachable(t *testing.T) {
 		io.Discard, func(net.Addr) { t.Error("the server must not start without the issuer's keys") })
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "-issuer "+dead)
+}
+
+// TestTenantTakeoverRefused: an operator of IACB cannot take ED's
+// loan-status-api by labelling a rule for it with IACB — the cluster says
+// who owns the service — and ED keeps full use of its service: it creates
+// its rule, and IACB can neither see nor delete it, nor set a budget cap
+// on the service.
+func TestTenantTakeoverRefused(t *testing.T) {
+	t.Parallel()
+	iss := authtest.NewIssuer(t, authtest.Options{})
+	h := apitest.StartHost(t, run, "-addr", "127.0.0.1:0", "-issuer", iss.URL, "-audience", iss.Audience,
+		"-trace", "constant:640", "-budget-db", ":memory:")
+	base := h.URL
+	ivy := iss.Mint(authtest.Claims{Subject: "ivy", Tenant: "IACB", Roles: []string{"service_operator", "budget_officer"}})
+	ana := iss.Mint(authtest.Claims{Subject: "ana", Tenant: "ED", Roles: []string{"service_operator"}})
+	takeover := `{"service": "loan-status-api", "labels": {"agency": "IACB"}, "minReplicas": 1, "maxReplicas": 20,
+	              "trigger": {"metric": "http_rps", "threshold": 500}}`
+
+	status, _, missing := apitest.Call(t, "POST", base+"/autoscale-rules", strings.ReplaceAll(takeover, "loan-status-api", "nosuch-api"), ivy)
+	require.Equal(t, http.StatusNotFound, status, missing)
+	status, _, body := apitest.Call(t, "POST", base+"/autoscale-rules", takeover, ivy)
+	assert.Equal(t, http.StatusNotFound, status, body)
+	assert.Equal(t, missing, strings.ReplaceAll(body, "loan-status-api", "nosuch-api"), "ED's service looks to IACB like one that does not exist")
+	status, _, body = apitest.Call(t, "POST", base+"/autoscale-rules?dryRun=true", takeover, ivy)
+	assert.Equal(t, http.StatusNotFound, status, body)
+	status, _, body = apitest.Call(t, "POST", base+"/budgets/loan-status-api", `{"monthlyUSD": 1}`, ivy)
+	assert.Equal(t, http.StatusNotFound, status, body)
+
+	// ED is not locked out: its rule needs no label (the owner decides).
+	status, _, body = apitest.Call(t, "POST", base+"/autoscale-rules", `{"service": "loan-status-api", "minReplicas": 1, "maxReplicas": 20,
+		"trigger": {"metric": "http_rps", "threshold": 500}}`, ana)
+	require.Equal(t, http.StatusCreated, status, body)
+	assert.Contains(t, body, `"agency":"ED"`)
+	status, _, body = apitest.Call(t, "DELETE", base+"/autoscale-rules/AR-1", "", ivy)
+	assert.Equal(t, http.StatusNotFound, status, body)
+	status, _, body = apitest.Call(t, "GET", base+"/rules/AR-1/status", "", ana)
+	assert.Equal(t, http.StatusOK, status, body)
+	status, _, body = apitest.Call(t, "DELETE", base+"/autoscale-rules/AR-1", "", ana)
+	assert.Equal(t, http.StatusNoContent, status, body)
 }

@@ -137,7 +137,7 @@ func TestNewCluster(t *testing.T) {
 	assert.InDelta(t, 640, rps, 1e-9)
 	st, err := cluster.Replicas(context.Background(), "eligibility-api")
 	require.NoError(t, err)
-	assert.Equal(t, scaler.ReplicaStatus{Desired: 4, Ready: 4}, st)
+	assert.Equal(t, scaler.ReplicaStatus{Desired: 4, Ready: 4, Owner: "ED"}, st)
 	labels, err := cluster.Labels("eligibility-api")
 	require.NoError(t, err)
 	assert.Equal(t, "ED", labels["agency"])
