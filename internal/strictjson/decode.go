@@ -78,14 +78,23 @@ func (c *checker) error(err error) error {
 	if !errors.As(err, &se) {
 		return err // the context's
 	}
-	f := orBody(Join(c.field, se.Path))
+	f := orBody(c.field)
+	if se.Strict {
+		f = orBody(Join(c.field, se.Path))
+	}
 	if strings.HasPrefix(se.Msg, "unexpected end of JSON input") || strings.HasPrefix(se.Msg, "empty document") {
 		if se.Offset == 0 || strings.HasPrefix(se.Msg, "empty document") {
 			return mgmt.Invalid(f, "is empty; a JSON value is required")
 		}
-		return mgmt.Invalid(f, "truncated JSON: %s at byte %d", se.Msg, se.Offset)
+		return mgmt.Invalid(f, "truncated JSON: %s", se.Msg)
 	}
-	return mgmt.Invalid(f, "invalid JSON: %s at byte %d", se.Msg, se.Offset)
+	if se.Strict {
+		return mgmt.Invalid(f, "%s (byte %d)", se.Msg, se.Offset)
+	}
+	if se.Path != "" {
+		return mgmt.Invalid(f, "invalid JSON at byte %d (in %s): %s", se.Offset, se.Path, se.Msg)
+	}
+	return mgmt.Invalid(f, "invalid JSON at byte %d: %s", se.Offset, se.Msg)
 }
 
 var (

@@ -50,6 +50,10 @@ type SyntaxError struct {
 	Path   string
 	Offset int
 	Msg    string
+	// Strict is set when the document is JSON that encoding/json reads
+	// but breaks a strict rule (UTF-8, surrogates, repeated keys, depth);
+	// such errors name Path, others the document.
+	Strict bool
 }
 
 func (e *SyntaxError) Error() string {
@@ -142,11 +146,20 @@ func (s *Scanner) Path() string {
 func (s *Scanner) Depth() int { return len(s.stack) }
 
 func (s *Scanner) fail(off int, format string, args ...any) error {
+	return s.failed(false, off, format, args...)
+}
+
+// failStrict reports JSON that breaks a strict rule.
+func (s *Scanner) failStrict(off int, format string, args ...any) error {
+	return s.failed(true, off, format, args...)
+}
+
+func (s *Scanner) failed(strict bool, off int, format string, args ...any) error {
 	msg := format
 	if len(args) > 0 {
 		msg = fmt.Sprintf(format, args...)
 	}
-	s.err = &SyntaxError{Path: s.Path(), Offset: off, Msg: msg}
+	s.err = &SyntaxError{Path: s.Path(), Offset: off, Msg: msg, Strict: strict}
 	return s.err
 }
 
@@ -260,13 +273,13 @@ func (s *Scanner) key() (Token, error) {
 	top.key = k
 	if top.set != nil {
 		if _, dup := top.set[k]; dup {
-			return Token{}, s.fail(off, "key %q is given twice", k)
+			return Token{}, s.failStrict(off, "key %q is given twice", k)
 		}
 		top.set[k] = struct{}{}
 	} else {
 		for _, o := range top.keys {
 			if o == k {
-				return Token{}, s.fail(off, "key %q is given twice", k)
+				return Token{}, s.failStrict(off, "key %q is given twice", k)
 			}
 		}
 		top.keys = append(top.keys, k)
@@ -291,7 +304,7 @@ func (s *Scanner) value() (Token, error) {
 	switch {
 	case c == '{' || c == '[':
 		if len(s.stack) >= MaxDepth {
-			return Token{}, s.fail(off, "nests deeper than %d levels", MaxDepth)
+			return Token{}, s.failStrict(off, "nests deeper than %d levels", MaxDepth)
 		}
 		s.off++
 		if c == '{' {
@@ -418,7 +431,7 @@ func (s *Scanner) str(decode bool) (string, error) {
 		default:
 			r, n := utf8.DecodeRune(d[i:])
 			if r == utf8.RuneError && n <= 1 {
-				return "", s.fail(i, "invalid UTF-8 in a string")
+				return "", s.failStrict(i, "invalid UTF-8 in a string")
 			}
 			if buf != nil {
 				buf = append(buf, d[i:i+n]...)
@@ -459,14 +472,14 @@ func (s *Scanner) escape(i int) (int, rune, error) {
 		}
 		switch {
 		case r >= 0xdc00 && r <= 0xdfff:
-			return 0, 0, s.fail(i, "lone surrogate \\u%04x: a low surrogate must follow a high one", r)
+			return 0, 0, s.failStrict(i, "lone surrogate \\u%04x: a low surrogate must follow a high one", r)
 		case r >= 0xd800 && r <= 0xdbff:
 			if i+7 < len(d) && d[i+6] == '\\' && d[i+7] == 'u' {
 				if r2, ok := hex4(d, i+8); ok && r2 >= 0xdc00 && r2 <= 0xdfff {
 					return 12, utf16.DecodeRune(r, r2), nil
 				}
 			}
-			return 0, 0, s.fail(i, "lone surrogate \\u%04x: a high surrogate must be followed by a low one", r)
+			return 0, 0, s.failStrict(i, "lone surrogate \\u%04x: a high surrogate must be followed by a low one", r)
 		}
 		return 6, r, nil
 	}

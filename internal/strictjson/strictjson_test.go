@@ -52,8 +52,8 @@ func TestDecodeRefuses(t *testing.T) {
 	}{
 		{"empty", ``, "body", "empty"},
 		{"spaces", "  \n", "body", "empty"},
-		{"truncated", `{"service": `, "service", "truncated"},
-		{"syntax", `{"service" "x"}`, "service", "invalid JSON"},
+		{"truncated", `{"service": `, "body", "truncated"},
+		{"syntax", `{"service" "x"}`, "body", "invalid JSON"},
 		{"trailing", `{"service": "x"} {}`, "body", "unexpected data after the JSON value"},
 		{"trailing garbage", `{"service": "x"}x`, "body", "unexpected data"},
 		{"duplicate", `{"service": "a", "service": "b"}`, "service", "given twice"},
@@ -74,11 +74,11 @@ func TestDecodeRefuses(t *testing.T) {
 		{"high then not low", `{"service": "\ud800\u0041"}`, "service", "lone surrogate"},
 		{"two highs", `{"service": "\ud800\ud800"}`, "service", "lone surrogate"},
 		{"lone surrogate in raw", `{"any": ["\udfff"]}`, "any[0]", "lone surrogate"},
-		{"control character", "{\"service\": \"a\x01\"}", "service", "control character"},
-		{"bad escape", `{"service": "\x"}`, "service", "invalid escape"},
+		{"control character", "{\"service\": \"a\x01\"}", "body", "control character"},
+		{"bad escape", `{"service": "\x"}`, "body", "invalid escape"},
 		{"deep", `{"any": ` + deep + `}`, "any" + strings.Repeat("[0]", strictjson.MaxDepth-1), "deeper than 32"},
 		{"wrong type", `{"minReplicas": "4"}`, "minReplicas", "expected an integer"},
-		{"leading zero", `{"minReplicas": 04}`, "minReplicas", "invalid JSON"},
+		{"leading zero", `{"minReplicas": 04}`, "body", "invalid JSON"},
 		{"BOM", "\ufeff{}", "body", "invalid JSON"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
