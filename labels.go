@@ -107,7 +107,9 @@ func validLabelValue(v string) string {
 	return ""
 }
 
-func isAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
 
 // isLabelName reports whether s matches [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?.
 func isLabelName(s string) bool {
