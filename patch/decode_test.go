@@ -58,7 +58,10 @@ func TestDecodeErrorsNameFieldAndLine(t *testing.T) {
 		{"missing fields", `{"changes": {"x": 1}}`, patch.JSON, []string{"service: is required", "tenant: is required", "window.start: is required"}},
 		{"bad key", `{"service": "S", "tenant": "T", "changes": {"9lives": 1}, "window": {"start": "2024-11-20", "end": "2024-11-21"}}`, patch.JSON,
 			[]string{"changes.9lives: is not a key: use letters, digits and '_', dot-separated, not starting with a digit"}},
-		{"deep nesting", strings.Repeat("[", 100) + strings.Repeat("]", 100), patch.JSON, []string{"body: nests deeper than 32 levels (line 1)"}},
+		{"deep nesting", strings.Repeat("[", 100) + strings.Repeat("]", 100), patch.JSON, []string{strings.Repeat("[0]", 32) + ": nests deeper than 32 levels (line 1, column 33)"}},
+		{"repeated key", "{\"service\": \"S\",\n \"service\": \"T\"}", patch.JSON, []string{`service: key "service" is given twice (line 2, column 2)`}},
+		{"lone surrogate", `{"reason": "x\ud800"}`, patch.JSON, []string{`reason: lone surrogate \ud800: a high surrogate must be followed by a low one (line 1, column 14)`}},
+		{"syntax error", "{\n\"service\" 1}", patch.JSON, []string{`body: is not valid JSON: unexpected '1' after an object key, want ':' (line 2, column 11)`}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := patch.Decode([]byte(c.doc), c.f)

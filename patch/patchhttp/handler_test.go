@@ -150,7 +150,7 @@ func TestBadInputStoresNothing(t *testing.T) {
 		{"null value", strings.Replace(seedJSON, `200`, `null`, 1), "", 400, "changes.rate_limit_rps"},
 		{"bad time", strings.Replace(seedJSON, `2024-11-20T00:00Z`, `next tuesday`, 1), "", 400, "window.start"},
 		{"bad selector", strings.Replace(seedJSON, `>=2.1.0`, `>=>=`, 1), "", 400, "version_selector"},
-		{"duplicate key", strings.Replace(seedJSON, `"tenant": "IACB"`, `"tenant": "IACB", "tenant": "VA"`, 1), "", 400, "body"},
+		{"duplicate key", strings.Replace(seedJSON, `"tenant": "IACB"`, `"tenant": "IACB", "tenant": "VA"`, 1), "", 400, "tenant"},
 		{"id given", strings.Replace(seedJSON, `"tenant"`, `"id": 9, "tenant"`, 1), "", 400, "id"},
 		{"unknown service", strings.Replace(seedJSON, `ARTIST_REGISTRY_API`, `NOPE`, 1), "", 400, "service"},
 		{"undeclared key", strings.Replace(seedJSON, `"replicas"`, `"colour"`, 1), "", 400, "changes.colour"},
