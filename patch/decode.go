@@ -51,6 +51,12 @@ func FormatOf(contentType string) (Format, error) {
 // MaxDocument is the largest patch document Decode reads, in bytes.
 const MaxDocument = 1 << 20
 
+// MaxDocumentKeys is the most mapping keys a patch document may hold in
+// all. A patch has at most MaxChanges changes and MaxLabels labels, so a
+// document with more keys cannot be a valid patch: it is refused as soon
+// as the parser meets one key too many, before the rest is read.
+const MaxDocumentKeys = 1024
+
 // Decode reads one patch from a YAML or JSON document, strictly: unknown
 // fields, wrong types, duplicate keys, trailing data, YAML aliases and
 // non-UTF-8 text are errors. Every problem is reported at once (joined
@@ -157,10 +163,11 @@ func parseYAML(data []byte) (*node, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
 		return nil, mgmt.Invalid("body", "is not a YAML document")
 	}
-	return fromYAML(doc.Content[0], 0)
+	var keys int
+	return fromYAML(doc.Content[0], 0, &keys)
 }
 
-func fromYAML(y *yaml.Node, depth int) (*node, error) {
+func fromYAML(y *yaml.Node, depth int, keys *int) (*node, error) {
 	if depth > 32 {
 		return nil, mgmt.Invalid("body", "nests deeper than 32 levels (line %d)", y.Line)
 	}
@@ -174,7 +181,10 @@ func fromYAML(y *yaml.Node, depth int) (*node, error) {
 		n.kind = mappingNode
 		seen := map[string]bool{}
 		for i := 0; i+1 < len(y.Content); i += 2 {
-			k, err := fromYAML(y.Content[i], depth+1)
+			if *keys++; *keys > MaxDocumentKeys {
+				return nil, mgmt.Invalid("body", "holds more than %d keys (line %d)", MaxDocumentKeys, y.Content[i].Line)
+			}
+			k, err := fromYAML(y.Content[i], depth+1, keys)
 			if err != nil {
 				return nil, err
 			}
@@ -184,7 +194,7 @@ func fromYAML(y *yaml.Node, depth int) (*node, error) {
 				}
 				seen[k.text] = true
 			}
-			v, err := fromYAML(y.Content[i+1], depth+1)
+			v, err := fromYAML(y.Content[i+1], depth+1, keys)
 			if err != nil {
 				return nil, err
 			}
@@ -193,7 +203,7 @@ func fromYAML(y *yaml.Node, depth int) (*node, error) {
 	case yaml.SequenceNode:
 		n.kind = sequenceNode
 		for _, c := range y.Content {
-			v, err := fromYAML(c, depth+1)
+			v, err := fromYAML(c, depth+1, keys)
 			if err != nil {
 				return nil, err
 			}
@@ -214,6 +224,7 @@ func fromYAML(y *yaml.Node, depth int) (*node, error) {
 func parseJSON(ctx context.Context, data []byte) (*node, error) {
 	p := &jsonParser{s: strictjson.NewScanner(ctx, data), lines: strictjson.NewLines(data), data: data}
 	p.s.DecodeStrings = true
+	p.s.MaxKeys = MaxDocumentKeys
 	tok, err := p.next()
 	if err != nil {
 		return nil, err

@@ -37,10 +37,19 @@ func Check(ctx context.Context, data []byte) error {
 //
 // The cost is linear in len(data).
 func Decode(ctx context.Context, data []byte, field string, v any) error {
+	return DecodeLimited(ctx, data, field, v, 0)
+}
+
+// DecodeLimited is Decode for a document that may hold at most maxKeys
+// object keys in all (0: no limit). A larger one is refused as soon as the
+// scan meets key maxKeys+1, so that a body of many keys costs little
+// before it is refused.
+func DecodeLimited(ctx context.Context, data []byte, field string, v any, maxKeys int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s := NewScanner(ctx, data)
+	s.MaxKeys = maxKeys
 	var t reflect.Type
 	if v != nil {
 		t = reflect.TypeOf(v)

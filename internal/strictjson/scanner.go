@@ -105,9 +105,14 @@ type Scanner struct {
 	tokens int
 	inKey  bool // reading a key: the path ends before it
 	err    error
+	nkeys  int
 	// DecodeStrings makes String tokens carry their decoded value in
 	// Text. Keys are always decoded.
 	DecodeStrings bool
+	// MaxKeys, when more than 0, is the most object keys the whole
+	// document may hold: a request type that can only hold so many is
+	// refused as soon as it exceeds them, before the rest is read.
+	MaxKeys int
 }
 
 // NewScanner returns a Scanner over data that stops with ctx's error once
@@ -264,6 +269,12 @@ func (s *Scanner) key() (Token, error) {
 	off := s.off
 	top := &s.stack[len(s.stack)-1]
 	top.n++
+	s.nkeys++
+	if s.MaxKeys > 0 && s.nkeys > s.MaxKeys {
+		// The document as a whole is at fault: no path.
+		s.err = &SyntaxError{Offset: off, Msg: fmt.Sprintf("holds more than %d keys", s.MaxKeys), Strict: true}
+		return Token{}, s.err
+	}
 	s.inKey = true
 	k, err := s.str(true)
 	if err != nil {
