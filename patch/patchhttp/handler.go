@@ -126,7 +126,7 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p, err := patch.Decode(body, format)
+	p, err := patch.DecodeContext(r.Context(), body, format)
 	if err != nil {
 		return err
 	}
@@ -155,11 +155,14 @@ type View struct {
 
 func (h *handler) load(r *http.Request, perm string) (patch.Record, string, error) {
 	raw := r.PathValue("id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id <= 0 {
-		return patch.Record{}, "", mgmt.Invalid("id", "%q is not a patch ID (a positive integer)", raw)
+	// Only the canonical decimal form names a patch: "023" or "+23" is no
+	// patch, answered exactly like a missing one.
+	id, ok := httperr.ParseID(raw)
+	var rec patch.Record
+	var err error = mgmt.NotFound("id", "no patch %s", raw)
+	if ok {
+		rec, err = h.m.Get(r.Context(), id)
 	}
-	rec, err := h.m.Get(r.Context(), id)
 	if err != nil {
 		// Authorize without a tenant first, so that an unknown ID tells an
 		// unauthenticated caller nothing.

@@ -221,7 +221,11 @@ func TestApproveRejectRollback(t *testing.T) {
 	assert.Equal(t, []patch.Op{patch.OpApply, patch.OpRevert}, []patch.Op{msgs[0].Op, msgs[1].Op})
 
 	for path, want := range map[string]int{
-		"/api/patch/99": 404, "/api/patch/x": 400, "/api/patch/-1": 400, "/api/patch/1?x=1": 400,
+		// Only the canonical form of an ID names a patch; any other string
+		// is answered like a missing patch.
+		"/api/patch/99": 404, "/api/patch/x": 404, "/api/patch/-1": 404, "/api/patch/1?x=1": 400,
+		"/api/patch/01": 404, "/api/patch/%2B1": 404, "/api/patch/+1": 404, "/api/patch/1%20": 404, "/api/patch/0": 404,
+		"/api/patch/9223372036854775808": 404, "/api/patch/1": 200,
 		"/api/patch?status=NOPE": 400, "/api/patch?limit=0": 400, "/api/patch?tenant=IACB&status=ROLLED_BACK": 200,
 	} {
 		status, _, body := do(t, e, "GET", path, "")
@@ -229,6 +233,11 @@ func TestApproveRejectRollback(t *testing.T) {
 	}
 	status, _, body = do(t, e, "POST", "/api/patch/99/approve", ``)
 	assert.Equal(t, http.StatusNotFound, status, "%s", body)
+	for _, path := range []string{"/api/patch/01/approve", "/api/patch/%2B1/reject", "/api/patch/001/rollback"} {
+		status, _, body = do(t, e, "POST", path, `{"reason": "x"}`, "X-HMS-Actor", "olga")
+		assert.Equal(t, http.StatusNotFound, status, "%s: %s", path, body)
+		assert.Contains(t, string(body), `"kind":"not_found","field":"id"`)
+	}
 }
 
 func TestCatalog(t *testing.T) {
