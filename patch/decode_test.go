@@ -13,6 +13,7 @@ import (
 
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/internal/celenv"
+	"github.com/hms-platform/mgmt/internal/strictjson"
 	"github.com/hms-platform/mgmt/patch"
 )
 
@@ -97,6 +98,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("changes: {a: {b: {c: 1}}}\nlabels: {x: y}"), true)
 	f.Add([]byte(`{"changes": {"a": 1e400, "b": -0, "c": "\u0000"}}`), false)
 	f.Add([]byte("a: &x [*x]"), true)
+	f.Add([]byte(`{"service": "S", "service": "T", "reason": "\ud800", "labels": {"Agency": "I A"}}`), false)
+	f.Add([]byte("reason: \"\\ud800\"\nauthor: \"a\\x00\"\ntenant: ..\n"), true)
 	f.Fuzz(func(t *testing.T, data []byte, yaml bool) {
 		format := patch.JSON
 		if yaml {
@@ -111,6 +114,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		if err := p.Validate(); err != nil {
 			t.Fatalf("Decode returned a patch that does not validate: %v", err)
+		}
+		if !yaml {
+			require.NoError(t, strictjson.Check(t.Context(), data), "Decode accepted JSON that is not strict")
 		}
 	})
 }
