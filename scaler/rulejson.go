@@ -89,9 +89,14 @@ func DecodeRuleContext(ctx context.Context, r io.Reader) (Rule, error) {
 	return decodeRule(ctx, data)
 }
 
+// maxRuleKeys bounds the object keys of a rule document: 64 labels, 16
+// triggers of 6 fields, a behavior and a fallback need far fewer. A body of
+// more keys is refused as soon as the scan meets one too many.
+const maxRuleKeys = 1024
+
 func decodeRule(ctx context.Context, data []byte) (Rule, error) {
 	var w ruleJSON
-	if err := strictjson.Decode(ctx, data, "", &w); err != nil {
+	if err := strictjson.DecodeLimited(ctx, data, "", &w, maxRuleKeys); err != nil {
 		return Rule{}, err
 	}
 	rule, err := w.rule()

@@ -9,6 +9,7 @@ import (
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/budget"
 	"github.com/hms-platform/mgmt/internal/httperr"
+	"github.com/hms-platform/mgmt/internal/strictjson"
 )
 
 // Request limits beyond the body size.
@@ -18,6 +19,11 @@ const (
 	// MaxExceptionBytes bounds the CEL condition of an exception.
 	MaxExceptionBytes = 4096
 )
+
+// maxCapKeys bounds the object keys of a cap request (6 fields, an
+// exception of 2 and MaxThresholds thresholds of 2 need fewer): a body of
+// more keys is refused as soon as the scan meets one too many.
+const maxCapKeys = 256
 
 // capRequest is the body of POST /budgets/{svc}. The amounts, the
 // exception and the thresholds stay raw so that each is checked on its own
@@ -37,7 +43,7 @@ type capRequest struct {
 // surrogates are refused anywhere in it, each naming its JSON path.
 func decodeCap(ctx context.Context, body []byte, service string) (budget.Cap, error) {
 	var req capRequest
-	if err := httperr.DecodeContext(ctx, body, "", &req); err != nil {
+	if err := strictjson.DecodeLimited(ctx, body, "", &req, maxCapKeys); err != nil {
 		return budget.Cap{}, err
 	}
 	c := budget.Cap{Service: service}
