@@ -78,7 +78,7 @@ func ExampleFiscalYearLabel() {
 func ExampleLabels_Validate() {
 	labels := mgmt.Labels{
 		mgmt.LabelAgency:     "ED",
-		mgmt.LabelProgram:    "student aid",
+		mgmt.LabelProgram:    "student-aid",
 		mgmt.LabelFiscalYear: mgmt.FiscalYearLabel(time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)),
 	}
 	fmt.Println(labels, labels.Validate("rule.labels"))
@@ -88,9 +88,9 @@ func ExampleLabels_Validate() {
 	fmt.Println(mgmt.FieldOf(err))
 	fmt.Println(err)
 	// Output:
-	// agency=ED,fiscalYear=FY2027,program=student aid <nil>
+	// agency=ED,fiscalYear=FY2027,program=student-aid <nil>
 	// rule.labels.cost center
-	// rule.labels.cost center: label key "cost center" may hold only letters, digits, '-', '_' and '.'
+	// rule.labels.cost center: label key "cost center" must be letters, digits, '-', '_' and '.', starting and ending with a letter or digit
 }
 
 func ExampleKindOf() {

@@ -234,22 +234,11 @@ func (c *Cap) validate() error {
 	return nil
 }
 
-// ValidateService checks a service name: 1–253 bytes of letters, digits,
-// '-', '_' and '.'. Errors are of kind invalid and name field.
-func ValidateService(field, s string) error {
-	if s == "" {
-		return mgmt.Invalid(field, "is required")
-	}
-	if len(s) > 253 {
-		return mgmt.Invalid(field, "is %d bytes, more than 253", len(s))
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return mgmt.Invalid(field, "%q: only letters, digits, '-', '_' and '.' are allowed", s)
-		}
-	}
-	return nil
-}
+// ValidateService checks the name of a service a cap or a spend record is
+// for: a DNS-1123 label (mgmt.ValidateServiceName), so that it is always
+// one segment of a cap ID such as "eligibility-api/month". Errors are of
+// kind invalid and name field.
+func ValidateService(field, s string) error { return mgmt.ValidateServiceName(field, s) }
 
 // Clone returns a deep copy of c.
 func (c Cap) Clone() Cap {

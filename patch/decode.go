@@ -2,7 +2,7 @@ package patch
 
 import (
 	"bytes"
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/internal/strictjson"
 )
 
 // Format is the encoding of a patch document.
@@ -50,6 +51,12 @@ func FormatOf(contentType string) (Format, error) {
 // MaxDocument is the largest patch document Decode reads, in bytes.
 const MaxDocument = 1 << 20
 
+// MaxDocumentKeys is the most mapping keys a patch document may hold in
+// all. A patch has at most MaxChanges changes and MaxLabels labels, so a
+// document with more keys cannot be a valid patch: it is refused as soon
+// as the parser meets one key too many, before the rest is read.
+const MaxDocumentKeys = 1024
+
 // Decode reads one patch from a YAML or JSON document, strictly: unknown
 // fields, wrong types, duplicate keys, trailing data, YAML aliases and
 // non-UTF-8 text are errors. Every problem is reported at once (joined
@@ -63,12 +70,25 @@ const MaxDocument = 1 << 20
 // UTC). Nested mappings under changes become dotted keys ("limits: {cpu:
 // 2}" is "limits.cpu"). The fields id and status are refused: the server
 // assigns them. The result has passed Patch.Validate.
+//
+// Decode is DecodeContext without a context, for callers that have none.
 func Decode(data []byte, f Format) (Patch, error) {
+	return DecodeContext(context.Background(), data, f)
+}
+
+// DecodeContext is Decode that stops with ctx's error once ctx ends. JSON
+// goes through the module's strict JSON scanner (internal/strictjson):
+// besides the above, lone surrogate escapes ("\ud800") are refused, and
+// the cost is linear in the size of data.
+func DecodeContext(ctx context.Context, data []byte, f Format) (Patch, error) {
+	if err := ctx.Err(); err != nil {
+		return Patch{}, err
+	}
 	if len(data) > MaxDocument {
 		return Patch{}, mgmt.Invalid("body", "is %d bytes, more than %d", len(data), MaxDocument)
 	}
 	if !utf8.Valid(data) {
-		line, col := position(data, invalidUTF8At(data))
+		line, col := strictjson.Position(data, invalidUTF8At(data))
 		return Patch{}, mgmt.Invalid("body", "is not valid UTF-8 (line %d, column %d)", line, col)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
@@ -79,9 +99,12 @@ func Decode(data []byte, f Format) (Patch, error) {
 	if f == YAML {
 		root, err = parseYAML(data)
 	} else {
-		root, err = parseJSON(data)
+		root, err = parseJSON(ctx, data)
 	}
 	if err != nil {
+		return Patch{}, err
+	}
+	if err := ctx.Err(); err != nil {
 		return Patch{}, err
 	}
 	d := &decoder{}
@@ -104,16 +127,6 @@ func invalidUTF8At(b []byte) int {
 		i += n
 	}
 	return len(b)
-}
-
-// position returns the 1-based line and column (in runes) of byte offset
-// off.
-func position(data []byte, off int) (line, col int) {
-	off = min(max(off, 0), len(data))
-	before := data[:off]
-	line = bytes.Count(before, []byte("\n")) + 1
-	start := bytes.LastIndexByte(before, '\n') + 1
-	return line, utf8.RuneCount(before[start:]) + 1
 }
 
 // node is a document tree either format parses to, with positions.
@@ -150,10 +163,11 @@ func parseYAML(data []byte) (*node, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
 		return nil, mgmt.Invalid("body", "is not a YAML document")
 	}
-	return fromYAML(doc.Content[0], 0)
+	var keys int
+	return fromYAML(doc.Content[0], 0, &keys)
 }
 
-func fromYAML(y *yaml.Node, depth int) (*node, error) {
+func fromYAML(y *yaml.Node, depth int, keys *int) (*node, error) {
 	if depth > 32 {
 		return nil, mgmt.Invalid("body", "nests deeper than 32 levels (line %d)", y.Line)
 	}
@@ -167,7 +181,10 @@ func fromYAML(y *yaml.Node, depth int) (*node, error) {
 		n.kind = mappingNode
 		seen := map[string]bool{}
 		for i := 0; i+1 < len(y.Content); i += 2 {
-			k, err := fromYAML(y.Content[i], depth+1)
+			if *keys++; *keys > MaxDocumentKeys {
+				return nil, mgmt.Invalid("body", "holds more than %d keys (line %d)", MaxDocumentKeys, y.Content[i].Line)
+			}
+			k, err := fromYAML(y.Content[i], depth+1, keys)
 			if err != nil {
 				return nil, err
 			}
@@ -177,7 +194,7 @@ func fromYAML(y *yaml.Node, depth int) (*node, error) {
 				}
 				seen[k.text] = true
 			}
-			v, err := fromYAML(y.Content[i+1], depth+1)
+			v, err := fromYAML(y.Content[i+1], depth+1, keys)
 			if err != nil {
 				return nil, err
 			}
@@ -186,7 +203,7 @@ func fromYAML(y *yaml.Node, depth int) (*node, error) {
 	case yaml.SequenceNode:
 		n.kind = sequenceNode
 		for _, c := range y.Content {
-			v, err := fromYAML(c, depth+1)
+			v, err := fromYAML(c, depth+1, keys)
 			if err != nil {
 				return nil, err
 			}
@@ -201,107 +218,107 @@ func fromYAML(y *yaml.Node, depth int) (*node, error) {
 	return n, nil
 }
 
-func parseJSON(data []byte) (*node, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	p := &jsonParser{dec: dec, data: data}
-	n, err := p.value(0)
+// parseJSON builds the node tree of a JSON document with the module's
+// strict scanner: one pass, with positions tracked incrementally, so the
+// cost is linear in the size of data.
+func parseJSON(ctx context.Context, data []byte) (*node, error) {
+	p := &jsonParser{s: strictjson.NewScanner(ctx, data), lines: strictjson.NewLines(data), data: data}
+	p.s.DecodeStrings = true
+	p.s.MaxKeys = MaxDocumentKeys
+	tok, err := p.next()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		line, col := position(data, int(dec.InputOffset()))
-		return nil, mgmt.Invalid("body", "has data after the JSON object (line %d, column %d)", line, col)
+	n, err := p.value(tok)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.next(); err != nil { // EOF, or data after the value
+		return nil, err
 	}
 	return n, nil
 }
 
 type jsonParser struct {
-	dec  *json.Decoder
-	data []byte
+	s     *strictjson.Scanner
+	lines *strictjson.Lines
+	data  []byte
 }
 
-// start returns the position of the token that begins at or after the
-// decoder's offset (skipping whitespace, ':' and ',').
-func (p *jsonParser) start() (int, int) {
-	off := int(p.dec.InputOffset())
-	for off < len(p.data) && strings.IndexByte(" \t\r\n:,", p.data[off]) >= 0 {
-		off++
+func (p *jsonParser) next() (strictjson.Token, error) {
+	tok, err := p.s.Next()
+	if err == nil {
+		return tok, nil
 	}
-	return position(p.data, off)
+	var se *strictjson.SyntaxError
+	if !errors.As(err, &se) {
+		return tok, err // the context's
+	}
+	line, col := strictjson.Position(p.data, se.Offset)
+	field := "body"
+	if se.Strict && se.Path != "" {
+		field = se.Path
+	}
+	msg := se.Msg
+	if !se.Strict {
+		msg = "is not valid JSON: " + msg
+	}
+	return tok, mgmt.Invalid(field, "%s (line %d, column %d)", msg, line, col)
 }
 
-func (p *jsonParser) syntax(err error) error {
-	line, col := position(p.data, int(p.dec.InputOffset()))
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		line, col = position(p.data, int(se.Offset))
-	}
-	msg := strings.TrimPrefix(err.Error(), "json: ")
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		msg = "unexpected end of input"
-	}
-	return mgmt.Invalid("body", "is not valid JSON: %s (line %d, column %d)", msg, line, col)
-}
-
-func (p *jsonParser) value(depth int) (*node, error) {
-	if depth > 32 {
-		line, _ := p.start()
-		return nil, mgmt.Invalid("body", "nests deeper than 32 levels (line %d)", line)
-	}
-	line, col := p.start()
-	tok, err := p.dec.Token()
-	if err != nil {
-		return nil, p.syntax(err)
-	}
+// value builds the node of the value that starts with tok.
+func (p *jsonParser) value(tok strictjson.Token) (*node, error) {
+	line, col := p.lines.At(tok.Off)
 	n := &node{line: line, col: col}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			n.kind = mappingNode
-			seen := map[string]bool{}
-			for p.dec.More() {
-				kl, kc := p.start()
-				kt, err := p.dec.Token()
-				if err != nil {
-					return nil, p.syntax(err)
-				}
-				key, _ := kt.(string)
-				if seen[key] {
-					return nil, mgmt.Invalid("body", "repeats the key %q (line %d, column %d)", key, kl, kc)
-				}
-				seen[key] = true
-				v, err := p.value(depth + 1)
-				if err != nil {
-					return nil, err
-				}
-				n.keys = append(n.keys, &node{kind: scalarNode, tag: "!!str", text: key, line: kl, col: kc})
-				n.vals = append(n.vals, v)
+	switch tok.Kind {
+	case strictjson.ObjectStart:
+		n.kind = mappingNode
+		for {
+			k, err := p.next()
+			if err != nil {
+				return nil, err
 			}
-		case '[':
-			n.kind = sequenceNode
-			for p.dec.More() {
-				v, err := p.value(depth + 1)
-				if err != nil {
-					return nil, err
-				}
-				n.items = append(n.items, v)
+			if k.Kind == strictjson.ObjectEnd {
+				return n, nil
 			}
+			kl, kc := p.lines.At(k.Off)
+			vt, err := p.next()
+			if err != nil {
+				return nil, err
+			}
+			v, err := p.value(vt)
+			if err != nil {
+				return nil, err
+			}
+			n.keys = append(n.keys, &node{kind: scalarNode, tag: "!!str", text: k.Text, line: kl, col: kc})
+			n.vals = append(n.vals, v)
 		}
-		if _, err := p.dec.Token(); err != nil { // the closing delimiter
-			return nil, p.syntax(err)
+	case strictjson.ArrayStart:
+		n.kind = sequenceNode
+		for {
+			t, err := p.next()
+			if err != nil {
+				return nil, err
+			}
+			if t.Kind == strictjson.ArrayEnd {
+				return n, nil
+			}
+			v, err := p.value(t)
+			if err != nil {
+				return nil, err
+			}
+			n.items = append(n.items, v)
 		}
-	case string:
-		n.tag, n.text = "!!str", t
-	case json.Number:
-		n.tag, n.text = "!!float", t.String()
+	case strictjson.String:
+		n.tag, n.text = "!!str", tok.Text
+	case strictjson.Number:
+		n.tag, n.text = "!!float", tok.Text
 		if !strings.ContainsAny(n.text, ".eE") {
 			n.tag = "!!int"
 		}
-	case bool:
-		n.tag, n.text = "!!bool", strconv.FormatBool(t)
-	case nil:
+	case strictjson.True, strictjson.False:
+		n.tag, n.text = "!!bool", strconv.FormatBool(tok.Kind == strictjson.True)
+	case strictjson.Null:
 		n.tag, n.text = "!!null", "null"
 	}
 	return n, nil

@@ -13,6 +13,7 @@ import (
 
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/internal/celenv"
+	"github.com/hms-platform/mgmt/internal/strictjson"
 	"github.com/hms-platform/mgmt/patch"
 )
 
@@ -58,7 +59,10 @@ func TestDecodeErrorsNameFieldAndLine(t *testing.T) {
 		{"missing fields", `{"changes": {"x": 1}}`, patch.JSON, []string{"service: is required", "tenant: is required", "window.start: is required"}},
 		{"bad key", `{"service": "S", "tenant": "T", "changes": {"9lives": 1}, "window": {"start": "2024-11-20", "end": "2024-11-21"}}`, patch.JSON,
 			[]string{"changes.9lives: is not a key: use letters, digits and '_', dot-separated, not starting with a digit"}},
-		{"deep nesting", strings.Repeat("[", 100) + strings.Repeat("]", 100), patch.JSON, []string{"body: nests deeper than 32 levels (line 1)"}},
+		{"deep nesting", strings.Repeat("[", 100) + strings.Repeat("]", 100), patch.JSON, []string{strings.Repeat("[0]", 32) + ": nests deeper than 32 levels (line 1, column 33)"}},
+		{"repeated key", "{\"service\": \"S\",\n \"service\": \"T\"}", patch.JSON, []string{`service: key "service" is given twice (line 2, column 2)`}},
+		{"lone surrogate", `{"reason": "x\ud800"}`, patch.JSON, []string{`reason: lone surrogate \ud800: a high surrogate must be followed by a low one (line 1, column 14)`}},
+		{"syntax error", "{\n\"service\" 1}", patch.JSON, []string{`body: is not valid JSON: unexpected '1' after an object key, want ':' (line 2, column 11)`}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := patch.Decode([]byte(c.doc), c.f)
@@ -94,6 +98,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("changes: {a: {b: {c: 1}}}\nlabels: {x: y}"), true)
 	f.Add([]byte(`{"changes": {"a": 1e400, "b": -0, "c": "\u0000"}}`), false)
 	f.Add([]byte("a: &x [*x]"), true)
+	f.Add([]byte(`{"service": "S", "service": "T", "reason": "\ud800", "labels": {"Agency": "I A"}}`), false)
+	f.Add([]byte("reason: \"\\ud800\"\nauthor: \"a\\x00\"\ntenant: ..\n"), true)
 	f.Fuzz(func(t *testing.T, data []byte, yaml bool) {
 		format := patch.JSON
 		if yaml {
@@ -108,6 +114,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		if err := p.Validate(); err != nil {
 			t.Fatalf("Decode returned a patch that does not validate: %v", err)
+		}
+		if !yaml {
+			require.NoError(t, strictjson.Check(t.Context(), data), "Decode accepted JSON that is not strict")
 		}
 	})
 }

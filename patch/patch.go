@@ -93,7 +93,7 @@ const (
 	MaxStringValue = 4096
 	MaxNameLen     = 63
 	MaxTextLen     = 1024
-	MaxLabels      = 64
+	MaxLabels      = mgmt.MaxLabels
 )
 
 // Validate checks the patch's shape: required fields, names, keys, value
@@ -129,21 +129,18 @@ func (p *Patch) Validate() error {
 	case p.Window.End.IsZero():
 		add(mgmt.Invalid("window.end", "is required"))
 	}
-	for _, f := range []struct{ name, v string }{{"author", p.Author}, {"reason", p.Reason}, {"version_selector", p.VersionSelector}} {
-		if !utf8.ValidString(f.v) {
-			add(mgmt.Invalid(f.name, "is not valid UTF-8"))
-		}
-	}
+	// Free text: valid UTF-8 (so no lone surrogates); one-line fields
+	// without control characters, the reason may span lines.
+	add(mgmt.ValidateText("author", p.Author, true))
+	add(mgmt.ValidateText("version_selector", p.VersionSelector, true))
+	add(mgmt.ValidateText("reason", p.Reason, false))
 	if len(p.Author) > MaxTextLen {
 		add(mgmt.Invalid("author", "is %d bytes, more than %d", len(p.Author), MaxTextLen))
 	}
 	if len(p.Reason) > MaxTextLen {
 		add(mgmt.Invalid("reason", "is %d bytes, more than %d", len(p.Reason), MaxTextLen))
 	}
-	if len(p.Labels) > MaxLabels {
-		add(mgmt.Invalid("labels", "has %d labels, more than %d", len(p.Labels), MaxLabels))
-	}
-	if p.Labels != nil {
+	if p.Labels != nil { // at most MaxLabels (mgmt.MaxLabels), Kubernetes syntax
 		add(p.Labels.Validate("labels"))
 	}
 	return joinErrs(errs)
@@ -172,23 +169,28 @@ func (j joined) Error() string {
 
 func (j joined) Unwrap() []error { return j }
 
-// ValidateName checks a service or tenant name: 1–63 characters, letters,
-// digits, '_', '-' and '.', starting with a letter or digit.
+// ValidateName checks a catalog service or tenant name. The grammar, part
+// of the API (the seed's "ARTIST_REGISTRY_API", "IACB"): 1–63 letters,
+// digits, '_', '-' and '.', starting and ending with a letter or digit —
+// [A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?. So ".." and names with '/',
+// spaces or control characters are not names.
 func ValidateName(field, s string) error {
 	if s == "" {
 		return mgmt.Invalid(field, "is required")
 	}
+	if err := mgmt.ValidateText(field, s, true); err != nil {
+		return err
+	}
 	if len(s) > MaxNameLen {
 		return mgmt.Invalid(field, "is %d bytes, more than %d", len(s), MaxNameLen)
 	}
-	for i, r := range s {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
-		if i > 0 {
-			ok = ok || r == '-' || r == '_' || r == '.'
-		}
-		if !ok {
-			return mgmt.Invalid(field, "%q: only letters, digits, '-', '_' and '.' are allowed, starting with a letter or digit", s)
-		}
+	alnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+	ok := alnum(s[0]) && alnum(s[len(s)-1])
+	for i := 1; ok && i < len(s)-1; i++ {
+		ok = alnum(s[i]) || s[i] == '-' || s[i] == '_' || s[i] == '.'
+	}
+	if !ok {
+		return mgmt.Invalid(field, "%q: only letters, digits, '-', '_' and '.' are allowed, starting and ending with a letter or digit", s)
 	}
 	return nil
 }

@@ -1,10 +1,13 @@
 package scaler_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -188,5 +191,31 @@ func BenchmarkEvaluate(b *testing.B) {
 	for range b.N {
 		clk.now = clk.now.Add(benchInterval)
 		c.Tick(ctx)
+	}
+}
+
+// BenchmarkDecodeRuleManyLabels decodes rule bodies whose labels hold as
+// many keys as fit: up to 1024 keys the body is read whole (and refused
+// for more than 64 labels); a larger one is refused at its 1025th key.
+func BenchmarkDecodeRuleManyLabels(b *testing.B) {
+	for _, size := range []int{1 << 10, 16 << 10, 256 << 10, 1 << 20} {
+		var sb strings.Builder
+		sb.WriteString(`{"service": "eligibility-api", "maxReplicas": 20, "trigger": {"metric": "http_rps", "threshold": 500}, "labels": {`)
+		for i := 0; sb.Len() < size-20; i++ {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			fmt.Fprintf(&sb, `"k%06d": "v%d"`, i, i)
+		}
+		sb.WriteString("}}")
+		data := []byte(sb.String())
+		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = scaler.DecodeRule(bytes.NewReader(data))
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(data)), "ns/byte")
+		})
 	}
 }

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/internal/httperr"
 )
 
 // Options configure a Controller. Scaler and at least one MetricSource are
@@ -174,7 +176,7 @@ func (c *Controller) AddRule(r Rule) (Rule, error) {
 		seq = c.nextID
 		r.ID = "AR-" + strconv.Itoa(seq)
 	} else {
-		n, ok := parseRuleID(r.ID)
+		n, ok := ParseRuleID(r.ID)
 		if !ok {
 			return Rule{}, mgmt.Invalid("id", "%q is not a rule ID like AR-1", r.ID)
 		}
@@ -193,13 +195,15 @@ func (c *Controller) AddRule(r Rule) (Rule, error) {
 	return r.Clone(), nil
 }
 
-func parseRuleID(id string) (int, bool) {
-	s, ok := strings.CutPrefix(id, "AR-")
-	if !ok || s == "" || len(s) > 9 || s[0] == '0' {
+// ParseRuleID reads a rule ID in its one canonical form, "AR-" and a
+// positive decimal number without sign or leading zeros ("AR-12", not
+// "AR-012" or "AR-+12"), below 10⁹. Any other string names no rule.
+func ParseRuleID(id string) (int, bool) {
+	n, ok := httperr.ParsePrefixedID(id, "AR-")
+	if !ok || n >= 1e9 {
 		return 0, false
 	}
-	n, err := strconv.Atoi(s)
-	return n, err == nil && n > 0
+	return int(n), true
 }
 
 // UpdateRule replaces the rule with the given ID by r (whose ID is ignored).

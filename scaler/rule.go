@@ -199,15 +199,16 @@ func DefaultBehavior() Behavior {
 // Validate checks the rule and returns the first problem as a *mgmt.Error of
 // kind invalid whose Field is the JSON path of the offending input.
 func (r *Rule) Validate() error {
-	if r.Service == "" {
-		return mgmt.Invalid("service", "is required")
-	}
-	if err := validName(r.Service); err != "" {
-		return mgmt.Invalid("service", "%q %s", r.Service, err)
+	if err := mgmt.ValidateServiceName("service", r.Service); err != nil {
+		return err
 	}
 	if len(r.Name) > 253 {
 		return mgmt.Invalid("name", "is %d bytes, more than 253", len(r.Name))
 	}
+	if err := mgmt.ValidateText("name", r.Name, true); err != nil {
+		return err
+	}
+
 	if err := r.Labels.Validate("labels"); err != nil {
 		return err
 	}
@@ -262,19 +263,6 @@ func itoa(i int) string {
 	return itoa(i/10) + string(rune('0'+i%10))
 }
 
-func validName(s string) string {
-	if len(s) > 253 {
-		return "is longer than 253 bytes"
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c >= 'A' && c <= 'Z') {
-			return "may hold only letters, digits, '-', '_' and '.'"
-		}
-	}
-	return ""
-}
-
 func (t *Trigger) validate(field string) error {
 	kind, ok := LookupMetric(t.Metric)
 	if t.Metric == "" {
@@ -301,7 +289,13 @@ func (t *Trigger) validate(field string) error {
 	if len(t.Query) > 4096 {
 		return mgmt.Invalid(field+".query", "is %d bytes, more than 4096", len(t.Query))
 	}
-	return nil
+	if err := mgmt.ValidateText(field+".query", t.Query, false); err != nil {
+		return err
+	}
+	if len(t.Source) > 253 {
+		return mgmt.Invalid(field+".source", "is %d bytes, more than 253", len(t.Source))
+	}
+	return mgmt.ValidateText(field+".source", t.Source, true)
 }
 
 func (b *Behavior) validate() error {

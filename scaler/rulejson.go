@@ -1,14 +1,13 @@
 package scaler
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
-	"errors"
 	"io"
-	"strings"
 	"time"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/internal/strictjson"
 )
 
 // The JSON shape of a rule. It extends the seed's
@@ -66,20 +65,39 @@ type fallbackJSON struct {
 	Replicas         int32 `json:"replicas"`
 }
 
-// DecodeRule reads one rule from JSON, strictly: unknown fields, wrong types,
-// trailing data and invalid values are errors (*mgmt.Error of kind invalid
-// whose Field is the JSON path). Omitted fields take their defaults:
-// minReplicas 1 and the behavior of DefaultBehavior. An "id" in the input is
-// kept in Rule.ID; the Controller decides whether to honour it.
+// DecodeRule is DecodeRuleContext without a context, for callers that
+// have none (files read at start-up).
 func DecodeRule(r io.Reader) (Rule, error) {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	var w ruleJSON
-	if err := dec.Decode(&w); err != nil {
-		return Rule{}, jsonError(err)
+	return DecodeRuleContext(context.Background(), r)
+}
+
+// DecodeRuleContext reads one rule from JSON, strictly, through the
+// module's strict JSON layer (internal/strictjson): syntax errors, unknown
+// fields, keys that differ from a field only in case ("MinReplicas"),
+// repeated keys, invalid UTF-8, lone surrogate escapes, wrong types,
+// trailing data and invalid values are errors (*mgmt.Error of kind invalid
+// whose Field is the JSON path, such as "triggers[1].metric"). Omitted
+// fields take their defaults: minReplicas 1 and the behavior of
+// DefaultBehavior. An "id" in the input is kept in Rule.ID; the Controller
+// decides whether to honour it. Once ctx ends, decoding stops with ctx's
+// error. The cost is linear in the size of the input.
+func DecodeRuleContext(ctx context.Context, r io.Reader) (Rule, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return Rule{}, mgmt.Invalid("body", "could not be read: %v", err)
 	}
-	if err := dec.Decode(&struct{}{}); err != io.EOF {
-		return Rule{}, mgmt.Invalid("body", "unexpected data after the rule object")
+	return decodeRule(ctx, data)
+}
+
+// maxRuleKeys bounds the object keys of a rule document: 64 labels, 16
+// triggers of 6 fields, a behavior and a fallback need far fewer. A body of
+// more keys is refused as soon as the scan meets one too many.
+const maxRuleKeys = 1024
+
+func decodeRule(ctx context.Context, data []byte) (Rule, error) {
+	var w ruleJSON
+	if err := strictjson.DecodeLimited(ctx, data, "", &w, maxRuleKeys); err != nil {
+		return Rule{}, err
 	}
 	rule, err := w.rule()
 	if err != nil {
@@ -93,7 +111,7 @@ func DecodeRule(r io.Reader) (Rule, error) {
 
 // UnmarshalJSON decodes strictly, as DecodeRule does.
 func (r *Rule) UnmarshalJSON(b []byte) error {
-	rule, err := DecodeRule(bytes.NewReader(b))
+	rule, err := decodeRule(context.Background(), b)
 	if err != nil {
 		return err
 	}
@@ -265,50 +283,4 @@ func (w *scalingRulesJSON) rules(field string, def ScalingRules) (ScalingRules, 
 		}
 	}
 	return s, nil
-}
-
-// jsonError turns encoding/json's errors into *mgmt.Error naming the field.
-func jsonError(err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.Is(err, io.EOF):
-		return mgmt.Invalid("body", "empty; a JSON object is required")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return mgmt.Invalid("body", "truncated JSON")
-	case errors.As(err, &syn):
-		return mgmt.Invalid("body", "invalid JSON at byte %d: %s", syn.Offset, strings.TrimPrefix(syn.Error(), "json: "))
-	case errors.As(err, &typ):
-		field := typ.Field
-		if field == "" {
-			field = "body"
-		}
-		return mgmt.Invalid(field, "expected %s, got a JSON %s", jsonTypeName(typ.Type.Kind().String()), typ.Value)
-	}
-	msg := err.Error()
-	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return mgmt.Invalid(strings.Trim(name, `"`), "unknown field")
-	}
-	if strings.Contains(msg, "request body too large") { // *http.MaxBytesError
-		return mgmt.Invalid("body", "too large")
-	}
-	return mgmt.Invalid("body", "%s", strings.TrimPrefix(msg, "json: "))
-}
-
-func jsonTypeName(kind string) string {
-	switch kind {
-	case "int32", "int", "int64":
-		return "an integer"
-	case "float64":
-		return "a number"
-	case "string":
-		return "a string"
-	case "bool":
-		return "true or false"
-	case "map", "struct", "ptr":
-		return "an object"
-	case "slice":
-		return "a list"
-	}
-	return kind
 }

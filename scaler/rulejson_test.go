@@ -3,6 +3,7 @@ package scaler_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/internal/strictjson"
 	"github.com/hms-platform/mgmt/scaler"
 )
 
@@ -80,10 +82,10 @@ func TestDecodeRejects(t *testing.T) {
 		{"empty body", ``, "body", "empty"},
 		{"not JSON", `{"service":`, "body", "truncated"},
 		{"syntax error", `{"service" "x"}`, "body", "invalid JSON"},
-		{"trailing data", seedRule + `{}`, "body", "after the rule"},
+		{"trailing data", seedRule + `{}`, "body", "after the JSON value"},
 		{"array", `[]`, "body", "expected an object"},
 		{"unknown field", `{"service":"a","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1},"colour":"red"}`, "colour", "unknown field"},
-		{"unknown nested field", `{"service":"a","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1,"x":1}}`, "x", "unknown field"},
+		{"unknown nested field", `{"service":"a","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1,"x":1}}`, "trigger.x", "unknown field"},
 		{"string for number", `{"service":"a","maxReplicas":"20","trigger":{"metric":"http_rps","threshold":1}}`, "maxReplicas", "expected an integer"},
 		{"fraction for integer", `{"service":"a","maxReplicas":2.5,"trigger":{"metric":"http_rps","threshold":1}}`, "maxReplicas", "expected an integer"},
 		{"string threshold", `{"service":"a","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":"500"}}`, "trigger.threshold", "expected a number"},
@@ -116,7 +118,24 @@ func TestDecodeRejects(t *testing.T) {
 		{"empty policies", `{"service":"a","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1},"behavior":{"scaleUp":{"policies":[]}}}`, "behavior.scaleUp.policies", "at least one policy"},
 		{"fallback outside range", `{"service":"a","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1},"fallback":{"failureThreshold":1,"replicas":9}}`, "fallback.replicas", "outside"},
 		{"fallback threshold zero", `{"service":"a","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1},"fallback":{"failureThreshold":0,"replicas":1}}`, "fallback.failureThreshold", "at least 1"},
-		{"bad label key", `{"service":"a","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1},"labels":{"1bad":"x"}}`, "labels.1bad", "start with a letter"},
+		{"bad label key", `{"service":"a","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1},"labels":{"-bad":"x"}}`, "labels.-bad", "starting and ending with a letter or digit"},
+		// The strict JSON layer: what encoding/json lets through silently.
+		{"repeated key", `{"service":"a","maxReplicas":2,"maxReplicas":3,"trigger":{"metric":"http_rps","threshold":1}}`, "maxReplicas", "given twice"},
+		{"repeated label", `{"service":"a","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1},"labels":{"agency":"ED","agency":"IACB"}}`, "labels.agency", "given twice"},
+		{"key in another case", `{"service":"a","MaxReplicas":2,"trigger":{"metric":"http_rps","threshold":1}}`, "MaxReplicas", `did you mean "maxReplicas"?`},
+		{"nested key in another case", `{"service":"a","maxReplicas":2,"triggers":[{"metric":"http_rps","threshold":1},{"Metric":"cpu_utilization","target":1}]}`, "triggers[1].Metric", `did you mean "metric"?`},
+		{"lone surrogate", `{"service":"a","name":"\ud800","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1}}`, "name", "lone surrogate"},
+		{"lone surrogate in label", `{"service":"a","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1},"labels":{"agency":"\udc00"}}`, "labels.agency", "lone surrogate"},
+		{"invalid UTF-8", "{\"service\":\"a\",\"name\":\"\xff\",\"maxReplicas\":2,\"trigger\":{\"metric\":\"http_rps\",\"threshold\":1}}", "name", "invalid UTF-8"},
+		{"NUL in name", `{"service":"a","name":"a\u0000b","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1}}`, "name", "control character"},
+		{"newline in name", `{"service":"a","name":"a\nb","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1}}`, "name", "control character"},
+		{"NUL in label value", `{"service":"a","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1},"labels":{"agency":"E\u0000D"}}`, "labels.agency", "control character"},
+		{"too many labels", `{"service":"a","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1},"labels":{` + manyLabels(65) + `}}`, "labels", "more than 64"},
+		{"service dot dot", `{"service":"..","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1}}`, "service", "not a service name"},
+		{"service with slash", `{"service":"a/b","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1}}`, "service", "not a service name"},
+		{"service upper case", `{"service":"Eligibility-API","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1}}`, "service", "not a service name"},
+		{"service NUL", `{"service":"a\u0000","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1}}`, "service", "control character"},
+		{"too deep", `{"service":"a","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1},"labels":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, "labels" + strings.Repeat("[0]", 31), "deeper than 32"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -130,8 +149,25 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
+func manyLabels(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"k%d":"v"`, i)
+	}
+	return b.String()
+}
+
+// FuzzDecodeRule: a rule that decodes came from a strict document (no
+// repeated keys, no lone surrogates, valid UTF-8), validates, and
+// round-trips; every refusal is of kind invalid.
 func FuzzDecodeRule(f *testing.F) {
 	f.Add([]byte(seedRule))
+	f.Add([]byte(`{"service":"a","maxReplicas":2,"maxReplicas":3,"trigger":{"metric":"http_rps","threshold":1}}`))
+	f.Add([]byte(`{"service":"a","MaxReplicas":2,"trigger":{"metric":"http_rps","threshold":1},"labels":{"agency":"\ud800"}}`))
+	f.Add([]byte(`{"service":"..","name":"\u0000","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1},"labels":{"hms.gov/agency":"IACB"}}`))
 	f.Add([]byte(`{"service":"a","minReplicas":0,"maxReplicas":3,"triggers":[{"metric":"queue_length","target":5,"activationThreshold":1}],"behavior":{"scaleDown":{"selectPolicy":"Disabled"}}}`))
 	f.Add([]byte(`{"service":"a","maxReplicas":2,"trigger":{"metric":"cpu_utilization","target":1e308}}`))
 	f.Add([]byte(`{"service":"a","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1},"behavior":{"scaleUp":{"policies":[{"type":"Percent","value":2147483647,"periodSeconds":1800}]}}}`))
@@ -143,8 +179,10 @@ func FuzzDecodeRule(f *testing.F) {
 			}
 			return
 		}
-		// A rule that decodes must validate, encode, decode to itself, and
-		// evaluate without panicking.
+		// A rule that decodes must come from a strict document, validate,
+		// encode, decode to itself, and evaluate without panicking.
+		require.NoError(t, strictjson.Check(t.Context(), data))
+		require.NoError(t, mgmt.ValidateServiceName("service", r.Service))
 		require.NoError(t, r.Validate())
 		b, err := json.Marshal(r)
 		require.NoError(t, err)

@@ -5,6 +5,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/internal/strictjson"
 )
 
 // FuzzCapBody posts arbitrary bodies (and service names) to POST
@@ -22,11 +25,15 @@ func FuzzCapBody(f *testing.F) {
 		`{"monthlyUSD": 1, "thresholds": [{"percent": 80}, {"percent": 100, "forecast": true}]}`,
 		`{"monthlyUSD": 1, "thresholds": [null, 1, {"percent": 1001}]}`,
 		`{"monthlyUSD": 1, "monthlyUSD": 2, "MODE": "hard"}`,
+		`{"monthlyUSD": 1, "exception": {"when": "true\ud800", "overrunPercent": 10}}`,
+		`{"monthlyUSD": 1, "thresholds": [{"percent": 80, "Percent": 90}]}`,
 	}
 	for _, s := range seeds {
 		f.Add("eligibility-api", s)
 	}
 	f.Add("a b", seedCap)
+	f.Add("..", seedCap)
+	f.Add("Eligibility", seedCap)
 	f.Add("", seedCap)
 	e := newEnv(f)
 	f.Fuzz(func(t *testing.T, svc, body string) {
@@ -43,6 +50,15 @@ func FuzzCapBody(f *testing.F) {
 		res.Body.Close()
 		if res.StatusCode >= 500 {
 			t.Fatalf("POST %s with %q: status %d", path, body, res.StatusCode)
+		}
+		// What is stored came from a strict document for a valid service.
+		if res.StatusCode < 300 {
+			if err := strictjson.Check(t.Context(), []byte(body)); err != nil {
+				t.Fatalf("POST %s with %q: status %d, but the body is not strict JSON: %v", path, body, res.StatusCode, err)
+			}
+			if err := mgmt.ValidateServiceName("service", svc); err != nil {
+				t.Fatalf("POST %s: status %d for service %q: %v", path, res.StatusCode, svc, err)
+			}
 		}
 		if ct := res.Header.Get("Content-Type"); res.StatusCode < 300 || res.StatusCode >= 400 {
 			if ct != "application/json" {

@@ -255,7 +255,7 @@ func (h *handler) set(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := decodeCap(body, svc)
+	c, err := decodeCap(r.Context(), body, svc)
 	if err != nil {
 		return err
 	}

@@ -2,14 +2,14 @@ package budgethttp
 
 import (
 	"bytes"
-	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/budget"
 	"github.com/hms-platform/mgmt/internal/httperr"
+	"github.com/hms-platform/mgmt/internal/strictjson"
 )
 
 // Request limits beyond the body size.
@@ -19,6 +19,11 @@ const (
 	// MaxExceptionBytes bounds the CEL condition of an exception.
 	MaxExceptionBytes = 4096
 )
+
+// maxCapKeys bounds the object keys of a cap request (6 fields, an
+// exception of 2 and MaxThresholds thresholds of 2 need fewer): a body of
+// more keys is refused as soon as the scan meets one too many.
+const maxCapKeys = 256
 
 // capRequest is the body of POST /budgets/{svc}. The amounts, the
 // exception and the thresholds stay raw so that each is checked on its own
@@ -32,13 +37,13 @@ type capRequest struct {
 	Thresholds    json.RawMessage `json:"thresholds"`
 }
 
-// decodeCap reads a POST body into the cap it asks for on service.
-func decodeCap(body []byte, service string) (budget.Cap, error) {
+// decodeCap reads a POST body into the cap it asks for on service. The
+// body goes through httperr.DecodeContext (the strict JSON layer): repeated
+// keys, keys in another case, unknown keys, invalid UTF-8 and lone
+// surrogates are refused anywhere in it, each naming its JSON path.
+func decodeCap(ctx context.Context, body []byte, service string) (budget.Cap, error) {
 	var req capRequest
-	if err := httperr.Decode(body, "", &req); err != nil {
-		return budget.Cap{}, err
-	}
-	if err := exactKeys(body, "", "monthlyUSD", "fiscalYearUSD", "mode", "overCap", "exception", "thresholds"); err != nil {
+	if err := strictjson.DecodeLimited(ctx, body, "", &req, maxCapKeys); err != nil {
 		return budget.Cap{}, err
 	}
 	c := budget.Cap{Service: service}
@@ -83,10 +88,10 @@ func decodeCap(body []byte, service string) (budget.Cap, error) {
 			return budget.Cap{}, mgmt.Invalid("overCap", "%q is not an over-cap action: want hold or step_down", *req.OverCap)
 		}
 	}
-	if c.Exception, err = decodeException(req.Exception); err != nil {
+	if c.Exception, err = decodeException(ctx, req.Exception); err != nil {
 		return budget.Cap{}, err
 	}
-	if c.Thresholds, err = decodeThresholds(req.Thresholds); err != nil {
+	if c.Thresholds, err = decodeThresholds(ctx, req.Thresholds); err != nil {
 		return budget.Cap{}, err
 	}
 	return c, nil
@@ -139,15 +144,12 @@ func jsonKind(v any) string {
 func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
 
 // decodeException reads the optional exception; absent or null is none.
-func decodeException(raw json.RawMessage) (*budget.Exception, error) {
+func decodeException(ctx context.Context, raw json.RawMessage) (*budget.Exception, error) {
 	if raw == nil || isNull(raw) {
 		return nil, nil
 	}
 	var e budget.Exception
-	if err := httperr.Decode(raw, "exception", &e); err != nil {
-		return nil, err
-	}
-	if err := exactKeys(raw, "exception", "when", "overrunPercent"); err != nil {
+	if err := httperr.DecodeContext(ctx, raw, "exception", &e); err != nil {
 		return nil, err
 	}
 	if len(e.When) > MaxExceptionBytes {
@@ -160,12 +162,12 @@ func decodeException(raw json.RawMessage) (*budget.Exception, error) {
 
 // decodeThresholds reads the optional alert thresholds; absent or null
 // means the defaults.
-func decodeThresholds(raw json.RawMessage) ([]budget.Threshold, error) {
+func decodeThresholds(ctx context.Context, raw json.RawMessage) ([]budget.Threshold, error) {
 	if raw == nil || isNull(raw) {
 		return nil, nil
 	}
 	var items []json.RawMessage
-	if err := httperr.Decode(raw, "thresholds", &items); err != nil {
+	if err := httperr.DecodeContext(ctx, raw, "thresholds", &items); err != nil {
 		return nil, err
 	}
 	switch {
@@ -186,10 +188,7 @@ func decodeThresholds(raw json.RawMessage) ([]budget.Threshold, error) {
 			Percent  *int64 `json:"percent"`
 			Forecast bool   `json:"forecast"`
 		}
-		if err := httperr.Decode(item, field, &t); err != nil {
-			return nil, err
-		}
-		if err := exactKeys(item, field, "percent", "forecast"); err != nil {
+		if err := httperr.DecodeContext(ctx, item, field, &t); err != nil {
 			return nil, err
 		}
 		if t.Percent == nil {
@@ -199,49 +198,4 @@ func decodeThresholds(raw json.RawMessage) ([]budget.Threshold, error) {
 	}
 	// Budget.SetCap checks the ranges (1–1000 %) and duplicates.
 	return out, nil
-}
-
-// exactKeys checks the keys of the JSON object data (already decoded
-// without error) against what encoding/json lets through: it matches keys
-// case-insensitively and keeps the last of repeated keys, so
-// {"MonthlyUSD": 1} or {"monthlyUSD": 1, "monthlyUSD": 2} would pass
-// silently. A key that is not exactly one of keys, or that repeats, is an
-// error naming it. Data that is not an object passes (null, here).
-func exactKeys(data []byte, field string, keys ...string) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil
-	}
-	seen := make(map[string]bool, len(keys))
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return mgmt.Invalid(cmp.Or(field, "body"), "invalid JSON") // decoded before: cannot happen
-		}
-		k, _ := tok.(string)
-		known := false
-		for _, want := range keys {
-			if k == want {
-				known = true
-				break
-			}
-		}
-		if !known {
-			for _, want := range keys {
-				if strings.EqualFold(k, want) {
-					return mgmt.Invalid(httperr.Join(field, k), "unknown field; did you mean %q?", want)
-				}
-			}
-			return mgmt.Invalid(httperr.Join(field, k), "unknown field")
-		}
-		if seen[k] {
-			return mgmt.Invalid(httperr.Join(field, k), "is given twice")
-		}
-		seen[k] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return mgmt.Invalid(httperr.Join(field, k), "invalid JSON")
-		}
-	}
-	return nil
 }

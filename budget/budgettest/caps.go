@@ -27,7 +27,7 @@ func sampleCaps(t testing.TB) []budget.Cap {
 			},
 		}),
 		normCap(t, budget.Cap{
-			Selector: selector("program", "eligibility", "agency", "hhs", "team.name", "core-1", "cost-center", `o'brien "x"`),
+			Selector: selector("program", "eligibility", "agency", "hhs", "team.name", "core-1", "cost-center", "o_brien-x.1"),
 			Period:   budget.FiscalYear,
 			Amount:   math.MaxInt64,
 			Mode:     budget.Soft,

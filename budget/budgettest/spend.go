@@ -160,13 +160,13 @@ func (c *tripCtx) Err() error {
 func selectorRecords() []budget.Record {
 	sep := time.Date(2026, time.September, 15, 0, 0, 0, 0, time.UTC)
 	return []budget.Record{
-		rec("r1", "api", 1, base, "program", "eligibility", "agency", "hhs", "team.name", "core-1", "cost-center", `o'brien "x"`),
-		rec("r2", "api", 2, base, "program", "eligibility", "agency", "usda", "region", "Zürich ✓"),
-		rec("r3", "web", 4, base, "program", "eligibility", "agency", "hhs", "note", `{"a":1}`),
+		rec("r1", "api", 1, base, "program", "eligibility", "agency", "hhs", "team.name", "core-1", "cost-center", "o_brien-x.1"),
+		rec("r2", "api", 2, base, "program", "eligibility", "agency", "usda", "region", "zurich-1"),
+		rec("r3", "web", 4, base, "program", "eligibility", "agency", "hhs", "note", "a.1_b"),
 		rec("r4", "web", 8, base, "program", "Eligibility", "agency", "hhs"),
 		rec("r5", "batch", 16, base, "program", "eligibility-x", "agency", "hhs", "x.y-z_w", "1"),
 		rec("r6", "batch", 32, base),
-		rec("r7", "batch", 64, base, "code", "123", "path", `C:\dir`, "flag", "true"),
+		rec("r7", "batch", 64, base, "code", "123", "path", "C.dir", "flag", "true"),
 		rec("r8", "api", 128, sep, "program", "eligibility", "agency", "hhs"),
 	}
 }
@@ -214,17 +214,16 @@ func testSpendBySelector(t *testing.T, s budget.Store) {
 		{selector(mgmt.LabelFiscalYear, "FY2027", "program", "eligibility"), year, 1 + 2 + 4},
 		{selector(mgmt.LabelFiscalYear, "FY2028"), year, 0},
 		{selector("team.name", "core-1"), november, 1},
-		{selector("cost-center", `o'brien "x"`), november, 1},
+		{selector("cost-center", "o_brien-x.1"), november, 1},
 		{selector("x.y-z_w", "1"), november, 16},
-		{selector("region", "Zürich ✓"), november, 2},
-		{selector("note", `{"a":1}`), november, 4},
+		{selector("region", "zurich-1"), november, 2},
+		{selector("note", "a.1_b"), november, 4},
 		{selector("code", "123"), november, 64},
 		{selector("flag", "true"), november, 64},
-		{selector("path", `C:\dir`), november, 64},
+		{selector("path", "C.dir"), november, 64},
 		{selector("program", "Eligibility"), november, 8},    // case-sensitive
 		{selector("program", "eligibility-x"), november, 16}, // no prefix matching
-		{selector("program", "eligibility%"), november, 0},   // no wildcards
-		{selector("program", "eligibilit_"), november, 0},
+		{selector("program", "eligi_ility"), november, 0},    // no wildcards ('%' is not a label character)
 		{selector("program", "nope"), year, 0},
 		{selector("absent", "x"), year, 0},
 		{selector("program", "eligibility", "absent", "x"), year, 0},
@@ -379,7 +378,7 @@ func testSpendInvalid(t *testing.T, s budget.Store) {
 		{"empty window", budget.SpendFilter{Service: "svc", From: from, To: from}},
 		{"To before From", budget.SpendFilter{Service: "svc", From: to, To: from}},
 		{"no times", budget.SpendFilter{Service: "svc"}},
-		{"bad selector key", budget.SpendFilter{Selector: selector("1k", "v"), From: from, To: to}},
+		{"bad selector key", budget.SpendFilter{Selector: selector("k-", "v"), From: from, To: to}},
 		{"selector key with a quote", budget.SpendFilter{Selector: selector(`k"]`, "v"), From: from, To: to}},
 		{"empty selector value", budget.SpendFilter{Selector: selector("k", ""), From: from, To: to}},
 		{"bad fiscal year", budget.SpendFilter{Selector: selector(mgmt.LabelFiscalYear, "2027"), From: from, To: to}},

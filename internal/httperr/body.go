@@ -1,16 +1,15 @@
 package httperr
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
-	"reflect"
 	"strings"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/internal/strictjson"
 )
 
 // DefaultMaxBody is the request body limit of ReadBody when the caller
@@ -69,35 +68,28 @@ func ReadLimited(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, e
 	return b, nil
 }
 
-// Decode decodes one JSON value from data into v, strictly: unknown object
-// fields, values of the wrong type, an empty input and data after the value
-// are errors. Errors are *mgmt.Error of kind invalid whose Field is the
-// JSON path of the problem, prefixed by field ("trace[3]") when that is not
-// empty; problems with the document as a whole name field, or "body" at
-// the top. An error returned by a json.Unmarshaler inside v is kept, with
-// its Field prefixed the same way.
+// Decode is DecodeContext without a context, for callers that have none.
 func Decode(data []byte, field string, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(field, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return mgmt.Invalid(orBody(field), "unexpected data after the JSON value")
-	}
-	return nil
+	return DecodeContext(context.Background(), data, field, v)
 }
 
-// Join joins a field path and a sub-path with a dot, omitting empty parts.
-func Join(field, sub string) string {
-	switch {
-	case field == "":
-		return sub
-	case sub == "":
-		return field
-	}
-	return field + "." + sub
+// DecodeContext decodes one JSON value from data into v, strictly, with
+// strictjson.Decode: syntax errors, invalid UTF-8, lone surrogate escapes,
+// repeated keys, keys that are unknown or differ from a field only in case,
+// values of the wrong type, an empty input and data after the value are
+// errors. Errors are *mgmt.Error of kind invalid whose Field is the JSON
+// path of the problem, prefixed by field ("trace[3]") when that is not
+// empty; problems with the document as a whole name field, or "body" at
+// the top. An error returned by a json.Unmarshaler inside v is kept, with
+// its Field prefixed the same way. Once ctx ends, DecodeContext stops with
+// ctx's error.
+func DecodeContext(ctx context.Context, data []byte, field string, v any) error {
+	return strictjson.Decode(ctx, data, field, v)
 }
+
+// Join joins a field path and a sub-path with a dot (directly before an
+// index such as "[2]"), omitting empty parts.
+func Join(field, sub string) string { return strictjson.Join(field, sub) }
 
 // PrefixField returns err with its field prefixed by field (see Join).
 // Errors other than *mgmt.Error are returned unchanged.
@@ -114,53 +106,4 @@ func orBody(field string) string {
 		return "body"
 	}
 	return field
-}
-
-func jsonError(field string, err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	var me *mgmt.Error
-	switch {
-	case errors.Is(err, io.EOF):
-		return mgmt.Invalid(orBody(field), "is empty; a JSON value is required")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return mgmt.Invalid(orBody(field), "truncated JSON")
-	case errors.As(err, &syn):
-		return mgmt.Invalid(orBody(field), "invalid JSON at byte %d: %s", syn.Offset, strings.TrimPrefix(syn.Error(), "json: "))
-	case errors.As(err, &typ):
-		f := Join(field, typ.Field)
-		return mgmt.Invalid(orBody(f), "expected %s, got a JSON %s", typeName(typ), typ.Value)
-	case errors.As(err, &me):
-		return PrefixField(field, me)
-	}
-	msg := err.Error()
-	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return mgmt.Invalid(Join(field, strings.Trim(name, `"`)), "unknown field")
-	}
-	return mgmt.Invalid(orBody(field), "%s", strings.TrimPrefix(msg, "json: "))
-}
-
-func typeName(typ *json.UnmarshalTypeError) string {
-	t := typ.Type
-	if t == nil {
-		return "another type"
-	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind().String() {
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
-		return "an integer"
-	case "float32", "float64":
-		return "a number"
-	case "string":
-		return "a string"
-	case "bool":
-		return "true or false"
-	case "map", "struct":
-		return "an object"
-	case "slice", "array":
-		return "a list"
-	}
-	return t.String()
 }

@@ -26,8 +26,11 @@
 //
 // ReadBody and Decode read request bodies: ReadBody checks the Content-Type
 // (application/json or none) and the size limit (DefaultMaxBody, 1 MiB);
-// Decode is strict JSON decoding (unknown fields, wrong types and trailing
-// data are errors) whose errors name the field. WrapMux makes an
+// Decode and DecodeContext are strict JSON decoding through
+// internal/strictjson (repeated keys, keys in another case, unknown fields,
+// invalid UTF-8, lone surrogates, wrong types and trailing data are errors)
+// whose errors name the field. ParseID reads the canonical form of a
+// numeric ID in a path; anything else is to be answered 404. WrapMux makes an
 // http.ServeMux answer unknown paths and wrong methods with the same JSON
 // errors instead of plain text.
 //

@@ -143,7 +143,7 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p, err := patch.Decode(body, format)
+	p, err := patch.DecodeContext(r.Context(), body, format)
 	if err != nil {
 		return err
 	}
@@ -174,19 +174,11 @@ type View struct {
 // another tenant: the two are indistinguishable.
 func noPatch(raw string) error { return mgmt.NotFound("id", "no patch %s", raw) }
 
-// patchID parses a patch ID of a path: only the canonical decimal form of
-// a positive integer ("7", not "07" or "+7") names a patch.
-func patchID(raw string) (int64, bool) {
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != raw {
-		return 0, false
-	}
-	return id, true
-}
-
 func (h *handler) load(r *http.Request, perm string) (patch.Record, string, error) {
 	raw := r.PathValue("id")
-	id, ok := patchID(raw)
+	// Only the canonical decimal form names a patch: "023" or "+23" is no
+	// patch, answered exactly like a missing one.
+	id, ok := httperr.ParseID(raw)
 	if !ok {
 		return patch.Record{}, "", noPatch(raw)
 	}

@@ -152,7 +152,7 @@ func TestBadInputStoresNothing(t *testing.T) {
 		{"null value", strings.Replace(seedJSON, `200`, `null`, 1), "", 400, "changes.rate_limit_rps"},
 		{"bad time", strings.Replace(seedJSON, `2024-11-20T00:00Z`, `next tuesday`, 1), "", 400, "window.start"},
 		{"bad selector", strings.Replace(seedJSON, `>=2.1.0`, `>=>=`, 1), "", 400, "version_selector"},
-		{"duplicate key", strings.Replace(seedJSON, `"tenant": "IACB"`, `"tenant": "IACB", "tenant": "VA"`, 1), "", 400, "body"},
+		{"duplicate key", strings.Replace(seedJSON, `"tenant": "IACB"`, `"tenant": "IACB", "tenant": "VA"`, 1), "", 400, "tenant"},
 		{"id given", strings.Replace(seedJSON, `"tenant"`, `"id": 9, "tenant"`, 1), "", 400, "id"},
 		{"unknown service", strings.Replace(seedJSON, `ARTIST_REGISTRY_API`, `NOPE`, 1), "", 400, "service"},
 		{"undeclared key", strings.Replace(seedJSON, `"replicas"`, `"colour"`, 1), "", 400, "changes.colour"},
@@ -223,9 +223,11 @@ func TestApproveRejectRollback(t *testing.T) {
 	assert.Equal(t, []patch.Op{patch.OpApply, patch.OpRevert}, []patch.Op{msgs[0].Op, msgs[1].Op})
 
 	for path, want := range map[string]int{
-		// An ID is its canonical decimal form or names no patch.
-		"/api/patch/99": 404, "/api/patch/x": 404, "/api/patch/-1": 404, "/api/patch/01": 404, "/api/patch/%2B1": 404,
-		"/api/patch/+1": 404, "/api/patch/1.0": 404, "/api/patch/99999999999999999999": 404, "/api/patch/1?x=1": 400,
+		// Only the canonical form of an ID names a patch; any other string
+		// is answered like a missing patch.
+		"/api/patch/99": 404, "/api/patch/x": 404, "/api/patch/-1": 404, "/api/patch/1?x=1": 400,
+		"/api/patch/01": 404, "/api/patch/%2B1": 404, "/api/patch/+1": 404, "/api/patch/1%20": 404, "/api/patch/0": 404,
+		"/api/patch/9223372036854775808": 404, "/api/patch/1": 200,
 		"/api/patch?status=NOPE": 400, "/api/patch?limit=0": 400, "/api/patch?tenant=IACB&status=ROLLED_BACK": 200,
 	} {
 		status, _, body := do(t, e, "GET", path, "")
@@ -233,6 +235,11 @@ func TestApproveRejectRollback(t *testing.T) {
 	}
 	status, _, body = do(t, e, "POST", "/api/patch/99/approve", ``)
 	assert.Equal(t, http.StatusNotFound, status, "%s", body)
+	for _, path := range []string{"/api/patch/01/approve", "/api/patch/%2B1/reject", "/api/patch/001/rollback"} {
+		status, _, body = do(t, e, "POST", path, `{"reason": "x"}`, "X-HMS-Actor", "olga")
+		assert.Equal(t, http.StatusNotFound, status, "%s: %s", path, body)
+		assert.Contains(t, string(body), `"kind":"not_found","field":"id"`)
+	}
 }
 
 func TestCatalog(t *testing.T) {

@@ -69,7 +69,7 @@ func TestBadInput(t *testing.T) {
 		{name: "null", method: post, path: rules, body: `null`, status: 400, field: "maxReplicas"},
 		{name: "trailing data", method: post, path: rules, body: seedRule + `{}`, status: 400, field: "body"},
 		{name: "unknown field", method: post, path: rules, body: rule(`"minReplicas": 4`, `"minReplicas": 4, "colour": "blue"`), status: 400, field: "colour"},
-		{name: "unknown trigger field", method: post, path: rules, body: rule(`"threshold": 500`, `"threshold": 500, "above": true`), status: 400, field: "above"},
+		{name: "unknown trigger field", method: post, path: rules, body: rule(`"threshold": 500`, `"threshold": 500, "above": true`), status: 400, field: "trigger.above"},
 		{name: "minReplicas as string", method: post, path: rules, body: rule(`"minReplicas": 4`, `"minReplicas": "4"`), status: 400, field: "minReplicas"},
 		{name: "maxReplicas fractional", method: post, path: rules, body: rule(`"maxReplicas": 20`, `"maxReplicas": 20.5`), status: 400, field: "maxReplicas"},
 		{name: "maxReplicas overflows int32", method: post, path: rules, body: rule(`"maxReplicas": 20`, `"maxReplicas": 1e12`), status: 400, field: "maxReplicas"},
@@ -90,7 +90,7 @@ func TestBadInput(t *testing.T) {
 		{name: "unknown metric", method: post, path: rules, body: rule(`"http_rps"`, `"rps"`), status: 400, field: "trigger.metric"},
 		{name: "threshold and target", method: post, path: rules, body: rule(`"threshold": 500`, `"threshold": 500, "target": 100`), status: 400, field: "trigger"},
 		{name: "unknown metric source", method: post, path: rules, body: rule(`"threshold": 500`, `"threshold": 500, "source": "prometheus-eu"`), status: 400, field: "trigger.source"},
-		{name: "bad label key", method: post, path: rules, body: rule(`"minReplicas": 4`, `"minReplicas": 4, "labels": {"9lives": "x"}`), status: 400, field: "labels.9lives"},
+		{name: "bad label key", method: post, path: rules, body: rule(`"minReplicas": 4`, `"minReplicas": 4, "labels": {"lives-": "x"}`), status: 400, field: "labels.lives-"},
 		{name: "bad selectPolicy", method: post, path: rules, body: rule(`"minReplicas": 4`, `"minReplicas": 4, "behavior": {"scaleUp": {"selectPolicy": "Fastest"}}`), status: 400, field: "behavior.scaleUp.selectPolicy"},
 		{name: "negative cooldown", method: post, path: rules, body: rule(`"minReplicas": 4`, `"minReplicas": 4, "behavior": {"cooldownSeconds": -1}`), status: 400, field: "behavior.cooldownSeconds"},
 		{name: "fallback outside range", method: post, path: rules, body: rule(`"minReplicas": 4`, `"minReplicas": 4, "fallback": {"failureThreshold": 3, "replicas": 50}`), status: 400, field: "fallback.replicas"},
@@ -112,7 +112,7 @@ func TestBadInput(t *testing.T) {
 
 		// Search.
 		{name: "label without colon", method: get, path: rules + "?label=agency", status: 400, field: "label"},
-		{name: "label bad key", method: get, path: rules + "?label=1agency:ED", status: 400, field: "label.1agency"},
+		{name: "label bad key", method: get, path: rules + "?label=-agency:ED", status: 400, field: "label.-agency"},
 		{name: "label key twice", method: get, path: rules + "?label=agency:ED&label=agency:DOS", status: 400, field: "label"},
 		{name: "name twice", method: get, path: rules + "?name=a&name=b", status: 400, field: "name"},
 		{name: "unknown search parameter", method: get, path: rules + "?owner=me", status: 400, field: "owner"},

@@ -247,7 +247,7 @@ func (h *handler) readRule(w http.ResponseWriter, r *http.Request) (scaler.Rule,
 	if err != nil {
 		return scaler.Rule{}, err
 	}
-	return scaler.DecodeRule(bytes.NewReader(body))
+	return scaler.DecodeRuleContext(r.Context(), bytes.NewReader(body))
 }
 
 type createResponse struct {

@@ -2,6 +2,7 @@ package scalerhttp
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -57,13 +58,13 @@ func (h *handler) preview(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req previewRequest
-	if err := httperr.Decode(body, "", &req); err != nil {
+	if err := httperr.DecodeContext(r.Context(), body, "", &req); err != nil {
 		return err
 	}
 	if len(req.Rule) == 0 || string(req.Rule) == "null" {
 		return mgmt.Invalid("rule", "is required")
 	}
-	rule, err := scaler.DecodeRule(bytes.NewReader(req.Rule))
+	rule, err := scaler.DecodeRuleContext(r.Context(), bytes.NewReader(req.Rule))
 	if err != nil {
 		return underRule(err)
 	}
@@ -85,7 +86,7 @@ func (h *handler) preview(w http.ResponseWriter, r *http.Request) error {
 			return mgmt.Invalid("startReplicas", "%d is more than %d", start, maxStartReplicas)
 		}
 	}
-	trace, err := decodeTrace(req.Trace)
+	trace, err := decodeTrace(r.Context(), req.Trace)
 	if err != nil {
 		return err
 	}
@@ -117,7 +118,7 @@ func (h *handler) preview(w http.ResponseWriter, r *http.Request) error {
 
 // decodeTrace decodes and checks the trace points: each has an RFC 3339
 // time and non-negative values of known metrics.
-func decodeTrace(raw []json.RawMessage) ([]scaler.TracePoint, error) {
+func decodeTrace(ctx context.Context, raw []json.RawMessage) ([]scaler.TracePoint, error) {
 	if len(raw) > MaxTracePoints {
 		return nil, mgmt.Invalid("trace", "has %d points, at most %d", len(raw), MaxTracePoints)
 	}
@@ -125,7 +126,7 @@ func decodeTrace(raw []json.RawMessage) ([]scaler.TracePoint, error) {
 	for i, pr := range raw {
 		field := "trace[" + strconv.Itoa(i) + "]"
 		var p pointIn
-		if err := httperr.Decode(pr, field, &p); err != nil {
+		if err := httperr.DecodeContext(ctx, pr, field, &p); err != nil {
 			return nil, err
 		}
 		if p.T == nil {

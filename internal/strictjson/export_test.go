@@ -1,0 +1,5 @@
+package strictjson_test
+
+import "io"
+
+var ioEOF = io.EOF
