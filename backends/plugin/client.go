@@ -27,7 +27,9 @@ type OpenConfig struct {
 	// Name names the plugin in errors and logs (default: the binary's base name).
 	Name string
 	// Path and Args are the binary and its arguments. Alternatively Cmd
-	// returns a fresh, unstarted command for every start of the plugin.
+	// returns a fresh, unstarted command for every start of the plugin; the
+	// Client runs a copy of it bound to a context of its own (so that Close
+	// can kill a start under way), without its Cancel function.
 	Path string
 	Args []string
 	Cmd  func() *exec.Cmd
