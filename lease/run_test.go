@@ -25,17 +25,15 @@ const (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// advanceUntil moves clk forward in steps of step until cond holds, giving
-// the runners real time to react between steps.
-func advanceUntil(t *testing.T, clk *clock.Mock, step time.Duration, cond func() bool) {
+// advanceUntil moves clk forward in steps of step until cond holds. After
+// each step it waits until the live replicas (each waiting on one timer
+// of clk at a time) have all set a timer that has not fired yet: those
+// whose timer fired have made their attempt.
+func advanceUntil(t *testing.T, clk *stepClock, live int, step time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not reached by mock time %v", clk.Now())
-		}
 		clk.Add(step)
-		time.Sleep(time.Millisecond)
+		clk.waitArmed(t, live)
 	}
 }
 
@@ -45,9 +43,10 @@ func advanceUntil(t *testing.T, clk *clock.Mock, step time.Duration, cond func()
 // once it has set its next timer.
 type stepClock struct {
 	*clock.Mock
-	mu      sync.Mutex
-	set     int
-	changed chan struct{}
+	mu        sync.Mutex
+	set       int
+	deadlines []time.Time // of every timer set
+	changed   chan struct{}
 }
 
 func newStepClock() *stepClock {
@@ -55,6 +54,9 @@ func newStepClock() *stepClock {
 }
 
 func (c *stepClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	c.deadlines = append(c.deadlines, c.Mock.Now().Add(d))
+	c.mu.Unlock()
 	ch := c.Mock.After(d)
 	c.mu.Lock()
 	c.set++
@@ -62,6 +64,34 @@ func (c *stepClock) After(d time.Duration) <-chan time.Time {
 	c.changed = make(chan struct{})
 	c.mu.Unlock()
 	return ch
+}
+
+// waitArmed waits until at least n timers set on c have not fired yet.
+// (A timer a replica stopped waiting for counts too: tests that stop
+// replicas say how many are left.)
+func (c *stepClock) waitArmed(t *testing.T, n int) {
+	t.Helper()
+	limit := time.NewTimer(20 * time.Second)
+	defer limit.Stop()
+	for {
+		c.mu.Lock()
+		now, armed := c.Mock.Now(), 0
+		for _, d := range c.deadlines {
+			if d.After(now) {
+				armed++
+			}
+		}
+		changed := c.changed
+		c.mu.Unlock()
+		if armed >= n {
+			return
+		}
+		select {
+		case <-changed:
+		case <-limit.C:
+			t.Fatalf("%d timers armed, want %d, at mock time %v", armed, n, now)
+		}
+	}
 }
 
 // waitTimers waits until n timers have been set in all.
@@ -294,14 +324,14 @@ func TestRunStopsBeforeTheLeaseExpires(t *testing.T) {
 	rec := recorder(lock)
 	ls := newLeaders()
 	a := start(rec, clk, "a", ls.fn("a"))
-	advanceUntil(t, clk.Mock, renew/3, func() bool { return len(ls.who()) == 1 })
+	advanceUntil(t, clk, 1, renew/3, func() bool { return len(ls.who()) == 1 })
 	b := start(rec, clk, "b", ls.fn("b"))
 	rec.Wait(t, "b", 20*time.Second, func(n leasetest.Attempts) bool { return n.Refused >= 1 })
 
 	lock.cut.Store(true)
 	var stoppedAt time.Time
 	step := time.Second / 2
-	advanceUntil(t, clk.Mock, step, func() bool {
+	advanceUntil(t, clk, 2, step, func() bool {
 		if len(ls.who()) == 0 || ls.who()[0] != "a" {
 			if stoppedAt.IsZero() {
 				stoppedAt = clk.Now()
@@ -321,11 +351,11 @@ func TestRunStopsBeforeTheLeaseExpires(t *testing.T) {
 	assert.Equal(t, "a", holder, "a stopped only when its lease had expired (at %v)", stoppedAt)
 	assert.Equal(t, 1, ls.most(), "two replicas led at once")
 
-	advanceUntil(t, clk.Mock, renew/3, func() bool { w := ls.who(); return len(w) == 1 && w[0] == "b" })
+	advanceUntil(t, clk, 2, renew/3, func() bool { w := ls.who(); return len(w) == 1 && w[0] == "b" })
 	// Back on the network, a tries and is refused: b holds the lease.
 	lock.cut.Store(false)
 	was := rec.Attempts("a")
-	advanceUntil(t, clk.Mock, renew/3, func() bool { return rec.Attempts("a").Refused >= was.Refused+5 })
+	advanceUntil(t, clk, 2, renew/3, func() bool { return rec.Attempts("a").Refused >= was.Refused+5 })
 	assert.Equal(t, []string{"b"}, ls.who())
 	assert.Equal(t, 1, ls.runCount("b"), "b led without a break")
 	a.stop(t)
@@ -337,14 +367,14 @@ func TestRunStopsBeforeTheLeaseExpires(t *testing.T) {
 // stops at once.
 func TestRunLostToAnother(t *testing.T) {
 	t.Parallel()
-	clk := clock.NewMock()
-	lock := &flaky{Lock: lease.NewMemory(clk), holder: "a"}
+	clk := newStepClock()
+	lock := &flaky{Lock: lease.NewMemory(clk.Mock), holder: "a"}
 	ls := newLeaders()
 	a := start(lock, clk, "a", ls.fn("a"))
-	advanceUntil(t, clk, renew/3, func() bool { return len(ls.who()) == 1 })
+	advanceUntil(t, clk, 1, renew/3, func() bool { return len(ls.who()) == 1 })
 	lock.steal.Store(true)
 	begin := clk.Now()
-	advanceUntil(t, clk, renew/3, func() bool { return len(ls.who()) == 0 })
+	advanceUntil(t, clk, 1, renew/3, func() bool { return len(ls.who()) == 0 })
 	assert.LessOrEqual(t, clk.Now().Sub(begin), renew+renew/3, "the leader kept running after a renewal found the lease taken")
 	a.stop(t)
 }
@@ -353,11 +383,11 @@ func TestRunLostToAnother(t *testing.T) {
 // and runs again (here, alone, on the same replica) after a RenewEvery.
 func TestRunLoopReturns(t *testing.T) {
 	t.Parallel()
-	clk := clock.NewMock()
-	lock := lease.NewMemory(clk)
+	clk := newStepClock()
+	lock := lease.NewMemory(clk.Mock)
 	var runs atomic.Int32
 	r := start(lock, clk, "a", func(context.Context) { runs.Add(1) })
-	advanceUntil(t, clk, renew/3, func() bool { return runs.Load() >= 3 })
+	advanceUntil(t, clk, 1, renew/3, func() bool { return runs.Load() >= 3 })
 	r.stop(t)
 	holder, err := lock.Holder(context.Background(), "hms-mgt/patches")
 	require.NoError(t, err)
