@@ -57,6 +57,14 @@ type Budget struct {
 	mu       sync.RWMutex
 	caps     map[string]*capState
 	services map[string]*serviceState
+	// gen counts local cap writes (SetCap, DeleteCap); written maps the ID
+	// of each cap written since the last Refresh swapped in a snapshot to
+	// the gen of that write. Refresh keeps the local state of a cap
+	// written after it started reading the store: its snapshot is older.
+	gen     uint64
+	written map[string]uint64
+
+	refreshMu sync.Mutex // one Refresh at a time
 
 	flushMu     sync.Mutex // one Flush at a time
 	notifyMu    sync.Mutex
@@ -141,6 +149,7 @@ func New(ctx context.Context, opts Options) (*Budget, error) {
 	b := &Budget{
 		opts: opts, store: opts.Store, clock: opts.Clock, log: opts.Logger, env: env,
 		caps: map[string]*capState{}, services: map[string]*serviceState{},
+		written: map[string]uint64{},
 	}
 	if err := b.Refresh(ctx); err != nil {
 		return nil, err
@@ -190,6 +199,7 @@ func (b *Budget) SetCap(ctx context.Context, c Cap) (Cap, error) {
 	b.mu.Lock()
 	cs := &capState{cap: c, exception: prog, window: w, stored: spent}
 	b.caps[c.ID] = cs
+	b.noteWrite(c.ID)
 	b.relink()
 	b.mu.Unlock()
 	b.evalExceptions(ctx, now)
@@ -203,9 +213,17 @@ func (b *Budget) DeleteCap(ctx context.Context, id string) error {
 	}
 	b.mu.Lock()
 	delete(b.caps, id)
+	b.noteWrite(id)
 	b.relink()
 	b.mu.Unlock()
 	return nil
+}
+
+// noteWrite records a local write of cap id for Refresh. b.mu must be
+// held.
+func (b *Budget) noteWrite(id string) {
+	b.gen++
+	b.written[id] = b.gen
 }
 
 // Cap returns the cap with the given ID.
@@ -324,7 +342,16 @@ func filterFor(c *Cap, w Window) SpendFilter {
 // Refresh reloads the caps from the store and, for each, the spend of its
 // current period. Hosts sharing a store call it (Run does, every
 // Interval) to see each other's caps and spend.
+//
+// A SetCap or DeleteCap that runs while Refresh reads the store wins over
+// the snapshot Refresh read: a cap just set is never dropped, and a cap
+// just deleted never comes back, not even until the next Refresh.
 func (b *Budget) Refresh(ctx context.Context) error {
+	b.refreshMu.Lock()
+	defer b.refreshMu.Unlock()
+	b.mu.RLock()
+	start := b.gen
+	b.mu.RUnlock()
 	caps, err := b.store.Caps(ctx)
 	if err != nil {
 		return err
@@ -346,6 +373,20 @@ func (b *Budget) Refresh(ctx context.Context) error {
 		fresh[c.ID] = &capState{cap: c, exception: prog, window: w, stored: spent}
 	}
 	b.mu.Lock()
+	// Writes newer than the snapshot: keep what this process wrote.
+	for id, g := range b.written {
+		if g <= start {
+			continue
+		}
+		if cs, ok := b.caps[id]; ok {
+			fresh[id] = cs
+		} else {
+			delete(fresh, id)
+		}
+	}
+	// Refreshes are serialized and the next one starts at gen ≥ every
+	// write recorded so far, so none of them is needed again.
+	clear(b.written)
 	b.caps = fresh
 	b.relink()
 	b.mu.Unlock()

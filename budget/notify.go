@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/benbjohnson/clock"
+
 	mgmt "github.com/hms-platform/mgmt"
 )
 
@@ -66,9 +68,9 @@ type WebhookNotifier struct {
 	// (default 500 ms), doubled after each try up to 30 s.
 	Attempts int
 	Backoff  time.Duration
-	// Sleep waits between tries (default: a timer that stops when ctx
-	// ends); tests replace it.
-	Sleep func(ctx context.Context, d time.Duration) error
+	// Clock times the waits between tries (default: the real clock); a
+	// wait ends early when ctx ends.
+	Clock clock.Clock
 	// Header is added to every request (for example Authorization).
 	Header http.Header
 }
@@ -102,9 +104,9 @@ func (w *WebhookNotifier) Notify(ctx context.Context, a Alert) error {
 	if backoff <= 0 {
 		backoff = 500 * time.Millisecond
 	}
-	sleep := w.Sleep
-	if sleep == nil {
-		sleep = sleepCtx
+	clk := w.Clock
+	if clk == nil {
+		clk = clock.New()
 	}
 	var last error
 	for i := 0; i < attempts; i++ {
@@ -114,7 +116,7 @@ func (w *WebhookNotifier) Notify(ctx context.Context, a Alert) error {
 				d = 30 * time.Second
 			}
 			d = d/2 + rand.N(d/2+1)
-			if err := sleep(ctx, d); err != nil {
+			if err := sleepCtx(ctx, clk, d); err != nil {
 				return mgmt.Unavailable("webhook %s: %w (after %d attempts: %v)", where, err, i, last)
 			}
 		}
@@ -167,8 +169,9 @@ func (w *WebhookNotifier) post(ctx context.Context, client *http.Client, body []
 	return false, fmt.Errorf("status %d (not retried)", resp.StatusCode)
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
+// sleepCtx waits d on clk, or until ctx ends.
+func sleepCtx(ctx context.Context, clk clock.Clock, d time.Duration) error {
+	t := clk.Timer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benbjohnson/clock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -21,7 +22,38 @@ import (
 var alert = budget.Alert{CapID: "eligibility-api/month", Period: "2026-11", Threshold: budget.Threshold{Percent: 80},
 	Amount: 1_000_000, Value: 800_100, At: t0, Target: "eligibility-api"}
 
-func noWait(context.Context, time.Duration) error { return nil }
+// timerClock is a mock clock that reports the duration of every timer
+// started on it, once the timer is set: the code under test is then
+// waiting on it, and advancing the clock by that much releases it.
+type timerClock struct {
+	*clock.Mock
+	timers chan time.Duration
+}
+
+func newTimerClock() *timerClock {
+	return &timerClock{Mock: clock.NewMock(), timers: make(chan time.Duration, 1)}
+}
+
+func (c *timerClock) Timer(d time.Duration) *clock.Timer {
+	t := c.Mock.Timer(d)
+	c.timers <- d
+	return t
+}
+
+// fire advances the clock through every wait the notifier makes until
+// done is closed, and returns those waits.
+func (c *timerClock) fire(done <-chan struct{}) []time.Duration {
+	var waits []time.Duration
+	for {
+		select {
+		case d := <-c.timers:
+			waits = append(waits, d)
+			c.Add(d)
+		case <-done:
+			return waits
+		}
+	}
+}
 
 func TestWebhookRetriesThenDelivers(t *testing.T) {
 	t.Parallel()
@@ -38,12 +70,22 @@ func TestWebhookRetriesThenDelivers(t *testing.T) {
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	defer srv.Close()
-	var waits []time.Duration
+	clk := newTimerClock()
 	w := &budget.WebhookNotifier{URL: srv.URL + "/hooks/budget?token=s3cret", Backoff: 100 * time.Millisecond,
-		Header: http.Header{"Authorization": {"Bearer x"}},
-		Sleep:  func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }}
-	require.NoError(t, w.Notify(context.Background(), alert))
+		Header: http.Header{"Authorization": {"Bearer x"}}, Clock: clk}
+	done := make(chan struct{})
+	var err error
+	go func() { defer close(done); err = w.Notify(context.Background(), alert) }()
+	// Each retry waits on the mock clock: the first one only once the first
+	// try is done, the second only after the first wait.
+	d := <-clk.timers
+	assert.EqualValues(t, 1, calls.Load(), "the notifier waits before its second try")
+	start := clk.Now()
+	clk.Add(d)
+	waits := append([]time.Duration{d}, clk.fire(done)...)
+	require.NoError(t, err)
 	assert.EqualValues(t, 3, calls.Load())
+	assert.Equal(t, start.Add(waits[0]+waits[1]), clk.Now(), "both waits ran on the mock clock")
 	assert.Len(t, waits, 2)
 	assert.LessOrEqual(t, waits[0], 100*time.Millisecond)
 	assert.GreaterOrEqual(t, waits[1], 100*time.Millisecond, "backoff doubles (with jitter in the upper half)")
@@ -53,6 +95,11 @@ func TestWebhookRetriesThenDelivers(t *testing.T) {
 	assert.Equal(t, 8001.0, body["valueUSD"])
 	assert.Equal(t, map[string]any{"percent": 80.0}, body["threshold"])
 }
+
+// instant is a clock whose timers have already fired.
+type instant struct{ clock.Clock }
+
+func (instant) Timer(time.Duration) *clock.Timer { return clock.NewMock().Timer(0) }
 
 func TestWebhookFailures(t *testing.T) {
 	t.Parallel()
@@ -67,14 +114,14 @@ func TestWebhookFailures(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	w := &budget.WebhookNotifier{URL: srv.URL + "/bad?token=s3cret", Sleep: noWait}
+	w := &budget.WebhookNotifier{URL: srv.URL + "/bad?token=s3cret", Clock: instant{}}
 	err := w.Notify(context.Background(), alert)
 	require.Error(t, err)
 	assert.EqualValues(t, 1, calls.Load(), "a 400 is not retried")
 	assert.NotContains(t, err.Error(), "s3cret")
 
 	calls.Store(0)
-	w = &budget.WebhookNotifier{URL: srv.URL + "/down?token=s3cret", Attempts: 3, Sleep: noWait}
+	w = &budget.WebhookNotifier{URL: srv.URL + "/down?token=s3cret", Attempts: 3, Clock: instant{}}
 	err = w.Notify(context.Background(), alert)
 	require.ErrorIs(t, err, mgmt.ErrUnavailable)
 	assert.EqualValues(t, 3, calls.Load())
@@ -84,7 +131,7 @@ func TestWebhookFailures(t *testing.T) {
 	closed := httptest.NewServer(http.NotFoundHandler())
 	url := closed.URL
 	closed.Close()
-	w = &budget.WebhookNotifier{URL: url + "/x?token=s3cret", Attempts: 2, Sleep: noWait}
+	w = &budget.WebhookNotifier{URL: url + "/x?token=s3cret", Attempts: 2, Clock: instant{}}
 	err = w.Notify(context.Background(), alert)
 	require.ErrorIs(t, err, mgmt.ErrUnavailable)
 	assert.NotContains(t, err.Error(), "s3cret")

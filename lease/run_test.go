@@ -15,6 +15,7 @@ import (
 
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/lease"
+	"github.com/hms-platform/mgmt/lease/leasetest"
 )
 
 const (
@@ -24,22 +25,118 @@ const (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// advanceUntil moves clk forward in steps of step until cond holds, giving
-// the runners real time to react between steps.
-func advanceUntil(t *testing.T, clk *clock.Mock, step time.Duration, cond func() bool) {
+// advanceUntil moves clk forward in steps of step until cond holds. After
+// each step it waits until the live replicas (each waiting on one timer
+// of clk at a time) have all set a timer that has not fired yet: those
+// whose timer fired have made their attempt.
+func advanceUntil(t *testing.T, clk *stepClock, live int, step time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not reached by mock time %v", clk.Now())
-		}
 		clk.Add(step)
-		time.Sleep(time.Millisecond)
+		clk.waitArmed(t, live)
 	}
 }
 
-// settle gives the runners real time to act at the current mock time.
-func settle() { time.Sleep(20 * time.Millisecond) }
+// stepClock is a mock clock that counts the timers set on it (Run waits
+// on Clock.After between attempts), so that a test can advance it one
+// round at a time: each replica whose timer fired has made its attempt
+// once it has set its next timer.
+type stepClock struct {
+	*clock.Mock
+	mu        sync.Mutex
+	set       int
+	deadlines []time.Time // of every timer set
+	changed   chan struct{}
+}
+
+func newStepClock() *stepClock {
+	return &stepClock{Mock: clock.NewMock(), changed: make(chan struct{})}
+}
+
+func (c *stepClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	c.deadlines = append(c.deadlines, c.Mock.Now().Add(d))
+	c.mu.Unlock()
+	ch := c.Mock.After(d)
+	c.mu.Lock()
+	c.set++
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+	return ch
+}
+
+// waitArmed waits until at least n timers set on c have not fired yet.
+// (A timer a replica stopped waiting for counts too: tests that stop
+// replicas say how many are left.)
+func (c *stepClock) waitArmed(t *testing.T, n int) {
+	t.Helper()
+	limit := time.NewTimer(20 * time.Second)
+	defer limit.Stop()
+	for {
+		c.mu.Lock()
+		now, armed := c.Mock.Now(), 0
+		for _, d := range c.deadlines {
+			if d.After(now) {
+				armed++
+			}
+		}
+		changed := c.changed
+		c.mu.Unlock()
+		if armed >= n {
+			return
+		}
+		select {
+		case <-changed:
+		case <-limit.C:
+			t.Fatalf("%d timers armed, want %d, at mock time %v", armed, n, now)
+		}
+	}
+}
+
+// waitTimers waits until n timers have been set in all.
+func (c *stepClock) waitTimers(t *testing.T, n int) {
+	t.Helper()
+	limit := time.NewTimer(20 * time.Second)
+	defer limit.Stop()
+	for {
+		c.mu.Lock()
+		set, changed := c.set, c.changed
+		c.mu.Unlock()
+		if set >= n {
+			return
+		}
+		select {
+		case <-changed:
+		case <-limit.C:
+			t.Fatalf("%d timers set, want %d, at mock time %v", set, n, c.Now())
+		}
+	}
+}
+
+// rounds advances the clock by renew, rounds times, once the live
+// replicas (each waiting on one timer) have all set their next timer.
+func (c *stepClock) rounds(t *testing.T, live, rounds int) {
+	t.Helper()
+	c.mu.Lock()
+	n := c.set
+	c.mu.Unlock()
+	for range rounds {
+		c.Add(renew)
+		n += live
+		c.waitTimers(t, n)
+	}
+}
+
+// leading waits until exactly one replica runs its loop: the loop of a
+// replica that has just taken the lease starts in a goroutine of its own.
+func leading(t *testing.T, ls *leaders) {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(ls.who()) == 1 }, 20*time.Second, time.Millisecond, "no replica leads")
+}
+
+// recorder wraps lock to count each replica's attempts.
+func recorder(lock lease.Lock) *leasetest.Recorder { return leasetest.NewRecorder(lock) }
 
 // leaders counts the replicas running their loop, and the most at once.
 type leaders struct {
@@ -75,6 +172,12 @@ func (l *leaders) who() []string {
 		out = append(out, h)
 	}
 	return out
+}
+
+func (l *leaders) runCount(holder string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.runs[holder]
 }
 
 func (l *leaders) most() int {
@@ -135,22 +238,35 @@ func TestRunBadOptions(t *testing.T) {
 // do two lead at once.
 func TestRunOneLeader(t *testing.T) {
 	t.Parallel()
-	clk := clock.NewMock()
-	lock := lease.NewMemory(clk)
+	clk := newStepClock()
+	lock := recorder(lease.NewMemory(clk.Mock))
 	ls := newLeaders()
 	rs := map[string]*replica{}
 	for _, h := range []string{"a", "b", "c"} {
 		rs[h] = start(lock, clk, h, ls.fn(h))
 	}
-	advanceUntil(t, clk, renew/3, func() bool { return len(ls.who()) == 1 })
+	clk.waitTimers(t, 3) // each tried once, and waits for the next round
+	leading(t, ls)       // the first attempts elected one
 	first := ls.who()[0]
+	before := map[string]leasetest.Attempts{}
+	for h := range rs {
+		before[h] = lock.Attempts(h)
+	}
 
-	// Time passes: the leader renews and keeps the lease.
-	for range 10 {
-		clk.Add(renew)
-		settle()
+	// Ten rounds (30 s, more than three TTLs) pass: the leader renews
+	// every round and keeps the lease; the others try every round and are
+	// refused.
+	clk.rounds(t, 3, 10)
+	for h := range rs {
+		got, was := lock.Attempts(h), before[h]
+		if h == first {
+			assert.Equal(t, leasetest.Attempts{Taken: was.Taken + 10}, got, "the leader renewed every round")
+		} else {
+			assert.Equal(t, leasetest.Attempts{Refused: was.Refused + 10}, got, "%s tried every round and was refused", h)
+		}
 	}
 	assert.Equal(t, []string{first}, ls.who())
+	assert.Equal(t, 1, ls.runCount(first), "the leader's loop ran without a break")
 	holder, err := lock.Holder(context.Background(), "hms-mgt/patches")
 	require.NoError(t, err)
 	assert.Equal(t, first, holder)
@@ -161,9 +277,9 @@ func TestRunOneLeader(t *testing.T) {
 	holder, err = lock.Holder(context.Background(), "hms-mgt/patches")
 	require.NoError(t, err)
 	assert.Empty(t, holder, "the stopped leader did not release its lease")
-	begin := clk.Now()
-	advanceUntil(t, clk, renew/3, func() bool { return len(ls.who()) == 1 })
-	assert.LessOrEqual(t, clk.Now().Sub(begin), renew+renew/3, "took longer than a RenewEvery to take over")
+	// One round (a RenewEvery) later, one of the others has taken over.
+	clk.rounds(t, 2, 1)
+	leading(t, ls)
 	second := ls.who()[0]
 	assert.NotEqual(t, first, second)
 
@@ -202,19 +318,20 @@ func (f *flaky) Acquire(ctx context.Context, name, holder string, ttl time.Durat
 // takes over.
 func TestRunStopsBeforeTheLeaseExpires(t *testing.T) {
 	t.Parallel()
-	clk := clock.NewMock()
-	mem := lease.NewMemory(clk)
+	clk := newStepClock()
+	mem := lease.NewMemory(clk.Mock)
 	lock := &flaky{Lock: mem, holder: "a"}
+	rec := recorder(lock)
 	ls := newLeaders()
-	a := start(lock, clk, "a", ls.fn("a"))
-	advanceUntil(t, clk, renew/3, func() bool { return len(ls.who()) == 1 })
-	b := start(lock, clk, "b", ls.fn("b"))
-	settle()
+	a := start(rec, clk, "a", ls.fn("a"))
+	advanceUntil(t, clk, 1, renew/3, func() bool { return len(ls.who()) == 1 })
+	b := start(rec, clk, "b", ls.fn("b"))
+	rec.Wait(t, "b", 20*time.Second, func(n leasetest.Attempts) bool { return n.Refused >= 1 })
 
 	lock.cut.Store(true)
 	var stoppedAt time.Time
 	step := time.Second / 2
-	advanceUntil(t, clk, step, func() bool {
+	advanceUntil(t, clk, 2, step, func() bool {
 		if len(ls.who()) == 0 || ls.who()[0] != "a" {
 			if stoppedAt.IsZero() {
 				stoppedAt = clk.Now()
@@ -234,14 +351,13 @@ func TestRunStopsBeforeTheLeaseExpires(t *testing.T) {
 	assert.Equal(t, "a", holder, "a stopped only when its lease had expired (at %v)", stoppedAt)
 	assert.Equal(t, 1, ls.most(), "two replicas led at once")
 
-	advanceUntil(t, clk, renew/3, func() bool { w := ls.who(); return len(w) == 1 && w[0] == "b" })
-	// Back on the network, a waits: b holds the lease.
+	advanceUntil(t, clk, 2, renew/3, func() bool { w := ls.who(); return len(w) == 1 && w[0] == "b" })
+	// Back on the network, a tries and is refused: b holds the lease.
 	lock.cut.Store(false)
-	for range 5 {
-		clk.Add(renew)
-		settle()
-	}
+	was := rec.Attempts("a")
+	advanceUntil(t, clk, 2, renew/3, func() bool { return rec.Attempts("a").Refused >= was.Refused+5 })
 	assert.Equal(t, []string{"b"}, ls.who())
+	assert.Equal(t, 1, ls.runCount("b"), "b led without a break")
 	a.stop(t)
 	b.stop(t)
 	assert.Equal(t, 1, ls.most(), "two replicas led at once")
@@ -251,14 +367,14 @@ func TestRunStopsBeforeTheLeaseExpires(t *testing.T) {
 // stops at once.
 func TestRunLostToAnother(t *testing.T) {
 	t.Parallel()
-	clk := clock.NewMock()
-	lock := &flaky{Lock: lease.NewMemory(clk), holder: "a"}
+	clk := newStepClock()
+	lock := &flaky{Lock: lease.NewMemory(clk.Mock), holder: "a"}
 	ls := newLeaders()
 	a := start(lock, clk, "a", ls.fn("a"))
-	advanceUntil(t, clk, renew/3, func() bool { return len(ls.who()) == 1 })
+	advanceUntil(t, clk, 1, renew/3, func() bool { return len(ls.who()) == 1 })
 	lock.steal.Store(true)
 	begin := clk.Now()
-	advanceUntil(t, clk, renew/3, func() bool { return len(ls.who()) == 0 })
+	advanceUntil(t, clk, 1, renew/3, func() bool { return len(ls.who()) == 0 })
 	assert.LessOrEqual(t, clk.Now().Sub(begin), renew+renew/3, "the leader kept running after a renewal found the lease taken")
 	a.stop(t)
 }
@@ -267,11 +383,11 @@ func TestRunLostToAnother(t *testing.T) {
 // and runs again (here, alone, on the same replica) after a RenewEvery.
 func TestRunLoopReturns(t *testing.T) {
 	t.Parallel()
-	clk := clock.NewMock()
-	lock := lease.NewMemory(clk)
+	clk := newStepClock()
+	lock := lease.NewMemory(clk.Mock)
 	var runs atomic.Int32
 	r := start(lock, clk, "a", func(context.Context) { runs.Add(1) })
-	advanceUntil(t, clk, renew/3, func() bool { return runs.Load() >= 3 })
+	advanceUntil(t, clk, 1, renew/3, func() bool { return runs.Load() >= 3 })
 	r.stop(t)
 	holder, err := lock.Holder(context.Background(), "hms-mgt/patches")
 	require.NoError(t, err)
@@ -282,17 +398,16 @@ func TestRunLoopReturns(t *testing.T) {
 // its context ends, without running its loop.
 func TestRunWaitingStops(t *testing.T) {
 	t.Parallel()
-	clk := clock.NewMock()
-	lock := lease.NewMemory(clk)
+	clk := newStepClock()
+	lock := recorder(lease.NewMemory(clk.Mock))
 	ok, err := lock.Acquire(context.Background(), "hms-mgt/patches", "other", lease.MaxTTL)
 	require.NoError(t, err)
 	require.True(t, ok)
 	var ran atomic.Bool
 	r := start(lock, clk, "a", func(context.Context) { ran.Store(true) })
-	for range 5 {
-		clk.Add(renew)
-		settle()
-	}
+	clk.waitTimers(t, 1)
+	clk.rounds(t, 1, 5)
+	assert.Equal(t, leasetest.Attempts{Refused: 6}, lock.Attempts("a"), "a tried every round and was refused")
 	r.stop(t)
 	assert.False(t, ran.Load())
 	holder, err := lock.Holder(context.Background(), "hms-mgt/patches")

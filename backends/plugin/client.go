@@ -27,7 +27,9 @@ type OpenConfig struct {
 	// Name names the plugin in errors and logs (default: the binary's base name).
 	Name string
 	// Path and Args are the binary and its arguments. Alternatively Cmd
-	// returns a fresh, unstarted command for every start of the plugin.
+	// returns a fresh, unstarted command for every start of the plugin; the
+	// Client runs a copy of it bound to a context of its own (so that Close
+	// can kill a start under way), without its Cancel function.
 	Path string
 	Args []string
 	Cmd  func() *exec.Cmd
@@ -65,6 +67,10 @@ type Client struct {
 	clock clock.Clock
 	quit  chan struct{}
 	wg    sync.WaitGroup
+	// life bounds restarts: Close cancels it, which kills a process whose
+	// handshake is under way.
+	life   context.Context
+	cancel context.CancelFunc
 
 	mu       sync.RWMutex
 	cur      *generation // nil while the process is down
@@ -79,6 +85,13 @@ type generation struct {
 	cmd     *exec.Cmd
 	s       *stubs
 	started time.Time
+	cancel  context.CancelFunc // kills the process
+}
+
+// kill stops g's process and releases its resources.
+func (g *generation) kill() {
+	g.pc.Kill()
+	g.cancel()
 }
 
 // Open starts the plugin and connects to it. It fails when the binary's
@@ -113,8 +126,10 @@ func Open(ctx context.Context, cfg OpenConfig) (*Client, error) {
 		cfg.Name = filepath.Base(cfg.newCmd().Path)
 	}
 	c := &Client{name: cfg.Name, cfg: cfg, log: cfg.Logger.With("plugin", cfg.Name), clock: cfg.Clock, quit: make(chan struct{})}
+	c.life, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	g, err := c.start(ctx)
 	if err != nil {
+		c.cancel()
 		return nil, err
 	}
 	c.cur = g
@@ -145,9 +160,30 @@ func FileSHA256(path string) ([]byte, error) {
 	return h.Sum(nil), nil
 }
 
-// start runs one generation of the plugin process.
-func (c *Client) start(ctx context.Context) (*generation, error) {
-	cmd := c.cfg.newCmd()
+// withContext returns a copy of the unstarted cmd whose process is
+// killed when ctx ends.
+func withContext(ctx context.Context, cmd *exec.Cmd) *exec.Cmd {
+	out := exec.CommandContext(ctx, cmd.Path)
+	out.Path, out.Args, out.Env, out.Dir, out.Err = cmd.Path, cmd.Args, cmd.Env, cmd.Dir, cmd.Err
+	out.Stdin, out.Stdout, out.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
+	out.ExtraFiles, out.SysProcAttr, out.WaitDelay = cmd.ExtraFiles, cmd.SysProcAttr, cmd.WaitDelay
+	return out
+}
+
+// start runs one generation of the plugin process. When ctx ends before
+// the handshake is done, the process is killed and start fails at once:
+// go-plugin's Start takes no context and would otherwise wait for
+// StartTimeout.
+func (c *Client) start(ctx context.Context) (g *generation, err error) {
+	// proc lives as long as the process: the caller's ctx bounds the
+	// start only.
+	proc, kill := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		if err != nil {
+			kill()
+		}
+	}()
+	cmd := withContext(proc, c.cfg.newCmd())
 	var secure *goplugin.SecureConfig
 	if !c.cfg.InsecureSkipChecksum {
 		path, err := exec.LookPath(cmd.Path)
@@ -176,19 +212,26 @@ func (c *Client) start(ctx context.Context) (*generation, error) {
 		Logger:           newSlogAdapter(c.cfg.Logger).Named(c.name),
 		StartTimeout:     c.cfg.StartTimeout,
 	})
-	done := make(chan struct{})
+	done, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
-		// go-plugin's Start takes no context; kill the process if ctx ends first.
+		defer close(stopped)
 		select {
 		case <-ctx.Done():
-			pc.Kill()
+			kill()
 		case <-done:
 		}
 	}()
 	rpc, err := pc.Client()
 	close(done)
+	<-stopped
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err() // the process may have been killed after its handshake
+	}
 	if err != nil {
 		pc.Kill()
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, mgmt.Errorf(mgmt.KindUnavailable, "", "plugin %s: start %s: %w", c.name, cmd.Path, cerr)
+		}
 		if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
 			return nil, mgmt.Errorf(mgmt.KindForbidden, "plugin.OpenConfig.SHA256", "plugin %s: refusing to run %s: checksum changed: %w", c.name, cmd.Path, err)
 		}
@@ -204,7 +247,7 @@ func (c *Client) start(ctx context.Context) (*generation, error) {
 		pc.Kill()
 		return nil, mgmt.Errorf(mgmt.KindUnavailable, "", "plugin %s: %w", c.name, err)
 	}
-	g := &generation{pc: pc, cmd: cmd, s: raw.(*stubs), started: c.clock.Now()}
+	g = &generation{pc: pc, cmd: cmd, s: raw.(*stubs), started: c.clock.Now(), cancel: kill}
 	g.s.gen = g
 	return g, nil
 }
@@ -240,7 +283,7 @@ func (c *Client) watch(g *generation) {
 		}
 		c.cur, c.downErr = nil, down
 		c.mu.Unlock()
-		g.pc.Kill() // release go-plugin's resources
+		g.kill() // release go-plugin's resources
 		if c.clock.Since(g.started) >= c.cfg.RestartBackoff.Max {
 			backoff = c.cfg.RestartBackoff.Initial
 		}
@@ -254,8 +297,11 @@ func (c *Client) watch(g *generation) {
 				return
 			}
 			backoff = min(2*backoff, c.cfg.RestartBackoff.Max)
-			ng, err := c.start(context.Background())
+			ng, err := c.start(c.life)
 			if err != nil {
+				if c.life.Err() != nil {
+					return // closed
+				}
 				c.log.Error("plugin restart failed", "error", err, "backoff", backoff)
 				c.mu.Lock()
 				c.downErr = mgmt.Errorf(mgmt.KindUnavailable, "", "%s; restart failed: %w", down.Message, err)
@@ -265,7 +311,7 @@ func (c *Client) watch(g *generation) {
 			c.mu.Lock()
 			if c.closed {
 				c.mu.Unlock()
-				ng.pc.Kill()
+				ng.kill()
 				return
 			}
 			c.cur, c.downErr = ng, nil
@@ -308,6 +354,8 @@ func (c *Client) callErr(ctx context.Context, s *stubs, err error) error {
 	if mgmt.KindOf(err) != mgmt.KindUnavailable {
 		return err
 	}
+	// Real time, not the Client's clock: this waits for the operating
+	// system to report an exit that has already happened.
 	t := time.NewTimer(exitGrace)
 	defer t.Stop()
 	select {
@@ -335,8 +383,9 @@ func (c *Client) Pid() int {
 	return c.cur.cmd.Process.Pid
 }
 
-// Close stops the plugin process and the restarts. Calls after Close fail
-// with a KindUnavailable error.
+// Close stops the plugin process and the restarts; a restart under way is
+// cancelled (its process killed) rather than waited for. Calls after Close
+// fail with a KindUnavailable error.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -348,9 +397,10 @@ func (c *Client) Close() error {
 	c.cur = nil
 	close(c.quit)
 	c.mu.Unlock()
+	c.cancel()
 	c.wg.Wait()
 	if g != nil {
-		g.pc.Kill()
+		g.kill()
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -27,7 +26,7 @@ func TestRestartOnTheClientsClockAndChecksum(t *testing.T) {
 	orig, err := os.ReadFile(testBin)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(bin, orig, 0o755))
-	clk := clock.NewMock()
+	clk := &timerClock{Mock: clock.NewMock(), timers: make(chan time.Duration, 100)}
 	c, err := plugin.Open(t.Context(), plugin.OpenConfig{
 		Path: bin, SHA256: testSum, Clock: clk, Logger: slog.New(slog.DiscardHandler),
 		RestartBackoff: plugin.Backoff{Initial: time.Second, Max: 8 * time.Second},
@@ -41,33 +40,32 @@ func TestRestartOnTheClientsClockAndChecksum(t *testing.T) {
 	require.NoError(t, os.Rename(bin+".new", bin))
 	require.NoError(t, syscall.Kill(c.Pid(), syscall.SIGKILL))
 
-	// Down until the clock moves: the real time that passes does not restart it.
-	require.Eventually(t, func() bool {
-		_, err := c.Replicas(ctx, "x")
-		return err != nil && mgmt.KindOf(err) == mgmt.KindUnavailable && c.Pid() == 0
-	}, 10*time.Second, time.Millisecond)
+	// Down until the clock moves: the Client waits on a timer of its clock
+	// before the first restart.
+	d := <-clk.timers
+	assert.Equal(t, time.Second, d)
+	_, err = c.Replicas(ctx, "x")
+	assert.ErrorIs(t, err, mgmt.ErrUnavailable)
+	assert.Zero(t, c.Pid())
 	assert.Equal(t, 0, c.Restarts())
 
-	// The restart attempt refuses the changed binary.
-	var down error
-	require.Eventually(t, func() bool {
-		clk.Add(time.Second)
-		_, down = c.Replicas(ctx, "x")
-		if down == nil {
-			return false
-		}
-		msg := down.Error()
-		return strings.Contains(msg, "restart failed") && strings.Contains(msg, "refusing to run "+bin)
-	}, 10*time.Second, time.Millisecond)
-	assert.ErrorIs(t, down, mgmt.ErrUnavailable)
+	// The restart attempt refuses the changed binary; once it has failed,
+	// the Client waits (twice as long) for the next one.
+	clk.Add(d)
+	d = <-clk.timers
+	assert.Equal(t, 2*time.Second, d)
+	_, down := c.Replicas(ctx, "x")
+	require.ErrorIs(t, down, mgmt.ErrUnavailable)
+	assert.Contains(t, down.Error(), "restart failed")
+	assert.Contains(t, down.Error(), "refusing to run "+bin)
 	t.Log(down)
 	assert.Equal(t, 0, c.Restarts())
 
 	// Put the right binary back: the next attempt succeeds.
 	require.NoError(t, os.WriteFile(bin+".new", orig, 0o755))
 	require.NoError(t, os.Rename(bin+".new", bin))
+	clk.Add(d)
 	require.Eventually(t, func() bool {
-		clk.Add(time.Second)
 		_, err := c.Replicas(context.Background(), "x")
 		return err == nil || mgmt.KindOf(err) == mgmt.KindNotFound
 	}, 10*time.Second, time.Millisecond)

@@ -95,7 +95,10 @@ func TestLeaseReplicas(t *testing.T) {
 		var leading, most atomic.Int32
 		stop := map[string]context.CancelFunc{}
 		stopped := map[string]chan struct{}{}
+		recs := map[string]*leasetest.Recorder{}
 		for name, l := range map[string]*redis.Leases{"replica-a": a, "replica-b": b} {
+			rec := leasetest.NewRecorder(l)
+			recs[name] = rec
 			rctx, cancel := context.WithCancel(ctx(t))
 			done := make(chan struct{})
 			stop[name], stopped[name] = cancel, done
@@ -103,7 +106,7 @@ func TestLeaseReplicas(t *testing.T) {
 			go func() {
 				defer close(done)
 				err := lease.Run(rctx, lease.Options{
-					Lock: l, Name: "hms-mgt/patches", Holder: name, TTL: ttl,
+					Lock: rec, Name: "hms-mgt/patches", Holder: name, TTL: ttl,
 					Logger: slog.New(slog.DiscardHandler),
 				}, func(ctx context.Context) {
 					n := leading.Add(1)
@@ -123,16 +126,28 @@ func TestLeaseReplicas(t *testing.T) {
 		require.Eventually(t, func() bool { return leading.Load() == 1 }, 10*time.Second, 10*time.Millisecond, "no replica leads")
 		first := holder()
 		require.Contains(t, stop, first)
-		time.Sleep(2 * ttl) // renewals keep the lease
+		other := "replica-a"
+		if first == other {
+			other = "replica-b"
+		}
+		// Renewals keep the lease: the leader renews six more times (every
+		// RenewEvery, a third of the TTL: two TTLs in all), and the other
+		// replica, trying as often, is refused every time.
+		was, otherWas := recs[first].Attempts(first), recs[other].Attempts(other)
+		renewed := recs[first].Wait(t, first, 30*time.Second, func(n leasetest.Attempts) bool {
+			return n.Taken >= was.Taken+6 || n.Refused > was.Refused
+		})
+		assert.Equal(t, was.Refused, renewed.Refused, "a renewal found the lease taken")
+		refused := recs[other].Wait(t, other, 30*time.Second, func(n leasetest.Attempts) bool {
+			return n.Refused >= otherWas.Refused+6 || n.Taken > otherWas.Taken
+		})
+		assert.Equal(t, otherWas.Taken, refused.Taken, "the other replica took the lease while its holder renewed it")
 		assert.Equal(t, first, holder(), "the lease changed hands while its holder renewed it")
 		assert.Equal(t, int32(1), leading.Load())
 
 		stop[first]()
 		<-stopped[first]
-		second := "replica-a"
-		if first == second {
-			second = "replica-b"
-		}
+		second := other
 		require.Eventually(t, func() bool { return leading.Load() == 1 && holder() == second }, 10*time.Second, 10*time.Millisecond,
 			"the other replica did not take over")
 		stop[second]()

@@ -38,9 +38,16 @@ func (r *replica) leading() bool {
 // JSON object), live for the next hour.
 func (r *replica) submit(t *testing.T, changes string) int64 {
 	t.Helper()
+	return r.submitFor(t, "ARTIST_REGISTRY_API", "IACB", ">=2.1.0", changes)
+}
+
+// submitFor posts a patch of service for tenant, live for the next hour.
+func (r *replica) submitFor(t *testing.T, service, tenant, versions, changes string) int64 {
+	t.Helper()
 	now := time.Now().UTC()
-	body := fmt.Sprintf(`{"service": "ARTIST_REGISTRY_API", "version_selector": ">=2.1.0", "changes": %s,
-	  "tenant": "IACB", "window": {"start": %q, "end": %q}}`, changes, now.Add(-time.Minute).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339))
+	body := fmt.Sprintf(`{"service": %q, "version_selector": %q, "changes": %s,
+	  "tenant": %q, "window": {"start": %q, "end": %q}}`, service, versions, changes, tenant,
+		now.Add(-time.Minute).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339))
 	res, err := http.Post(r.URL+"/api/patch", "application/json", strings.NewReader(body))
 	require.NoError(t, err)
 	defer res.Body.Close()
@@ -50,6 +57,16 @@ func (r *replica) submit(t *testing.T, changes string) int64 {
 	require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
 	require.Equal(t, http.StatusCreated, res.StatusCode)
 	return out.PatchID
+}
+
+// waitPublished waits until the loop has handled patch id (it is no longer
+// queued or approved).
+func (r *replica) waitPublished(t *testing.T, id int64, msg string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		s := r.status(t, id)
+		return s != patch.Queued && s != patch.Approved
+	}, 30*time.Second, 20*time.Millisecond, msg)
 }
 
 func (r *replica) status(t *testing.T, id int64) patch.Status {
@@ -115,9 +132,9 @@ func checkOneLoop(t *testing.T, db string) []*replica {
 
 	rdb := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
 	defer rdb.Close()
-	published := func() []int64 {
+	published := func(tenant string) []int64 {
 		t.Helper()
-		msgs, err := rdb.XRange(context.Background(), "cfg::IACB", "-", "+").Result()
+		msgs, err := rdb.XRange(context.Background(), "cfg::"+tenant, "-", "+").Result()
 		require.NoError(t, err)
 		var ids []int64
 		for _, m := range msgs {
@@ -137,22 +154,33 @@ func checkOneLoop(t *testing.T, db string) []*replica {
 		return ids
 	}
 
+	// probe publishes a patch of another tenant through replica r: once it
+	// is out, the leader's loop has run rounds after everything published
+	// before it, each of which could have published that again.
+	var probes []int64
+	probe := func(r *replica, changes string) {
+		t.Helper()
+		p := r.submitFor(t, "BOOSTER_SCHEDULING", "CDC", ">=1.4.0", changes)
+		r.waitPublished(t, p, "the leader did not publish a probe patch")
+		probes = append(probes, p)
+	}
+
 	id := follower.submit(t, `{"rate_limit_rps": 200}`)
-	require.Eventually(t, func() bool { return follower.status(t, id) != patch.Queued && follower.status(t, id) != patch.Approved },
-		30*time.Second, 20*time.Millisecond, "the leader did not publish a patch submitted to a follower")
-	time.Sleep(300 * time.Millisecond) // six more rounds of every replica: nobody publishes it again
-	assert.Equal(t, []int64{id}, published())
+	follower.waitPublished(t, id, "the leader did not publish a patch submitted to a follower")
+	// Two later rounds, started from two replicas: nobody publishes it again.
+	probe(follower, `{"reminder_hours": 12}`)
+	probe(rs[(first+2)%len(rs)], `{"sms_enabled": false}`)
+	assert.Equal(t, []int64{id}, published("IACB"))
+	assert.Equal(t, probes, published("CDC"))
 
 	require.NoError(t, rs[first].Stop())
 	second := leader()
 	require.NotEqual(t, first, second)
 	id2 := rs[second].submit(t, `{"log_level": "debug"}`)
-	require.Eventually(t, func() bool {
-		s := rs[second].status(t, id2)
-		return s != patch.Queued && s != patch.Approved
-	}, 30*time.Second, 20*time.Millisecond, "the new leader did not publish")
-	time.Sleep(300 * time.Millisecond)
-	assert.Equal(t, []int64{id, id2}, published())
+	rs[second].waitPublished(t, id2, "the new leader did not publish")
+	probe(rs[second], `{"replicas": 5}`)
+	assert.Equal(t, []int64{id, id2}, published("IACB"))
+	assert.Equal(t, probes, published("CDC"))
 	leader()
 	return rs
 }

@@ -53,14 +53,13 @@ type Options struct {
 	// exceeds it fails closed. Zero means DefaultCostLimit.
 	CostLimit uint64
 
-	// SizeBound, when positive, is a promise by the caller: every string,
+	// SizeBound, when positive, is what the caller expects: every string,
 	// bytes, list and map that a variable holds, at any depth, has at most
 	// SizeBound bytes or elements (a patch decoded from a document of at
-	// most 1 MiB, say). A program whose worst-case cost under that bound
-	// is within CostLimit then runs without the runtime cost tracker: the
-	// limit holds statically, and the evaluation is about twice as fast.
-	// Programs that cannot be bounded so (a comprehension over a large
-	// list) keep the tracker. Zero tracks every program at runtime.
+	// most 1 MiB, say). Program.CostBound then reports the worst-case cost
+	// of a program under that bound when it is within CostLimit. It is
+	// information only: every program keeps the runtime cost tracker, so
+	// the limit holds even when a value breaks the expected bound.
 	SizeBound uint64
 
 	// InterruptCheckFrequency is how many comprehension iterations run

@@ -67,7 +67,7 @@ type Program struct {
 	prg       cel.Program
 	vars      []string // declared variables the expression reads, Now excluded
 	costLimit uint64
-	costBound uint64 // worst case under the size bound; 0: tracked at runtime
+	costBound uint64 // worst case under the size bound, when within the limit; else 0
 }
 
 // Compile compiles a policy: an expression that must be of type bool (or
@@ -116,11 +116,11 @@ func (e *Env) compileLimit(p Policy, out *cel.Type, limit uint64) (*Program, err
 	if !outDyn && !got.IsExactType(cel.DynType) && !out.IsAssignableType(got) {
 		return nil, mgmt.Invalid(field, "result type is %s, want %s", cel.FormatCELType(got), cel.FormatCELType(out))
 	}
-	popts := []cel.ProgramOption{cel.InterruptCheckFrequency(e.interrupt), cel.EvalOptions(cel.OptOptimize)}
-	bound, bounded := e.staticCost(a, limit)
-	if !bounded {
-		popts = append(popts, cel.CostLimit(limit))
-	}
+	// The runtime cost tracker is always on: a static bound rests on the
+	// caller's SizeBound, and a value that breaks it must still fail
+	// closed rather than run unmetered.
+	popts := []cel.ProgramOption{cel.InterruptCheckFrequency(e.interrupt), cel.EvalOptions(cel.OptOptimize), cel.CostLimit(limit)}
+	bound := e.staticCost(a, limit)
 	prg, err := e.cel.Program(a, popts...)
 	if err != nil {
 		return nil, mgmt.Invalid(field, "%v", err)
@@ -143,18 +143,17 @@ func (e *Env) compileLimit(p Policy, out *cel.Type, limit uint64) (*Program, err
 	}, nil
 }
 
-// staticCost returns the worst-case cost of a under the Env's SizeBound,
-// and whether it is within the cost limit (then the runtime tracker is not
-// needed).
-func (e *Env) staticCost(a *cel.Ast, limit uint64) (uint64, bool) {
+// staticCost returns the worst-case cost of a under the Env's SizeBound
+// when it is within the cost limit, else 0.
+func (e *Env) staticCost(a *cel.Ast, limit uint64) uint64 {
 	if e.sizeBound == 0 {
-		return 0, false
+		return 0
 	}
 	est, err := e.cel.EstimateCost(a, sizeBound(e.sizeBound))
 	if err != nil || est.Max > limit {
-		return 0, false
+		return 0
 	}
-	return est.Max, true
+	return est.Max
 }
 
 // sizeBound estimates every sized value at most its bound.
@@ -169,8 +168,9 @@ func (sizeBound) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode)
 }
 
 // CostBound returns the program's worst-case cost under the Env's
-// SizeBound when it runs without the runtime tracker (see
-// Options.SizeBound), else 0.
+// SizeBound when that is within the cost limit (see Options.SizeBound),
+// else 0. It is information only: the cost limit is enforced at runtime
+// either way.
 func (p *Program) CostBound() uint64 { return p.costBound }
 
 // referenced returns the sorted declared variables, Now excluded, that the

@@ -214,7 +214,7 @@ func TestViolationsOfForeignError(t *testing.T) {
 	assert.ErrorIs(t, vs[0], context.Canceled)
 }
 
-func TestSizeBoundDropsTheTrackerOnlyWhenTheLimitIsProven(t *testing.T) {
+func TestSizeBoundNeverDropsTheRuntimeLimit(t *testing.T) {
 	t.Parallel()
 	vars := map[string]*cel.Type{"l": cel.ListType(cel.IntType), "s": cel.StringType}
 	small, err := celenv.New(celenv.Options{Variables: vars, SizeBound: 10})
@@ -226,25 +226,52 @@ func TestSizeBoundDropsTheTrackerOnlyWhenTheLimitIsProven(t *testing.T) {
 	const expr = `l.all(x, x > 0) && s != ""`
 	p, err := small.Compile("loop", expr)
 	require.NoError(t, err)
-	assert.NotZero(t, p.CostBound(), "10 elements at most: bounded")
+	assert.NotZero(t, p.CostBound(), "10 elements at most: proven within the limit")
 	q, err := big.Compile("loop", expr)
 	require.NoError(t, err)
-	assert.Zero(t, q.CostBound(), "a million elements could exceed the limit: tracked")
+	assert.Zero(t, q.CostBound(), "a million elements could exceed the limit: no proof")
 	r, err := none.Compile("loop", expr)
 	require.NoError(t, err)
-	assert.Zero(t, r.CostBound(), "no bound: tracked")
+	assert.Zero(t, r.CostBound(), "no bound: no proof")
 
-	// The tracked program still enforces the limit at runtime.
 	long := make([]int64, 100_000)
 	for i := range long {
 		long[i] = 1
 	}
-	_, err = q.Allow(context.Background(), time.Now(), celenv.Map{"l": long, "s": "x"})
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "cost limit")
-	ok, err := p.Allow(context.Background(), time.Now(), celenv.Map{"l": []int64{1, 2}, "s": "x"})
+	within := celenv.Map{"l": []int64{1, 2}, "s": "x"}
+	beyond := celenv.Map{"l": long, "s": "x"} // breaks the promised SizeBound of 10
+	for name, prog := range map[string]*celenv.Program{"proven": p, "unproven": q, "unbounded": r} {
+		ok, err := prog.Allow(context.Background(), time.Now(), within)
+		require.NoError(t, err, name)
+		assert.True(t, ok, name)
+		// The limit holds at runtime, proof or not: fail closed.
+		ok, err = prog.Allow(context.Background(), time.Now(), beyond)
+		require.Error(t, err, name)
+		assert.False(t, ok, name)
+		assert.Contains(t, err.Error(), "cost limit", name)
+	}
+}
+
+// TestSmallLimitEnforcedDespiteProof: with a limit so small that a
+// proven-bounded program exceeds it on ordinary input, the runtime tracker
+// still stops it (the proof is checked against the same limit, so such a
+// program has no proof; one that has a proof never reaches the limit
+// within its bound).
+func TestSmallLimitEnforcedDespiteProof(t *testing.T) {
+	t.Parallel()
+	vars := map[string]*cel.Type{"l": cel.ListType(cel.IntType)}
+	env, err := celenv.New(celenv.Options{Variables: vars, SizeBound: 3, CostLimit: 20})
+	require.NoError(t, err)
+	p, err := env.Compile("loop", `l.all(x, x > 0)`)
+	require.NoError(t, err)
+	require.NotZero(t, p.CostBound(), "three elements at most: proven within 20")
+	ok, err := p.Allow(context.Background(), time.Now(), celenv.Map{"l": []int64{1, 2, 3}})
 	require.NoError(t, err)
 	assert.True(t, ok)
+	ok, err = p.Allow(context.Background(), time.Now(), celenv.Map{"l": []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}})
+	require.Error(t, err, "ten elements cost more than 20: the runtime limit stops it")
+	assert.False(t, ok)
+	assert.Contains(t, err.Error(), "cost limit 20 exceeded")
 }
 
 func TestPassesAgreesWithCheck(t *testing.T) {

@@ -34,6 +34,10 @@
 //
 // RunReplicas checks two Locks over one store, as two hosts (or two
 // processes) hold them.
+//
+// Recorder wraps a Lock and counts each holder's Acquire outcomes, so that
+// tests of code built on leases (lease.Run and its callers) wait until a
+// replica has tried and been refused instead of sleeping.
 package leasetest
 
 import (

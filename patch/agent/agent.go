@@ -90,10 +90,13 @@ type Agent struct {
 	st        *state
 	recovered bool
 
-	runMu   sync.Mutex // one Run at a time
-	done    chan struct{}
-	closeMu sync.Once
-	runWG   sync.WaitGroup
+	runMu sync.Mutex // one Run at a time
+	done  chan struct{}
+	// lifeMu orders joining runWG with Close: once isClosed is set, no Run
+	// joins runWG, so Close's Wait never races with an Add from zero.
+	lifeMu   sync.Mutex
+	isClosed bool
+	runWG    sync.WaitGroup
 
 	// failpoint, set by tests only, is called after each step of a
 	// config change; an error stops the step as a crash would.
@@ -192,7 +195,12 @@ func (a *Agent) StatePath() string { return a.opts.StatePath }
 // fail with ErrClosed. Close does not close the feed. It is safe to call
 // at any time, more than once, from any goroutine.
 func (a *Agent) Close() error {
-	a.closeMu.Do(func() { close(a.done) })
+	a.lifeMu.Lock()
+	if !a.isClosed {
+		a.isClosed = true
+		close(a.done)
+	}
+	a.lifeMu.Unlock()
 	a.runWG.Wait()
 	return nil
 }
@@ -229,11 +237,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		return mgmt.Conflict("agent", "is already running")
 	}
 	defer a.runMu.Unlock()
-	a.runWG.Add(1)
-	defer a.runWG.Done()
-	if a.closed() {
+	a.lifeMu.Lock()
+	if a.isClosed {
+		a.lifeMu.Unlock()
 		return ErrClosed
 	}
+	a.runWG.Add(1)
+	a.lifeMu.Unlock()
+	defer a.runWG.Done()
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()

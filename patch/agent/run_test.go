@@ -380,3 +380,63 @@ func TestRunAcrossReadsAppliesThenReverts(t *testing.T) {
 	assert.Equal(t, int32(2), reloads.Load())
 	assert.Equal(t, "n: 0\n", f.read(t))
 }
+
+// startFeed reports each Register, and holds each Deregister until
+// release is closed.
+type startFeed struct {
+	patch.Feed
+	registered chan struct{}
+	release    chan struct{}
+}
+
+func (f *startFeed) Register(ctx context.Context, a patch.AgentInfo) error {
+	select {
+	case f.registered <- struct{}{}:
+	default:
+	}
+	return f.Feed.Register(ctx, a)
+}
+
+func (f *startFeed) Deregister(ctx context.Context, tenant, id string) error {
+	<-f.release
+	return f.Feed.Deregister(ctx, tenant, id)
+}
+
+// TestCloseConcurrentWithRun closes an agent while a Run is stopping and
+// another is starting: the new Run must be refused with ErrClosed without
+// joining the group Close waits for (run it with -race: an Add from zero
+// concurrent with Wait is a race on sync.WaitGroup), and once Close has
+// returned no Run is left running.
+func TestCloseConcurrentWithRun(t *testing.T) {
+	t.Parallel()
+	for range 20 {
+		f := newFixture(t, "n: 0\n")
+		sink := f.withSink(t)
+		feed := &startFeed{Feed: sink, registered: make(chan struct{}, 1), release: make(chan struct{})}
+		f.opts.Feed = feed
+		a := f.agent(t)
+		first := make(chan error, 1)
+		go func() { first <- a.Run(context.Background()) }()
+		<-feed.registered
+
+		// A second Run keeps trying while the first one stops.
+		second := make(chan error, 1)
+		go func() {
+			for {
+				err := a.Run(context.Background())
+				if !errors.Is(err, mgmt.ErrConflict) {
+					second <- err
+					return
+				}
+				runtime.Gosched()
+			}
+		}()
+		closed := make(chan error, 1)
+		go func() { closed <- a.Close() }()
+		close(feed.release)
+		require.NoError(t, <-closed)
+		require.NoError(t, <-first, "Close stops Run, which returns nil")
+		require.ErrorIs(t, <-second, agent.ErrClosed)
+		require.ErrorIs(t, a.Run(context.Background()), agent.ErrClosed)
+	}
+}
