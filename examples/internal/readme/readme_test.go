@@ -94,7 +94,7 @@ var sequences = []sequence{
 
 // sequenceTimeout bounds one sequence, from the shell's start (the hosts
 // are built beforehand) to its end.
-const sequenceTimeout = 90 * time.Second
+const sequenceTimeout = 60 * time.Second
 
 func TestREADMESequences(t *testing.T) {
 	root := repoRoot(t)
@@ -430,7 +430,7 @@ func wantLine(t *testing.T, out string, parts ...string) {
 			return
 		}
 	}
-	t.Errorf("no line of the sequence's output holds, in order, %q\n--- stdout\n%s", parts, out)
+	t.Errorf("no answer of the sequence holds, in order, %q\n--- stdout\n%s", parts, out)
 }
 
 // answers splits a sequence's output into its JSON objects and its other
