@@ -4,7 +4,8 @@
 // their load traces preloaded, and runs the autoscaler and the budget on
 // the real clock:
 //
-//	go run ./examples/hms-svc -addr 127.0.0.1:8080 -dev
+//	go run ./examples/hms-svc -addr 127.0.0.1:8080 -dev &
+//	until curl -sf localhost:8080/healthz >/dev/null; do sleep 0.2; done
 //
 // then, as in the seed:
 //
@@ -15,6 +16,9 @@
 //	curl -s localhost:8080/budgets/eligibility-api -H 'Content-Type: application/json' \
 //	     -d '{"monthlyUSD": 10000}'
 //	curl -s localhost:8080/budgets/eligibility-api
+//
+// A new rule's status is empty until the controller's next tick (every
+// -interval) evaluates it.
 //
 // The budget meters every service at its price per replica-hour from
 // start-up, and its guard stops a rule's scale-up whose forecast would
@@ -37,18 +41,25 @@
 // against the static keys of -jwks) for the audience -audience. Who may do
 // what is -auth-policy's (by default auth.DefaultPolicy: service_operator
 // writes and reads rules, budget_officer budget caps, viewer reads both),
-// in the tenants of the token: the tenant of a rule is its "agency" label,
-// that of a budget cap its service's agency label (see the packages
-// scaler/scalerhttp and budget/budgethttp). A rule of tenant ED therefore
-// needs "labels": {"agency": "ED"} and a token of tenant ED. Every decision
-// is logged as an "audit" record. With the development issuer:
+// in the tenants of the token. The tenant of a rule, and that of a budget
+// cap, is the tenant that owns the service: the service's own labels in
+// the cluster (every demo service here is owned by the agency ED), never a
+// label the caller sends. A rule without an "agency" label gets its
+// owner's, and one whose label names another tenant is refused (403, field
+// labels.agency); another tenant's rules and services answer 404 exactly
+// like missing ones (see the packages scaler/scalerhttp and
+// budget/budgethttp). A token of tenant ED therefore creates a rule for
+// eligibility-api without any label. Every decision is logged as an
+// "audit" record. With the development issuer:
 //
 //	go run ./examples/dev-issuer -addr 127.0.0.1:8090 &
-//	go run ./examples/hms-svc -addr 127.0.0.1:8080 -issuer http://127.0.0.1:8090 -audience hms
+//	until curl -sf 127.0.0.1:8090/.well-known/openid-configuration >/dev/null; do sleep 0.2; done
+//	go run ./examples/hms-svc -addr 127.0.0.1:8080 -issuer http://127.0.0.1:8090 -audience hms &
+//	until curl -sf localhost:8080/healthz >/dev/null; do sleep 0.2; done
 //	TOKEN=$(curl -s 127.0.0.1:8090/token -H 'Content-Type: application/json' \
 //	     -d '{"sub":"ana","tenant":"ED","roles":["service_operator"]}' | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
 //	curl -s 127.0.0.1:8080/autoscale-rules -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-//	     -d '{"service": "eligibility-api", "labels": {"agency": "ED"}, "minReplicas": 4, "maxReplicas": 20,
+//	     -d '{"service": "eligibility-api", "minReplicas": 4, "maxReplicas": 20,
 //	          "trigger": {"metric": "http_rps", "threshold": 500}}'
 //
 // -dev runs without authentication instead, for a trusted machine, and
