@@ -2,6 +2,8 @@ package scaler_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -74,4 +76,22 @@ type unavailableScaler struct{ scaler.Scaler }
 
 func (unavailableScaler) Replicas(context.Context, string) (scaler.ReplicaStatus, error) {
 	return scaler.ReplicaStatus{}, mgmt.Unavailable("cluster down")
+}
+
+// A host takes the tenant of a rule from the service's owner as the
+// cluster reports it, not from the rule its caller sent.
+func ExampleController_Owner() {
+	ctx := context.Background()
+	mem := scaler.NewMemory()
+	_ = mem.SetReplicas(ctx, "eligibility-api", 4, "")
+	mem.SetOwner("eligibility-api", "hhs")
+	ctrl, _ := scaler.New(scaler.Options{Scaler: mem, Sources: map[string]scaler.MetricSource{"": mem}})
+
+	owner, err := ctrl.Owner(ctx, "eligibility-api")
+	fmt.Printf("%q %v\n", owner, err)
+	_, err = ctrl.Owner(ctx, "no-such-service")
+	fmt.Println(errors.Is(err, mgmt.ErrNotFound))
+	// Output:
+	// "hhs" <nil>
+	// true
 }

@@ -23,6 +23,12 @@
 // status.readyReplicas (never more than Desired). They differ while pods
 // start; on an API server without controllers Ready stays 0.
 //
+// Owner, the tenant that owns the service, is the value of the workload's
+// own label Options.OwnerLabel ("agency", mgmt.LabelAgency, by default),
+// read in the same request as the counts; a workload without that label
+// has no owner (""). It is the Deployment's or StatefulSet's label, which
+// whoever may change the workload sets, not a pod template's.
+//
 // SetReplicas updates the workload's scale subresource with the
 // resourceVersion the Scaler last saw of it (optimistic concurrency: a
 // change made meanwhile — to the count, the labels, anything — is refused

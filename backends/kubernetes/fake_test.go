@@ -262,6 +262,7 @@ func TestNewOptions(t *testing.T) {
 		{"selector", kubernetes.Options{Client: client, LabelSelector: "a in (b"}, "kubernetes.labelSelector"},
 		{"namespace", kubernetes.Options{Client: client, Namespace: "Not_A_Label"}, "kubernetes.namespace"},
 		{"annotation", kubernetes.Options{Client: client, ReasonAnnotation: "not a key!"}, "kubernetes.reasonAnnotation"},
+		{"owner label", kubernetes.Options{Client: client, OwnerLabel: "not a key!"}, "kubernetes.ownerLabel"},
 		{"service kind", kubernetes.Options{Client: client, Services: map[string]string{"a": "job/x"}}, "kubernetes.services.a"},
 		{"service parts", kubernetes.Options{Client: client, Services: map[string]string{"a": "a/b/c/d"}}, "kubernetes.services.a"},
 		{"service name", kubernetes.Options{Client: client, Services: map[string]string{"a": "deploy/Web_1"}}, "kubernetes.services.a"},

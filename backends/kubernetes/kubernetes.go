@@ -54,8 +54,11 @@ func ParseKind(s string) (Kind, error) {
 const (
 	DefaultNamespace    = "default"
 	DefaultFieldManager = "hms-mgmt"
-	defaultQPS          = 50
-	defaultBurst        = 100
+	// DefaultOwnerLabel is the workload label naming the service's owner:
+	// mgmt.LabelAgency.
+	DefaultOwnerLabel = mgmt.LabelAgency
+	defaultQPS        = 50
+	defaultBurst      = 100
 )
 
 // Options configures a Scaler. Exactly one of Client, Config, Kubeconfig
@@ -88,6 +91,11 @@ type Options struct {
 	// Services maps a service name to "namespace/kind/name", "kind/name"
 	// or "name"; a service not in the map is itself read that way.
 	Services map[string]string
+	// OwnerLabel is the key of the workload label (on the Deployment or
+	// StatefulSet itself, not its pods) whose value Replicas reports as the
+	// service's owner, scaler.ReplicaStatus.Owner; a workload without it
+	// has no owner (""). Empty is DefaultOwnerLabel, "agency".
+	OwnerLabel string
 
 	// ReasonAnnotation, when set, is the annotation key that SetReplicas
 	// records its reason under on the workload (a merge patch after the
@@ -121,6 +129,7 @@ type Scaler struct {
 	selector     labels.Selector
 	selectorText string
 	services     map[string]ref
+	ownerLabel   string
 	annotation   string
 	fieldManager string
 	backoff      wait.Backoff
@@ -166,6 +175,7 @@ func New(opts Options) (*Scaler, error) {
 		namespace:    opts.Namespace,
 		kind:         Deployment,
 		selector:     labels.Everything(),
+		ownerLabel:   opts.OwnerLabel,
 		annotation:   opts.ReasonAnnotation,
 		fieldManager: opts.FieldManager,
 		backoff:      opts.Retry,
@@ -188,6 +198,12 @@ func New(opts Options) (*Scaler, error) {
 			return nil, mgmt.Invalid("kubernetes.labelSelector", "%q: %v", opts.LabelSelector, err)
 		}
 		s.selector, s.selectorText = sel, sel.String()
+	}
+	if s.ownerLabel == "" {
+		s.ownerLabel = DefaultOwnerLabel
+	}
+	if errs := validation.IsQualifiedName(s.ownerLabel); len(errs) > 0 {
+		return nil, mgmt.Invalid("kubernetes.ownerLabel", "%q is not a label key: %s", s.ownerLabel, strings.Join(errs, "; "))
 	}
 	if s.annotation != "" {
 		if errs := validation.IsQualifiedName(s.annotation); len(errs) > 0 {
@@ -319,8 +335,10 @@ type workload struct {
 	desired, ready  int32
 }
 
-func (w workload) status() scaler.ReplicaStatus {
-	return scaler.ReplicaStatus{Desired: w.desired, Ready: min(max(w.ready, 0), w.desired)}
+// status is what Replicas reports of w; ownerLabel is the key of the
+// label naming its owner.
+func (w workload) status(ownerLabel string) scaler.ReplicaStatus {
+	return scaler.ReplicaStatus{Desired: w.desired, Ready: min(max(w.ready, 0), w.desired), Owner: w.labels[ownerLabel]}
 }
 
 func fromDeployment(d *appsv1.Deployment) workload {
@@ -401,7 +419,9 @@ var errNotSelected = errors.New("does not match the label selector")
 
 // Replicas reads the workload: Desired is spec.replicas, Ready is
 // status.readyReplicas (at most Desired). They differ while pods start,
-// and stay apart on a cluster whose controllers do not run.
+// and stay apart on a cluster whose controllers do not run. Owner is the
+// workload's Options.OwnerLabel label, "" without one; the one request
+// that reads the counts reads it.
 func (s *Scaler) Replicas(ctx context.Context, service string) (scaler.ReplicaStatus, error) {
 	if err := ctx.Err(); err != nil {
 		return scaler.ReplicaStatus{}, mgmt.Unavailable("kubernetes: replicas of %s: %w", service, err)
@@ -414,7 +434,7 @@ func (s *Scaler) Replicas(ctx context.Context, service string) (scaler.ReplicaSt
 	if err != nil {
 		return scaler.ReplicaStatus{}, s.wrap(ctx, err, "service", "kubernetes: replicas of %s", r)
 	}
-	return w.status(), nil
+	return w.status(s.ownerLabel), nil
 }
 
 // SetReplicas sets spec.replicas through the scale subresource, with the
@@ -552,7 +572,7 @@ type Workload struct {
 	Kind      Kind
 	Name      string
 	Labels    map[string]string
-	Replicas  scaler.ReplicaStatus
+	Replicas  scaler.ReplicaStatus // Owner included
 }
 
 // Services lists the Deployments and StatefulSets of Options.Namespace
@@ -588,7 +608,7 @@ func (s *Scaler) Services(ctx context.Context) ([]Workload, error) {
 			Kind:      w.ref.kind,
 			Name:      w.ref.name,
 			Labels:    w.labels,
-			Replicas:  w.status(),
+			Replicas:  w.status(s.ownerLabel),
 		})
 	}
 	slices.SortFunc(out, func(a, b Workload) int { return strings.Compare(a.Service, b.Service) })

@@ -118,6 +118,13 @@ func (f fixture) AddService(t testing.TB, name string, replicas int32) {
 	f.source.SetMetric(name, "http_rps", 0)
 }
 
+// AddOwnedService labels the workload with the default owner label.
+func (f fixture) AddOwnedService(t testing.TB, name string, replicas int32, owner string) {
+	t.Helper()
+	f.c.create(t, f.kind, name, replicas, map[string]string{kubernetes.DefaultOwnerLabel: owner})
+	f.source.SetMetric(name, "http_rps", 0)
+}
+
 // TestConformance runs before the parallel tests, one kind after the
 // other: the suite's Concurrent case makes some 2,000 requests within its
 // 10 s deadline, under -race, on a shared 2-core machine.
@@ -425,6 +432,66 @@ func TestChangedMeanwhile(t *testing.T) {
 	require.NoError(t, s.SetReplicas(ctx, "web", 5, "test"))
 	require.NoError(t, deps.Delete(ctx, "web", metav1.DeleteOptions{}))
 	require.ErrorIs(t, s.SetReplicas(ctx, "web", 6, "test"), mgmt.ErrNotFound)
+}
+
+// TestOwnerLabel: the owner is the workload's own label, read in the
+// request that reads the counts, under the key Options.OwnerLabel names.
+func TestOwnerLabel(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	c.create(t, kubernetes.Deployment, "web", 2, map[string]string{"agency": "ED"})
+	c.create(t, kubernetes.StatefulSet, "db", 1, map[string]string{"agency": "ED", "hms.example/tenant": "hhs"})
+	c.create(t, kubernetes.Deployment, "plain", 1, nil)
+	// Count the requests the Scaler makes.
+	var requests atomic.Int32
+	cfg := rest.CopyConfig(c.cfg)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			requests.Add(1)
+			return rt.RoundTrip(req)
+		})
+	}
+	s := c.scaler(t, kubernetes.Options{Config: cfg})
+	ctx := callCtx(t)
+	owner := func(s *kubernetes.Scaler, service string) string {
+		t.Helper()
+		st, err := s.Replicas(ctx, service)
+		require.NoError(t, err, service)
+		return st.Owner
+	}
+
+	before := requests.Load()
+	st, err := s.Replicas(ctx, "web")
+	require.NoError(t, err)
+	assert.Equal(t, scaler.ReplicaStatus{Desired: 2, Owner: "ED"}, st)
+	assert.Equal(t, int32(1), requests.Load()-before, "one request reads the counts and the owner")
+	assert.Equal(t, "ED", owner(s, "statefulset/db"))
+	assert.Empty(t, owner(s, "plain"), "no owner label, no owner")
+
+	tenant := c.scaler(t, kubernetes.Options{OwnerLabel: "hms.example/tenant"})
+	assert.Equal(t, "hhs", owner(tenant, "statefulset/db"))
+	assert.Empty(t, owner(tenant, "web"), "web has no hms.example/tenant label")
+
+	ws, err := s.Services(ctx)
+	require.NoError(t, err)
+	owners := map[string]string{}
+	for _, w := range ws {
+		owners[w.Name] = w.Replicas.Owner
+	}
+	assert.Equal(t, map[string]string{"web": "ED", "db": "ED", "plain": ""}, owners, "Services reports owners too")
+
+	// Relabelled, then unlabelled, meanwhile: the next read says so, and a
+	// scale in between does not keep the old owner.
+	deps := c.cs.AppsV1().Deployments(c.ns)
+	_, err = deps.Patch(ctx, "web", types.MergePatchType, []byte(`{"metadata":{"labels":{"agency":"hhs"}}}`), metav1.PatchOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "hhs", owner(s, "web"))
+	require.NoError(t, s.SetReplicas(ctx, "web", 3, "test"))
+	_, err = deps.Patch(ctx, "web", types.MergePatchType, []byte(`{"metadata":{"labels":{"agency":null}}}`), metav1.PatchOptions{})
+	require.NoError(t, err)
+	st, err = s.Replicas(ctx, "web")
+	require.NoError(t, err)
+	assert.Equal(t, scaler.ReplicaStatus{Desired: 3}, st)
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)

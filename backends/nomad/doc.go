@@ -19,6 +19,15 @@
 // differ while allocations start, and on a cluster without clients Ready
 // stays 0. A stopped job keeps its count.
 //
+// Owner, the tenant that owns the service, is the job's own meta value
+// under Options.OwnerMeta ("agency", mgmt.LabelAgency, by default; a task
+// group's meta does not count); a job without it has no owner (""). The
+// scale status does not carry the meta, so Replicas reads the job
+// (GET /v1/job/<job>) as well when the job has changed since the Scaler
+// last read it — the scale status's job modify index says so — and
+// otherwise answers from what it remembers: one request per call in the
+// steady state, two after a change to the job (a scale included).
+//
 // SetReplicas sends PUT /v1/job/<job>/scale with the count, the reason as
 // the scaling event's message and Options.Meta plus {"reason": reason} as
 // its meta, so that `nomad job scaling-events` says who scaled and why;
@@ -55,8 +64,10 @@
 //
 // # Concurrency
 //
-// A Scaler's methods are safe for concurrent use; it holds no state
-// besides its options and an HTTP connection pool.
+// A Scaler's methods are safe for concurrent use; besides its options and
+// an HTTP connection pool it holds only what its reads found: the group a
+// bare job name resolved to, and each job's owner at the job's last
+// version read.
 //
 // # Example
 //

@@ -18,6 +18,10 @@ import (
 	"github.com/hms-platform/mgmt/scaler"
 )
 
+// DefaultOwnerMeta is the job meta key whose value names the service's
+// owner: mgmt.LabelAgency.
+const DefaultOwnerMeta = mgmt.LabelAgency
+
 // Options configures a Scaler. Only Address is required.
 type Options struct {
 	// Address is the base URL of a Nomad agent's HTTP API,
@@ -48,6 +52,11 @@ type Options struct {
 	// service not in the map is itself read as "job/group" or "job". See
 	// the package documentation.
 	Services map[string]string
+	// OwnerMeta is the key of the job's meta (the job's own, not a task
+	// group's) whose value Replicas reports as the service's owner,
+	// scaler.ReplicaStatus.Owner; a job without it has no owner (""). Empty
+	// is DefaultOwnerMeta, "agency".
+	OwnerMeta string
 }
 
 // String describes the options without the token.
@@ -66,9 +75,19 @@ type Scaler struct {
 	namespace string
 	meta      map[string]string
 	services  map[string]target
+	ownerMeta string
 
 	mu     sync.RWMutex
 	groups map[string]string // job → the group a bare job name resolved to at the last read
+	owners map[string]owner  // job → its owner at the version of the job last read
+}
+
+// owner is a job's owner meta value as of the job's create and modify
+// indexes: any change to the job, its meta included, moves the modify
+// index.
+type owner struct {
+	createIndex, modifyIndex uint64
+	name                     string
 }
 
 var _ scaler.Scaler = (*Scaler)(nil)
@@ -132,12 +151,18 @@ func New(opts Options) (*Scaler, error) {
 	if err != nil {
 		return nil, mgmt.Invalid("nomad.tls", "%v", err)
 	}
+	ownerMeta := opts.OwnerMeta
+	if ownerMeta == "" {
+		ownerMeta = DefaultOwnerMeta
+	}
 	return &Scaler{
 		client:    client,
 		namespace: opts.Namespace,
 		meta:      maps.Clone(opts.Meta),
 		services:  services,
+		ownerMeta: ownerMeta,
 		groups:    make(map[string]string),
+		owners:    make(map[string]owner),
 	}, nil
 }
 
@@ -152,7 +177,10 @@ func (s *Scaler) target(service string) (target, error) {
 }
 
 // Replicas returns the desired count of the service's task group and, as
-// Ready, how many of its allocations run (at most the desired count).
+// Ready, how many of its allocations run (at most the desired count). Owner
+// is the job's meta value under Options.OwnerMeta, "" without one: read
+// with the job (a second request) when the job changed since the Scaler
+// last read it, else remembered from then.
 func (s *Scaler) Replicas(ctx context.Context, service string) (scaler.ReplicaStatus, error) {
 	if err := ctx.Err(); err != nil {
 		return scaler.ReplicaStatus{}, mgmt.Unavailable("nomad: replicas of %s: %w", service, err)
@@ -169,9 +197,38 @@ func (s *Scaler) Replicas(ctx context.Context, service string) (scaler.ReplicaSt
 	if err != nil {
 		return scaler.ReplicaStatus{}, err
 	}
+	name, err := s.owner(ctx, service, t, st)
+	if err != nil {
+		return scaler.ReplicaStatus{}, err
+	}
 	tg := st.TaskGroups[group]
 	desired := clamp32(tg.Desired)
-	return scaler.ReplicaStatus{Desired: desired, Ready: min(clamp32(tg.Running), desired)}, nil
+	return scaler.ReplicaStatus{Desired: desired, Ready: min(clamp32(tg.Running), desired), Owner: name}, nil
+}
+
+// owner returns the owner meta of t's job, whose scale status st is: the
+// one remembered when st shows the same version of the job, else read with
+// the job.
+func (s *Scaler) owner(ctx context.Context, service string, t target, st *api.JobScaleStatusResponse) (string, error) {
+	s.mu.RLock()
+	o, ok := s.owners[t.job]
+	s.mu.RUnlock()
+	if ok && o.createIndex == st.JobCreateIndex && o.modifyIndex == st.JobModifyIndex {
+		return o.name, nil
+	}
+	qo := (&api.QueryOptions{}).WithContext(ctx)
+	job, _, err := s.client.Jobs().Info(t.job, qo)
+	if err != nil {
+		return "", s.mapErr(ctx, "read", service, t, err)
+	}
+	o = owner{name: job.Meta[s.ownerMeta]}
+	if job.CreateIndex != nil && job.ModifyIndex != nil {
+		o.createIndex, o.modifyIndex = *job.CreateIndex, *job.ModifyIndex
+		s.mu.Lock()
+		s.owners[t.job] = o
+		s.mu.Unlock()
+	}
+	return o.name, nil
 }
 
 // SetReplicas sets the count of the service's task group through the job

@@ -78,6 +78,13 @@ type group struct {
 // block has MaxParallel 0, so no deployment ever blocks scaling.
 func (c *cluster) register(t testing.TB, job string, groups ...group) {
 	t.Helper()
+	c.registerMeta(t, job, nil, groups...)
+}
+
+// registerMeta registers a job as register does, with meta as the job's
+// meta.
+func (c *cluster) registerMeta(t testing.TB, job string, meta map[string]string, groups ...group) {
+	t.Helper()
 	tgs := make([]*api.TaskGroup, len(groups))
 	for i, g := range groups {
 		tg := &api.TaskGroup{
@@ -102,6 +109,7 @@ func (c *cluster) register(t testing.TB, job string, groups ...group) {
 		Datacenters: []string{"*"},
 		TaskGroups:  tgs,
 		Update:      &api.UpdateStrategy{MaxParallel: new(0)},
+		Meta:        meta,
 	}
 	_, _, err := c.api.Jobs().Register(j, &api.WriteOptions{Namespace: c.ns})
 	require.NoError(t, err, "register job %s in namespace %s", job, c.ns)
@@ -130,6 +138,13 @@ func (f *fixture) Metric() string              { return "http_rps" }
 func (f *fixture) AddService(t testing.TB, name string, replicas int32) {
 	t.Helper()
 	f.c.register(t, name, group{name: name, count: int(replicas)})
+	f.metrics.SetMetric(name, "http_rps", 0)
+}
+
+// AddOwnedService gives the job the default owner meta.
+func (f *fixture) AddOwnedService(t testing.TB, name string, replicas int32, owner string) {
+	t.Helper()
+	f.c.registerMeta(t, name, map[string]string{nomad.DefaultOwnerMeta: owner}, group{name: name, count: int(replicas)})
 	f.metrics.SetMetric(name, "http_rps", 0)
 }
 
@@ -341,14 +356,15 @@ func TestOptionsReachTheServer(t *testing.T) {
 
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	require.Len(t, rec.requests, 3, "read to find the group, scale, read")
+	require.Len(t, rec.requests, 4, "read to find the group, scale, read, read the job (for its owner)")
+	var calls []string
 	for _, r := range rec.requests {
-		assert.Equal(t, "/v1/job/web/scale", r.path)
+		calls = append(calls, r.method+" "+r.path)
 		assert.Equal(t, "s3cr3t-token", r.token, "%s %s", r.method, r.path)
 		assert.Equal(t, c.ns, r.query.Get("namespace"), "%s %s", r.method, r.path)
 		assert.Equal(t, "global", r.query.Get("region"), "%s %s", r.method, r.path)
 	}
-	assert.Equal(t, []string{"GET", "PUT", "GET"}, []string{rec.requests[0].method, rec.requests[1].method, rec.requests[2].method})
+	assert.Equal(t, []string{"GET /v1/job/web/scale", "PUT /v1/job/web/scale", "GET /v1/job/web/scale", "GET /v1/job/web"}, calls)
 }
 
 func TestOptionsStringHidesTheToken(t *testing.T) {
@@ -437,8 +453,9 @@ func TestBareJobNameRemembersItsGroup(t *testing.T) {
 
 	_, err = s.Replicas(ctx, "web")
 	require.NoError(t, err)
+	assert.Equal(t, []string{"GET", "GET"}, methods(), "Replicas reads the scale status and the job (its owner)")
 	require.NoError(t, s.SetReplicas(ctx, "web", 2, "test"))
-	assert.Equal(t, []string{"GET", "PUT"}, methods(), "the group found by Replicas is reused")
+	assert.Equal(t, []string{"PUT"}, methods(), "the group found by Replicas is reused")
 
 	// The job is registered again with its group renamed: the remembered
 	// group is refused, read again, retried once.
@@ -454,6 +471,62 @@ func TestBareJobNameRemembersItsGroup(t *testing.T) {
 	_, err = s.Replicas(ctx, "web")
 	require.ErrorIs(t, err, mgmt.ErrInvalid)
 	require.ErrorIs(t, s.SetReplicas(ctx, "web", 4, "test"), mgmt.ErrInvalid, "forgotten with the ambiguous read")
+}
+
+// TestOwnerMeta: the owner is the job's own meta value under
+// Options.OwnerMeta, read with the job only when the job changed since the
+// last read.
+func TestOwnerMeta(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	c.registerMeta(t, "web", map[string]string{"agency": "ED", "tenant": "hhs"}, group{name: "web", count: 2})
+	c.register(t, "plain", group{name: "plain", count: 1})
+	var rec recorder
+	s, err := nomad.New(nomad.Options{Address: rec.start(t, c.addr), Namespace: c.ns})
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	ctx := callCtx(t)
+	paths := func() []string {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		var p []string
+		for _, r := range rec.requests {
+			p = append(p, r.method+" "+r.path)
+		}
+		rec.requests = nil
+		return p
+	}
+	replicas := func(s *nomad.Scaler, service string) scaler.ReplicaStatus {
+		t.Helper()
+		st, err := s.Replicas(ctx, service)
+		require.NoError(t, err, service)
+		return st
+	}
+
+	assert.Equal(t, scaler.ReplicaStatus{Desired: 2, Owner: "ED"}, replicas(s, "web"))
+	assert.Equal(t, []string{"GET /v1/job/web/scale", "GET /v1/job/web"}, paths(), "the first read reads the job")
+	assert.Equal(t, "ED", replicas(s, "web").Owner)
+	assert.Equal(t, []string{"GET /v1/job/web/scale"}, paths(), "the job has not changed: its owner is remembered")
+	assert.Empty(t, replicas(s, "plain").Owner, "no owner meta, no owner")
+	paths()
+
+	// The job's meta changes: the next read sees the new version and reads
+	// the job again.
+	c.registerMeta(t, "web", map[string]string{"agency": "hhs"}, group{name: "web", count: 2})
+	assert.Equal(t, "hhs", replicas(s, "web").Owner)
+	assert.Equal(t, []string{"GET /v1/job/web/scale", "GET /v1/job/web"}, paths())
+	c.register(t, "web", group{name: "web", count: 2})
+	assert.Empty(t, replicas(s, "web").Owner, "the owner meta removed")
+	// Purged and registered again (a new job, a new create index).
+	_, _, err = c.api.Jobs().Deregister("web", true, &api.WriteOptions{Namespace: c.ns})
+	require.NoError(t, err)
+	c.registerMeta(t, "web", map[string]string{"agency": "ED"}, group{name: "web", count: 2})
+	assert.Equal(t, "ED", replicas(s, "web").Owner)
+
+	tenant := c.scaler(t, nomad.Options{OwnerMeta: "tenant"})
+	c.registerMeta(t, "api", map[string]string{"agency": "ED", "tenant": "hhs"}, group{name: "api", count: 1})
+	assert.Equal(t, "hhs", replicas(tenant, "api").Owner)
+	assert.Empty(t, replicas(tenant, "web").Owner, "web has no tenant meta")
 }
 
 // FuzzServiceTarget: any "job/group" mapping is accepted or refused as

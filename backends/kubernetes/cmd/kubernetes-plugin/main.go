@@ -3,7 +3,8 @@
 // opens it with plugin.Open.
 //
 //	kubernetes-plugin [-kubeconfig FILE [-context NAME] | -in-cluster] [-namespace NS] [-kind deployment]
-//	                  [-selector hms.example/autoscale=true] [-reason-annotation KEY] [-service web=prod/deployment/web]
+//	                  [-selector hms.example/autoscale=true] [-owner-label agency] [-reason-annotation KEY]
+//	                  [-service web=prod/deployment/web]
 package main
 
 import (
@@ -39,6 +40,7 @@ func main() {
 	namespace := flag.String("namespace", "", "namespace of bare service names")
 	kind := flag.String("kind", "", "kind of bare service names: deployment (default) or statefulset")
 	selector := flag.String("selector", "", "label selector of the workloads this backend may scale")
+	ownerLabel := flag.String("owner-label", kubernetes.DefaultOwnerLabel, "workload label key naming the tenant that owns the service")
 	annotation := flag.String("reason-annotation", "", "annotation key to record each scale's reason under")
 	flag.Var(services, "service", "service=namespace/kind/name mapping, repeatable")
 	flag.Parse()
@@ -52,7 +54,8 @@ func main() {
 	if err == nil {
 		s, err = kubernetes.New(kubernetes.Options{
 			Kubeconfig: *kubeconfig, Context: *kctx, InCluster: *inCluster || *kubeconfig == "",
-			Namespace: *namespace, Kind: k, LabelSelector: *selector, ReasonAnnotation: *annotation, Services: services,
+			Namespace: *namespace, Kind: k, LabelSelector: *selector, OwnerLabel: *ownerLabel,
+			ReasonAnnotation: *annotation, Services: services,
 		})
 	}
 	if err != nil {

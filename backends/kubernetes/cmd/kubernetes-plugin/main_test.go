@@ -68,10 +68,22 @@ func (f *fixture) Metric() string              { return "http_rps" }
 
 func (f *fixture) AddService(t testing.TB, name string, replicas int32) {
 	t.Helper()
+	f.add(t, name, replicas, nil)
+}
+
+// AddOwnedService labels the Deployment with the plugin's default owner
+// label, "agency".
+func (f *fixture) AddOwnedService(t testing.TB, name string, replicas int32, owner string) {
+	t.Helper()
+	f.add(t, name, replicas, map[string]string{"agency": owner})
+}
+
+func (f *fixture) add(t testing.TB, name string, replicas int32, labels map[string]string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, err := f.cs.AppsV1().Deployments(f.ns).Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns, Labels: labels},
 		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
@@ -82,7 +94,8 @@ func (f *fixture) AddService(t testing.TB, name string, replicas int32) {
 	f.metrics.SetMetric(name, "http_rps", 0)
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture opens the plugin with -kubeconfig and args.
+func newFixture(t *testing.T, args ...string) *fixture {
 	cfg := kube.Config(t)
 	ns := kube.Namespace(t)
 	cs, err := clientset.NewForConfig(cfg)
@@ -95,7 +108,7 @@ func newFixture(t *testing.T) *fixture {
 	path := filepath.Join(t.TempDir(), "kubeconfig")
 	require.NoError(t, clientcmd.WriteToFile(*kc, path))
 	c, err := plugin.Open(t.Context(), plugin.OpenConfig{
-		Path: bin, Args: []string{"-kubeconfig", path}, SHA256: sum, Logger: slog.New(slog.DiscardHandler),
+		Path: bin, Args: append([]string{"-kubeconfig", path}, args...), SHA256: sum, Logger: slog.New(slog.DiscardHandler),
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
@@ -117,4 +130,16 @@ func TestScaleAndKinds(t *testing.T) {
 	assert.ErrorIs(t, err, mgmt.ErrNotFound, "the kind crosses the boundary")
 	err = f.c.SetReplicas(t.Context(), "web", -1, "")
 	assert.ErrorIs(t, err, mgmt.ErrInvalid)
+}
+
+func TestOwnerLabelFlag(t *testing.T) {
+	f := newFixture(t, "-owner-label", "hms.example/tenant")
+	f.add(t, "web", 2, map[string]string{"agency": "ED", "hms.example/tenant": "hhs"})
+	f.AddOwnedService(t, "api", 1, "ED")
+	st, err := f.c.Replicas(t.Context(), "web")
+	require.NoError(t, err)
+	assert.Equal(t, scaler.ReplicaStatus{Desired: 2, Owner: "hhs"}, st, "the owner crosses the boundary")
+	st, err = f.c.Replicas(t.Context(), "api")
+	require.NoError(t, err)
+	assert.Empty(t, st.Owner, "api has no hms.example/tenant label")
 }

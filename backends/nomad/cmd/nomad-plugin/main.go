@@ -1,7 +1,8 @@
 // Command nomad-plugin serves backends/nomad as an out-of-process Scaler: a
 // host opens it with plugin.Open.
 //
-//	nomad-plugin -address http://127.0.0.1:4646 [-namespace prod] [-region eu] [-meta source=hms-mgmt] [-service web=web-job/api]
+//	nomad-plugin -address http://127.0.0.1:4646 [-namespace prod] [-region eu] [-meta source=hms-mgmt]
+//	             [-owner-meta agency] [-service web=web-job/api]
 //
 // The ACL token comes from the environment (NOMAD_TOKEN), never from a
 // flag, which other users of the machine could read.
@@ -39,11 +40,12 @@ func main() {
 	region := flag.String("region", "", "region to forward the requests to")
 	flag.Var(meta, "meta", "key=value recorded with every scaling event, repeatable")
 	flag.Var(services, "service", "service=job/group mapping, repeatable")
+	ownerMeta := flag.String("owner-meta", nomad.DefaultOwnerMeta, "job meta key naming the tenant that owns the service")
 	flag.Parse()
 	log := plugin.NewLogger(os.Stderr, slog.LevelInfo)
 	s, err := nomad.New(nomad.Options{
 		Address: *address, Token: os.Getenv("NOMAD_TOKEN"), Namespace: *namespace, Region: *region,
-		Meta: meta, Services: services,
+		Meta: meta, Services: services, OwnerMeta: *ownerMeta,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "nomad-plugin:", err)

@@ -63,19 +63,32 @@ func (f *fixture) Metric() string              { return "http_rps" }
 
 func (f *fixture) AddService(t testing.TB, name string, replicas int32) {
 	t.Helper()
+	f.add(t, name, replicas, nil)
+}
+
+// AddOwnedService gives the job the plugin's default owner meta, "agency".
+func (f *fixture) AddOwnedService(t testing.TB, name string, replicas int32, owner string) {
+	t.Helper()
+	f.add(t, name, replicas, map[string]string{"agency": owner})
+}
+
+func (f *fixture) add(t testing.TB, name string, replicas int32, meta map[string]string) {
+	t.Helper()
 	job := &api.Job{
 		ID: new(name), Name: new(name), Namespace: new(f.ns), Type: new("service"), Datacenters: []string{"*"},
 		TaskGroups: []*api.TaskGroup{{Name: new(name), Count: new(int(replicas)), Tasks: []*api.Task{{
 			Name: "app", Driver: "raw_exec", Config: map[string]any{"command": "/bin/sleep", "args": []string{"3600"}},
 		}}}},
-		Update: &api.UpdateStrategy{MaxParallel: new(0)},
+		Update: &api.UpdateStrategy{MaxParallel: new(0)}, Meta: meta,
 	}
 	_, _, err := f.api.Jobs().Register(job, &api.WriteOptions{Namespace: f.ns})
 	require.NoError(t, err)
 	f.metrics.SetMetric(name, "http_rps", 0)
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture opens the plugin on a namespace of its own, with args after
+// the address, namespace and meta flags.
+func newFixture(t *testing.T, args ...string) *fixture {
 	addr := srv.Address(t)
 	c, err := api.NewClient(&api.Config{Address: addr, TLSConfig: &api.TLSConfig{}})
 	require.NoError(t, err)
@@ -84,7 +97,7 @@ func newFixture(t *testing.T) *fixture {
 	_, err = c.Namespaces().Register(&api.Namespace{Name: name}, nil)
 	require.NoError(t, err)
 	pc, err := plugin.Open(t.Context(), plugin.OpenConfig{
-		Path: bin, Args: []string{"-address", addr, "-namespace", name, "-meta", "source=hms-mgmt"},
+		Path: bin, Args: append([]string{"-address", addr, "-namespace", name, "-meta", "source=hms-mgmt"}, args...),
 		SHA256: sum, Logger: slog.New(slog.DiscardHandler),
 	})
 	require.NoError(t, err)
@@ -113,4 +126,16 @@ func TestScaleEventAndKinds(t *testing.T) {
 	assert.Equal(t, "hms-mgmt", events[0].Meta["source"])
 	_, err = f.c.Replicas(t.Context(), "nope")
 	assert.ErrorIs(t, err, mgmt.ErrNotFound)
+}
+
+func TestOwnerMetaFlag(t *testing.T) {
+	f := newFixture(t, "-owner-meta", "tenant")
+	f.add(t, "web", 2, map[string]string{"agency": "ED", "tenant": "hhs"})
+	f.AddOwnedService(t, "api", 1, "ED")
+	st, err := f.c.Replicas(t.Context(), "web")
+	require.NoError(t, err)
+	assert.Equal(t, scaler.ReplicaStatus{Desired: 2, Owner: "hhs"}, st, "the owner crosses the boundary")
+	st, err = f.c.Replicas(t.Context(), "api")
+	require.NoError(t, err)
+	assert.Empty(t, st.Owner, "api has no tenant meta")
 }
