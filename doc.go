@@ -23,6 +23,7 @@
 //	backends/postgres    budget.Store and patch.Store on PostgreSQL (pgx)
 //	internal/celenv      the one CEL environment every policy is compiled in
 //	internal/httperr     error kinds → HTTP statuses, in one place
+//	internal/strictjson  the one strict, linear-time JSON input layer of every API
 //	internal/pgtest      throw-away PostgreSQL servers for tests
 //	examples/surge-demo/internal/surgesim  the surge story, measured against the seed's loop and an oracle
 //	examples/surge-demo  the traffic-surge story, end to end, in seconds
