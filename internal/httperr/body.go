@@ -101,9 +101,3 @@ func PrefixField(field string, err error) error {
 	return mgmt.Errorf(me.Kind, Join(field, me.Field), "%s", message(me))
 }
 
-func orBody(field string) string {
-	if field == "" {
-		return "body"
-	}
-	return field
-}
