@@ -100,4 +100,3 @@ func PrefixField(field string, err error) error {
 	}
 	return mgmt.Errorf(me.Kind, Join(field, me.Field), "%s", message(me))
 }
-
