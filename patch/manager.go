@@ -333,7 +333,7 @@ func (m *Manager) Tick(ctx context.Context) error {
 	// published patch: it needs statuses and windows, end and publish Get
 	// the patch whole, and the Approver reviews queued patches, never
 	// published (it is handed them without acks).
-	live, err := m.store.List(ctx, Filter{Statuses: liveStatuses, OmitAcks: true})
+	live, err := m.store.List(ctx, Filter{Statuses: LiveStatuses(), OmitAcks: true})
 	if err != nil {
 		return err
 	}
@@ -373,17 +373,6 @@ func (m *Manager) Tick(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
-
-// liveStatuses are the statuses Status.Live accepts.
-var liveStatuses = func() []Status {
-	var out []Status
-	for _, s := range Statuses {
-		if s.Live() {
-			out = append(out, s)
-		}
-	}
-	return out
-}()
 
 // publish sends an approved patch to its tenant's stream and records the
 // agents it targets.

@@ -1,6 +1,12 @@
 package patch
 
-import "context"
+import (
+	"context"
+	"reflect"
+	"slices"
+
+	mgmt "github.com/hms-platform/mgmt"
+)
 
 // Store keeps patches with their lifecycle and acknowledgements, durably.
 // Implementations: NewMemory (this package), backends/sqlite and
@@ -83,4 +89,53 @@ func (f Filter) Matches(r *Record) bool {
 		}
 	}
 	return r.Patch.ID > f.AfterID
+}
+
+// CheckNew checks a record a Store's Create is about to store for tenant:
+// the patch's tenant, a valid status and at least one history entry. Store
+// implementations call it.
+func CheckNew(tenant string, r *Record) error {
+	switch {
+	case r.Patch.Tenant != tenant:
+		return mgmt.Invalid("patch.tenant", "%q is not the tenant %q being created", r.Patch.Tenant, tenant)
+	case !r.Status.Valid():
+		return mgmt.Invalid("status", "%q is not a status", r.Status)
+	case len(r.History) == 0:
+		return mgmt.Invalid("history", "is empty: a new record has its submission")
+	}
+	for i := 1; i < len(r.Acks); i++ {
+		if CompareAck(r.Acks[i-1], r.Acks[i]) >= 0 {
+			return mgmt.Invalid("acks", "are not ordered by agent and op without repeats: use Record.SetAck")
+		}
+	}
+	return nil
+}
+
+// CheckUpdate checks a change Store.Update's callback made from old to cur:
+// the immutable parts are unchanged and History only grew. Store
+// implementations call it before writing.
+func CheckUpdate(old, cur *Record) error {
+	switch {
+	case !reflect.DeepEqual(old.Patch, cur.Patch):
+		return mgmt.Invalid("patch", "is immutable once submitted")
+	case !old.Created.Equal(cur.Created):
+		return mgmt.Invalid("created", "is immutable")
+	case !reflect.DeepEqual(old.Violations, cur.Violations):
+		return mgmt.Invalid("violations", "are immutable once recorded")
+	case len(cur.History) < len(old.History) || !reflect.DeepEqual(old.History, cur.History[:len(old.History)]):
+		return mgmt.Invalid("history", "is append-only")
+	case !cur.Status.Valid():
+		return mgmt.Invalid("status", "%q is not a status", cur.Status)
+	}
+	for i := 1; i < len(cur.Acks); i++ {
+		if CompareAck(cur.Acks[i-1], cur.Acks[i]) >= 0 {
+			return mgmt.Invalid("acks", "are not ordered by agent and op without repeats: use Record.SetAck")
+		}
+	}
+	for i := range old.Acks {
+		if _, ok := slices.BinarySearchFunc(cur.Acks, old.Acks[i], CompareAck); !ok {
+			return mgmt.Invalid("acks", "an acknowledgement of agent %q was removed", old.Acks[i].Agent)
+		}
+	}
+	return nil
 }

@@ -77,10 +77,8 @@ func (p *PatchStore) ready(ctx context.Context, op string) error {
 // liveStatuses lists the live statuses, for = ANY.
 var liveStatuses = func() []string {
 	var out []string
-	for _, s := range patch.Statuses {
-		if s.Live() {
-			out = append(out, string(s))
-		}
+	for _, s := range patch.LiveStatuses() {
+		out = append(out, string(s))
 	}
 	return out
 }()

@@ -72,13 +72,11 @@ var errCallback = errors.New("callback failed")
 // liveStatuses is the SQL list of the live statuses.
 var liveStatuses = func() string {
 	var b strings.Builder
-	for _, s := range patch.Statuses {
-		if s.Live() {
-			if b.Len() > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString("'" + string(s) + "'")
+	for _, s := range patch.LiveStatuses() {
+		if b.Len() > 0 {
+			b.WriteByte(',')
 		}
+		b.WriteString("'" + string(s) + "'")
 	}
 	return b.String()
 }()

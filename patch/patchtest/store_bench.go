@@ -97,12 +97,7 @@ func BenchStore(b *testing.B, newStore func(b *testing.B) patch.Store) {
 		// part.
 		s := benchOpen(b, newStore)
 		benchLiveFixture(b, s)
-		var live []patch.Status
-		for _, st := range patch.Statuses {
-			if st.Live() {
-				live = append(live, st)
-			}
-		}
+		live := patch.LiveStatuses()
 		for _, omit := range []bool{false, true} {
 			name, wantAcks := "Whole", BenchAgents
 			if omit {
