@@ -159,4 +159,3 @@ func (m *Memory) Close() error {
 	m.closed = true
 	return nil
 }
-

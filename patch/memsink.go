@@ -38,8 +38,6 @@ func NewMemorySink() *MemorySink {
 	}
 }
 
-
-
 func (s *MemorySink) broadcast() {
 	close(s.wake)
 	s.wake = make(chan struct{})
@@ -222,4 +220,3 @@ func (s *MemorySink) Close() error {
 	}
 	return nil
 }
-
