@@ -172,7 +172,7 @@ func (m *Manager) Submit(ctx context.Context, p Patch, actor string) (Record, er
 		return Record{}, err
 	}
 	var t Transition
-	r, err := m.store.Create(ctx, p.Tenant, func(live []Record) (Record, error) {
+	r, err := m.store.Create(ctx, p.Tenant, m.val.Scope(&p), func(live []Record) (Record, error) {
 		now := m.clock.Now().UTC()
 		vs, err := m.val.Evaluate(ctx, &p, live, now)
 		if err != nil {
@@ -235,7 +235,7 @@ func (m *Manager) review(ctx context.Context, id int64, rv Review) (Record, erro
 		return Record{}, mgmt.Invalid("actor", "is required")
 	}
 	var t Transition
-	r, err := m.store.Update(ctx, id, func(cur *Record, live []Record) error {
+	r, err := m.store.Update(ctx, id, m.val.Scope, func(cur *Record, live []Record) error {
 		if cur.Status != Queued {
 			return mgmt.Conflict("status", "patch %d is %s, not QUEUED", id, cur.Status)
 		}
@@ -303,7 +303,7 @@ func (m *Manager) end(ctx context.Context, id int64, to Status, actor, reason st
 		}
 	}
 	var t Transition
-	r, err := m.store.Update(ctx, id, func(cur *Record, _ []Record) error {
+	r, err := m.store.Update(ctx, id, nil, func(cur *Record, _ []Record) error {
 		if !cur.Status.Live() {
 			return mgmt.Conflict("status", "patch %d is %s: there is nothing to end", id, cur.Status)
 		}
@@ -410,7 +410,7 @@ func (m *Manager) publish(ctx context.Context, id int64) error {
 		return fmt.Errorf("patch %d: publishing: %w", id, err)
 	}
 	var ts []Transition
-	r, err := m.store.Update(ctx, id, func(cur *Record, _ []Record) error {
+	r, err := m.store.Update(ctx, id, nil, func(cur *Record, _ []Record) error {
 		if cur.Status != Approved {
 			return mgmt.Conflict("status", "patch %d is %s, not APPROVED", id, cur.Status)
 		}
@@ -462,7 +462,7 @@ func (m *Manager) HandleAcks(ctx context.Context) (int, error) {
 	}
 	for _, id := range ids {
 		var ts []Transition
-		r, err := m.store.Update(ctx, id, func(cur *Record, _ []Record) error {
+		r, err := m.store.Update(ctx, id, nil, func(cur *Record, _ []Record) error {
 			for _, a := range byPatch[id] {
 				if a.Tenant != cur.Patch.Tenant {
 					m.log.Warn("acknowledgement from another tenant ignored", "id", id, "agent", a.Agent, "tenant", a.Tenant)

@@ -12,34 +12,38 @@ import (
 // Implementations: NewMemory (this package), backends/sqlite and
 // backends/postgres; the conformance suite patch/patchtest checks them all.
 //
-// Every write goes through a callback that sees the tenant's live patches,
-// run while the store excludes every other write for the same tenant (a
-// mutex, SQLite's write lock, or a PostgreSQL advisory lock held by the
-// transaction). That is what keeps quotas and conflicts exact when
-// several hosts submit and approve at once.
+// Every write goes through a callback that sees the tenant's live patches
+// its Scope selects — the few that a decision about the patch needs, not
+// every live patch of the tenant — run while the store excludes every
+// other write for the same tenant (a mutex, SQLite's write lock, or a
+// PostgreSQL advisory lock held by the transaction). That is what keeps
+// quotas and conflicts exact when several hosts submit and approve at
+// once. Stores index the live patches' changes so that a write costs the
+// same however many live patches the tenant has.
 //
 // Every method takes a context first and stops when it ends.
 // Implementations are safe for concurrent use.
 type Store interface {
 	// Create stores a new patch of tenant. Under the tenant's write lock it
-	// calls decide with the tenant's live records (Status.Live, ordered by
-	// ID), without their acks (Acks nil: one per agent of every published
-	// patch, and no decision about another patch needs them); decide
-	// returns the record to store, whose Patch.ID is ignored:
-	// the store assigns the next ID (IDs increase from 1, never reused).
-	// If decide returns an error, nothing is stored and Create returns it.
-	Create(ctx context.Context, tenant string, decide func(live []Record) (Record, error)) (Record, error)
+	// calls decide with the tenant's live records that scope selects
+	// (Scope.Matches, ordered by ID; none for the zero Scope), without
+	// their acks (Acks nil: one per agent of every published patch, and no
+	// decision about another patch needs them); decide returns the record
+	// to store, whose Patch.ID is ignored: the store assigns the next ID
+	// (IDs increase from 1, never reused). If decide returns an error,
+	// nothing is stored and Create returns it.
+	Create(ctx context.Context, tenant string, scope Scope, decide func(live []Record) (Record, error)) (Record, error)
 	// Update changes the record with the given ID (mgmt.ErrNotFound if
 	// none). Under the tenant's write lock it loads the record (whole) and
-	// the tenant's other live records (without their acks, as Create's)
-	// and calls fn, which changes *cur in
-	// place: Status, Updated, Targets, ApplySeq, RevertSeq, appended
-	// History entries and set Acks (Record.SetAck). Patch, Created,
-	// Violations and existing History entries are immutable: a change to
-	// them is an error wrapping mgmt.ErrInvalid and nothing is written.
-	// If fn returns an error, nothing is written and Update returns it.
-	// Update returns the stored record.
-	Update(ctx context.Context, id int64, fn func(cur *Record, live []Record) error) (Record, error)
+	// the tenant's other live records that scope(&record.Patch) selects
+	// (without their acks, as Create's; none when scope is nil) and calls
+	// fn, which changes *cur in place: Status, Updated, Targets, ApplySeq,
+	// RevertSeq, appended History entries and set Acks (Record.SetAck).
+	// Patch, Created, Violations and existing History entries are
+	// immutable: a change to them is an error wrapping mgmt.ErrInvalid and
+	// nothing is written. If fn returns an error, nothing is written and
+	// Update returns it. Update returns the stored record.
+	Update(ctx context.Context, id int64, scope func(p *Patch) Scope, fn func(cur *Record, live []Record) error) (Record, error)
 	// Get returns the record with the given ID, or an error wrapping
 	// mgmt.ErrNotFound.
 	Get(ctx context.Context, id int64) (Record, error)
@@ -53,6 +57,64 @@ type Store interface {
 	SetCursor(ctx context.Context, name, value string) error
 	// Close releases the store's resources.
 	Close() error
+}
+
+// Scope selects, for a write's callback, the live records of the tenant
+// written that a decision about a patch needs: those whose window
+// overlaps Window and that change, of any service, one of Shared (the
+// quota keys), or, of Service, one of Keys (the keys the patch changes:
+// conflicts). The zero Scope selects none. Validator.Scope returns the
+// scope of a patch's policies.
+type Scope struct {
+	Window  Window
+	Service string
+	Keys    []string
+	Shared  []string
+}
+
+// IsZero reports whether s selects nothing for want of keys.
+func (s Scope) IsZero() bool { return len(s.Keys) == 0 && len(s.Shared) == 0 }
+
+// Matches reports whether s selects r, a record of the tenant written
+// (the tenant is not checked): live, with a window that overlaps
+// s.Window, and a change of one of s's keys.
+func (s Scope) Matches(r *Record) bool {
+	if !r.Status.Live() || !r.Patch.Window.Overlaps(s.Window) {
+		return false
+	}
+	for _, k := range s.Shared {
+		if _, ok := r.Patch.Changes[k]; ok {
+			return true
+		}
+	}
+	if r.Patch.Service != s.Service {
+		return false
+	}
+	for _, k := range s.Keys {
+		if _, ok := r.Patch.Changes[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// IndexKeys returns the keys a Store looks up for s: Shared, then Keys,
+// without repeats, each with whether it is of s.Service only.
+func (s Scope) IndexKeys() (keys []string, serviceOnly []bool) {
+	seen := map[string]bool{}
+	for _, k := range s.Shared {
+		if !seen[k] {
+			seen[k] = true
+			keys, serviceOnly = append(keys, k), append(serviceOnly, false)
+		}
+	}
+	for _, k := range s.Keys {
+		if !seen[k] {
+			seen[k] = true
+			keys, serviceOnly = append(keys, k), append(serviceOnly, true)
+		}
+	}
+	return keys, serviceOnly
 }
 
 // Filter selects records. Empty fields select everything.

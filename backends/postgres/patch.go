@@ -74,15 +74,6 @@ func (p *PatchStore) ready(ctx context.Context, op string) error {
 	return nil
 }
 
-// liveStatuses lists the live statuses, for = ANY.
-var liveStatuses = func() []string {
-	var out []string
-	for _, s := range patch.LiveStatuses() {
-		out = append(out, string(s))
-	}
-	return out
-}()
-
 // write runs f in a transaction under tenant's lock. An error f marks as
 // the callback's (cb) is returned as it is; others get a kind.
 func (p *PatchStore) write(ctx context.Context, op string, f func(tx pgx.Tx) (cb, err error)) error {
@@ -107,7 +98,7 @@ func lockTenant(ctx context.Context, tx pgx.Tx, tenant string) error {
 }
 
 // Create implements patch.Store.
-func (p *PatchStore) Create(ctx context.Context, tenant string, decide func(live []patch.Record) (patch.Record, error)) (patch.Record, error) {
+func (p *PatchStore) Create(ctx context.Context, tenant string, scope patch.Scope, decide func(live []patch.Record) (patch.Record, error)) (patch.Record, error) {
 	if err := p.ready(ctx, "create patch"); err != nil {
 		return patch.Record{}, err
 	}
@@ -116,7 +107,7 @@ func (p *PatchStore) Create(ctx context.Context, tenant string, decide func(live
 		if err := lockTenant(ctx, tx, tenant); err != nil {
 			return nil, err
 		}
-		live, err := loadRecords(ctx, tx, `tenant = $1 AND status = ANY($2)`, []any{tenant, liveStatuses}, 0, false)
+		live, err := scoped(ctx, tx, tenant, 0, scope)
 		if err != nil {
 			return nil, err
 		}
@@ -150,6 +141,11 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
 		if err := writeChildren(ctx, tx, r.Patch.ID, r.History, 0, r.Acks); err != nil {
 			return nil, err
 		}
+		if r.Status.Live() {
+			if err := insertKeys(ctx, tx, &r); err != nil {
+				return nil, err
+			}
+		}
 		out = r
 		return nil, nil
 	})
@@ -162,7 +158,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
 // Update implements patch.Store. It writes the patch's row when a field
 // of it changed, the history entries appended, and the acks added or
 // changed: an ack costs one row, however many the patch holds.
-func (p *PatchStore) Update(ctx context.Context, id int64, fn func(cur *patch.Record, live []patch.Record) error) (patch.Record, error) {
+func (p *PatchStore) Update(ctx context.Context, id int64, scope func(*patch.Patch) patch.Scope, fn func(cur *patch.Record, live []patch.Record) error) (patch.Record, error) {
 	if err := p.ready(ctx, "update patch"); err != nil {
 		return patch.Record{}, err
 	}
@@ -189,11 +185,13 @@ func (p *PatchStore) Update(ctx context.Context, id int64, fn func(cur *patch.Re
 			return mgmt.NotFound("id", "no patch %d", id), nil
 		}
 		old := found[0]
-		live, err := loadRecords(ctx, tx, `tenant = $1 AND status = ANY($2) AND id <> $3`, []any{tenant, liveStatuses, id}, 0, false)
-		if err != nil {
-			return nil, err
-		}
 		cur := old.Clone()
+		var live []patch.Record
+		if scope != nil {
+			if live, err = scoped(ctx, tx, tenant, id, scope(&cur.Patch)); err != nil {
+				return nil, err
+			}
+		}
 		if err := fn(&cur, live); err != nil {
 			return err, nil
 		}
@@ -215,6 +213,16 @@ func (p *PatchStore) Update(ctx context.Context, id int64, fn func(cur *patch.Re
 		if err := writeChildren(ctx, tx, id, cur.History[len(old.History):], len(old.History), patchrow.ChangedAcks(old.Acks, cur.Acks)); err != nil {
 			return nil, err
 		}
+		switch {
+		case cur.Status.Live() && !old.Status.Live():
+			if err := insertKeys(ctx, tx, &cur); err != nil {
+				return nil, err
+			}
+		case !cur.Status.Live() && old.Status.Live():
+			if _, err := tx.Exec(ctx, `DELETE FROM patch_keys WHERE patch_id = $1`, id); err != nil {
+				return nil, err
+			}
+		}
 		out = cur
 		return nil, nil
 	})
@@ -222,6 +230,61 @@ func (p *PatchStore) Update(ctx context.Context, id int64, fn func(cur *patch.Re
 		return patch.Record{}, err
 	}
 	return out, nil
+}
+
+// insertKeys indexes the changes of r, live, in patch_keys: one
+// statement.
+func insertKeys(ctx context.Context, tx pgx.Tx, r *patch.Record) error {
+	if len(r.Patch.Changes) == 0 {
+		return nil
+	}
+	start, end := patchrow.Seconds(r.Patch.Window)
+	_, err := tx.Exec(ctx, `INSERT INTO patch_keys (patch_id, change, tenant, service, start_s, end_s, span_s)
+SELECT $1, k, $2, $3, $4, $5, $6 FROM unnest($7::text[]) AS k`,
+		r.Patch.ID, r.Patch.Tenant, r.Patch.Service, start, end, end-start, r.Patch.Changes.Keys())
+	return err
+}
+
+// scoped returns tenant's live records other than except that sc
+// selects, by ID, without their acks: the rows of patch_keys of sc's keys
+// whose windows may overlap sc's, then the records, checked exactly.
+func scoped(ctx context.Context, q querier, tenant string, except int64, sc patch.Scope) ([]patch.Record, error) {
+	keys, serviceOnly := sc.IndexKeys()
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	start, end := patchrow.Seconds(sc.Window)
+	args := []any{tenant, start, end, except}
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(" UNION ")
+		}
+		args = append(args, k)
+		n := "$" + strconv.Itoa(len(args))
+		b.WriteString(`SELECT patch_id FROM patch_keys WHERE tenant = $1 AND change = ` + n + ` AND start_s < $3 AND end_s > $2 AND patch_id <> $4
+AND start_s >= $2 - coalesce((SELECT max(span_s) FROM patch_keys WHERE tenant = $1 AND change = ` + n + `), 0)`)
+		if serviceOnly[i] {
+			args = append(args, sc.Service)
+			b.WriteString(` AND service = $` + strconv.Itoa(len(args)))
+		}
+	}
+	rows, err := q.Query(ctx, b.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rs, err := loadRecords(ctx, q, `id = ANY($1)`, []any{ids}, 0, false)
+	if err != nil {
+		return nil, err
+	}
+	return patchrow.Select(rs, sc, except), nil
 }
 
 func sameInstant(a, b time.Time) bool { return a.Equal(b) }

@@ -57,6 +57,8 @@ func TestPatchStoreHosts(t *testing.T) {
 	budgetStore := open(t, dsn)
 	hosts := []patch.Store{openPatchesOn(t, dsn), budgetStore.Patches()}
 	const quota = 10
+	// Every record of the tenant changes rate_limit_rps in the same window.
+	quotaScope := patch.Scope{Window: patchRecord("iacb", 0).Patch.Window, Shared: []string{"rate_limit_rps"}}
 	var (
 		wg sync.WaitGroup
 		mu sync.Mutex
@@ -66,7 +68,7 @@ func TestPatchStoreHosts(t *testing.T) {
 		for w := range 4 {
 			wg.Go(func() {
 				for j := range 10 {
-					_, err := hosts[h].Create(ctxFor(t), "iacb", func(live []patch.Record) (patch.Record, error) {
+					_, err := hosts[h].Create(ctxFor(t), "iacb", quotaScope, func(live []patch.Record) (patch.Record, error) {
 						if len(live) >= quota {
 							return patch.Record{}, fmt.Errorf("quota")
 						}
@@ -99,12 +101,12 @@ func TestPatchUpdateWritesOnlyChanges(t *testing.T) {
 	ps := openPatchesOn(t, dsn)
 	conn := connect(t, dsn)
 	ctx := ctxFor(t)
-	r, err := ps.Create(ctx, "iacb", func([]patch.Record) (patch.Record, error) { return patchRecord("iacb", 1), nil })
+	r, err := ps.Create(ctx, "iacb", patch.Scope{}, func([]patch.Record) (patch.Record, error) { return patchRecord("iacb", 1), nil })
 	require.NoError(t, err)
 	ack := func(i int, rev int64) patch.Ack {
 		return patch.Ack{Agent: fmt.Sprintf("agent-%04d", i), Tenant: "iacb", PatchID: r.Patch.ID, Op: patch.OpApply, Revision: rev, At: pnov}
 	}
-	_, err = ps.Update(ctx, r.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
+	_, err = ps.Update(ctx, r.Patch.ID, nil, func(cur *patch.Record, _ []patch.Record) error {
 		for i := range 1000 {
 			cur.SetAck(ack(i, 1))
 		}
@@ -123,7 +125,7 @@ func TestPatchUpdateWritesOnlyChanges(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := ackXmins(t, conn)
-			_, err := ps.Update(ctx, r.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
+			_, err := ps.Update(ctx, r.Patch.ID, nil, func(cur *patch.Record, _ []patch.Record) error {
 				tc.fn(cur)
 				return nil
 			})

@@ -69,20 +69,8 @@ func (p *PatchStore) ready(ctx context.Context, op string) error {
 // is returned as it is.
 var errCallback = errors.New("callback failed")
 
-// liveStatuses is the SQL list of the live statuses.
-var liveStatuses = func() string {
-	var b strings.Builder
-	for _, s := range patch.LiveStatuses() {
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("'" + string(s) + "'")
-	}
-	return b.String()
-}()
-
 // Create implements patch.Store.
-func (p *PatchStore) Create(ctx context.Context, tenant string, decide func(live []patch.Record) (patch.Record, error)) (patch.Record, error) {
+func (p *PatchStore) Create(ctx context.Context, tenant string, scope patch.Scope, decide func(live []patch.Record) (patch.Record, error)) (patch.Record, error) {
 	if err := p.ready(ctx, "create patch"); err != nil {
 		return patch.Record{}, err
 	}
@@ -91,7 +79,7 @@ func (p *PatchStore) Create(ctx context.Context, tenant string, decide func(live
 		cbErr error
 	)
 	err := p.s.write(ctx, "create patch", func(tx *sql.Tx) error {
-		live, err := loadRecords(ctx, tx, `tenant = ? AND status IN (`+liveStatuses+`)`, []any{tenant}, 0, false)
+		live, err := scoped(ctx, tx, tenant, 0, scope)
 		if err != nil {
 			return err
 		}
@@ -139,6 +127,11 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		if err := upsertAcks(ctx, tx, r.Patch.ID, r.Acks); err != nil {
 			return err
 		}
+		if r.Status.Live() {
+			if err := insertKeys(ctx, tx, &r); err != nil {
+				return err
+			}
+		}
 		out = r
 		return nil
 	})
@@ -154,7 +147,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 // Update implements patch.Store. It writes the patch's row when a field
 // of it changed, the history entries appended, and the acks added or
 // changed: an ack costs one row, however many the patch holds.
-func (p *PatchStore) Update(ctx context.Context, id int64, fn func(cur *patch.Record, live []patch.Record) error) (patch.Record, error) {
+func (p *PatchStore) Update(ctx context.Context, id int64, scope func(*patch.Patch) patch.Scope, fn func(cur *patch.Record, live []patch.Record) error) (patch.Record, error) {
 	if err := p.ready(ctx, "update patch"); err != nil {
 		return patch.Record{}, err
 	}
@@ -172,11 +165,13 @@ func (p *PatchStore) Update(ctx context.Context, id int64, fn func(cur *patch.Re
 			return errCallback
 		}
 		old := found[0]
-		live, err := loadRecords(ctx, tx, `tenant = ? AND status IN (`+liveStatuses+`) AND id <> ?`, []any{old.Patch.Tenant, id}, 0, false)
-		if err != nil {
-			return err
-		}
 		cur := old.Clone()
+		var live []patch.Record
+		if scope != nil {
+			if live, err = scoped(ctx, tx, old.Patch.Tenant, id, scope(&cur.Patch)); err != nil {
+				return err
+			}
+		}
 		if err := fn(&cur, live); err != nil {
 			cbErr = err
 			return errCallback
@@ -208,6 +203,16 @@ func (p *PatchStore) Update(ctx context.Context, id int64, fn func(cur *patch.Re
 		if err := upsertAcks(ctx, tx, id, patchrow.ChangedAcks(old.Acks, cur.Acks)); err != nil {
 			return err
 		}
+		switch {
+		case cur.Status.Live() && !old.Status.Live():
+			if err := insertKeys(ctx, tx, &cur); err != nil {
+				return err
+			}
+		case !cur.Status.Live() && old.Status.Live():
+			if _, err := tx.ExecContext(ctx, `DELETE FROM patch_keys WHERE patch_id = ?`, id); err != nil {
+				return err
+			}
+		}
 		out = cur
 		return nil
 	})
@@ -218,6 +223,78 @@ func (p *PatchStore) Update(ctx context.Context, id int64, fn func(cur *patch.Re
 		return patch.Record{}, err
 	}
 	return out, nil
+}
+
+// insertKeys indexes the changes of r, live, in patch_keys.
+func insertKeys(ctx context.Context, tx *sql.Tx, r *patch.Record) error {
+	start, end := patchrow.Seconds(r.Patch.Window)
+	for k := range r.Patch.Changes {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO patch_keys (patch_id, change, tenant, service, start_s, end_s, span_s) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			r.Patch.ID, k, r.Patch.Tenant, r.Patch.Service, start, end, end-start); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scoped returns tenant's live records other than except that sc
+// selects, by ID, without their acks: the rows of patch_keys of sc's keys
+// whose windows may overlap sc's, then the records, checked exactly.
+func scoped(ctx context.Context, q querier, tenant string, except int64, sc patch.Scope) ([]patch.Record, error) {
+	keys, serviceOnly := sc.IndexKeys()
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	start, end := patchrow.Seconds(sc.Window)
+	var (
+		b    strings.Builder
+		args []any
+	)
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(" UNION ")
+		}
+		b.WriteString(`SELECT patch_id FROM patch_keys WHERE tenant = ? AND change = ? AND start_s < ? AND end_s > ?
+AND start_s >= ? - IFNULL((SELECT MAX(span_s) FROM patch_keys WHERE tenant = ? AND change = ?), 0)`)
+		args = append(args, tenant, k, end, start, start, tenant, k)
+		if serviceOnly[i] {
+			b.WriteString(` AND service = ?`)
+			args = append(args, sc.Service)
+		}
+	}
+	rows, err := q.QueryContext(ctx, b.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	var ids strings.Builder
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if id == except {
+			continue
+		}
+		if ids.Len() > 0 {
+			ids.WriteByte(',')
+		}
+		ids.WriteString(strconv.FormatInt(id, 10))
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if ids.Len() == 0 {
+		return nil, nil
+	}
+	rs, err := loadRecords(ctx, q, `id IN (SELECT value FROM json_each(?))`, []any{"[" + ids.String() + "]"}, 0, false)
+	if err != nil {
+		return nil, err
+	}
+	return patchrow.Select(rs, sc, except), nil
 }
 
 func slicesEqual(a, b []string) bool {

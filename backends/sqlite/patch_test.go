@@ -44,7 +44,7 @@ func TestPatchesShareTheBudgetDatabase(t *testing.T) {
 	s := openAt(t, path)
 	ps := s.Patches()
 	r := patchRecord("iacb", 1)
-	got, err := ps.Create(t.Context(), "iacb", func([]patch.Record) (patch.Record, error) { return r, nil })
+	got, err := ps.Create(t.Context(), "iacb", patch.Scope{}, func([]patch.Record) (patch.Record, error) { return r, nil })
 	require.NoError(t, err)
 	require.NoError(t, ps.Close())
 	_, err = ps.Get(t.Context(), got.Patch.ID)
@@ -83,12 +83,12 @@ func TestPatchUpdateWritesOnlyChanges(t *testing.T) {
 	ps := openPatches(t)
 	defer ps.Close()
 	ctx := t.Context()
-	r, err := ps.Create(ctx, "iacb", func([]patch.Record) (patch.Record, error) { return patchRecord("iacb", 1), nil })
+	r, err := ps.Create(ctx, "iacb", patch.Scope{}, func([]patch.Record) (patch.Record, error) { return patchRecord("iacb", 1), nil })
 	require.NoError(t, err)
 	ack := func(i int, rev int64) patch.Ack {
 		return patch.Ack{Agent: fmt.Sprintf("agent-%04d", i), Tenant: "iacb", PatchID: r.Patch.ID, Op: patch.OpApply, Revision: rev, At: nov}
 	}
-	_, err = ps.Update(ctx, r.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
+	_, err = ps.Update(ctx, r.Patch.ID, nil, func(cur *patch.Record, _ []patch.Record) error {
 		for i := range 1000 {
 			cur.SetAck(ack(i, 1))
 		}
@@ -112,7 +112,7 @@ func TestPatchUpdateWritesOnlyChanges(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := ps.TotalChanges(t)
-			_, err := ps.Update(ctx, r.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
+			_, err := ps.Update(ctx, r.Patch.ID, nil, func(cur *patch.Record, _ []patch.Record) error {
 				tc.fn(cur)
 				return nil
 			})

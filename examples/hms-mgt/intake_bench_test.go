@@ -187,7 +187,7 @@ func seedIntake(b *testing.B, s patch.Store, live int) {
 		wg.Go(func() {
 			for n := w; n < live; n += workers {
 				r := intakeRecord(n)
-				if _, err := s.Create(ctx, r.Patch.Tenant, func([]patch.Record) (patch.Record, error) { return r, nil }); err != nil {
+				if _, err := s.Create(ctx, r.Patch.Tenant, patch.Scope{}, func([]patch.Record) (patch.Record, error) { return r, nil }); err != nil {
 					errs <- err
 					return
 				}

@@ -239,3 +239,28 @@ func checkPatchUTF8(p *patch.Patch) error {
 	}
 	return nil
 }
+
+// Seconds returns w in whole seconds since the epoch, widened: start at
+// or before w.Start, end after w.End. The rows of patch_keys hold them,
+// and a scope's window is looked up by them: a record whose window
+// overlaps w has start_s < end and end_s > start, and starts no earlier
+// than start minus its span (end_s - start_s).
+func Seconds(w patch.Window) (start, end int64) {
+	return w.Start.Unix(), w.End.Unix() + 1
+}
+
+// Select returns the records of rs other than except that sc selects
+// (patch.Scope.Matches), in order: the exact check after a lookup by
+// Seconds, which may find more.
+func Select(rs []patch.Record, sc patch.Scope, except int64) []patch.Record {
+	out := rs[:0]
+	for i := range rs {
+		if rs[i].Patch.ID != except && sc.Matches(&rs[i]) {
+			out = append(out, rs[i])
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}

@@ -1,0 +1,34 @@
+-- The keys the live patches change, so that a write's callback is handed
+-- the few live patches its patch.Scope selects (overlapping windows, the
+-- same keys) without reading every live patch of the tenant. One row per
+-- live patch and key, removed when the patch stops being live.
+--
+-- Windows in whole seconds since the epoch, widened: start_s at or before
+-- the window's start, end_s after its end; span_s = end_s - start_s. The
+-- rows of (tenant, change) whose window overlaps [start, end) start in
+-- [start - max(span_s), end): a range of patch_keys_start, the longest
+-- span read from patch_keys_span. The store checks the records it reads
+-- against the exact windows.
+CREATE TABLE patch_keys (
+	patch_id bigint NOT NULL REFERENCES patches (id),
+	change   text   NOT NULL,
+	tenant   text   NOT NULL,
+	service  text   NOT NULL,
+	start_s  bigint NOT NULL,
+	end_s    bigint NOT NULL,
+	span_s   bigint NOT NULL,
+	PRIMARY KEY (patch_id, change)
+);
+CREATE INDEX patch_keys_start ON patch_keys (tenant, change, start_s);
+CREATE INDEX patch_keys_span ON patch_keys (tenant, change, span_s);
+
+-- The live patches stored before this migration.
+INSERT INTO patch_keys (patch_id, change, tenant, service, start_s, end_s, span_s)
+SELECT id, change, tenant, service, start_s, end_s, end_s - start_s
+FROM (
+	SELECT p.id, c.key AS change, p.tenant, p.service,
+	       floor(extract(epoch FROM (p.patch->'window'->>'start')::timestamptz))::bigint - 1 AS start_s,
+	       floor(extract(epoch FROM (p.patch->'window'->>'end')::timestamptz))::bigint + 1 AS end_s
+	FROM patches AS p, json_each(p.patch->'changes') AS c
+	WHERE p.status IN ('QUEUED', 'APPROVED', 'PUBLISHED', 'APPLIED', 'PARTIAL', 'FAILED')
+) AS k;
