@@ -39,3 +39,13 @@ func (p *PatchStore) TotalChanges(tb testing.TB) int64 {
 	}
 	return n
 }
+
+// QueuedWrites returns the patch writes waiting for the next group.
+func (p *PatchStore) QueuedWrites() int {
+	p.s.patchGroup.mu.Lock()
+	defer p.s.patchGroup.mu.Unlock()
+	return len(p.s.patchGroup.queue)
+}
+
+// GroupCommits returns the group transactions committed.
+func (p *PatchStore) GroupCommits() int64 { return p.s.patchGroup.commits.Load() }

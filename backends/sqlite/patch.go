@@ -65,79 +65,63 @@ func (p *PatchStore) ready(ctx context.Context, op string) error {
 	return nil
 }
 
-// errCallback stops a write whose callback failed: the callback's error
-// is returned as it is.
-var errCallback = errors.New("callback failed")
-
 // Create implements patch.Store.
 func (p *PatchStore) Create(ctx context.Context, tenant string, scope patch.Scope, decide func(live []patch.Record) (patch.Record, error)) (patch.Record, error) {
 	if err := p.ready(ctx, "create patch"); err != nil {
 		return patch.Record{}, err
 	}
-	var (
-		out   patch.Record
-		cbErr error
-	)
-	err := p.s.write(ctx, "create patch", func(tx *sql.Tx) error {
+	var out patch.Record
+	err := p.group(ctx, "create patch", func(ctx context.Context, tx *sql.Tx) (cb, err error) {
 		live, err := scoped(ctx, tx, tenant, 0, scope)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		r, err := decide(live)
 		if err != nil {
-			cbErr = err
-			return errCallback
+			return err, nil
 		}
 		r = r.Clone()
 		if err := patch.CheckNew(tenant, &r); err != nil {
-			cbErr = err
-			return errCallback
+			return err, nil
 		}
 		if err := patchrow.CheckRecord(&r); err != nil {
-			cbErr = err
-			return errCallback
+			return err, nil
 		}
 		pj, err := patchrow.EncodePatch(r.Patch)
 		if err != nil {
-			cbErr = err
-			return errCallback
+			return err, nil
 		}
 		vj, err := patchrow.EncodeJSON("violations", r.Violations)
 		if err != nil {
-			cbErr = err
-			return errCallback
+			return err, nil
 		}
 		tj, err := patchrow.EncodeJSON("targets", r.Targets)
 		if err != nil {
-			cbErr = err
-			return errCallback
+			return err, nil
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO patches (tenant, service, status, patch, created, updated, violations, targets, apply_seq, revert_seq)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.Patch.Tenant, r.Patch.Service, string(r.Status), pj, timeKey(r.Created), timeKey(r.Updated), vj, tj, r.ApplySeq, r.RevertSeq)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if r.Patch.ID, err = res.LastInsertId(); err != nil {
-			return err
+			return nil, err
 		}
 		if err := insertHistory(ctx, tx, r.Patch.ID, r.History, 0); err != nil {
-			return err
+			return nil, err
 		}
 		if err := upsertAcks(ctx, tx, r.Patch.ID, r.Acks); err != nil {
-			return err
+			return nil, err
 		}
 		if r.Status.Live() {
 			if err := insertKeys(ctx, tx, &r); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		out = r
-		return nil
+		return nil, nil
 	})
-	if cbErr != nil {
-		return patch.Record{}, cbErr
-	}
 	if err != nil {
 		return patch.Record{}, err
 	}
@@ -151,74 +135,63 @@ func (p *PatchStore) Update(ctx context.Context, id int64, scope func(*patch.Pat
 	if err := p.ready(ctx, "update patch"); err != nil {
 		return patch.Record{}, err
 	}
-	var (
-		out   patch.Record
-		cbErr error
-	)
-	err := p.s.write(ctx, "update patch "+strconv.FormatInt(id, 10), func(tx *sql.Tx) error {
+	var out patch.Record
+	err := p.group(ctx, "update patch "+strconv.FormatInt(id, 10), func(ctx context.Context, tx *sql.Tx) (cb, err error) {
 		found, err := loadRecords(ctx, tx, `id = ?`, []any{id}, 0, true)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(found) == 0 {
-			cbErr = mgmt.NotFound("id", "no patch %d", id)
-			return errCallback
+			return mgmt.NotFound("id", "no patch %d", id), nil
 		}
 		old := found[0]
 		cur := old.Clone()
 		var live []patch.Record
 		if scope != nil {
 			if live, err = scoped(ctx, tx, old.Patch.Tenant, id, scope(&cur.Patch)); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if err := fn(&cur, live); err != nil {
-			cbErr = err
-			return errCallback
+			return err, nil
 		}
 		cur = cur.Clone()
 		if err := patchrow.CheckRecord(&cur); err != nil {
-			cbErr = err
-			return errCallback
+			return err, nil
 		}
 		if err := patch.CheckUpdate(&old, &cur); err != nil {
-			cbErr = err
-			return errCallback
+			return err, nil
 		}
 		if cur.Status != old.Status || timeKey(cur.Updated) != timeKey(old.Updated) ||
 			!slicesEqual(cur.Targets, old.Targets) || cur.ApplySeq != old.ApplySeq || cur.RevertSeq != old.RevertSeq {
 			tj, err := patchrow.EncodeJSON("targets", cur.Targets)
 			if err != nil {
-				cbErr = err
-				return errCallback
+				return err, nil
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE patches SET status = ?, updated = ?, targets = ?, apply_seq = ?, revert_seq = ? WHERE id = ?`,
 				string(cur.Status), timeKey(cur.Updated), tj, cur.ApplySeq, cur.RevertSeq, id); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if err := insertHistory(ctx, tx, id, cur.History[len(old.History):], len(old.History)); err != nil {
-			return err
+			return nil, err
 		}
 		if err := upsertAcks(ctx, tx, id, patchrow.ChangedAcks(old.Acks, cur.Acks)); err != nil {
-			return err
+			return nil, err
 		}
 		switch {
 		case cur.Status.Live() && !old.Status.Live():
 			if err := insertKeys(ctx, tx, &cur); err != nil {
-				return err
+				return nil, err
 			}
 		case !cur.Status.Live() && old.Status.Live():
 			if _, err := tx.ExecContext(ctx, `DELETE FROM patch_keys WHERE patch_id = ?`, id); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		out = cur
-		return nil
+		return nil, nil
 	})
-	if cbErr != nil {
-		return patch.Record{}, cbErr
-	}
 	if err != nil {
 		return patch.Record{}, err
 	}

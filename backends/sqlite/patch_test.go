@@ -1,13 +1,17 @@
 package sqlite_test
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/backends/sqlite"
 	"github.com/hms-platform/mgmt/patch"
 	"github.com/hms-platform/mgmt/patch/patchtest"
@@ -124,4 +128,70 @@ func TestPatchUpdateWritesOnlyChanges(t *testing.T) {
 
 func BenchmarkPatchStore(b *testing.B) {
 	patchtest.BenchStore(b, func(b *testing.B) patch.Store { return openPatches(b) })
+}
+
+// TestPatchGroupCommit: writes that arrive while a group runs go into the
+// next one, one transaction; a write refused in it (its decide failed, or
+// its record is invalid) fails alone, and the others are stored.
+func TestPatchGroupCommit(t *testing.T) {
+	t.Parallel()
+	ps := openPatches(t)
+	t.Cleanup(func() { ps.Close() })
+	ctx := t.Context()
+	started, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		_, err := ps.Create(ctx, "iacb", patch.Scope{}, func([]patch.Record) (patch.Record, error) {
+			close(started)
+			<-release // hold the group while the others queue
+			return patchRecord("iacb", 0), nil
+		})
+		first <- err
+	}()
+	<-started
+	const n = 40
+	errs := make([]error, n)
+	ids := make([]int64, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			r, err := ps.Create(ctx, "iacb", patch.Scope{}, func([]patch.Record) (patch.Record, error) {
+				switch i % 4 {
+				case 1:
+					return patch.Record{}, errors.New("refused")
+				case 2:
+					r := patchRecord("iacb", i)
+					r.Patch.Tenant = "other" // CheckNew refuses it
+					return r, nil
+				}
+				return patchRecord("iacb", i), nil
+			})
+			errs[i], ids[i] = err, r.Patch.ID
+		})
+	}
+	for ps.QueuedWrites() < n {
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	require.NoError(t, <-first)
+	assert.Equal(t, int64(2), ps.GroupCommits(), "the first write's group, then one for the other 40")
+	stored := 1
+	for i, err := range errs {
+		switch i % 4 {
+		case 1:
+			assert.EqualError(t, err, "refused", "write %d", i)
+		case 2:
+			assert.ErrorIs(t, err, mgmt.ErrInvalid, "write %d", i)
+		default:
+			require.NoError(t, err, "write %d", i)
+			got, err := ps.Get(ctx, ids[i])
+			require.NoError(t, err)
+			assert.Equal(t, patchRecord("iacb", i).Patch.Changes, got.Patch.Changes, "write %d", i)
+			stored++
+		}
+	}
+	all, err := ps.List(ctx, patch.Filter{})
+	require.NoError(t, err)
+	assert.Len(t, all, stored, "only the accepted writes are stored")
 }

@@ -54,6 +54,8 @@ type Store struct {
 	markAlert    *sql.Stmt
 	spendService *sql.Stmt
 
+	patchGroup groupCommit // the group commit of every PatchStore of s
+
 	closeOnce sync.Once
 	closeErr  error
 }
