@@ -224,16 +224,27 @@ func scoped(ctx context.Context, q querier, tenant string, except int64, sc patc
 		args []any
 	)
 	for i, k := range keys {
-		if i > 0 {
+		// The longest span first, alone: the range below then has two
+		// constant bounds on the index.
+		var span sql.NullInt64
+		if err := q.QueryRowContext(ctx, `SELECT MAX(span_s) FROM patch_keys WHERE tenant = ? AND change = ?`, tenant, k).Scan(&span); err != nil {
+			return nil, err
+		}
+		if !span.Valid {
+			continue // no live record changes k
+		}
+		if b.Len() > 0 {
 			b.WriteString(" UNION ")
 		}
-		b.WriteString(`SELECT patch_id FROM patch_keys WHERE tenant = ? AND change = ? AND start_s < ? AND end_s > ?
-AND start_s >= ? - IFNULL((SELECT MAX(span_s) FROM patch_keys WHERE tenant = ? AND change = ?), 0)`)
-		args = append(args, tenant, k, end, start, start, tenant, k)
+		b.WriteString(`SELECT patch_id FROM patch_keys WHERE tenant = ? AND change = ? AND start_s >= ? AND start_s < ? AND end_s > ?`)
+		args = append(args, tenant, k, start-span.Int64, end, start)
 		if serviceOnly[i] {
 			b.WriteString(` AND service = ?`)
 			args = append(args, sc.Service)
 		}
+	}
+	if b.Len() == 0 {
+		return nil, nil
 	}
 	rows, err := q.QueryContext(ctx, b.String(), args...)
 	if err != nil {
@@ -387,6 +398,7 @@ func (p *PatchStore) SetCursor(ctx context.Context, name, value string) error {
 
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // loadRecords returns the records of the patches matching where, by ID,

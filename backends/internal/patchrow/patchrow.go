@@ -241,12 +241,16 @@ func checkPatchUTF8(p *patch.Patch) error {
 }
 
 // Seconds returns w in whole seconds since the epoch, widened: start at
-// or before w.Start, end after w.End. The rows of patch_keys hold them,
+// or before w.Start, end at or after w.End. The rows of patch_keys hold them,
 // and a scope's window is looked up by them: a record whose window
 // overlaps w has start_s < end and end_s > start, and starts no earlier
 // than start minus its span (end_s - start_s).
 func Seconds(w patch.Window) (start, end int64) {
-	return w.Start.Unix(), w.End.Unix() + 1
+	start, end = w.Start.Unix(), w.End.Unix()
+	if w.End.Nanosecond() > 0 {
+		end++
+	}
+	return start, end
 }
 
 // Select returns the records of rs other than except that sc selects
