@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"slices"
+	"time"
 
 	mgmt "github.com/hms-platform/mgmt"
 )
@@ -122,6 +123,11 @@ type Filter struct {
 	Tenant   string
 	Service  string
 	Statuses []Status
+	// StartedBy and EndedBy, when set, select the records whose window
+	// starts (StartedBy) or ends (EndedBy) at or before them: the windows
+	// due, which the Manager's rounds look for.
+	StartedBy time.Time
+	EndedBy   time.Time
 	// AfterID and Limit page through the records: IDs > AfterID, at most
 	// Limit (0 = no limit).
 	AfterID int64
@@ -149,6 +155,10 @@ func (f Filter) Matches(r *Record) bool {
 		if !ok {
 			return false
 		}
+	}
+	if !f.StartedBy.IsZero() && r.Patch.Window.Start.After(f.StartedBy) ||
+		!f.EndedBy.IsZero() && r.Patch.Window.End.After(f.EndedBy) {
+		return false
 	}
 	return r.Patch.ID > f.AfterID
 }

@@ -132,9 +132,10 @@ func (p *PatchStore) Create(ctx context.Context, tenant string, scope patch.Scop
 		}
 		created, createdNS := split(r.Created)
 		updated, updatedNS := split(r.Updated)
-		if err := tx.QueryRow(ctx, `INSERT INTO patches (tenant, service, status, patch, created, created_ns, updated, updated_ns, violations, targets, apply_seq, revert_seq)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+		if err := tx.QueryRow(ctx, `INSERT INTO patches (tenant, service, status, patch, created, created_ns, updated, updated_ns, violations, targets, apply_seq, revert_seq, win_start, win_end)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
 			r.Patch.Tenant, r.Patch.Service, string(r.Status), pj, created, createdNS, updated, updatedNS, vj, targetsArg(r.Targets), r.ApplySeq, r.RevertSeq,
+			patchrow.TimeKey(r.Patch.Window.Start), patchrow.TimeKey(r.Patch.Window.End),
 		).Scan(&r.Patch.ID); err != nil {
 			return nil, err
 		}
@@ -230,6 +231,39 @@ func (p *PatchStore) Update(ctx context.Context, id int64, scope func(*patch.Pat
 		return patch.Record{}, err
 	}
 	return out, nil
+}
+
+// fillWindows sets win_start and win_end of the patches stored before
+// they existed (migration 4).
+func fillWindows(ctx context.Context, pool *pgxpool.Pool) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id, patch::text FROM patches WHERE win_end = '' FOR UPDATE`)
+		if err != nil {
+			return err
+		}
+		var b pgx.Batch
+		for rows.Next() {
+			var (
+				id int64
+				pj string
+			)
+			if err := rows.Scan(&id, &pj); err != nil {
+				rows.Close()
+				return err
+			}
+			p, err := patchrow.DecodePatch(id, pj)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			b.Queue(`UPDATE patches SET win_start = $1, win_end = $2 WHERE id = $3`, patchrow.TimeKey(p.Window.Start), patchrow.TimeKey(p.Window.End), id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || b.Len() == 0 {
+			return err
+		}
+		return tx.SendBatch(ctx, &b).Close()
+	})
 }
 
 // insertKeys indexes the changes of r, live, in patch_keys: one
@@ -349,6 +383,14 @@ func (p *PatchStore) List(ctx context.Context, f patch.Filter) ([]patch.Record, 
 	if f.Service != "" {
 		args = append(args, f.Service)
 		where = append(where, "service = $"+strconv.Itoa(len(args)))
+	}
+	if !f.StartedBy.IsZero() {
+		args = append(args, patchrow.TimeKey(f.StartedBy))
+		where = append(where, "win_start <= $"+strconv.Itoa(len(args)))
+	}
+	if !f.EndedBy.IsZero() {
+		args = append(args, patchrow.TimeKey(f.EndedBy))
+		where = append(where, "win_end <= $"+strconv.Itoa(len(args)))
 	}
 	if len(f.Statuses) > 0 {
 		st := make([]string, len(f.Statuses))

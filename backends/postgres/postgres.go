@@ -67,6 +67,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	if err := fillWindows(ctx, pool); err != nil {
+		pool.Close()
+		return nil, wrap(ctx, "migrate: patch windows", err)
+	}
 	return s, nil
 }
 

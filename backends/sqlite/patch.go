@@ -99,9 +99,10 @@ func (p *PatchStore) Create(ctx context.Context, tenant string, scope patch.Scop
 		if err != nil {
 			return err, nil
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO patches (tenant, service, status, patch, created, updated, violations, targets, apply_seq, revert_seq)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.Patch.Tenant, r.Patch.Service, string(r.Status), pj, timeKey(r.Created), timeKey(r.Updated), vj, tj, r.ApplySeq, r.RevertSeq)
+		res, err := tx.ExecContext(ctx, `INSERT INTO patches (tenant, service, status, patch, created, updated, violations, targets, apply_seq, revert_seq, win_start, win_end)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.Patch.Tenant, r.Patch.Service, string(r.Status), pj, timeKey(r.Created), timeKey(r.Updated), vj, tj, r.ApplySeq, r.RevertSeq,
+			timeKey(r.Patch.Window.Start), timeKey(r.Patch.Window.End))
 		if err != nil {
 			return nil, err
 		}
@@ -196,6 +197,56 @@ func (p *PatchStore) Update(ctx context.Context, id int64, scope func(*patch.Pat
 		return patch.Record{}, err
 	}
 	return out, nil
+}
+
+// fillWindows sets win_start and win_end of the patches stored before
+// they existed (migration 4), in one transaction.
+func fillWindows(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT id, patch FROM patches WHERE win_end = ''`)
+	if err != nil {
+		return err
+	}
+	type window struct {
+		id         int64
+		start, end string
+	}
+	var ws []window
+	for rows.Next() {
+		var (
+			id int64
+			pj string
+		)
+		if err := rows.Scan(&id, &pj); err != nil {
+			rows.Close()
+			return err
+		}
+		p, err := patchrow.DecodePatch(id, pj)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		ws = append(ws, window{id, timeKey(p.Window.Start), timeKey(p.Window.End)})
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(ws) == 0 {
+		return nil
+	}
+	for _, w := range ws {
+		if _, err := tx.ExecContext(ctx, `UPDATE patches SET win_start = ?, win_end = ? WHERE id = ?`, w.start, w.end, w.id); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // insertKeys indexes the changes of r, live, in patch_keys.
@@ -351,6 +402,12 @@ func (p *PatchStore) List(ctx context.Context, f patch.Filter) ([]patch.Record, 
 	}
 	if f.Service != "" {
 		where, args = append(where, "service = ?"), append(args, f.Service)
+	}
+	if !f.StartedBy.IsZero() {
+		where, args = append(where, "win_start <= ?"), append(args, timeKey(f.StartedBy))
+	}
+	if !f.EndedBy.IsZero() {
+		where, args = append(where, "win_end <= ?"), append(args, timeKey(f.EndedBy))
 	}
 	if len(f.Statuses) > 0 {
 		ph := strings.Repeat(",?", len(f.Statuses))[1:]

@@ -97,6 +97,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := migrateRetrying(ctx, s.w, opts); err != nil {
 		return nil, s.fail(ctx, "migrate "+opts.Path, err)
 	}
+	if err := fillWindows(ctx, s.w); err != nil {
+		return nil, s.fail(ctx, "migrate "+opts.Path+": patch windows", err)
+	}
 
 	if opts.Path == Memory {
 		s.r = s.w

@@ -602,6 +602,15 @@ func listFilterCases(all []patch.Record) []listCase {
 		{"status after an ID with a limit", patch.Filter{Statuses: []patch.Status{patch.Queued, patch.Approved}, AfterID: all[3].Patch.ID, Limit: 2}},
 		{"limit beyond the matches", patch.Filter{Service: "boosters", Limit: 1000}},
 		{"after the last", patch.Filter{AfterID: all[len(all)-1].Patch.ID}},
+		{"started by a window's start", patch.Filter{StartedBy: all[5].Patch.Window.Start}},
+		{"started by a nanosecond before", patch.Filter{StartedBy: all[5].Patch.Window.Start.Add(-time.Nanosecond)}},
+		{"started by, in another zone", patch.Filter{StartedBy: all[5].Patch.Window.Start.In(time.FixedZone("EST", -5*3600))}},
+		{"ended by a window's end", patch.Filter{EndedBy: all[7].Patch.Window.End}},
+		{"ended by a nanosecond before", patch.Filter{EndedBy: all[7].Patch.Window.End.Add(-time.Nanosecond)}},
+		{"live and ended by", patch.Filter{Statuses: patch.LiveStatuses(), EndedBy: all[12].Patch.Window.End}},
+		{"approved and started by", patch.Filter{Statuses: []patch.Status{patch.Approved}, StartedBy: all[16].Patch.Window.Start, Limit: 2}},
+		{"started and ended by", patch.Filter{StartedBy: all[15].Patch.Window.Start, EndedBy: all[3].Patch.Window.End.Add(time.Nanosecond)}},
+		{"ended long ago", patch.Filter{EndedBy: storeBase}},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	mgmt "github.com/hms-platform/mgmt"
@@ -267,4 +268,11 @@ func Select(rs []patch.Record, sc patch.Scope, except int64) []patch.Record {
 		return nil
 	}
 	return out
+}
+
+// TimeKey returns t, whose UTC year is 0–9999, as the UTC time
+// "2006-01-02T15:04:05.000000000Z": 30 bytes of fixed width, whose byte
+// order is the times' order.
+func TimeKey(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000000000Z")
 }

@@ -1,3 +1,16 @@
+-- Patch windows and keys, so that the patch loop and every write read the
+-- few patches that concern them, not every live patch.
+
+-- The patch's window as UTC text of fixed width
+-- ("2006-01-02T15:04:05.000000000Z", byte order = time order): the patch
+-- loop lists the live patches whose window ended and the approved ones
+-- whose window started. The store fills them in for the patches stored
+-- before this migration when it opens the database.
+ALTER TABLE patches ADD COLUMN win_start text COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE patches ADD COLUMN win_end text COLLATE "C" NOT NULL DEFAULT '';
+CREATE INDEX patches_status_start ON patches (status, win_start);
+CREATE INDEX patches_status_end ON patches (status, win_end);
+
 -- The keys the live patches change, so that a write's callback is handed
 -- the few live patches its patch.Scope selects (overlapping windows, the
 -- same keys) without reading every live patch of the tenant. One row per

@@ -1,4 +1,16 @@
--- 0004: the keys the live patches change, so that a write's callback is
+-- 0004: patch windows and keys, so that the patch loop and every write
+-- read the few patches that concern them, not every live patch.
+
+-- The patch's window, as its created and updated are kept: the patch
+-- loop lists the live patches whose window ended and the approved ones
+-- whose window started. The store fills them in for the patches stored
+-- before this migration when it opens the database.
+ALTER TABLE patches ADD COLUMN win_start TEXT NOT NULL DEFAULT '';
+ALTER TABLE patches ADD COLUMN win_end TEXT NOT NULL DEFAULT '';
+CREATE INDEX patches_status_start ON patches (status, win_start);
+CREATE INDEX patches_status_end ON patches (status, win_end);
+
+-- The keys the live patches change, so that a write's callback is
 -- handed the few live patches its patch.Scope selects (overlapping
 -- windows, the same keys) without reading every live patch of the
 -- tenant. One row per live patch and key, removed when the patch stops
