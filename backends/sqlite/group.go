@@ -4,12 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
 
 // maxGroup bounds the writes one transaction of a group commit holds.
 const maxGroup = 256
+
+// maxYields bounds how often a group waits for more writers to queue.
+const maxYields = 8
 
 // groupCommit gathers the patch writes that arrive together and runs them
 // in one write transaction (group commit): one BEGIN IMMEDIATE and one
@@ -77,6 +81,22 @@ func (p *PatchStore) group(ctx context.Context, op string, fn func(ctx context.C
 // new goroutine.
 func (p *PatchStore) runGroup() {
 	g := &p.s.patchGroup
+	// Let the writers that are runnable reach the queue first: on few
+	// cores (GOMAXPROCS=1 above all) they would otherwise wait behind this
+	// group, whose statements and sync hold the thread, and every group
+	// would hold one write.
+	for range maxYields {
+		g.mu.Lock()
+		n := len(g.queue)
+		g.mu.Unlock()
+		runtime.Gosched()
+		g.mu.Lock()
+		grew := len(g.queue) > n
+		g.mu.Unlock()
+		if !grew || n >= maxGroup {
+			break
+		}
+	}
 	g.mu.Lock()
 	n := min(len(g.queue), maxGroup)
 	batch := g.queue[:n:n]
