@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"runtime"
 	"sync"
@@ -40,7 +39,7 @@ type groupCommit struct {
 type groupWrite struct {
 	ctx   context.Context
 	op    string
-	run   func(ctx context.Context, tx *sql.Tx) (cb, err error)
+	run   func(ctx context.Context, tx *writeTx) (cb, err error)
 	state atomic.Int32 // writeQueued, writeTaken or writeWithdrawn
 	done  chan error
 }
@@ -55,7 +54,7 @@ const (
 // whose ctx ends before its write is taken withdraws it; once taken, the
 // write completes (committed or not) and group returns what happened to
 // it, so that an error always means nothing was written.
-func (p *PatchStore) group(ctx context.Context, op string, fn func(ctx context.Context, tx *sql.Tx) (cb, err error)) error {
+func (p *PatchStore) group(ctx context.Context, op string, fn func(ctx context.Context, tx *writeTx) (cb, err error)) error {
 	w := &groupWrite{ctx: ctx, op: op, run: fn, done: make(chan error, 1)}
 	g := &p.s.patchGroup
 	g.mu.Lock()
@@ -140,21 +139,22 @@ func (p *PatchStore) commitGroup(batch []*groupWrite) {
 			w.done <- err
 		}
 	}
-	tx, err := p.s.w.BeginTx(ctx, nil)
+	sqlTx, err := p.s.w.BeginTx(ctx, nil)
 	if err != nil {
 		failAll(ws[0].op, err)
 		return
 	}
+	tx := &writeTx{tx: sqlTx, stmts: p.s.patchStmts}
 	for i, w := range ws {
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT patch_write`); err != nil {
-			_ = tx.Rollback()
+		if _, err := tx.ExecContext(ctx, savepointSQL); err != nil {
+			_ = sqlTx.Rollback()
 			failAll(w.op, err)
 			return
 		}
 		cb, err := w.run(ctx, tx)
 		if cb != nil || err != nil {
-			if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO patch_write`); rerr != nil {
-				_ = tx.Rollback()
+			if _, rerr := tx.ExecContext(ctx, rollbackToSQL); rerr != nil {
+				_ = sqlTx.Rollback()
 				failAll(w.op, errors.Join(err, rerr))
 				return
 			}
@@ -163,13 +163,13 @@ func (p *PatchStore) commitGroup(batch []*groupWrite) {
 				results[i] = p.s.fail(w.ctx, w.op, err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `RELEASE patch_write`); err != nil {
-			_ = tx.Rollback()
+		if _, err := tx.ExecContext(ctx, releaseSQL); err != nil {
+			_ = sqlTx.Rollback()
 			failAll(w.op, err)
 			return
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := sqlTx.Commit(); err != nil {
 		failAll(ws[0].op, err)
 		return
 	}

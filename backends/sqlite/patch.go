@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -71,7 +73,7 @@ func (p *PatchStore) Create(ctx context.Context, tenant string, scope patch.Scop
 		return patch.Record{}, err
 	}
 	var out patch.Record
-	err := p.group(ctx, "create patch", func(ctx context.Context, tx *sql.Tx) (cb, err error) {
+	err := p.group(ctx, "create patch", func(ctx context.Context, tx *writeTx) (cb, err error) {
 		live, err := scoped(ctx, tx, tenant, 0, scope)
 		if err != nil {
 			return nil, err
@@ -99,8 +101,7 @@ func (p *PatchStore) Create(ctx context.Context, tenant string, scope patch.Scop
 		if err != nil {
 			return err, nil
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO patches (tenant, service, status, patch, created, updated, violations, targets, apply_seq, revert_seq, win_start, win_end)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		res, err := tx.ExecContext(ctx, insertPatchSQL,
 			r.Patch.Tenant, r.Patch.Service, string(r.Status), pj, timeKey(r.Created), timeKey(r.Updated), vj, tj, r.ApplySeq, r.RevertSeq,
 			timeKey(r.Patch.Window.Start), timeKey(r.Patch.Window.End))
 		if err != nil {
@@ -137,8 +138,8 @@ func (p *PatchStore) Update(ctx context.Context, id int64, scope func(*patch.Pat
 		return patch.Record{}, err
 	}
 	var out patch.Record
-	err := p.group(ctx, "update patch "+strconv.FormatInt(id, 10), func(ctx context.Context, tx *sql.Tx) (cb, err error) {
-		found, err := loadRecords(ctx, tx, `id = ?`, "id", []any{id}, 0, true)
+	err := p.group(ctx, "update patch "+strconv.FormatInt(id, 10), func(ctx context.Context, tx *writeTx) (cb, err error) {
+		found, err := loadRecords(ctx, tx, idIs, "id", []any{id}, 0, true)
 		if err != nil {
 			return nil, err
 		}
@@ -169,7 +170,7 @@ func (p *PatchStore) Update(ctx context.Context, id int64, scope func(*patch.Pat
 			if err != nil {
 				return err, nil
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE patches SET status = ?, updated = ?, targets = ?, apply_seq = ?, revert_seq = ? WHERE id = ?`,
+			if _, err := tx.ExecContext(ctx, updatePatchSQL,
 				string(cur.Status), timeKey(cur.Updated), tj, cur.ApplySeq, cur.RevertSeq, id); err != nil {
 				return nil, err
 			}
@@ -186,7 +187,7 @@ func (p *PatchStore) Update(ctx context.Context, id int64, scope func(*patch.Pat
 				return nil, err
 			}
 		case !cur.Status.Live() && old.Status.Live():
-			if _, err := tx.ExecContext(ctx, `DELETE FROM patch_keys WHERE patch_id = ?`, id); err != nil {
+			if _, err := tx.ExecContext(ctx, deleteKeysSQL, id); err != nil {
 				return nil, err
 			}
 		}
@@ -250,10 +251,10 @@ func fillWindows(ctx context.Context, db *sql.DB) error {
 }
 
 // insertKeys indexes the changes of r, live, in patch_keys.
-func insertKeys(ctx context.Context, tx *sql.Tx, r *patch.Record) error {
+func insertKeys(ctx context.Context, tx *writeTx, r *patch.Record) error {
 	start, end := patchrow.Seconds(r.Patch.Window)
 	for k := range r.Patch.Changes {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO patch_keys (patch_id, change, tenant, service, start_s, end_s, span_s) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, insertKeySQL,
 			r.Patch.ID, k, r.Patch.Tenant, r.Patch.Service, start, end, end-start); err != nil {
 			return err
 		}
@@ -270,62 +271,53 @@ func scoped(ctx context.Context, q querier, tenant string, except int64, sc patc
 		return nil, nil
 	}
 	start, end := patchrow.Seconds(sc.Window)
-	var (
-		b    strings.Builder
-		args []any
-	)
+	found := map[int64]bool{}
 	for i, k := range keys {
 		// The longest span first, alone: the range below then has two
 		// constant bounds on the index.
 		var span sql.NullInt64
-		if err := q.QueryRowContext(ctx, `SELECT MAX(span_s) FROM patch_keys WHERE tenant = ? AND change = ?`, tenant, k).Scan(&span); err != nil {
+		if err := q.QueryRowContext(ctx, maxSpanSQL, tenant, k).Scan(&span); err != nil {
 			return nil, err
 		}
 		if !span.Valid {
 			continue // no live record changes k
 		}
-		if b.Len() > 0 {
-			b.WriteString(" UNION ")
-		}
-		b.WriteString(`SELECT patch_id FROM patch_keys WHERE tenant = ? AND change = ? AND start_s >= ? AND start_s < ? AND end_s > ?`)
-		args = append(args, tenant, k, start-span.Int64, end, start)
+		query, args := keyRangeSQL, []any{tenant, k, start - span.Int64, end, start}
 		if serviceOnly[i] {
-			b.WriteString(` AND service = ?`)
-			args = append(args, sc.Service)
+			query, args = keyRangeSvcSQL, append(args, sc.Service)
 		}
-	}
-	if b.Len() == 0 {
-		return nil, nil
-	}
-	rows, err := q.QueryContext(ctx, b.String(), args...)
-	if err != nil {
-		return nil, err
-	}
-	var ids strings.Builder
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
+		rows, err := q.QueryContext(ctx, query, args...)
+		if err != nil {
 			return nil, err
 		}
-		if id == except {
-			continue
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if id != except {
+				found[id] = true
+			}
 		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	var ids strings.Builder
+	for _, id := range slices.Sorted(maps.Keys(found)) {
 		if ids.Len() > 0 {
 			ids.WriteByte(',')
 		}
 		ids.WriteString(strconv.FormatInt(id, 10))
 	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
 	if ids.Len() == 0 {
 		return nil, nil
 	}
-	rs, err := loadRecords(ctx, q, `id IN (SELECT value FROM json_each(?))`, "id", []any{"[" + ids.String() + "]"}, 0, false)
+	rs, err := loadRecords(ctx, q, idIn, "id", []any{"[" + ids.String() + "]"}, 0, false)
 	if err != nil {
 		return nil, err
 	}
@@ -344,9 +336,9 @@ func slicesEqual(a, b []string) bool {
 	return true
 }
 
-func insertHistory(ctx context.Context, tx *sql.Tx, id int64, hs []patch.Transition, n int) error {
+func insertHistory(ctx context.Context, tx *writeTx, id int64, hs []patch.Transition, n int) error {
 	for i, h := range hs {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO patch_history (patch_id, n, from_status, to_status, actor, at, reason) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, insertHistSQL,
 			id, n+i, string(h.From), string(h.To), h.Actor, timeKey(h.At), h.Reason); err != nil {
 			return err
 		}
@@ -354,19 +346,19 @@ func insertHistory(ctx context.Context, tx *sql.Tx, id int64, hs []patch.Transit
 	return nil
 }
 
-func upsertAcks(ctx context.Context, tx *sql.Tx, id int64, acks []patch.Ack) error {
+func upsertAcks(ctx context.Context, tx *writeTx, id int64, acks []patch.Ack) error {
 	if len(acks) == 0 {
 		return nil
 	}
 	// One statement for the batch: an ack batch is often hundreds of rows.
-	st, err := tx.PrepareContext(ctx, `INSERT INTO patch_acks (patch_id, agent, op, tenant, ack_patch_id, seq, status, version, revision, hash, error, at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (patch_id, agent, op) DO UPDATE SET tenant = excluded.tenant, ack_patch_id = excluded.ack_patch_id, seq = excluded.seq,
-    status = excluded.status, version = excluded.version, revision = excluded.revision, hash = excluded.hash, error = excluded.error, at = excluded.at`)
-	if err != nil {
-		return err
+	st := tx.stmt(ctx, upsertAckSQL)
+	if st == nil {
+		var err error
+		if st, err = tx.tx.PrepareContext(ctx, upsertAckSQL); err != nil {
+			return err
+		}
+		defer st.Close()
 	}
-	defer st.Close()
 	for _, a := range acks {
 		if _, err := st.ExecContext(ctx, id, a.Agent, string(a.Op), a.Tenant, a.PatchID, a.Seq, string(a.Status), a.Version, a.Revision, a.Hash, a.Error, timeKey(a.At)); err != nil {
 			return err
@@ -380,7 +372,7 @@ func (p *PatchStore) Get(ctx context.Context, id int64) (patch.Record, error) {
 	if err := p.ready(ctx, "get patch"); err != nil {
 		return patch.Record{}, err
 	}
-	rs, err := loadRecords(ctx, p.s.r, `id = ?`, "id", []any{id}, 0, true)
+	rs, err := loadRecords(ctx, p.s.r, idIs, "id", []any{id}, 0, true)
 	if err != nil {
 		return patch.Record{}, p.s.fail(ctx, "get patch "+strconv.FormatInt(id, 10), err)
 	}
@@ -470,11 +462,7 @@ type querier interface {
 // at most limit (0: all), with their history and, when acks is set, their
 // acks: three queries, or two without acks (Acks is then nil).
 func loadRecords(ctx context.Context, q querier, where, order string, args []any, limit int, acks bool) ([]patch.Record, error) {
-	query := `SELECT id, status, patch, created, updated, violations, targets, apply_seq, revert_seq FROM patches WHERE ` + where + ` ORDER BY ` + order
-	if limit > 0 {
-		query += ` LIMIT ` + strconv.Itoa(limit)
-	}
-	rows, err := q.QueryContext(ctx, query, args...)
+	rows, err := q.QueryContext(ctx, recordsQuery(where, order, limit), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -531,11 +519,11 @@ func loadRecords(ctx context.Context, q querier, where, order string, args []any
 	var in string
 	var inArgs []any
 	if len(out) == 1 {
-		in, inArgs = `patch_id = ?`, []any{out[0].Patch.ID}
+		in, inArgs = patchIDIs, []any{out[0].Patch.ID}
 	} else {
-		in, inArgs = `patch_id IN (SELECT value FROM json_each(?))`, []any{"[" + idsJS.String() + "]"}
+		in, inArgs = patchIDIn, []any{"[" + idsJS.String() + "]"}
 	}
-	rows, err = q.QueryContext(ctx, `SELECT patch_id, from_status, to_status, actor, at, reason FROM patch_history WHERE `+in+` ORDER BY patch_id, n`, inArgs...)
+	rows, err = q.QueryContext(ctx, historyQuery(in), inArgs...)
 	if err != nil {
 		return nil, err
 	}
@@ -566,8 +554,7 @@ func loadRecords(ctx context.Context, q querier, where, order string, args []any
 	if !acks {
 		return out, nil
 	}
-	rows, err = q.QueryContext(ctx, `SELECT patch_id, agent, op, tenant, ack_patch_id, seq, status, version, revision, hash, error, at
-FROM patch_acks WHERE `+in+` ORDER BY patch_id, agent, op`, inArgs...)
+	rows, err = q.QueryContext(ctx, acksQuery(in), inArgs...)
 	if err != nil {
 		return nil, err
 	}
@@ -593,6 +580,96 @@ FROM patch_acks WHERE `+in+` ORDER BY patch_id, agent, op`, inArgs...)
 		return nil, err
 	}
 	return out, rows.Err()
+}
+
+func recordsQuery(where, order string, limit int) string {
+	q := `SELECT id, status, patch, created, updated, violations, targets, apply_seq, revert_seq FROM patches WHERE ` + where + ` ORDER BY ` + order
+	if limit > 0 {
+		q += ` LIMIT ` + strconv.Itoa(limit)
+	}
+	return q
+}
+
+func historyQuery(in string) string {
+	return `SELECT patch_id, from_status, to_status, actor, at, reason FROM patch_history WHERE ` + in + ` ORDER BY patch_id, n`
+}
+
+func acksQuery(in string) string {
+	return `SELECT patch_id, agent, op, tenant, ack_patch_id, seq, status, version, revision, hash, error, at
+FROM patch_acks WHERE ` + in + ` ORDER BY patch_id, agent, op`
+}
+
+// The statements of patch writes, prepared once when the Store opens
+// (writeTx): the driver would prepare each statement at every call, which
+// costs more than running it.
+const (
+	idIs           = `id = ?`
+	idIn           = `id IN (SELECT value FROM json_each(?))`
+	patchIDIs      = `patch_id = ?`
+	patchIDIn      = `patch_id IN (SELECT value FROM json_each(?))`
+	insertPatchSQL = `INSERT INTO patches (tenant, service, status, patch, created, updated, violations, targets, apply_seq, revert_seq, win_start, win_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	updatePatchSQL = `UPDATE patches SET status = ?, updated = ?, targets = ?, apply_seq = ?, revert_seq = ? WHERE id = ?`
+	insertHistSQL  = `INSERT INTO patch_history (patch_id, n, from_status, to_status, actor, at, reason) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	insertKeySQL   = `INSERT INTO patch_keys (patch_id, change, tenant, service, start_s, end_s, span_s) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	deleteKeysSQL  = `DELETE FROM patch_keys WHERE patch_id = ?`
+	maxSpanSQL     = `SELECT MAX(span_s) FROM patch_keys WHERE tenant = ? AND change = ?`
+	keyRangeSQL    = `SELECT patch_id FROM patch_keys WHERE tenant = ? AND change = ? AND start_s >= ? AND start_s < ? AND end_s > ?`
+	keyRangeSvcSQL = keyRangeSQL + ` AND service = ?`
+	savepointSQL   = `SAVEPOINT patch_write`
+	releaseSQL     = `RELEASE patch_write`
+	rollbackToSQL  = `ROLLBACK TO patch_write`
+	upsertAckSQL   = `INSERT INTO patch_acks (patch_id, agent, op, tenant, ack_patch_id, seq, status, version, revision, hash, error, at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (patch_id, agent, op) DO UPDATE SET tenant = excluded.tenant, ack_patch_id = excluded.ack_patch_id, seq = excluded.seq,
+    status = excluded.status, version = excluded.version, revision = excluded.revision, hash = excluded.hash, error = excluded.error, at = excluded.at`
+)
+
+// writeQueries lists the statements prepared for patch writes.
+func writeQueries() []string {
+	qs := []string{insertPatchSQL, updatePatchSQL, insertHistSQL, insertKeySQL, deleteKeysSQL, maxSpanSQL, keyRangeSQL, keyRangeSvcSQL,
+		savepointSQL, releaseSQL, rollbackToSQL, upsertAckSQL}
+	for _, w := range []string{idIs, idIn} {
+		qs = append(qs, recordsQuery(w, "id", 0))
+	}
+	for _, in := range []string{patchIDIs, patchIDIn} {
+		qs = append(qs, historyQuery(in), acksQuery(in))
+	}
+	return qs
+}
+
+// writeTx is a write transaction that runs the statements of
+// writeQueries prepared, and others as they come.
+type writeTx struct {
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+func (w *writeTx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if st, ok := w.stmts[query]; ok {
+		return w.tx.StmtContext(ctx, st)
+	}
+	return nil
+}
+
+func (w *writeTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := w.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return w.tx.ExecContext(ctx, query, args...)
+}
+
+func (w *writeTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := w.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return w.tx.QueryContext(ctx, query, args...)
+}
+
+func (w *writeTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := w.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return w.tx.QueryRowContext(ctx, query, args...)
 }
 
 // parseTimeKey reads a time written by timeKey.

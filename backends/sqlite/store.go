@@ -54,7 +54,8 @@ type Store struct {
 	markAlert    *sql.Stmt
 	spendService *sql.Stmt
 
-	patchGroup groupCommit // the group commit of every PatchStore of s
+	patchGroup groupCommit          // the group commit of every PatchStore of s
+	patchStmts map[string]*sql.Stmt // writeQueries, prepared on w
 
 	closeOnce sync.Once
 	closeErr  error
@@ -127,6 +128,14 @@ ON CONFLICT DO NOTHING`},
 			return nil, s.fail(ctx, "prepare", err)
 		}
 	}
+	s.patchStmts = map[string]*sql.Stmt{}
+	for _, q := range writeQueries() {
+		st, err := s.w.PrepareContext(ctx, q)
+		if err != nil {
+			return nil, s.fail(ctx, "prepare", err)
+		}
+		s.patchStmts[q] = st
+	}
 	for i := range s.insert {
 		if s.insert[i], err = s.w.PrepareContext(ctx, insertSQL(1<<i)); err != nil {
 			return nil, s.fail(ctx, "prepare", err)
@@ -178,7 +187,11 @@ func (o *Options) validate() error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
-		for _, st := range append(s.insert[:], s.putCap, s.markAlert, s.spendService) {
+		stmts := append(s.insert[:], s.putCap, s.markAlert, s.spendService)
+		for _, st := range s.patchStmts {
+			stmts = append(stmts, st)
+		}
+		for _, st := range stmts {
 			if st != nil {
 				errs = append(errs, st.Close())
 			}
