@@ -41,11 +41,7 @@ func (p *PatchStore) TotalChanges(tb testing.TB) int64 {
 }
 
 // QueuedWrites returns the patch writes waiting for the next group.
-func (p *PatchStore) QueuedWrites() int {
-	p.s.patchGroup.mu.Lock()
-	defer p.s.patchGroup.mu.Unlock()
-	return len(p.s.patchGroup.queue)
-}
+func (p *PatchStore) QueuedWrites() int { return p.s.patchGroup.Queued() }
 
 // GroupCommits returns the group transactions committed.
-func (p *PatchStore) GroupCommits() int64 { return p.s.patchGroup.commits.Load() }
+func (p *PatchStore) GroupCommits() int64 { return p.s.patchGroup.Commits() }

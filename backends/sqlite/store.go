@@ -14,6 +14,7 @@ import (
 	sqlite3lib "modernc.org/sqlite/lib"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/backends/internal/groupcommit"
 	"github.com/hms-platform/mgmt/budget"
 )
 
@@ -54,8 +55,8 @@ type Store struct {
 	markAlert    *sql.Stmt
 	spendService *sql.Stmt
 
-	patchGroup groupCommit          // the group commit of every PatchStore of s
-	patchStmts map[string]*sql.Stmt // writeQueries, prepared on w
+	patchGroup groupcommit.Group[*writeTx] // the group commit of every PatchStore of s
+	patchStmts map[string]*sql.Stmt        // writeQueries, prepared on w
 
 	closeOnce sync.Once
 	closeErr  error
@@ -78,6 +79,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		opts.BusyTimeout = defaultBusyTimeout
 	}
 	s := &Store{path: opts.Path}
+	s.patchGroup.Commit = s.commitPatches
 	ok := false
 	defer func() {
 		if !ok {
