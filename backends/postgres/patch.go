@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/backends/internal/groupcommit"
 	"github.com/hms-platform/mgmt/backends/internal/patchrow"
 	"github.com/hms-platform/mgmt/patch"
 )
@@ -74,27 +75,90 @@ func (p *PatchStore) ready(ctx context.Context, op string) error {
 	return nil
 }
 
-// write runs f in a transaction under tenant's lock. An error f marks as
-// the callback's (cb) is returned as it is; others get a kind.
-func (p *PatchStore) write(ctx context.Context, op string, f func(tx pgx.Tx) (cb, err error)) error {
-	var cbErr error
-	err := pgx.BeginFunc(ctx, p.s.pool, func(tx pgx.Tx) error {
-		cb, err := f(tx)
-		if cb != nil {
-			cbErr = cb
-			return cb
-		}
-		return err
-	})
-	if cbErr != nil {
-		return cbErr
+// group runs fn in the next group commit of the store's patch writes
+// (commitPatches) and returns its result: fn's own refusal as it is,
+// other errors with a kind. hint is the tenant of a Create, the ID of an
+// Update.
+func (p *PatchStore) group(ctx context.Context, op string, hint any, fn func(ctx context.Context, tx pgx.Tx) (cb, err error)) error {
+	err := p.s.patchGroup.Do(ctx, op, hint, fn)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return wrap(ctx, op, err) // withdrawn before it ran
 	}
-	return wrap(ctx, op, err)
+	return err
 }
 
-func lockTenant(ctx context.Context, tx pgx.Tx, tenant string) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, tenantLockSpace, tenant)
-	return err
+// commitPatches runs a group of patch writes in one transaction. It
+// first takes the advisory lock of every tenant the group writes, in the
+// order of their keys, so that two hosts' groups never deadlock; then it
+// runs each write in a savepoint of its own: a write refused, or whose
+// statements failed, is rolled back alone and fails alone, while a
+// failure of the transaction itself fails every write of the group.
+func (s *Store) commitPatches(ws []*groupcommit.Write[pgx.Tx]) []error {
+	// The transaction outlives any one caller's context: a caller leaving
+	// must not roll back the others' writes.
+	ctx := context.WithoutCancel(ws[0].Context())
+	results := make([]error, len(ws))
+	failAll := func(op string, err error) []error {
+		err = wrap(ctx, op, err)
+		for i := range results {
+			results[i] = err
+		}
+		return results
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return failAll(ws[0].Op(), err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }() // after Commit, nothing
+	var (
+		tenants []string
+		ids     []int64
+	)
+	for _, w := range ws {
+		switch h := w.Hint().(type) {
+		case string:
+			tenants = append(tenants, h)
+		case int64:
+			ids = append(ids, h)
+		}
+	}
+	// A patch's tenant never changes: read those of the updates, lock
+	// them all, then read the patches as the locks' previous holders left
+	// them.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, k) FROM (
+	SELECT DISTINCT hashtext(t) AS k FROM (SELECT unnest($2::text[]) UNION SELECT tenant FROM patches WHERE id = ANY($3)) AS u (t) ORDER BY k
+) AS l`, tenantLockSpace, tenants, ids); err != nil {
+		return failAll(ws[0].Op(), err)
+	}
+	// One savepoint at a time, patch_write: set before the first write,
+	// and after each that succeeded (RELEASE and SAVEPOINT in one round
+	// trip: no arguments, the simple protocol); a failed write is rolled
+	// back to it, which keeps it for the next.
+	next := `SAVEPOINT patch_write`
+	for i, w := range ws {
+		if next != "" {
+			if _, err := tx.Exec(ctx, next); err != nil {
+				return failAll(w.Op(), err)
+			}
+		}
+		cb, err := w.Run(ctx, tx)
+		if cb != nil || err != nil {
+			if _, rerr := tx.Exec(ctx, `ROLLBACK TO patch_write`); rerr != nil {
+				return failAll(w.Op(), errors.Join(err, rerr))
+			}
+			results[i] = cb
+			if cb == nil {
+				results[i] = wrap(w.Context(), w.Op(), err)
+			}
+			next = ""
+			continue
+		}
+		next = `RELEASE patch_write; SAVEPOINT patch_write`
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return failAll(ws[0].Op(), err)
+	}
+	return results
 }
 
 // Create implements patch.Store.
@@ -103,10 +167,7 @@ func (p *PatchStore) Create(ctx context.Context, tenant string, scope patch.Scop
 		return patch.Record{}, err
 	}
 	var out patch.Record
-	err := p.write(ctx, "create patch", func(tx pgx.Tx) (error, error) {
-		if err := lockTenant(ctx, tx, tenant); err != nil {
-			return nil, err
-		}
+	err := p.group(ctx, "create patch", tenant, func(ctx context.Context, tx pgx.Tx) (error, error) {
 		live, err := scoped(ctx, tx, tenant, 0, scope)
 		if err != nil {
 			return nil, err
@@ -132,20 +193,39 @@ func (p *PatchStore) Create(ctx context.Context, tenant string, scope patch.Scop
 		}
 		created, createdNS := split(r.Created)
 		updated, updatedNS := split(r.Updated)
-		if err := tx.QueryRow(ctx, `INSERT INTO patches (tenant, service, status, patch, created, created_ns, updated, updated_ns, violations, targets, apply_seq, revert_seq, win_start, win_end)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
+		// The patch, its history and its keys: one statement.
+		n := len(r.History)
+		from, to, actors, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		ats, atNS := make([]time.Time, n), make([]int16, n)
+		for i, h := range r.History {
+			from[i], to[i], actors[i], reasons[i] = string(h.From), string(h.To), h.Actor, h.Reason
+			ats[i], atNS[i] = split(h.At)
+		}
+		var keys []string
+		if r.Status.Live() {
+			keys = r.Patch.Changes.Keys()
+		}
+		start, end := patchrow.Seconds(r.Patch.Window)
+		if err := tx.QueryRow(ctx, `WITH p AS (
+	INSERT INTO patches (tenant, service, status, patch, created, created_ns, updated, updated_ns, violations, targets, apply_seq, revert_seq, win_start, win_end)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id
+), h AS (
+	INSERT INTO patch_history (patch_id, n, from_status, to_status, actor, at, at_ns, reason)
+	SELECT p.id, h.n - 1, h.f, h.t, h.a, h.at, h.ns, h.r
+	FROM p, unnest($15::text[], $16::text[], $17::text[], $18::timestamptz[], $19::smallint[], $20::text[]) WITH ORDINALITY AS h (f, t, a, at, ns, r, n)
+), k AS (
+	INSERT INTO patch_keys (patch_id, change, tenant, service, start_s, end_s, span_s)
+	SELECT p.id, k, $1, $2, $21::bigint, $22::bigint, $22::bigint - $21::bigint FROM p, unnest($23::text[]) AS k
+)
+SELECT id FROM p`,
 			r.Patch.Tenant, r.Patch.Service, string(r.Status), pj, created, createdNS, updated, updatedNS, vj, targetsArg(r.Targets), r.ApplySeq, r.RevertSeq,
 			patchrow.TimeKey(r.Patch.Window.Start), patchrow.TimeKey(r.Patch.Window.End),
+			from, to, actors, ats, atNS, reasons, start, end, targetsArg(keys),
 		).Scan(&r.Patch.ID); err != nil {
 			return nil, err
 		}
-		if err := writeChildren(ctx, tx, r.Patch.ID, r.History, 0, r.Acks); err != nil {
+		if err := writeChildren(ctx, tx, r.Patch.ID, nil, 0, r.Acks); err != nil {
 			return nil, err
-		}
-		if r.Status.Live() {
-			if err := insertKeys(ctx, tx, &r); err != nil {
-				return nil, err
-			}
 		}
 		out = r
 		return nil, nil
@@ -164,20 +244,7 @@ func (p *PatchStore) Update(ctx context.Context, id int64, scope func(*patch.Pat
 		return patch.Record{}, err
 	}
 	var out patch.Record
-	err := p.write(ctx, "update patch "+strconv.FormatInt(id, 10), func(tx pgx.Tx) (error, error) {
-		// A patch's tenant never changes: read it, lock it, then read the
-		// patch as the lock's previous holder left it.
-		var tenant string
-		err := tx.QueryRow(ctx, `SELECT tenant FROM patches WHERE id = $1`, id).Scan(&tenant)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return mgmt.NotFound("id", "no patch %d", id), nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := lockTenant(ctx, tx, tenant); err != nil {
-			return nil, err
-		}
+	err := p.group(ctx, "update patch "+strconv.FormatInt(id, 10), id, func(ctx context.Context, tx pgx.Tx) (error, error) {
 		found, err := loadRecords(ctx, tx, `id = $1`, []any{id}, 0, true)
 		if err != nil {
 			return nil, err
@@ -189,7 +256,7 @@ func (p *PatchStore) Update(ctx context.Context, id int64, scope func(*patch.Pat
 		cur := old.Clone()
 		var live []patch.Record
 		if scope != nil {
-			if live, err = scoped(ctx, tx, tenant, id, scope(&cur.Patch)); err != nil {
+			if live, err = scoped(ctx, tx, old.Patch.Tenant, id, scope(&cur.Patch)); err != nil {
 				return nil, err
 			}
 		}
