@@ -216,6 +216,8 @@ func (p *PatchStore) Create(ctx context.Context, tenant string, scope patch.Scop
 ), k AS (
 	INSERT INTO patch_keys (patch_id, change, tenant, service, start_s, end_s, span_s)
 	SELECT p.id, k, $1, $2, $21::bigint, $22::bigint, $22::bigint - $21::bigint FROM p, unnest($23::text[]) AS k
+), s AS (
+	`+upsertSpans("$1", "$21", "$22", "$23")+`
 )
 SELECT id FROM p`,
 			r.Patch.Tenant, r.Patch.Service, string(r.Status), pj, created, createdNS, updated, updatedNS, vj, targetsArg(r.Targets), r.ApplySeq, r.RevertSeq,
@@ -340,10 +342,22 @@ func insertKeys(ctx context.Context, tx pgx.Tx, r *patch.Record) error {
 		return nil
 	}
 	start, end := patchrow.Seconds(r.Patch.Window)
-	_, err := tx.Exec(ctx, `INSERT INTO patch_keys (patch_id, change, tenant, service, start_s, end_s, span_s)
-SELECT $1, k, $2, $3, $4, $5, $6 FROM unnest($7::text[]) AS k`,
-		r.Patch.ID, r.Patch.Tenant, r.Patch.Service, start, end, end-start, r.Patch.Changes.Keys())
+	_, err := tx.Exec(ctx, `WITH k AS (
+	INSERT INTO patch_keys (patch_id, change, tenant, service, start_s, end_s, span_s)
+	SELECT $3, k, $1, $2, $4::bigint, $5::bigint, $5::bigint - $4::bigint FROM unnest($6::text[]) AS k
+)
+`+upsertSpans("$1", "$4", "$5", "$6"),
+		r.Patch.Tenant, r.Patch.Service, r.Patch.ID, start, end, r.Patch.Changes.Keys())
 	return err
+}
+
+// upsertSpans returns the statement that raises the longest span of
+// tenant's changes keys to end - start (patch_key_spans): parameter
+// numbers.
+func upsertSpans(tenant, start, end, keys string) string {
+	return `INSERT INTO patch_key_spans (tenant, change, span_s)
+	SELECT ` + tenant + `, k, ` + end + `::bigint - ` + start + `::bigint FROM unnest(` + keys + `::text[]) AS k
+	ON CONFLICT (tenant, change) DO UPDATE SET span_s = excluded.span_s WHERE patch_key_spans.span_s < excluded.span_s`
 }
 
 // scoped returns tenant's live records other than except that sc
@@ -355,20 +369,33 @@ func scoped(ctx context.Context, q querier, tenant string, except int64, sc patc
 		return nil, nil
 	}
 	start, end := patchrow.Seconds(sc.Window)
+	// Per key, the longest span first, alone: the range scans that follow
+	// then have two constant bounds on the index.
+	spans := make([]*int64, len(keys))
+	if err := q.QueryRow(ctx, `SELECT array_agg((SELECT span_s FROM patch_key_spans WHERE tenant = $1 AND change = k) ORDER BY i)
+FROM unnest($2::text[]) WITH ORDINALITY AS u (k, i)`, tenant, keys).Scan(&spans); err != nil {
+		return nil, err
+	}
 	args := []any{tenant, start, end, except}
 	var b strings.Builder
 	for i, k := range keys {
-		if i > 0 {
+		if spans[i] == nil {
+			continue // no live record changes k
+		}
+		if b.Len() > 0 {
 			b.WriteString(" UNION ")
 		}
-		args = append(args, k)
-		n := "$" + strconv.Itoa(len(args))
-		b.WriteString(`SELECT patch_id FROM patch_keys WHERE tenant = $1 AND change = ` + n + ` AND start_s < $3 AND end_s > $2 AND patch_id <> $4
-AND start_s >= $2 - coalesce((SELECT max(span_s) FROM patch_keys WHERE tenant = $1 AND change = ` + n + `), 0)`)
+		args = append(args, k, start-*spans[i])
+		n := len(args)
+		b.WriteString(`SELECT patch_id FROM patch_keys WHERE tenant = $1 AND change = $` + strconv.Itoa(n-1) +
+			` AND start_s >= $` + strconv.Itoa(n) + ` AND start_s < $3 AND end_s > $2 AND patch_id <> $4`)
 		if serviceOnly[i] {
 			args = append(args, sc.Service)
 			b.WriteString(` AND service = $` + strconv.Itoa(len(args)))
 		}
+	}
+	if b.Len() == 0 {
+		return nil, nil
 	}
 	rows, err := q.Query(ctx, b.String(), args...)
 	if err != nil {
@@ -504,6 +531,7 @@ func (p *PatchStore) SetCursor(ctx context.Context, name, value string) error {
 
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 var (

@@ -17,11 +17,11 @@ CREATE INDEX patches_status_end ON patches (status, win_end);
 -- live patch and key, removed when the patch stops being live.
 --
 -- Windows in whole seconds since the epoch, widened: start_s at or before
--- the window's start, end_s after its end; span_s = end_s - start_s. The
--- rows of (tenant, change) whose window overlaps [start, end) start in
--- [start - max(span_s), end): a range of patch_keys_start, the longest
--- span read from patch_keys_span. The store checks the records it reads
--- against the exact windows.
+-- the window's start, end_s at or after its end; span_s = end_s - start_s.
+-- The rows of (tenant, change) whose window overlaps [start, end) start in
+-- [start - span, end), span the longest of theirs: a range of
+-- patch_keys_start, span read from patch_key_spans. The store checks the
+-- records it reads against the exact windows.
 CREATE TABLE patch_keys (
 	patch_id bigint NOT NULL REFERENCES patches (id),
 	change   text   NOT NULL,
@@ -33,7 +33,17 @@ CREATE TABLE patch_keys (
 	PRIMARY KEY (patch_id, change)
 );
 CREATE INDEX patch_keys_start ON patch_keys (tenant, change, start_s);
-CREATE INDEX patch_keys_span ON patch_keys (tenant, change, span_s);
+
+-- The longest span_s of each tenant's and change's rows, ever: it only
+-- grows, a bound that stays true when rows go. (An index on span_s would
+-- answer max() exactly, but the planner takes it for the range scans of
+-- patch_keys_start when the table has no statistics yet.)
+CREATE TABLE patch_key_spans (
+	tenant text   NOT NULL,
+	change text   NOT NULL,
+	span_s bigint NOT NULL,
+	PRIMARY KEY (tenant, change)
+);
 
 -- The live patches stored before this migration.
 INSERT INTO patch_keys (patch_id, change, tenant, service, start_s, end_s, span_s)
@@ -45,3 +55,6 @@ FROM (
 	FROM patches AS p, json_each(p.patch->'changes') AS c
 	WHERE p.status IN ('QUEUED', 'APPROVED', 'PUBLISHED', 'APPLIED', 'PARTIAL', 'FAILED')
 ) AS k;
+
+INSERT INTO patch_key_spans (tenant, change, span_s)
+SELECT tenant, change, max(span_s) FROM patch_keys GROUP BY tenant, change;
