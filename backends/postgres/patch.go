@@ -247,7 +247,7 @@ func (p *PatchStore) Update(ctx context.Context, id int64, scope func(*patch.Pat
 	}
 	var out patch.Record
 	err := p.group(ctx, "update patch "+strconv.FormatInt(id, 10), id, func(ctx context.Context, tx pgx.Tx) (error, error) {
-		found, err := loadRecords(ctx, tx, `id = $1`, []any{id}, 0, true)
+		found, err := loadRecord(ctx, tx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -272,24 +272,24 @@ func (p *PatchStore) Update(ctx context.Context, id int64, scope func(*patch.Pat
 		if err := patch.CheckUpdate(&old, &cur); err != nil {
 			return err, nil
 		}
+		var b pgx.Batch
 		if cur.Status != old.Status || !sameInstant(cur.Updated, old.Updated) || !slices.Equal(cur.Targets, old.Targets) ||
 			cur.ApplySeq != old.ApplySeq || cur.RevertSeq != old.RevertSeq {
 			updated, updatedNS := split(cur.Updated)
-			if _, err := tx.Exec(ctx, `UPDATE patches SET status = $1, updated = $2, updated_ns = $3, targets = $4, apply_seq = $5, revert_seq = $6 WHERE id = $7`,
-				string(cur.Status), updated, updatedNS, targetsArg(cur.Targets), cur.ApplySeq, cur.RevertSeq, id); err != nil {
+			b.Queue(`UPDATE patches SET status = $1, updated = $2, updated_ns = $3, targets = $4, apply_seq = $5, revert_seq = $6 WHERE id = $7`,
+				string(cur.Status), updated, updatedNS, targetsArg(cur.Targets), cur.ApplySeq, cur.RevertSeq, id)
+		}
+		queueChildren(&b, id, cur.History[len(old.History):], len(old.History), patchrow.ChangedAcks(old.Acks, cur.Acks))
+		if !cur.Status.Live() && old.Status.Live() {
+			b.Queue(`DELETE FROM patch_keys WHERE patch_id = $1`, id)
+		}
+		if b.Len() > 0 { // the row, its children and its keys: one round trip
+			if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 				return nil, err
 			}
 		}
-		if err := writeChildren(ctx, tx, id, cur.History[len(old.History):], len(old.History), patchrow.ChangedAcks(old.Acks, cur.Acks)); err != nil {
-			return nil, err
-		}
-		switch {
-		case cur.Status.Live() && !old.Status.Live():
+		if cur.Status.Live() && !old.Status.Live() {
 			if err := insertKeys(ctx, tx, &cur); err != nil {
-				return nil, err
-			}
-		case !cur.Status.Live() && old.Status.Live():
-			if _, err := tx.Exec(ctx, `DELETE FROM patch_keys WHERE patch_id = $1`, id); err != nil {
 				return nil, err
 			}
 		}
@@ -431,6 +431,12 @@ func writeChildren(ctx context.Context, tx pgx.Tx, id int64, hs []patch.Transiti
 		return nil
 	}
 	var b pgx.Batch
+	queueChildren(&b, id, hs, n, acks)
+	return tx.SendBatch(ctx, &b).Close()
+}
+
+// queueChildren queues writeChildren's statements on b.
+func queueChildren(b *pgx.Batch, id int64, hs []patch.Transition, n int, acks []patch.Ack) {
 	for i, h := range hs {
 		at, ns := split(h.At)
 		b.Queue(`INSERT INTO patch_history (patch_id, n, from_status, to_status, actor, at, at_ns, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -445,7 +451,6 @@ ON CONFLICT (patch_id, agent, op) DO UPDATE SET tenant = excluded.tenant, ack_pa
 	at = excluded.at, at_ns = excluded.at_ns`,
 			id, a.Agent, string(a.Op), a.Tenant, a.PatchID, a.Seq, string(a.Status), a.Version, a.Revision, a.Hash, a.Error, at, ns)
 	}
-	return tx.SendBatch(ctx, &b).Close()
 }
 
 // Get implements patch.Store.
@@ -543,8 +548,7 @@ var (
 // at most limit (0: all), with their history and, when acks is set, their
 // acks: three queries, or two without acks (Acks is then nil).
 func loadRecords(ctx context.Context, q querier, where string, args []any, limit int, acks bool) ([]patch.Record, error) {
-	query := `SELECT id, status, patch::text, created, created_ns, updated, updated_ns, violations::text, targets, apply_seq, revert_seq
-FROM patches WHERE ` + where + ` ORDER BY id`
+	query := patchesQuery + where + ` ORDER BY id`
 	if limit > 0 {
 		query += ` LIMIT ` + strconv.Itoa(limit)
 	}
@@ -552,11 +556,74 @@ FROM patches WHERE ` + where + ` ORDER BY id`
 	if err != nil {
 		return nil, err
 	}
-	var (
-		out   []patch.Record
-		ids   []int64
-		index = map[int64]int{}
-	)
+	out, ids, index, err := scanPatches(rows)
+	if err != nil || len(out) == 0 {
+		return nil, err
+	}
+	if rows, err = q.Query(ctx, historyQuery, ids); err != nil {
+		return nil, err
+	}
+	if err := scanHistory(rows, out, index); err != nil {
+		return nil, err
+	}
+	if !acks {
+		return out, nil
+	}
+	if rows, err = q.Query(ctx, acksQuery, ids); err != nil {
+		return nil, err
+	}
+	return out, scanAcks(rows, out, index)
+}
+
+// loadRecord returns the record with the given ID, whole (nil when none),
+// in one round trip.
+func loadRecord(ctx context.Context, tx pgx.Tx, id int64) ([]patch.Record, error) {
+	var b pgx.Batch
+	ids := []int64{id}
+	b.Queue(patchesQuery+`id = ANY($1)`, ids)
+	b.Queue(historyQuery, ids)
+	b.Queue(acksQuery, ids)
+	br := tx.SendBatch(ctx, &b)
+	defer br.Close()
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	out, _, index, err := scanPatches(rows)
+	if err != nil {
+		return nil, err
+	}
+	if rows, err = br.Query(); err != nil {
+		return nil, err
+	}
+	if err := scanHistory(rows, out, index); err != nil {
+		return nil, err
+	}
+	if rows, err = br.Query(); err != nil {
+		return nil, err
+	}
+	if err := scanAcks(rows, out, index); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, br.Close()
+	}
+	return out, br.Close()
+}
+
+const (
+	patchesQuery = `SELECT id, status, patch::text, created, created_ns, updated, updated_ns, violations::text, targets, apply_seq, revert_seq
+FROM patches WHERE `
+	historyQuery = `SELECT patch_id, from_status, to_status, actor, at, at_ns, reason FROM patch_history
+WHERE patch_id = ANY($1) ORDER BY patch_id, n`
+	acksQuery = `SELECT patch_id, agent, op, tenant, ack_patch_id, seq, status, version, revision, hash, error, at, at_ns
+FROM patch_acks WHERE patch_id = ANY($1) ORDER BY patch_id, agent, op`
+)
+
+// scanPatches reads the rows of patchesQuery and closes them.
+func scanPatches(rows pgx.Rows) (out []patch.Record, ids []int64, index map[int64]int, err error) {
+	defer rows.Close()
+	index = map[int64]int{}
 	for rows.Next() {
 		var (
 			id                   int64
@@ -566,15 +633,13 @@ FROM patches WHERE ` + where + ` ORDER BY id`
 			r                    patch.Record
 		)
 		if err := rows.Scan(&id, &status, &pj, &created, &createdNS, &updated, &updatedNS, &vj, &r.Targets, &r.ApplySeq, &r.RevertSeq); err != nil {
-			rows.Close()
-			return nil, err
+			return nil, nil, nil, err
 		}
 		if r.Patch, err = patchrow.DecodePatch(id, pj); err == nil {
 			r.Violations, err = patchrow.DecodeJSON[patch.Violation](id, "violations", vj)
 		}
 		if err != nil {
-			rows.Close()
-			return nil, err
+			return nil, nil, nil, err
 		}
 		r.Status = patch.Status(status)
 		r.Created, r.Updated = join(created, createdNS), join(updated, updatedNS)
@@ -586,18 +651,12 @@ FROM patches WHERE ` + where + ` ORDER BY id`
 		ids = append(ids, id)
 	}
 	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(out) == 0 {
-		return nil, nil
-	}
+	return out, ids, index, rows.Err()
+}
 
-	rows, err = q.Query(ctx, `SELECT patch_id, from_status, to_status, actor, at, at_ns, reason FROM patch_history
-WHERE patch_id = ANY($1) ORDER BY patch_id, n`, ids)
-	if err != nil {
-		return nil, err
-	}
+// scanHistory reads the rows of historyQuery into out and closes them.
+func scanHistory(rows pgx.Rows, out []patch.Record, index map[int64]int) error {
+	defer rows.Close()
 	for rows.Next() {
 		var (
 			id       int64
@@ -607,26 +666,19 @@ WHERE patch_id = ANY($1) ORDER BY patch_id, n`, ids)
 			h        patch.Transition
 		)
 		if err := rows.Scan(&id, &from, &to, &h.Actor, &at, &ns, &h.Reason); err != nil {
-			rows.Close()
-			return nil, err
+			return err
 		}
 		h.From, h.To, h.At = patch.Status(from), patch.Status(to), join(at, ns)
 		r := &out[index[id]]
 		r.History = append(r.History, h)
 	}
 	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if !acks {
-		return out, nil
-	}
+	return rows.Err()
+}
 
-	rows, err = q.Query(ctx, `SELECT patch_id, agent, op, tenant, ack_patch_id, seq, status, version, revision, hash, error, at, at_ns
-FROM patch_acks WHERE patch_id = ANY($1) ORDER BY patch_id, agent, op`, ids)
-	if err != nil {
-		return nil, err
-	}
+// scanAcks reads the rows of acksQuery into out and closes them.
+func scanAcks(rows pgx.Rows, out []patch.Record, index map[int64]int) error {
+	defer rows.Close()
 	for rows.Next() {
 		var (
 			id         int64
@@ -636,13 +688,12 @@ FROM patch_acks WHERE patch_id = ANY($1) ORDER BY patch_id, agent, op`, ids)
 			a          patch.Ack
 		)
 		if err := rows.Scan(&id, &a.Agent, &op, &a.Tenant, &a.PatchID, &a.Seq, &status, &a.Version, &a.Revision, &a.Hash, &a.Error, &at, &ns); err != nil {
-			rows.Close()
-			return nil, err
+			return err
 		}
 		a.Op, a.Status, a.At = patch.Op(op), patch.AckStatus(status), join(at, ns)
 		r := &out[index[id]]
 		r.Acks = append(r.Acks, a)
 	}
 	rows.Close()
-	return out, rows.Err()
+	return rows.Err()
 }
