@@ -23,13 +23,15 @@ import (
 // one from (*Store).Patches, or from OpenPatches; it is safe for
 // concurrent use, by every host of a deployment at once.
 //
-// Every Create and Update is one transaction that first takes
-// pg_advisory_xact_lock on the tenant (a hash of its name, in a key space
-// of the store's own): writes of one tenant are serialized across hosts,
-// and writes of different tenants run in parallel (two tenants whose
-// names hash alike share a lock, which costs only parallelism). It reads
-// the tenant's live patches after taking the lock, under READ COMMITTED:
-// it sees every write the lock's previous holder committed.
+// The Creates and Updates that arrive together run in one transaction
+// (group commit), each in a savepoint, that first takes
+// pg_advisory_xact_lock on each tenant it writes (a hash of its name, in
+// a key space of the store's own): writes of one tenant are serialized
+// across hosts, and writes of different tenants run in parallel on
+// different hosts (two tenants whose names hash alike share a lock, which
+// costs only parallelism). Each write reads the live patches its scope
+// selects after the locks are taken, under READ COMMITTED: it sees every
+// write the locks' previous holders committed.
 type PatchStore struct {
 	s      *Store
 	own    bool // Close closes s

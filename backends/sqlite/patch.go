@@ -22,10 +22,11 @@ import (
 // one from (*Store).Patches, or from OpenPatches; it is safe for
 // concurrent use.
 //
-// Every Create and Update is one write transaction (BEGIN IMMEDIATE)
-// on the database's one write connection: it holds SQLite's write lock,
-// so writes of every tenant, in this process and others, are serialized —
-// a tenant write lock and more.
+// The Creates and Updates that arrive together run in one write
+// transaction (BEGIN IMMEDIATE; group commit) on the database's one write
+// connection, each in a savepoint: it holds SQLite's write lock, so writes
+// of every tenant, in this process and others, are serialized — a tenant
+// write lock and more.
 type PatchStore struct {
 	s      *Store
 	own    bool // Close closes s

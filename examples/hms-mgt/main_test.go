@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hms-platform/mgmt/internal/apitest"
 	"github.com/hms-platform/mgmt/examples/internal/host"
+	"github.com/hms-platform/mgmt/internal/apitest"
 )
 
 func TestFlags(t *testing.T) {

@@ -21,8 +21,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hms-platform/mgmt/backends/simcluster"
-	"github.com/hms-platform/mgmt/internal/apitest"
 	"github.com/hms-platform/mgmt/examples/internal/host"
+	"github.com/hms-platform/mgmt/internal/apitest"
 	"github.com/hms-platform/mgmt/scaler"
 )
 
