@@ -3,10 +3,13 @@ package sqlite_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -194,4 +197,60 @@ func TestPatchGroupCommit(t *testing.T) {
 	all, err := ps.List(ctx, patch.Filter{})
 	require.NoError(t, err)
 	assert.Len(t, all, stored, "only the accepted writes are stored")
+}
+
+// TestPatchMigration4 fills in what migration 4 adds for the patches
+// stored before it: their windows (when the store opens) and the keys of
+// the live ones (the migration's own statement).
+func TestPatchMigration4(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "mgmt.db")
+	ctx := t.Context()
+	s := openAt(t, path)
+	ps := s.Patches()
+	var live, ended patch.Record
+	for i, st := range []patch.Status{patch.Approved, patch.Expired} {
+		r := patchRecord("iacb", i)
+		r.Patch.Window.Start = r.Patch.Window.Start.Add(time.Duration(i)*time.Hour + 123*time.Nanosecond)
+		r.Status = st
+		got, err := ps.Create(ctx, "iacb", patch.Scope{}, func([]patch.Record) (patch.Record, error) { return r, nil })
+		require.NoError(t, err)
+		if st.Live() {
+			live = got
+		} else {
+			ended = got
+		}
+	}
+	// As before migration 4.
+	require.NoError(t, s.Exec(ctx, `UPDATE patches SET win_start = '', win_end = ''`))
+	require.NoError(t, s.Exec(ctx, `DELETE FROM patch_keys`))
+	sql, err := os.ReadFile("migrations/0004_patch_keys.sql")
+	require.NoError(t, err)
+	_, backfill, ok := strings.Cut(string(sql), "-- The live patches stored before this migration.")
+	require.True(t, ok, "the migration's backfill")
+	require.NoError(t, s.Exec(ctx, backfill))
+	require.NoError(t, s.Close())
+
+	ps, err = sqlite.OpenPatches(ctx, sqlite.Options{Path: path})
+	require.NoError(t, err)
+	defer ps.Close()
+	for _, r := range []patch.Record{live, ended} {
+		got, err := ps.List(ctx, patch.Filter{StartedBy: r.Patch.Window.Start, EndedBy: r.Patch.Window.End, AfterID: r.Patch.ID - 1, Limit: 1})
+		require.NoError(t, err)
+		require.Len(t, got, 1, "patch %d's window is filled in", r.Patch.ID)
+		assert.Equal(t, r.Patch.ID, got[0].Patch.ID)
+		got, err = ps.List(ctx, patch.Filter{StartedBy: r.Patch.Window.Start.Add(-time.Nanosecond), AfterID: r.Patch.ID - 1, Limit: 1})
+		require.NoError(t, err)
+		assert.Empty(t, got, "to the nanosecond")
+	}
+	sc := patch.Scope{Window: live.Patch.Window, Shared: []string{"rate_limit_rps"}}
+	var seen []int64
+	_, err = ps.Create(ctx, "iacb", sc, func(l []patch.Record) (patch.Record, error) {
+		for _, r := range l {
+			seen = append(seen, r.Patch.ID)
+		}
+		return patch.Record{}, errors.New("done")
+	})
+	require.EqualError(t, err, "done")
+	assert.Equal(t, []int64{live.Patch.ID}, seen, "the live patch's keys are indexed")
 }
