@@ -371,33 +371,24 @@ func scoped(ctx context.Context, q querier, tenant string, except int64, sc patc
 		return nil, nil
 	}
 	start, end := patchrow.Seconds(sc.Window)
-	// Per key, the longest span first, alone: the range scans that follow
-	// then have two constant bounds on the index.
-	spans := make([]*int64, len(keys))
-	if err := q.QueryRow(ctx, `SELECT array_agg((SELECT span_s FROM patch_key_spans WHERE tenant = $1 AND change = k) ORDER BY i)
-FROM unnest($2::text[]) WITH ORDINALITY AS u (k, i)`, tenant, keys).Scan(&spans); err != nil {
-		return nil, err
-	}
+	// Per key, the rows that start within its longest span
+	// (patch_key_spans, read first: an InitPlan) before the window's end,
+	// on patch_keys_start.
 	args := []any{tenant, start, end, except}
 	var b strings.Builder
 	for i, k := range keys {
-		if spans[i] == nil {
-			continue // no live record changes k
-		}
 		if b.Len() > 0 {
 			b.WriteString(" UNION ")
 		}
-		args = append(args, k, start-*spans[i])
-		n := len(args)
-		b.WriteString(`SELECT patch_id FROM patch_keys WHERE tenant = $1 AND change = $` + strconv.Itoa(n-1) +
-			` AND start_s >= $` + strconv.Itoa(n) + ` AND start_s < $3 AND end_s > $2 AND patch_id <> $4`)
+		args = append(args, k)
+		n := "$" + strconv.Itoa(len(args))
+		b.WriteString(`SELECT patch_id FROM patch_keys WHERE tenant = $1 AND change = ` + n +
+			` AND start_s >= $2::bigint - (SELECT span_s FROM patch_key_spans WHERE tenant = $1 AND change = ` + n + `)` +
+			` AND start_s < $3 AND end_s > $2 AND patch_id <> $4`)
 		if serviceOnly[i] {
 			args = append(args, sc.Service)
 			b.WriteString(` AND service = $` + strconv.Itoa(len(args)))
 		}
-	}
-	if b.Len() == 0 {
-		return nil, nil
 	}
 	rows, err := q.Query(ctx, b.String(), args...)
 	if err != nil {
