@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/backends/postgres"
 	"github.com/hms-platform/mgmt/patch"
 	"github.com/hms-platform/mgmt/patch/patchtest"
@@ -160,4 +161,47 @@ func ackXmins(t *testing.T, conn *pgx.Conn) map[string]string {
 
 func BenchmarkPatchStore(b *testing.B) {
 	patchtest.BenchStore(b, func(b *testing.B) patch.Store { return openPatches(b) })
+}
+
+// TestPatchWriteFailsAlone: a write whose statement the server rejects
+// (a NUL in text) fails alone, of kind invalid, whatever group it shares
+// with concurrent writes, which are stored.
+func TestPatchWriteFailsAlone(t *testing.T) {
+	t.Parallel()
+	ps := openPatchesOn(t, srv.NewDatabase(t))
+	ctx := ctxFor(t)
+	target, err := ps.Create(ctx, "iacb", patch.Scope{}, func([]patch.Record) (patch.Record, error) { return patchRecord("iacb", 0), nil })
+	require.NoError(t, err)
+	const n = 30
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if i%10 == 5 {
+				_, errs[i] = ps.Update(ctx, target.Patch.ID, nil, func(cur *patch.Record, _ []patch.Record) error {
+					cur.SetAck(patch.Ack{Agent: "agent-1", Tenant: "iacb", PatchID: cur.Patch.ID, Op: patch.OpApply, Status: "FAILED", Error: "bad\x00byte"})
+					return nil
+				})
+				return
+			}
+			_, errs[i] = ps.Create(ctx, "iacb", patch.Scope{}, func([]patch.Record) (patch.Record, error) { return patchRecord("iacb", i+1), nil })
+		})
+	}
+	wg.Wait()
+	stored := 1
+	for i, err := range errs {
+		if i%10 == 5 {
+			assert.ErrorIs(t, err, mgmt.ErrInvalid, "write %d", i)
+			continue
+		}
+		if assert.NoError(t, err, "write %d", i) {
+			stored++
+		}
+	}
+	rs, err := ps.List(ctx, patch.Filter{})
+	require.NoError(t, err)
+	assert.Len(t, rs, stored, "every other write is stored")
+	got, err := ps.Get(ctx, target.Patch.ID)
+	require.NoError(t, err)
+	assert.Empty(t, got.Acks, "the refused update wrote nothing")
 }
