@@ -172,7 +172,7 @@ func (m *Manager) Submit(ctx context.Context, p Patch, actor string) (Record, er
 		return Record{}, err
 	}
 	var t Transition
-	r, err := m.store.Create(ctx, p.Tenant, func(live []Record) (Record, error) {
+	r, err := m.store.Create(ctx, p.Tenant, m.val.Scope(&p), func(live []Record) (Record, error) {
 		now := m.clock.Now().UTC()
 		vs, err := m.val.Evaluate(ctx, &p, live, now)
 		if err != nil {
@@ -235,7 +235,7 @@ func (m *Manager) review(ctx context.Context, id int64, rv Review) (Record, erro
 		return Record{}, mgmt.Invalid("actor", "is required")
 	}
 	var t Transition
-	r, err := m.store.Update(ctx, id, func(cur *Record, live []Record) error {
+	r, err := m.store.Update(ctx, id, m.val.Scope, func(cur *Record, live []Record) error {
 		if cur.Status != Queued {
 			return mgmt.Conflict("status", "patch %d is %s, not QUEUED", id, cur.Status)
 		}
@@ -303,7 +303,7 @@ func (m *Manager) end(ctx context.Context, id int64, to Status, actor, reason st
 		}
 	}
 	var t Transition
-	r, err := m.store.Update(ctx, id, func(cur *Record, _ []Record) error {
+	r, err := m.store.Update(ctx, id, nil, func(cur *Record, _ []Record) error {
 		if !cur.Status.Live() {
 			return mgmt.Conflict("status", "patch %d is %s: there is nothing to end", id, cur.Status)
 		}
@@ -326,47 +326,38 @@ func (m *Manager) end(ctx context.Context, id int64, to Status, actor, reason st
 // the agents of their tenant that run the service at a matching version.
 // It returns the errors of the round joined; one failing patch does not
 // stop the others.
+//
+// A round reads only the patches due — live ones whose window ended,
+// queued ones, approved ones whose window started — never every live
+// patch, and no acks (one row per agent of every published patch: end and
+// publish Get the patch whole, and the Approver is handed queued patches,
+// never published ones). The Approver reviews the queued patches one at a
+// time, in ID order; their approvals are written concurrently, so that a
+// store that groups writes (backends/sqlite) commits them together.
 func (m *Manager) Tick(ctx context.Context) error {
 	var errs []error
 	now := m.clock.Now()
-	// The round reads no acks, which cost one row per agent of every
-	// published patch: it needs statuses and windows, end and publish Get
-	// the patch whole, and the Approver reviews queued patches, never
-	// published (it is handed them without acks).
-	live, err := m.store.List(ctx, Filter{Statuses: liveStatuses, OmitAcks: true})
+	ended, err := m.store.List(ctx, Filter{Statuses: LiveStatuses(), EndedBy: now, OmitAcks: true})
 	if err != nil {
 		return err
 	}
-	for _, r := range live {
-		id := r.Patch.ID
-		if !now.Before(r.Patch.Window.End) {
-			if _, err := m.end(ctx, id, Expired, ActorWindow, "window ended at "+r.Patch.Window.End.Format(time.RFC3339)); err != nil && !errors.Is(err, mgmt.ErrConflict) {
-				errs = append(errs, err)
-			}
-			continue
+	for _, r := range ended {
+		if _, err := m.end(ctx, r.Patch.ID, Expired, ActorWindow, "window ended at "+r.Patch.Window.End.Format(time.RFC3339)); err != nil && !errors.Is(err, mgmt.ErrConflict) {
+			errs = append(errs, err)
 		}
-		if r.Status == Queued {
-			rv, err := m.approver.Review(ctx, r)
-			switch {
-			case err != nil:
-				errs = append(errs, fmt.Errorf("patch %d: review: %w", id, err))
-				continue
-			case rv.Verdict == Pending:
-				continue
-			}
-			reviewed, err := m.review(ctx, id, rv)
-			if err != nil {
-				if k := mgmt.KindOf(err); k == mgmt.KindConflict || k == mgmt.KindForbidden {
-					m.log.Warn("automatic review refused", "id", id, "actor", rv.Actor, "err", err)
-				} else {
-					errs = append(errs, err)
-				}
-				continue
-			}
-			r = reviewed
-		}
-		if r.Status == Approved && r.Patch.Window.Contains(now) {
-			if err := m.publish(ctx, id); err != nil && !errors.Is(err, mgmt.ErrConflict) {
+	}
+	queued, err := m.store.List(ctx, Filter{Statuses: []Status{Queued}, OmitAcks: true})
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	errs = append(errs, m.reviewQueued(ctx, now, queued)...)
+	due, err := m.store.List(ctx, Filter{Statuses: []Status{Approved}, StartedBy: now, OmitAcks: true})
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, r := range due {
+		if r.Patch.Window.Contains(now) {
+			if err := m.publish(ctx, r.Patch.ID); err != nil && !errors.Is(err, mgmt.ErrConflict) {
 				errs = append(errs, err)
 			}
 		}
@@ -374,16 +365,56 @@ func (m *Manager) Tick(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// liveStatuses are the statuses Status.Live accepts.
-var liveStatuses = func() []Status {
-	var out []Status
-	for _, s := range Statuses {
-		if s.Live() {
-			out = append(out, s)
-		}
+// reviewWriters bounds the approvals a round writes at once.
+const reviewWriters = 64
+
+// reviewQueued has the Approver review each queued patch whose window has
+// not ended, in order, and writes the verdicts, reviewWriters at a time.
+func (m *Manager) reviewQueued(ctx context.Context, now time.Time, queued []Record) []error {
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, reviewWriters)
+	)
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
 	}
-	return out
-}()
+	for _, r := range queued {
+		id := r.Patch.ID
+		if !now.Before(r.Patch.Window.End) {
+			continue // ended: the next round expires it
+		}
+		rv, err := m.approver.Review(ctx, r)
+		switch {
+		case err != nil:
+			fail(fmt.Errorf("patch %d: review: %w", id, err))
+			continue
+		case rv.Verdict == Pending:
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return append(errs, ctx.Err())
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if _, err := m.review(ctx, id, rv); err != nil {
+				if k := mgmt.KindOf(err); k == mgmt.KindConflict || k == mgmt.KindForbidden {
+					m.log.Warn("automatic review refused", "id", id, "actor", rv.Actor, "err", err)
+				} else {
+					fail(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errs
+}
 
 // publish sends an approved patch to its tenant's stream and records the
 // agents it targets.
@@ -421,7 +452,7 @@ func (m *Manager) publish(ctx context.Context, id int64) error {
 		return fmt.Errorf("patch %d: publishing: %w", id, err)
 	}
 	var ts []Transition
-	r, err := m.store.Update(ctx, id, func(cur *Record, _ []Record) error {
+	r, err := m.store.Update(ctx, id, nil, func(cur *Record, _ []Record) error {
 		if cur.Status != Approved {
 			return mgmt.Conflict("status", "patch %d is %s, not APPROVED", id, cur.Status)
 		}
@@ -473,7 +504,7 @@ func (m *Manager) HandleAcks(ctx context.Context) (int, error) {
 	}
 	for _, id := range ids {
 		var ts []Transition
-		r, err := m.store.Update(ctx, id, func(cur *Record, _ []Record) error {
+		r, err := m.store.Update(ctx, id, nil, func(cur *Record, _ []Record) error {
 			for _, a := range byPatch[id] {
 				if a.Tenant != cur.Patch.Tenant {
 					m.log.Warn("acknowledgement from another tenant ignored", "id", id, "agent", a.Agent, "tenant", a.Tenant)

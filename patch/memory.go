@@ -1,10 +1,11 @@
 package patch
 
 import (
+	"cmp"
 	"context"
-	"reflect"
 	"slices"
 	"sync"
+	"time"
 
 	mgmt "github.com/hms-platform/mgmt"
 )
@@ -15,6 +16,7 @@ type Memory struct {
 	mu      sync.Mutex
 	nextID  int64
 	records map[int64]*Record
+	index   map[indexKey]*keyIndex // the live records, by tenant and key
 	cursors map[string]string
 	closed  bool
 }
@@ -23,7 +25,7 @@ var _ Store = (*Memory)(nil)
 
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory {
-	return &Memory{records: map[int64]*Record{}, cursors: map[string]string{}}
+	return &Memory{records: map[int64]*Record{}, index: map[indexKey]*keyIndex{}, cursors: map[string]string{}}
 }
 
 func (m *Memory) lock(ctx context.Context) error {
@@ -38,28 +40,93 @@ func (m *Memory) lock(ctx context.Context) error {
 	return nil
 }
 
-// live returns clones of tenant's live records other than except, by ID,
-// without their acks.
-func (m *Memory) live(tenant string, except int64) []Record {
+// indexKey names the live records of a tenant that change a key.
+type indexKey struct{ tenant, key string }
+
+// keyIndex holds the live records of one indexKey ordered by window start,
+// and the longest window among them ever: the records whose windows
+// overlap [start, end) are among those starting in [start-span, end).
+type keyIndex struct {
+	entries []indexEntry
+	span    time.Duration
+}
+
+type indexEntry struct {
+	start time.Time
+	id    int64
+}
+
+func compareEntries(a, b indexEntry) int {
+	if c := a.start.Compare(b.start); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.id, b.id)
+}
+
+// reindex adds r to the index when it became live, or removes it when it
+// stopped being live.
+func (m *Memory) reindex(r *Record, wasLive bool) {
+	if r.Status.Live() == wasLive {
+		return
+	}
+	e := indexEntry{start: r.Patch.Window.Start, id: r.Patch.ID}
+	for k := range r.Patch.Changes {
+		ik := indexKey{r.Patch.Tenant, k}
+		ix := m.index[ik]
+		if ix == nil {
+			ix = &keyIndex{}
+			m.index[ik] = ix
+		}
+		i, found := slices.BinarySearchFunc(ix.entries, e, compareEntries)
+		switch {
+		case !wasLive && !found:
+			ix.entries = slices.Insert(ix.entries, i, e)
+			ix.span = max(ix.span, r.Patch.Window.End.Sub(r.Patch.Window.Start))
+		case wasLive && found:
+			ix.entries = slices.Delete(ix.entries, i, i+1)
+			if len(ix.entries) == 0 {
+				delete(m.index, ik)
+			}
+		}
+	}
+}
+
+// live returns clones of tenant's live records other than except that
+// scope selects, by ID, without their acks.
+func (m *Memory) live(tenant string, except int64, scope Scope) []Record {
+	keys, _ := scope.IndexKeys()
+	seen := map[int64]bool{}
 	var out []Record
-	for _, r := range m.records {
-		if r.Patch.Tenant == tenant && r.Status.Live() && r.Patch.ID != except {
+	for _, k := range keys {
+		ix := m.index[indexKey{tenant, k}]
+		if ix == nil {
+			continue
+		}
+		lo := indexEntry{start: scope.Window.Start.Add(-ix.span)}
+		i, _ := slices.BinarySearchFunc(ix.entries, lo, compareEntries)
+		for ; i < len(ix.entries) && ix.entries[i].start.Before(scope.Window.End); i++ {
+			id := ix.entries[i].id
+			r := m.records[id]
+			if seen[id] || id == except || !scope.Matches(r) {
+				continue
+			}
+			seen[id] = true
 			c := *r
 			c.Acks = nil
 			out = append(out, c.Clone())
 		}
 	}
-	slices.SortFunc(out, func(a, b Record) int { return int(a.Patch.ID - b.Patch.ID) })
+	slices.SortFunc(out, func(a, b Record) int { return cmp.Compare(a.Patch.ID, b.Patch.ID) })
 	return out
 }
 
 // Create implements Store.
-func (m *Memory) Create(ctx context.Context, tenant string, decide func(live []Record) (Record, error)) (Record, error) {
+func (m *Memory) Create(ctx context.Context, tenant string, scope Scope, decide func(live []Record) (Record, error)) (Record, error) {
 	if err := m.lock(ctx); err != nil {
 		return Record{}, err
 	}
 	defer m.mu.Unlock()
-	r, err := decide(m.live(tenant, 0))
+	r, err := decide(m.live(tenant, 0, scope))
 	if err != nil {
 		return Record{}, err
 	}
@@ -70,11 +137,12 @@ func (m *Memory) Create(ctx context.Context, tenant string, decide func(live []R
 	r.Patch.ID = m.nextID
 	stored := r.Clone()
 	m.records[r.Patch.ID] = &stored
+	m.reindex(&stored, false)
 	return r.Clone(), nil
 }
 
 // Update implements Store.
-func (m *Memory) Update(ctx context.Context, id int64, fn func(cur *Record, live []Record) error) (Record, error) {
+func (m *Memory) Update(ctx context.Context, id int64, scope func(p *Patch) Scope, fn func(cur *Record, live []Record) error) (Record, error) {
 	if err := m.lock(ctx); err != nil {
 		return Record{}, err
 	}
@@ -84,7 +152,11 @@ func (m *Memory) Update(ctx context.Context, id int64, fn func(cur *Record, live
 		return Record{}, mgmt.NotFound("id", "no patch %d", id)
 	}
 	cur := old.Clone()
-	if err := fn(&cur, m.live(old.Patch.Tenant, id)); err != nil {
+	var live []Record
+	if scope != nil {
+		live = m.live(old.Patch.Tenant, id, scope(&cur.Patch))
+	}
+	if err := fn(&cur, live); err != nil {
 		return Record{}, err
 	}
 	if err := CheckUpdate(old, &cur); err != nil {
@@ -92,6 +164,7 @@ func (m *Memory) Update(ctx context.Context, id int64, fn func(cur *Record, live
 	}
 	stored := cur.Clone()
 	m.records[id] = &stored
+	m.reindex(&stored, old.Status.Live())
 	return cur, nil
 }
 
@@ -127,7 +200,7 @@ func (m *Memory) List(ctx context.Context, f Filter) ([]Record, error) {
 			out = append(out, r.Clone())
 		}
 	}
-	slices.SortFunc(out, func(a, b Record) int { return int(a.Patch.ID - b.Patch.ID) })
+	slices.SortFunc(out, func(a, b Record) int { return cmp.Compare(a.Patch.ID, b.Patch.ID) })
 	if f.Limit > 0 && len(out) > f.Limit {
 		out = out[:f.Limit]
 	}
@@ -158,54 +231,5 @@ func (m *Memory) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.closed = true
-	return nil
-}
-
-// CheckNew checks a record a Store's Create is about to store for tenant:
-// the patch's tenant, a valid status and at least one history entry. Store
-// implementations call it.
-func CheckNew(tenant string, r *Record) error {
-	switch {
-	case r.Patch.Tenant != tenant:
-		return mgmt.Invalid("patch.tenant", "%q is not the tenant %q being created", r.Patch.Tenant, tenant)
-	case !r.Status.Valid():
-		return mgmt.Invalid("status", "%q is not a status", r.Status)
-	case len(r.History) == 0:
-		return mgmt.Invalid("history", "is empty: a new record has its submission")
-	}
-	for i := 1; i < len(r.Acks); i++ {
-		if CompareAck(r.Acks[i-1], r.Acks[i]) >= 0 {
-			return mgmt.Invalid("acks", "are not ordered by agent and op without repeats: use Record.SetAck")
-		}
-	}
-	return nil
-}
-
-// CheckUpdate checks a change Store.Update's callback made from old to cur:
-// the immutable parts are unchanged and History only grew. Store
-// implementations call it before writing.
-func CheckUpdate(old, cur *Record) error {
-	switch {
-	case !reflect.DeepEqual(old.Patch, cur.Patch):
-		return mgmt.Invalid("patch", "is immutable once submitted")
-	case !old.Created.Equal(cur.Created):
-		return mgmt.Invalid("created", "is immutable")
-	case !reflect.DeepEqual(old.Violations, cur.Violations):
-		return mgmt.Invalid("violations", "are immutable once recorded")
-	case len(cur.History) < len(old.History) || !reflect.DeepEqual(old.History, cur.History[:len(old.History)]):
-		return mgmt.Invalid("history", "is append-only")
-	case !cur.Status.Valid():
-		return mgmt.Invalid("status", "%q is not a status", cur.Status)
-	}
-	for i := 1; i < len(cur.Acks); i++ {
-		if CompareAck(cur.Acks[i-1], cur.Acks[i]) >= 0 {
-			return mgmt.Invalid("acks", "are not ordered by agent and op without repeats: use Record.SetAck")
-		}
-	}
-	for i := range old.Acks {
-		if _, ok := slices.BinarySearchFunc(cur.Acks, old.Acks[i], CompareAck); !ok {
-			return mgmt.Invalid("acks", "an acknowledgement of agent %q was removed", old.Acks[i].Agent)
-		}
-	}
 	return nil
 }

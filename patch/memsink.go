@@ -38,10 +38,6 @@ func NewMemorySink() *MemorySink {
 	}
 }
 
-// StreamName returns the name of tenant's stream, as every sink names it:
-// "cfg::<tenant>", the seed's per-tenant channel name.
-func StreamName(tenant string) string { return "cfg::" + tenant }
-
 func (s *MemorySink) broadcast() {
 	close(s.wake)
 	s.wake = make(chan struct{})
@@ -223,33 +219,4 @@ func (s *MemorySink) Close() error {
 		s.broadcast()
 	}
 	return nil
-}
-
-// ValidateAgentID checks the arguments of Feed.Deregister: errors name
-// "agent.id" and "agent.tenant", as ValidateAgent's do.
-func ValidateAgentID(tenant, id string) error {
-	var errs []error
-	for _, f := range []struct{ field, v string }{{"agent.id", id}, {"agent.tenant", tenant}} {
-		if err := ValidateName(f.field, f.v); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return joinErrs(errs)
-}
-
-// ValidateAgent checks an AgentInfo: ID, tenant and service are names,
-// version is set.
-func ValidateAgent(a AgentInfo) error {
-	var errs []error
-	for _, f := range []struct{ field, v string }{{"agent.id", a.ID}, {"agent.tenant", a.Tenant}, {"agent.service", a.Service}} {
-		if err := ValidateName(f.field, f.v); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if a.Version == "" {
-		errs = append(errs, mgmt.Invalid("agent.version", "is required"))
-	} else if len(a.Version) > MaxNameLen*2 {
-		errs = append(errs, mgmt.Invalid("agent.version", "is %d bytes, more than %d", len(a.Version), MaxNameLen*2))
-	}
-	return joinErrs(errs)
 }

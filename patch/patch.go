@@ -316,8 +316,23 @@ const (
 	RolledBack Status = "ROLLED_BACK"
 )
 
-// Statuses lists every status.
-var Statuses = []Status{Queued, Approved, Published, Applied, Partial, Failed, Rejected, Expired, RolledBack}
+// statuses lists every status, the live ones first.
+var statuses = [...]Status{Queued, Approved, Published, Applied, Partial, Failed, Rejected, Expired, RolledBack}
+
+// Statuses returns every status, in a slice of the caller's own.
+func Statuses() []Status { return slices.Clone(statuses[:]) }
+
+// LiveStatuses returns the statuses Status.Live accepts, in a slice of the
+// caller's own: what stores and the Manager select live patches by.
+func LiveStatuses() []Status {
+	var out []Status
+	for _, s := range statuses {
+		if s.Live() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
 
 // Live reports whether a patch in status s may still change (or has
 // changed) configuration: it counts for quotas and conflicts.
@@ -340,14 +355,14 @@ func (s Status) Delivered() bool {
 }
 
 // Valid reports whether s is one of the statuses.
-func (s Status) Valid() bool { return slices.Contains(Statuses, s) }
+func (s Status) Valid() bool { return slices.Contains(statuses[:], s) }
 
 // ParseStatus returns the status named s (case-sensitive, as in the API).
 func ParseStatus(field, s string) (Status, error) {
 	if st := Status(s); st.Valid() {
 		return st, nil
 	}
-	return "", mgmt.Invalid(field, "%q is not a status (want one of %v)", s, Statuses)
+	return "", mgmt.Invalid(field, "%q is not a status (want one of %v)", s, statuses)
 }
 
 // Violation is a policy a patch failed.

@@ -178,8 +178,17 @@ func (v *Validator) Check(p *Patch) error {
 // checked against it.
 const policySizeBound = MaxStringValue
 
+// Scope returns the live records Evaluate needs to judge p: those of p's
+// tenant whose windows overlap p's and that change one of the quota keys
+// (usage) or, of p's service, one of p's keys (conflicts). Stores hand
+// exactly those to Create's and Update's callbacks.
+func (v *Validator) Scope(p *Patch) Scope {
+	return Scope{Window: p.Window, Service: p.Service, Keys: p.Changes.Keys(), Shared: v.quotaKeys}
+}
+
 // Evaluate runs every policy on p at time now, given the tenant's other
-// live records, and returns the violations (nil when p passes). A policy
+// live records (at least those Scope(p) selects; others are ignored), and
+// returns the violations (nil when p passes). A policy
 // that cannot be evaluated fails closed: it is a violation too. It returns
 // an error only when ctx ends. p must have passed Patch.Validate (Decode's
 // results have): the policies' cost limit is proven for patches within its

@@ -51,12 +51,16 @@
 // Selector caps match labels with @> (the GIN index). Caps are ordered by
 // ID byte by byte (COLLATE "C"), as the in-memory store orders them.
 //
-// A patch.Store Create or Update is one transaction that first takes
-// pg_advisory_xact_lock(0x70617463, hashtext(tenant)), then reads the
-// tenant's live patches (READ COMMITTED: after the lock, it sees what the
-// previous holder committed), calls the callback and writes: writes of one
-// tenant are serialized across every host, writes of different tenants run
-// in parallel. An Update writes only what changed: the patch's row if a
+// The patch.Store Creates and Updates that arrive together at one host
+// run in one transaction (group commit), each in a savepoint of its own: a
+// write refused fails alone, a failed transaction fails them all. The
+// transaction first takes pg_advisory_xact_lock(0x70617463,
+// hashtext(tenant)) for every tenant it writes, in the order of the keys,
+// then each write reads the live patches its scope selects (patch_keys and
+// patch_key_spans; READ COMMITTED: after the locks, it sees what the
+// previous holders committed), calls the callback and writes: writes of
+// one tenant are serialized across every host, writes of different
+// tenants run in parallel across hosts. An Update writes only what changed: the patch's row if a
 // field of it did, the transitions appended, and the acks added or changed
 // (one row for an ack, however many the patch holds), in one batch. IDs
 // increase within a tenant; across tenants, a transaction that took its ID

@@ -56,15 +56,19 @@ func ExampleStore_Patches() {
 
 	// Every host may submit at once: decide runs under the tenant's
 	// advisory lock, so the quota holds across hosts.
-	rec, err := patches.Create(ctx, "iacb", func(live []patch.Record) (patch.Record, error) {
+	// decide sees the live patches that the scope selects: those of
+	// the tenant whose windows overlap and that change rate_limit_rps.
+	now := time.Now().UTC()
+	window := patch.Window{Start: now, End: now.Add(14 * 24 * time.Hour)}
+	scope := patch.Scope{Window: window, Shared: []string{"rate_limit_rps"}}
+	rec, err := patches.Create(ctx, "iacb", scope, func(live []patch.Record) (patch.Record, error) {
 		if len(live) >= 3 {
-			return patch.Record{}, errors.New("quota: 3 live patches per tenant")
+			return patch.Record{}, errors.New("quota: 3 live patches per tenant in one window")
 		}
-		now := time.Now().UTC()
 		return patch.Record{
 			Patch: patch.Patch{Service: "artist-registry-api", Tenant: "iacb",
 				Changes: patch.Changes{"rate_limit_rps": int64(200)},
-				Window:  patch.Window{Start: now, End: now.Add(14 * 24 * time.Hour)}},
+				Window:  window},
 			Status: patch.Queued, Created: now, Updated: now,
 			History: []patch.Transition{{To: patch.Queued, Actor: "ana@example.gov", At: now}},
 		}, nil

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/backends/internal/groupcommit"
 	"github.com/hms-platform/mgmt/backends/internal/patchrow"
 	"github.com/hms-platform/mgmt/patch"
 )
@@ -22,13 +23,15 @@ import (
 // one from (*Store).Patches, or from OpenPatches; it is safe for
 // concurrent use, by every host of a deployment at once.
 //
-// Every Create and Update is one transaction that first takes
-// pg_advisory_xact_lock on the tenant (a hash of its name, in a key space
-// of the store's own): writes of one tenant are serialized across hosts,
-// and writes of different tenants run in parallel (two tenants whose
-// names hash alike share a lock, which costs only parallelism). It reads
-// the tenant's live patches after taking the lock, under READ COMMITTED:
-// it sees every write the lock's previous holder committed.
+// The Creates and Updates that arrive together run in one transaction
+// (group commit), each in a savepoint, that first takes
+// pg_advisory_xact_lock on each tenant it writes (a hash of its name, in
+// a key space of the store's own): writes of one tenant are serialized
+// across hosts, and writes of different tenants run in parallel on
+// different hosts (two tenants whose names hash alike share a lock, which
+// costs only parallelism). Each write reads the live patches its scope
+// selects after the locks are taken, under READ COMMITTED: it sees every
+// write the locks' previous holders committed.
 type PatchStore struct {
 	s      *Store
 	own    bool // Close closes s
@@ -74,51 +77,100 @@ func (p *PatchStore) ready(ctx context.Context, op string) error {
 	return nil
 }
 
-// liveStatuses lists the live statuses, for = ANY.
-var liveStatuses = func() []string {
-	var out []string
-	for _, s := range patch.Statuses {
-		if s.Live() {
-			out = append(out, string(s))
-		}
+// group runs fn in the next group commit of the store's patch writes
+// (commitPatches) and returns its result: fn's own refusal as it is,
+// other errors with a kind. hint is the tenant of a Create, the ID of an
+// Update.
+func (p *PatchStore) group(ctx context.Context, op string, hint any, fn func(ctx context.Context, tx pgx.Tx) (cb, err error)) error {
+	err := p.s.patchGroup.Do(ctx, op, hint, fn)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return wrap(ctx, op, err) // withdrawn before it ran
 	}
-	return out
-}()
-
-// write runs f in a transaction under tenant's lock. An error f marks as
-// the callback's (cb) is returned as it is; others get a kind.
-func (p *PatchStore) write(ctx context.Context, op string, f func(tx pgx.Tx) (cb, err error)) error {
-	var cbErr error
-	err := pgx.BeginFunc(ctx, p.s.pool, func(tx pgx.Tx) error {
-		cb, err := f(tx)
-		if cb != nil {
-			cbErr = cb
-			return cb
-		}
-		return err
-	})
-	if cbErr != nil {
-		return cbErr
-	}
-	return wrap(ctx, op, err)
-}
-
-func lockTenant(ctx context.Context, tx pgx.Tx, tenant string) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, tenantLockSpace, tenant)
 	return err
 }
 
+// commitPatches runs a group of patch writes in one transaction. It
+// first takes the advisory lock of every tenant the group writes, in the
+// order of their keys, so that two hosts' groups never deadlock; then it
+// runs each write in a savepoint of its own: a write refused, or whose
+// statements failed, is rolled back alone and fails alone, while a
+// failure of the transaction itself fails every write of the group.
+func (s *Store) commitPatches(ws []*groupcommit.Write[pgx.Tx]) []error {
+	// The transaction outlives any one caller's context: a caller leaving
+	// must not roll back the others' writes.
+	ctx := context.WithoutCancel(ws[0].Context())
+	results := make([]error, len(ws))
+	failAll := func(op string, err error) []error {
+		err = wrap(ctx, op, err)
+		for i := range results {
+			results[i] = err
+		}
+		return results
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return failAll(ws[0].Op(), err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }() // after Commit, nothing
+	var (
+		tenants []string
+		ids     []int64
+	)
+	for _, w := range ws {
+		switch h := w.Hint().(type) {
+		case string:
+			tenants = append(tenants, h)
+		case int64:
+			ids = append(ids, h)
+		}
+	}
+	// A patch's tenant never changes: read those of the updates, lock
+	// them all, then read the patches as the locks' previous holders left
+	// them.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, k) FROM (
+	SELECT DISTINCT hashtext(t) AS k FROM (SELECT unnest($2::text[]) UNION SELECT tenant FROM patches WHERE id = ANY($3)) AS u (t) ORDER BY k
+) AS l`, tenantLockSpace, tenants, ids); err != nil {
+		return failAll(ws[0].Op(), err)
+	}
+	// One savepoint at a time, patch_write: set before the first write,
+	// and after each that succeeded (RELEASE and SAVEPOINT in one round
+	// trip: no arguments, the simple protocol); a failed write is rolled
+	// back to it, which keeps it for the next.
+	next := `SAVEPOINT patch_write`
+	for i, w := range ws {
+		if next != "" {
+			if _, err := tx.Exec(ctx, next); err != nil {
+				return failAll(w.Op(), err)
+			}
+		}
+		cb, err := w.Run(ctx, tx)
+		if cb != nil || err != nil {
+			if _, rerr := tx.Exec(ctx, `ROLLBACK TO patch_write`); rerr != nil {
+				return failAll(w.Op(), errors.Join(err, rerr))
+			}
+			results[i] = cb
+			if cb == nil {
+				results[i] = wrap(w.Context(), w.Op(), err)
+			}
+			next = ""
+			continue
+		}
+		next = `RELEASE patch_write; SAVEPOINT patch_write`
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return failAll(ws[0].Op(), err)
+	}
+	return results
+}
+
 // Create implements patch.Store.
-func (p *PatchStore) Create(ctx context.Context, tenant string, decide func(live []patch.Record) (patch.Record, error)) (patch.Record, error) {
+func (p *PatchStore) Create(ctx context.Context, tenant string, scope patch.Scope, decide func(live []patch.Record) (patch.Record, error)) (patch.Record, error) {
 	if err := p.ready(ctx, "create patch"); err != nil {
 		return patch.Record{}, err
 	}
 	var out patch.Record
-	err := p.write(ctx, "create patch", func(tx pgx.Tx) (error, error) {
-		if err := lockTenant(ctx, tx, tenant); err != nil {
-			return nil, err
-		}
-		live, err := loadRecords(ctx, tx, `tenant = $1 AND status = ANY($2)`, []any{tenant, liveStatuses}, 0, false)
+	err := p.group(ctx, "create patch", tenant, func(ctx context.Context, tx pgx.Tx) (error, error) {
+		live, err := scoped(ctx, tx, tenant, 0, scope)
 		if err != nil {
 			return nil, err
 		}
@@ -143,13 +195,40 @@ func (p *PatchStore) Create(ctx context.Context, tenant string, decide func(live
 		}
 		created, createdNS := split(r.Created)
 		updated, updatedNS := split(r.Updated)
-		if err := tx.QueryRow(ctx, `INSERT INTO patches (tenant, service, status, patch, created, created_ns, updated, updated_ns, violations, targets, apply_seq, revert_seq)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+		// The patch, its history and its keys: one statement.
+		n := len(r.History)
+		from, to, actors, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		ats, atNS := make([]time.Time, n), make([]int16, n)
+		for i, h := range r.History {
+			from[i], to[i], actors[i], reasons[i] = string(h.From), string(h.To), h.Actor, h.Reason
+			ats[i], atNS[i] = split(h.At)
+		}
+		var keys []string
+		if r.Status.Live() {
+			keys = r.Patch.Changes.Keys()
+		}
+		start, end := patchrow.Seconds(r.Patch.Window)
+		if err := tx.QueryRow(ctx, `WITH p AS (
+	INSERT INTO patches (tenant, service, status, patch, created, created_ns, updated, updated_ns, violations, targets, apply_seq, revert_seq, win_start, win_end)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id
+), h AS (
+	INSERT INTO patch_history (patch_id, n, from_status, to_status, actor, at, at_ns, reason)
+	SELECT p.id, h.n - 1, h.f, h.t, h.a, h.at, h.ns, h.r
+	FROM p, unnest($15::text[], $16::text[], $17::text[], $18::timestamptz[], $19::smallint[], $20::text[]) WITH ORDINALITY AS h (f, t, a, at, ns, r, n)
+), k AS (
+	INSERT INTO patch_keys (patch_id, change, tenant, service, start_s, end_s, span_s)
+	SELECT p.id, k, $1, $2, $21::bigint, $22::bigint, $22::bigint - $21::bigint FROM p, unnest($23::text[]) AS k
+), s AS (
+	`+upsertSpans("$1", "$21", "$22", "$23")+`
+)
+SELECT id FROM p`,
 			r.Patch.Tenant, r.Patch.Service, string(r.Status), pj, created, createdNS, updated, updatedNS, vj, targetsArg(r.Targets), r.ApplySeq, r.RevertSeq,
+			patchrow.TimeKey(r.Patch.Window.Start), patchrow.TimeKey(r.Patch.Window.End),
+			from, to, actors, ats, atNS, reasons, start, end, targetsArg(keys),
 		).Scan(&r.Patch.ID); err != nil {
 			return nil, err
 		}
-		if err := writeChildren(ctx, tx, r.Patch.ID, r.History, 0, r.Acks); err != nil {
+		if err := writeChildren(ctx, tx, r.Patch.ID, nil, 0, r.Acks); err != nil {
 			return nil, err
 		}
 		out = r
@@ -164,26 +243,13 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
 // Update implements patch.Store. It writes the patch's row when a field
 // of it changed, the history entries appended, and the acks added or
 // changed: an ack costs one row, however many the patch holds.
-func (p *PatchStore) Update(ctx context.Context, id int64, fn func(cur *patch.Record, live []patch.Record) error) (patch.Record, error) {
+func (p *PatchStore) Update(ctx context.Context, id int64, scope func(*patch.Patch) patch.Scope, fn func(cur *patch.Record, live []patch.Record) error) (patch.Record, error) {
 	if err := p.ready(ctx, "update patch"); err != nil {
 		return patch.Record{}, err
 	}
 	var out patch.Record
-	err := p.write(ctx, "update patch "+strconv.FormatInt(id, 10), func(tx pgx.Tx) (error, error) {
-		// A patch's tenant never changes: read it, lock it, then read the
-		// patch as the lock's previous holder left it.
-		var tenant string
-		err := tx.QueryRow(ctx, `SELECT tenant FROM patches WHERE id = $1`, id).Scan(&tenant)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return mgmt.NotFound("id", "no patch %d", id), nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := lockTenant(ctx, tx, tenant); err != nil {
-			return nil, err
-		}
-		found, err := loadRecords(ctx, tx, `id = $1`, []any{id}, 0, true)
+	err := p.group(ctx, "update patch "+strconv.FormatInt(id, 10), id, func(ctx context.Context, tx pgx.Tx) (error, error) {
+		found, err := loadRecord(ctx, tx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -191,11 +257,13 @@ func (p *PatchStore) Update(ctx context.Context, id int64, fn func(cur *patch.Re
 			return mgmt.NotFound("id", "no patch %d", id), nil
 		}
 		old := found[0]
-		live, err := loadRecords(ctx, tx, `tenant = $1 AND status = ANY($2) AND id <> $3`, []any{tenant, liveStatuses, id}, 0, false)
-		if err != nil {
-			return nil, err
-		}
 		cur := old.Clone()
+		var live []patch.Record
+		if scope != nil {
+			if live, err = scoped(ctx, tx, old.Patch.Tenant, id, scope(&cur.Patch)); err != nil {
+				return nil, err
+			}
+		}
 		if err := fn(&cur, live); err != nil {
 			return err, nil
 		}
@@ -206,16 +274,26 @@ func (p *PatchStore) Update(ctx context.Context, id int64, fn func(cur *patch.Re
 		if err := patch.CheckUpdate(&old, &cur); err != nil {
 			return err, nil
 		}
+		var b pgx.Batch
 		if cur.Status != old.Status || !sameInstant(cur.Updated, old.Updated) || !slices.Equal(cur.Targets, old.Targets) ||
 			cur.ApplySeq != old.ApplySeq || cur.RevertSeq != old.RevertSeq {
 			updated, updatedNS := split(cur.Updated)
-			if _, err := tx.Exec(ctx, `UPDATE patches SET status = $1, updated = $2, updated_ns = $3, targets = $4, apply_seq = $5, revert_seq = $6 WHERE id = $7`,
-				string(cur.Status), updated, updatedNS, targetsArg(cur.Targets), cur.ApplySeq, cur.RevertSeq, id); err != nil {
+			b.Queue(`UPDATE patches SET status = $1, updated = $2, updated_ns = $3, targets = $4, apply_seq = $5, revert_seq = $6 WHERE id = $7`,
+				string(cur.Status), updated, updatedNS, targetsArg(cur.Targets), cur.ApplySeq, cur.RevertSeq, id)
+		}
+		queueChildren(&b, id, cur.History[len(old.History):], len(old.History), patchrow.ChangedAcks(old.Acks, cur.Acks))
+		if !cur.Status.Live() && old.Status.Live() {
+			b.Queue(`DELETE FROM patch_keys WHERE patch_id = $1`, id)
+		}
+		if b.Len() > 0 { // the row, its children and its keys: one round trip
+			if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 				return nil, err
 			}
 		}
-		if err := writeChildren(ctx, tx, id, cur.History[len(old.History):], len(old.History), patchrow.ChangedAcks(old.Acks, cur.Acks)); err != nil {
-			return nil, err
+		if cur.Status.Live() && !old.Status.Live() {
+			if err := insertKeys(ctx, tx, &cur); err != nil {
+				return nil, err
+			}
 		}
 		out = cur
 		return nil, nil
@@ -224,6 +302,110 @@ func (p *PatchStore) Update(ctx context.Context, id int64, fn func(cur *patch.Re
 		return patch.Record{}, err
 	}
 	return out, nil
+}
+
+// fillWindows sets win_start and win_end of the patches stored before
+// they existed (migration 4).
+func fillWindows(ctx context.Context, pool *pgxpool.Pool) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id, patch::text FROM patches WHERE win_end = '' FOR UPDATE`)
+		if err != nil {
+			return err
+		}
+		var b pgx.Batch
+		for rows.Next() {
+			var (
+				id int64
+				pj string
+			)
+			if err := rows.Scan(&id, &pj); err != nil {
+				rows.Close()
+				return err
+			}
+			p, err := patchrow.DecodePatch(id, pj)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			b.Queue(`UPDATE patches SET win_start = $1, win_end = $2 WHERE id = $3`, patchrow.TimeKey(p.Window.Start), patchrow.TimeKey(p.Window.End), id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || b.Len() == 0 {
+			return err
+		}
+		return tx.SendBatch(ctx, &b).Close()
+	})
+}
+
+// insertKeys indexes the changes of r, live, in patch_keys: one
+// statement.
+func insertKeys(ctx context.Context, tx pgx.Tx, r *patch.Record) error {
+	if len(r.Patch.Changes) == 0 {
+		return nil
+	}
+	start, end := patchrow.Seconds(r.Patch.Window)
+	_, err := tx.Exec(ctx, `WITH k AS (
+	INSERT INTO patch_keys (patch_id, change, tenant, service, start_s, end_s, span_s)
+	SELECT $3, k, $1, $2, $4::bigint, $5::bigint, $5::bigint - $4::bigint FROM unnest($6::text[]) AS k
+)
+`+upsertSpans("$1", "$4", "$5", "$6"),
+		r.Patch.Tenant, r.Patch.Service, r.Patch.ID, start, end, r.Patch.Changes.Keys())
+	return err
+}
+
+// upsertSpans returns the statement that raises the longest span of
+// tenant's changes keys to end - start (patch_key_spans): parameter
+// numbers.
+func upsertSpans(tenant, start, end, keys string) string {
+	return `INSERT INTO patch_key_spans (tenant, change, span_s)
+	SELECT ` + tenant + `, k, ` + end + `::bigint - ` + start + `::bigint FROM unnest(` + keys + `::text[]) AS k
+	ON CONFLICT (tenant, change) DO UPDATE SET span_s = excluded.span_s WHERE patch_key_spans.span_s < excluded.span_s`
+}
+
+// scoped returns tenant's live records other than except that sc
+// selects, by ID, without their acks: the rows of patch_keys of sc's keys
+// whose windows may overlap sc's, then the records, checked exactly.
+func scoped(ctx context.Context, q querier, tenant string, except int64, sc patch.Scope) ([]patch.Record, error) {
+	keys, serviceOnly := sc.IndexKeys()
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	start, end := patchrow.Seconds(sc.Window)
+	// Per key, the rows that start within its longest span
+	// (patch_key_spans, read first: an InitPlan) before the window's end,
+	// on patch_keys_start.
+	args := []any{tenant, start, end, except}
+	var b strings.Builder
+	for i, k := range keys {
+		if b.Len() > 0 {
+			b.WriteString(" UNION ")
+		}
+		args = append(args, k)
+		n := "$" + strconv.Itoa(len(args))
+		b.WriteString(`SELECT patch_id FROM patch_keys WHERE tenant = $1 AND change = ` + n +
+			` AND start_s >= $2::bigint - (SELECT span_s FROM patch_key_spans WHERE tenant = $1 AND change = ` + n + `)` +
+			` AND start_s < $3 AND end_s > $2 AND patch_id <> $4`)
+		if serviceOnly[i] {
+			args = append(args, sc.Service)
+			b.WriteString(` AND service = $` + strconv.Itoa(len(args)))
+		}
+	}
+	rows, err := q.Query(ctx, b.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rs, err := loadRecords(ctx, q, `id = ANY($1)`, []any{ids}, 0, false)
+	if err != nil {
+		return nil, err
+	}
+	return patchrow.Select(rs, sc, except), nil
 }
 
 func sameInstant(a, b time.Time) bool { return a.Equal(b) }
@@ -242,6 +424,12 @@ func writeChildren(ctx context.Context, tx pgx.Tx, id int64, hs []patch.Transiti
 		return nil
 	}
 	var b pgx.Batch
+	queueChildren(&b, id, hs, n, acks)
+	return tx.SendBatch(ctx, &b).Close()
+}
+
+// queueChildren queues writeChildren's statements on b.
+func queueChildren(b *pgx.Batch, id int64, hs []patch.Transition, n int, acks []patch.Ack) {
 	for i, h := range hs {
 		at, ns := split(h.At)
 		b.Queue(`INSERT INTO patch_history (patch_id, n, from_status, to_status, actor, at, at_ns, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -256,7 +444,6 @@ ON CONFLICT (patch_id, agent, op) DO UPDATE SET tenant = excluded.tenant, ack_pa
 	at = excluded.at, at_ns = excluded.at_ns`,
 			id, a.Agent, string(a.Op), a.Tenant, a.PatchID, a.Seq, string(a.Status), a.Version, a.Revision, a.Hash, a.Error, at, ns)
 	}
-	return tx.SendBatch(ctx, &b).Close()
 }
 
 // Get implements patch.Store.
@@ -288,6 +475,14 @@ func (p *PatchStore) List(ctx context.Context, f patch.Filter) ([]patch.Record, 
 	if f.Service != "" {
 		args = append(args, f.Service)
 		where = append(where, "service = $"+strconv.Itoa(len(args)))
+	}
+	if !f.StartedBy.IsZero() {
+		args = append(args, patchrow.TimeKey(f.StartedBy))
+		where = append(where, "win_start <= $"+strconv.Itoa(len(args)))
+	}
+	if !f.EndedBy.IsZero() {
+		args = append(args, patchrow.TimeKey(f.EndedBy))
+		where = append(where, "win_end <= $"+strconv.Itoa(len(args)))
 	}
 	if len(f.Statuses) > 0 {
 		st := make([]string, len(f.Statuses))
@@ -334,6 +529,7 @@ func (p *PatchStore) SetCursor(ctx context.Context, name, value string) error {
 
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 var (
@@ -345,8 +541,7 @@ var (
 // at most limit (0: all), with their history and, when acks is set, their
 // acks: three queries, or two without acks (Acks is then nil).
 func loadRecords(ctx context.Context, q querier, where string, args []any, limit int, acks bool) ([]patch.Record, error) {
-	query := `SELECT id, status, patch::text, created, created_ns, updated, updated_ns, violations::text, targets, apply_seq, revert_seq
-FROM patches WHERE ` + where + ` ORDER BY id`
+	query := patchesQuery + where + ` ORDER BY id`
 	if limit > 0 {
 		query += ` LIMIT ` + strconv.Itoa(limit)
 	}
@@ -354,11 +549,74 @@ FROM patches WHERE ` + where + ` ORDER BY id`
 	if err != nil {
 		return nil, err
 	}
-	var (
-		out   []patch.Record
-		ids   []int64
-		index = map[int64]int{}
-	)
+	out, ids, index, err := scanPatches(rows)
+	if err != nil || len(out) == 0 {
+		return nil, err
+	}
+	if rows, err = q.Query(ctx, historyQuery, ids); err != nil {
+		return nil, err
+	}
+	if err := scanHistory(rows, out, index); err != nil {
+		return nil, err
+	}
+	if !acks {
+		return out, nil
+	}
+	if rows, err = q.Query(ctx, acksQuery, ids); err != nil {
+		return nil, err
+	}
+	return out, scanAcks(rows, out, index)
+}
+
+// loadRecord returns the record with the given ID, whole (nil when none),
+// in one round trip.
+func loadRecord(ctx context.Context, tx pgx.Tx, id int64) ([]patch.Record, error) {
+	var b pgx.Batch
+	ids := []int64{id}
+	b.Queue(patchesQuery+`id = ANY($1)`, ids)
+	b.Queue(historyQuery, ids)
+	b.Queue(acksQuery, ids)
+	br := tx.SendBatch(ctx, &b)
+	defer br.Close()
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	out, _, index, err := scanPatches(rows)
+	if err != nil {
+		return nil, err
+	}
+	if rows, err = br.Query(); err != nil {
+		return nil, err
+	}
+	if err := scanHistory(rows, out, index); err != nil {
+		return nil, err
+	}
+	if rows, err = br.Query(); err != nil {
+		return nil, err
+	}
+	if err := scanAcks(rows, out, index); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, br.Close()
+	}
+	return out, br.Close()
+}
+
+const (
+	patchesQuery = `SELECT id, status, patch::text, created, created_ns, updated, updated_ns, violations::text, targets, apply_seq, revert_seq
+FROM patches WHERE `
+	historyQuery = `SELECT patch_id, from_status, to_status, actor, at, at_ns, reason FROM patch_history
+WHERE patch_id = ANY($1) ORDER BY patch_id, n`
+	acksQuery = `SELECT patch_id, agent, op, tenant, ack_patch_id, seq, status, version, revision, hash, error, at, at_ns
+FROM patch_acks WHERE patch_id = ANY($1) ORDER BY patch_id, agent, op`
+)
+
+// scanPatches reads the rows of patchesQuery and closes them.
+func scanPatches(rows pgx.Rows) (out []patch.Record, ids []int64, index map[int64]int, err error) {
+	defer rows.Close()
+	index = map[int64]int{}
 	for rows.Next() {
 		var (
 			id                   int64
@@ -368,15 +626,13 @@ FROM patches WHERE ` + where + ` ORDER BY id`
 			r                    patch.Record
 		)
 		if err := rows.Scan(&id, &status, &pj, &created, &createdNS, &updated, &updatedNS, &vj, &r.Targets, &r.ApplySeq, &r.RevertSeq); err != nil {
-			rows.Close()
-			return nil, err
+			return nil, nil, nil, err
 		}
 		if r.Patch, err = patchrow.DecodePatch(id, pj); err == nil {
 			r.Violations, err = patchrow.DecodeJSON[patch.Violation](id, "violations", vj)
 		}
 		if err != nil {
-			rows.Close()
-			return nil, err
+			return nil, nil, nil, err
 		}
 		r.Status = patch.Status(status)
 		r.Created, r.Updated = join(created, createdNS), join(updated, updatedNS)
@@ -388,18 +644,12 @@ FROM patches WHERE ` + where + ` ORDER BY id`
 		ids = append(ids, id)
 	}
 	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(out) == 0 {
-		return nil, nil
-	}
+	return out, ids, index, rows.Err()
+}
 
-	rows, err = q.Query(ctx, `SELECT patch_id, from_status, to_status, actor, at, at_ns, reason FROM patch_history
-WHERE patch_id = ANY($1) ORDER BY patch_id, n`, ids)
-	if err != nil {
-		return nil, err
-	}
+// scanHistory reads the rows of historyQuery into out and closes them.
+func scanHistory(rows pgx.Rows, out []patch.Record, index map[int64]int) error {
+	defer rows.Close()
 	for rows.Next() {
 		var (
 			id       int64
@@ -409,26 +659,19 @@ WHERE patch_id = ANY($1) ORDER BY patch_id, n`, ids)
 			h        patch.Transition
 		)
 		if err := rows.Scan(&id, &from, &to, &h.Actor, &at, &ns, &h.Reason); err != nil {
-			rows.Close()
-			return nil, err
+			return err
 		}
 		h.From, h.To, h.At = patch.Status(from), patch.Status(to), join(at, ns)
 		r := &out[index[id]]
 		r.History = append(r.History, h)
 	}
 	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if !acks {
-		return out, nil
-	}
+	return rows.Err()
+}
 
-	rows, err = q.Query(ctx, `SELECT patch_id, agent, op, tenant, ack_patch_id, seq, status, version, revision, hash, error, at, at_ns
-FROM patch_acks WHERE patch_id = ANY($1) ORDER BY patch_id, agent, op`, ids)
-	if err != nil {
-		return nil, err
-	}
+// scanAcks reads the rows of acksQuery into out and closes them.
+func scanAcks(rows pgx.Rows, out []patch.Record, index map[int64]int) error {
+	defer rows.Close()
 	for rows.Next() {
 		var (
 			id         int64
@@ -438,13 +681,12 @@ FROM patch_acks WHERE patch_id = ANY($1) ORDER BY patch_id, agent, op`, ids)
 			a          patch.Ack
 		)
 		if err := rows.Scan(&id, &a.Agent, &op, &a.Tenant, &a.PatchID, &a.Seq, &status, &a.Version, &a.Revision, &a.Hash, &a.Error, &at, &ns); err != nil {
-			rows.Close()
-			return nil, err
+			return err
 		}
 		a.Op, a.Status, a.At = patch.Op(op), patch.AckStatus(status), join(at, ns)
 		r := &out[index[id]]
 		r.Acks = append(r.Acks, a)
 	}
 	rows.Close()
-	return out, rows.Err()
+	return rows.Err()
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/backends/postgres"
 	"github.com/hms-platform/mgmt/patch"
 	"github.com/hms-platform/mgmt/patch/patchtest"
@@ -57,6 +58,8 @@ func TestPatchStoreHosts(t *testing.T) {
 	budgetStore := open(t, dsn)
 	hosts := []patch.Store{openPatchesOn(t, dsn), budgetStore.Patches()}
 	const quota = 10
+	// Every record of the tenant changes rate_limit_rps in the same window.
+	quotaScope := patch.Scope{Window: patchRecord("iacb", 0).Patch.Window, Shared: []string{"rate_limit_rps"}}
 	var (
 		wg sync.WaitGroup
 		mu sync.Mutex
@@ -66,7 +69,7 @@ func TestPatchStoreHosts(t *testing.T) {
 		for w := range 4 {
 			wg.Go(func() {
 				for j := range 10 {
-					_, err := hosts[h].Create(ctxFor(t), "iacb", func(live []patch.Record) (patch.Record, error) {
+					_, err := hosts[h].Create(ctxFor(t), "iacb", quotaScope, func(live []patch.Record) (patch.Record, error) {
 						if len(live) >= quota {
 							return patch.Record{}, fmt.Errorf("quota")
 						}
@@ -99,12 +102,12 @@ func TestPatchUpdateWritesOnlyChanges(t *testing.T) {
 	ps := openPatchesOn(t, dsn)
 	conn := connect(t, dsn)
 	ctx := ctxFor(t)
-	r, err := ps.Create(ctx, "iacb", func([]patch.Record) (patch.Record, error) { return patchRecord("iacb", 1), nil })
+	r, err := ps.Create(ctx, "iacb", patch.Scope{}, func([]patch.Record) (patch.Record, error) { return patchRecord("iacb", 1), nil })
 	require.NoError(t, err)
 	ack := func(i int, rev int64) patch.Ack {
 		return patch.Ack{Agent: fmt.Sprintf("agent-%04d", i), Tenant: "iacb", PatchID: r.Patch.ID, Op: patch.OpApply, Revision: rev, At: pnov}
 	}
-	_, err = ps.Update(ctx, r.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
+	_, err = ps.Update(ctx, r.Patch.ID, nil, func(cur *patch.Record, _ []patch.Record) error {
 		for i := range 1000 {
 			cur.SetAck(ack(i, 1))
 		}
@@ -123,7 +126,7 @@ func TestPatchUpdateWritesOnlyChanges(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := ackXmins(t, conn)
-			_, err := ps.Update(ctx, r.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
+			_, err := ps.Update(ctx, r.Patch.ID, nil, func(cur *patch.Record, _ []patch.Record) error {
 				tc.fn(cur)
 				return nil
 			})
@@ -158,4 +161,47 @@ func ackXmins(t *testing.T, conn *pgx.Conn) map[string]string {
 
 func BenchmarkPatchStore(b *testing.B) {
 	patchtest.BenchStore(b, func(b *testing.B) patch.Store { return openPatches(b) })
+}
+
+// TestPatchWriteFailsAlone: a write whose statement the server rejects
+// (a NUL in text) fails alone, of kind invalid, whatever group it shares
+// with concurrent writes, which are stored.
+func TestPatchWriteFailsAlone(t *testing.T) {
+	t.Parallel()
+	ps := openPatchesOn(t, srv.NewDatabase(t))
+	ctx := ctxFor(t)
+	target, err := ps.Create(ctx, "iacb", patch.Scope{}, func([]patch.Record) (patch.Record, error) { return patchRecord("iacb", 0), nil })
+	require.NoError(t, err)
+	const n = 30
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if i%10 == 5 {
+				_, errs[i] = ps.Update(ctx, target.Patch.ID, nil, func(cur *patch.Record, _ []patch.Record) error {
+					cur.SetAck(patch.Ack{Agent: "agent-1", Tenant: "iacb", PatchID: cur.Patch.ID, Op: patch.OpApply, Status: "FAILED", Error: "bad\x00byte"})
+					return nil
+				})
+				return
+			}
+			_, errs[i] = ps.Create(ctx, "iacb", patch.Scope{}, func([]patch.Record) (patch.Record, error) { return patchRecord("iacb", i+1), nil })
+		})
+	}
+	wg.Wait()
+	stored := 1
+	for i, err := range errs {
+		if i%10 == 5 {
+			assert.ErrorIs(t, err, mgmt.ErrInvalid, "write %d", i)
+			continue
+		}
+		if assert.NoError(t, err, "write %d", i) {
+			stored++
+		}
+	}
+	rs, err := ps.List(ctx, patch.Filter{})
+	require.NoError(t, err)
+	assert.Len(t, rs, stored, "every other write is stored")
+	got, err := ps.Get(ctx, target.Patch.ID)
+	require.NoError(t, err)
+	assert.Empty(t, got.Acks, "the refused update wrote nothing")
 }

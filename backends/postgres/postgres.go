@@ -8,10 +8,12 @@ import (
 	"net"
 	"sync/atomic"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/backends/internal/groupcommit"
 )
 
 // Options configure a Store.
@@ -31,6 +33,8 @@ type Options struct {
 type Store struct {
 	pool   *pgxpool.Pool
 	closed atomic.Bool
+
+	patchGroup groupcommit.Group[pgx.Tx] // the group commit of every PatchStore of s
 }
 
 // Open connects to the database, brings its schema up to date and returns
@@ -63,9 +67,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, wrap(ctx, "open", err)
 	}
 	s := &Store{pool: pool}
+	s.patchGroup.Commit = s.commitPatches
 	if err := migrate(ctx, pool); err != nil {
 		pool.Close()
 		return nil, err
+	}
+	if err := fillWindows(ctx, pool); err != nil {
+		pool.Close()
+		return nil, wrap(ctx, "migrate: patch windows", err)
 	}
 	return s, nil
 }

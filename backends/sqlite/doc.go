@@ -41,10 +41,15 @@
 //
 // # Patches
 //
-// Each patch.Store Create and Update is one write transaction (BEGIN
-// IMMEDIATE, on the one write connection): it holds SQLite's write lock
-// while it reads the tenant's live patches, calls the callback and writes,
-// which serializes every write — a tenant write lock, and more. A patch is
+// The patch.Store Creates and Updates that arrive together run in one
+// write transaction (BEGIN IMMEDIATE, on the one write connection; group
+// commit, one sync for all), each in a savepoint of its own: a write
+// refused fails alone, a failed transaction fails them all. The
+// transaction holds SQLite's write lock while each write reads the live
+// patches its scope selects (patch_keys: the live patches' changes by
+// tenant, key and window, in whole seconds), calls the callback and
+// writes, which serializes every write — a tenant write lock, and more.
+// Statements of writes are prepared once, when the store opens. A patch is
 // a row of patches (the patch as JSON with typed changes, so that an int64
 // stays an int64; violations and targets as JSON arrays), its transitions
 // rows of patch_history, its acknowledgements rows of patch_acks keyed by

@@ -32,6 +32,10 @@ func ExampleOpenPatches() {
 	defer store.Close()
 
 	now := time.Date(2026, time.November, 19, 15, 0, 0, 0, time.UTC)
+	// The live patches of iacb that overlap the window and change
+	// replicas: the quota's.
+	window := patch.Window{Start: now.Add(24 * time.Hour), End: now.Add(16 * 24 * time.Hour)}
+	scope := patch.Scope{Window: window, Shared: []string{"replicas"}}
 	submit := func(live []patch.Record) (patch.Record, error) {
 		if len(live) >= 1 {
 			return patch.Record{}, errors.New("quota: iacb already has a live patch")
@@ -40,22 +44,22 @@ func ExampleOpenPatches() {
 			Patch: patch.Patch{
 				Service: "artist-registry-api", Tenant: "iacb",
 				Changes: patch.Changes{"rate_limit_rps": int64(200), "replicas": int64(6)},
-				Window:  patch.Window{Start: now.Add(24 * time.Hour), End: now.Add(16 * 24 * time.Hour)},
+				Window:  window,
 				Author:  "ana@example.gov",
 			},
 			Status: patch.Queued, Created: now, Updated: now,
 			History: []patch.Transition{{To: patch.Queued, Actor: "ana@example.gov", At: now}},
 		}, nil
 	}
-	rec, err := store.Create(ctx, "iacb", submit)
+	rec, err := store.Create(ctx, "iacb", scope, submit)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("stored patch", rec.Patch.ID, rec.Status)
-	_, err = store.Create(ctx, "iacb", submit)
+	_, err = store.Create(ctx, "iacb", scope, submit)
 	fmt.Println("second:", err)
 
-	rec, err = store.Update(ctx, rec.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
+	rec, err = store.Update(ctx, rec.Patch.ID, nil, func(cur *patch.Record, _ []patch.Record) error {
 		cur.History = append(cur.History, patch.Transition{From: cur.Status, To: patch.Approved, Actor: "bo@example.gov", At: now.Add(time.Hour)})
 		cur.Status, cur.Updated = patch.Approved, now.Add(time.Hour)
 		cur.SetAck(patch.Ack{Agent: "agent-1", Tenant: "iacb", PatchID: cur.Patch.ID, Op: patch.OpApply, Status: "APPLIED", Revision: 7})

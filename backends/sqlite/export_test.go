@@ -39,3 +39,15 @@ func (p *PatchStore) TotalChanges(tb testing.TB) int64 {
 	}
 	return n
 }
+
+// QueuedWrites returns the patch writes waiting for the next group.
+func (p *PatchStore) QueuedWrites() int { return p.s.patchGroup.Queued() }
+
+// GroupCommits returns the group transactions committed.
+func (p *PatchStore) GroupCommits() int64 { return p.s.patchGroup.Commits() }
+
+// Exec runs a statement on the write connection.
+func (s *Store) Exec(ctx context.Context, query string) error {
+	_, err := s.w.ExecContext(ctx, query)
+	return err
+}

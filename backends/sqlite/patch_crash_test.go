@@ -43,10 +43,10 @@ func TestPatchCrashKeepsAcknowledgedUpdates(t *testing.T) {
 func patchCrashChild(t *testing.T, path string) {
 	s, err := sqlite.OpenPatches(t.Context(), sqlite.Options{Path: path})
 	require.NoError(t, err)
-	rec, err := s.Create(t.Context(), "iacb", func([]patch.Record) (patch.Record, error) { return patchRecord("iacb", 1), nil })
+	rec, err := s.Create(t.Context(), "iacb", patch.Scope{}, func([]patch.Record) (patch.Record, error) { return patchRecord("iacb", 1), nil })
 	require.NoError(t, err)
 	for i := 1; i <= 100_000; i++ {
-		_, err := s.Update(t.Context(), rec.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
+		_, err := s.Update(t.Context(), rec.Patch.ID, nil, func(cur *patch.Record, _ []patch.Record) error {
 			cur.SetAck(patch.Ack{Agent: fmt.Sprintf("agent-%06d", i), Tenant: "iacb", PatchID: cur.Patch.ID, Op: patch.OpApply, At: nov})
 			cur.History = append(cur.History, patch.Transition{From: cur.Status, To: cur.Status, Actor: "ack", At: nov})
 			return nil

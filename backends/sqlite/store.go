@@ -14,6 +14,7 @@ import (
 	sqlite3lib "modernc.org/sqlite/lib"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/backends/internal/groupcommit"
 	"github.com/hms-platform/mgmt/budget"
 )
 
@@ -54,6 +55,9 @@ type Store struct {
 	markAlert    *sql.Stmt
 	spendService *sql.Stmt
 
+	patchGroup groupcommit.Group[*writeTx] // the group commit of every PatchStore of s
+	patchStmts map[string]*sql.Stmt        // writeQueries, prepared on w
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -75,6 +79,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		opts.BusyTimeout = defaultBusyTimeout
 	}
 	s := &Store{path: opts.Path}
+	s.patchGroup.Commit = s.commitPatches
 	ok := false
 	defer func() {
 		if !ok {
@@ -94,6 +99,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s.w.SetConnMaxIdleTime(0)
 	if err := migrateRetrying(ctx, s.w, opts); err != nil {
 		return nil, s.fail(ctx, "migrate "+opts.Path, err)
+	}
+	if err := fillWindows(ctx, s.w); err != nil {
+		return nil, s.fail(ctx, "migrate "+opts.Path+": patch windows", err)
 	}
 
 	if opts.Path == Memory {
@@ -121,6 +129,14 @@ ON CONFLICT DO NOTHING`},
 		if *p.stmt, err = p.db.PrepareContext(ctx, p.query); err != nil {
 			return nil, s.fail(ctx, "prepare", err)
 		}
+	}
+	s.patchStmts = map[string]*sql.Stmt{}
+	for _, q := range writeQueries() {
+		st, err := s.w.PrepareContext(ctx, q)
+		if err != nil {
+			return nil, s.fail(ctx, "prepare", err)
+		}
+		s.patchStmts[q] = st
 	}
 	for i := range s.insert {
 		if s.insert[i], err = s.w.PrepareContext(ctx, insertSQL(1<<i)); err != nil {
@@ -173,7 +189,11 @@ func (o *Options) validate() error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
-		for _, st := range append(s.insert[:], s.putCap, s.markAlert, s.spendService) {
+		stmts := append(s.insert[:], s.putCap, s.markAlert, s.spendService)
+		for _, st := range s.patchStmts {
+			stmts = append(stmts, st)
+		}
+		for _, st := range stmts {
 			if st != nil {
 				errs = append(errs, st.Close())
 			}

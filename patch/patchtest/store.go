@@ -65,6 +65,7 @@ func RunStoreWith(t *testing.T, newStore func(t *testing.T) patch.Store, opts St
 		{"Create/DecideErrorStoresNothing", testStoreDecideError},
 		{"Create/RefusedRecordStoresNothing", testStoreCreateRefused},
 		{"Create/DecideSeesTenantLive", testStoreDecideSeesLive},
+		{"Scope", testStoreScope},
 		{"Update/PersistsChanges", testStoreUpdatePersists},
 		{"Update/Acks", testStoreUpdateAcks},
 		{"Update/ImmutableParts", testStoreUpdateImmutable},
@@ -93,6 +94,18 @@ func RunStoreWith(t *testing.T, newStore func(t *testing.T) patch.Store, opts St
 		})
 	}
 }
+
+// wide selects every live record of the tenant written that changes
+// rate_limit_rps, as every record newRecord makes does, whatever its
+// window and service: the suite's checks of what a callback sees use it
+// to see every live record.
+var wide = patch.Scope{
+	Window: patch.Window{Start: time.Date(1, time.January, 1, 0, 0, 0, 0, time.UTC), End: time.Date(9999, time.December, 31, 0, 0, 0, 0, time.UTC)},
+	Shared: []string{"rate_limit_rps"},
+}
+
+// wideOf is wide for every record: Update's scope.
+func wideOf(*patch.Patch) patch.Scope { return wide }
 
 func storeCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), storeCallTimeout)
@@ -147,7 +160,7 @@ func withStatus(r patch.Record, st patch.Status) patch.Record {
 // create stores r and returns the stored record.
 func create(t testing.TB, s patch.Store, r patch.Record) patch.Record {
 	t.Helper()
-	got, err := s.Create(storeCtx(t), r.Patch.Tenant, func([]patch.Record) (patch.Record, error) { return r.Clone(), nil })
+	got, err := s.Create(storeCtx(t), r.Patch.Tenant, wide, func([]patch.Record) (patch.Record, error) { return r.Clone(), nil })
 	require.NoError(t, err, "Create(%s/%s)", r.Patch.Tenant, r.Patch.Service)
 	require.Positive(t, got.Patch.ID, "Create assigned no ID")
 	return got
@@ -162,7 +175,7 @@ func get(t testing.TB, s patch.Store, id int64) patch.Record {
 
 func update(t testing.TB, s patch.Store, id int64, fn func(cur *patch.Record, live []patch.Record)) patch.Record {
 	t.Helper()
-	r, err := s.Update(storeCtx(t), id, func(cur *patch.Record, live []patch.Record) error {
+	r, err := s.Update(storeCtx(t), id, wideOf, func(cur *patch.Record, live []patch.Record) error {
 		fn(cur, live)
 		return nil
 	})
@@ -251,7 +264,7 @@ func testStoreAssignsIDs(t *testing.T, s patch.Store) {
 	for i, claimed := range []int64{0, 999, -5, 1, 2} {
 		r := newRecord("iacb", "artist-registry-api", i)
 		r.Patch.ID = claimed
-		got, err := s.Create(storeCtx(t), "iacb", func([]patch.Record) (patch.Record, error) { return r.Clone(), nil })
+		got, err := s.Create(storeCtx(t), "iacb", wide, func([]patch.Record) (patch.Record, error) { return r.Clone(), nil })
 		require.NoError(t, err, "Create #%d", i)
 		if i == 0 {
 			assert.Equal(t, int64(1), got.Patch.ID, "the first ID")
@@ -271,7 +284,7 @@ func testStoreAssignsIDs(t *testing.T, s patch.Store) {
 func testStoreDecideError(t *testing.T, s patch.Store) {
 	first := create(t, s, newRecord("iacb", "svc", 1))
 	for i := range 3 {
-		_, err := s.Create(storeCtx(t), "iacb", func([]patch.Record) (patch.Record, error) {
+		_, err := s.Create(storeCtx(t), "iacb", wide, func([]patch.Record) (patch.Record, error) {
 			return newRecord("iacb", "svc", 10+i), fmt.Errorf("quota: %w", errSuite)
 		})
 		require.ErrorIs(t, err, errSuite, "Create returns decide's error")
@@ -297,7 +310,7 @@ func testStoreCreateRefused(t *testing.T, s patch.Store) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRecord("iacb", "svc", 1)
 			tc.mutate(&r)
-			_, err := s.Create(storeCtx(t), "iacb", func([]patch.Record) (patch.Record, error) { return r, nil })
+			_, err := s.Create(storeCtx(t), "iacb", wide, func([]patch.Record) (patch.Record, error) { return r, nil })
 			require.ErrorIs(t, err, mgmt.ErrInvalid)
 			var me *mgmt.Error
 			if assert.ErrorAs(t, err, &me) {
@@ -332,7 +345,7 @@ func testStoreDecideSeesLive(t *testing.T, s patch.Store) {
 
 	var seen []patch.Record
 	calls := 0
-	got, err := s.Create(storeCtx(t), "iacb", func(l []patch.Record) (patch.Record, error) {
+	got, err := s.Create(storeCtx(t), "iacb", wide, func(l []patch.Record) (patch.Record, error) {
 		calls++
 		seen = l
 		return newRecord("iacb", "svc-new", 50), nil
@@ -356,7 +369,7 @@ func testStoreDecideSeesLive(t *testing.T, s patch.Store) {
 	}
 
 	// A tenant with nothing live.
-	_, err = s.Create(storeCtx(t), "empty", func(l []patch.Record) (patch.Record, error) {
+	_, err = s.Create(storeCtx(t), "empty", wide, func(l []patch.Record) (patch.Record, error) {
 		assert.Empty(t, l, "decide of a tenant with no records")
 		return newRecord("empty", "svc", 60), nil
 	})
@@ -493,7 +506,7 @@ func testStoreUpdateImmutable(t *testing.T, s patch.Store) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			calls := 0
-			_, err := s.Update(storeCtx(t), r.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
+			_, err := s.Update(storeCtx(t), r.Patch.ID, nil, func(cur *patch.Record, _ []patch.Record) error {
 				calls++
 				// Legal changes alongside the illegal one: none is written.
 				cur.History = append(cur.History, patch.Transition{From: cur.Status, To: patch.RolledBack, Actor: "ops", At: at(50)})
@@ -519,7 +532,7 @@ func testStoreUpdateImmutable(t *testing.T, s patch.Store) {
 // written.
 func testStoreUpdateFnError(t *testing.T, s patch.Store) {
 	r := create(t, s, newRecord("iacb", "svc", 1))
-	_, err := s.Update(storeCtx(t), r.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
+	_, err := s.Update(storeCtx(t), r.Patch.ID, nil, func(cur *patch.Record, _ []patch.Record) error {
 		cur.History = append(cur.History, patch.Transition{From: cur.Status, To: patch.Approved, Actor: "a", At: at(2)})
 		cur.Status, cur.Updated = patch.Approved, at(2)
 		cur.Targets = []string{"agent-a"}
@@ -538,7 +551,7 @@ func testStoreNotFound(t *testing.T, s patch.Store) {
 		_, err := s.Get(storeCtx(t), id)
 		assert.ErrorIs(t, err, mgmt.ErrNotFound, "Get(%d)", id)
 		called := false
-		_, err = s.Update(storeCtx(t), id, func(*patch.Record, []patch.Record) error {
+		_, err = s.Update(storeCtx(t), id, nil, func(*patch.Record, []patch.Record) error {
 			called = true
 			return nil
 		})
@@ -589,6 +602,15 @@ func listFilterCases(all []patch.Record) []listCase {
 		{"status after an ID with a limit", patch.Filter{Statuses: []patch.Status{patch.Queued, patch.Approved}, AfterID: all[3].Patch.ID, Limit: 2}},
 		{"limit beyond the matches", patch.Filter{Service: "boosters", Limit: 1000}},
 		{"after the last", patch.Filter{AfterID: all[len(all)-1].Patch.ID}},
+		{"started by a window's start", patch.Filter{StartedBy: all[5].Patch.Window.Start}},
+		{"started by a nanosecond before", patch.Filter{StartedBy: all[5].Patch.Window.Start.Add(-time.Nanosecond)}},
+		{"started by, in another zone", patch.Filter{StartedBy: all[5].Patch.Window.Start.In(time.FixedZone("EST", -5*3600))}},
+		{"ended by a window's end", patch.Filter{EndedBy: all[7].Patch.Window.End}},
+		{"ended by a nanosecond before", patch.Filter{EndedBy: all[7].Patch.Window.End.Add(-time.Nanosecond)}},
+		{"live and ended by", patch.Filter{Statuses: patch.LiveStatuses(), EndedBy: all[12].Patch.Window.End}},
+		{"approved and started by", patch.Filter{Statuses: []patch.Status{patch.Approved}, StartedBy: all[16].Patch.Window.Start, Limit: 2}},
+		{"started and ended by", patch.Filter{StartedBy: all[15].Patch.Window.Start, EndedBy: all[3].Patch.Window.End.Add(time.Nanosecond)}},
+		{"ended long ago", patch.Filter{EndedBy: storeBase}},
 	}
 }
 
@@ -742,7 +764,7 @@ func testStoreListOmitAcks(t *testing.T, s patch.Store) {
 		}
 	}
 	var seen []patch.Record
-	_, err := s.Create(storeCtx(t), "iacb", func(l []patch.Record) (patch.Record, error) {
+	_, err := s.Create(storeCtx(t), "iacb", wide, func(l []patch.Record) (patch.Record, error) {
 		seen = l
 		return newRecord("iacb", "svc", 99), nil
 	})

@@ -47,7 +47,7 @@ func BenchStore(b *testing.B, newStore func(b *testing.B) patch.Store) {
 		for b.Loop() {
 			tenant := fmt.Sprintf("tenant-%d", i/20)
 			rec := newRecord(tenant, "svc", i)
-			_, err := s.Create(ctx, tenant, func(live []patch.Record) (patch.Record, error) {
+			_, err := s.Create(ctx, tenant, wide, func(live []patch.Record) (patch.Record, error) {
 				if len(live) > 20 {
 					return patch.Record{}, fmt.Errorf("decide saw %d live records", len(live))
 				}
@@ -67,17 +67,17 @@ func BenchStore(b *testing.B, newStore func(b *testing.B) patch.Store) {
 		for a := range BenchAgents {
 			r.Targets = append(r.Targets, benchAgent(a))
 		}
-		r, err := s.Create(ctx, "iacb", func([]patch.Record) (patch.Record, error) { return r, nil })
+		r, err := s.Create(ctx, "iacb", wide, func([]patch.Record) (patch.Record, error) { return r, nil })
 		if err != nil {
 			b.Fatal("Create:", err)
 		}
 		// A few other live records of the tenant, as the callback's view.
 		for n := range 5 {
-			if _, err := s.Create(ctx, "iacb", func([]patch.Record) (patch.Record, error) { return newRecord("iacb", "svc", 10+n), nil }); err != nil {
+			if _, err := s.Create(ctx, "iacb", wide, func([]patch.Record) (patch.Record, error) { return newRecord("iacb", "svc", 10+n), nil }); err != nil {
 				b.Fatal("Create:", err)
 			}
 		}
-		if _, err := s.Update(ctx, r.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
+		if _, err := s.Update(ctx, r.Patch.ID, nil, func(cur *patch.Record, _ []patch.Record) error {
 			for a := range BenchAgents {
 				cur.SetAck(benchAck(cur.Patch.ID, a, 0))
 			}
@@ -97,12 +97,7 @@ func BenchStore(b *testing.B, newStore func(b *testing.B) patch.Store) {
 		// part.
 		s := benchOpen(b, newStore)
 		benchLiveFixture(b, s)
-		var live []patch.Status
-		for _, st := range patch.Statuses {
-			if st.Live() {
-				live = append(live, st)
-			}
-		}
+		live := patch.LiveStatuses()
 		for _, omit := range []bool{false, true} {
 			name, wantAcks := "Whole", BenchAgents
 			if omit {
@@ -154,11 +149,11 @@ func benchLiveFixture(b *testing.B, s patch.Store) {
 	publish := func(n int, st patch.Status) {
 		r := withStatus(newRecord(tenant, "svc", n), patch.Published)
 		r.Targets = targets
-		r, err := s.Create(ctx, tenant, func([]patch.Record) (patch.Record, error) { return r, nil })
+		r, err := s.Create(ctx, tenant, wide, func([]patch.Record) (patch.Record, error) { return r, nil })
 		if err != nil {
 			b.Fatal("Create:", err)
 		}
-		if _, err := s.Update(ctx, r.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
+		if _, err := s.Update(ctx, r.Patch.ID, nil, func(cur *patch.Record, _ []patch.Record) error {
 			for a := range BenchAgents {
 				cur.SetAck(benchAck(cur.Patch.ID, a, int64(a)))
 			}
@@ -200,7 +195,7 @@ func benchUpdateAcks(b *testing.B, s patch.Store, id int64, live int) {
 	b.ReportAllocs()
 	for b.Loop() {
 		a := benchAck(id, i%BenchAgents, int64(BenchAgents+i+1))
-		if _, err := s.Update(ctx, id, func(cur *patch.Record, others []patch.Record) error {
+		if _, err := s.Update(ctx, id, wideOf, func(cur *patch.Record, others []patch.Record) error {
 			if len(others) != live {
 				return fmt.Errorf("the callback saw %d live records, want %d", len(others), live)
 			}

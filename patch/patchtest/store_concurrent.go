@@ -34,7 +34,7 @@ func testStoreConcurrentQuota(t *testing.T, s patch.Store, opts StoreOptions) {
 		for w := range opts.Writers {
 			wg.Go(func() {
 				for j := range opts.CreatesPerWriter {
-					r, err := s.Create(storeCtx(t), tenant, func(live []patch.Record) (patch.Record, error) {
+					r, err := s.Create(storeCtx(t), tenant, wide, func(live []patch.Record) (patch.Record, error) {
 						for _, l := range live {
 							if l.Patch.Tenant != tenant || !l.Status.Live() {
 								return patch.Record{}, fmt.Errorf("decide of %s saw record %d of %s, %s", tenant, l.Patch.ID, l.Patch.Tenant, l.Status)
@@ -86,14 +86,14 @@ func testStoreConcurrentUpdates(t *testing.T, s patch.Store, opts StoreOptions) 
 	for w := range opts.Writers {
 		wg.Go(func() {
 			for j := range per {
-				_, err := s.Update(storeCtx(t), r.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
+				_, err := s.Update(storeCtx(t), r.Patch.ID, nil, func(cur *patch.Record, _ []patch.Record) error {
 					n := len(cur.Targets)
 					cur.Targets = append(cur.Targets, fmt.Sprintf("agent-%04d", n))
 					cur.SetAck(patch.Ack{Agent: fmt.Sprintf("w%d", w), Tenant: "iacb", PatchID: cur.Patch.ID, Op: patch.OpApply, Revision: int64(j), At: at(j)})
 					return nil
 				})
 				errs <- err
-				_, err = s.Update(storeCtx(t), other.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
+				_, err = s.Update(storeCtx(t), other.Patch.ID, nil, func(cur *patch.Record, _ []patch.Record) error {
 					cur.History = append(cur.History, patch.Transition{From: cur.Status, To: cur.Status, Actor: fmt.Sprintf("w%d", w), At: at(j)})
 					return nil
 				})
@@ -137,7 +137,7 @@ func testStoreConcurrentApprovals(t *testing.T, s patch.Store) {
 	errs := make(chan error, queued)
 	for _, r := range recs {
 		wg.Go(func() {
-			_, err := s.Update(storeCtx(t), r.Patch.ID, func(cur *patch.Record, live []patch.Record) error {
+			_, err := s.Update(storeCtx(t), r.Patch.ID, wideOf, func(cur *patch.Record, live []patch.Record) error {
 				approved := 0
 				for _, l := range live {
 					if l.Status == patch.Approved {

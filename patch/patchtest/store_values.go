@@ -145,7 +145,7 @@ func testStoreRoundTripRecord(t *testing.T, s patch.Store) {
 	assertRecord(t, want, update(t, s, stored.Patch.ID, func(cur *patch.Record, _ []patch.Record) { change(cur) }), "Update")
 	assertRecord(t, want, get(t, s, stored.Patch.ID), "Get after Update")
 
-	_, err := s.Create(storeCtx(t), "iacb", func(live []patch.Record) (patch.Record, error) {
+	_, err := s.Create(storeCtx(t), "iacb", wide, func(live []patch.Record) (patch.Record, error) {
 		assertRecords(t, withoutAcks([]patch.Record{want}), live, "decide's live view (without acks)")
 		return newRecord("iacb", "svc", 2), nil
 	})
@@ -169,7 +169,7 @@ func testStoreRoundTripRecord(t *testing.T, s patch.Store) {
 func testStoreNoAliasing(t *testing.T, s patch.Store) {
 	r := fullRecord("iacb")
 	var given patch.Record
-	stored, err := s.Create(storeCtx(t), "iacb", func([]patch.Record) (patch.Record, error) {
+	stored, err := s.Create(storeCtx(t), "iacb", wide, func([]patch.Record) (patch.Record, error) {
 		given = r.Clone()
 		return given, nil
 	})
@@ -200,7 +200,7 @@ func testStoreNoAliasing(t *testing.T, s patch.Store) {
 	scribble(&got)
 	listed := list(t, s, patch.Filter{})
 	scribble(&listed[0])
-	_, err = s.Create(storeCtx(t), "iacb", func(live []patch.Record) (patch.Record, error) {
+	_, err = s.Create(storeCtx(t), "iacb", wide, func(live []patch.Record) (patch.Record, error) {
 		scribble(&live[0])
 		return newRecord("iacb", "svc", 2), nil
 	})
@@ -239,9 +239,9 @@ func testStoreCancelled(t *testing.T, s patch.Store) {
 			assert.Equal(t, mgmt.KindUnavailable, mgmt.KindOf(err), "%s: the kind of %v", call, err)
 		}
 	}
-	_, err := s.Create(ctx, "iacb", func([]patch.Record) (patch.Record, error) { return newRecord("iacb", "svc", 2), nil })
+	_, err := s.Create(ctx, "iacb", wide, func([]patch.Record) (patch.Record, error) { return newRecord("iacb", "svc", 2), nil })
 	check(err, "Create")
-	_, err = s.Update(ctx, r.Patch.ID, func(cur *patch.Record, _ []patch.Record) error {
+	_, err = s.Update(ctx, r.Patch.ID, nil, func(cur *patch.Record, _ []patch.Record) error {
 		cur.Status = patch.Approved
 		cur.History = append(cur.History, patch.Transition{From: patch.Queued, To: patch.Approved, At: at(2)})
 		return nil

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	mgmt "github.com/hms-platform/mgmt"
@@ -238,4 +239,40 @@ func checkPatchUTF8(p *patch.Patch) error {
 		}
 	}
 	return nil
+}
+
+// Seconds returns w in whole seconds since the epoch, widened: start at
+// or before w.Start, end at or after w.End. The rows of patch_keys hold them,
+// and a scope's window is looked up by them: a record whose window
+// overlaps w has start_s < end and end_s > start, and starts no earlier
+// than start minus its span (end_s - start_s).
+func Seconds(w patch.Window) (start, end int64) {
+	start, end = w.Start.Unix(), w.End.Unix()
+	if w.End.Nanosecond() > 0 {
+		end++
+	}
+	return start, end
+}
+
+// Select returns the records of rs other than except that sc selects
+// (patch.Scope.Matches), in order: the exact check after a lookup by
+// Seconds, which may find more.
+func Select(rs []patch.Record, sc patch.Scope, except int64) []patch.Record {
+	out := rs[:0]
+	for i := range rs {
+		if rs[i].Patch.ID != except && sc.Matches(&rs[i]) {
+			out = append(out, rs[i])
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// TimeKey returns t, whose UTC year is 0–9999, as the UTC time
+// "2006-01-02T15:04:05.000000000Z": 30 bytes of fixed width, whose byte
+// order is the times' order.
+func TimeKey(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000000000Z")
 }
