@@ -116,8 +116,9 @@ func NewValidator(opts ValidatorOptions) (*Validator, error) {
 		CostLimit: opts.CostLimit,
 		// A valid patch holds no string, map or list larger than
 		// policySizeBound (Patch.Validate), nor do the other variables
-		// (checked here and in Evaluate): policies whose worst case fits
-		// the cost limit then run without the runtime cost tracker.
+		// (checked here and in Evaluate), so each policy's worst case is
+		// known (Program.CostBound). The runtime cost limit is enforced
+		// all the same: a value that broke the bound still fails closed.
 		SizeBound: policySizeBound,
 	})
 	if err != nil {
