@@ -2,10 +2,8 @@ package authtest
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 
@@ -68,18 +66,6 @@ func (g *Guard) Protect(h http.Handler) http.Handler { return g.mw(h) }
 // Serve serves one request to h with a JSON body ("" for none) and bearer
 // token tok ("" for none).
 func Serve(h http.Handler, method, path, body, tok string) *httptest.ResponseRecorder {
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	r := httptest.NewRequest(method, path, rd)
-	if body != "" {
-		r.Header.Set("Content-Type", "application/json")
-	}
-	if tok != "" {
-		r.Header.Set("Authorization", "Bearer "+tok)
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
+	w, _ := serveCounting(h, method, path, body, tok)
 	return w
 }

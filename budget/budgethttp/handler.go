@@ -67,29 +67,18 @@ func (o budgetOwners) Owner(_ context.Context, svc string) (string, error) {
 	return o.b.ServiceTenant(svc), nil
 }
 
-// route is one route of the API and the permission it needs.
-type route struct {
-	pattern, perm string
-	fn            func(http.ResponseWriter, *http.Request) error
-}
-
-func (h *handler) routes() []route {
-	return []route{
-		{"POST /budgets/{svc}", PermWrite, h.set},
-		{"GET /budgets/{svc}", PermRead, h.get},
-		{"DELETE /budgets/{svc}", PermWrite, h.delete},
+func (h *handler) routes() []httperr.Route {
+	return []httperr.Route{
+		{Pattern: "POST /budgets/{svc}", Perm: PermWrite, Fn: h.set},
+		{Pattern: "GET /budgets/{svc}", Perm: PermRead, Fn: h.get},
+		{Pattern: "DELETE /budgets/{svc}", Perm: PermWrite, Fn: h.delete},
 	}
 }
 
 // Routes returns the API's route patterns ("POST /budgets/{svc}"), for
 // checks that every route is covered (authtest.EndpointOptions.Routes).
 func Routes() []string {
-	rs := (&handler{}).routes()
-	out := make([]string, len(rs))
-	for i, rt := range rs {
-		out[i] = rt.pattern
-	}
-	return out
+	return httperr.Patterns((&handler{}).routes())
 }
 
 // NewHandler returns the HTTP API over b. It returns an error when b or
@@ -111,18 +100,7 @@ func NewHandler(b *budget.Budget, opts Options) (http.Handler, error) {
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBody
 	}
-	var rs []httperr.Route
-	for _, rt := range h.routes() {
-		perm, fn := rt.perm, rt.fn
-		rs = append(rs, httperr.Route{Pattern: rt.pattern, Fn: func(w http.ResponseWriter, r *http.Request) error {
-			// Refused before anything of the request is read.
-			if err := h.authz.Permitted(r, perm); err != nil {
-				return err
-			}
-			return fn(w, r)
-		}})
-	}
-	return httperr.API("budgethttp", h.log, rs...), nil
+	return httperr.API("budgethttp", h.log, h.authz.Permitted, h.routes()...), nil
 }
 
 // noService is the answer for a service the request may not see: one of

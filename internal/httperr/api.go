@@ -13,28 +13,54 @@ import (
 	mgmt "github.com/hms-platform/mgmt"
 )
 
-// Route is one endpoint of an API: a net/http pattern ("POST /budgets/{svc}")
-// and a function whose error is written with WriteLog.
+// Route is one endpoint of an API: a net/http pattern ("POST /budgets/{svc}"),
+// the permission a request needs (Perm, "" for a public route) and a
+// function whose error is written with WriteLog.
 type Route struct {
 	Pattern string
+	Perm    string
 	Fn      func(http.ResponseWriter, *http.Request) error
 }
 
-// API returns the handler of an API made of routes: unmatched requests get
-// JSON 404/405 errors (WrapMux), errors are written in their kind's status,
-// every request is logged at debug level, and a panic becomes a 500 named
-// after the API (name, such as "scalerhttp").
-func API(name string, log *slog.Logger, routes ...Route) http.Handler {
+// Permitted decides, before anything of a request but its route is read,
+// whether it holds perm at all (auth.HTTPAuthorizer.Permitted); its error
+// is the response.
+type Permitted func(r *http.Request, perm string) error
+
+// API returns the handler of an API made of routes: a request to a route
+// with a Perm is refused unless permitted allows it, before the route's
+// function reads its query or body; unmatched requests get JSON 404/405
+// errors (WrapMux), errors are written in their kind's status, every
+// request is logged at debug level, and a panic becomes a 500 named after
+// the API (name, such as "scalerhttp").
+func API(name string, log *slog.Logger, permitted Permitted, routes ...Route) http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range routes {
-		fn := rt.Fn
+		fn, perm := rt.Fn, rt.Perm
 		mux.HandleFunc(rt.Pattern, func(w http.ResponseWriter, r *http.Request) {
-			if err := fn(w, r); err != nil {
+			var err error
+			if perm != "" {
+				err = permitted(r, perm)
+			}
+			if err == nil {
+				err = fn(w, r)
+			}
+			if err != nil {
 				WriteLog(w, r, log, err)
 			}
 		})
 	}
 	return observe(name, log, WrapMux(mux))
+}
+
+// Patterns returns the patterns of routes, for checks that every route of
+// an API is covered.
+func Patterns(routes []Route) []string {
+	out := make([]string, len(routes))
+	for i, rt := range routes {
+		out[i] = rt.Pattern
+	}
+	return out
 }
 
 // observe logs every request at debug level and turns a panic into a 500.

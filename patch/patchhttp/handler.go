@@ -66,33 +66,22 @@ type handler struct {
 	catalog *patch.Catalog
 }
 
-// route is one route of the API and the permission it needs.
-type route struct {
-	pattern, perm string
-	fn            func(http.ResponseWriter, *http.Request) error
-}
-
-func (h *handler) routes() []route {
-	return []route{
-		{"POST /api/patch", PermSubmit, h.submit},
-		{"GET /api/patch", PermRead, h.list},
-		{"GET /api/patch/{id}", PermRead, h.get},
-		{"POST /api/patch/{id}/approve", PermApprove, h.action(PermApprove)},
-		{"POST /api/patch/{id}/reject", PermReject, h.action(PermReject)},
-		{"POST /api/patch/{id}/rollback", PermRollback, h.action(PermRollback)},
-		{"GET /api/catalog", PermCatalog, h.getCatalog},
+func (h *handler) routes() []httperr.Route {
+	return []httperr.Route{
+		{Pattern: "POST /api/patch", Perm: PermSubmit, Fn: h.submit},
+		{Pattern: "GET /api/patch", Perm: PermRead, Fn: h.list},
+		{Pattern: "GET /api/patch/{id}", Perm: PermRead, Fn: h.get},
+		{Pattern: "POST /api/patch/{id}/approve", Perm: PermApprove, Fn: h.action(PermApprove)},
+		{Pattern: "POST /api/patch/{id}/reject", Perm: PermReject, Fn: h.action(PermReject)},
+		{Pattern: "POST /api/patch/{id}/rollback", Perm: PermRollback, Fn: h.action(PermRollback)},
+		{Pattern: "GET /api/catalog", Perm: PermCatalog, Fn: h.getCatalog},
 	}
 }
 
 // Routes returns the API's route patterns ("POST /api/patch"), for checks
 // that every route is covered (authtest.EndpointOptions.Routes).
 func Routes() []string {
-	rs := (&handler{}).routes()
-	out := make([]string, len(rs))
-	for i, rt := range rs {
-		out[i] = rt.pattern
-	}
-	return out
+	return httperr.Patterns((&handler{}).routes())
 }
 
 // NewHandler returns the API over m. It returns an error when m or
@@ -109,18 +98,7 @@ func NewHandler(m *patch.Manager, opts Options) (http.Handler, error) {
 		log = slog.Default()
 	}
 	h := &handler{m: m, auth: opts.Authorize, catalog: opts.Catalog}
-	var rs []httperr.Route
-	for _, rt := range h.routes() {
-		perm, fn := rt.perm, rt.fn
-		rs = append(rs, httperr.Route{Pattern: rt.pattern, Fn: func(w http.ResponseWriter, r *http.Request) error {
-			// Refused before anything of the request is read.
-			if err := h.auth.Permitted(r, perm); err != nil {
-				return err
-			}
-			return fn(w, r)
-		}})
-	}
-	return httperr.API("patchhttp", log, rs...), nil
+	return httperr.API("patchhttp", log, h.auth.Permitted, h.routes()...), nil
 }
 
 // submitResponse is the seed's answer, plus the violations of a rejected

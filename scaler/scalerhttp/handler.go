@@ -68,37 +68,26 @@ type handler struct {
 	authz   auth.HTTPAuthorizer
 }
 
-// route is one route of the API and the permission it needs ("": none).
-type route struct {
-	pattern, perm string
-	fn            func(http.ResponseWriter, *http.Request) error
-}
-
-func (h *handler) routes() []route {
-	return []route{
-		{"GET /healthz", "", h.healthz},
-		{"POST /autoscale-rules", PermWrite, h.create},
-		{"GET /autoscale-rules", PermRead, h.list},
-		{"POST /autoscale-rules/preview", PermRead, h.preview},
-		{"GET /autoscale-rules/{id}", PermRead, h.get},
-		{"PUT /autoscale-rules/{id}", PermWrite, h.replace},
-		{"DELETE /autoscale-rules/{id}", PermWrite, h.delete},
-		{"POST /autoscale-rules/{id}/pause", PermWrite, h.pause},
-		{"POST /autoscale-rules/{id}/resume", PermWrite, h.resume},
-		{"GET /autoscale-rules/{id}/status", PermRead, h.status},
-		{"GET /rules/{id}/status", PermRead, h.status},
+func (h *handler) routes() []httperr.Route {
+	return []httperr.Route{
+		{Pattern: "GET /healthz", Fn: h.healthz},
+		{Pattern: "POST /autoscale-rules", Perm: PermWrite, Fn: h.create},
+		{Pattern: "GET /autoscale-rules", Perm: PermRead, Fn: h.list},
+		{Pattern: "POST /autoscale-rules/preview", Perm: PermRead, Fn: h.preview},
+		{Pattern: "GET /autoscale-rules/{id}", Perm: PermRead, Fn: h.get},
+		{Pattern: "PUT /autoscale-rules/{id}", Perm: PermWrite, Fn: h.replace},
+		{Pattern: "DELETE /autoscale-rules/{id}", Perm: PermWrite, Fn: h.delete},
+		{Pattern: "POST /autoscale-rules/{id}/pause", Perm: PermWrite, Fn: h.pause},
+		{Pattern: "POST /autoscale-rules/{id}/resume", Perm: PermWrite, Fn: h.resume},
+		{Pattern: "GET /autoscale-rules/{id}/status", Perm: PermRead, Fn: h.status},
+		{Pattern: "GET /rules/{id}/status", Perm: PermRead, Fn: h.status},
 	}
 }
 
 // Routes returns the API's route patterns ("POST /autoscale-rules"), for
 // checks that every route is covered (authtest.EndpointOptions.Routes).
 func Routes() []string {
-	rs := (&handler{}).routes()
-	out := make([]string, len(rs))
-	for i, rt := range rs {
-		out[i] = rt.pattern
-	}
-	return out
+	return httperr.Patterns((&handler{}).routes())
 }
 
 // NewHandler returns the HTTP API over ctrl. It returns an error when ctrl
@@ -120,25 +109,7 @@ func NewHandler(ctrl *scaler.Controller, opts Options) (http.Handler, error) {
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBody
 	}
-	var rs []httperr.Route
-	for _, rt := range h.routes() {
-		rs = append(rs, httperr.Route{Pattern: rt.pattern, Fn: h.permitted(rt.perm, rt.fn)})
-	}
-	return httperr.API("scalerhttp", h.log, rs...), nil
-}
-
-// permitted refuses a request that holds perm in no tenant before fn reads
-// anything of it.
-func (h *handler) permitted(perm string, fn func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
-	if perm == "" {
-		return fn
-	}
-	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := h.authz.Permitted(r, perm); err != nil {
-			return err
-		}
-		return fn(w, r)
-	}
+	return httperr.API("scalerhttp", h.log, h.authz.Permitted, h.routes()...), nil
 }
 
 // noRule is the answer for a rule that does not exist, and for one of
