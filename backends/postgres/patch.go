@@ -294,10 +294,15 @@ func queueKeys(b *pgx.Batch, r *patch.Record) {
 
 // upsertSpans returns the statement that raises the longest span of
 // tenant's changes keys to end - start (patch_key_spans): parameter
-// numbers.
+// numbers. It skips the keys whose span is long enough already, the
+// usual case: ON CONFLICT DO UPDATE would lock (and so write) their rows
+// even when its WHERE refuses the update. The tenant's lock, which every
+// write of patch_key_spans holds, keeps the check true.
 func upsertSpans(tenant, start, end, keys string) string {
+	span := end + `::bigint - ` + start + `::bigint`
 	return `INSERT INTO patch_key_spans (tenant, change, span_s)
-	SELECT ` + tenant + `, k, ` + end + `::bigint - ` + start + `::bigint FROM unnest(` + keys + `::text[]) AS k
+	SELECT ` + tenant + `, k, ` + span + ` FROM unnest(` + keys + `::text[]) AS k
+	WHERE NOT EXISTS (SELECT 1 FROM patch_key_spans AS sp WHERE sp.tenant = ` + tenant + ` AND sp.change = k AND sp.span_s >= ` + span + `)
 	ON CONFLICT (tenant, change) DO UPDATE SET span_s = excluded.span_s WHERE patch_key_spans.span_s < excluded.span_s`
 }
 
