@@ -34,17 +34,60 @@ type writeHint struct {
 // database. That is exact: the group holds its tenants' locks from before
 // it read them, so only its own writes change them, and it keeps those
 // as the database returns them.
+//
+// A write's statements wait in the queue, to go in one round trip with
+// those of the writes after it (flushQueue), until a write reads what a
+// queued one touches (its record, or a record its scope selects): that
+// write then waits for the queue to go first. So no write's callback sees
+// another's effects before they are in the transaction, and a queued
+// write that fails there fails alone: the writes after it, which did not
+// depend on it, are sent again.
 type patchTx struct {
-	tx pgx.Tx
+	tx      pgx.Tx
+	ws      []*groupcommit.Write[*patchTx]
+	results []error // commitPatches' results
 
-	// pending are the savepoint statements to send before the current
-	// write's first statement (send), in its round trip; dirty is set once
-	// the current write sent a statement.
+	// pending are the savepoint statements to send before the next
+	// statements (the current write's, or the queue's first); dirty is
+	// set once the current write sent a statement, queued once it queued
+	// its statements.
 	pending []string
 	dirty   bool
+	queued  bool
+	cur     int // the write running
+
+	queue []*queuedWrite
 
 	whole map[int64]patch.Record // the records the group updates, whole, as stored now
-	recs  map[int64]patch.Record // the records read for scopes or written, without acks, as stored now
+	recs  map[int64]*liveRecord  // the records read for scopes or written, as stored now
+}
+
+// queuedWrite is a write whose callback ran and whose statements wait to
+// be sent (patchTx.queue).
+type queuedWrite struct {
+	i     int                // in the group
+	qs    []*pgx.QueuedQuery // its statements
+	touch []patch.Record     // the states of the records it changes, before and after
+	done  func()             // once its statements succeeded
+}
+
+// liveRecord is a record of patchTx.recs, without its acks: as read, or
+// as a Create wrote it (pj, vj set), decoded from its stored JSON when a
+// scope first selects it.
+type liveRecord struct {
+	r      patch.Record
+	pj, vj string
+}
+
+func (l *liveRecord) get() (patch.Record, error) {
+	if l.pj != "" {
+		r, err := stored(l.r, l.pj, l.vj)
+		if err != nil {
+			return patch.Record{}, err
+		}
+		l.r, l.pj, l.vj = r, "", ""
+	}
+	return l.r.Clone(), nil
 }
 
 const (
@@ -60,9 +103,13 @@ type fatalError struct{ err error }
 func (e *fatalError) Error() string { return e.err.Error() }
 func (e *fatalError) Unwrap() error { return e.err }
 
-// send sends b after the pending savepoint statements, in one round trip
-// (a pipeline: when a statement fails, the server skips the rest).
+// send sends the queue, then b after the pending savepoint statements, in
+// one round trip (a pipeline: when a statement fails, the server skips
+// the rest): the current write runs its statements at once.
 func (t *patchTx) send(ctx context.Context, b *pgx.Batch) error {
+	if err := t.flushQueue(ctx); err != nil {
+		return err
+	}
 	n := len(t.pending)
 	if n > 0 {
 		qs := make([]*pgx.QueuedQuery, 0, n+len(b.QueuedQueries))
@@ -86,20 +133,125 @@ func (t *patchTx) send(ctx context.Context, b *pgx.Batch) error {
 	return br.Close()
 }
 
-// flush sends the pending savepoint statements, before a write reads
-// from the database: a failed read must roll back to the write's own
-// savepoint.
+// flush sends the queue and the pending savepoint statements, before a
+// write reads from the database: a failed read must roll back to the
+// write's own savepoint.
 func (t *patchTx) flush(ctx context.Context) error {
 	var b pgx.Batch
 	return t.send(ctx, &b)
+}
+
+// enqueue queues the current write's statements qs: done runs once they
+// succeeded. touch are the states of the records it changes, before and
+// after (a new record's ID is 0 until then).
+func (t *patchTx) enqueue(qs []*pgx.QueuedQuery, touch []patch.Record, done func()) {
+	if len(qs) == 0 {
+		done()
+		return
+	}
+	t.queue = append(t.queue, &queuedWrite{i: t.cur, qs: qs, touch: touch, done: done})
+	t.queued = true
+}
+
+// waitFor sends the queue when a queued write touches the record with
+// the given ID or a record of tenant that sc selects.
+func (t *patchTx) waitFor(ctx context.Context, tenant string, id int64, sc patch.Scope) error {
+	for _, q := range t.queue {
+		for i := range q.touch {
+			r := &q.touch[i]
+			if id != 0 && r.Patch.ID == id || r.Patch.Tenant == tenant && !sc.IsZero() && sc.Matches(r) {
+				return t.flushQueue(ctx)
+			}
+		}
+	}
+	return nil
+}
+
+// flushQueue sends the queued writes' statements in one round trip, each
+// write's after its savepoint's. When one fails, it is rolled back to its
+// savepoint and fails alone; those before it stand, and those after it
+// are sent again.
+func (t *patchTx) flushQueue(ctx context.Context) error {
+	for len(t.queue) > 0 {
+		var b pgx.Batch
+		pre := make([]int, len(t.queue))
+		for k, q := range t.queue {
+			ss := t.pending
+			if k > 0 {
+				ss = []string{releaseSavepoint, savepoint}
+			}
+			for _, s := range ss {
+				b.Queue(s)
+			}
+			pre[k] = len(ss)
+			// Copies: a query sent keeps its prepared statement, which a
+			// failed batch may have deallocated.
+			for _, qq := range q.qs {
+				b.QueuedQueries = append(b.QueuedQueries, &pgx.QueuedQuery{SQL: qq.SQL, Arguments: qq.Arguments, Fn: qq.Fn})
+			}
+		}
+		br := t.tx.SendBatch(ctx, &b)
+		failed, ferr, fatal := -1, error(nil), error(nil)
+	read:
+		for k, q := range t.queue {
+			for range pre[k] {
+				if _, err := br.Exec(); err != nil {
+					fatal = err
+					break read
+				}
+			}
+			for _, qq := range q.qs {
+				var err error
+				if qq.Fn != nil {
+					err = qq.Fn(br)
+				} else {
+					_, err = br.Exec()
+				}
+				if err != nil {
+					failed, ferr = k, err
+					break read
+				}
+			}
+		}
+		cerr := br.Close()
+		if fatal == nil && failed < 0 {
+			fatal = cerr
+		}
+		if fatal != nil {
+			return &fatalError{fatal}
+		}
+		t.pending = []string{releaseSavepoint, savepoint}
+		if failed < 0 {
+			for _, q := range t.queue {
+				q.done()
+			}
+			t.queue = nil
+			return nil
+		}
+		for _, q := range t.queue[:failed] {
+			q.done()
+		}
+		// The savepoint stays, as it was before the failed write.
+		if _, err := t.tx.Exec(ctx, rollbackTo); err != nil {
+			return &fatalError{errors.Join(ferr, err)}
+		}
+		q := t.queue[failed]
+		t.results[q.i] = wrap(t.ws[q.i].Context(), t.ws[q.i].Op(), ferr)
+		t.pending = nil
+		t.queue = t.queue[failed+1:]
+	}
+	return nil
 }
 
 // record returns the record with the given ID, whole (ok false when
 // there is none), as the group read it at its start or left it since, or
 // else from the database.
 func (t *patchTx) record(ctx context.Context, id int64) (r patch.Record, ok bool, err error) {
-	if r, ok := t.whole[id]; ok {
-		return r.Clone(), true, nil
+	if _, ok := t.whole[id]; ok {
+		if err := t.waitFor(ctx, "", id, patch.Scope{}); err != nil {
+			return patch.Record{}, false, err
+		}
+		return t.whole[id].Clone(), true, nil
 	}
 	if err := t.flush(ctx); err != nil {
 		return patch.Record{}, false, err
@@ -125,10 +277,17 @@ func (t *patchTx) scoped(ctx context.Context, h *writeHint, tenant string, excep
 		}
 		return scoped(ctx, t.tx, tenant, except, sc)
 	}
+	if err := t.waitFor(ctx, tenant, 0, sc); err != nil {
+		return nil, err
+	}
 	var out []patch.Record
-	for id, r := range t.recs {
-		if id != except && r.Patch.Tenant == tenant && sc.Matches(&r) {
-			out = append(out, r.Clone())
+	for id, l := range t.recs {
+		if id != except && l.r.Patch.Tenant == tenant && sc.Matches(&l.r) {
+			r, err := l.get()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
 		}
 	}
 	slices.SortFunc(out, func(a, b patch.Record) int {
@@ -148,13 +307,15 @@ func sameScope(a, b patch.Scope) bool {
 		slices.Equal(a.Keys, b.Keys) && slices.Equal(a.Shared, b.Shared)
 }
 
-// wrote keeps r, as the group stored it, for the group's next writes.
-func (t *patchTx) wrote(r patch.Record) {
+// wrote keeps r, as the group stored it, for the group's next writes;
+// a new record as written, with its stored JSON (pj, vj), or "" when r
+// is as stored (stored).
+func (t *patchTx) wrote(r patch.Record, pj, vj string) {
 	if _, ok := t.whole[r.Patch.ID]; ok {
 		t.whole[r.Patch.ID] = r.Clone()
 	}
 	r.Acks = nil
-	t.recs[r.Patch.ID] = r
+	t.recs[r.Patch.ID] = &liveRecord{r: r, pj: pj, vj: vj}
 }
 
 // stored returns r as the database returns it once written: times in
@@ -252,7 +413,7 @@ func (t *patchTx) readScoped(br pgx.BatchResults) error {
 	}
 	for _, r := range rs {
 		if _, ok := t.recs[r.Patch.ID]; !ok {
-			t.recs[r.Patch.ID] = r
+			t.recs[r.Patch.ID] = &liveRecord{r: r}
 		}
 	}
 	return nil
@@ -300,7 +461,7 @@ func (s *Store) commitPatches(ws []*groupcommit.Write[*patchTx]) []error {
 			}
 		}
 	}
-	t := &patchTx{whole: map[int64]patch.Record{}, recs: map[int64]patch.Record{}}
+	t := &patchTx{ws: ws, results: results, whole: map[int64]patch.Record{}, recs: map[int64]*liveRecord{}}
 
 	// A patch's tenant never changes: read those of the updates, lock
 	// them all, then read the patches as the locks' previous holders left
@@ -398,15 +559,16 @@ func (s *Store) commitPatches(ws []*groupcommit.Write[*patchTx]) []error {
 	// (RELEASE and SAVEPOINT), in the round trip of the next write's
 	// statements; a failed write is rolled back to it, which keeps it for
 	// the next. A write refused before it sent anything leaves it as it
-	// is.
+	// is. Most writes queue their statements, whose results come when the
+	// queue is sent (flushQueue).
 	t.pending = []string{savepoint}
 	for i, w := range ws {
-		t.dirty = false
+		t.cur, t.dirty, t.queued = i, false, false
 		cb, err := w.Run(ctx, t)
 		if fe := (*fatalError)(nil); errors.As(err, &fe) {
 			return failAll(w.Op(), fe.err)
 		}
-		if cb == nil && err == nil {
+		if t.queued || cb == nil && err == nil {
 			if t.dirty {
 				t.pending = []string{releaseSavepoint, savepoint}
 			}
@@ -421,6 +583,9 @@ func (s *Store) commitPatches(ws []*groupcommit.Write[*patchTx]) []error {
 		if cb == nil {
 			results[i] = wrap(w.Context(), w.Op(), err)
 		}
+	}
+	if err := t.flushQueue(ctx); err != nil {
+		return failAll(ws[0].Op(), err)
 	}
 	if err := t.tx.Commit(ctx); err != nil {
 		return failAll(ws[0].Op(), err)

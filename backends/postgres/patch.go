@@ -153,18 +153,21 @@ SELECT id FROM p`,
 			patchrow.TimeKey(r.Patch.Window.Start), patchrow.TimeKey(r.Patch.Window.End),
 			from, to, actors, ats, atNS, reasons, start, end, targetsArg(keys),
 		).QueryRow(func(row pgx.Row) error { return row.Scan(&r.Patch.ID) })
-		if err := t.send(ctx, &b); err != nil {
-			return nil, err
+		if len(r.Acks) > 0 { // they need the ID: sent at once
+			if err := t.send(ctx, &b); err != nil {
+				return nil, err
+			}
+			if err := writeChildren(ctx, t.tx, r.Patch.ID, nil, 0, r.Acks); err != nil {
+				return nil, err
+			}
+			t.wrote(r, pj, vj)
+			out = r
+			return nil, nil
 		}
-		if err := writeChildren(ctx, t.tx, r.Patch.ID, nil, 0, r.Acks); err != nil {
-			return nil, err
-		}
-		st, err := stored(r, pj, vj)
-		if err != nil {
-			return nil, err
-		}
-		t.wrote(st)
-		out = r
+		t.enqueue(b.QueuedQueries, []patch.Record{r}, func() {
+			t.wrote(r, pj, vj)
+			out = r
+		})
 		return nil, nil
 	})
 	if err != nil {
@@ -227,15 +230,14 @@ func (p *PatchStore) Update(ctx context.Context, id int64, scope func(*patch.Pat
 		if cur.Status.Live() && !old.Status.Live() {
 			queueKeys(&b, &cur)
 		}
-		if err := t.send(ctx, &b); err != nil {
-			return nil, err
-		}
 		st, err := stored(cur, "", "")
 		if err != nil {
 			return nil, err
 		}
-		t.wrote(st)
-		out = cur
+		t.enqueue(b.QueuedQueries, []patch.Record{old, cur}, func() {
+			t.wrote(st, "", "")
+			out = cur
+		})
 		return nil, nil
 	})
 	if err != nil {
