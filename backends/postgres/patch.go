@@ -120,8 +120,8 @@ func (p *PatchStore) Create(ctx context.Context, tenant string, scope patch.Scop
 		}
 		created, createdNS := split(r.Created)
 		updated, updatedNS := split(r.Updated)
-		// The patch, its history and its keys: one statement, sent with
-		// the savepoint's.
+		// The patch, its history and its keys: one statement, queued to go
+		// with the group's next writes.
 		n := len(r.History)
 		from, to, actors, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		ats, atNS := make([]time.Time, n), make([]int16, n)
@@ -214,8 +214,8 @@ func (p *PatchStore) Update(ctx context.Context, id int64, scope func(*patch.Pat
 		if err := patch.CheckUpdate(&old, &cur); err != nil {
 			return err, nil
 		}
-		// The row, its children and its keys: one round trip, with the
-		// savepoint's statements.
+		// The row, its children and its keys: queued, to go with the
+		// group's next writes.
 		var b pgx.Batch
 		if cur.Status != old.Status || !sameInstant(cur.Updated, old.Updated) || !slices.Equal(cur.Targets, old.Targets) ||
 			cur.ApplySeq != old.ApplySeq || cur.RevertSeq != old.RevertSeq {
