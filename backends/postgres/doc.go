@@ -56,13 +56,17 @@
 // write refused fails alone, a failed transaction fails them all. The
 // transaction first takes pg_advisory_xact_lock(0x70617463,
 // hashtext(tenant)) for every tenant it writes, in the order of the keys,
-// then each write reads the live patches its scope selects (patch_keys and
+// then reads, for all of its writes at once, the records the Updates
+// change and the live patches their scopes select (patch_keys and
 // patch_key_spans; READ COMMITTED: after the locks, it sees what the
-// previous holders committed), calls the callback and writes: writes of
-// one tenant are serialized across every host, writes of different
-// tenants run in parallel across hosts. An Update writes only what changed: the patch's row if a
-// field of it did, the transitions appended, and the acks added or changed
-// (one row for an ack, however many the patch holds), in one batch. IDs
+// previous holders committed): BEGIN, the locks and these reads take two
+// round trips for the whole group. Each write then calls its callback
+// with what the group read and has written since, and sends its
+// statements with its savepoint's in one round trip: writes of one tenant
+// are serialized across every host, writes of different tenants run in
+// parallel across hosts. An Update writes only what changed: the patch's
+// row if a field of it did, the transitions appended, and the acks added
+// or changed (one row for an ack, however many the patch holds). IDs
 // increase within a tenant; across tenants, a transaction that took its ID
 // first may commit last, so a reader paging with AfterID while others
 // write can pass over a patch committed late: page again from an older ID

@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	mgmt "github.com/hms-platform/mgmt"
-	"github.com/hms-platform/mgmt/backends/internal/groupcommit"
 	"github.com/hms-platform/mgmt/backends/internal/patchrow"
 	"github.com/hms-platform/mgmt/patch"
 )
@@ -79,88 +78,13 @@ func (p *PatchStore) ready(ctx context.Context, op string) error {
 
 // group runs fn in the next group commit of the store's patch writes
 // (commitPatches) and returns its result: fn's own refusal as it is,
-// other errors with a kind. hint is the tenant of a Create, the ID of an
-// Update.
-func (p *PatchStore) group(ctx context.Context, op string, hint any, fn func(ctx context.Context, tx pgx.Tx) (cb, err error)) error {
+// other errors with a kind. hint says what fn writes and reads.
+func (p *PatchStore) group(ctx context.Context, op string, hint *writeHint, fn func(ctx context.Context, t *patchTx) (cb, err error)) error {
 	err := p.s.patchGroup.Do(ctx, op, hint, fn)
 	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		return wrap(ctx, op, err) // withdrawn before it ran
 	}
 	return err
-}
-
-// commitPatches runs a group of patch writes in one transaction. It
-// first takes the advisory lock of every tenant the group writes, in the
-// order of their keys, so that two hosts' groups never deadlock; then it
-// runs each write in a savepoint of its own: a write refused, or whose
-// statements failed, is rolled back alone and fails alone, while a
-// failure of the transaction itself fails every write of the group.
-func (s *Store) commitPatches(ws []*groupcommit.Write[pgx.Tx]) []error {
-	// The transaction outlives any one caller's context: a caller leaving
-	// must not roll back the others' writes.
-	ctx := context.WithoutCancel(ws[0].Context())
-	results := make([]error, len(ws))
-	failAll := func(op string, err error) []error {
-		err = wrap(ctx, op, err)
-		for i := range results {
-			results[i] = err
-		}
-		return results
-	}
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return failAll(ws[0].Op(), err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }() // after Commit, nothing
-	var (
-		tenants []string
-		ids     []int64
-	)
-	for _, w := range ws {
-		switch h := w.Hint().(type) {
-		case string:
-			tenants = append(tenants, h)
-		case int64:
-			ids = append(ids, h)
-		}
-	}
-	// A patch's tenant never changes: read those of the updates, lock
-	// them all, then read the patches as the locks' previous holders left
-	// them.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, k) FROM (
-	SELECT DISTINCT hashtext(t) AS k FROM (SELECT unnest($2::text[]) UNION SELECT tenant FROM patches WHERE id = ANY($3)) AS u (t) ORDER BY k
-) AS l`, tenantLockSpace, tenants, ids); err != nil {
-		return failAll(ws[0].Op(), err)
-	}
-	// One savepoint at a time, patch_write: set before the first write,
-	// and after each that succeeded (RELEASE and SAVEPOINT in one round
-	// trip: no arguments, the simple protocol); a failed write is rolled
-	// back to it, which keeps it for the next.
-	next := `SAVEPOINT patch_write`
-	for i, w := range ws {
-		if next != "" {
-			if _, err := tx.Exec(ctx, next); err != nil {
-				return failAll(w.Op(), err)
-			}
-		}
-		cb, err := w.Run(ctx, tx)
-		if cb != nil || err != nil {
-			if _, rerr := tx.Exec(ctx, `ROLLBACK TO patch_write`); rerr != nil {
-				return failAll(w.Op(), errors.Join(err, rerr))
-			}
-			results[i] = cb
-			if cb == nil {
-				results[i] = wrap(w.Context(), w.Op(), err)
-			}
-			next = ""
-			continue
-		}
-		next = `RELEASE patch_write; SAVEPOINT patch_write`
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return failAll(ws[0].Op(), err)
-	}
-	return results
 }
 
 // Create implements patch.Store.
@@ -169,8 +93,9 @@ func (p *PatchStore) Create(ctx context.Context, tenant string, scope patch.Scop
 		return patch.Record{}, err
 	}
 	var out patch.Record
-	err := p.group(ctx, "create patch", tenant, func(ctx context.Context, tx pgx.Tx) (error, error) {
-		live, err := scoped(ctx, tx, tenant, 0, scope)
+	h := &writeHint{tenant: tenant, scope: scope}
+	err := p.group(ctx, "create patch", h, func(ctx context.Context, t *patchTx) (error, error) {
+		live, err := t.scoped(ctx, h, tenant, 0, scope)
 		if err != nil {
 			return nil, err
 		}
@@ -195,7 +120,8 @@ func (p *PatchStore) Create(ctx context.Context, tenant string, scope patch.Scop
 		}
 		created, createdNS := split(r.Created)
 		updated, updatedNS := split(r.Updated)
-		// The patch, its history and its keys: one statement.
+		// The patch, its history and its keys: one statement, queued to go
+		// with the group's next writes.
 		n := len(r.History)
 		from, to, actors, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		ats, atNS := make([]time.Time, n), make([]int16, n)
@@ -208,7 +134,8 @@ func (p *PatchStore) Create(ctx context.Context, tenant string, scope patch.Scop
 			keys = r.Patch.Changes.Keys()
 		}
 		start, end := patchrow.Seconds(r.Patch.Window)
-		if err := tx.QueryRow(ctx, `WITH p AS (
+		var b pgx.Batch
+		b.Queue(`WITH p AS (
 	INSERT INTO patches (tenant, service, status, patch, created, created_ns, updated, updated_ns, violations, targets, apply_seq, revert_seq, win_start, win_end)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id
 ), h AS (
@@ -225,13 +152,22 @@ SELECT id FROM p`,
 			r.Patch.Tenant, r.Patch.Service, string(r.Status), pj, created, createdNS, updated, updatedNS, vj, targetsArg(r.Targets), r.ApplySeq, r.RevertSeq,
 			patchrow.TimeKey(r.Patch.Window.Start), patchrow.TimeKey(r.Patch.Window.End),
 			from, to, actors, ats, atNS, reasons, start, end, targetsArg(keys),
-		).Scan(&r.Patch.ID); err != nil {
-			return nil, err
+		).QueryRow(func(row pgx.Row) error { return row.Scan(&r.Patch.ID) })
+		if len(r.Acks) > 0 { // they need the ID: sent at once
+			if err := t.send(ctx, &b); err != nil {
+				return nil, err
+			}
+			if err := writeChildren(ctx, t.tx, r.Patch.ID, nil, 0, r.Acks); err != nil {
+				return nil, err
+			}
+			t.wrote(r, pj, vj)
+			out = r
+			return nil, nil
 		}
-		if err := writeChildren(ctx, tx, r.Patch.ID, nil, 0, r.Acks); err != nil {
-			return nil, err
-		}
-		out = r
+		t.enqueue(b.QueuedQueries, []patch.Record{r}, func() {
+			t.wrote(r, pj, vj)
+			out = r
+		})
 		return nil, nil
 	})
 	if err != nil {
@@ -248,19 +184,23 @@ func (p *PatchStore) Update(ctx context.Context, id int64, scope func(*patch.Pat
 		return patch.Record{}, err
 	}
 	var out patch.Record
-	err := p.group(ctx, "update patch "+strconv.FormatInt(id, 10), id, func(ctx context.Context, tx pgx.Tx) (error, error) {
-		found, err := loadRecord(ctx, tx, id)
+	h := &writeHint{update: true, id: id, scopeF: scope}
+	err := p.group(ctx, "update patch "+strconv.FormatInt(id, 10), h, func(ctx context.Context, t *patchTx) (error, error) {
+		old, found, err := t.record(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		if len(found) == 0 {
+		if !found {
 			return mgmt.NotFound("id", "no patch %d", id), nil
 		}
-		old := found[0]
 		cur := old.Clone()
 		var live []patch.Record
 		if scope != nil {
-			if live, err = scoped(ctx, tx, old.Patch.Tenant, id, scope(&cur.Patch)); err != nil {
+			sc := h.scope
+			if !h.read {
+				sc = scope(&cur.Patch)
+			}
+			if live, err = t.scoped(ctx, h, old.Patch.Tenant, id, sc); err != nil {
 				return nil, err
 			}
 		}
@@ -274,6 +214,8 @@ func (p *PatchStore) Update(ctx context.Context, id int64, scope func(*patch.Pat
 		if err := patch.CheckUpdate(&old, &cur); err != nil {
 			return err, nil
 		}
+		// The row, its children and its keys: queued, to go with the
+		// group's next writes.
 		var b pgx.Batch
 		if cur.Status != old.Status || !sameInstant(cur.Updated, old.Updated) || !slices.Equal(cur.Targets, old.Targets) ||
 			cur.ApplySeq != old.ApplySeq || cur.RevertSeq != old.RevertSeq {
@@ -285,17 +227,17 @@ func (p *PatchStore) Update(ctx context.Context, id int64, scope func(*patch.Pat
 		if !cur.Status.Live() && old.Status.Live() {
 			b.Queue(`DELETE FROM patch_keys WHERE patch_id = $1`, id)
 		}
-		if b.Len() > 0 { // the row, its children and its keys: one round trip
-			if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-				return nil, err
-			}
-		}
 		if cur.Status.Live() && !old.Status.Live() {
-			if err := insertKeys(ctx, tx, &cur); err != nil {
-				return nil, err
-			}
+			queueKeys(&b, &cur)
 		}
-		out = cur
+		st, err := stored(cur, "", "")
+		if err != nil {
+			return nil, err
+		}
+		t.enqueue(b.QueuedQueries, []patch.Record{old, cur}, func() {
+			t.wrote(st, "", "")
+			out = cur
+		})
 		return nil, nil
 	})
 	if err != nil {
@@ -337,28 +279,32 @@ func fillWindows(ctx context.Context, pool *pgxpool.Pool) error {
 	})
 }
 
-// insertKeys indexes the changes of r, live, in patch_keys: one
-// statement.
-func insertKeys(ctx context.Context, tx pgx.Tx, r *patch.Record) error {
+// queueKeys queues the statement that indexes the changes of r, live,
+// in patch_keys.
+func queueKeys(b *pgx.Batch, r *patch.Record) {
 	if len(r.Patch.Changes) == 0 {
-		return nil
+		return
 	}
 	start, end := patchrow.Seconds(r.Patch.Window)
-	_, err := tx.Exec(ctx, `WITH k AS (
+	b.Queue(`WITH k AS (
 	INSERT INTO patch_keys (patch_id, change, tenant, service, start_s, end_s, span_s)
 	SELECT $3, k, $1, $2, $4::bigint, $5::bigint, $5::bigint - $4::bigint FROM unnest($6::text[]) AS k
 )
 `+upsertSpans("$1", "$4", "$5", "$6"),
 		r.Patch.Tenant, r.Patch.Service, r.Patch.ID, start, end, r.Patch.Changes.Keys())
-	return err
 }
 
 // upsertSpans returns the statement that raises the longest span of
 // tenant's changes keys to end - start (patch_key_spans): parameter
-// numbers.
+// numbers. It skips the keys whose span is long enough already, the
+// usual case: ON CONFLICT DO UPDATE would lock (and so write) their rows
+// even when its WHERE refuses the update. The tenant's lock, which every
+// write of patch_key_spans holds, keeps the check true.
 func upsertSpans(tenant, start, end, keys string) string {
+	span := end + `::bigint - ` + start + `::bigint`
 	return `INSERT INTO patch_key_spans (tenant, change, span_s)
-	SELECT ` + tenant + `, k, ` + end + `::bigint - ` + start + `::bigint FROM unnest(` + keys + `::text[]) AS k
+	SELECT ` + tenant + `, k, ` + span + ` FROM unnest(` + keys + `::text[]) AS k
+	WHERE NOT EXISTS (SELECT 1 FROM patch_key_spans AS sp WHERE sp.tenant = ` + tenant + ` AND sp.change = k AND sp.span_s >= ` + span + `)
 	ON CONFLICT (tenant, change) DO UPDATE SET span_s = excluded.span_s WHERE patch_key_spans.span_s < excluded.span_s`
 }
 

@@ -205,3 +205,75 @@ func TestPatchWriteFailsAlone(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, got.Acks, "the refused update wrote nothing")
 }
+
+// TestPatchGroupLiveAsStored: the live records a write's callback is
+// handed, which a group of writes keeps as it writes them rather than
+// reading them back, are exactly the records the store returns (times in
+// UTC to the nanosecond, empty slices nil), before and after concurrent
+// Updates change them.
+func TestPatchGroupLiveAsStored(t *testing.T) {
+	t.Parallel()
+	ps := openPatches(t)
+	ctx := ctxFor(t)
+	zone := time.FixedZone("UTC+5", 5*3600)
+	at := pnov.In(zone).Add(123456789 * time.Nanosecond)
+	scope := patch.Scope{Window: patchRecord("iacb", 0).Patch.Window, Shared: []string{"rate_limit_rps"}}
+	var (
+		mu   sync.Mutex
+		seen []patch.Record
+	)
+	saw := func(live []patch.Record) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, live...)
+	}
+	run := func(n int, fn func(i int) error) {
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() { errs[i] = fn(i) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			require.NoError(t, err, "write %d", i)
+		}
+	}
+	const n = 30
+	run(n, func(i int) error {
+		_, err := ps.Create(ctx, "iacb", scope, func(live []patch.Record) (patch.Record, error) {
+			saw(live)
+			r := patchRecord("iacb", i)
+			r.Created, r.Updated = at, at
+			r.History[0].At = at
+			r.Violations, r.Targets = []patch.Violation{}, []string{}
+			r.Patch.Labels = map[string]string{}
+			return r, nil
+		})
+		return err
+	})
+	before, err := ps.List(ctx, patch.Filter{OmitAcks: true})
+	require.NoError(t, err)
+	require.Len(t, before, n)
+	run(n, func(i int) error {
+		_, err := ps.Update(ctx, before[i].Patch.ID, func(*patch.Patch) patch.Scope { return scope }, func(cur *patch.Record, live []patch.Record) error {
+			saw(live)
+			cur.History = append(cur.History, patch.Transition{From: cur.Status, To: patch.Approved, Actor: "approver", At: at.Add(time.Duration(i))})
+			cur.Status, cur.Updated = patch.Approved, at.Add(time.Duration(i))
+			cur.SetAck(patch.Ack{Agent: "agent-1", Tenant: "iacb", PatchID: cur.Patch.ID, Op: patch.OpApply, At: at})
+			return nil
+		})
+		return err
+	})
+	after, err := ps.List(ctx, patch.Filter{OmitAcks: true})
+	require.NoError(t, err)
+	require.NotEmpty(t, seen)
+	for _, r := range seen {
+		i := int(r.Patch.ID - before[0].Patch.ID)
+		require.True(t, i >= 0 && i < n, "record %d", r.Patch.ID)
+		if r.Status == patch.Queued {
+			assert.Equal(t, before[i], r, "record %d as handed to a callback, before its approval", r.Patch.ID)
+		} else {
+			assert.Equal(t, after[i], r, "record %d as handed to a callback, after its approval", r.Patch.ID)
+		}
+	}
+}

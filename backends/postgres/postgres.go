@@ -8,7 +8,6 @@ import (
 	"net"
 	"sync/atomic"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -34,7 +33,7 @@ type Store struct {
 	pool   *pgxpool.Pool
 	closed atomic.Bool
 
-	patchGroup groupcommit.Group[pgx.Tx] // the group commit of every PatchStore of s
+	patchGroup groupcommit.Group[*patchTx] // the group commit of every PatchStore of s
 }
 
 // Open connects to the database, brings its schema up to date and returns
