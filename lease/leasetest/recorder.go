@@ -67,6 +67,8 @@ func (r *Recorder) Attempts(holder string) Attempts {
 // every Acquire; it fails t when that takes longer than timeout.
 func (r *Recorder) Wait(t testing.TB, holder string, timeout time.Duration, cond func(Attempts) bool) Attempts {
 	t.Helper()
+	// Real time on purpose: this is how long a test waits before it gives
+	// up, not a time the code under test reads.
 	limit := time.NewTimer(timeout)
 	defer limit.Stop()
 	for {

@@ -377,6 +377,8 @@ func waitGroupGone(pgid int, timeout time.Duration) bool {
 		if time.Now().After(deadline) {
 			return false
 		}
+		// Nothing announces that a whole process group (the shell's jobs
+		// included) is gone: poll for it, with the deadline above.
 		time.Sleep(20 * time.Millisecond)
 	}
 }
