@@ -1,0 +1,5 @@
+package ledgertest
+
+import "testing"
+
+func testModel(t *testing.T, nb NewBackend) {}
