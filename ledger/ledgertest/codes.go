@@ -121,7 +121,7 @@ func testTransferCodes(t *testing.T, nb NewBackend) {
 		{"exists different code", []ledger.Transfer{xfer(10, 100)}, 0, mod(xfer(10, 100), func(x *ledger.Transfer) { x.Code = 1 }), ledger.TransferExistsWithDifferentCode},
 		{"exists", []ledger.Transfer{xfer(10, 100)}, 0, xfer(10, 100), ledger.TransferExists},
 		{"exists full post with zero amount", []ledger.Transfer{pend(9, 100, 0), post(10, 9, 100)}, 0, post(10, 9, 0), ledger.TransferExists},
-		{"exists even after the rules would refuse it", []ledger.Transfer{xfer(10, 1000 * dollars)}, 0, xfer(10, 1000*dollars), ledger.TransferExists},
+		{"exists even after the rules would refuse it", []ledger.Transfer{xfer(10, 1000*dollars)}, 0, xfer(10, 1000*dollars), ledger.TransferExists},
 		{"flags pending and post", nil, 0, mod(xfer(10, 0), func(x *ledger.Transfer) { x.Flags = ledger.Pending | ledger.PostPending; x.DebitAccountID = 0 }), ledger.TransferFlagsAreMutuallyExclusive},
 		{"flags post and void", nil, 0, mod(xfer(10, 0), func(x *ledger.Transfer) { x.Flags = ledger.VoidPending | ledger.PostPending }), ledger.TransferFlagsAreMutuallyExclusive},
 		{"debit zero", nil, 0, mod(xfer(10, 0), func(x *ledger.Transfer) { x.DebitAccountID = 0; x.CreditAccountID = 0 }), ledger.TransferDebitAccountIDMustNotBeZero},
@@ -162,11 +162,11 @@ func testTransferCodes(t *testing.T, nb NewBackend) {
 			ledger.Transfer{ID: 10, DebitAccountID: Treasury, CreditAccountID: GPO, Amount: 10}, ledger.TransferOverflowsCredits},
 		{"overflows timeout", nil, 0, pend(10, 100, time.Duration(math.MaxInt64)), ledger.TransferOverflowsTimeout},
 		{"exceeds credits", nil, 0, xfer(10, 1000*dollars+1), ledger.TransferExceedsCredits},
-		{"exceeds credits counts pending", []ledger.Transfer{pend(9, 600 * dollars, 0)}, 0, xfer(10, 400*dollars+1), ledger.TransferExceedsCredits},
+		{"exceeds credits counts pending", []ledger.Transfer{pend(9, 600*dollars, 0)}, 0, xfer(10, 400*dollars+1), ledger.TransferExceedsCredits},
 		{"exceeds credits before exceeds debits", nil, 0, mod(xfer(10, 1000*dollars+1), func(x *ledger.Transfer) { x.CreditAccountID = Receivable }), ledger.TransferExceedsCredits},
 		{"exceeds debits", nil, 0, mod(xfer(10, 1), func(x *ledger.Transfer) { x.DebitAccountID = GPO; x.CreditAccountID = Receivable }), ledger.TransferExceedsDebits},
 		{"within the limit", nil, 0, xfer(10, 1000*dollars), ledger.TransferOK},
-		{"post needs no limit check", []ledger.Transfer{pend(9, 1000 * dollars, 0)}, 0, post(10, 9, 0), ledger.TransferOK},
+		{"post needs no limit check", []ledger.Transfer{pend(9, 1000*dollars, 0)}, 0, post(10, 9, 0), ledger.TransferOK},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
