@@ -11,6 +11,7 @@
 //	budget               dollar caps, spend, forecast, alerts and the budget Guard
 //	budget/budgettest    conformance suite for budget.Store implementations
 //	budget/budgethttp    the HMS-SYS budget API (/budgets/{svc}), as an http.Handler
+//	ledger               double-entry ledger, TigerBeetle semantics; Memory; ledger/ledgertest suite
 //	patch                HMS-MGT: config patches, catalog, CEL validation, approval, lifecycle
 //	patch/patchtest      conformance suites for patch.Store and patch.ConfigSink/Feed
 //	patch/patchhttp      the HMS-MGT HTTP API (/api/patch, /api/catalog), as an http.Handler
