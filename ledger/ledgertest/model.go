@@ -379,9 +379,9 @@ func runModel(t *testing.T, nb NewBackend, seed uint64, counts map[string]int) b
 		for id := uint64(1); id <= 4; id++ {
 			accounts = append(accounts, ledger.Account{ID: id, Name: names[id-1], Agency: "a", Currency: "USD", Flags: flags[r.IntN(len(flags))]})
 		}
-		step := func(what string, got, want any) {
+		step := func(got, want any, format string, args ...any) {
 			t.Helper()
-			require.Equal(t, want, got, "%s", what)
+			require.Equal(t, want, got, append([]any{format}, args...)...)
 		}
 		createAccounts := func(as []ledger.Account) {
 			res, err := b.CreateAccounts(f.ctx, as)
@@ -390,7 +390,7 @@ func runModel(t *testing.T, nb NewBackend, seed uint64, counts map[string]int) b
 			for i, a := range as {
 				want[i] = m.createAccount(a, clk.Now())
 			}
-			step(fmt.Sprintf("create accounts %+v", as), accountCodes(res), want)
+			step(accountCodes(res), want, "create accounts %+v", as)
 		}
 		createAccounts(accounts)
 		randAccount := func() uint64 {
@@ -483,7 +483,7 @@ func runModel(t *testing.T, nb NewBackend, seed uint64, counts map[string]int) b
 			}
 			return x
 		}
-		check := func(what string) {
+		check := func(s int) {
 			t.Helper()
 			m.expire(m.cutoff(clk.Now()))
 			var debits, credits mgmt.Money
@@ -495,7 +495,7 @@ func runModel(t *testing.T, nb NewBackend, seed uint64, counts map[string]int) b
 					continue
 				}
 				require.NoError(t, err)
-				step(fmt.Sprintf("%s: balance of account %d", what, id), got, bal(id, mgmt.Money(ma.dp), mgmt.Money(ma.dpo), mgmt.Money(ma.cp), mgmt.Money(ma.cpo)))
+				step(got, bal(id, mgmt.Money(ma.dp), mgmt.Money(ma.dpo), mgmt.Money(ma.cp), mgmt.Money(ma.cpo)), "step %d: balance of account %d", s, id)
 				debits += got.DebitsPending + got.DebitsPosted
 				credits += got.CreditsPending + got.CreditsPosted
 				if ma.flags&ledger.DebitsMustNotExceedCredits != 0 {
@@ -505,7 +505,7 @@ func runModel(t *testing.T, nb NewBackend, seed uint64, counts map[string]int) b
 					require.LessOrEqual(t, got.CreditsPending+got.CreditsPosted, got.DebitsPosted)
 				}
 			}
-			require.Equal(t, debits, credits, "%s: Σ debits = Σ credits", what)
+			require.Equal(t, debits, credits, "step %d: Σ debits = Σ credits", s)
 		}
 		steps := 30 + r.IntN(40)
 		for s := 0; s < steps; s++ {
@@ -548,10 +548,10 @@ func runModel(t *testing.T, nb NewBackend, seed uint64, counts map[string]int) b
 					}
 					got, err := b.Balance(f.ctx, id, sn.at)
 					require.NoError(t, err)
-					step(fmt.Sprintf("balance of account %d at %s", id, sn.at), got, bal(id, mgmt.Money(ma.dp), mgmt.Money(ma.dpo), mgmt.Money(ma.cp), mgmt.Money(ma.cpo)))
+					step(got, bal(id, mgmt.Money(ma.dp), mgmt.Money(ma.dpo), mgmt.Money(ma.cp), mgmt.Money(ma.cpo)), "balance of account %d at %s", id, sn.at)
 				}
 			}
-			check(fmt.Sprintf("step %d", s))
+			check(s)
 		}
 		// Every stored transfer is as the model has it.
 		ts, err := b.LookupTransfers(f.ctx, ids)
