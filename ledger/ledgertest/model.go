@@ -531,6 +531,16 @@ func runModel(t *testing.T, nb NewBackend, seed uint64, counts map[string]int) b
 				applyBatch(t, f, m, last, &ids, counts)
 			case k < 19: // time passes
 				d := time.Duration(r.IntN(3000)) * time.Millisecond
+				if r.IntN(3) == 0 { // to just before a pending transfer expires, so that a batch's timestamps reach it
+					for _, id := range ids {
+						if x, ok := m.transfers[id]; ok && x.status == mPending && x.in.Timeout > 0 {
+							if to := x.ts.Add(x.in.Timeout - time.Duration(r.IntN(4))); to.After(clk.Now()) {
+								d = to.Sub(clk.Now())
+							}
+							break
+						}
+					}
+				}
 				if d > 0 {
 					m.expire(m.cutoff(clk.Now()))
 					snapshots = append(snapshots, snapshot{at: m.cutoff(clk.Now()), balances: maps.Clone(m.accounts)})
