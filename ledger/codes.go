@@ -10,6 +10,37 @@ import (
 // names and are listed in order of precedence: when several apply, the first
 // listed is returned. TransferOK and TransferExists are successes (exists
 // has no effect); every other code means the transfer was not created.
+//
+// The precedence is TigerBeetle's (create_transfers, 0.16): the chain
+// codes, the request's own shape (timestamp, flags, id), then an existing
+// transfer with the same ID (exists_with_different_* in the order flags,
+// pending_id, timeout, debit, credit, amount, user data, code; else exists),
+// then the fields, the accounts, the pending transfer, overflows and last
+// the balance limits. Where this ledger differs:
+//
+//   - Amount is a signed mgmt.Money: a negative amount is
+//     amount_must_not_be_negative, and zero is amount_must_not_be_zero for
+//     single-phase and pending transfers (moving nothing is a mistake here).
+//     For PostPending, 0 posts the full pending amount; for VoidPending the
+//     amount is 0 or the pending amount (else
+//     pending_transfer_has_different_amount). A negative timeout is
+//     timeout_must_not_be_negative; 0 never expires.
+//   - exists counts as success inside a linked chain too, so that retrying
+//     a committed chain answers exists for every event.
+//   - The ledger has one currency per account instead of TigerBeetle's
+//     ledger number: accounts_must_have_the_same_currency stands for
+//     accounts_must_have_the_same_ledger.
+//   - Left out, because the fields or features do not exist here: imported
+//     events and their timestamp codes, ledger_must_not_be_zero,
+//     code_must_not_be_zero (Code is optional), the balancing_* and
+//     closing_* flags, pending_transfer_has_different_ledger/_code,
+//     transfer_must_have_the_same_ledger_as_accounts, account closing, and
+//     id_already_failed (a transfer refused for a transient reason, such as
+//     exceeds_credits, may be retried with the same ID and succeed later).
+//   - A post or void may leave DebitAccountID and CreditAccountID zero;
+//     when it gives them they must match the pending transfer's. On a
+//     retry, their zero (and a post's zero amount when the full amount was
+//     posted) matches what was stored.
 type TransferCode uint8
 
 // Transfer result codes, in order of precedence.
