@@ -138,6 +138,10 @@ func (m *Memory) LookupAccounts(ctx context.Context, ids []uint64) ([]Account, e
 	out := []Account{}
 	for _, id := range ids {
 		if a, ok := m.accounts[id]; ok {
+			if a.Bank != nil {
+				b := *a.Bank // the caller may change its copy
+				a.Bank = &b
+			}
 			out = append(out, a)
 		}
 	}
