@@ -248,3 +248,30 @@ func testBadInput(t *testing.T, nb NewBackend) {
 	_, found := lookup(f, 12)
 	assert.False(t, found)
 }
+
+func testAccounts(t *testing.T, nb NewBackend) {
+	f := newFixture(t, nb)
+	bank := &ledger.Bank{RoutingNumber: "021000021", AccountNumber: "000123456789", AccountType: ledger.Savings}
+	in := ledger.Account{ID: 10, Name: "SSA", Agency: "ssa", Currency: "USD", Flags: ledger.DebitsMustNotExceedCredits, Bank: bank, Code: 7, UserData: 42}
+	f.accounts(ledger.AccountOK, ledger.AccountExists, ledger.AccountNameAlreadyUsed)(in, in, ledger.Account{ID: 11, Name: "SSA", Agency: "ssa", Currency: "USD"})
+	bank.AccountNumber = "changed by the caller"
+	got, err := f.b.LookupAccounts(f.ctx, []uint64{10, 11})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, "000123456789", got[0].Bank.AccountNumber, "the ledger keeps its own copy")
+	assert.Equal(t, ledger.Savings, got[0].Bank.AccountType)
+	assert.Equal(t, []any{"SSA", "ssa", "USD", ledger.DebitsMustNotExceedCredits, uint16(7), uint64(42)},
+		[]any{got[0].Name, got[0].Agency, got[0].Currency, got[0].Flags, got[0].Code, got[0].UserData})
+	assert.False(t, got[0].Timestamp.IsZero())
+	got[0].Bank.AccountNumber = "changed again"
+	again, err := f.b.LookupAccounts(f.ctx, []uint64{10})
+	require.NoError(t, err)
+	assert.Equal(t, "000123456789", again[0].Bank.AccountNumber)
+	assert.Equal(t, bal(10, 0, 0, 0, 0), f.balance(10))
+	// A new account has no history, and an account in a batch can be used
+	// by the next batch.
+	f.transfers(ledger.TransferOK)(ledger.Transfer{ID: 10, DebitAccountID: Treasury, CreditAccountID: 10, Amount: 5})
+	p, err := f.b.AccountTransfers(f.ctx, ledger.AccountFilter{AccountID: 10})
+	require.NoError(t, err)
+	require.Len(t, p.Transfers, 1)
+}

@@ -22,6 +22,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 	t.Run("Linked", func(t *testing.T) { t.Parallel(); testLinked(t, newBackend) })
 	t.Run("TwoPhase", func(t *testing.T) { t.Parallel(); testTwoPhase(t, newBackend) })
 	t.Run("Idempotency", func(t *testing.T) { t.Parallel(); testIdempotency(t, newBackend) })
+	t.Run("Accounts", func(t *testing.T) { t.Parallel(); testAccounts(t, newBackend) })
 	t.Run("Timestamps", func(t *testing.T) { t.Parallel(); testTimestamps(t, newBackend) })
 	t.Run("PointInTime", func(t *testing.T) { t.Parallel(); testPointInTime(t, newBackend) })
 	t.Run("Paging", func(t *testing.T) { t.Parallel(); testPaging(t, newBackend) })
