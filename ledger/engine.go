@@ -97,6 +97,13 @@ func ApplyTransfers(s Store, now, last time.Time, batch []Transfer) ([]TransferR
 		if open {
 			j = len(batch) - 1
 		}
+		if i == j && !open {
+			// A lone event needs no overlay: createTransfer writes only
+			// once every check has passed.
+			res[i].Code = bv.createTransfer(batch[i], bv.next(now))
+			i++
+			continue
+		}
 		cv := newView(bv, bv)
 		cv.last = bv.last
 		failed, code := -1, TransferOK
