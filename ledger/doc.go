@@ -13,6 +13,14 @@
 // backend; package ledgertest holds the conformance suite every backend
 // passes.
 //
+// Time: the ledger reads an injected clock ([Options].Clock). A transfer's
+// timestamp is the clock's time, or one nanosecond after the previous
+// timestamp when the clock has not moved on, so timestamps are strictly
+// increasing and unique. A pending transfer with a timeout expires at its
+// timestamp + timeout: from then on posting or voiding it is
+// pending_transfer_expired and its amount no longer counts as pending, both
+// in the current balance and in a balance at any later time.
+//
 // IDs are uint64 (0 and math.MaxUint64 are reserved, as in TigerBeetle).
 // Amounts and balances are [mgmt.Money], integer cents; every sum is
 // overflow-checked and an overflow is a result code, never a wrap.
