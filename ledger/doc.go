@@ -27,8 +27,9 @@
 //
 // Concurrency: a Memory is safe for concurrent use by multiple goroutines;
 // batches are applied one at a time (serializably) under one lock, and
-// lookups see whole batches only. Apply itself holds no state and may be
-// called concurrently over distinct Stores.
+// lookups see whole batches only. ApplyAccounts, ApplyTransfers, Expire and
+// BalanceAt hold no state and may be called concurrently over distinct
+// Stores; a backend must serialize the batches applied to one Store.
 //
 // Example:
 //
