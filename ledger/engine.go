@@ -157,39 +157,35 @@ func newView(base Reader, parent *view) *view {
 	return v
 }
 
-func (v *view) Account(id uint64) (Account, bool) {
-	if a, ok := v.accounts[id]; ok {
-		return a, true
+// overlay returns m's value for k, else what base says.
+func overlay[K comparable, V any](m map[K]V, k K, base func(K) (V, bool)) (V, bool) {
+	if x, ok := m[k]; ok {
+		return x, true
 	}
-	return v.base.Account(id)
+	return base(k)
 }
 
+// always adapts a lookup that always answers to overlay's base.
+func always[K comparable, V any](f func(K) V) func(K) (V, bool) {
+	return func(k K) (V, bool) { return f(k), true }
+}
+
+func (v *view) Account(id uint64) (Account, bool) { return overlay(v.accounts, id, v.base.Account) }
+
 func (v *view) AccountByName(name string) (uint64, bool) {
-	if id, ok := v.names[name]; ok {
-		return id, true
-	}
-	return v.base.AccountByName(name)
+	return overlay(v.names, name, v.base.AccountByName)
 }
 
 func (v *view) Balance(id uint64) Balance {
-	if b, ok := v.balances[id]; ok {
-		return b
-	}
-	return v.base.Balance(id)
+	b, _ := overlay(v.balances, id, always(v.base.Balance))
+	return b
 }
 
-func (v *view) Transfer(id uint64) (Transfer, bool) {
-	if t, ok := v.transfers[id]; ok {
-		return t, true
-	}
-	return v.base.Transfer(id)
-}
+func (v *view) Transfer(id uint64) (Transfer, bool) { return overlay(v.transfers, id, v.base.Transfer) }
 
 func (v *view) Status(id uint64) PendingStatus {
-	if s, ok := v.statuses[id]; ok {
-		return s
-	}
-	return v.base.Status(id)
+	st, _ := overlay(v.statuses, id, always(v.base.Status))
+	return st
 }
 
 func (v *view) next(now time.Time) time.Time {
