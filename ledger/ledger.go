@@ -198,6 +198,12 @@ type Backend interface {
 	Balance(ctx context.Context, id uint64, at time.Time) (Balance, error)
 	// AccountTransfers returns a page of the account's transfers.
 	AccountTransfers(ctx context.Context, filter AccountFilter) (Page, error)
+	// AccountByName returns the account with that name; an unknown name is
+	// a KindNotFound error with field "name".
+	AccountByName(ctx context.Context, name string) (Account, error)
+	// ListAccounts returns up to limit accounts (0 means DefaultPageSize, at
+	// most MaxPageSize) with an ID above after, in ID order.
+	ListAccounts(ctx context.Context, after uint64, limit int) ([]Account, error)
 }
 
 // MaxBatch is the largest batch CreateAccounts and CreateTransfers take.

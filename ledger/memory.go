@@ -138,14 +138,59 @@ func (m *Memory) LookupAccounts(ctx context.Context, ids []uint64) ([]Account, e
 	out := []Account{}
 	for _, id := range ids {
 		if a, ok := m.accounts[id]; ok {
-			if a.Bank != nil {
-				b := *a.Bank // the caller may change its copy
-				a.Bank = &b
-			}
-			out = append(out, a)
+			out = append(out, copyAccount(a)) // the caller may change its copy
 		}
 	}
 	return out, nil
+}
+
+// AccountByName returns the account with that name.
+func (m *Memory) AccountByName(ctx context.Context, name string) (Account, error) {
+	if err := checkBatch(ctx, 0); err != nil {
+		return Account{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id, ok := m.names[name]
+	if !ok {
+		return Account{}, mgmt.NotFound("name", "account %q not found", name)
+	}
+	return copyAccount(m.accounts[id]), nil
+}
+
+// ListAccounts returns up to limit accounts with an ID above after, in ID
+// order.
+func (m *Memory) ListAccounts(ctx context.Context, after uint64, limit int) ([]Account, error) {
+	if err := checkBatch(ctx, 0); err != nil {
+		return nil, err
+	}
+	n, err := pageLimit(limit)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids := make([]uint64, 0, len(m.accounts))
+	for id := range m.accounts {
+		if id > after {
+			ids = append(ids, id)
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	out := make([]Account, 0, min(n, len(ids)))
+	for _, id := range ids[:min(n, len(ids))] {
+		out = append(out, copyAccount(m.accounts[id]))
+	}
+	return out, nil
+}
+
+// copyAccount returns a with its own copy of the bank details.
+func copyAccount(a Account) Account {
+	if a.Bank != nil {
+		b := *a.Bank
+		a.Bank = &b
+	}
+	return a
 }
 
 // LookupTransfers returns the transfers found, in the order asked.

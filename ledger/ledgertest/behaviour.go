@@ -275,3 +275,39 @@ func testAccounts(t *testing.T, nb NewBackend) {
 	require.NoError(t, err)
 	require.Len(t, p.Transfers, 1)
 }
+
+func testAccountQueries(t *testing.T, nb NewBackend) {
+	f := newFixture(t, nb)
+	a, err := f.b.AccountByName(f.ctx, "GPO")
+	require.NoError(t, err)
+	assert.Equal(t, GPO, a.ID)
+	assert.Equal(t, "gpo", a.Agency)
+	_, err = f.b.AccountByName(f.ctx, "gpo")
+	assert.ErrorIs(t, err, mgmt.ErrNotFound, "names are case-sensitive")
+	assert.Equal(t, "name", mgmt.FieldOf(err))
+	bank := &ledger.Bank{RoutingNumber: "021000021", AccountNumber: "42", AccountType: ledger.Checking}
+	f.accounts(ledger.AccountOK)(ledger.Account{ID: 100, Name: "SSA", Agency: "ssa", Currency: "USD", Bank: bank})
+	a, err = f.b.AccountByName(f.ctx, "SSA")
+	require.NoError(t, err)
+	require.NotNil(t, a.Bank)
+	assert.Equal(t, *bank, *a.Bank)
+	all, err := f.b.ListAccounts(f.ctx, 0, 0)
+	require.NoError(t, err)
+	assert.Equal(t, []uint64{Treasury, GPO, Funding, Receivable, 100}, accountIDs(all))
+	page, err := f.b.ListAccounts(f.ctx, GPO, 2)
+	require.NoError(t, err)
+	assert.Equal(t, []uint64{Funding, Receivable}, accountIDs(page))
+	page, err = f.b.ListAccounts(f.ctx, 100, 2)
+	require.NoError(t, err)
+	assert.Empty(t, page)
+	_, err = f.b.ListAccounts(f.ctx, 0, ledger.MaxPageSize+1)
+	assert.ErrorIs(t, err, mgmt.ErrInvalid)
+}
+
+func accountIDs(as []ledger.Account) []uint64 {
+	out := make([]uint64, len(as))
+	for i, a := range as {
+		out[i] = a.ID
+	}
+	return out
+}

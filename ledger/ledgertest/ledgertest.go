@@ -23,6 +23,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 	t.Run("TwoPhase", func(t *testing.T) { t.Parallel(); testTwoPhase(t, newBackend) })
 	t.Run("Idempotency", func(t *testing.T) { t.Parallel(); testIdempotency(t, newBackend) })
 	t.Run("Accounts", func(t *testing.T) { t.Parallel(); testAccounts(t, newBackend) })
+	t.Run("AccountQueries", func(t *testing.T) { t.Parallel(); testAccountQueries(t, newBackend) })
 	t.Run("Timestamps", func(t *testing.T) { t.Parallel(); testTimestamps(t, newBackend) })
 	t.Run("PointInTime", func(t *testing.T) { t.Parallel(); testPointInTime(t, newBackend) })
 	t.Run("Paging", func(t *testing.T) { t.Parallel(); testPaging(t, newBackend) })
