@@ -339,3 +339,23 @@ func waitQueued(t *testing.T, d *ledger.Durable, n int) {
 		runtime.Gosched()
 	}
 }
+
+// FuzzModel runs the model-based test with seeds beyond the 1,000 of the
+// conformance suite, over Memory and over Durable.
+func FuzzModel(f *testing.F) {
+	for _, seed := range []uint64{0, 1, 999, 1 << 40} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, seed uint64) {
+		ledgertest.ModelSeed(t, func(t *testing.T, clk clock.Clock) ledger.Backend {
+			m, err := ledger.NewMemory(ledger.Options{Clock: clk})
+			require.NoError(t, err)
+			return m
+		}, seed)
+		ledgertest.ModelSeed(t, func(t *testing.T, clk clock.Clock) ledger.Backend {
+			d, err := ledger.NewDurable(newMapStorage(), ledger.DurableOptions{Clock: clk})
+			require.NoError(t, err)
+			return d
+		}, seed)
+	})
+}

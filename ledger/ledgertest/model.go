@@ -360,226 +360,237 @@ func runModel(t *testing.T, nb NewBackend, seed uint64, counts map[string]int) b
 				ok = false
 			}
 		}()
-		r := rand.New(rand.NewPCG(seed, 0x1ed9e7))
-		clk := clock.NewMock()
-		clk.Set(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC))
-		b := nb(t, clk)
-		f := &fixture{t: t, ctx: t.Context(), clk: clk, b: b}
-		m := &model{accounts: map[uint64]mAccount{}, transfers: map[uint64]mTransfer{}}
-		var (
-			ids       []uint64 // transfer IDs submitted
-			last      []ledger.Transfer
-			snapshots []snapshot
-			nextID    uint64 = 1
-		)
-		flags := []ledger.AccountFlags{0, 0, ledger.DebitsMustNotExceedCredits, ledger.CreditsMustNotExceedDebits}
-		names := []string{"Treasury", "GPO", "HHS", "SSA", "USDA", "DOT"}
-		// Start with a few accounts.
-		var accounts []ledger.Account
-		for id := uint64(1); id <= 4; id++ {
-			accounts = append(accounts, ledger.Account{ID: id, Name: names[id-1], Agency: "a", Currency: "USD", Flags: flags[r.IntN(len(flags))]})
-		}
-		step := func(got, want any, format string, args ...any) {
-			t.Helper()
-			require.Equal(t, want, got, append([]any{format}, args...)...)
-		}
-		createAccounts := func(as []ledger.Account) {
-			res, err := b.CreateAccounts(f.ctx, as)
-			require.NoError(t, err)
-			want := make([]ledger.AccountCode, len(as))
-			for i, a := range as {
-				want[i] = m.createAccount(a, clk.Now())
-			}
-			step(accountCodes(res), want, "create accounts %+v", as)
-		}
-		createAccounts(accounts)
-		randAccount := func() uint64 {
-			if r.IntN(25) == 0 {
-				return uint64(r.IntN(2) * 9) // 0 or an unknown account
-			}
-			return uint64(1 + r.IntN(6))
-		}
-		randAmount := func() mgmt.Money {
-			switch r.IntN(40) {
-			case 0:
-				return 0
-			case 1:
-				return -1
-			case 2, 3:
-				return mgmt.Money(math.MaxInt64/2 + r.Int64N(1000))
-			}
-			return mgmt.Money(1 + r.IntN(100))
-		}
-		pendingIDs := func() uint64 {
-			var ps []uint64
-			for _, id := range ids {
-				if x, ok := m.transfers[id]; ok && x.in.Flags&ledger.Pending != 0 {
-					ps = append(ps, id)
-				}
-			}
-			if len(ps) == 0 || r.IntN(15) == 0 {
-				return uint64(r.IntN(int(nextID) + 1))
-			}
-			return ps[r.IntN(len(ps))]
-		}
-		randTransfer := func() ledger.Transfer {
-			var x ledger.Transfer
-			if len(ids) > 0 && r.IntN(10) == 0 { // a retry, as it was or changed
-				id := ids[r.IntN(len(ids))]
-				if old, ok := m.transfers[id]; ok {
-					x = old.in
-					switch r.IntN(6) {
-					case 0:
-						x.Amount++
-					case 1:
-						x.DebitAccountID = randAccount()
-					case 2:
-						x.Flags ^= ledger.Pending
-					case 3:
-						x.UserData++
-					}
-					x.Flags &^= ledger.Linked
-					return x
-				}
-			}
-			x.ID = nextID
-			nextID++
-			if r.IntN(60) == 0 {
-				x.ID = 0
-			}
-			switch k := r.IntN(20); {
-			case k < 8:
-				x.DebitAccountID, x.CreditAccountID, x.Amount = randAccount(), randAccount(), randAmount()
-			case k < 13:
-				x.DebitAccountID, x.CreditAccountID, x.Amount = randAccount(), randAccount(), randAmount()
-				x.Flags = ledger.Pending
-				if r.IntN(3) > 0 {
-					x.Timeout = time.Duration(1+r.IntN(5000)) * time.Millisecond
-				}
-			case k < 17:
-				x.Flags, x.PendingID = ledger.PostPending, pendingIDs()
-				if r.IntN(2) == 0 {
-					x.Amount = mgmt.Money(r.IntN(110))
-				}
-			case k < 19:
-				x.Flags, x.PendingID = ledger.VoidPending, pendingIDs()
-				if r.IntN(4) == 0 {
-					x.Amount = mgmt.Money(r.IntN(110))
-				}
-			default:
-				x.DebitAccountID, x.CreditAccountID, x.Amount = randAccount(), randAccount(), randAmount()
-				x.Flags = ledger.Pending | ledger.TransferFlags(1<<(2+r.IntN(2)))
-			}
-			if x.Flags&(ledger.PostPending|ledger.VoidPending) != 0 && r.IntN(5) == 0 {
-				if p, ok := m.transfers[x.PendingID]; ok {
-					x.DebitAccountID = p.dr
-					if r.IntN(3) == 0 {
-						x.CreditAccountID = randAccount()
-					}
-				}
-			}
-			if r.IntN(4) == 0 {
-				x.Flags |= ledger.Linked
-			}
-			return x
-		}
-		check := func(s int) {
-			t.Helper()
-			m.expire(m.cutoff(clk.Now()))
-			var debits, credits mgmt.Money
-			for id := uint64(1); id <= 6; id++ {
-				ma, known := m.accounts[id]
-				got, err := b.Balance(f.ctx, id, time.Time{})
-				if !known {
-					require.ErrorIs(t, err, mgmt.ErrNotFound)
-					continue
-				}
-				require.NoError(t, err)
-				step(got, bal(id, mgmt.Money(ma.dp), mgmt.Money(ma.dpo), mgmt.Money(ma.cp), mgmt.Money(ma.cpo)), "step %d: balance of account %d", s, id)
-				debits += got.DebitsPending + got.DebitsPosted
-				credits += got.CreditsPending + got.CreditsPosted
-				if ma.flags&ledger.DebitsMustNotExceedCredits != 0 {
-					require.LessOrEqual(t, got.DebitsPending+got.DebitsPosted, got.CreditsPosted)
-				}
-				if ma.flags&ledger.CreditsMustNotExceedDebits != 0 {
-					require.LessOrEqual(t, got.CreditsPending+got.CreditsPosted, got.DebitsPosted)
-				}
-			}
-			require.Equal(t, debits, credits, "step %d: Σ debits = Σ credits", s)
-		}
-		steps := 30 + r.IntN(40)
-		for s := 0; s < steps; s++ {
-			switch k := r.IntN(20); {
-			case k == 0: // new or repeated accounts
-				id := uint64(1 + r.IntN(6))
-				name := names[id-1]
-				if r.IntN(4) == 0 {
-					name = names[r.IntN(len(names))]
-				}
-				createAccounts([]ledger.Account{{ID: id, Name: name, Agency: "a", Currency: "USD", Flags: flags[r.IntN(len(flags))]}})
-			case k < 13: // a batch of transfers
-				batch := make([]ledger.Transfer, 1+r.IntN(5))
-				for i := range batch {
-					batch[i] = randTransfer()
-				}
-				if r.IntN(8) == 0 {
-					batch[len(batch)-1].Flags &^= ledger.Linked
-				}
-				applyBatch(t, f, m, batch, &ids, counts)
-				last = batch
-			case k < 15 && last != nil: // retry the last batch
-				applyBatch(t, f, m, last, &ids, counts)
-			case k < 19: // time passes
-				d := time.Duration(r.IntN(3000)) * time.Millisecond
-				if r.IntN(3) == 0 { // to just before a pending transfer expires, so that a batch's timestamps reach it
-					for _, id := range ids {
-						if x, ok := m.transfers[id]; ok && x.status == mPending && x.in.Timeout > 0 {
-							if to := x.ts.Add(x.in.Timeout - time.Duration(r.IntN(4))); to.After(clk.Now()) {
-								d = to.Sub(clk.Now())
-							}
-							break
-						}
-					}
-				}
-				if d > 0 {
-					m.expire(m.cutoff(clk.Now()))
-					snapshots = append(snapshots, snapshot{at: m.cutoff(clk.Now()), balances: maps.Clone(m.accounts)})
-					clk.Add(d)
-				}
-			default: // a balance at an earlier time
-				if len(snapshots) == 0 {
-					continue
-				}
-				sn := snapshots[r.IntN(len(snapshots))]
-				for id := uint64(1); id <= 6; id++ {
-					ma, known := sn.balances[id]
-					if !known {
-						continue
-					}
-					got, err := b.Balance(f.ctx, id, sn.at)
-					require.NoError(t, err)
-					step(got, bal(id, mgmt.Money(ma.dp), mgmt.Money(ma.dpo), mgmt.Money(ma.cp), mgmt.Money(ma.cpo)), "balance of account %d at %s", id, sn.at)
-				}
-			}
-			check(s)
-		}
-		// Every stored transfer is as the model has it.
-		ts, err := b.LookupTransfers(f.ctx, ids)
-		require.NoError(t, err)
-		n := 0
-		for _, id := range ids {
-			if _, ok := m.transfers[id]; ok {
-				n++
-			}
-		}
-		require.Len(t, ts, n)
-		for _, x := range ts {
-			mx := m.transfers[x.ID]
-			require.Equal(t, mx.ts, x.Timestamp, "timestamp of transfer %d", x.ID)
-			require.Equal(t, []any{mx.dr, mx.cr, mgmt.Money(mx.amount)}, []any{x.DebitAccountID, x.CreditAccountID, x.Amount}, "transfer %d", x.ID)
-		}
+		modelSeed(t, nb, seed, counts)
 	})
 	return ok
+}
+
+// ModelSeed runs the model-based test of one seed against backends made by
+// nb, without a subtest: for fuzz targets, which explore seeds beyond the
+// 1,000 of Run.
+func ModelSeed(t *testing.T, nb NewBackend, seed uint64) {
+	modelSeed(t, nb, seed, map[string]int{})
+}
+
+func modelSeed(t *testing.T, nb NewBackend, seed uint64, counts map[string]int) {
+	r := rand.New(rand.NewPCG(seed, 0x1ed9e7))
+	clk := clock.NewMock()
+	clk.Set(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC))
+	b := nb(t, clk)
+	f := &fixture{t: t, ctx: t.Context(), clk: clk, b: b}
+	m := &model{accounts: map[uint64]mAccount{}, transfers: map[uint64]mTransfer{}}
+	var (
+		ids       []uint64 // transfer IDs submitted
+		last      []ledger.Transfer
+		snapshots []snapshot
+		nextID    uint64 = 1
+	)
+	flags := []ledger.AccountFlags{0, 0, ledger.DebitsMustNotExceedCredits, ledger.CreditsMustNotExceedDebits}
+	names := []string{"Treasury", "GPO", "HHS", "SSA", "USDA", "DOT"}
+	// Start with a few accounts.
+	var accounts []ledger.Account
+	for id := uint64(1); id <= 4; id++ {
+		accounts = append(accounts, ledger.Account{ID: id, Name: names[id-1], Agency: "a", Currency: "USD", Flags: flags[r.IntN(len(flags))]})
+	}
+	step := func(got, want any, format string, args ...any) {
+		t.Helper()
+		require.Equal(t, want, got, append([]any{format}, args...)...)
+	}
+	createAccounts := func(as []ledger.Account) {
+		res, err := b.CreateAccounts(f.ctx, as)
+		require.NoError(t, err)
+		want := make([]ledger.AccountCode, len(as))
+		for i, a := range as {
+			want[i] = m.createAccount(a, clk.Now())
+		}
+		step(accountCodes(res), want, "create accounts %+v", as)
+	}
+	createAccounts(accounts)
+	randAccount := func() uint64 {
+		if r.IntN(25) == 0 {
+			return uint64(r.IntN(2) * 9) // 0 or an unknown account
+		}
+		return uint64(1 + r.IntN(6))
+	}
+	randAmount := func() mgmt.Money {
+		switch r.IntN(40) {
+		case 0:
+			return 0
+		case 1:
+			return -1
+		case 2, 3:
+			return mgmt.Money(math.MaxInt64/2 + r.Int64N(1000))
+		}
+		return mgmt.Money(1 + r.IntN(100))
+	}
+	pendingIDs := func() uint64 {
+		var ps []uint64
+		for _, id := range ids {
+			if x, ok := m.transfers[id]; ok && x.in.Flags&ledger.Pending != 0 {
+				ps = append(ps, id)
+			}
+		}
+		if len(ps) == 0 || r.IntN(15) == 0 {
+			return uint64(r.IntN(int(nextID) + 1))
+		}
+		return ps[r.IntN(len(ps))]
+	}
+	randTransfer := func() ledger.Transfer {
+		var x ledger.Transfer
+		if len(ids) > 0 && r.IntN(10) == 0 { // a retry, as it was or changed
+			id := ids[r.IntN(len(ids))]
+			if old, ok := m.transfers[id]; ok {
+				x = old.in
+				switch r.IntN(6) {
+				case 0:
+					x.Amount++
+				case 1:
+					x.DebitAccountID = randAccount()
+				case 2:
+					x.Flags ^= ledger.Pending
+				case 3:
+					x.UserData++
+				}
+				x.Flags &^= ledger.Linked
+				return x
+			}
+		}
+		x.ID = nextID
+		nextID++
+		if r.IntN(60) == 0 {
+			x.ID = 0
+		}
+		switch k := r.IntN(20); {
+		case k < 8:
+			x.DebitAccountID, x.CreditAccountID, x.Amount = randAccount(), randAccount(), randAmount()
+		case k < 13:
+			x.DebitAccountID, x.CreditAccountID, x.Amount = randAccount(), randAccount(), randAmount()
+			x.Flags = ledger.Pending
+			if r.IntN(3) > 0 {
+				x.Timeout = time.Duration(1+r.IntN(5000)) * time.Millisecond
+			}
+		case k < 17:
+			x.Flags, x.PendingID = ledger.PostPending, pendingIDs()
+			if r.IntN(2) == 0 {
+				x.Amount = mgmt.Money(r.IntN(110))
+			}
+		case k < 19:
+			x.Flags, x.PendingID = ledger.VoidPending, pendingIDs()
+			if r.IntN(4) == 0 {
+				x.Amount = mgmt.Money(r.IntN(110))
+			}
+		default:
+			x.DebitAccountID, x.CreditAccountID, x.Amount = randAccount(), randAccount(), randAmount()
+			x.Flags = ledger.Pending | ledger.TransferFlags(1<<(2+r.IntN(2)))
+		}
+		if x.Flags&(ledger.PostPending|ledger.VoidPending) != 0 && r.IntN(5) == 0 {
+			if p, ok := m.transfers[x.PendingID]; ok {
+				x.DebitAccountID = p.dr
+				if r.IntN(3) == 0 {
+					x.CreditAccountID = randAccount()
+				}
+			}
+		}
+		if r.IntN(4) == 0 {
+			x.Flags |= ledger.Linked
+		}
+		return x
+	}
+	check := func(s int) {
+		t.Helper()
+		m.expire(m.cutoff(clk.Now()))
+		var debits, credits mgmt.Money
+		for id := uint64(1); id <= 6; id++ {
+			ma, known := m.accounts[id]
+			got, err := b.Balance(f.ctx, id, time.Time{})
+			if !known {
+				require.ErrorIs(t, err, mgmt.ErrNotFound)
+				continue
+			}
+			require.NoError(t, err)
+			step(got, bal(id, mgmt.Money(ma.dp), mgmt.Money(ma.dpo), mgmt.Money(ma.cp), mgmt.Money(ma.cpo)), "step %d: balance of account %d", s, id)
+			debits += got.DebitsPending + got.DebitsPosted
+			credits += got.CreditsPending + got.CreditsPosted
+			if ma.flags&ledger.DebitsMustNotExceedCredits != 0 {
+				require.LessOrEqual(t, got.DebitsPending+got.DebitsPosted, got.CreditsPosted)
+			}
+			if ma.flags&ledger.CreditsMustNotExceedDebits != 0 {
+				require.LessOrEqual(t, got.CreditsPending+got.CreditsPosted, got.DebitsPosted)
+			}
+		}
+		require.Equal(t, debits, credits, "step %d: Σ debits = Σ credits", s)
+	}
+	steps := 30 + r.IntN(40)
+	for s := 0; s < steps; s++ {
+		switch k := r.IntN(20); {
+		case k == 0: // new or repeated accounts
+			id := uint64(1 + r.IntN(6))
+			name := names[id-1]
+			if r.IntN(4) == 0 {
+				name = names[r.IntN(len(names))]
+			}
+			createAccounts([]ledger.Account{{ID: id, Name: name, Agency: "a", Currency: "USD", Flags: flags[r.IntN(len(flags))]}})
+		case k < 13: // a batch of transfers
+			batch := make([]ledger.Transfer, 1+r.IntN(5))
+			for i := range batch {
+				batch[i] = randTransfer()
+			}
+			if r.IntN(8) == 0 {
+				batch[len(batch)-1].Flags &^= ledger.Linked
+			}
+			applyBatch(t, f, m, batch, &ids, counts)
+			last = batch
+		case k < 15 && last != nil: // retry the last batch
+			applyBatch(t, f, m, last, &ids, counts)
+		case k < 19: // time passes
+			d := time.Duration(r.IntN(3000)) * time.Millisecond
+			if r.IntN(3) == 0 { // to just before a pending transfer expires, so that a batch's timestamps reach it
+				for _, id := range ids {
+					if x, ok := m.transfers[id]; ok && x.status == mPending && x.in.Timeout > 0 {
+						if to := x.ts.Add(x.in.Timeout - time.Duration(r.IntN(4))); to.After(clk.Now()) {
+							d = to.Sub(clk.Now())
+						}
+						break
+					}
+				}
+			}
+			if d > 0 {
+				m.expire(m.cutoff(clk.Now()))
+				snapshots = append(snapshots, snapshot{at: m.cutoff(clk.Now()), balances: maps.Clone(m.accounts)})
+				clk.Add(d)
+			}
+		default: // a balance at an earlier time
+			if len(snapshots) == 0 {
+				continue
+			}
+			sn := snapshots[r.IntN(len(snapshots))]
+			for id := uint64(1); id <= 6; id++ {
+				ma, known := sn.balances[id]
+				if !known {
+					continue
+				}
+				got, err := b.Balance(f.ctx, id, sn.at)
+				require.NoError(t, err)
+				step(got, bal(id, mgmt.Money(ma.dp), mgmt.Money(ma.dpo), mgmt.Money(ma.cp), mgmt.Money(ma.cpo)), "balance of account %d at %s", id, sn.at)
+			}
+		}
+		check(s)
+	}
+	// Every stored transfer is as the model has it.
+	ts, err := b.LookupTransfers(f.ctx, ids)
+	require.NoError(t, err)
+	n := 0
+	for _, id := range ids {
+		if _, ok := m.transfers[id]; ok {
+			n++
+		}
+	}
+	require.Len(t, ts, n)
+	for _, x := range ts {
+		mx := m.transfers[x.ID]
+		require.Equal(t, mx.ts, x.Timestamp, "timestamp of transfer %d", x.ID)
+		require.Equal(t, []any{mx.dr, mx.cr, mgmt.Money(mx.amount)}, []any{x.DebitAccountID, x.CreditAccountID, x.Amount}, "transfer %d", x.ID)
+	}
 }
 
 func applyBatch(t *testing.T, f *fixture, m *model, batch []ledger.Transfer, ids *[]uint64, counts map[string]int) {
