@@ -485,6 +485,12 @@ func (d *Durable) exists(ctx context.Context, id uint64, field string) error {
 // Balance returns the account's balance now (at zero) or at time at: the
 // posted totals after its last transfer by then, and the pending
 // transfers still pending then.
+//
+// The reads are not one transaction, and need not be: history at or
+// before the latest timestamp assigned (read first) never changes, since
+// every later transfer gets a later timestamp. So the balance is that of
+// the ledger as of that timestamp, with pending transfers expired by at
+// (by now: Cutoff of the clock and that timestamp) released.
 func (d *Durable) Balance(ctx context.Context, id uint64, at time.Time) (Balance, error) {
 	if err := checkBatch(ctx, 0); err != nil {
 		return Balance{}, err
@@ -492,23 +498,30 @@ func (d *Durable) Balance(ctx context.Context, id uint64, at time.Time) (Balance
 	if err := d.exists(ctx, id, "accountID"); err != nil {
 		return Balance{}, err
 	}
+	last, err := d.storage.Last(ctx)
+	if err != nil {
+		return Balance{}, unavailable("last timestamp", err)
+	}
 	if at.IsZero() {
-		last, err := d.storage.Last(ctx)
-		if err != nil {
-			return Balance{}, unavailable("last timestamp", err)
-		}
 		at = Cutoff(d.clock.Now(), last)
 	}
-	p, err := d.storage.PostedAt(ctx, id, at)
+	asOf := at
+	if asOf.After(last) {
+		asOf = last
+	}
+	p, err := d.storage.PostedAt(ctx, id, asOf)
 	if err != nil {
 		return Balance{}, unavailable("posted totals", err)
 	}
-	pend, err := d.storage.PendingAt(ctx, id, at)
+	pend, err := d.storage.PendingAt(ctx, id, asOf)
 	if err != nil {
 		return Balance{}, unavailable("pending transfers", err)
 	}
 	b := Balance{AccountID: id, DebitsPosted: p.Debits, CreditsPosted: p.Credits}
 	for _, t := range pend {
+		if exp := t.ExpiresAt(); !exp.IsZero() && !exp.After(at) {
+			continue // expired by at
+		}
 		if t.DebitAccountID == id {
 			b.DebitsPending, err = b.DebitsPending.Add(t.Amount)
 		} else {
