@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -146,9 +147,34 @@ func (d *Durable) do(r *request) error {
 	}
 }
 
+// maxYields bounds how often a group waits for more callers to queue.
+const maxYields = 8
+
+// queued returns how many events wait for a group.
+func (d *Durable) queued() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, r := range d.queue {
+		n += r.size()
+	}
+	return n
+}
+
 // runGroups runs groups until the queue is empty.
 func (d *Durable) runGroups() {
 	for {
+		// Let the callers that are runnable reach the queue first: on few
+		// cores they would otherwise wait behind this group, whose
+		// statements and sync hold the thread, and every group would hold
+		// one batch.
+		for range maxYields {
+			n := d.queued()
+			runtime.Gosched()
+			if m := d.queued(); m <= n || m >= d.max {
+				break
+			}
+		}
 		d.mu.Lock()
 		var g []*request
 		n, i := 0, 0
