@@ -32,6 +32,7 @@ type Durable struct {
 	mu      sync.Mutex
 	queue   []*request
 	running bool
+	taken   int // batches of the group running
 	groups  atomic.Int64
 }
 
@@ -194,10 +195,14 @@ func (d *Durable) runGroups() {
 			d.mu.Unlock()
 			return
 		}
+		d.taken = len(g)
 		d.mu.Unlock()
 		if len(g) > 0 {
 			d.runGroup(g)
 		}
+		d.mu.Lock()
+		d.taken = 0
+		d.mu.Unlock()
 	}
 }
 

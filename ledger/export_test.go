@@ -1,8 +1,8 @@
 package ledger
 
-// Queued returns the batches waiting for a group.
-func (d *Durable) Queued() int {
+// Waiting returns the batches queued or in the group running.
+func (d *Durable) Waiting() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.queue)
+	return len(d.queue) + d.taken
 }
