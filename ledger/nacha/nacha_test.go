@@ -198,3 +198,95 @@ func TestSettleFiles(t *testing.T) {
 	}
 	assert.Equal(t, map[uint64]int{11: 1, 12: 1, 13: 1, 14: 1, 15: 1}, seen)
 }
+
+func TestWhatSettles(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.transfer(t,
+		ledger.Transfer{ID: 20, DebitAccountID: treasury, CreditAccountID: gpo, Amount: 100_00, Flags: ledger.Pending},                       // posted in part below
+		ledger.Transfer{ID: 21, DebitAccountID: treasury, CreditAccountID: gpo, Amount: 200_00, Flags: ledger.Pending},                       // voided below
+		ledger.Transfer{ID: 22, DebitAccountID: treasury, CreditAccountID: gpo, Amount: 300_00, Flags: ledger.Pending},                       // stays pending
+		ledger.Transfer{ID: 23, DebitAccountID: treasury, CreditAccountID: gpo, Amount: 400_00, Flags: ledger.Pending, Timeout: time.Second}, // expires
+		ledger.Transfer{ID: 24, DebitAccountID: appropriations, CreditAccountID: gpo, Amount: 500_00},                                        // no bank on the debit side
+		ledger.Transfer{ID: 25, DebitAccountID: gpo, CreditAccountID: appropriations, Amount: 1_00},                                          // no bank on the credit side
+		ledger.Transfer{ID: 26, DebitAccountID: treasury, CreditAccountID: gpo, Amount: nacha.MaxEntryAmount + 1},                            // too large for NACHA
+	)
+	f.transfer(t,
+		ledger.Transfer{ID: 30, PendingID: 20, Flags: ledger.PostPending, Amount: 60_00},
+		ledger.Transfer{ID: 31, PendingID: 21, Flags: ledger.VoidPending},
+		// A transfer that looks like the reversal of 11 settles not.
+		ledger.Transfer{ID: nacha.ReversalID(11), DebitAccountID: gpo, CreditAccountID: treasury, Amount: 9_00, Code: 9001, UserData: 11},
+	)
+	cutoff := f.clk.Now()
+	f.clk.Add(time.Second)
+	f.transfer(t, ledger.Transfer{ID: 40, DebitAccountID: treasury, CreditAccountID: gpo, Amount: 7_00}) // after the cutoff
+	res, err := f.s.Settle(f.ctx, cutoff)
+	require.NoError(t, err)
+	require.Len(t, res.Files, 1)
+	assert.Equal(t, []uint64{30}, res.Files[0].Transfers, "only the post, with its posted amount")
+	assert.Equal(t, mgmt.Money(60_00), res.Files[0].Total)
+	assert.Equal(t, []nacha.Skipped{{TransferID: 26, Reason: nacha.ReasonAmountTooLarge,
+		Message: "amount 100000000.00 exceeds the largest NACHA entry, 99999999.99"}}, res.Skipped)
+
+	res = f.settle(t)
+	require.Len(t, res.Files, 1)
+	assert.Equal(t, []uint64{40}, res.Files[0].Transfers)
+}
+
+func TestSettleRejects(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	now := f.clk.Now()
+	for name, cutoff := range map[string]time.Time{"zero": {}, "now": now, "future": now.Add(time.Hour)} {
+		_, err := f.s.Settle(f.ctx, cutoff)
+		assert.Equal(t, mgmt.KindInvalid, mgmt.KindOf(err), name)
+		assert.Equal(t, "cutoff", mgmt.FieldOf(err), name)
+	}
+	f.transfer(t, ledger.Transfer{ID: 11, DebitAccountID: treasury, CreditAccountID: gpo, Amount: 1_00})
+	cutoff := f.clk.Now()
+	f.clk.Add(time.Hour)
+	_, err := f.s.Settle(f.ctx, cutoff)
+	require.NoError(t, err)
+	_, err = f.s.Settle(f.ctx, cutoff.Add(time.Second))
+	assert.Equal(t, mgmt.KindInvalid, mgmt.KindOf(err))
+	assert.ErrorContains(t, err, "same minute")
+}
+
+func TestNewOptions(t *testing.T) {
+	t.Parallel()
+	l, err := ledger.NewMemory(ledger.Options{})
+	require.NoError(t, err)
+	sink, err := nacha.NewDirSink(t.TempDir())
+	require.NoError(t, err)
+	ok := nacha.Options{Backend: l, Sink: sink, CompanyIdentification: "1234567890"}
+	for field, change := range map[string]func(*nacha.Options){
+		"options.backend":               func(o *nacha.Options) { o.Backend = nil },
+		"options.sink":                  func(o *nacha.Options) { o.Sink = nil },
+		"options.companyIdentification": func(o *nacha.Options) { o.CompanyIdentification = "12345678901" },
+		"options.originName":            func(o *nacha.Options) { o.OriginName = "a name that is far too long" },
+		"options.entryDescription":      func(o *nacha.Options) { o.EntryDescription = "ÜBERWEISUNG" },
+		"options.maxReturnFileSize":     func(o *nacha.Options) { o.MaxReturnFileSize = -1 },
+	} {
+		o := ok
+		change(&o)
+		_, err := nacha.New(o)
+		assert.Equal(t, mgmt.KindInvalid, mgmt.KindOf(err), field)
+		assert.Equal(t, field, mgmt.FieldOf(err))
+	}
+	_, err = nacha.New(ok)
+	assert.NoError(t, err)
+}
+
+func TestNextBankingDay(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"2026-11-20": "2026-11-23", // Friday → Monday
+		"2026-11-25": "2026-11-27", // Thanksgiving on the 26th
+		"2026-12-31": "2027-01-04", // New Year's Day is a Friday
+		"2026-11-17": "2026-11-18",
+	} {
+		d, err := time.Parse(time.DateOnly, in)
+		require.NoError(t, err)
+		assert.Equal(t, want, nacha.NextBankingDay(d.Add(17*time.Hour)).Format(time.DateOnly), in)
+	}
+}
