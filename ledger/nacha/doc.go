@@ -99,7 +99,7 @@
 // A host settles at its cutoff, sends the files and uploads returns.
 // Sending is the host's: after a crash a file may be recorded but not sent,
 // so it sends every file of res.Files it has not sent (Files lists them
-// all; banks also reject a file they received twice by its header).
+// all; many ODFIs also detect a file sent twice by its header).
 //
 //	sink, _ := nacha.NewDirSink("/var/lib/hms/settlement")
 //	s, err := nacha.New(nacha.Options{Backend: l, Sink: sink, CompanyIdentification: "1536000000"})
