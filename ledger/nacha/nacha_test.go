@@ -290,3 +290,31 @@ func TestNextBankingDay(t *testing.T) {
 		assert.Equal(t, want, nacha.NextBankingDay(d.Add(17*time.Hour)).Format(time.DateOnly), in)
 	}
 }
+
+func TestLargeBatchesSplit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	big := mgmt.Money(60_000_000_00) // two of them do not fit one offset
+	f.transfer(t,
+		ledger.Transfer{ID: 11, DebitAccountID: treasury, CreditAccountID: gpo, Amount: big},
+		ledger.Transfer{ID: 12, DebitAccountID: treasury, CreditAccountID: nps, Amount: big},
+		ledger.Transfer{ID: 13, DebitAccountID: treasury, CreditAccountID: nps, Amount: 1_00},
+	)
+	res := f.settle(t)
+	require.Len(t, res.Files, 1)
+	data, err := f.s.File(f.ctx, res.Files[0].Name)
+	require.NoError(t, err)
+	file := readFile(t, data)
+	require.Len(t, file.Batches, 2)
+	var traces []string
+	for _, b := range file.Batches {
+		c := b.GetControl()
+		assert.Equal(t, c.TotalDebitEntryDollarAmount, c.TotalCreditEntryDollarAmount)
+		assert.LessOrEqual(t, c.TotalDebitEntryDollarAmount, int(nacha.MaxEntryAmount))
+		for _, e := range b.GetEntries() {
+			traces = append(traces, e.TraceNumber)
+		}
+	}
+	assert.Equal(t, []string{"021000020000001", "021000020000002", "021000020000003", "021000020000004", "021000020000005"}, traces)
+	assert.Equal(t, big+big+1_00, res.Files[0].Total)
+}
