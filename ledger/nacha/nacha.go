@@ -40,7 +40,8 @@ type Options struct {
 	// Sink records the files; its files are the settlement state.
 	// Required; NewDirSink is the usual one.
 	Sink FileSink
-	// Clock is read only to refuse cutoffs in the future; the real clock
+	// Clock is read only to refuse cutoffs that are not in the past; it
+	// must be the clock the ledger stamps transfers with. The real clock
 	// when nil.
 	Clock clock.Clock
 	// Location is where a cutoff's date and time are read: the file

@@ -318,3 +318,31 @@ func TestLargeBatchesSplit(t *testing.T) {
 	assert.Equal(t, []string{"021000020000001", "021000020000002", "021000020000003", "021000020000004", "021000020000005"}, traces)
 	assert.Equal(t, big+big+1_00, res.Files[0].Total)
 }
+
+func TestLocationAndEffectiveDate(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Skip("no time zone database:", err)
+	}
+	s, err := nacha.New(nacha.Options{Backend: f.l, Sink: f.sink, Clock: f.clk, CompanyIdentification: "1234567890",
+		Location: ny, OriginName: "Treasury Ops", EntryDescription: "Payroll",
+		EffectiveDate: func(cutoff time.Time) time.Time { return cutoff.AddDate(0, 0, 2) }})
+	require.NoError(t, err)
+	f.transfer(t, ledger.Transfer{ID: 11, DebitAccountID: treasury, CreditAccountID: gpo, Amount: 1_00})
+	cutoff := time.Date(2026, 11, 21, 2, 30, 0, 0, time.UTC) // 21:30 on the 20th in New York
+	f.clk.Set(cutoff.Add(time.Minute))
+	res, err := s.Settle(f.ctx, cutoff)
+	require.NoError(t, err)
+	require.Len(t, res.Files, 1)
+	data, err := s.File(f.ctx, res.Files[0].Name)
+	require.NoError(t, err)
+	file := readFile(t, data)
+	assert.Equal(t, "261120", file.Header.FileCreationDate)
+	assert.Equal(t, "2130", file.Header.FileCreationTime)
+	assert.Equal(t, "TREASURY OPS", strings.TrimSpace(file.Header.ImmediateOriginName))
+	assert.Equal(t, "261122", file.Batches[0].GetHeader().EffectiveEntryDate)
+	assert.Equal(t, "PAYROLL", strings.TrimSpace(file.Batches[0].GetHeader().CompanyEntryDescription))
+	assert.Equal(t, "20261121T023000.000000000Z-021000021-01.ach", res.Files[0].Name)
+}
