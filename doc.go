@@ -12,6 +12,7 @@
 //	budget/budgettest    conformance suite for budget.Store implementations
 //	budget/budgethttp    the HMS-SYS budget API (/budgets/{svc}), as an http.Handler
 //	ledger               double-entry ledger, TigerBeetle semantics; Memory; ledger/ledgertest suite
+//	ledger/nacha         settlement as NACHA ACH files (moov-io/ach); returns booked as reversals
 //	patch                HMS-MGT: config patches, catalog, CEL validation, approval, lifecycle
 //	patch/patchtest      conformance suites for patch.Store and patch.ConfigSink/Feed
 //	patch/patchhttp      the HMS-MGT HTTP API (/api/patch, /api/catalog), as an http.Handler
