@@ -268,12 +268,23 @@ type accountList struct {
 }
 
 // listAccounts lists the accounts of the tenants the request may read, in
-// ID order. Accounts of other tenants are left out, so a page may hold
-// fewer than limit accounts and still have a next page.
+// ID order, or those of one agency (?agency=, which the request must be
+// allowed to read: 403 otherwise). Accounts of other tenants are left
+// out, so a page may hold fewer than limit accounts and still have a next
+// page.
 func (h *handler) listAccounts(w http.ResponseWriter, r *http.Request) error {
-	q, err := httperr.Query(r, []string{"after", "limit"})
+	q, err := httperr.Query(r, []string{"after", "limit", "agency"})
 	if err != nil {
 		return err
+	}
+	agency := ""
+	if s, ok := q["agency"]; ok {
+		if agency = s[0]; !validName(agency) || agency == auth.AllTenants {
+			return mgmt.Invalid("agency", "%q is not an agency", agency)
+		}
+		if _, err := h.authz.Authorize(r, PermRead, agency); err != nil {
+			return err
+		}
 	}
 	var after uint64
 	if s, ok := q["after"]; ok {
@@ -291,7 +302,13 @@ func (h *handler) listAccounts(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := accountList{Accounts: []accountView{}}
 	allowed := map[string]bool{}
+	if agency != "" {
+		allowed[agency] = true
+	}
 	for _, a := range as {
+		if agency != "" && a.Agency != agency {
+			continue
+		}
 		ok, seen := allowed[a.Agency]
 		if !seen {
 			_, err := h.authz.Authorize(r, PermRead, a.Agency)

@@ -12,7 +12,8 @@
 //	POST /ach/transfers/{id}/approve          a second person approves a pending transfer (posts it) → 200
 //	POST /ach/transfers/{id}/reject           a second person rejects it (voids it) → 200
 //	POST /ach/accounts                        create an account → 201 (200 when it exists as given)
-//	GET  /ach/accounts?after=ID&limit=N       the accounts the caller may read, in ID order → 200
+//	GET  /ach/accounts?agency=A&after=ID&limit=N
+//	                                          the accounts the caller may read (of agency A), in ID order → 200
 //	GET  /ach/accounts/{account}?at=TIME      one account (ID or name) with its balance, now or at TIME → 200
 //	GET  /ach/accounts/{account}/transfers?after=CURSOR&limit=N
 //	                                          the account's transfers, oldest first, a page at a time → 200
@@ -108,7 +109,8 @@
 //	POST /ach/transfers/{id}/approve ledger:transfer on the debited account's tenant
 //	POST /ach/transfers/{id}/reject  ledger:transfer on the debited account's tenant
 //	POST /ach/accounts               ledger:transfer on the new account's agency
-//	GET  /ach/accounts               ledger:read; accounts of tenants the caller may not read are left out
+//	GET  /ach/accounts               ledger:read; accounts of tenants the caller may not read are left out;
+//	                                 with ?agency=A, ledger:read on A (403 otherwise)
 //	GET  /ach/accounts/{account}[/transfers]  ledger:read on the account's tenant
 //
 // In auth.DefaultPolicy, treasury_operator holds both permissions and

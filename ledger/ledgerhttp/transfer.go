@@ -427,7 +427,9 @@ func (h *handler) resolve(w http.ResponseWriter, r *http.Request, flag ledger.Tr
 		if flag == ledger.VoidPending {
 			done = ledger.TransferPendingTransferAlreadyVoided
 		}
-		return mgmt.Conflict("transfer", "%s: transfer %d was %sd by someone else", done, t.ID, verb)
+		err := mgmt.Conflict("transfer", "%s: transfer %d was %sd by someone else", done, t.ID, verb)
+		h.event(ctx, actor, action, resource, tenant, "refused", err.Message, nil)
+		return err
 	default:
 		msg := c.String()
 		switch c {
