@@ -1,0 +1,471 @@
+// Command hms-sys serves HMS-SYS: the ACH ledger's API (package
+// ledger/ledgerhttp) with dual control (package ledger/approval), and the
+// budget API (package budget/budgethttp) over the budget store hms-svc
+// meters into, on one listener:
+//
+//	go run ./examples/hms-sys -addr 127.0.0.1:8082 -dev -seed-accounts -budget-db :memory: &
+//	until curl -sf localhost:8082/healthz >/dev/null; do sleep 0.2; done
+//
+// then, as in the seed (section 7.3):
+//
+//	curl -s localhost:8082/ach/transfer -H 'Content-Type: application/json' \
+//	     -d '{"from": "Treasury", "to": "GPO", "amount": 250000}'
+//
+// answers 201 with the transfer's ID and status "pending_approval": by the
+// default -approval-policy a transfer between agencies or over $100,000
+// needs a second person. In -dev the actor is the X-HMS-Actor header
+// ("dev" without one); the submitter may not approve, anyone else may:
+//
+//	ID=$(curl -s localhost:8082/ach/transfer -H 'Content-Type: application/json' -H 'X-HMS-Actor: ana' \
+//	     -H 'Idempotency-Key: gpo-print-run-1' \
+//	     -d '{"from": "Treasury", "to": "GPO", "amount": 250000}' | sed 's/.*"id":"\([0-9]*\)".*/\1/')
+//	curl -s -X POST localhost:8082/ach/transfers/$ID/approve -H 'X-HMS-Actor: ana'
+//	curl -s -X POST localhost:8082/ach/transfers/$ID/approve -H 'X-HMS-Actor: bob'
+//	curl -s localhost:8082/ach/accounts/GPO
+//	curl -s 'localhost:8082/ach/accounts/Treasury/transfers?limit=10'
+//
+// The first approve is 403 (ana submitted it), the second 200 "posted";
+// GPO's balance then shows the $250,000.00 credited. Retrying the POST
+// with the same Idempotency-Key answers the first answer (200); the same
+// key with another amount is 409 exists_with_different_amount. A pending
+// transfer nobody approves within -approval-timeout (72h) expires: the
+// ledger releases the amount, and approving it is 409
+// pending_transfer_expired.
+//
+// And the seed's budget call (section 3.3):
+//
+//	curl -s localhost:8082/budgets/eligibility-api -H 'Content-Type: application/json' -d '{"monthlyUSD": 10000}'
+//	curl -s localhost:8082/budgets/eligibility-api
+//
+// # Ledger
+//
+// -ledger-db chooses the ledger backend, in one function (openLedger):
+// ":memory:", the default, is ledger.Memory, which keeps nothing after
+// exit. It is the only backend this build offers; any other value is
+// refused at start-up.
+//
+// -seed-accounts creates the demo accounts at start-up: "Treasury Funding"
+// (agency treasury, the source of appropriated money), "Treasury" (agency
+// treasury, may not be overdrawn) funded with $10,000,000.00 from it, and
+// "GPO" (agency gpo, with a demo bank account). Their IDs and the funding
+// transfer's ID are fixed, so seeding a ledger that has them already
+// changes nothing.
+//
+// -approval-policy is the CEL expression that decides which transfers need
+// a second person (see package ledger/approval for its variables: cents,
+// amount, from, to, principal); a bad expression stops the start with the
+// problem and its position.
+//
+// # Budgets
+//
+// The budget API reads and writes caps in the store of -budget-db, a
+// SQLite file (hms-sys-budget.db by default; give hms-svc's file, such as
+// hms-svc-budget.db, to manage the caps hms-svc enforces, or :memory: to
+// keep nothing). hms-sys does not meter: it reloads caps and recorded spend
+// from the store every -budget-interval, so that its answers follow
+// hms-svc's metering. hms-sys has no cluster to ask which tenant owns a
+// service, so -service-owners says it (service=agency pairs; by default
+// hms-svc's demo services, all owned by ED); a service not listed belongs
+// to no tenant, and only a principal acting for every tenant may touch its
+// caps.
+//
+// # Authentication
+//
+// Every request but GET /healthz needs a bearer token of the issuer named
+// by -issuer for the audience -audience; -auth-policy's roles decide
+// (auth.DefaultPolicy: treasury_operator moves money and reads the ledger,
+// budget_officer sets caps, viewer reads both). The tenant of an account is
+// its agency; an operator moves money out of their own agency's accounts
+// only, and a second operator of that agency approves. Another tenant's
+// accounts and transfers answer 404 exactly like missing ones. Every
+// decision, and every transfer, approval and rejection, is an "audit" log
+// record. With the development issuer:
+//
+//	go run ./examples/dev-issuer -addr 127.0.0.1:8090 &
+//	until curl -sf 127.0.0.1:8090/.well-known/openid-configuration >/dev/null; do sleep 0.2; done
+//	go run ./examples/hms-sys -addr 127.0.0.1:8083 -issuer http://127.0.0.1:8090 -audience hms -seed-accounts -budget-db :memory: &
+//	until curl -sf localhost:8083/healthz >/dev/null; do sleep 0.2; done
+//	TOKEN=$(curl -s 127.0.0.1:8090/token -H 'Content-Type: application/json' \
+//	     -d '{"sub":"ana","tenant":"treasury","roles":["treasury_operator"]}' | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+//	curl -s localhost:8083/ach/transfer -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+//	     -d '{"from": "Treasury", "to": "GPO", "amount": 250000}'
+//
+// -dev runs without authentication instead, for a trusted machine, and
+// says so loudly; without -dev or -issuer the command refuses to start.
+// SIGINT or SIGTERM shuts it down gracefully.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/auth"
+	"github.com/hms-platform/mgmt/backends/sqlite"
+	"github.com/hms-platform/mgmt/budget"
+	"github.com/hms-platform/mgmt/budget/budgethttp"
+	"github.com/hms-platform/mgmt/examples/internal/host"
+	"github.com/hms-platform/mgmt/internal/httperr"
+	"github.com/hms-platform/mgmt/ledger"
+	"github.com/hms-platform/mgmt/ledger/approval"
+	"github.com/hms-platform/mgmt/ledger/ledgerhttp"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(host.ExitCode("hms-sys", run(ctx, os.Args[1:], os.Stderr, nil), os.Stderr))
+}
+
+// errNoAuth is returned without -dev and without -issuer.
+var errNoAuth = &host.UsageError{Msg: "refusing to start without authentication: anyone who can reach hms-sys " +
+	"could move money between agency accounts and change budget caps; give -issuer URL and -audience to require tokens of an OpenID issuer " +
+	"(go run ./examples/dev-issuer for one in development), or pass -dev to run without authentication on a trusted machine"}
+
+// memoryDB is the value of -ledger-db and -budget-db for a store that
+// keeps nothing.
+const memoryDB = ":memory:"
+
+// defaultOwners are hms-svc's demo services and their agency.
+const defaultOwners = "eligibility-api=ED,student-aid-portal=ED,loan-status-api=ED,grant-letters-worker=ED"
+
+// config is the parsed command line.
+type config struct {
+	addr            string
+	dev             bool
+	logger          *slog.Logger
+	shutdownTimeout time.Duration
+	ledgerDB        string
+	seedAccounts    bool
+	approval        *approval.Policy
+	approvalTimeout time.Duration
+	budgetDB        string
+	budgetInterval  time.Duration
+	owners          owners
+	auth            host.AuthFlags
+	// audit receives the authorization decisions and the ledger's events;
+	// nil: they go to the log as "audit" records.
+	audit mgmt.Auditor
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("hms-sys", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8082", "listen address")
+	fs.BoolVar(&cfg.dev, "dev", false, "run without authentication (development only); either -dev or -issuer is required")
+	cfg.auth.Register(fs)
+	logger := host.LogFlags(fs)
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to wait for requests in flight at shutdown")
+	fs.StringVar(&cfg.ledgerDB, "ledger-db", memoryDB, "ledger backend: "+memoryDB+" (in memory, kept until exit) is the one this build offers")
+	fs.BoolVar(&cfg.seedAccounts, "seed-accounts", false, `create the demo accounts "Treasury Funding", "Treasury" (funded with $10,000,000.00) and "GPO" at start-up`)
+	policy := fs.String("approval-policy", approval.DefaultExpr, "CEL expression over cents, amount, from, to and principal: true when a transfer needs a second person")
+	fs.DurationVar(&cfg.approvalTimeout, "approval-timeout", ledgerhttp.DefaultApprovalTimeout, "how long a transfer waits for its second person before the ledger expires it")
+	fs.StringVar(&cfg.budgetDB, "budget-db", "hms-sys-budget.db", "budget store: a SQLite file (created when missing; hms-svc's to share its caps), or "+memoryDB+" to keep nothing")
+	fs.DurationVar(&cfg.budgetInterval, "budget-interval", 5*time.Second, "how often caps and spend are reloaded from the budget store")
+	ownersSpec := fs.String("service-owners", defaultOwners, "service=agency pairs, comma-separated: the tenant owning each service's budget caps")
+	if err := host.ParseFlags(fs, args); err != nil {
+		return cfg, err
+	}
+	var err error
+	if cfg.logger, err = logger(stderr); err != nil {
+		return cfg, err
+	}
+	if cfg.shutdownTimeout <= 0 {
+		return cfg, host.Usagef("-shutdown-timeout %v: must be positive", cfg.shutdownTimeout)
+	}
+	if cfg.ledgerDB != memoryDB {
+		return cfg, host.Usagef("-ledger-db %q: this build offers the in-memory ledger only; give %s", cfg.ledgerDB, memoryDB)
+	}
+	if cfg.approval, err = approval.Compile(*policy, approval.Options{}); err != nil {
+		return cfg, host.Usagef("-approval-policy: %v", err)
+	}
+	if cfg.approvalTimeout < time.Minute {
+		return cfg, host.Usagef("-approval-timeout %v: must be at least 1m", cfg.approvalTimeout)
+	}
+	if cfg.budgetDB == "" {
+		return cfg, host.Usagef("-budget-db: give a SQLite file or %s", memoryDB)
+	}
+	if cfg.budgetInterval < 10*time.Millisecond {
+		return cfg, host.Usagef("-budget-interval %v: must be at least 10ms", cfg.budgetInterval)
+	}
+	if cfg.owners, err = parseOwners(*ownersSpec); err != nil {
+		return cfg, host.Usagef("-service-owners: %v", err)
+	}
+	return cfg, cfg.auth.Check(cfg.dev, errNoAuth)
+}
+
+// owners tells budgethttp which tenant owns each service.
+type owners map[string]string
+
+// Owner implements budgethttp.Owners: an unlisted service is not found
+// (it has no owner).
+func (o owners) Owner(_ context.Context, svc string) (string, error) {
+	if t, ok := o[svc]; ok {
+		return t, nil
+	}
+	return "", mgmt.NotFound("service", "service %q has no owner in -service-owners", svc)
+}
+
+// parseOwners reads service=agency pairs separated by commas; "" is none.
+func parseOwners(spec string) (owners, error) {
+	o := owners{}
+	if strings.TrimSpace(spec) == "" {
+		return o, nil
+	}
+	for pair := range strings.SplitSeq(spec, ",") {
+		svc, agency, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("%q is not service=agency", pair)
+		case budget.ValidateService("service", svc) != nil:
+			return nil, fmt.Errorf("%q: %v", pair, budget.ValidateService("service", svc))
+		case agency == "" || agency == auth.AllTenants || strings.ContainsAny(agency, " ,="):
+			return nil, fmt.Errorf("%q: %q is not an agency", pair, agency)
+		}
+		if _, dup := o[svc]; dup {
+			return nil, fmt.Errorf("service %q is given twice", svc)
+		}
+		o[svc] = agency
+	}
+	return o, nil
+}
+
+// openLedger opens the ledger backend -ledger-db names. It is the one
+// place a backend is chosen; the closer releases it.
+func openLedger(cfg config, clk clock.Clock) (ledger.Backend, io.Closer, error) {
+	switch cfg.ledgerDB {
+	case memoryDB:
+		l, err := ledger.NewMemory(ledger.Options{Clock: clk})
+		if err != nil {
+			return nil, nil, err
+		}
+		return l, io.NopCloser(nil), nil
+	}
+	return nil, nil, host.Usagef("-ledger-db %q: this build offers the in-memory ledger only; give %s", cfg.ledgerDB, memoryDB)
+}
+
+// The demo accounts of -seed-accounts and their funding, with fixed IDs.
+const (
+	seedFundingID  uint64 = 1
+	seedTreasuryID uint64 = 2
+	seedGPOID      uint64 = 3
+	// seedFundingTransferID is the transfer that funds Treasury.
+	seedFundingTransferID uint64 = 1
+	seedFunding                  = mgmt.Money(10_000_000_00)
+)
+
+// seedAccounts creates the demo accounts and funds Treasury; the fixed IDs
+// make it idempotent (exists is success).
+func seedAccounts(ctx context.Context, l ledger.Backend, audit mgmt.Auditor, now time.Time) error {
+	res, err := l.CreateAccounts(ctx, []ledger.Account{
+		{ID: seedFundingID, Name: "Treasury Funding", Agency: "treasury", Currency: mgmt.Currency},
+		{ID: seedTreasuryID, Name: "Treasury", Agency: "treasury", Currency: mgmt.Currency, Flags: ledger.DebitsMustNotExceedCredits},
+		{ID: seedGPOID, Name: "GPO", Agency: "gpo", Currency: mgmt.Currency,
+			Bank: &ledger.Bank{RoutingNumber: "011000015", AccountNumber: "4410020", AccountType: ledger.Checking}},
+	})
+	if err != nil {
+		return fmt.Errorf("-seed-accounts: %w", err)
+	}
+	for _, r := range res {
+		if err := r.Err(); err != nil {
+			return fmt.Errorf("-seed-accounts: %w", err)
+		}
+	}
+	tr, err := l.CreateTransfers(ctx, []ledger.Transfer{{ID: seedFundingTransferID, DebitAccountID: seedFundingID,
+		CreditAccountID: seedTreasuryID, Amount: seedFunding}})
+	if err != nil {
+		return fmt.Errorf("-seed-accounts: funding: %w", err)
+	}
+	if err := tr[0].Err(); err != nil {
+		return fmt.Errorf("-seed-accounts: funding: %w", err)
+	}
+	if tr[0].Code == ledger.TransferOK {
+		audit.Audit(ctx, mgmt.AuditEvent{At: now, Actor: "system", Action: "ledger.seed", Resource: "transfer/1", Tenant: "treasury",
+			Outcome: "ok", Details: map[string]string{"amount": seedFunding.String(), "from": "Treasury Funding", "to": "Treasury"}})
+	}
+	return nil
+}
+
+// openBudgetStore opens the budget's store: the SQLite file at path, or
+// an in-memory store for memoryDB.
+func openBudgetStore(ctx context.Context, path string) (budget.Store, error) {
+	if path == memoryDB {
+		return budget.NewMemory(), nil
+	}
+	store, err := sqlite.Open(ctx, sqlite.Options{Path: path})
+	if err != nil {
+		return nil, fmt.Errorf("-budget-db %s: %w", path, err)
+	}
+	return store, nil
+}
+
+// app is the host wired together.
+type app struct {
+	ledger   ledger.Backend
+	ledgerC  io.Closer
+	store    budget.Store
+	budget   *budget.Budget
+	handler  http.Handler
+	interval time.Duration
+	clock    clock.Clock
+	logger   *slog.Logger
+}
+
+// newApp builds the host on clk. Close it with app.close.
+func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
+	a := &app{interval: cfg.budgetInterval, clock: clk, logger: cfg.logger}
+	audit := cfg.audit
+	if audit == nil {
+		audit = mgmt.SlogAuditor(cfg.logger)
+	}
+	var err error
+	if a.ledger, a.ledgerC, err = openLedger(cfg, clk); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = a.close(ctx)
+		}
+	}()
+	if cfg.seedAccounts {
+		if err := seedAccounts(ctx, a.ledger, audit, clk.Now()); err != nil {
+			return nil, err
+		}
+	}
+	if a.store, err = openBudgetStore(ctx, cfg.budgetDB); err != nil {
+		return nil, err
+	}
+	if a.budget, err = budget.New(ctx, budget.Options{Store: a.store, Clock: clk, Logger: cfg.logger, Interval: cfg.budgetInterval}); err != nil {
+		return nil, err
+	}
+	authorize := auth.AllowAll("dev")
+	var protect func(http.Handler) http.Handler
+	if !cfg.dev {
+		au, err := cfg.auth.Setup(ctx, clk, cfg.logger, audit, func(r *http.Request) bool { return r.URL.Path == "/healthz" })
+		if err != nil {
+			return nil, err
+		}
+		authorize, protect = au.Authorize, au.Middleware
+	}
+	if a.handler, err = newHandler(cfg, clk, a.ledger, a.budget, authorize, audit); err != nil {
+		return nil, err
+	}
+	if protect != nil {
+		a.handler = protect(a.handler)
+	}
+	ok = true
+	return a, nil
+}
+
+// newHandler serves the ledger's API under /ach/, the budget's under
+// /budgets/ and /healthz, with JSON 404s elsewhere. Settlement routes join
+// the ledger's under /ach/ here, as more specific patterns.
+func newHandler(cfg config, clk clock.Clock, l ledger.Backend, b *budget.Budget, authorize auth.HTTPAuthorizer, audit mgmt.Auditor) (http.Handler, error) {
+	ach, err := ledgerhttp.NewHandler(l, ledgerhttp.Options{Authorize: authorize, Approval: cfg.approval,
+		ApprovalTimeout: cfg.approvalTimeout, Clock: clk, Auditor: audit, Logger: cfg.logger})
+	if err != nil {
+		return nil, err
+	}
+	budgets, err := budgethttp.NewHandler(b, budgethttp.Options{Authorize: authorize, Owners: cfg.owners, Logger: cfg.logger})
+	if err != nil {
+		return nil, err
+	}
+	rest := httperr.API("hms-sys", cfg.logger, authorize.Permitted, httperr.Route{Pattern: "GET /healthz", Fn: healthz})
+	mux := http.NewServeMux()
+	mux.Handle("/ach/", ach)
+	mux.Handle("/budgets/", budgets)
+	mux.Handle("/budgets", budgets) // a JSON 404, not the mux's redirect to /budgets/
+	mux.Handle("/", rest)
+	return mux, nil
+}
+
+func healthz(w http.ResponseWriter, r *http.Request) error {
+	if _, err := httperr.Query(r, nil); err != nil {
+		return err
+	}
+	httperr.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// refresh reloads caps and spend from the budget store every interval
+// until ctx ends: hms-sys meters nothing itself.
+func (a *app) refresh(ctx context.Context) {
+	t := a.clock.Ticker(a.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rctx, cancel := a.clock.WithTimeout(ctx, a.interval)
+		if err := a.budget.Refresh(rctx); err != nil && ctx.Err() == nil {
+			a.logger.Warn("budget: refresh failed; retrying next interval", "err", err)
+		}
+		cancel()
+	}
+}
+
+// close releases the ledger and the budget store.
+func (a *app) close(context.Context) error {
+	var errs []error
+	if a.ledgerC != nil {
+		errs = append(errs, a.ledgerC.Close())
+	}
+	if a.store != nil {
+		errs = append(errs, a.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// run serves until ctx is done, then shuts down gracefully. ready, if not
+// nil, is called with the listening address once the server accepts
+// connections.
+func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Addr)) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	if cfg.dev {
+		host.WarnDev(stderr, cfg.logger, cfg.addr, "move money between agency accounts, approve transfers and change budget caps")
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	a, err := newApp(ctx, cfg, clock.New())
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	services := make([]string, 0, len(cfg.owners))
+	for s := range cfg.owners {
+		services = append(services, s)
+	}
+	sort.Strings(services)
+	cfg.logger.Info("hms-sys listening", "addr", ln.Addr().String(), "ledgerDB", cfg.ledgerDB, "seedAccounts", cfg.seedAccounts,
+		"approvalPolicy", cfg.approval.Expr(), "approvalTimeout", cfg.approvalTimeout.String(), "budgetDB", cfg.budgetDB,
+		"services", strings.Join(services, ","), "issuer", cfg.auth.Issuer, "audience", cfg.auth.Audience)
+	srv := &host.Server{
+		Name: "hms-sys", Handler: a.handler, Logger: cfg.logger, ShutdownTimeout: cfg.shutdownTimeout,
+		Loops: []func(context.Context){a.refresh},
+		Close: a.close,
+	}
+	return srv.Serve(ctx, ln, ready)
+}
