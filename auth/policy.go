@@ -29,6 +29,7 @@ roles:
   service_operator:    [rules:write, rules:read]
   budget_officer:      [budget:write, budget:read]
   treasury_operator:   [ledger:transfer, ledger:read]
+  settlement_officer:  [ledger:settle, ledger:read]
   viewer:              [patch:read, rules:read, budget:read, catalog:read, ledger:read]
 # permissions: optional settings per permission.
 #   condition:  a CEL expression over principal, resource and permission that
@@ -39,6 +40,9 @@ permissions:
   catalog:read:
     tenantless: true
     description: the service catalog is shared by every tenant
+  ledger:settle:
+    tenantless: true
+    description: settlement files and returns carry every agency's money and bank accounts
 # allTenantsRoles: roles for which the tenant "*" in a token means every
 # tenant. Without one of them, "*" matches nothing.
 allTenantsRoles: []

@@ -20,6 +20,7 @@ func TestDefaultPolicy(t *testing.T) {
 		"service_operator":    {"rules:write", "rules:read"},
 		"budget_officer":      {"budget:write", "budget:read"},
 		"treasury_operator":   {"ledger:transfer", "ledger:read"},
+		"settlement_officer":  {"ledger:settle", "ledger:read"},
 		"viewer":              {"patch:read", "rules:read", "budget:read", "catalog:read", "ledger:read"},
 	}
 	assert.Len(t, p.Roles(), len(want))
@@ -31,6 +32,9 @@ func TestDefaultPolicy(t *testing.T) {
 	assert.False(t, p.Grants("viewer", "patch:submit"))
 	assert.False(t, p.Grants("release_manager", "patch:approve"), "separation of duties")
 	assert.Equal(t, []string{"release_manager"}, p.RolesWith("patch:submit"))
+	assert.False(t, p.Grants("treasury_operator", "ledger:settle"), "settlement files hold every agency's bank accounts")
+	assert.True(t, p.Tenantless("ledger:settle"))
+	assert.Equal(t, []string{"settlement_officer"}, p.RolesWith("ledger:settle"))
 	assert.Same(t, p, auth.DefaultPolicy())
 }
 

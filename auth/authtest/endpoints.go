@@ -37,6 +37,11 @@ type Endpoint struct {
 	// the same body once ID is replaced by MissingID): another tenant's
 	// resource is indistinguishable from a missing one.
 	ID, MissingID string
+	// Tenantless marks a resource that belongs to no tenant (the
+	// permission is tenant-less): a token of another tenant with a role
+	// that grants the permission must be authorized too, instead of
+	// getting 403 or 404. Tenant is then only the tenant of the tokens.
+	Tenantless bool
 }
 
 // EndpointOptions tunes CheckEndpoints.
@@ -90,6 +95,9 @@ func CheckEndpoints(t *testing.T, h http.Handler, iss *Issuer, rows []Endpoint, 
 			if len(granting) == 0 {
 				t.Fatalf("authtest: no role of policy %q grants %q", pol.Name(), row.Permission)
 			}
+			if row.Tenantless && !pol.Tenantless(row.Permission) {
+				t.Fatalf("authtest: the row is tenantless but policy %q does not declare %q tenant-less", pol.Name(), row.Permission)
+			}
 			var lacking []string
 			for _, r := range pol.Roles() {
 				if !slices.Contains(granting, r) {
@@ -125,6 +133,10 @@ func CheckEndpoints(t *testing.T, h http.Handler, iss *Issuer, rows []Endpoint, 
 			tok := iss.Mint(Claims{Subject: "authtest-intruder", Tenant: other, Roles: granting})
 			code, _, body, _ = do(other, tok)
 			switch {
+			case row.Tenantless:
+				if !opts.SkipAllowed && (code == http.StatusUnauthorized || code == http.StatusForbidden || code == http.StatusNotFound) {
+					t.Errorf("token of tenant %q on a resource of no tenant: status %d, want the request authorized; body %s", other, code, body)
+				}
 			case row.MissingID != "":
 				mcode, _, mbody, _ := send(strings.ReplaceAll(row.Path, row.ID, row.MissingID), strings.ReplaceAll(row.Body, row.ID, row.MissingID), other, tok)
 				if code != http.StatusNotFound || mcode != code || strings.ReplaceAll(body, row.ID, row.MissingID) != mbody {
