@@ -123,6 +123,7 @@ import (
 	"github.com/hms-platform/mgmt/ledger"
 	"github.com/hms-platform/mgmt/ledger/approval"
 	"github.com/hms-platform/mgmt/ledger/ledgerhttp"
+	"github.com/hms-platform/mgmt/ledger/nacha"
 )
 
 func main() {
@@ -157,6 +158,7 @@ type config struct {
 	budgetInterval  time.Duration
 	owners          owners
 	auth            host.AuthFlags
+	settlement      settlementConfig
 	// audit receives the authorization decisions and the ledger's events;
 	// nil: they go to the log as "audit" records.
 	audit mgmt.Auditor
@@ -178,6 +180,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.budgetDB, "budget-db", "hms-sys-budget.db", "budget store: a SQLite file (created when missing; hms-svc's to share its caps), or "+memoryDB+" to keep nothing")
 	fs.DurationVar(&cfg.budgetInterval, "budget-interval", 5*time.Second, "how often caps and spend are reloaded from the budget store")
 	ownersSpec := fs.String("service-owners", defaultOwners, "service=agency pairs, comma-separated: the tenant owning each service's budget caps")
+	cfg.settlement.register(fs)
 	if err := host.ParseFlags(fs, args); err != nil {
 		return cfg, err
 	}
@@ -205,6 +208,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.owners, err = parseOwners(*ownersSpec); err != nil {
 		return cfg, host.Usagef("-service-owners: %v", err)
+	}
+	if err := cfg.settlement.check(); err != nil {
+		return cfg, err
 	}
 	return cfg, cfg.auth.Check(cfg.dev, errNoAuth)
 }
@@ -274,7 +280,8 @@ const (
 func seedAccounts(ctx context.Context, l ledger.Backend, audit mgmt.Auditor, now time.Time) error {
 	res, err := l.CreateAccounts(ctx, []ledger.Account{
 		{ID: seedFundingID, Name: "Treasury Funding", Agency: "treasury", Currency: mgmt.Currency},
-		{ID: seedTreasuryID, Name: "Treasury", Agency: "treasury", Currency: mgmt.Currency, Flags: ledger.DebitsMustNotExceedCredits},
+		{ID: seedTreasuryID, Name: "Treasury", Agency: "treasury", Currency: mgmt.Currency, Flags: ledger.DebitsMustNotExceedCredits,
+			Bank: &ledger.Bank{RoutingNumber: "021000021", AccountNumber: "9100012345", AccountType: ledger.Checking}},
 		{ID: seedGPOID, Name: "GPO", Agency: "gpo", Currency: mgmt.Currency,
 			Bank: &ledger.Bank{RoutingNumber: "011000015", AccountNumber: "4410020", AccountType: ledger.Checking}},
 	})
@@ -324,15 +331,22 @@ type app struct {
 	interval time.Duration
 	clock    clock.Clock
 	logger   *slog.Logger
+
+	// settler settles the ledger into NACHA files every settleEvery (0:
+	// on request only).
+	settler     *nacha.Settler
+	settleEvery time.Duration
+	audit       mgmt.Auditor
 }
 
 // newApp builds the host on clk. Close it with app.close.
 func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
-	a := &app{interval: cfg.budgetInterval, clock: clk, logger: cfg.logger}
+	a := &app{interval: cfg.budgetInterval, clock: clk, logger: cfg.logger, settleEvery: cfg.settlement.every}
 	audit := cfg.audit
 	if audit == nil {
 		audit = mgmt.SlogAuditor(cfg.logger)
 	}
+	a.audit = audit
 	var err error
 	if a.ledger, a.ledgerC, err = openLedger(cfg, clk); err != nil {
 		return nil, err
@@ -347,6 +361,9 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 		if err := seedAccounts(ctx, a.ledger, audit, clk.Now()); err != nil {
 			return nil, err
 		}
+	}
+	if a.settler, err = newSettler(cfg.settlement, a.ledger, clk); err != nil {
+		return nil, err
 	}
 	if a.store, err = openBudgetStore(ctx, cfg.budgetDB); err != nil {
 		return nil, err
@@ -363,7 +380,7 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 		}
 		authorize, protect = au.Authorize, au.Middleware
 	}
-	if a.handler, err = newHandler(cfg, clk, a.ledger, a.budget, authorize, audit); err != nil {
+	if a.handler, err = newHandler(cfg, clk, a.ledger, a.settler, a.budget, authorize, audit); err != nil {
 		return nil, err
 	}
 	if protect != nil {
@@ -376,7 +393,7 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 // newHandler serves the ledger's API under /ach/, the budget's under
 // /budgets/ and /healthz, with JSON 404s elsewhere. Settlement routes join
 // the ledger's under /ach/ here, as more specific patterns.
-func newHandler(cfg config, clk clock.Clock, l ledger.Backend, b *budget.Budget, authorize auth.HTTPAuthorizer, audit mgmt.Auditor) (http.Handler, error) {
+func newHandler(cfg config, clk clock.Clock, l ledger.Backend, s *nacha.Settler, b *budget.Budget, authorize auth.HTTPAuthorizer, audit mgmt.Auditor) (http.Handler, error) {
 	ach, err := ledgerhttp.NewHandler(l, ledgerhttp.Options{Authorize: authorize, Approval: cfg.approval,
 		ApprovalTimeout: cfg.approvalTimeout, Clock: clk, Auditor: audit, Logger: cfg.logger})
 	if err != nil {
@@ -389,6 +406,9 @@ func newHandler(cfg config, clk clock.Clock, l ledger.Backend, b *budget.Budget,
 	rest := httperr.API("hms-sys", cfg.logger, authorize.Permitted, httperr.Route{Pattern: "GET /healthz", Fn: healthz})
 	mux := http.NewServeMux()
 	mux.Handle("/ach/", ach)
+	if err := mountSettlement(mux, cfg, clk, s, authorize, audit); err != nil {
+		return nil, err
+	}
 	mux.Handle("/budgets/", budgets)
 	mux.Handle("/budgets", budgets) // a JSON 404, not the mux's redirect to /budgets/
 	mux.Handle("/", rest)
@@ -420,6 +440,16 @@ func (a *app) refresh(ctx context.Context) {
 		}
 		cancel()
 	}
+}
+
+// loops are the host's background loops: the budget's refresh and, unless
+// -settle-every is 0, settlement.
+func (a *app) loops() []func(context.Context) {
+	loops := []func(context.Context){a.refresh}
+	if a.settleEvery > 0 {
+		loops = append(loops, a.settleLoop)
+	}
+	return loops
 }
 
 // close releases the ledger and the budget store.
@@ -461,10 +491,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	sort.Strings(services)
 	cfg.logger.Info("hms-sys listening", "addr", ln.Addr().String(), "ledgerDB", cfg.ledgerDB, "seedAccounts", cfg.seedAccounts,
 		"approvalPolicy", cfg.approval.Expr(), "approvalTimeout", cfg.approvalTimeout.String(), "budgetDB", cfg.budgetDB,
-		"services", strings.Join(services, ","), "issuer", cfg.auth.Issuer, "audience", cfg.auth.Audience)
+		"services", strings.Join(services, ","), "issuer", cfg.auth.Issuer, "audience", cfg.auth.Audience,
+		"settlementDir", cfg.settlement.dir, "settleEvery", cfg.settlement.every.String())
 	srv := &host.Server{
 		Name: "hms-sys", Handler: a.handler, Logger: cfg.logger, ShutdownTimeout: cfg.shutdownTimeout,
-		Loops: []func(context.Context){a.refresh},
+		Loops: a.loops(),
 		Close: a.close,
 	}
 	return srv.Serve(ctx, ln, ready)

@@ -50,6 +50,7 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, approval.DefaultExpr, cfg.approval.Expr())
 	assert.Equal(t, 72*time.Hour, cfg.approvalTimeout)
 	assert.False(t, cfg.seedAccounts)
+	assert.Equal(t, settlementConfig{dir: "hms-sys-ach", companyID: defaultCompanyID, every: time.Hour}, cfg.settlement)
 	assert.Equal(t, owners{"eligibility-api": "ED", "student-aid-portal": "ED", "loan-status-api": "ED", "grant-letters-worker": "ED"}, cfg.owners)
 
 	cfg, err = parseFlags([]string{"-dev", "-seed-accounts", "-approval-policy", "cents > 100", "-approval-timeout", "1h",
@@ -58,6 +59,10 @@ func TestParseFlags(t *testing.T) {
 	assert.True(t, cfg.seedAccounts)
 	assert.Equal(t, "cents > 100", cfg.approval.Expr())
 	assert.Equal(t, owners{"housing-api": "HUD"}, cfg.owners)
+
+	cfg, err = parseFlags([]string{"-dev", "-settlement-dir", "/var/lib/hms/ach", "-company-id", "1234567890", "-settle-every", "0"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, settlementConfig{dir: "/var/lib/hms/ach", companyID: "1234567890", every: 0}, cfg.settlement)
 
 	cfg, err = parseFlags([]string{"-issuer", "http://127.0.0.1:8090", "-audience", "hms"}, io.Discard)
 	require.NoError(t, err, "-issuer replaces -dev")
@@ -79,6 +84,12 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-dev", "-service-owners", "a=*"}, "not an agency"},
 		{[]string{"-dev", "-shutdown-timeout", "0s"}, "-shutdown-timeout"},
 		{[]string{"-dev", "-bogus"}, "bogus"},
+		{[]string{"-dev", "-settlement-dir", ""}, "-settlement-dir"},
+		{[]string{"-dev", "-company-id", ""}, "-company-id"},
+		{[]string{"-dev", "-company-id", "12345678901"}, "1 to 10 letters or digits"},
+		{[]string{"-dev", "-company-id", "1-2"}, "-company-id"},
+		{[]string{"-dev", "-settle-every", "30s"}, "-settle-every"},
+		{[]string{"-dev", "-settle-every", "-1h"}, "-settle-every"},
 		{[]string{"-dev", "extra"}, "unexpected argument"},
 		{[]string{"-dev", "-issuer", "http://127.0.0.1:8090", "-audience", "hms"}, "drop one of them"},
 		{[]string{"-issuer", "http://127.0.0.1:8090"}, "-audience"},
@@ -98,7 +109,8 @@ func TestParseFlags(t *testing.T) {
 // context (what SIGINT does).
 func TestServe(t *testing.T) {
 	t.Parallel()
-	h := apitest.StartHost(t, run, "-addr", "127.0.0.1:0", "-dev", "-seed-accounts", "-budget-db", ":memory:", "-log-format", "json")
+	h := apitest.StartHost(t, run, "-addr", "127.0.0.1:0", "-dev", "-seed-accounts", "-budget-db", ":memory:", "-log-format", "json",
+		"-settlement-dir", t.TempDir())
 	base := h.URL
 	assert.Contains(t, h.Stderr.String(), "AUTHENTICATION IS DISABLED")
 	status, _, body := apitest.Call(t, "GET", base+"/healthz", "", "")
@@ -137,7 +149,7 @@ func TestServeListenError(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
-	err = run(context.Background(), []string{"-addr", ln.Addr().String(), "-dev", "-budget-db", ":memory:"}, io.Discard, nil)
+	err = run(context.Background(), []string{"-addr", ln.Addr().String(), "-dev", "-budget-db", ":memory:", "-settlement-dir", t.TempDir()}, io.Discard, nil)
 	require.Error(t, err)
 	assert.Equal(t, 1, host.ExitCode("hms-sys", err, io.Discard))
 }
@@ -145,7 +157,7 @@ func TestServeListenError(t *testing.T) {
 // newTestApp is the host on a mock clock.
 func newTestApp(t *testing.T, args ...string) (*app, *clock.Mock) {
 	t.Helper()
-	cfg, err := parseFlags(append([]string{"-budget-db", ":memory:"}, args...), io.Discard)
+	cfg, err := parseFlags(append([]string{"-budget-db", ":memory:", "-settlement-dir", t.TempDir()}, args...), io.Discard)
 	require.NoError(t, err)
 	cfg.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.audit = mgmt.NopAuditor
@@ -203,7 +215,7 @@ func TestServeWithIssuer(t *testing.T) {
 	t.Parallel()
 	iss := authtest.NewIssuer(t, authtest.Options{})
 	h := apitest.StartHost(t, run, "-addr", "127.0.0.1:0", "-issuer", iss.URL, "-audience", iss.Audience,
-		"-seed-accounts", "-budget-db", ":memory:", "-log-format", "json")
+		"-seed-accounts", "-budget-db", ":memory:", "-log-format", "json", "-settlement-dir", t.TempDir())
 	ana := iss.Mint(authtest.Claims{Subject: "ana", Tenant: "treasury", Roles: []string{"treasury_operator"}})
 	bob := iss.Mint(authtest.Claims{Subject: "bob", Tenant: "treasury", Roles: []string{"treasury_operator"}})
 	gil := iss.Mint(authtest.Claims{Subject: "gil", Tenant: "gpo", Roles: []string{"treasury_operator"}})
