@@ -47,14 +47,49 @@
 // -seed-accounts creates the demo accounts at start-up: "Treasury Funding"
 // (agency treasury, the source of appropriated money), "Treasury" (agency
 // treasury, may not be overdrawn) funded with $10,000,000.00 from it, and
-// "GPO" (agency gpo, with a demo bank account). Their IDs and the funding
-// transfer's ID are fixed, so seeding a ledger that has them already
-// changes nothing.
+// "GPO" (agency gpo). Treasury and GPO have demo bank accounts (routing
+// numbers 021000021 and 011000015), so transfers between them settle. Their IDs and the funding transfer's
+// ID are fixed, so seeding a ledger that has them already changes nothing.
 //
 // -approval-policy is the CEL expression that decides which transfers need
 // a second person (see package ledger/approval for its variables: cents,
 // amount, from, to, principal); a bad expression stops the start with the
 // problem and its position.
+//
+// # Settlement
+//
+// Posted transfers between two accounts with bank details settle as NACHA
+// ACH files (package ledger/nacha) in -settlement-dir (hms-sys-ach in the
+// working directory by default, created with mode 0700; its files hold
+// bank account numbers and are the settlement state — which transfers
+// settled and the trace numbers used — so keep them as long as returns may
+// arrive). Every -settle-every (1h; 0 turns the loop off) hms-sys settles
+// at the latest whole minute before now on its clock, logs each file
+// created (name, ODFI, transfers, total; never account numbers) and, when
+// a run fails, settles at that cutoff again on the next tick. -company-id
+// is the NACHA company identification of every batch, 1 to 10 letters or
+// digits; the default, 1536000000, is a demo value ("1" and a made-up
+// EIN): give the one your ODFI assigned. The settlement routes (package
+// ledger/ledgerhttp, NewSettlementHandler) need ledger:settle, which
+// auth.DefaultPolicy grants to settlement_officer only; in -dev anyone may.
+// After the seed's transfer and its approval (above):
+//
+//	sleep 60 # the cutoff is the latest whole minute before now: let it pass the approval
+//	curl -s -X POST localhost:8082/ach/settlements
+//	curl -s localhost:8082/ach/files
+//	FILE=$(curl -s localhost:8082/ach/files | sed 's/.*"name":"\([^"]*\)".*/\1/')
+//	curl -s localhost:8082/ach/files/$FILE -o $FILE
+//
+// The first call answers 201 with the file created (settling again answers
+// 200 and creates nothing); the list shows its ODFI (Treasury's bank), the
+// transfers it carries and the total ("250000.00"); the last saves the
+// file to send to the ODFI. When the bank returns entries, upload its
+// return file; each returned transfer is reversed in the ledger:
+//
+//	curl -s localhost:8082/ach/returns -H 'Content-Type: text/plain' --data-binary @returns.ach
+//
+// With the in-memory ledger the transfers are gone after a restart but the
+// files are not: give each run a fresh -settlement-dir to start over.
 //
 // # Budgets
 //
@@ -74,6 +109,7 @@
 // Every request but GET /healthz needs a bearer token of the issuer named
 // by -issuer for the audience -audience; -auth-policy's roles decide
 // (auth.DefaultPolicy: treasury_operator moves money and reads the ledger,
+// settlement_officer settles and uploads returns for every agency,
 // budget_officer sets caps, viewer reads both). The tenant of an account is
 // its agency; an operator moves money out of their own agency's accounts
 // only, and a second operator of that agency approves. Another tenant's

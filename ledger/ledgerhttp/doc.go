@@ -18,6 +18,13 @@
 //	GET  /ach/accounts/{account}/transfers?after=CURSOR&limit=N
 //	                                          the account's transfers, oldest first, a page at a time → 200
 //
+// and, from NewSettlementHandler over a nacha.Settler (see Settlement):
+//
+//	GET  /ach/files                           the recorded NACHA settlement files → 200
+//	GET  /ach/files/{name}                    one file's bytes (text/plain) → 200
+//	POST /ach/settlements                     settle now, or at {"cutoff": RFC3339} → 201 (200 when nothing new)
+//	POST /ach/returns                         upload a NACHA return file (text/plain) → 200 with the per-entry report
+//
 // # Transfers
 //
 // A transfer body has from and to (account names), amount (dollars) and an
@@ -114,17 +121,58 @@
 //	GET  /ach/accounts/{account}[/transfers]  ledger:read on the account's tenant
 //
 // In auth.DefaultPolicy, treasury_operator holds both permissions and
-// viewer ledger:read. Another tenant's account or transfer is answered
+// viewer ledger:read; settlement_officer holds ledger:settle (see
+// Settlement) and ledger:read. Another tenant's account or transfer is answered
 // exactly as a missing one (404, the same body), never 403. Any account
 // may be credited: to names an account of any agency, and account names
 // are unique across the ledger. Every decision of the authorizer is an
 // audit event; the handler adds ledger.transfer, ledger.approve,
 // ledger.reject and ledger.account.create events (Options.Auditor).
 //
+// # Settlement
+//
+// NewSettlementHandler serves package ledger/nacha's Settler; a host
+// routes SettlementPaths to it beside NewHandler's "/ach/". Every route
+// needs PermSettle, ledger:settle, a tenant-less permission
+// (auth.DefaultPolicy grants it to settlement_officer only): files and
+// returns carry every agency's money and bank account numbers, so they are
+// no tenant's, and a treasury_operator or viewer of any agency is 403.
+//
+// GET /ach/files lists {"files": [{"name", "odfi", "cutoff",
+// "effectiveDate" (YYYY-MM-DD), "batches", "transfers" (a count), "total"
+// (dollars as a string, "250000.00"), "firstTrace", "lastTrace",
+// "download"}]}, in cutoff order. GET /ach/files/{name} answers the file's
+// NACHA bytes exactly, as text/plain with Cache-Control no-store; a name
+// that is not a plain settlement file name (letters, digits, '.', '-',
+// '_', ending in .ach) or is not recorded is 404.
+//
+// POST /ach/settlements settles at the latest whole minute strictly before
+// Options.Clock's now, or at the body's {"cutoff": "2026-11-20T17:00:00Z"}
+// (RFC 3339, before now, and not in the minute of another cutoff: 400 on
+// cutoff otherwise). It answers {"cutoff", "created": [names], "files":
+// [every file at that cutoff, as listed above], "skipped": [{"transferId",
+// "reason", "message"}]}: 201 when it created a file, else 200. Settling
+// again creates nothing; a run that failed is repaired by settling again
+// at the same cutoff.
+//
+// POST /ach/returns takes a NACHA return file (Content-Type text/plain or
+// application/octet-stream, at most SettlementOptions.MaxReturnBody bytes,
+// 10 MiB by default) and answers {"results": [{"line", "traceNumber",
+// "originalTrace", "returnCode", "amount", "status" (booked, exists,
+// rejected, unknown_trace, offset_entry, amount_mismatch,
+// transfer_not_found), "transferId", "reversalId", "ledgerCode",
+// "message"}], "summary": {status: count}}. A malformed file is 400 on
+// returnFile (naming the line and field, never a value) and books
+// nothing; uploading a file again answers exists.
+//
+// The handler audits ledger.settle (each run that reaches the settler:
+// the files created, transfers, total) and ledger.returns (each upload:
+// counts per status, or "refused" with the reason) with an empty tenant.
+//
 // Errors are JSON, written by internal/httperr: {"error": {"kind",
 // "field", "message"}}. A host adds routes under /ach/ (settlement files,
-// returns) by registering more specific patterns beside this handler on
-// its own mux.
+// returns: NewSettlementHandler) by registering more specific patterns
+// beside this handler on its own mux (SettlementPaths).
 //
 // The handler is safe for concurrent use; it holds no state beside the
 // ledger's.
