@@ -237,6 +237,16 @@ func TestServeWithIssuer(t *testing.T) {
 	status, _, body = apitest.Call(t, "POST", h.URL+"/ach/transfers/"+created.ID+"/approve", "", bob)
 	assert.Equal(t, http.StatusOK, status, body)
 
+	// Settlement is for settlement_officer: files hold every agency's
+	// bank accounts.
+	sol := iss.Mint(authtest.Claims{Subject: "sol", Tenant: "treasury", Roles: []string{"settlement_officer"}})
+	for _, tok := range []string{ana, gil} {
+		status, _, body = apitest.Call(t, "GET", h.URL+"/ach/files", "", tok)
+		assert.Equal(t, http.StatusForbidden, status, body)
+	}
+	status, _, body = apitest.Call(t, "GET", h.URL+"/ach/files", "", sol)
+	assert.Equal(t, http.StatusOK, status, body)
+
 	require.NoError(t, h.Stop())
 	log := h.Stderr.String()
 	for _, tok := range []string{ana, bob, gil} {
