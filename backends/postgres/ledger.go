@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,13 +32,25 @@ import (
 // from unnest(…)), and COMMIT.
 type LedgerStorage struct {
 	s *Store
+
+	// accounts caches the accounts found: an account never changes
+	// (its balances live in its row, but are not cached) and is never
+	// deleted, so an account once read is the same for every process.
+	mu       sync.Mutex
+	accounts map[uint64]ledger.Account
 }
+
+// maxCachedAccounts bounds LedgerStorage.accounts: when full, it starts
+// over.
+const maxCachedAccounts = 1 << 16
 
 var _ ledger.Storage = (*LedgerStorage)(nil)
 
 // LedgerStorage returns the ledger.Storage kept in s's database. It shares
 // s's pool: s.Close closes it.
-func (s *Store) LedgerStorage() *LedgerStorage { return &LedgerStorage{s: s} }
+func (s *Store) LedgerStorage() *LedgerStorage {
+	return &LedgerStorage{s: s, accounts: map[uint64]ledger.Account{}}
+}
 
 // Ledger returns a ledger (ledger.Durable: group commit, the rules of
 // package ledger) over s's database, with opts. It shares s's pool: s.Close
@@ -135,36 +148,71 @@ func collectTransfers(rows pgx.Rows, err error) ([]ledger.Transfer, error) {
 
 // Write implements ledger.Storage: fn runs in one READ COMMITTED
 // transaction on one connection of the pool, committed with
-// synchronous_commit on.
+// synchronous_commit on. BEGIN goes with the first statement (Lock's). A
+// transaction that saved nothing (every event of the group existed or
+// failed) is rolled back instead: it only read what earlier writers had
+// committed durably, and a rollback needs no sync to disk.
 func (l *LedgerStorage) Write(ctx context.Context, fn func(tx ledger.Tx) error) error {
 	const op = "ledger: write"
 	if err := l.s.ready(ctx, op); err != nil {
 		return err
 	}
-	tx, err := l.s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	conn, err := l.s.pool.Acquire(ctx)
 	if err != nil {
 		return wrap(ctx, op, err)
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := fn(&ledgerTx{tx: tx}); err != nil {
-		return err
+	// A connection left in a transaction (a failure below) is closed
+	// rather than reused: pgxpool destroys it on Release.
+	defer conn.Release()
+	t := &ledgerTx{l: l, conn: conn.Conn()}
+	err = fn(t)
+	switch {
+	case err == nil && t.saved:
+		_, err = t.conn.Exec(ctx, "COMMIT")
+		return wrap(ctx, op+": commit", err)
+	case t.begun:
+		if _, rerr := t.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil && err == nil {
+			err = wrap(ctx, op+": rollback", rerr)
+		}
 	}
-	return wrap(ctx, op+": commit", tx.Commit(ctx))
+	return err
 }
 
 // ledgerTx is a ledger.Tx: one group's transaction.
 type ledgerTx struct {
-	tx pgx.Tx
+	l     *LedgerStorage
+	conn  *pgx.Conn
+	begun bool // BEGIN was sent
+	saved bool // Save succeeded
 }
 
-// Lock implements ledger.Tx: it locks ledger_meta's row, after making the
-// commit synchronous for this transaction, in one round trip.
+// batch sends b, after BEGIN and the lock when they have not been sent.
+func (t *ledgerTx) batch(ctx context.Context, b *pgx.Batch) error {
+	if !t.begun {
+		pre := &pgx.Batch{}
+		pre.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
+		pre.Queue("SET LOCAL synchronous_commit TO on")
+		pre.QueuedQueries = append(pre.QueuedQueries, b.QueuedQueries...)
+		b = pre
+		t.begun = true
+	}
+	return t.conn.SendBatch(ctx, b).Close()
+}
+
+// query runs one statement of the transaction.
+func (t *ledgerTx) query(ctx context.Context, sql string, args []any, fn func(pgx.Rows) error) error {
+	var b pgx.Batch
+	b.Queue(sql, args...).Query(func(rows pgx.Rows) error { return fn(rows) })
+	return t.batch(ctx, &b)
+}
+
+// Lock implements ledger.Tx: BEGIN, synchronous_commit on for the
+// transaction, and the lock of ledger_meta's row, in one round trip.
 func (t *ledgerTx) Lock(ctx context.Context) (time.Time, error) {
 	var b pgx.Batch
-	b.Queue(`SET LOCAL synchronous_commit TO on`)
 	var last *int64
 	b.Queue(`SELECT last FROM ledger_meta FOR UPDATE`).QueryRow(func(row pgx.Row) error { return row.Scan(&last) })
-	if err := t.tx.SendBatch(ctx, &b).Close(); err != nil {
+	if err := t.batch(ctx, &b); err != nil {
 		return time.Time{}, wrap(ctx, "ledger: lock", err)
 	}
 	if last == nil {
@@ -175,46 +223,45 @@ func (t *ledgerTx) Lock(ctx context.Context) (time.Time, error) {
 
 // Accounts implements ledger.Tx.
 func (t *ledgerTx) Accounts(ctx context.Context, ids []uint64) ([]ledger.AccountState, error) {
-	rows, err := t.tx.Query(ctx, `SELECT `+accountCols+`, debits_pending, debits_posted, credits_pending, credits_posted
-FROM ledger_accounts WHERE id = ANY($1)`, encIDs(ids))
-	if err != nil {
-		return nil, wrap(ctx, "ledger: read accounts", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ledger.AccountState, error) {
-		var dp, dpo, cp, cpo int64
-		a, err := scanAccount(row, &dp, &dpo, &cp, &cpo)
-		return ledger.AccountState{Account: a, Balance: ledger.Balance{AccountID: a.ID,
-			DebitsPending: mgmt.Money(dp), DebitsPosted: mgmt.Money(dpo), CreditsPending: mgmt.Money(cp), CreditsPosted: mgmt.Money(cpo)}}, err
+	var out []ledger.AccountState
+	err := t.query(ctx, `SELECT `+accountCols+`, debits_pending, debits_posted, credits_pending, credits_posted
+FROM ledger_accounts WHERE id = ANY($1)`, []any{encIDs(ids)}, func(rows pgx.Rows) (err error) {
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (ledger.AccountState, error) {
+			var dp, dpo, cp, cpo int64
+			a, err := scanAccount(row, &dp, &dpo, &cp, &cpo)
+			return ledger.AccountState{Account: a, Balance: ledger.Balance{AccountID: a.ID,
+				DebitsPending: mgmt.Money(dp), DebitsPosted: mgmt.Money(dpo), CreditsPending: mgmt.Money(cp), CreditsPosted: mgmt.Money(cpo)}}, err
+		})
+		return err
 	})
 	return out, wrap(ctx, "ledger: read accounts", err)
 }
 
 // AccountIDs implements ledger.Tx.
 func (t *ledgerTx) AccountIDs(ctx context.Context, names []string) (map[string]uint64, error) {
-	rows, err := t.tx.Query(ctx, `SELECT name, id FROM ledger_accounts WHERE name = ANY($1)`, names)
-	if err != nil {
-		return nil, wrap(ctx, "ledger: read account names", err)
-	}
 	out := map[string]uint64{}
-	var name string
-	var id int64
-	_, err = pgx.ForEachRow(rows, []any{&name, &id}, func() error {
-		out[name] = decID(id)
-		return nil
+	err := t.query(ctx, `SELECT name, id FROM ledger_accounts WHERE name = ANY($1)`, []any{names}, func(rows pgx.Rows) error {
+		var name string
+		var id int64
+		_, err := pgx.ForEachRow(rows, []any{&name, &id}, func() error {
+			out[name] = decID(id)
+			return nil
+		})
+		return err
 	})
 	return out, wrap(ctx, "ledger: read account names", err)
 }
 
 // Transfers implements ledger.Tx.
 func (t *ledgerTx) Transfers(ctx context.Context, ids []uint64) ([]ledger.TransferState, error) {
-	rows, err := t.tx.Query(ctx, `SELECT `+transferCols+`, status FROM ledger_transfers WHERE id = ANY($1)`, encIDs(ids))
-	if err != nil {
-		return nil, wrap(ctx, "ledger: read transfers", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ledger.TransferState, error) {
-		var st int16
-		x, err := scanTransfer(row, &st)
-		return ledger.TransferState{Transfer: x, Status: ledger.PendingStatus(st)}, err
+	var out []ledger.TransferState
+	err := t.query(ctx, `SELECT `+transferCols+`, status FROM ledger_transfers WHERE id = ANY($1)`, []any{encIDs(ids)}, func(rows pgx.Rows) (err error) {
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (ledger.TransferState, error) {
+			var st int16
+			x, err := scanTransfer(row, &st)
+			return ledger.TransferState{Transfer: x, Status: ledger.PendingStatus(st)}, err
+		})
+		return err
 	})
 	return out, wrap(ctx, "ledger: read transfers", err)
 }
@@ -222,8 +269,12 @@ func (t *ledgerTx) Transfers(ctx context.Context, ids []uint64) ([]ledger.Transf
 // PendingDue implements ledger.Tx: the partial index on expires_at of the
 // pending transfers.
 func (t *ledgerTx) PendingDue(ctx context.Context, cutoff time.Time) ([]ledger.Transfer, error) {
-	out, err := collectTransfers(t.tx.Query(ctx, `SELECT `+transferCols+` FROM ledger_transfers
-WHERE status = 1 AND expires_at <= $1`, nanos(cutoff)))
+	var out []ledger.Transfer
+	err := t.query(ctx, `SELECT `+transferCols+` FROM ledger_transfers WHERE status = 1 AND expires_at <= $1`, []any{nanos(cutoff)},
+		func(rows pgx.Rows) (err error) {
+			out, err = collectTransfers(rows, nil)
+			return err
+		})
 	return out, wrap(ctx, "ledger: read pending transfers due", err)
 }
 
@@ -325,7 +376,11 @@ FROM unnest($1::bigint[], $2::smallint[]) AS u (id, st) WHERE t.id = u.id`, ids,
 		return err
 	}
 	b.Queue(`UPDATE ledger_meta SET last = $1`, last)
-	return wrap(ctx, "ledger: save", t.tx.SendBatch(ctx, &b).Close())
+	if err := t.batch(ctx, &b); err != nil {
+		return wrap(ctx, "ledger: save", err)
+	}
+	t.saved = true
+	return nil
 }
 
 func rowsAffected(what string, tag pgconn.CommandTag, want int) error {
@@ -351,23 +406,41 @@ func (l *LedgerStorage) Last(ctx context.Context) (time.Time, error) {
 	return fromNanos(*last), nil
 }
 
-// LookupAccounts implements ledger.Storage.
+// LookupAccounts implements ledger.Storage. Accounts found once come from
+// memory after: only IDs never found are queried.
 func (l *LedgerStorage) LookupAccounts(ctx context.Context, ids []uint64) ([]ledger.Account, error) {
 	const op = "ledger: lookup accounts"
 	if err := l.s.ready(ctx, op); err != nil {
 		return nil, err
 	}
-	rows, err := l.s.pool.Query(ctx, `SELECT `+accountCols+` FROM ledger_accounts WHERE id = ANY($1)`, encIDs(ids))
-	if err != nil {
-		return nil, wrap(ctx, op, err)
+	byID := make(map[uint64]ledger.Account, len(ids))
+	var missing []uint64
+	l.mu.Lock()
+	for _, id := range ids {
+		if a, ok := l.accounts[id]; ok {
+			byID[id] = a
+		} else {
+			missing = append(missing, id)
+		}
 	}
-	found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ledger.Account, error) { return scanAccount(row) })
-	if err != nil {
-		return nil, wrap(ctx, op, err)
-	}
-	byID := make(map[uint64]ledger.Account, len(found))
-	for _, a := range found {
-		byID[a.ID] = a
+	l.mu.Unlock()
+	if len(missing) > 0 {
+		rows, err := l.s.pool.Query(ctx, `SELECT `+accountCols+` FROM ledger_accounts WHERE id = ANY($1)`, encIDs(missing))
+		if err != nil {
+			return nil, wrap(ctx, op, err)
+		}
+		found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ledger.Account, error) { return scanAccount(row) })
+		if err != nil {
+			return nil, wrap(ctx, op, err)
+		}
+		l.mu.Lock()
+		if len(l.accounts)+len(found) > maxCachedAccounts {
+			clear(l.accounts)
+		}
+		for _, a := range found {
+			byID[a.ID], l.accounts[a.ID] = a, a
+		}
+		l.mu.Unlock()
 	}
 	var out []ledger.Account
 	for _, id := range ids {
@@ -477,17 +550,22 @@ func (l *LedgerStorage) PostedAt(ctx context.Context, id uint64, at time.Time) (
 }
 
 // PendingAt implements ledger.Storage: the account's Pending transfers by
-// at that no post or void by at resolved and that had not expired at at.
+// at (the partial indexes of Pending transfers by debit and by credit)
+// that no post or void by at resolved and that had not expired at at.
 func (l *LedgerStorage) PendingAt(ctx context.Context, id uint64, at time.Time) ([]ledger.Transfer, error) {
 	const op = "ledger: pending transfers"
 	if err := l.s.ready(ctx, op); err != nil {
 		return nil, err
 	}
-	const pending, resolving = int32(ledger.Pending), int32(ledger.PostPending | ledger.VoidPending)
-	out, err := collectTransfers(l.s.pool.Query(ctx, `SELECT `+transferCols+` FROM ledger_transfers AS p
-WHERE (p.debit = $1 OR p.credit = $1) AND p.flags & $3 <> 0 AND p.ts <= $2
-	AND (p.expires_at IS NULL OR p.expires_at > $2)
-	AND NOT EXISTS (SELECT FROM ledger_transfers AS r WHERE r.pending_id = p.id AND r.ts <= $2 AND r.flags & $4 <> 0)
-ORDER BY p.ts`, encID(id), nanos(at), pending, resolving))
+	// The flags are literals, so that the planner matches the partial
+	// indexes' predicates: 2 is Pending, 12 PostPending|VoidPending.
+	out, err := collectTransfers(l.s.pool.Query(ctx, `SELECT `+transferCols+` FROM (
+	(SELECT `+transferCols+`, expires_at FROM ledger_transfers WHERE debit = $1 AND ts <= $2 AND flags & 2 <> 0)
+	UNION ALL
+	(SELECT `+transferCols+`, expires_at FROM ledger_transfers WHERE credit = $1 AND ts <= $2 AND flags & 2 <> 0)
+) AS p
+WHERE (p.expires_at IS NULL OR p.expires_at > $2)
+	AND NOT EXISTS (SELECT FROM ledger_transfers AS r WHERE r.pending_id = p.id AND r.ts <= $2 AND r.flags & 12 <> 0)`,
+		encID(id), nanos(at)))
 	return out, wrap(ctx, op, err)
 }

@@ -65,6 +65,9 @@ CREATE TABLE ledger_transfers (
 -- An account's transfers by time (AccountTransfers, PostedAt, PendingAt).
 CREATE INDEX ledger_transfers_debit ON ledger_transfers (debit, ts);
 CREATE INDEX ledger_transfers_credit ON ledger_transfers (credit, ts);
+-- An account's Pending transfers by time (PendingAt).
+CREATE INDEX ledger_transfers_debit_pending ON ledger_transfers (debit, ts) WHERE flags & 2 <> 0;
+CREATE INDEX ledger_transfers_credit_pending ON ledger_transfers (credit, ts) WHERE flags & 2 <> 0;
 -- The pending transfers due to expire (PendingDue).
 CREATE INDEX ledger_transfers_due ON ledger_transfers (expires_at) WHERE status = 1;
 -- The posts and voids of a pending transfer (PendingAt).
