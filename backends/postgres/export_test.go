@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // AppendLabels exposes appendLabels to the fuzz test.
@@ -17,3 +18,6 @@ func EmptyLedger(ctx context.Context, s *Store) error {
 	b.Queue("UPDATE ledger_meta SET last = NULL")
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, &b).Close() })
 }
+
+// Pool returns s's pool, for the benchmark of the usual way.
+func Pool(s *Store) *pgxpool.Pool { return s.pool }

@@ -88,7 +88,7 @@ func TestLedgerConformance(t *testing.T) {
 // ledgerAccounts creates the accounts of the crash and replica tests:
 // Hot (1) may not go below zero and is funded with funds cents from
 // Funding (2); the transfers go from Hot to Payee (3).
-func ledgerAccounts(t *testing.T, d ledger.Backend, funds mgmt.Money) {
+func ledgerAccounts(t testing.TB, d ledger.Backend, funds mgmt.Money) {
 	t.Helper()
 	ctx := ctxFor(t)
 	res, err := d.CreateAccounts(ctx, []ledger.Account{
