@@ -38,6 +38,8 @@ type LedgerStorage struct {
 	// deleted, so an account once read is the same for every process.
 	mu       sync.Mutex
 	accounts map[uint64]ledger.Account
+	// prefetched holds the PendingAt results that PostedAt read ahead.
+	prefetched map[pendingKey][]ledger.Transfer
 }
 
 // maxCachedAccounts bounds LedgerStorage.accounts: when full, it starts
@@ -49,7 +51,7 @@ var _ ledger.Storage = (*LedgerStorage)(nil)
 // LedgerStorage returns the ledger.Storage kept in s's database. It shares
 // s's pool: s.Close closes it.
 func (s *Store) LedgerStorage() *LedgerStorage {
-	return &LedgerStorage{s: s, accounts: map[uint64]ledger.Account{}}
+	return &LedgerStorage{s: s, accounts: map[uint64]ledger.Account{}, prefetched: map[pendingKey][]ledger.Transfer{}}
 }
 
 // Ledger returns a ledger (ledger.Durable: group commit, the rules of
@@ -527,45 +529,92 @@ func (l *LedgerStorage) AccountTransfers(ctx context.Context, id uint64, after t
 	return out, wrap(ctx, op, err)
 }
 
+// The statements of PostedAt and PendingAt. The flags are literals, so
+// that the planner matches the partial indexes' predicates: 2 is Pending,
+// 12 PostPending|VoidPending.
+const (
+	postedAtSQL = `SELECT d, c FROM (
+	(SELECT ts, dr_debits_posted AS d, dr_credits_posted AS c FROM ledger_transfers WHERE debit = $1 AND ts <= $2 ORDER BY ts DESC LIMIT 1)
+	UNION ALL
+	(SELECT ts, cr_debits_posted, cr_credits_posted FROM ledger_transfers WHERE credit = $1 AND ts <= $2 ORDER BY ts DESC LIMIT 1)
+) AS x ORDER BY ts DESC LIMIT 1`
+	pendingAtSQL = `SELECT ` + transferCols + ` FROM (
+	(SELECT ` + transferCols + `, expires_at FROM ledger_transfers WHERE debit = $1 AND ts <= $2 AND flags & 2 <> 0)
+	UNION ALL
+	(SELECT ` + transferCols + `, expires_at FROM ledger_transfers WHERE credit = $1 AND ts <= $2 AND flags & 2 <> 0)
+) AS p
+WHERE (p.expires_at IS NULL OR p.expires_at > $2)
+	AND NOT EXISTS (SELECT FROM ledger_transfers AS r WHERE r.pending_id = p.id AND r.ts <= $2 AND r.flags & 12 <> 0)`
+)
+
+// pendingKey names a PendingAt read.
+type pendingKey struct {
+	id uint64
+	at int64
+}
+
+// maxPrefetched bounds LedgerStorage.prefetched: when full, it starts
+// over.
+const maxPrefetched = 1024
+
 // PostedAt implements ledger.Storage: the account's last transfer by at,
-// on either side (two index probes).
+// on either side (two index probes). A balance reads PendingAt of the
+// same account and time next, so PostedAt reads it too, in the same
+// round trip, and keeps it for that call: the two come from one snapshot.
 func (l *LedgerStorage) PostedAt(ctx context.Context, id uint64, at time.Time) (ledger.Posted, error) {
 	const op = "ledger: posted totals"
 	if err := l.s.ready(ctx, op); err != nil {
 		return ledger.Posted{}, err
 	}
-	var d, c int64
-	err := l.s.pool.QueryRow(ctx, `SELECT d, c FROM (
-	(SELECT ts, dr_debits_posted AS d, dr_credits_posted AS c FROM ledger_transfers WHERE debit = $1 AND ts <= $2 ORDER BY ts DESC LIMIT 1)
-	UNION ALL
-	(SELECT ts, cr_debits_posted, cr_credits_posted FROM ledger_transfers WHERE credit = $1 AND ts <= $2 ORDER BY ts DESC LIMIT 1)
-) AS x ORDER BY ts DESC LIMIT 1`, encID(id), nanos(at)).Scan(&d, &c)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return ledger.Posted{}, nil
-	}
-	if err != nil {
+	var (
+		b       pgx.Batch
+		p       ledger.Posted
+		pending []ledger.Transfer
+	)
+	// One statement would do, but a batch of two keeps each plan simple.
+	b.Queue(postedAtSQL, encID(id), nanos(at)).QueryRow(func(row pgx.Row) error {
+		var d, c int64
+		err := row.Scan(&d, &c)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		p = ledger.Posted{Debits: mgmt.Money(d), Credits: mgmt.Money(c)}
+		return err
+	})
+	b.Queue(pendingAtSQL, encID(id), nanos(at)).Query(func(rows pgx.Rows) (err error) {
+		pending, err = collectTransfers(rows, nil)
+		return err
+	})
+	if err := l.s.pool.SendBatch(ctx, &b).Close(); err != nil {
 		return ledger.Posted{}, wrap(ctx, op, err)
 	}
-	return ledger.Posted{Debits: mgmt.Money(d), Credits: mgmt.Money(c)}, nil
+	l.mu.Lock()
+	if len(l.prefetched) >= maxPrefetched {
+		clear(l.prefetched)
+	}
+	l.prefetched[pendingKey{id, nanos(at)}] = pending
+	l.mu.Unlock()
+	return p, nil
 }
 
 // PendingAt implements ledger.Storage: the account's Pending transfers by
 // at (the partial indexes of Pending transfers by debit and by credit)
-// that no post or void by at resolved and that had not expired at at.
+// that no post or void by at resolved and that had not expired at at. The
+// result of a PostedAt of the same account and time, when there was one,
+// is used once instead of a query.
 func (l *LedgerStorage) PendingAt(ctx context.Context, id uint64, at time.Time) ([]ledger.Transfer, error) {
 	const op = "ledger: pending transfers"
 	if err := l.s.ready(ctx, op); err != nil {
 		return nil, err
 	}
-	// The flags are literals, so that the planner matches the partial
-	// indexes' predicates: 2 is Pending, 12 PostPending|VoidPending.
-	out, err := collectTransfers(l.s.pool.Query(ctx, `SELECT `+transferCols+` FROM (
-	(SELECT `+transferCols+`, expires_at FROM ledger_transfers WHERE debit = $1 AND ts <= $2 AND flags & 2 <> 0)
-	UNION ALL
-	(SELECT `+transferCols+`, expires_at FROM ledger_transfers WHERE credit = $1 AND ts <= $2 AND flags & 2 <> 0)
-) AS p
-WHERE (p.expires_at IS NULL OR p.expires_at > $2)
-	AND NOT EXISTS (SELECT FROM ledger_transfers AS r WHERE r.pending_id = p.id AND r.ts <= $2 AND r.flags & 12 <> 0)`,
-		encID(id), nanos(at)))
+	k := pendingKey{id, nanos(at)}
+	l.mu.Lock()
+	out, ok := l.prefetched[k]
+	delete(l.prefetched, k)
+	l.mu.Unlock()
+	if ok {
+		return out, nil
+	}
+	out, err := collectTransfers(l.s.pool.Query(ctx, pendingAtSQL, encID(id), nanos(at)))
 	return out, wrap(ctx, op, err)
 }
