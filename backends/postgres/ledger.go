@@ -170,7 +170,10 @@ func (l *LedgerStorage) Write(ctx context.Context, fn func(tx ledger.Tx) error) 
 	err = fn(t)
 	switch {
 	case err == nil && t.saved:
-		_, err = t.conn.Exec(ctx, "COMMIT")
+		tag, err := t.conn.Exec(ctx, "COMMIT")
+		if err == nil && tag.String() != "COMMIT" { // an aborted transaction "commits" as ROLLBACK
+			err = errorf("%s: the transaction was rolled back (%s)", op, tag)
+		}
 		return wrap(ctx, op+": commit", err)
 	case t.begun:
 		if _, rerr := t.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil && err == nil {
