@@ -10,6 +10,7 @@ import (
 
 	"github.com/hms-platform/mgmt/backends/postgres"
 	"github.com/hms-platform/mgmt/budget"
+	"github.com/hms-platform/mgmt/ledger"
 	"github.com/hms-platform/mgmt/patch"
 )
 
@@ -77,4 +78,32 @@ func ExampleStore_Patches() {
 		log.Fatal(err)
 	}
 	fmt.Println(rec.Patch.ID, rec.Status)
+}
+
+// A host keeps the ledger in the same database: every host may run one
+// (each group of calls locks the ledger for its transaction), and each
+// call returns once its group is committed durably. (Not run: it needs a
+// server.)
+func ExampleStore_Ledger() {
+	ctx := context.Background()
+	store, err := postgres.Open(ctx, postgres.Options{DSN: os.Getenv("MGMT_POSTGRES_DSN")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	l, err := store.Ledger(ledger.DurableOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := l.CreateAccounts(ctx, []ledger.Account{
+		{ID: 1, Name: "Treasury", Agency: "treasury", Currency: "USD", Flags: ledger.DebitsMustNotExceedCredits},
+		{ID: 2, Name: "GPO", Agency: "gpo", Currency: "USD"},
+	}); err != nil {
+		log.Fatal(err)
+	}
+	res, err := l.CreateTransfers(ctx, []ledger.Transfer{{ID: 100, DebitAccountID: 1, CreditAccountID: 2, Amount: 25_000_00}})
+	if err != nil {
+		log.Fatal(err) // unavailable: resubmit the same IDs
+	}
+	fmt.Println(res[0].Code) // exceeds_credits: Treasury was never funded
 }
