@@ -10,8 +10,11 @@
 // The rules live in one place, [ApplyTransfers] and [ApplyAccounts], a pure state machine over a read-only
 // [Store]; a [Backend] (the design's LedgerBackend) drives it over its own
 // storage and persists the [Changes] it returns. [Memory] is the in-memory
-// backend; package ledgertest holds the conformance suite every backend
-// passes.
+// backend. [Durable] is the backend over a [Storage] — SQLite and
+// PostgreSQL, in backends/sqlite and backends/postgres — with group commit:
+// the batches of concurrent callers are decided together and committed in
+// one transaction, one sync to disk, as TigerBeetle batches. Package
+// ledgertest holds the conformance suite every backend passes.
 //
 // Time: the ledger reads an injected clock ([Options].Clock). A transfer's
 // timestamp is the clock's time, or one nanosecond after the previous

@@ -19,7 +19,12 @@ import (
 // after the other in arrival order (each batch is its own, so a linked
 // chain never spans two callers), and committed with one sync to disk. Each
 // caller receives its own results. A failure of the transaction fails every
-// caller of the group with a KindUnavailable error and applies nothing.
+// caller of the group with a KindUnavailable error and applies nothing —
+// except when the storage lost touch with its database while the commit
+// itself was under way (a connection to PostgreSQL dropped during COMMIT):
+// then the group may have been committed all the same. Either way,
+// resubmitting the same batch is safe: transfer IDs are idempotency keys,
+// and what was applied answers exists.
 //
 // A Durable is safe for concurrent use. It keeps no state of the ledger in
 // memory between groups, so several processes may share one Storage.
