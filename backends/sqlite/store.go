@@ -58,6 +58,8 @@ type Store struct {
 	patchGroup groupcommit.Group[*writeTx] // the group commit of every PatchStore of s
 	patchStmts map[string]*sql.Stmt        // writeQueries, prepared on w
 
+	ledgerW, ledgerR stmtCache // the ledger's statements, prepared on first use on w and r
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -114,6 +116,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.r.SetMaxIdleConns(opts.MaxReaders)
 		s.r.SetConnMaxIdleTime(time.Minute)
 	}
+	s.ledgerW.db, s.ledgerR.db = s.w, s.r
 
 	for _, p := range []struct {
 		stmt  **sql.Stmt
@@ -193,6 +196,8 @@ func (s *Store) Close() error {
 		for _, st := range s.patchStmts {
 			stmts = append(stmts, st)
 		}
+		errs = append(errs, s.ledgerW.close()...)
+		errs = append(errs, s.ledgerR.close()...)
 		for _, st := range stmts {
 			if st != nil {
 				errs = append(errs, st.Close())
