@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/internal/apitest"
 	"github.com/hms-platform/mgmt/internal/pgtest"
 )
 
@@ -59,7 +60,8 @@ func startChild(t *testing.T, args []string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(args, "\n"))
-	cmd.Stderr = os.Stderr
+	stderr := &apitest.SyncBuffer{}
+	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()
@@ -69,9 +71,12 @@ func startChild(t *testing.T, args []string) *child {
 	t.Cleanup(func() {
 		stdin.Close()
 		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("hms-sys's stderr:\n%s", stderr)
+		}
 	})
 	sc := bufio.NewScanner(stdout)
-	require.True(t, sc.Scan(), "hms-sys did not start")
+	require.True(t, sc.Scan(), "hms-sys did not start: %s", stderr)
 	addr, ok := strings.CutPrefix(sc.Text(), "listening ")
 	require.True(t, ok, "hms-sys printed %q", sc.Text())
 	c.base = "http://" + addr
@@ -135,7 +140,7 @@ func postTransfer(base, key string, amount mgmt.Money) (answer, error) {
 // up and no account breaks its flags.
 func testCrash(t *testing.T, ledgerArgs ...string) {
 	args := append([]string{"-addr", "127.0.0.1:0", "-dev", "-seed-accounts", "-budget-db", ":memory:",
-		"-approval-policy", "false", "-log-level", "error"}, ledgerArgs...)
+		"-approval-policy", "false", "-log-level", "error", "-settlement-dir", t.TempDir(), "-settle-every", "0"}, ledgerArgs...)
 	c := startChild(t, args)
 
 	var (

@@ -151,6 +151,7 @@ import (
 
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/auth"
+	"github.com/hms-platform/mgmt/backends/postgres"
 	"github.com/hms-platform/mgmt/backends/sqlite"
 	"github.com/hms-platform/mgmt/budget"
 	"github.com/hms-platform/mgmt/budget/budgethttp"
@@ -187,6 +188,7 @@ type config struct {
 	logger          *slog.Logger
 	shutdownTimeout time.Duration
 	ledgerDB        string
+	postgres        string // the ledger's PostgreSQL DSN; "" for SQLite (-ledger-db)
 	seedAccounts    bool
 	approval        *approval.Policy
 	approvalTimeout time.Duration
@@ -209,7 +211,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	cfg.auth.Register(fs)
 	logger := host.LogFlags(fs)
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to wait for requests in flight at shutdown")
-	fs.StringVar(&cfg.ledgerDB, "ledger-db", memoryDB, "ledger backend: "+memoryDB+" (in memory, kept until exit) is the one this build offers")
+	fs.StringVar(&cfg.ledgerDB, "ledger-db", "hms-sys-ledger.db", "ledger store: a SQLite file (created when missing, synchronous=FULL), or "+memoryDB+" to keep nothing")
+	fs.StringVar(&cfg.postgres, "postgres", "", "keep the ledger in PostgreSQL instead of -ledger-db: a libpq DSN (postgres://user@host/db or key=value pairs)")
 	fs.BoolVar(&cfg.seedAccounts, "seed-accounts", false, `create the demo accounts "Treasury Funding", "Treasury" (funded with $10,000,000.00) and "GPO" at start-up`)
 	policy := fs.String("approval-policy", approval.DefaultExpr, "CEL expression over cents, amount, from, to and principal: true when a transfer needs a second person")
 	fs.DurationVar(&cfg.approvalTimeout, "approval-timeout", ledgerhttp.DefaultApprovalTimeout, "how long a transfer waits for its second person before the ledger expires it")
@@ -227,8 +230,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.shutdownTimeout <= 0 {
 		return cfg, host.Usagef("-shutdown-timeout %v: must be positive", cfg.shutdownTimeout)
 	}
-	if cfg.ledgerDB != memoryDB {
-		return cfg, host.Usagef("-ledger-db %q: this build offers the in-memory ledger only; give %s", cfg.ledgerDB, memoryDB)
+	if cfg.postgres != "" && host.FlagSet(fs, "ledger-db") {
+		return cfg, host.Usagef("-ledger-db and -postgres: give one ledger store, not both")
+	}
+	if cfg.postgres == "" && cfg.ledgerDB == "" {
+		return cfg, host.Usagef("-ledger-db: give a SQLite file or %s", memoryDB)
 	}
 	if cfg.approval, err = approval.Compile(*policy, approval.Options{}); err != nil {
 		return cfg, host.Usagef("-approval-policy: %v", err)
@@ -287,18 +293,39 @@ func parseOwners(spec string) (owners, error) {
 	return o, nil
 }
 
-// openLedger opens the ledger backend -ledger-db names. It is the one
-// place a backend is chosen; the closer releases it.
-func openLedger(cfg config, clk clock.Clock) (ledger.Backend, io.Closer, error) {
-	switch cfg.ledgerDB {
-	case memoryDB:
+// openLedger opens the ledger store -postgres or -ledger-db names. It is
+// the one place a backend is chosen; the closer releases it.
+func openLedger(ctx context.Context, cfg config, clk clock.Clock) (ledger.Backend, io.Closer, error) {
+	opts := ledger.DurableOptions{Clock: clk}
+	switch {
+	case cfg.postgres != "":
+		s, err := postgres.Open(ctx, postgres.Options{DSN: cfg.postgres})
+		if err != nil {
+			return nil, nil, fmt.Errorf("-postgres: %w", err)
+		}
+		l, err := s.Ledger(opts)
+		if err != nil {
+			s.Close()
+			return nil, nil, err
+		}
+		return l, s, nil
+	case cfg.ledgerDB == memoryDB:
 		l, err := ledger.NewMemory(ledger.Options{Clock: clk})
 		if err != nil {
 			return nil, nil, err
 		}
 		return l, io.NopCloser(nil), nil
 	}
-	return nil, nil, host.Usagef("-ledger-db %q: this build offers the in-memory ledger only; give %s", cfg.ledgerDB, memoryDB)
+	s, err := sqlite.Open(ctx, sqlite.Options{Path: cfg.ledgerDB})
+	if err != nil {
+		return nil, nil, fmt.Errorf("-ledger-db %s: %w", cfg.ledgerDB, err)
+	}
+	l, err := s.Ledger(opts)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return l, s, nil
 }
 
 // The demo accounts of -seed-accounts and their funding, with fixed IDs.
@@ -384,7 +411,7 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	}
 	a.audit = audit
 	var err error
-	if a.ledger, a.ledgerC, err = openLedger(cfg, clk); err != nil {
+	if a.ledger, a.ledgerC, err = openLedger(ctx, cfg, clk); err != nil {
 		return nil, err
 	}
 	ok := false

@@ -45,7 +45,8 @@ func TestParseFlags(t *testing.T) {
 	cfg, err := parseFlags([]string{"-dev"}, io.Discard)
 	require.NoError(t, err)
 	assert.Equal(t, "127.0.0.1:8082", cfg.addr)
-	assert.Equal(t, ":memory:", cfg.ledgerDB)
+	assert.Equal(t, "hms-sys-ledger.db", cfg.ledgerDB)
+	assert.Empty(t, cfg.postgres)
 	assert.Equal(t, "hms-sys-budget.db", cfg.budgetDB)
 	assert.Equal(t, approval.DefaultExpr, cfg.approval.Expr())
 	assert.Equal(t, 72*time.Hour, cfg.approvalTimeout)
@@ -54,7 +55,7 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, owners{"eligibility-api": "ED", "student-aid-portal": "ED", "loan-status-api": "ED", "grant-letters-worker": "ED"}, cfg.owners)
 
 	cfg, err = parseFlags([]string{"-dev", "-seed-accounts", "-approval-policy", "cents > 100", "-approval-timeout", "1h",
-		"-service-owners", "housing-api=HUD", "-budget-db", ":memory:"}, io.Discard)
+		"-service-owners", "housing-api=HUD", "-budget-db", ":memory:", "-ledger-db", ":memory:"}, io.Discard)
 	require.NoError(t, err)
 	assert.True(t, cfg.seedAccounts)
 	assert.Equal(t, "cents > 100", cfg.approval.Expr())
@@ -72,8 +73,8 @@ func TestParseFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-dev", "-ledger-db", "ledger.db"}, "in-memory ledger only"},
-		{[]string{"-dev", "-ledger-db", ""}, "in-memory ledger only"},
+		{[]string{"-dev", "-ledger-db", "ledger.db", "-postgres", "postgres://127.0.0.1/x"}, "not both"},
+		{[]string{"-dev", "-ledger-db", ""}, "-ledger-db: give a SQLite file"},
 		{[]string{"-dev", "-approval-policy", "amount >"}, `-approval-policy: policy "approval"`},
 		{[]string{"-dev", "-approval-policy", "from.agnecy == \"x\""}, "agnecy"},
 		{[]string{"-dev", "-approval-timeout", "0s"}, "-approval-timeout"},
@@ -109,7 +110,7 @@ func TestParseFlags(t *testing.T) {
 // context (what SIGINT does).
 func TestServe(t *testing.T) {
 	t.Parallel()
-	h := apitest.StartHost(t, run, "-addr", "127.0.0.1:0", "-dev", "-seed-accounts", "-budget-db", ":memory:", "-log-format", "json",
+	h := apitest.StartHost(t, run, "-addr", "127.0.0.1:0", "-dev", "-seed-accounts", "-budget-db", ":memory:", "-ledger-db", ":memory:", "-log-format", "json",
 		"-settlement-dir", t.TempDir())
 	base := h.URL
 	assert.Contains(t, h.Stderr.String(), "AUTHENTICATION IS DISABLED")
@@ -149,7 +150,7 @@ func TestServeListenError(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
-	err = run(context.Background(), []string{"-addr", ln.Addr().String(), "-dev", "-budget-db", ":memory:", "-settlement-dir", t.TempDir()}, io.Discard, nil)
+	err = run(context.Background(), []string{"-addr", ln.Addr().String(), "-dev", "-budget-db", ":memory:", "-ledger-db", ":memory:", "-settlement-dir", t.TempDir()}, io.Discard, nil)
 	require.Error(t, err)
 	assert.Equal(t, 1, host.ExitCode("hms-sys", err, io.Discard))
 }
@@ -157,7 +158,7 @@ func TestServeListenError(t *testing.T) {
 // newTestApp is the host on a mock clock.
 func newTestApp(t *testing.T, args ...string) (*app, *clock.Mock) {
 	t.Helper()
-	cfg, err := parseFlags(append([]string{"-budget-db", ":memory:", "-settlement-dir", t.TempDir()}, args...), io.Discard)
+	cfg, err := parseFlags(append([]string{"-budget-db", ":memory:", "-ledger-db", ":memory:", "-settlement-dir", t.TempDir()}, args...), io.Discard)
 	require.NoError(t, err)
 	cfg.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.audit = mgmt.NopAuditor
@@ -215,7 +216,7 @@ func TestServeWithIssuer(t *testing.T) {
 	t.Parallel()
 	iss := authtest.NewIssuer(t, authtest.Options{})
 	h := apitest.StartHost(t, run, "-addr", "127.0.0.1:0", "-issuer", iss.URL, "-audience", iss.Audience,
-		"-seed-accounts", "-budget-db", ":memory:", "-log-format", "json", "-settlement-dir", t.TempDir())
+		"-seed-accounts", "-budget-db", ":memory:", "-ledger-db", ":memory:", "-log-format", "json", "-settlement-dir", t.TempDir())
 	ana := iss.Mint(authtest.Claims{Subject: "ana", Tenant: "treasury", Roles: []string{"treasury_operator"}})
 	bob := iss.Mint(authtest.Claims{Subject: "bob", Tenant: "treasury", Roles: []string{"treasury_operator"}})
 	gil := iss.Mint(authtest.Claims{Subject: "gil", Tenant: "gpo", Roles: []string{"treasury_operator"}})

@@ -176,3 +176,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr
 	s.Logger.Info(s.Name + " stopped")
 	return runErr
 }
+
+// FlagSet reports whether the command line set the flag name.
+func FlagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
