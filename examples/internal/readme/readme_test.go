@@ -80,6 +80,22 @@ var sequences = []sequence{
 		},
 	},
 	{
+		name:     "hms-sys",
+		sections: []string{"hms-sys: money between agencies", "Settlement: NACHA files and returns"},
+		check: func(t *testing.T, out, dir string) {
+			wantLine(t, out, `"status":"pending_approval"`, `"from":"Treasury","to":"GPO"`, `"amount":250000.00`)
+			wantLine(t, out, `{"error":{"kind":"forbidden","field":"approver"`)
+			wantLine(t, out, `"status":"posted"`, `"resolvedBy":"`)
+			wantLine(t, out, `{"id":"3","name":"GPO"`, `"creditsPosted":250000.00`)
+			wantLine(t, out, `"created":["`, `"transfers":1`, `"total":"250000.00"`)
+			wantLine(t, out, `101 021000021`)
+			files, err := filepath.Glob(filepath.Join(dir, "hms-sys-ach", "*.ach"))
+			if err != nil || len(files) != 1 {
+				t.Errorf("settlement files after the sequence: %v, %v; want one", files, err)
+			}
+		},
+	},
+	{
 		name:     "auth",
 		sections: []string{"Authentication and tenants"},
 		check: func(t *testing.T, out, _ string) {
