@@ -131,7 +131,13 @@ const (
 // The ledger's queries. "IN (SELECT value FROM json_each(?))" takes a set
 // of IDs (or names) as one JSON array: one prepared statement serves any
 // number of them. Sets of up to smallSet IDs, the common case, use
-// "IN (?, ?, …)" instead (see inIDs), which costs less.
+// "IN (+?1, +?2, …)" instead (see inIDs), which costs less.
+//
+// A parameter compared with a column is written +?N: SQLite (with STAT4,
+// as modernc.org/sqlite builds it) otherwise marks the statement to be
+// prepared again whenever an integer bound there changes between 0 or 1
+// and another value — every other call, for a hot account 1. The unary +
+// changes no value and leaves the index usable.
 const (
 	qLast             = `SELECT last FROM ledger_meta WHERE id = 1`
 	qSetLast          = `UPDATE ledger_meta SET last = ?1 WHERE id = 1`
@@ -139,34 +145,34 @@ const (
 	qAccountStates    = `SELECT ` + accountCols + `, ` + balanceCols + ` FROM ledger_accounts WHERE id IN (SELECT value FROM json_each(?1))`
 	qAccountIDs       = `SELECT name, id FROM ledger_accounts WHERE name IN (SELECT value FROM json_each(?1))`
 	qAccountByName    = `SELECT ` + accountCols + ` FROM ledger_accounts WHERE name = ?1`
-	qAccountsAfter    = `SELECT ` + accountCols + ` FROM ledger_accounts WHERE id > ?1 ORDER BY id LIMIT ?2`
-	qAccountsHigh     = `SELECT ` + accountCols + ` FROM ledger_accounts WHERE id >= ?1 AND id < 0 ORDER BY id LIMIT ?2`
+	qAccountsAfter    = `SELECT ` + accountCols + ` FROM ledger_accounts WHERE id > +?1 ORDER BY id LIMIT ?2`
+	qAccountsHigh     = `SELECT ` + accountCols + ` FROM ledger_accounts WHERE id >= +?1 AND id < 0 ORDER BY id LIMIT ?2`
 	qTransfersByID    = `SELECT ` + transferCols + ` FROM ledger_transfers WHERE id IN (SELECT value FROM json_each(?1))`
 	qTransferStates   = `SELECT ` + transferCols + `, status FROM ledger_transfers WHERE id IN (SELECT value FROM json_each(?1))`
-	qPendingDue       = `SELECT ` + transferCols + ` FROM ledger_transfers WHERE status = 1 AND expires_at <= ?1`
+	qPendingDue       = `SELECT ` + transferCols + ` FROM ledger_transfers WHERE status = 1 AND expires_at <= +?1`
 	qInsertAccount    = `INSERT INTO ledger_accounts (` + accountCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qSetBalance       = `UPDATE ledger_accounts SET debits_pending = ?2, debits_posted = ?3, credits_pending = ?4, credits_posted = ?5 WHERE id = ?1`
-	qSetStatus        = `UPDATE ledger_transfers SET status = ?2 WHERE id = ?1`
+	qSetBalance       = `UPDATE ledger_accounts SET debits_pending = ?2, debits_posted = ?3, credits_pending = ?4, credits_posted = ?5 WHERE id = +?1`
+	qSetStatus        = `UPDATE ledger_transfers SET status = ?2 WHERE id = +?1`
 	qAccountTransfers = `SELECT ` + transferCols + ` FROM (
-    SELECT * FROM (SELECT ` + transferCols + ` FROM ledger_transfers WHERE debit_id = ?1 AND ts > ?2 ORDER BY ts LIMIT ?3)
+    SELECT * FROM (SELECT ` + transferCols + ` FROM ledger_transfers WHERE debit_id = +?1 AND ts > +?2 ORDER BY ts LIMIT ?3)
     UNION ALL
-    SELECT * FROM (SELECT ` + transferCols + ` FROM ledger_transfers WHERE credit_id = ?1 AND debit_id <> ?1 AND ts > ?2 ORDER BY ts LIMIT ?3)
+    SELECT * FROM (SELECT ` + transferCols + ` FROM ledger_transfers WHERE credit_id = +?1 AND debit_id <> +?1 AND ts > +?2 ORDER BY ts LIMIT ?3)
 ) ORDER BY ts LIMIT ?3`
 	// The account's last transfer by ?2: the later of the last on each
 	// side, each read from the end of a range of its index.
 	qPostedAt = `SELECT debit_id, dr_debits_posted, dr_credits_posted, cr_debits_posted, cr_credits_posted FROM ledger_transfers
 WHERE ts = max(
-    ifnull((SELECT max(ts) FROM ledger_transfers WHERE debit_id = ?1 AND ts <= ?2), -9223372036854775808),
-    ifnull((SELECT max(ts) FROM ledger_transfers WHERE credit_id = ?1 AND ts <= ?2), -9223372036854775808))`
+    ifnull((SELECT max(ts) FROM ledger_transfers WHERE debit_id = +?1 AND ts <= +?2), -9223372036854775808),
+    ifnull((SELECT max(ts) FROM ledger_transfers WHERE credit_id = +?1 AND ts <= +?2), -9223372036854775808))`
 	// A pending transfer (flags & 2) of the account, created by at, not
 	// expired at at, and not posted or voided (flags & 12) by at.
 	qPendingAt = `SELECT ` + transferCols + ` FROM ledger_transfers AS p
-WHERE p.debit_id = ?1 AND p.flags & 2 <> 0 AND p.ts <= ?2 AND (p.expires_at IS NULL OR p.expires_at > ?2)
-    AND NOT EXISTS (SELECT 1 FROM ledger_transfers AS r WHERE r.pending_id = p.id AND r.pending_id <> 0 AND r.flags & 12 <> 0 AND r.ts <= ?2)
+WHERE p.debit_id = +?1 AND p.flags & 2 <> 0 AND p.ts <= +?2 AND (p.expires_at IS NULL OR p.expires_at > +?2)
+    AND NOT EXISTS (SELECT 1 FROM ledger_transfers AS r WHERE r.pending_id = p.id AND r.pending_id <> 0 AND r.flags & 12 <> 0 AND r.ts <= +?2)
 UNION ALL
 SELECT ` + transferCols + ` FROM ledger_transfers AS p
-WHERE p.credit_id = ?1 AND p.debit_id <> ?1 AND p.flags & 2 <> 0 AND p.ts <= ?2 AND (p.expires_at IS NULL OR p.expires_at > ?2)
-    AND NOT EXISTS (SELECT 1 FROM ledger_transfers AS r WHERE r.pending_id = p.id AND r.pending_id <> 0 AND r.flags & 12 <> 0 AND r.ts <= ?2)`
+WHERE p.credit_id = +?1 AND p.debit_id <> +?1 AND p.flags & 2 <> 0 AND p.ts <= +?2 AND (p.expires_at IS NULL OR p.expires_at > +?2)
+    AND NOT EXISTS (SELECT 1 FROM ledger_transfers AS r WHERE r.pending_id = p.id AND r.pending_id <> 0 AND r.flags & 12 <> 0 AND r.ts <= +?2)`
 )
 
 // transferInsertCols is the number of parameters per transfer inserted.
@@ -252,7 +258,7 @@ func inIDs(q string, ids []uint64) (string, []any) {
 
 const jsonSet = "IN (SELECT value FROM json_each(?1))"
 
-// inList returns "IN (?1, ?2, … ?n)".
+// inList returns "IN (+?1, +?2, … +?n)".
 func inList(n int) string {
 	var b strings.Builder
 	b.WriteString("IN (")
@@ -260,7 +266,7 @@ func inList(n int) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("?" + strconv.Itoa(i+1))
+		b.WriteString("+?" + strconv.Itoa(i+1))
 	}
 	b.WriteByte(')')
 	return b.String()
