@@ -1,10 +1,11 @@
 // Package sqlite keeps a single host's state in one SQLite file, durably:
 // Store is the budget.Store (caps, spend records and fired alerts,
-// batched), and PatchStore the patch.Store (patches, their history and
-// acknowledgements, stream cursors). Leases (Store.Leases, or
-// PatchStore.Leases) is a lease.Lock for the processes sharing the file,
-// its expiries by the host's clock. It uses the pure-Go driver
-// modernc.org/sqlite: no cgo.
+// batched), PatchStore the patch.Store (patches, their history and
+// acknowledgements, stream cursors), and LedgerStorage the ledger.Storage
+// (accounts, balances and transfers) under a ledger.Durable. Leases
+// (Store.Leases, or PatchStore.Leases) is a lease.Lock for the processes
+// sharing the file, its expiries by the host's clock. It uses the pure-Go
+// driver modernc.org/sqlite: no cgo.
 //
 //	store, err := sqlite.Open(ctx, sqlite.Options{Path: "/var/lib/hms/budget.db"})
 //	if err != nil {
@@ -19,6 +20,11 @@
 //	// or, alone: patches, err := sqlite.OpenPatches(ctx, sqlite.Options{Path: …})
 //	m, err := patch.New(patch.Options{Store: patches, …})
 //
+// The ledger shares them too:
+//
+//	l, err := store.Ledger(ledger.DurableOptions{}) // a ledger.Backend, group commit
+//	// or store.LedgerStorage(), the ledger.Storage, for ledger.NewDurable
+//
 // Open migrates the schema (the SQL files under migrations/, embedded) in
 // one transaction and records each version in the table
 // schema_migrations; opening again applies only what is new, and a
@@ -27,9 +33,11 @@
 // # Durability and concurrency
 //
 // The database is in WAL mode with synchronous=FULL: once AddSpend,
-// PutCap, DeleteCap, MarkAlert, or a PatchStore's Create, Update or
-// SetCursor returns, the change survives a crash or a power cut. Each AddSpend is one transaction, its records inserted by
-// multi-row statements, so a batch is stored whole or not at all.
+// PutCap, DeleteCap, MarkAlert, a PatchStore's Create, Update or
+// SetCursor, or a ledger's CreateAccounts or CreateTransfers returns, the
+// change survives a crash or a power cut. Each AddSpend is one
+// transaction, its records inserted by multi-row statements, so a batch is
+// stored whole or not at all.
 //
 // A Store is safe for concurrent use. SQLite has one writer at a time:
 // every write goes through one connection, so writers of this process
@@ -59,6 +67,33 @@
 // an AUTOINCREMENT key: never reused. Times are kept to the nanosecond.
 // Reads (Get, List, Cursor) run on the read pool.
 //
+// # Ledger
+//
+// LedgerStorage stores what ledger.Durable decides; the rules are the
+// ledger engine's. A Durable gathers the batches of concurrent callers
+// into one write transaction (BEGIN IMMEDIATE on the one write connection,
+// so that the ledgers of every process sharing the file are serialized),
+// one sync of the WAL for the group. Its statements are prepared once:
+// the set of IDs a group reads is bound as parameters (up to 8) or as one
+// JSON array (json_each); its new transfers go in INSERTs of 64, 8 and 1
+// rows. Integer parameters compared with columns are written +?N, so that
+// SQLite's STAT4 build never prepares a statement again for a new ID.
+//
+// Tables (migration 0005): ledger_accounts (one row per account, its
+// current balance in four columns), ledger_transfers (one row per
+// transfer that succeeded, its status, and the posted totals of both
+// accounts just after it, from which a balance at a point in time is read
+// in two index seeks), ledger_meta (the latest timestamp). IDs and user
+// data are uint64 kept as the int64 of the same bits: IDs below 2^63 read
+// as themselves, and ListAccounts lists the larger (negative) ones after
+// them, in uint64 order. Timestamps, timeouts and expiries are int64
+// nanoseconds since the epoch, exact over the years 1678–2262 (a timestamp
+// outside them is refused); money is int64 cents.
+//
+// A balance at a point in time reads the account's pending transfers up
+// to that time (an index of the pending ones, per side): its cost grows
+// with the account's two-phase history, not with its other transfers.
+//
 // # Errors
 //
 // A call whose context ends fails with an error of kind
@@ -80,6 +115,13 @@
 // go test -run '^$' -bench AddSpend -cpu 1 ./backends/sqlite/ measures
 // ingest in durable batches of 1,000 records: about 75,000–100,000
 // records/s on a 2-core virtual machine with an ext4 disk.
+//
+// go test -run '^$' -bench Ledger -cpu 1 ./backends/sqlite/ measures
+// durable transfers from 64 clients, one transfer per call, on one hot
+// account with a balance limit: about 15,000–21,000 transfers/s through
+// the ledger's group commit (15–20 transfers per group, one sync each),
+// against 3,600–5,000 transfers/s with a transaction (and a sync) per
+// transfer, on the same machine; the spread is the disk's.
 //
 // go test -run '^$' -bench PatchStore ./backends/sqlite/ runs
 // patchtest.BenchStore: about 450–900 patch Creates/s and 90–120 acks/s

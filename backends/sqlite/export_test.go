@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"io/fs"
 	"testing"
 )
@@ -51,3 +52,6 @@ func (s *Store) Exec(ctx context.Context, query string) error {
 	_, err := s.w.ExecContext(ctx, query)
 	return err
 }
+
+// WriteDB returns the database handle of the one write connection.
+func (s *Store) WriteDB() *sql.DB { return s.w }

@@ -101,8 +101,11 @@ func (c *stmtCache) prepareWrites(ctx context.Context) error {
 // ledgerWriteQueries are the statements of ledgerTx.
 var ledgerWriteQueries = sync.OnceValue(func() []string {
 	qs := []string{qLast, qAccountStates, qAccountIDs, qTransferStates, qPendingDue, qInsertAccount, qSetBalance, qSetStatus, qSetLast}
-	for bit := range chunkBits + 1 {
-		qs = append(qs, insertTransfersSQL(1<<bit))
+	for n := 1; n <= smallSet; n *= 2 {
+		qs = append(qs, strings.Replace(qAccountStates, jsonSet, inList(n), 1), strings.Replace(qTransferStates, jsonSet, inList(n), 1))
+	}
+	for _, n := range insertChunks {
+		qs = append(qs, insertTransfersSQL(n))
 	}
 	return qs
 })
@@ -127,7 +130,14 @@ const (
 
 // The ledger's queries. "IN (SELECT value FROM json_each(?))" takes a set
 // of IDs (or names) as one JSON array: one prepared statement serves any
-// number of them.
+// number of them. Sets of up to smallSet IDs, the common case, use
+// "IN (+?1, +?2, …)" instead (see inIDs), which costs less.
+//
+// A parameter compared with a column is written +?N: SQLite (with STAT4,
+// as modernc.org/sqlite builds it) otherwise marks the statement to be
+// prepared again whenever an integer bound there changes between 0 or 1
+// and another value — every other call, for a hot account 1. The unary +
+// changes no value and leaves the index usable.
 const (
 	qLast             = `SELECT last FROM ledger_meta WHERE id = 1`
 	qSetLast          = `UPDATE ledger_meta SET last = ?1 WHERE id = 1`
@@ -135,44 +145,47 @@ const (
 	qAccountStates    = `SELECT ` + accountCols + `, ` + balanceCols + ` FROM ledger_accounts WHERE id IN (SELECT value FROM json_each(?1))`
 	qAccountIDs       = `SELECT name, id FROM ledger_accounts WHERE name IN (SELECT value FROM json_each(?1))`
 	qAccountByName    = `SELECT ` + accountCols + ` FROM ledger_accounts WHERE name = ?1`
-	qAccountsAfter    = `SELECT ` + accountCols + ` FROM ledger_accounts WHERE id > ?1 ORDER BY id LIMIT ?2`
-	qAccountsHigh     = `SELECT ` + accountCols + ` FROM ledger_accounts WHERE id >= ?1 AND id < 0 ORDER BY id LIMIT ?2`
+	qAccountsAfter    = `SELECT ` + accountCols + ` FROM ledger_accounts WHERE id > +?1 ORDER BY id LIMIT ?2`
+	qAccountsHigh     = `SELECT ` + accountCols + ` FROM ledger_accounts WHERE id >= +?1 AND id < 0 ORDER BY id LIMIT ?2`
 	qTransfersByID    = `SELECT ` + transferCols + ` FROM ledger_transfers WHERE id IN (SELECT value FROM json_each(?1))`
 	qTransferStates   = `SELECT ` + transferCols + `, status FROM ledger_transfers WHERE id IN (SELECT value FROM json_each(?1))`
-	qPendingDue       = `SELECT ` + transferCols + ` FROM ledger_transfers WHERE status = 1 AND expires_at <= ?1`
+	qPendingDue       = `SELECT ` + transferCols + ` FROM ledger_transfers WHERE status = 1 AND expires_at <= +?1`
 	qInsertAccount    = `INSERT INTO ledger_accounts (` + accountCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qSetBalance       = `UPDATE ledger_accounts SET debits_pending = ?2, debits_posted = ?3, credits_pending = ?4, credits_posted = ?5 WHERE id = ?1`
-	qSetStatus        = `UPDATE ledger_transfers SET status = ?2 WHERE id = ?1`
+	qSetBalance       = `UPDATE ledger_accounts SET debits_pending = ?2, debits_posted = ?3, credits_pending = ?4, credits_posted = ?5 WHERE id = +?1`
+	qSetStatus        = `UPDATE ledger_transfers SET status = ?2 WHERE id = +?1`
 	qAccountTransfers = `SELECT ` + transferCols + ` FROM (
-    SELECT * FROM (SELECT ` + transferCols + ` FROM ledger_transfers WHERE debit_id = ?1 AND ts > ?2 ORDER BY ts LIMIT ?3)
+    SELECT * FROM (SELECT ` + transferCols + ` FROM ledger_transfers WHERE debit_id = +?1 AND ts > +?2 ORDER BY ts LIMIT ?3)
     UNION ALL
-    SELECT * FROM (SELECT ` + transferCols + ` FROM ledger_transfers WHERE credit_id = ?1 AND debit_id <> ?1 AND ts > ?2 ORDER BY ts LIMIT ?3)
+    SELECT * FROM (SELECT ` + transferCols + ` FROM ledger_transfers WHERE credit_id = +?1 AND debit_id <> +?1 AND ts > +?2 ORDER BY ts LIMIT ?3)
 ) ORDER BY ts LIMIT ?3`
-	qPostedAt = `SELECT debits, credits FROM (
-    SELECT * FROM (SELECT ts, dr_debits_posted AS debits, dr_credits_posted AS credits FROM ledger_transfers
-        WHERE debit_id = ?1 AND ts <= ?2 ORDER BY ts DESC LIMIT 1)
-    UNION ALL
-    SELECT * FROM (SELECT ts, cr_debits_posted AS debits, cr_credits_posted AS credits FROM ledger_transfers
-        WHERE credit_id = ?1 AND ts <= ?2 ORDER BY ts DESC LIMIT 1)
-) ORDER BY ts DESC LIMIT 1`
+	// The account's last transfer by ?2: the later of the last on each
+	// side, each read from the end of a range of its index.
+	qPostedAt = `SELECT debit_id, dr_debits_posted, dr_credits_posted, cr_debits_posted, cr_credits_posted FROM ledger_transfers
+WHERE ts = max(
+    ifnull((SELECT max(ts) FROM ledger_transfers WHERE debit_id = +?1 AND ts <= +?2), -9223372036854775808),
+    ifnull((SELECT max(ts) FROM ledger_transfers WHERE credit_id = +?1 AND ts <= +?2), -9223372036854775808))`
 	// A pending transfer (flags & 2) of the account, created by at, not
 	// expired at at, and not posted or voided (flags & 12) by at.
 	qPendingAt = `SELECT ` + transferCols + ` FROM ledger_transfers AS p
-WHERE p.debit_id = ?1 AND p.flags & 2 <> 0 AND p.ts <= ?2 AND (p.expires_at IS NULL OR p.expires_at > ?2)
-    AND NOT EXISTS (SELECT 1 FROM ledger_transfers AS r WHERE r.pending_id = p.id AND r.pending_id <> 0 AND r.flags & 12 <> 0 AND r.ts <= ?2)
+WHERE p.debit_id = +?1 AND p.flags & 2 <> 0 AND p.ts <= +?2 AND (p.expires_at IS NULL OR p.expires_at > +?2)
+    AND NOT EXISTS (SELECT 1 FROM ledger_transfers AS r WHERE r.pending_id = p.id AND r.pending_id <> 0 AND r.flags & 12 <> 0 AND r.ts <= +?2)
 UNION ALL
 SELECT ` + transferCols + ` FROM ledger_transfers AS p
-WHERE p.credit_id = ?1 AND p.debit_id <> ?1 AND p.flags & 2 <> 0 AND p.ts <= ?2 AND (p.expires_at IS NULL OR p.expires_at > ?2)
-    AND NOT EXISTS (SELECT 1 FROM ledger_transfers AS r WHERE r.pending_id = p.id AND r.pending_id <> 0 AND r.flags & 12 <> 0 AND r.ts <= ?2)`
+WHERE p.credit_id = +?1 AND p.debit_id <> +?1 AND p.flags & 2 <> 0 AND p.ts <= +?2 AND (p.expires_at IS NULL OR p.expires_at > +?2)
+    AND NOT EXISTS (SELECT 1 FROM ledger_transfers AS r WHERE r.pending_id = p.id AND r.pending_id <> 0 AND r.flags & 12 <> 0 AND r.ts <= +?2)`
 )
 
 // transferInsertCols is the number of parameters per transfer inserted.
 const transferInsertCols = 16
 
-// insertTransfersSQL returns the INSERT of n transfers. Like the spend
-// records', a group's transfers go in statements of 256, then of the powers
-// of two that make up the rest: 16 × 256 parameters are well under
-// SQLite's limit of 32,766.
+// insertChunks are the numbers of transfers one INSERT statement carries,
+// largest first: a group's transfers go in statements of 64, then of 8,
+// then one by one. Fewer, larger statements cost less to run; these three
+// cost little to prepare (16 × 64 parameters are well under SQLite's limit
+// of 32,766).
+var insertChunks = [...]int{64, 8, 1}
+
+// insertTransfersSQL returns the INSERT of n transfers.
 func insertTransfersSQL(n int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO ledger_transfers (` + transferCols + `, expires_at, status,
@@ -218,6 +231,45 @@ func storedTime(what string, t time.Time) (int64, error) {
 		return 0, mgmt.Errorf(mgmt.KindInternal, "", "sqlite: ledger: %s %s is outside the years 1678–2262 kept to the nanosecond", what, t)
 	}
 	return t.UnixNano(), nil
+}
+
+// smallSet is the largest set of IDs bound as parameters, one each;
+// larger sets are bound as one JSON array.
+const smallSet = 8
+
+// inIDs returns q, whose "IN (SELECT value FROM json_each(?1))" takes the
+// set ids, and its arguments: for a small set, q with the IN list of one
+// parameter per ID (1, 2, 4 or 8 of them, the last ID repeated to fill
+// them), so that few statements serve every small set.
+func inIDs(q string, ids []uint64) (string, []any) {
+	if len(ids) > smallSet || len(ids) == 0 {
+		return q, []any{idsJSON(ids)}
+	}
+	n := 1
+	for n < len(ids) {
+		n *= 2
+	}
+	args := make([]any, n)
+	for i := range args {
+		args[i] = id64(ids[min(i, len(ids)-1)])
+	}
+	return strings.Replace(q, jsonSet, inList(n), 1), args
+}
+
+const jsonSet = "IN (SELECT value FROM json_each(?1))"
+
+// inList returns "IN (+?1, +?2, … +?n)".
+func inList(n int) string {
+	var b strings.Builder
+	b.WriteString("IN (")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("+?" + strconv.Itoa(i+1))
+	}
+	b.WriteByte(')')
+	return b.String()
 }
 
 // idsJSON is ids as a JSON array of int64s, for json_each.
@@ -366,7 +418,8 @@ func (t *ledgerTx) Lock(ctx context.Context) (time.Time, error) {
 // Accounts implements ledger.Tx.
 func (t *ledgerTx) Accounts(ctx context.Context, ids []uint64) ([]ledger.AccountState, error) {
 	out := make([]ledger.AccountState, 0, len(ids))
-	err := t.query(ctx, "ledger accounts", qAccountStates, []any{idsJSON(ids)}, func(r *sql.Rows) error {
+	q, args := inIDs(qAccountStates, ids)
+	err := t.query(ctx, "ledger accounts", q, args, func(r *sql.Rows) error {
 		var b [4]int64
 		a, err := scanAccount(r, &b[0], &b[1], &b[2], &b[3])
 		out = append(out, ledger.AccountState{Account: a, Balance: ledger.Balance{AccountID: a.ID,
@@ -396,7 +449,8 @@ func (t *ledgerTx) AccountIDs(ctx context.Context, names []string) (map[string]u
 // Transfers implements ledger.Tx.
 func (t *ledgerTx) Transfers(ctx context.Context, ids []uint64) ([]ledger.TransferState, error) {
 	var out []ledger.TransferState
-	err := t.query(ctx, "ledger transfers", qTransferStates, []any{idsJSON(ids)}, func(r *sql.Rows) error {
+	q, args := inIDs(qTransferStates, ids)
+	err := t.query(ctx, "ledger transfers", q, args, func(r *sql.Rows) error {
 		var st int64
 		x, err := scanTransfer(r, &st)
 		out = append(out, ledger.TransferState{Transfer: x, Status: ledger.PendingStatus(st)})
@@ -517,19 +571,15 @@ func (t *ledgerTx) exec1(ctx context.Context, what string, id uint64, q string, 
 }
 
 // insertTransfers inserts the rows of args, transferInsertCols each, in
-// statements of 256, 128 … 1 rows.
+// statements of insertChunks rows.
 func (t *ledgerTx) insertTransfers(ctx context.Context, args []any) error {
-	for rest := len(args) / transferInsertCols; rest > 0; {
-		bit := chunkBits
-		for 1<<bit > rest {
-			bit--
+	for _, n := range insertChunks {
+		for len(args) >= n*transferInsertCols {
+			if _, err := t.exec(ctx, insertTransfersSQL(n), args[:n*transferInsertCols]...); err != nil {
+				return err
+			}
+			args = args[n*transferInsertCols:]
 		}
-		n := 1 << bit
-		if _, err := t.exec(ctx, insertTransfersSQL(n), args[:n*transferInsertCols]...); err != nil {
-			return err
-		}
-		args = args[n*transferInsertCols:]
-		rest -= n
 	}
 	return nil
 }
@@ -562,7 +612,8 @@ func (l *LedgerStorage) Last(ctx context.Context) (time.Time, error) {
 // LookupAccounts implements ledger.Storage.
 func (l *LedgerStorage) LookupAccounts(ctx context.Context, ids []uint64) ([]ledger.Account, error) {
 	found := make(map[uint64]ledger.Account, len(ids))
-	err := l.read(ctx, "lookup accounts", qAccountsByID, []any{idsJSON(ids)}, func(r *sql.Rows) error {
+	q, args := inIDs(qAccountsByID, ids)
+	err := l.read(ctx, "lookup accounts", q, args, func(r *sql.Rows) error {
 		a, err := scanAccount(r)
 		found[a.ID] = a
 		return err
@@ -586,7 +637,8 @@ func (l *LedgerStorage) LookupAccounts(ctx context.Context, ids []uint64) ([]led
 // LookupTransfers implements ledger.Storage.
 func (l *LedgerStorage) LookupTransfers(ctx context.Context, ids []uint64) ([]ledger.Transfer, error) {
 	found := make(map[uint64]ledger.Transfer, len(ids))
-	err := l.read(ctx, "lookup transfers", qTransfersByID, []any{idsJSON(ids)}, func(r *sql.Rows) error {
+	q, args := inIDs(qTransfersByID, ids)
+	err := l.read(ctx, "lookup transfers", q, args, func(r *sql.Rows) error {
 		x, err := scanTransfer(r)
 		found[x.ID] = x
 		return err
@@ -656,9 +708,14 @@ func (l *LedgerStorage) AccountTransfers(ctx context.Context, id uint64, after t
 func (l *LedgerStorage) PostedAt(ctx context.Context, id uint64, at time.Time) (ledger.Posted, error) {
 	var p ledger.Posted
 	err := l.read(ctx, "posted totals", qPostedAt, []any{id64(id), nanos(at)}, func(r *sql.Rows) error {
-		var d, c int64
-		err := r.Scan(&d, &c)
-		p = ledger.Posted{Debits: mgmt.Money(d), Credits: mgmt.Money(c)}
+		var dr int64
+		var c [4]int64
+		err := r.Scan(&dr, &c[0], &c[1], &c[2], &c[3])
+		if dr == id64(id) {
+			p = ledger.Posted{Debits: mgmt.Money(c[0]), Credits: mgmt.Money(c[1])}
+		} else {
+			p = ledger.Posted{Debits: mgmt.Money(c[2]), Credits: mgmt.Money(c[3])}
+		}
 		return err
 	})
 	return p, err
