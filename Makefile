@@ -1,4 +1,5 @@
-# make test   vet and every test with the race detector, real servers included
+# make test   vet and every test with the race detector, real servers included; then
+#             the ledger's model-based test on SQLite and PostgreSQL without it, all seeds
 # make bench  the benchmarks, on one core, with allocations
 # make lint   gofmt, go vet, staticcheck, import isolation, go mod tidy
 # make fuzz   each fuzz target for FUZZTIME (default 30s)
@@ -20,6 +21,7 @@ all: lint test
 
 test: vet deps
 	PYTHON="$$(scripts/python-requests.sh)" NOMAD_BIN="$$(scripts/nomad.sh 2>/dev/null)" $(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -count=1 -timeout 10m -run '^TestLedgerConformance$$' ./backends/sqlite/ ./backends/postgres/
 
 vet:
 	$(GO) vet ./...

@@ -82,7 +82,21 @@ func newLedger(t *testing.T, clk clock.Clock) *ledger.Durable {
 
 func TestLedgerConformance(t *testing.T) {
 	t.Parallel()
-	ledgertest.Run(t, func(t *testing.T, clk clock.Clock) ledger.Backend { return newLedger(t, clk) })
+	ledgertest.Run(t, func(t *testing.T, clk clock.Clock) ledger.Backend { return newLedger(t, clk) },
+		ledgertest.Options{ModelSeeds: modelSeeds(t)})
+}
+
+// modelSeeds is how many seeds the model-based test runs: all 1,000, but
+// 100 under the race detector, which makes each seed's round trips
+// through pgx several times slower. make test runs the race build (for
+// the concurrency tests) and then this test again without it, all 1,000
+// seeds.
+func modelSeeds(t *testing.T) int {
+	if raceEnabled {
+		t.Log("the model-based test runs 100 seeds under -race; make test runs all 1,000 without it")
+		return 100
+	}
+	return 0
 }
 
 // ledgerAccounts creates the accounts of the crash and replica tests:

@@ -37,7 +37,20 @@ func TestLedgerConformance(t *testing.T) {
 		d, err := s.Ledger(ledger.DurableOptions{Clock: clk})
 		require.NoError(t, err)
 		return d
-	})
+	}, ledgertest.Options{ModelSeeds: modelSeeds(t)})
+}
+
+// modelSeeds is how many seeds the model-based test runs: all 1,000, but
+// 100 under the race detector, which instruments SQLite's own code and
+// makes each seed about eight times slower. make test runs the race build
+// (for the concurrency tests) and then this test again without it, all
+// 1,000 seeds.
+func modelSeeds(t *testing.T) int {
+	if raceEnabled {
+		t.Log("the model-based test runs 100 seeds under -race; make test runs all 1,000 without it")
+		return 100
+	}
+	return 0
 }
 
 // TestLedgerUint64 checks that IDs and user data of 2^63 and more, kept

@@ -15,8 +15,21 @@ import (
 // NewBackend returns an empty backend that reads time from clk.
 type NewBackend func(t *testing.T, clk clock.Clock) ledger.Backend
 
-// Run runs the whole suite against backends made by newBackend.
-func Run(t *testing.T, newBackend NewBackend) {
+// Options tune Run.
+type Options struct {
+	// ModelSeeds is how many seeds the model-based test runs; 0 means
+	// 1,000. The environment overrides it: LEDGERTEST_SEEDS=N runs N
+	// seeds, LEDGERTEST_SEED=S replays seed S alone.
+	ModelSeeds int
+}
+
+// Run runs the whole suite against backends made by newBackend; opts, if
+// any, tune it.
+func Run(t *testing.T, newBackend NewBackend, opts ...Options) {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	t.Run("AccountCodes", func(t *testing.T) { t.Parallel(); testAccountCodes(t, newBackend) })
 	t.Run("TransferCodes", func(t *testing.T) { t.Parallel(); testTransferCodes(t, newBackend) })
 	t.Run("Linked", func(t *testing.T) { t.Parallel(); testLinked(t, newBackend) })
@@ -29,7 +42,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 	t.Run("Paging", func(t *testing.T) { t.Parallel(); testPaging(t, newBackend) })
 	t.Run("BadInput", func(t *testing.T) { t.Parallel(); testBadInput(t, newBackend) })
 	t.Run("Concurrent", func(t *testing.T) { t.Parallel(); testConcurrent(t, newBackend) })
-	t.Run("Model", func(t *testing.T) { testModel(t, newBackend) })
+	t.Run("Model", func(t *testing.T) { testModel(t, newBackend, o.ModelSeeds) })
 }
 
 // The accounts of the fixture.

@@ -315,9 +315,13 @@ func (m *model) createTransfer(x ledger.Transfer, now time.Time) ledger.Transfer
 	return ledger.TransferOK
 }
 
-// modelSeeds is how many seeds testModel runs: LEDGERTEST_SEEDS, or 1,000.
-func modelSeeds(t *testing.T) (first, n uint64) {
+// modelSeeds is how many seeds testModel runs: LEDGERTEST_SEEDS, else
+// seeds, else 1,000.
+func modelSeeds(t *testing.T, seeds int) (first, n uint64) {
 	n = 1000
+	if seeds > 0 {
+		n = uint64(seeds)
+	}
 	if v := os.Getenv("LEDGERTEST_SEEDS"); v != "" {
 		var err error
 		n, err = strconv.ParseUint(v, 10, 64)
@@ -336,8 +340,8 @@ func modelSeeds(t *testing.T) (first, n uint64) {
 // expiries and retries against the backend and the model, seed by seed, and
 // checks after every step that results, balances (now and at earlier
 // times) and stored transfers agree and that the books balance.
-func testModel(t *testing.T, nb NewBackend) {
-	first, n := modelSeeds(t)
+func testModel(t *testing.T, nb NewBackend, seeds int) {
+	first, n := modelSeeds(t, seeds)
 	counts := map[string]int{}
 	defer func() { t.Logf("result codes seen over %d seeds: %v", n, counts) }()
 	for seed := first; seed < first+n; seed++ {
