@@ -545,13 +545,9 @@ func (d *Durable) Balance(ctx context.Context, id uint64, at time.Time) (Balance
 	if asOf.After(last) {
 		asOf = last
 	}
-	p, err := d.storage.PostedAt(ctx, id, asOf)
+	p, pend, err := d.storage.BalanceAt(ctx, id, asOf)
 	if err != nil {
-		return Balance{}, unavailable("posted totals", err)
-	}
-	pend, err := d.storage.PendingAt(ctx, id, asOf)
-	if err != nil {
-		return Balance{}, unavailable("pending transfers", err)
+		return Balance{}, unavailable("balance", err)
 	}
 	b := Balance{AccountID: id, DebitsPosted: p.Debits, CreditsPosted: p.Credits}
 	for _, t := range pend {

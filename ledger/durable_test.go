@@ -212,9 +212,13 @@ func (s *mapStorage) AccountTransfers(_ context.Context, id uint64, after time.T
 	return out, nil
 }
 
-func (s *mapStorage) PostedAt(_ context.Context, id uint64, at time.Time) (ledger.Posted, error) {
+func (s *mapStorage) BalanceAt(_ context.Context, id uint64, at time.Time) (ledger.Posted, []ledger.Transfer, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.postedAt(id, at), s.pendingAt(id, at), nil
+}
+
+func (s *mapStorage) postedAt(id uint64, at time.Time) ledger.Posted {
 	var p ledger.Posted
 	for _, r := range s.history(id) {
 		if r.Timestamp.After(at) {
@@ -226,12 +230,10 @@ func (s *mapStorage) PostedAt(_ context.Context, id uint64, at time.Time) (ledge
 			p = r.CreditPosted
 		}
 	}
-	return p, nil
+	return p
 }
 
-func (s *mapStorage) PendingAt(_ context.Context, id uint64, at time.Time) ([]ledger.Transfer, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *mapStorage) pendingAt(id uint64, at time.Time) []ledger.Transfer {
 	h := s.history(id)
 	resolved := map[uint64]bool{}
 	for _, r := range h {
@@ -246,7 +248,7 @@ func (s *mapStorage) PendingAt(_ context.Context, id uint64, at time.Time) ([]le
 			out = append(out, r.Transfer)
 		}
 	}
-	return out, nil
+	return out
 }
 
 func TestDurableConformance(t *testing.T) {

@@ -36,16 +36,17 @@ type Storage interface {
 	// AccountTransfers returns up to limit transfers debiting or crediting
 	// account id with a timestamp after after, oldest first.
 	AccountTransfers(ctx context.Context, id uint64, after time.Time, limit int) ([]Transfer, error)
-	// PostedAt returns the posted totals of account id just after its last
-	// transfer with a timestamp at or before at (the Record's DebitPosted
-	// or CreditPosted, whichever side the account was on); zero when there
-	// is none.
-	PostedAt(ctx context.Context, id uint64, at time.Time) (Posted, error)
-	// PendingAt returns the Pending transfers debiting or crediting
-	// account id that were pending at time at: created at or before at, not
-	// posted or voided by a transfer at or before at, and not expired at at
-	// (ExpiresAt zero or after at).
-	PendingAt(ctx context.Context, id uint64, at time.Time) ([]Transfer, error)
+	// BalanceAt returns account id's balance at time at in one consistent
+	// read: the posted totals just after its last transfer with a
+	// timestamp at or before at (the Record's DebitPosted or CreditPosted,
+	// whichever side the account was on; zero when there is none), and the
+	// Pending transfers debiting or crediting it that were pending at at —
+	// created at or before at, not posted or voided by a transfer at or
+	// before at, and not expired at at (ExpiresAt zero or after at).
+	// Durable never asks for a time after the latest timestamp assigned,
+	// and history up to then no longer changes, so the two parts may come
+	// from two reads.
+	BalanceAt(ctx context.Context, id uint64, at time.Time) (Posted, []Transfer, error)
 }
 
 // Tx is one write transaction of a Storage. Reads see the transaction's
@@ -92,7 +93,7 @@ type Posted struct {
 
 // Record is a new transfer as a durable backend stores it, with the posted
 // totals of its two accounts just after it: what a balance at a point in
-// time starts from ([Storage].PostedAt).
+// time starts from ([Storage].BalanceAt).
 type Record struct {
 	Transfer
 	DebitPosted  Posted

@@ -112,9 +112,8 @@
 // rolled back instead of committed: it read only what was durable. An
 // account, which never changes, is read from the server once and then
 // from memory (LookupAccounts; balances are always read). A balance
-// takes two round trips: Last, then PostedAt, which reads the account's
-// pending transfers (PendingAt's answer, kept for that call) in the same
-// round trip, so both come from one snapshot. Should the
+// takes two round trips: Last, then BalanceAt, which reads the posted
+// totals and the pending transfers in one. Should the
 // connection fail after COMMIT was sent, the group's callers get an
 // unavailable error though the group may have committed: resubmit, as
 // transfer IDs make that safe.

@@ -38,8 +38,6 @@ type LedgerStorage struct {
 	// deleted, so an account once read is the same for every process.
 	mu       sync.Mutex
 	accounts map[uint64]ledger.Account
-	// prefetched holds the PendingAt results that PostedAt read ahead.
-	prefetched map[pendingKey][]ledger.Transfer
 }
 
 // maxCachedAccounts bounds LedgerStorage.accounts: when full, it starts
@@ -51,7 +49,7 @@ var _ ledger.Storage = (*LedgerStorage)(nil)
 // LedgerStorage returns the ledger.Storage kept in s's database. It shares
 // s's pool: s.Close closes it.
 func (s *Store) LedgerStorage() *LedgerStorage {
-	return &LedgerStorage{s: s, accounts: map[uint64]ledger.Account{}, prefetched: map[pendingKey][]ledger.Transfer{}}
+	return &LedgerStorage{s: s, accounts: map[uint64]ledger.Account{}}
 }
 
 // Ledger returns a ledger (ledger.Durable: group commit, the rules of
@@ -532,7 +530,7 @@ func (l *LedgerStorage) AccountTransfers(ctx context.Context, id uint64, after t
 	return out, wrap(ctx, op, err)
 }
 
-// The statements of PostedAt and PendingAt. The flags are literals, so
+// The statements of BalanceAt. The flags are literals, so
 // that the planner matches the partial indexes' predicates: 2 is Pending,
 // 12 PostPending|VoidPending.
 const (
@@ -550,24 +548,15 @@ WHERE (p.expires_at IS NULL OR p.expires_at > $2)
 	AND NOT EXISTS (SELECT FROM ledger_transfers AS r WHERE r.pending_id = p.id AND r.ts <= $2 AND r.flags & 12 <> 0)`
 )
 
-// pendingKey names a PendingAt read.
-type pendingKey struct {
-	id uint64
-	at int64
-}
-
-// maxPrefetched bounds LedgerStorage.prefetched: when full, it starts
-// over.
-const maxPrefetched = 1024
-
-// PostedAt implements ledger.Storage: the account's last transfer by at,
-// on either side (two index probes). A balance reads PendingAt of the
-// same account and time next, so PostedAt reads it too, in the same
-// round trip, and keeps it for that call: the two come from one snapshot.
-func (l *LedgerStorage) PostedAt(ctx context.Context, id uint64, at time.Time) (ledger.Posted, error) {
-	const op = "ledger: posted totals"
+// BalanceAt implements ledger.Storage: the account's last transfer by at,
+// on either side (two index probes), and its Pending transfers by at (the
+// partial indexes of Pending transfers by debit and by credit) that no
+// post or void by at resolved and that had not expired at at — two
+// statements sent in one round trip.
+func (l *LedgerStorage) BalanceAt(ctx context.Context, id uint64, at time.Time) (ledger.Posted, []ledger.Transfer, error) {
+	const op = "ledger: balance"
 	if err := l.s.ready(ctx, op); err != nil {
-		return ledger.Posted{}, err
+		return ledger.Posted{}, nil, err
 	}
 	var (
 		b       pgx.Batch
@@ -589,35 +578,7 @@ func (l *LedgerStorage) PostedAt(ctx context.Context, id uint64, at time.Time) (
 		return err
 	})
 	if err := l.s.pool.SendBatch(ctx, &b).Close(); err != nil {
-		return ledger.Posted{}, wrap(ctx, op, err)
+		return ledger.Posted{}, nil, wrap(ctx, op, err)
 	}
-	l.mu.Lock()
-	if len(l.prefetched) >= maxPrefetched {
-		clear(l.prefetched)
-	}
-	l.prefetched[pendingKey{id, nanos(at)}] = pending
-	l.mu.Unlock()
-	return p, nil
-}
-
-// PendingAt implements ledger.Storage: the account's Pending transfers by
-// at (the partial indexes of Pending transfers by debit and by credit)
-// that no post or void by at resolved and that had not expired at at. The
-// result of a PostedAt of the same account and time, when there was one,
-// is used once instead of a query.
-func (l *LedgerStorage) PendingAt(ctx context.Context, id uint64, at time.Time) ([]ledger.Transfer, error) {
-	const op = "ledger: pending transfers"
-	if err := l.s.ready(ctx, op); err != nil {
-		return nil, err
-	}
-	k := pendingKey{id, nanos(at)}
-	l.mu.Lock()
-	out, ok := l.prefetched[k]
-	delete(l.prefetched, k)
-	l.mu.Unlock()
-	if ok {
-		return out, nil
-	}
-	out, err := collectTransfers(l.s.pool.Query(ctx, pendingAtSQL, encID(id), nanos(at)))
-	return out, wrap(ctx, op, err)
+	return p, pending, nil
 }

@@ -704,8 +704,18 @@ func (l *LedgerStorage) AccountTransfers(ctx context.Context, id uint64, after t
 	return out, err
 }
 
-// PostedAt implements ledger.Storage.
-func (l *LedgerStorage) PostedAt(ctx context.Context, id uint64, at time.Time) (ledger.Posted, error) {
+// BalanceAt implements ledger.Storage: the posted totals from the ends of
+// the account's two index ranges, then its pending transfers by at.
+func (l *LedgerStorage) BalanceAt(ctx context.Context, id uint64, at time.Time) (ledger.Posted, []ledger.Transfer, error) {
+	p, err := l.postedAt(ctx, id, at)
+	if err != nil {
+		return ledger.Posted{}, nil, err
+	}
+	pending, err := l.pendingAt(ctx, id, at)
+	return p, pending, err
+}
+
+func (l *LedgerStorage) postedAt(ctx context.Context, id uint64, at time.Time) (ledger.Posted, error) {
 	var p ledger.Posted
 	err := l.read(ctx, "posted totals", qPostedAt, []any{id64(id), nanos(at)}, func(r *sql.Rows) error {
 		var dr int64
@@ -721,8 +731,7 @@ func (l *LedgerStorage) PostedAt(ctx context.Context, id uint64, at time.Time) (
 	return p, err
 }
 
-// PendingAt implements ledger.Storage.
-func (l *LedgerStorage) PendingAt(ctx context.Context, id uint64, at time.Time) ([]ledger.Transfer, error) {
+func (l *LedgerStorage) pendingAt(ctx context.Context, id uint64, at time.Time) ([]ledger.Transfer, error) {
 	var out []ledger.Transfer
 	err := l.read(ctx, "pending transfers", qPendingAt, []any{id64(id), nanos(at)}, func(r *sql.Rows) error {
 		x, err := scanTransfer(r)
