@@ -93,8 +93,14 @@
 // # Concurrency
 //
 // A Settler is safe for concurrent use; Settle, ProcessReturns and Files
-// are serialized. At most one Settler (one process) may use a sink at a
-// time.
+// are serialized. Several Settlers (several processes, such as a host's
+// replicas) may share a sink that is a [Locker]: Settle holds the sink's
+// lock while it reads the recorded files and records new ones, so no
+// transfer lands in two files. [DirSink] is one on Unix (flock(2) on a
+// lock file in the directory: the replicas must share the directory, on
+// one machine or on a network file system that carries flock). Over a
+// sink that is not a Locker, one Settler at a time. Returns are safe from
+// any number of processes: a reversal's ID is derived from its transfer.
 //
 // A host settles at its cutoff, sends the files and uploads returns.
 // Sending is the host's: after a crash a file may be recorded but not sent,

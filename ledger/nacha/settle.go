@@ -39,6 +39,13 @@ func (s *Settler) Settle(ctx context.Context, cutoff time.Time) (Settlement, err
 	cut := cutoff.UTC()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if l, ok := s.sink.(Locker); ok {
+		unlock, err := l.Lock(ctx)
+		if err != nil {
+			return Settlement{}, err
+		}
+		defer unlock()
+	}
 	st, err := s.load(ctx)
 	if err != nil {
 		return Settlement{}, err
