@@ -39,10 +39,15 @@
 //
 // # Ledger
 //
-// -ledger-db chooses the ledger backend, in one function (openLedger):
-// ":memory:", the default, is ledger.Memory, which keeps nothing after
-// exit. It is the only backend this build offers; any other value is
-// refused at start-up.
+// The ledger is chosen in one function (openLedger). -ledger-db is a
+// SQLite file (hms-sys-ledger.db in the working directory by default,
+// created when missing; WAL with synchronous=FULL, so an acknowledged
+// transfer survives a crash or a power cut), or ":memory:" for
+// ledger.Memory, which keeps nothing after exit. -postgres DSN keeps the
+// ledger in PostgreSQL instead (migrated at start-up); several hms-sys
+// replicas may share it. Either way the ledger is ledger.Durable: the
+// transfers of concurrent requests are committed together, one
+// transaction and one sync for the group.
 //
 // -seed-accounts creates the demo accounts at start-up: "Treasury Funding"
 // (agency treasury, the source of appropriated money), "Treasury" (agency
@@ -74,14 +79,15 @@
 // auth.DefaultPolicy grants to settlement_officer only; in -dev anyone may.
 // After the seed's transfer and its approval (above):
 //
-//	sleep 60 # the cutoff is the latest whole minute before now: let it pass the approval
-//	curl -s -X POST localhost:8082/ach/settlements
+//	sleep 1; CUTOFF=$(date -u +%Y-%m-%dT%H:%M:%SZ) # after the approval, before now
+//	curl -s localhost:8082/ach/settlements -H 'Content-Type: application/json' -d "{\"cutoff\": \"$CUTOFF\"}"
 //	curl -s localhost:8082/ach/files
 //	FILE=$(curl -s localhost:8082/ach/files | sed 's/.*"name":"\([^"]*\)".*/\1/')
 //	curl -s localhost:8082/ach/files/$FILE -o $FILE
 //
-// The first call answers 201 with the file created (settling again answers
-// 200 and creates nothing); the list shows its ODFI (Treasury's bank), the
+// The first call answers 201 with the file created (settling again at that
+// cutoff answers 200 and creates nothing; without a body the cutoff is the
+// latest whole minute before now); the list shows its ODFI (Treasury's bank), the
 // transfers it carries and the total ("250000.00"); the last saves the
 // file to send to the ODFI. When the bank returns entries, upload its
 // return file; each returned transfer is reversed in the ledger:
@@ -90,6 +96,11 @@
 //
 // With the in-memory ledger the transfers are gone after a restart but the
 // files are not: give each run a fresh -settlement-dir to start over.
+// Replicas over one -postgres ledger must share -settlement-dir (one
+// machine, or a network file system that carries flock(2)): settlers
+// sharing it take its lock in turn, so no transfer is settled twice;
+// replicas with directories of their own would each settle every
+// transfer.
 //
 // # Budgets
 //
