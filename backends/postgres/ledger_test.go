@@ -138,14 +138,11 @@ const (
 	crashEnv     = "LEDGER_CRASH_DSN"
 )
 
-// TestLedgerCrashChild is the process the crash test kills: 64 goroutines
+// ledgerCrashChild is the process the crash test kills: 64 goroutines
 // submit their transfers one at a time and print "ack ID" after each
-// success. It runs only when the crash test starts it.
-func TestLedgerCrashChild(t *testing.T) {
-	dsn := os.Getenv(crashEnv)
-	if dsn == "" {
-		t.Skip("run by TestLedgerCrash")
-	}
+// success. TestLedgerCrash runs it when the crash test starts the test
+// binary with crashEnv set.
+func ledgerCrashChild(t *testing.T, dsn string) {
 	s := open(t, dsn)
 	d, err := s.Ledger(ledger.DurableOptions{})
 	require.NoError(t, err)
@@ -175,6 +172,10 @@ func TestLedgerCrashChild(t *testing.T) {
 // resubmission of every transfer applies the others once, and that the
 // books balance and the hot account's flag holds.
 func TestLedgerCrash(t *testing.T) {
+	if dsn := os.Getenv(crashEnv); dsn != "" {
+		ledgerCrashChild(t, dsn)
+		return
+	}
 	t.Parallel()
 	dsn := srv.NewDatabase(t)
 	ctx := ctxFor(t)
@@ -185,7 +186,7 @@ func TestLedgerCrash(t *testing.T) {
 	require.NoError(t, err)
 	ledgerAccounts(t, d, funds)
 
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestLedgerCrashChild$", "-test.count=1")
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestLedgerCrash$", "-test.count=1")
 	cmd.Env = append(os.Environ(), crashEnv+"="+dsn)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
