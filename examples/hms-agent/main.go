@@ -17,6 +17,10 @@
 // SIGTERM stops it cleanly, and deregisters it from HMS-MGT's targets
 // unless -stay-registered. Exit status: 0 after a clean stop, 2 for a bad
 // command line, 1 for any other failure.
+//
+// -metrics-addr host:port serves GET /metrics there, without
+// authentication: reloads, failed reloads and the config file's revision
+// (hms_agent_*), with the Go and process collectors.
 package main
 
 import (

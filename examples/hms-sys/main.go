@@ -140,6 +140,16 @@
 // -dev runs without authentication instead, for a trusted machine, and
 // says so loudly; without -dev or -issuer the command refuses to start.
 // SIGINT or SIGTERM shuts it down gracefully.
+//
+// # Metrics
+//
+// GET /metrics serves Prometheus metrics (hms_*, with the Go and process
+// collectors): on the separate listener of -metrics-addr, without
+// authentication (bind it to loopback or the scrape network), and on the
+// main listener with -dev only. Without -dev the main listener keeps
+// /metrics out: behind the token check any tenant could read every
+// tenant's series (service names, IDs and amounts; no secrets). The names
+// are listed in README.md, "Metrics: GET /metrics".
 package main
 
 import (
