@@ -39,6 +39,7 @@ type Durable struct {
 	running bool
 	taken   int // batches of the group running
 	groups  atomic.Int64
+	onGroup func(events int, d time.Duration, err error)
 }
 
 var _ Backend = (*Durable)(nil)
@@ -56,6 +57,12 @@ type DurableOptions struct {
 	// means MaxBatch. A batch larger than the rest of a group waits for
 	// the next group; every batch fits in an empty one.
 	MaxGroup int
+	// OnGroup, when not nil, is called after every group's transaction
+	// with the group's events (accounts and transfers), how long the
+	// transaction took (wall time) and its error (nil: committed). It runs
+	// on the committing goroutine before the group's callers return: keep
+	// it short (a metrics observer, say).
+	OnGroup func(events int, d time.Duration, err error)
 }
 
 // NewDurable returns a Durable over s.
@@ -63,7 +70,7 @@ func NewDurable(s Storage, opts DurableOptions) (*Durable, error) {
 	if s == nil {
 		return nil, mgmt.Invalid("storage", "a durable ledger needs a storage")
 	}
-	d := &Durable{storage: s, clock: opts.Clock, timeout: opts.WriteTimeout, max: opts.MaxGroup}
+	d := &Durable{storage: s, clock: opts.Clock, timeout: opts.WriteTimeout, max: opts.MaxGroup, onGroup: opts.OnGroup}
 	if d.clock == nil {
 		d.clock = clock.New()
 	}
@@ -214,7 +221,15 @@ func (d *Durable) runGroups() {
 func (d *Durable) runGroup(g []*request) {
 	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
 	defer cancel()
+	start := time.Now()
 	err := d.storage.Write(ctx, func(tx Tx) error { return d.apply(ctx, tx, g) })
+	if d.onGroup != nil {
+		events := 0
+		for _, r := range g {
+			events += r.size()
+		}
+		d.onGroup(events, time.Since(start), err)
+	}
 	if err == nil {
 		d.groups.Add(1)
 	} else {

@@ -361,3 +361,34 @@ func FuzzModel(f *testing.F) {
 		}, seed)
 	})
 }
+
+// TestDurableOnGroup: the hook sees every group's events and outcome.
+func TestDurableOnGroup(t *testing.T) {
+	t.Parallel()
+	s := newMapStorage()
+	type group struct {
+		events int
+		failed bool
+	}
+	var mu sync.Mutex
+	var groups []group
+	d, err := ledger.NewDurable(s, ledger.DurableOptions{Clock: clock.NewMock(), OnGroup: func(events int, d time.Duration, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		assert.GreaterOrEqual(t, d, time.Duration(0))
+		groups = append(groups, group{events, err != nil})
+	}})
+	require.NoError(t, err)
+	ctx := context.Background()
+	_, err = d.CreateAccounts(ctx, []ledger.Account{{ID: 1, Name: "A", Agency: "a", Currency: mgmt.Currency}, {ID: 2, Name: "B", Agency: "b", Currency: mgmt.Currency}})
+	require.NoError(t, err)
+	s.mu.Lock()
+	s.failSave = errors.New("disk full")
+	s.mu.Unlock()
+	_, err = d.CreateTransfers(ctx, []ledger.Transfer{{ID: 10, DebitAccountID: 1, CreditAccountID: 2, Amount: 5}})
+	require.Error(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []group{{2, false}, {1, true}}, groups)
+	assert.Equal(t, int64(1), d.Groups(), "the failed group is not counted")
+}

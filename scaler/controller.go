@@ -46,6 +46,11 @@ type Options struct {
 	// HistorySize is the number of decisions kept per rule (default 32).
 	// A decision enters the history when it differs from the one before.
 	HistorySize int
+	// OnTick, when not nil, is called at the end of every tick with how
+	// long the tick took on Clock and the number of rules it evaluated
+	// (paused ones included). It runs on the ticking goroutine, before the
+	// next tick can start: keep it short (a metrics observer, say).
+	OnTick func(d time.Duration, evaluated int)
 }
 
 // Controller evaluates every rule each tick and applies the decisions. Its
@@ -448,8 +453,12 @@ func (c *Controller) Tick(ctx context.Context) {
 	c.wg.Wait()
 	c.dl.stop()
 	c.dl.parent = nil
+	evaluated := len(c.batch)
 	clear(c.batch) // drop references to deleted rules
 	c.ticks.Add(1)
+	if c.opts.OnTick != nil {
+		c.opts.OnTick(c.clock.Since(now), evaluated)
+	}
 }
 
 // work evaluates rules from the batch until none is left.

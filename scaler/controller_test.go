@@ -411,3 +411,44 @@ func TestNewValidatesOptions(t *testing.T) {
 		assert.Equal(t, tc.field, mgmt.FieldOf(err))
 	}
 }
+
+// advancingSource moves the mock clock on every read: a read that "takes"
+// step.
+type advancingSource struct {
+	*scaler.Memory
+	clk  *clock.Mock
+	step time.Duration
+}
+
+func (s advancingSource) Metric(ctx context.Context, q scaler.MetricQuery) (float64, error) {
+	s.clk.Add(s.step)
+	return s.Memory.Metric(ctx, q)
+}
+
+func TestOnTickReportsDurationAndRules(t *testing.T) {
+	t.Parallel()
+	mem := scaler.NewMemory()
+	clk := clock.NewMock()
+	type tick struct {
+		d         time.Duration
+		evaluated int
+	}
+	var ticks []tick // OnTick runs on the ticking goroutine: this one
+	c, err := scaler.New(scaler.Options{
+		Clock: clk, Scaler: mem, Sources: map[string]scaler.MetricSource{"": advancingSource{mem, clk, 3 * time.Second}},
+		Concurrency: 1, Logger: discardLogger(),
+		OnTick: func(d time.Duration, evaluated int) { ticks = append(ticks, tick{d, evaluated}) },
+	})
+	require.NoError(t, err)
+	ctx := context.Background()
+	c.Tick(ctx)
+	for _, svc := range []string{"a", "b"} {
+		require.NoError(t, mem.SetReplicas(ctx, svc, 2, ""))
+		mem.SetMetric(svc, "http_rps", 100)
+		r := targetRule(1, 20, 100, nil)
+		r.Service = svc
+		addRule(t, c, r)
+	}
+	c.Tick(ctx)
+	assert.Equal(t, []tick{{0, 0}, {6 * time.Second, 2}}, ticks, "one read of 3s per rule")
+}

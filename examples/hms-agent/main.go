@@ -17,6 +17,10 @@
 // SIGTERM stops it cleanly, and deregisters it from HMS-MGT's targets
 // unless -stay-registered. Exit status: 0 after a clean stop, 2 for a bad
 // command line, 1 for any other failure.
+//
+// -metrics-addr host:port serves GET /metrics there, without
+// authentication: reloads, failed reloads and the config file's revision
+// (hms_agent_*), with the Go and process collectors.
 package main
 
 import (
@@ -26,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -34,6 +39,8 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/hms-platform/mgmt/examples/internal/host"
+	"github.com/hms-platform/mgmt/examples/internal/metrics"
 	"github.com/hms-platform/mgmt/patch"
 	"github.com/hms-platform/mgmt/patch/agent"
 )
@@ -83,6 +90,9 @@ type config struct {
 	stayRegistered               bool
 	logLevel                     slog.Level
 	logFormat                    string
+	// metricsAddr is -metrics-addr: where to serve GET /metrics ("" for
+	// nowhere).
+	metricsAddr string
 }
 
 // signals are the -reload-signal values.
@@ -113,6 +123,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.stayRegistered, "stay-registered", false, "stay registered after a clean stop, so that HMS-MGT waits for this agent to come back (default: deregister, so that patches do not wait for an agent that is gone)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve GET /metrics, without authentication, on this address (such as 127.0.0.1:9465); empty: no metrics")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -199,6 +210,8 @@ func serve(ctx context.Context, cfg config, feed patch.Feed, logger *slog.Logger
 	if err != nil {
 		return err
 	}
+	m := metrics.NewAgent()
+	reload = m.WrapReloader(reload)
 	if reload == nil {
 		logger.Warn("no reload configured (-reload-pid, -reload-pidfile or -reload-cmd): the config file is rewritten, the service is not told")
 	}
@@ -212,6 +225,23 @@ func serve(ctx context.Context, cfg config, feed patch.Feed, logger *slog.Logger
 		return err
 	}
 	defer a.Close()
+	if cfg.metricsAddr != "" {
+		ln, err := net.Listen("tcp", cfg.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+		m.Watch(a)
+		reg := metrics.NewRegistry()
+		reg.MustRegister(m)
+		mctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			host.ServeMetrics(ln, metrics.Handler(reg), logger)(mctx)
+		}()
+		defer func() { stop(); <-done }()
+		logger.Info("hms-agent serving /metrics", "addr", ln.Addr().String())
+	}
 	logger.Info("hms-agent starting", "id", cfg.id, "tenant", cfg.tenant, "service", cfg.service,
 		"version", cfg.version, "config", cfg.configPath, "state", a.StatePath(), "stream", patch.StreamName(cfg.tenant))
 	if err := a.Run(ctx); err != nil {

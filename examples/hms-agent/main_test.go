@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -14,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hms-platform/mgmt/examples/internal/metrics/metricstest"
 	"github.com/hms-platform/mgmt/internal/apitest"
 	"github.com/hms-platform/mgmt/patch"
 )
@@ -125,4 +128,47 @@ func TestServe(t *testing.T) {
 	assert.Contains(t, logs.String(), "patch applied")
 	assert.Contains(t, logs.String(), "hms-agent stopped")
 	assert.NotContains(t, logs.String(), "s3cr3t-value", "values are not logged")
+}
+
+// TestMetrics: with -metrics-addr the agent serves its reloads and
+// revision at GET /metrics.
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "conf.yml")
+	require.NoError(t, os.WriteFile(conf, []byte("rate_limit_rps: 100\n"), 0o644))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	maddr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // handed to -metrics-addr
+	cfg, err := parseFlags([]string{"-tenant", "IACB", "-service", "ARTIST_REGISTRY_API", "-version", "2.1.3",
+		"-config", conf, "-redis", "unused:6379", "-id", "pod-1", "-reload-cmd", "false", "-metrics-addr", maddr}, io.Discard)
+	require.NoError(t, err)
+
+	sink := patch.NewMemorySink()
+	defer sink.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, sink, slog.New(slog.DiscardHandler)) }()
+	_, err = sink.Publish(ctx, patch.Message{Op: patch.OpApply, Patch: patch.Patch{
+		ID: 1, Tenant: "IACB", Service: "ARTIST_REGISTRY_API", VersionSelector: ">=2.1.0",
+		Changes: patch.Changes{"rate_limit_rps": int64(200)},
+	}})
+	require.NoError(t, err)
+	wait, stop := context.WithTimeout(ctx, 10*time.Second)
+	defer stop()
+	acks, _, err := sink.Acks(wait, "", 1)
+	require.NoError(t, err)
+	assert.Equal(t, patch.AckFailed, acks[0].Status, "the reload command fails")
+
+	body := metricstest.Scrape(t, nil, "http://"+maddr+"/metrics")
+	metricstest.RequireNames(t, body, "hms_agent_reloads_total", "hms_agent_reload_failures_total", "hms_agent_revision", "go_goroutines")
+	metricstest.Lint(t, body)
+	// The failed reload, and the reload after restoring the prior file.
+	assert.NotContains(t, string(body), "hms_agent_reload_failures_total 0")
+	cancel()
+	require.NoError(t, <-done)
+	_, err = http.Get("http://" + maddr + "/metrics")
+	assert.Error(t, err, "the metrics listener stops with the agent")
 }

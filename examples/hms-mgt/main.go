@@ -44,6 +44,16 @@
 // every patch automatically (as "governance/dev-auto-approve"); without
 // -dev or -issuer the command refuses to start. SIGINT or SIGTERM shuts it
 // down gracefully.
+//
+// # Metrics
+//
+// GET /metrics serves Prometheus metrics (hms_*, with the Go and process
+// collectors): on the separate listener of -metrics-addr, without
+// authentication (bind it to loopback or the scrape network), and on the
+// main listener with -dev only. Without -dev the main listener keeps
+// /metrics out: behind the token check any tenant could read every
+// tenant's series (service names, IDs and amounts; no secrets). The names
+// are listed in README.md, "Metrics: GET /metrics".
 package main
 
 import (
@@ -66,6 +76,7 @@ import (
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/examples/internal/host"
+	"github.com/hms-platform/mgmt/examples/internal/metrics"
 	"github.com/hms-platform/mgmt/lease"
 	"github.com/hms-platform/mgmt/patch"
 	"github.com/hms-platform/mgmt/patch/patchhttp"
@@ -94,6 +105,7 @@ type config struct {
 	agentTTL, leaseTTL        time.Duration
 	logger                    *slog.Logger
 	audit                     mgmt.Auditor // nil: audit events go to the log
+	metricsAddr               string       // -metrics-addr: a separate listener for GET /metrics ("" for none)
 	auth                      host.AuthFlags
 }
 
@@ -114,9 +126,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.leaseTTL, "lease-ttl", lease.DefaultTTL, "replicas on one -db run the patch loop one at a time: how long the loop waits for a new leader when its replica dies")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to wait for requests in flight at shutdown")
 	logger := host.LogFlags(fs)
+	metricsAddr := host.MetricsFlag(fs)
 	if err := host.ParseFlags(fs, args); err != nil {
 		return cfg, err
 	}
+	cfg.metricsAddr = *metricsAddr
 	var err error
 	if cfg.logger, err = logger(stderr); err != nil {
 		return cfg, err
@@ -151,6 +165,10 @@ type app struct {
 	sink    patch.ConfigSink
 	manager *patch.Manager
 	handler http.Handler
+	// metrics serves the host's registry (GET /metrics); leases marks
+	// whether this replica leads the patch loop.
+	metrics http.Handler
+	leases  *metrics.Leases
 }
 
 // runLoop runs the manager's loop (publishing, expiring, handling
@@ -159,7 +177,10 @@ type app struct {
 func (a *app) runLoop(ctx context.Context, cfg config) error {
 	return lease.Run(ctx, lease.Options{
 		Lock: a.lock, Name: leaseName, TTL: cfg.leaseTTL, Clock: a.clock, Logger: cfg.logger,
-	}, func(ctx context.Context) { _ = a.manager.Run(ctx) })
+	}, func(ctx context.Context) {
+		defer a.leases.Lead(leaseName)()
+		_ = a.manager.Run(ctx)
+	})
 }
 
 // leaseName names the patch loop's lease in the lease store.
@@ -196,6 +217,9 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (_ *app, err error
 	if cfg.audit == nil {
 		cfg.audit = mgmt.SlogAuditor(cfg.logger)
 	}
+	reg := metrics.NewRegistry()
+	audit := metrics.NewAudit(cfg.audit)
+	cfg.audit = audit
 	approver := patch.Manual
 	switch {
 	case cfg.dev:
@@ -213,7 +237,8 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (_ *app, err error
 			return nil, fmt.Errorf("-rules: %w", err)
 		}
 	}
-	a := &app{clock: clk}
+	a := &app{clock: clk, leases: metrics.NewLeases()}
+	a.leases.Follow(leaseName)
 	if a.store, a.lock, err = openStore(ctx, cfg.db, clk); err != nil {
 		return nil, err
 	}
@@ -237,9 +262,19 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (_ *app, err error
 	if err != nil {
 		return nil, err
 	}
+	reg.MustRegister(audit, a.leases, metrics.NewPatchCollector(a.manager, 0))
+	a.metrics = metrics.Handler(reg)
 	if cfg.dev {
-		a.handler, err = patchhttp.NewHandler(a.manager, patchhttp.Options{Authorize: auth.AllowAll("dev"), Catalog: catalog, Logger: cfg.logger})
-		return a, err
+		h, err := patchhttp.NewHandler(a.manager, patchhttp.Options{Authorize: auth.AllowAll("dev"), Catalog: catalog, Logger: cfg.logger})
+		if err != nil {
+			return nil, err
+		}
+		// /metrics on the main listener with -dev only: see the package doc.
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.metrics)
+		mux.Handle("/", h)
+		a.handler = mux
+		return a, nil
 	}
 	au, err := cfg.auth.Setup(ctx, clk, cfg.logger, cfg.audit, nil)
 	if err != nil {
@@ -265,9 +300,19 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
+	var metricsLn net.Listener
+	if cfg.metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.metricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+	}
 	a, err := newApp(ctx, cfg, clock.New())
 	if err != nil {
 		ln.Close()
+		if metricsLn != nil {
+			metricsLn.Close()
+		}
 		return err
 	}
 	cfg.logger.Info("hms-mgt listening", "addr", ln.Addr().String(), "db", shownDB(cfg.db), "redis", cfg.redis,
@@ -276,6 +321,10 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		Name: "hms-mgt", Handler: a.handler, Logger: cfg.logger, ShutdownTimeout: cfg.shutdownTimeout,
 		Loops: []func(context.Context){func(ctx context.Context) { _ = a.runLoop(ctx, cfg) }},
 		Close: func(context.Context) error { return errors.Join(a.sink.Close(), a.store.Close()) },
+	}
+	if metricsLn != nil {
+		cfg.logger.Info("hms-mgt serving /metrics", "addr", metricsLn.Addr().String())
+		srv.Loops = append(srv.Loops, host.ServeMetrics(metricsLn, a.metrics, cfg.logger))
 	}
 	return srv.Serve(ctx, ln, ready)
 }

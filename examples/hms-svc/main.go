@@ -64,6 +64,16 @@
 //
 // -dev runs without authentication instead, for a trusted machine, and
 // says so loudly; without -dev or -issuer the command refuses to start.
+//
+// # Metrics
+//
+// GET /metrics serves Prometheus metrics (hms_*, with the Go and process
+// collectors): on the separate listener of -metrics-addr, without
+// authentication (bind it to loopback or the scrape network), and on the
+// main listener with -dev only. Without -dev the main listener keeps
+// /metrics out: behind the token check any tenant could read every
+// tenant's series (service names, IDs and amounts; no secrets). The names
+// are listed in README.md, "Metrics: GET /metrics".
 package main
 
 import (
@@ -90,6 +100,7 @@ import (
 	"github.com/hms-platform/mgmt/budget"
 	"github.com/hms-platform/mgmt/budget/budgethttp"
 	"github.com/hms-platform/mgmt/examples/internal/host"
+	"github.com/hms-platform/mgmt/examples/internal/metrics"
 	"github.com/hms-platform/mgmt/scaler"
 	"github.com/hms-platform/mgmt/scaler/scalerhttp"
 )
@@ -121,6 +132,9 @@ type config struct {
 	// audit receives the authentication and authorization decisions;
 	// nil: they go to the log as "audit" records.
 	audit mgmt.Auditor
+	// metricsAddr is -metrics-addr: a separate listener for GET /metrics
+	// ("" for none).
+	metricsAddr string
 }
 
 // memoryDB is the -budget-db value for a store that keeps nothing.
@@ -143,10 +157,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	traceSpec := fs.String("trace", defaultTrace, "load trace of eligibility-api (constant:RPS, surge:..., diurnal:..., csv:PATH)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to wait for requests in flight at shutdown")
 	fs.StringVar(&cfg.budgetDB, "budget-db", "hms-svc-budget.db", "budget store: a SQLite file (created when missing), or "+memoryDB+" to keep nothing")
+	metricsAddr := host.MetricsFlag(fs)
 	fs.DurationVar(&cfg.budgetInterval, "budget-interval", 0, "how often the budget flushes its meter, reloads caps and checks alerts (default: -interval)")
 	if err := host.ParseFlags(fs, args); err != nil {
 		return cfg, err
 	}
+	cfg.metricsAddr = *metricsAddr
 	var err error
 	if cfg.logger, err = logger(stderr); err != nil {
 		return cfg, err
@@ -258,6 +274,8 @@ type app struct {
 	budget  *budget.Budget
 	ctrl    *scaler.Controller
 	handler http.Handler
+	// metrics serves the host's registry (GET /metrics).
+	metrics http.Handler
 }
 
 // newApp builds the host on clk. Close the app's store when done
@@ -285,19 +303,24 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	if err := registerServices(ctx, a.budget, demoServices(mgmt.FiscalYearLabel(clk.Now()), cfg.trace), clk.Now()); err != nil {
 		return nil, err
 	}
+	reg := metrics.NewRegistry()
+	calls, ticks := metrics.NewCalls(), metrics.NewTicks()
 	a.ctrl, err = scaler.New(scaler.Options{
 		Clock:    clk,
 		Interval: cfg.interval,
-		Sources:  map[string]scaler.MetricSource{"": a.cluster},
-		Scaler:   a.budget.WrapScaler(a.cluster),
+		Sources:  map[string]scaler.MetricSource{"": calls.InstrumentSource("simcluster", a.cluster)},
+		Scaler:   a.budget.WrapScaler(calls.InstrumentScaler("simcluster", a.cluster)),
 		Guards:   []scaler.Guard{a.budget.Guard()},
 		Logger:   logger,
+		OnTick:   ticks.Observe,
 	})
 	if err != nil {
 		return nil, err
 	}
+	reg.MustRegister(calls, ticks, metrics.NewScalerCollector(a.ctrl), metrics.NewBudgetCollector(a.budget, 0))
+	a.metrics = metrics.Handler(reg)
 	if cfg.dev {
-		a.handler, err = newHandler(a.ctrl, a.budget, logger, auth.AllowAll("dev"))
+		a.handler, err = newHandler(a.ctrl, a.budget, logger, auth.AllowAll("dev"), a.metrics)
 	} else {
 		a.handler, err = authHandler(ctx, cfg, clk, a.ctrl, a.budget)
 	}
@@ -319,7 +342,7 @@ func authHandler(ctx context.Context, cfg config, clk clock.Clock, ctrl *scaler.
 	if err != nil {
 		return nil, err
 	}
-	h, err := newHandler(ctrl, b, cfg.logger, a.Authorize)
+	h, err := newHandler(ctrl, b, cfg.logger, a.Authorize, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -330,8 +353,9 @@ func authHandler(ctx context.Context, cfg config, clk clock.Clock, ctrl *scaler.
 // and everything under it is the budget's, the rest the autoscaler's (whose
 // handler answers unknown paths with its JSON 404). authorize authorizes
 // every request of both; the tenant of a rule and of a budget cap is the
-// one the cluster says owns the service.
-func newHandler(ctrl *scaler.Controller, b *budget.Budget, logger *slog.Logger, authorize auth.HTTPAuthorizer) (http.Handler, error) {
+// one the cluster says owns the service. metrics, when not nil, serves
+// GET /metrics (with -dev only: see the package doc).
+func newHandler(ctrl *scaler.Controller, b *budget.Budget, logger *slog.Logger, authorize auth.HTTPAuthorizer, metrics http.Handler) (http.Handler, error) {
 	budgets, err := budgethttp.NewHandler(b, budgethttp.Options{Logger: logger, Authorize: authorize, Owners: ctrl})
 	if err != nil {
 		return nil, err
@@ -344,6 +368,9 @@ func newHandler(ctrl *scaler.Controller, b *budget.Budget, logger *slog.Logger, 
 	mux.Handle("/budgets/", budgets)
 	mux.Handle("/budgets", budgets) // a JSON 404, not the mux's redirect to /budgets/
 	mux.Handle("/", rules)
+	if metrics != nil {
+		mux.Handle("GET /metrics", metrics)
+	}
 	return mux, nil
 }
 
@@ -372,9 +399,19 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
+	var metricsLn net.Listener
+	if cfg.metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.metricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+	}
 	a, err := newApp(ctx, cfg, clock.New())
 	if err != nil {
 		ln.Close()
+		if metricsLn != nil {
+			metricsLn.Close()
+		}
 		return err
 	}
 	cfg.logger.Info("hms-svc listening", "addr", ln.Addr().String(), "interval", cfg.interval.String(),
@@ -389,6 +426,10 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 			func(ctx context.Context) { _ = a.budget.Run(ctx) },
 		},
 		Close: a.close,
+	}
+	if metricsLn != nil {
+		cfg.logger.Info("hms-svc serving /metrics", "addr", metricsLn.Addr().String())
+		srv.Loops = append(srv.Loops, host.ServeMetrics(metricsLn, a.metrics, cfg.logger))
 	}
 	return srv.Serve(ctx, ln, ready)
 }

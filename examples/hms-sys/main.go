@@ -140,6 +140,16 @@
 // -dev runs without authentication instead, for a trusted machine, and
 // says so loudly; without -dev or -issuer the command refuses to start.
 // SIGINT or SIGTERM shuts it down gracefully.
+//
+// # Metrics
+//
+// GET /metrics serves Prometheus metrics (hms_*, with the Go and process
+// collectors): on the separate listener of -metrics-addr, without
+// authentication (bind it to loopback or the scrape network), and on the
+// main listener with -dev only. Without -dev the main listener keeps
+// /metrics out: behind the token check any tenant could read every
+// tenant's series (service names, IDs and amounts; no secrets). The names
+// are listed in README.md, "Metrics: GET /metrics".
 package main
 
 import (
@@ -167,6 +177,7 @@ import (
 	"github.com/hms-platform/mgmt/budget"
 	"github.com/hms-platform/mgmt/budget/budgethttp"
 	"github.com/hms-platform/mgmt/examples/internal/host"
+	"github.com/hms-platform/mgmt/examples/internal/metrics"
 	"github.com/hms-platform/mgmt/internal/httperr"
 	"github.com/hms-platform/mgmt/ledger"
 	"github.com/hms-platform/mgmt/ledger/approval"
@@ -211,6 +222,9 @@ type config struct {
 	// audit receives the authorization decisions and the ledger's events;
 	// nil: they go to the log as "audit" records.
 	audit mgmt.Auditor
+	// metricsAddr is -metrics-addr: a separate listener for GET /metrics
+	// ("" for none).
+	metricsAddr string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -231,9 +245,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.budgetInterval, "budget-interval", 5*time.Second, "how often caps and spend are reloaded from the budget store")
 	ownersSpec := fs.String("service-owners", defaultOwners, "service=agency pairs, comma-separated: the tenant owning each service's budget caps")
 	cfg.settlement.register(fs)
+	metricsAddr := host.MetricsFlag(fs)
 	if err := host.ParseFlags(fs, args); err != nil {
 		return cfg, err
 	}
+	cfg.metricsAddr = *metricsAddr
 	var err error
 	if cfg.logger, err = logger(stderr); err != nil {
 		return cfg, err
@@ -306,8 +322,8 @@ func parseOwners(spec string) (owners, error) {
 
 // openLedger opens the ledger store -postgres or -ledger-db names. It is
 // the one place a backend is chosen; the closer releases it.
-func openLedger(ctx context.Context, cfg config, clk clock.Clock) (ledger.Backend, io.Closer, error) {
-	opts := ledger.DurableOptions{Clock: clk}
+func openLedger(ctx context.Context, cfg config, clk clock.Clock, onGroup func(int, time.Duration, error)) (ledger.Backend, io.Closer, error) {
+	opts := ledger.DurableOptions{Clock: clk, OnGroup: onGroup}
 	switch {
 	case cfg.postgres != "":
 		s, err := postgres.Open(ctx, postgres.Options{DSN: cfg.postgres})
@@ -402,6 +418,7 @@ type app struct {
 	store    budget.Store
 	budget   *budget.Budget
 	handler  http.Handler
+	metrics  http.Handler // the host's registry (GET /metrics)
 	interval time.Duration
 	clock    clock.Clock
 	logger   *slog.Logger
@@ -421,10 +438,14 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 		audit = mgmt.SlogAuditor(cfg.logger)
 	}
 	a.audit = audit
+	reg := metrics.NewRegistry()
+	calls := metrics.NewCalls()
+	ledgerM := metrics.NewLedger(calls)
 	var err error
-	if a.ledger, a.ledgerC, err = openLedger(ctx, cfg, clk); err != nil {
+	if a.ledger, a.ledgerC, err = openLedger(ctx, cfg, clk, ledgerM.OnGroup); err != nil {
 		return nil, err
 	}
+	a.ledger = ledgerM.Wrap(a.ledger)
 	ok := false
 	defer func() {
 		if !ok {
@@ -445,6 +466,8 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	if a.budget, err = budget.New(ctx, budget.Options{Store: a.store, Clock: clk, Logger: cfg.logger, Interval: cfg.budgetInterval}); err != nil {
 		return nil, err
 	}
+	reg.MustRegister(calls, ledgerM, metrics.NewBudgetCollector(a.budget, 0))
+	a.metrics = metrics.Handler(reg)
 	authorize := auth.AllowAll("dev")
 	var protect func(http.Handler) http.Handler
 	if !cfg.dev {
@@ -454,7 +477,11 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 		}
 		authorize, protect = au.Authorize, au.Middleware
 	}
-	if a.handler, err = newHandler(cfg, clk, a.ledger, a.settler, a.budget, authorize, audit); err != nil {
+	var metricsH http.Handler
+	if cfg.dev {
+		metricsH = a.metrics // else on -metrics-addr only: see the package doc
+	}
+	if a.handler, err = newHandler(cfg, clk, a.ledger, a.settler, a.budget, authorize, audit, metricsH); err != nil {
 		return nil, err
 	}
 	if protect != nil {
@@ -467,7 +494,7 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 // newHandler serves the ledger's API under /ach/, the budget's under
 // /budgets/ and /healthz, with JSON 404s elsewhere. Settlement routes join
 // the ledger's under /ach/ here, as more specific patterns.
-func newHandler(cfg config, clk clock.Clock, l ledger.Backend, s *nacha.Settler, b *budget.Budget, authorize auth.HTTPAuthorizer, audit mgmt.Auditor) (http.Handler, error) {
+func newHandler(cfg config, clk clock.Clock, l ledger.Backend, s *nacha.Settler, b *budget.Budget, authorize auth.HTTPAuthorizer, audit mgmt.Auditor, metrics http.Handler) (http.Handler, error) {
 	ach, err := ledgerhttp.NewHandler(l, ledgerhttp.Options{Authorize: authorize, Approval: cfg.approval,
 		ApprovalTimeout: cfg.approvalTimeout, Clock: clk, Auditor: audit, Logger: cfg.logger})
 	if err != nil {
@@ -486,6 +513,9 @@ func newHandler(cfg config, clk clock.Clock, l ledger.Backend, s *nacha.Settler,
 	mux.Handle("/budgets/", budgets)
 	mux.Handle("/budgets", budgets) // a JSON 404, not the mux's redirect to /budgets/
 	mux.Handle("/", rest)
+	if metrics != nil {
+		mux.Handle("GET /metrics", metrics)
+	}
 	return mux, nil
 }
 
@@ -553,9 +583,19 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
+	var metricsLn net.Listener
+	if cfg.metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.metricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+	}
 	a, err := newApp(ctx, cfg, clock.New())
 	if err != nil {
 		ln.Close()
+		if metricsLn != nil {
+			metricsLn.Close()
+		}
 		return err
 	}
 	services := make([]string, 0, len(cfg.owners))
@@ -571,6 +611,10 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		Name: "hms-sys", Handler: a.handler, Logger: cfg.logger, ShutdownTimeout: cfg.shutdownTimeout,
 		Loops: a.loops(),
 		Close: a.close,
+	}
+	if metricsLn != nil {
+		cfg.logger.Info("hms-sys serving /metrics", "addr", metricsLn.Addr().String())
+		srv.Loops = append(srv.Loops, host.ServeMetrics(metricsLn, a.metrics, cfg.logger))
 	}
 	return srv.Serve(ctx, ln, ready)
 }

@@ -1,0 +1,96 @@
+package metrics
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/scaler"
+)
+
+// Calls times the calls to backends and plugins and counts their errors:
+//
+//	hms_backend_call_duration_seconds{backend,operation}  histogram
+//	hms_backend_call_errors_total{backend,operation,kind}  counter
+//
+// kind is the error's mgmt.Kind code (not_found, unavailable, …; internal
+// for an error without one). Latency is wall time (time.Since), whatever
+// clock the host runs on: it measures the backend, not the schedule.
+type Calls struct {
+	duration *prometheus.HistogramVec
+	errors   *prometheus.CounterVec
+}
+
+// NewCalls returns the call metrics; register it.
+func NewCalls() *Calls {
+	return &Calls{
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Subsystem: "backend", Name: "call_duration_seconds",
+			Help:    "Latency of calls to a backend or plugin, by backend and operation.",
+			Buckets: []float64{.0005, .001, .005, .01, .05, .1, .5, 1, 5},
+		}, []string{"backend", "operation"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "backend", Name: "call_errors_total",
+			Help: "Failed calls to a backend or plugin, by backend, operation and error kind.",
+		}, []string{"backend", "operation", "kind"}),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *Calls) Describe(ch chan<- *prometheus.Desc) {
+	c.duration.Describe(ch)
+	c.errors.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (c *Calls) Collect(ch chan<- prometheus.Metric) {
+	c.duration.Collect(ch)
+	c.errors.Collect(ch)
+}
+
+// observe records a call to backend's operation that started at start.
+func (c *Calls) observe(backend, operation string, start time.Time, err error) {
+	c.duration.WithLabelValues(backend, operation).Observe(time.Since(start).Seconds())
+	if err != nil {
+		c.errors.WithLabelValues(backend, operation, mgmt.KindOf(err).Code()).Inc()
+	}
+}
+
+// InstrumentScaler returns s with every call timed as backend's
+// "replicas" and "set_replicas" operations.
+func (c *Calls) InstrumentScaler(backend string, s scaler.Scaler) scaler.Scaler {
+	return &instrumentedScaler{c: c, backend: backend, inner: s}
+}
+
+type instrumentedScaler struct {
+	c       *Calls
+	backend string
+	inner   scaler.Scaler
+}
+
+func (s *instrumentedScaler) Replicas(ctx context.Context, service string) (scaler.ReplicaStatus, error) {
+	start := time.Now()
+	st, err := s.inner.Replicas(ctx, service)
+	s.c.observe(s.backend, "replicas", start, err)
+	return st, err
+}
+
+func (s *instrumentedScaler) SetReplicas(ctx context.Context, service string, replicas int32, reason string) error {
+	start := time.Now()
+	err := s.inner.SetReplicas(ctx, service, replicas, reason)
+	s.c.observe(s.backend, "set_replicas", start, err)
+	return err
+}
+
+// InstrumentSource returns src with every read timed as backend's
+// "metric" operation.
+func (c *Calls) InstrumentSource(backend string, src scaler.MetricSource) scaler.MetricSource {
+	return scaler.MetricSourceFunc(func(ctx context.Context, q scaler.MetricQuery) (float64, error) {
+		start := time.Now()
+		v, err := src.Metric(ctx, q)
+		c.observe(backend, "metric", start, err)
+		return v, err
+	})
+}

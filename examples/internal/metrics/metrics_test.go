@@ -1,0 +1,66 @@
+package metrics_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/examples/internal/metrics"
+	"github.com/hms-platform/mgmt/scaler"
+)
+
+func TestCallsCountErrorsByKind(t *testing.T) {
+	t.Parallel()
+	calls := metrics.NewCalls()
+	mem := scaler.NewMemory()
+	s := calls.InstrumentScaler("mem", mem)
+	ctx := context.Background()
+	require.NoError(t, s.SetReplicas(ctx, "a", 2, ""))
+	_, err := s.Replicas(ctx, "nowhere")
+	require.ErrorIs(t, err, mgmt.ErrNotFound)
+	src := calls.InstrumentSource("mem", scaler.MetricSourceFunc(func(context.Context, scaler.MetricQuery) (float64, error) {
+		return 0, mgmt.Unavailable("down")
+	}))
+	_, err = src.Metric(ctx, scaler.MetricQuery{Service: "a", Metric: "http_rps"})
+	require.Error(t, err)
+
+	require.NoError(t, testutil.CollectAndCompare(calls, strings.NewReader(`
+# HELP hms_backend_call_errors_total Failed calls to a backend or plugin, by backend, operation and error kind.
+# TYPE hms_backend_call_errors_total counter
+hms_backend_call_errors_total{backend="mem",kind="not_found",operation="replicas"} 1
+hms_backend_call_errors_total{backend="mem",kind="unavailable",operation="metric"} 1
+`), "hms_backend_call_errors_total"))
+	assert.Equal(t, 3, testutil.CollectAndCount(calls, "hms_backend_call_duration_seconds"), "three backend/operation pairs")
+}
+
+func TestTicks(t *testing.T) {
+	t.Parallel()
+	ticks := metrics.NewTicks()
+	ticks.Observe(1500*time.Millisecond, 3)
+	ticks.Observe(time.Millisecond, 2)
+	require.NoError(t, testutil.CollectAndCompare(ticks, strings.NewReader(`
+# HELP hms_scaler_rules_evaluated_total Rules the autoscaler's ticks covered.
+# TYPE hms_scaler_rules_evaluated_total counter
+hms_scaler_rules_evaluated_total 5
+`), "hms_scaler_rules_evaluated_total"))
+	lint, err := testutil.CollectAndLint(ticks)
+	require.NoError(t, err)
+	assert.Empty(t, lint)
+}
+
+func TestLeases(t *testing.T) {
+	t.Parallel()
+	l := metrics.NewLeases()
+	l.Follow("x")
+	require.NoError(t, testutil.CollectAndCompare(l, strings.NewReader("# HELP hms_lease_leader 1 while this replica holds the lease of the loop, else 0.\n# TYPE hms_lease_leader gauge\nhms_lease_leader{lease=\"x\"} 0\n")))
+	done := l.Lead("x")
+	require.NoError(t, testutil.CollectAndCompare(l, strings.NewReader("# HELP hms_lease_leader 1 while this replica holds the lease of the loop, else 0.\n# TYPE hms_lease_leader gauge\nhms_lease_leader{lease=\"x\"} 1\n")))
+	done()
+	assert.Equal(t, 1, testutil.CollectAndCount(l))
+}
