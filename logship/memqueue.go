@@ -14,7 +14,7 @@ type MemQueueOptions struct {
 	MaxRows  int64 // records queued at most; required, > 0
 	MaxBytes int64 // Record.Size total at most; required, > 0
 	// MaxDead bounds the dead letters kept (the oldest go first); the
-	// default is 1000. Depth.Dead counts them all.
+	// default is 1000. Depth.Dead counts those kept; Shipper.Stats counts all.
 	MaxDead int
 }
 
@@ -29,7 +29,6 @@ type MemQueue struct {
 	byID  map[string]*memItem
 	bytes int64
 	dead  []DeadLetter
-	nDead int64
 }
 
 type memItem struct {
@@ -152,7 +151,6 @@ func (q *MemQueue) Settle(ctx context.Context, acks []string, retries []Retry, d
 		}
 		gone[d.ID] = true
 		q.dead = append(q.dead, DeadLetter{Record: it.Record, Attempts: it.Attempts, Reason: d.Reason})
-		q.nDead++
 	}
 	if n := len(q.dead) - q.opts.MaxDead; n > 0 {
 		q.dead = slices.Delete(q.dead, 0, n)
@@ -178,7 +176,7 @@ func (q *MemQueue) Depth(ctx context.Context) (Depth, error) {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return Depth{Rows: int64(len(q.items)), Bytes: q.bytes, Dead: q.nDead}, nil
+	return Depth{Rows: int64(len(q.items)), Bytes: q.bytes, Dead: int64(len(q.dead))}, nil
 }
 
 // DeadLetters returns the dead letters kept, oldest first.
