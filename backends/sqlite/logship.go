@@ -263,4 +263,3 @@ FROM logship_dead ORDER BY seq LIMIT ?`, limit)
 	}
 	return out, nil
 }
-
