@@ -15,6 +15,7 @@ import (
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/backends/sqlite"
 	"github.com/hms-platform/mgmt/logship"
+	"github.com/hms-platform/mgmt/logship/logshiptest"
 )
 
 func logRec(id string) logship.Record {
@@ -190,4 +191,12 @@ func TestLogQueueWithShipper(t *testing.T) {
 	d, err := q.Depth(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, logship.Depth{}, d)
+}
+
+func TestLogQueueConformance(t *testing.T) {
+	t.Parallel()
+	logshiptest.RunQueue(t, func(t *testing.T, b logshiptest.Bounds) logship.Queue {
+		_, q := openLogQueue(t, filepath.Join(t.TempDir(), "q.db"), sqlite.LogQueueOptions{MaxRows: b.MaxRows, MaxBytes: b.MaxBytes})
+		return q
+	})
 }
