@@ -72,6 +72,8 @@ func NewBuffer(opts BufferOptions) (*Buffer, error) {
 		return nil, mgmt.Invalid("policy", "unknown full policy %d", opts.Policy)
 	case opts.Policy == Block && opts.BlockFor <= 0:
 		return nil, mgmt.Invalid("blockFor", "must be > 0 with the Block policy, got %s", opts.BlockFor)
+	case isHandler(opts.Fallback):
+		return nil, mgmt.Invalid("fallback", "a logship Handler would log the buffer's complaints into a buffer: give stderr's or another handler")
 	case opts.LogEvery < 0:
 		return nil, mgmt.Invalid("logEvery", "must be ≥ 0, got %d", opts.LogEvery)
 	}
@@ -181,3 +183,8 @@ func (b *Buffer) Settle(ctx context.Context, acks []string, retries []Retry, dea
 
 // Depth implements Queue.
 func (b *Buffer) Depth(ctx context.Context) (Depth, error) { return b.o.Queue.Depth(ctx) }
+
+func isHandler(h slog.Handler) bool {
+	_, ok := h.(*Handler)
+	return ok
+}
