@@ -23,14 +23,18 @@
 // document, field "id", to find it with LogsQL (`id:<ID>`).
 //
 // Delivery to VictoriaLogs is confirmed per request only. Its answer
-// (v1.52.2, app/vlinsert/elasticsearch) is 200 with one `"status":201`
-// item per line it parsed, never a per-item error: a line too long for
-// its reader is skipped silently, and a line it cannot parse fails the
-// request with a 400 after the lines before it were stored. So a 200 is
-// taken as "every record delivered", and a 400 for the request retries
-// the batch (resent lines are stored twice: VictoriaLogs does not
-// deduplicate by _id). The documents this package writes are always
-// valid JSON, so the second case is the sink's bug, not the data's.
+// (v1.52.2: app/vlinsert/elasticsearch, lib/logstorage) is 200 with one
+// `"status":201` item per line it read, never a per-item error, and it
+// drops lines silently with that 200: a line too long for its reader is
+// skipped, and an entry whose time is older than the retention or
+// -maxBackfillAge (7 days by default) is skipped with a rate-limited
+// warning in the server's log only — mind a queue backlog older than
+// that. A line it cannot parse fails the request with a 400 after the
+// lines before it were stored. So a 200 is taken as "every record
+// delivered", and a 400 for the request retries the batch (resent lines
+// are stored twice: VictoriaLogs does not deduplicate by _id). The
+// documents this package writes are always valid JSON, so that case is
+// a bug of the sink, not of the data.
 //
 // A Sink is safe for concurrent use.
 package bulk

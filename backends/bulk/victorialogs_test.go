@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/benbjohnson/clock"
 	"github.com/stretchr/testify/assert"
@@ -35,11 +36,12 @@ func TestVictoriaLogsDelivery(t *testing.T) {
 	require.NoError(t, err)
 
 	const n = 1000
-	log := slog.New(h).With("svc", "hms-svc").WithGroup("req")
+	run := "run-" + logship.NewID() // the server is shared by the package's tests
+	log := slog.New(h).With("svc", "hms-svc", "run", run).WithGroup("req")
 	for i := range n {
 		log.Info("served", "i", i, "path", "/x")
 	}
-	aud.Audit(ctx, mgmt.AuditEvent{Actor: "alice", Action: "patch.approve", Resource: "patch/1", Outcome: "ok"})
+	aud.Audit(ctx, mgmt.AuditEvent{Actor: "alice", Action: "patch.approve", Resource: run, Outcome: "ok"})
 
 	d, err := q.Depth(ctx)
 	require.NoError(t, err)
@@ -47,8 +49,10 @@ func TestVictoriaLogsDelivery(t *testing.T) {
 	items, err := q.Next(ctx, n+1, clock.NewMock().Now())
 	require.NoError(t, err)
 	ids := map[string]logship.Kind{}
+	times := map[string]time.Time{}
 	for _, it := range items {
 		ids[it.ID] = it.Kind
+		times[it.ID] = it.Time
 	}
 
 	for {
@@ -60,11 +64,14 @@ func TestVictoriaLogsDelivery(t *testing.T) {
 	}
 	assert.Equal(t, logship.Stats{Delivered: n + 1}, sh.Stats())
 
-	rows := vl.Query(ctx, t, "*")
-	require.Len(t, rows, n+1)
+	rows := vl.Query(ctx, t, fmt.Sprintf("attrs.run:%q OR attrs.resource:%q", run, run))
+	require.Equal(t, n+1, len(rows))
 	got := map[string]bool{}
 	for _, r := range rows {
 		kind, ok := ids[r["id"]]
+		at, err := time.Parse(time.RFC3339Nano, r["_time"])
+		require.NoError(t, err)
+		assert.True(t, at.Equal(times[r["id"]]), "_time %s is the record's time %s", at, times[r["id"]])
 		require.True(t, ok, "unknown id in %v", r)
 		assert.Equal(t, string(kind), r["kind"])
 		got[r["id"]] = true
