@@ -175,3 +175,34 @@ func TestAuditorRecords(t *testing.T) {
 	assert.Equal(t, "alice", e.Actor)
 	assert.Equal(t, "100", e.Details["cap"])
 }
+
+// Handlers derived from one NewHandler share its encoder: from many
+// goroutines, each record still carries its own attributes.
+func TestHandlerConcurrent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q, err := logship.NewMemQueue(logship.MemQueueOptions{MaxRows: 10_000, MaxBytes: 1 << 24})
+	require.NoError(t, err)
+	b, err := logship.NewBuffer(logship.BufferOptions{Queue: q})
+	require.NoError(t, err)
+	h, err := logship.NewHandler(b, logship.HandlerOptions{})
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		log := slog.New(h).With("g", g)
+		wg.Go(func() {
+			for i := range 100 {
+				log.Info("m", "i", i, "g2", g)
+			}
+		})
+	}
+	wg.Wait()
+	items, err := q.Next(ctx, 10_000, time.Now())
+	require.NoError(t, err)
+	require.Len(t, items, 800)
+	for _, it := range items {
+		var a struct{ G, G2, I int }
+		require.NoError(t, json.Unmarshal(it.Attrs, &a))
+		require.Equal(t, a.G, a.G2, "%s", it.Attrs)
+	}
+}

@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"slices"
+	"sync"
 	"time"
 
 	mgmt "github.com/hms-platform/mgmt"
@@ -20,10 +20,22 @@ type HandlerOptions struct {
 // Handler is an slog.Handler that adds each record to a Buffer as a
 // Record of kind log, its attributes (and groups) as a JSON object. It
 // returns once the record is queued, or dropped by the buffer's policy.
+//
+// A top-level attribute named "msg" with an empty string value, or
+// "level" holding an slog.Level, or "time" holding a time, is taken for
+// slog's own and left out of Attrs.
 type Handler struct {
 	b     *Buffer
 	level slog.Leveler
-	ops   []func(slog.Handler) slog.Handler // WithAttrs and WithGroup, in order
+	enc   *encoder     // shared by the handlers derived from one NewHandler
+	j     slog.Handler // slog's JSON handler over enc.buf, with this handler's attrs and groups
+}
+
+// encoder renders attributes with slog's JSON handler, one record at a
+// time: the handler writes each record in one Write to buf, under mu.
+type encoder struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
 var _ slog.Handler = (*Handler)(nil)
@@ -36,7 +48,17 @@ func NewHandler(b *Buffer, opts HandlerOptions) (*Handler, error) {
 	if opts.Level == nil {
 		opts.Level = slog.LevelInfo
 	}
-	return &Handler{b: b, level: opts.Level}, nil
+	enc := &encoder{}
+	j := slog.NewJSONHandler(&enc.buf, &slog.HandlerOptions{
+		Level: slog.LevelDebug - 100, // Enabled is ours
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey || a.Key == slog.MessageKey) && isBuiltin(a) {
+				return slog.Attr{}
+			}
+			return a
+		},
+	})
+	return &Handler{b: b, level: opts.Level, enc: enc, j: j}, nil
 }
 
 // Enabled implements slog.Handler.
@@ -47,8 +69,9 @@ func (h *Handler) WithAttrs(as []slog.Attr) slog.Handler {
 	if len(as) == 0 {
 		return h
 	}
-	as = slices.Clone(as)
-	return h.with(func(j slog.Handler) slog.Handler { return j.WithAttrs(as) })
+	h2 := *h
+	h2.j = h.j.WithAttrs(as)
+	return &h2
 }
 
 // WithGroup implements slog.Handler.
@@ -56,12 +79,8 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 	if name == "" {
 		return h
 	}
-	return h.with(func(j slog.Handler) slog.Handler { return j.WithGroup(name) })
-}
-
-func (h *Handler) with(op func(slog.Handler) slog.Handler) *Handler {
 	h2 := *h
-	h2.ops = append(slices.Clip(h.ops), op)
+	h2.j = h.j.WithGroup(name)
 	return &h2
 }
 
@@ -82,27 +101,18 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 // attrs renders r's attributes, with the handler's, as one JSON object,
-// through slog's own JSON handler without its built-in keys.
+// through slog's own JSON handler without its built-in keys. Only the
+// encoding is serialised; the enqueue is not.
 func (h *Handler) attrs(ctx context.Context, r slog.Record) (json.RawMessage, error) {
-	var buf bytes.Buffer
-	var j slog.Handler = slog.NewJSONHandler(&buf, &slog.HandlerOptions{
-		Level: slog.LevelDebug - 100,
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey || a.Key == slog.MessageKey) && isBuiltin(a) {
-				return slog.Attr{}
-			}
-			return a
-		},
-	})
-	for _, op := range h.ops {
-		j = op(j)
-	}
 	r2 := slog.NewRecord(time.Time{}, r.Level, "", 0)
 	r.Attrs(func(a slog.Attr) bool { r2.AddAttrs(a); return true })
-	if err := j.Handle(ctx, r2); err != nil {
+	h.enc.mu.Lock()
+	defer h.enc.mu.Unlock()
+	h.enc.buf.Reset()
+	if err := h.j.Handle(ctx, r2); err != nil {
 		return nil, err
 	}
-	return json.RawMessage(bytes.TrimSpace(buf.Bytes())), nil
+	return json.RawMessage(bytes.Clone(bytes.TrimSpace(h.enc.buf.Bytes()))), nil
 }
 
 // isBuiltin tells slog's own time, level and message attributes from a
