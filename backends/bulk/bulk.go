@@ -43,7 +43,17 @@ type Options struct {
 	MaxResponseBytes int64
 	// Header is added to every request (e.g. Authorization).
 	Header http.Header
+	// MaxDocumentBytes bounds one record's document line: a longer one
+	// is Rejected (dead-lettered) without being sent. The default for
+	// VictoriaLogs is 256 KiB - 1 (its -insert.maxLineSizeBytes: a
+	// longer line fails the whole request); none for the others, which
+	// refuse a document per item. -1 means no bound.
+	MaxDocumentBytes int
 }
+
+// vlMaxLine is VictoriaLogs' default -insert.maxLineSizeBytes: a line
+// must be shorter.
+const vlMaxLine = 256 << 10
 
 // Sink is the `_bulk` logship.Sink. Make it with New.
 type Sink struct {
@@ -65,11 +75,16 @@ func New(opts Options) (*Sink, error) {
 		return nil, mgmt.Invalid("index", "%q: VictoriaLogs takes no index", opts.Index)
 	case strings.ContainsAny(opts.Index, `/\*?"<>| ,#`):
 		return nil, mgmt.Invalid("index", "%q is not a valid index name", opts.Index)
+	case opts.MaxDocumentBytes < -1:
+		return nil, mgmt.Invalid("maxDocumentBytes", "must be ≥ -1, got %d", opts.MaxDocumentBytes)
 	case opts.Timeout < 0 || opts.MaxResponseBytes < 0:
 		return nil, mgmt.Invalid("timeout", "timeout and maxResponseBytes must be ≥ 0")
 	}
 	if opts.Timeout == 0 {
 		opts.Timeout = 30 * time.Second
+	}
+	if opts.MaxDocumentBytes == 0 && opts.Kind == VictoriaLogs {
+		opts.MaxDocumentBytes = vlMaxLine - 1
 	}
 	if opts.MaxResponseBytes == 0 {
 		opts.MaxResponseBytes = 16 << 20
@@ -111,39 +126,76 @@ type document struct {
 // Body renders rs as the NDJSON of a _bulk request.
 func (s *Sink) Body(rs []logship.Record) ([]byte, error) {
 	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
 	for _, r := range rs {
-		var action any
-		if s.o.Kind == VictoriaLogs {
-			action = map[string]any{"create": map[string]string{}}
-		} else {
-			action = map[string]any{"create": map[string]string{"_index": s.o.Index, "_id": r.ID}}
-		}
-		if err := enc.Encode(action); err != nil {
+		action, doc, err := s.lines(r)
+		if err != nil {
 			return nil, err
 		}
-		attrs := r.Attrs
-		if len(attrs) > 0 && !json.Valid(attrs) {
-			return nil, mgmt.Invalid("record.attrs", "record %s: not valid JSON", r.ID)
-		}
-		if err := enc.Encode(document{ID: r.ID, Time: r.Time.UTC().Format(time.RFC3339Nano), Level: r.Level,
-			Message: r.Message, Kind: r.Kind, Attrs: attrs}); err != nil {
-			return nil, fmt.Errorf("bulk: record %s: %w", r.ID, err)
-		}
+		b.Write(action)
+		b.Write(doc)
 	}
 	return b.Bytes(), nil
 }
 
+// lines renders r's action line and document line, each with its "\n".
+func (s *Sink) lines(r logship.Record) (action, doc []byte, err error) {
+	if s.o.Kind == VictoriaLogs {
+		action = []byte("{\"create\":{}}\n")
+	} else {
+		action, err = json.Marshal(map[string]any{"create": map[string]string{"_index": s.o.Index, "_id": r.ID}})
+		if err != nil {
+			return nil, nil, err
+		}
+		action = append(action, '\n')
+	}
+	if len(r.Attrs) > 0 && !json.Valid(r.Attrs) {
+		return nil, nil, mgmt.Invalid("record.attrs", "record %s: not valid JSON", r.ID)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(document{ID: r.ID, Time: r.Time.UTC().Format(time.RFC3339Nano), Level: r.Level,
+		Message: r.Message, Kind: r.Kind, Attrs: r.Attrs}); err != nil {
+		return nil, nil, fmt.Errorf("bulk: record %s: %w", r.ID, err)
+	}
+	return action, b.Bytes(), nil
+}
+
 // Send implements logship.Sink.
 func (s *Sink) Send(ctx context.Context, rs []logship.Record) ([]logship.Result, error) {
-	if len(rs) == 0 {
-		return nil, nil
+	out := make([]logship.Result, len(rs))
+	var body bytes.Buffer
+	var sent []int // indexes into rs of the records in body
+	for i, r := range rs {
+		action, doc, err := s.lines(r)
+		if err != nil {
+			out[i] = logship.Result{Outcome: logship.Rejected, Reason: err.Error()}
+			continue
+		}
+		if s.o.MaxDocumentBytes > 0 && len(doc)-1 > s.o.MaxDocumentBytes {
+			out[i] = logship.Result{Outcome: logship.Rejected,
+				Reason: fmt.Sprintf("document of %d bytes is over the sink's bound of %d", len(doc)-1, s.o.MaxDocumentBytes)}
+			continue
+		}
+		body.Write(action)
+		body.Write(doc)
+		sent = append(sent, i)
 	}
-	body, err := s.Body(rs)
+	if len(sent) == 0 {
+		return out, nil
+	}
+	res, err := s.post(ctx, body.Bytes(), len(sent))
 	if err != nil {
 		return nil, err
 	}
+	for j, i := range sent {
+		out[i] = res[j]
+	}
+	return out, nil
+}
+
+// post sends one _bulk request of n records and classifies its answer.
+func (s *Sink) post(ctx context.Context, body []byte, n int) ([]logship.Result, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.o.Timeout)
@@ -171,7 +223,7 @@ func (s *Sink) Send(ctx context.Context, rs []logship.Record) ([]logship.Result,
 	}
 	switch {
 	case resp.StatusCode == http.StatusRequestEntityTooLarge:
-		out := make([]logship.Result, len(rs))
+		out := make([]logship.Result, n)
 		for i := range out {
 			out[i] = logship.Result{Outcome: logship.TooLarge, Status: resp.StatusCode, Reason: "request too large"}
 		}
@@ -181,13 +233,13 @@ func (s *Sink) Send(ctx context.Context, rs []logship.Record) ([]logship.Result,
 	}
 	if s.o.Kind == VictoriaLogs {
 		// Confirmed per request only (see the package doc).
-		out := make([]logship.Result, len(rs))
+		out := make([]logship.Result, n)
 		for i := range out {
 			out[i] = logship.Result{Outcome: logship.Delivered, Status: resp.StatusCode}
 		}
 		return out, nil
 	}
-	return ParseResponse(data, len(rs))
+	return ParseResponse(data, n)
 }
 
 // ErrResponse is wrapped by ParseResponse when a response does not say

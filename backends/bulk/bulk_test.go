@@ -238,3 +238,25 @@ func FuzzParseResponse(f *testing.F) {
 		}
 	})
 }
+
+// A record over MaxDocumentBytes is rejected alone and never sent; the
+// others go.
+func TestMaxDocumentBytes(t *testing.T) {
+	t.Parallel()
+	es := &fakeES{seen: map[string]int{}, maxDocs: 100}
+	srv := httptest.NewServer(es)
+	t.Cleanup(srv.Close)
+	sink, err := bulk.New(bulk.Options{Kind: bulk.Elasticsearch, URL: srv.URL, Index: "logs-test", MaxDocumentBytes: 200})
+	require.NoError(t, err)
+	small := logship.Record{ID: "small", Message: "201", Kind: logship.KindLog}
+	big := logship.Record{ID: "big", Message: string(bytes.Repeat([]byte("x"), 300)), Kind: logship.KindLog}
+	res, err := sink.Send(context.Background(), []logship.Record{big, small})
+	require.NoError(t, err)
+	assert.Equal(t, logship.Rejected, res[0].Outcome)
+	assert.Equal(t, logship.Delivered, res[1].Outcome)
+	assert.Equal(t, [][]string{{"small"}}, es.requests)
+	res, err = sink.Send(context.Background(), []logship.Record{big})
+	require.NoError(t, err)
+	assert.Equal(t, logship.Rejected, res[0].Outcome)
+	assert.Len(t, es.requests, 1, "nothing to send, no request")
+}

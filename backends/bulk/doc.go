@@ -25,16 +25,18 @@
 // Delivery to VictoriaLogs is confirmed per request only. Its answer
 // (v1.52.2: app/vlinsert/elasticsearch, lib/logstorage) is 200 with one
 // `"status":201` item per line it read, never a per-item error, and it
-// drops lines silently with that 200: a line too long for its reader is
-// skipped, and an entry whose time is older than the retention or
-// -maxBackfillAge (7 days by default) is skipped with a rate-limited
-// warning in the server's log only — mind a queue backlog older than
-// that. A line it cannot parse fails the request with a 400 after the
-// lines before it were stored. So a 200 is taken as "every record
-// delivered", and a 400 for the request retries the batch (resent lines
-// are stored twice: VictoriaLogs does not deduplicate by _id). The
-// documents this package writes are always valid JSON, so that case is
-// a bug of the sink, not of the data.
+// drops entries silently with that 200: an entry whose time is older
+// than the retention or -maxBackfillAge (7 days by default) is skipped
+// with a rate-limited warning in the server's log only — mind a queue
+// backlog older than that. A line it cannot read fails the whole request
+// with a 400, after the lines before it were stored: a document line of
+// 256 KiB or more (-insert.maxLineSizeBytes) does, so the sink rejects
+// such a record itself (Options.MaxDocumentBytes) and sends the others;
+// the documents it writes are always valid JSON. A 200 is taken as
+// "every record delivered", and a request that fails retries the batch
+// (lines stored before the failure are stored twice: VictoriaLogs does
+// not deduplicate by _id). The tests in victorialogs_behaviour_test.go
+// check each of these on the real server.
 //
 // A Sink is safe for concurrent use.
 package bulk
