@@ -3,7 +3,9 @@ package logship
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +36,11 @@ type ShipperOptions struct {
 	SendTimeout time.Duration
 	// Jitter returns a number in [0, 1); default math/rand/v2's Float64.
 	Jitter func() float64
+	// Log receives the shipper's own lines: errors of the queue, and one
+	// line per batch with dead letters (count and first reason). Never
+	// a Handler of the queue it ships (it would feed itself); default
+	// text on stderr.
+	Log *slog.Logger
 }
 
 // Stats counts per record, not per batch. Read it with Shipper.Stats.
@@ -94,6 +101,9 @@ func NewShipper(opts ShipperOptions) (*Shipper, error) {
 	if opts.Jitter == nil {
 		opts.Jitter = rand.Float64
 	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
 	return &Shipper{o: opts, wake: make(chan struct{}, 1)}, nil
 }
 
@@ -120,6 +130,10 @@ func (s *Shipper) Run(ctx context.Context) error {
 		n, err := s.Step(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if err != nil {
+			s.o.Log.LogAttrs(ctx, slog.LevelWarn, "logship: shipping step failed; trying again after the poll interval",
+				slog.String("error", err.Error()), slog.Duration("poll", s.o.Poll))
 		}
 		if err == nil && n > 0 {
 			continue // more may be due
@@ -156,7 +170,11 @@ func (s *Shipper) Step(ctx context.Context) (int, error) {
 	}
 	s.delivered.Add(int64(len(acks)))
 	s.retried.Add(int64(len(retries)))
-	s.dead.Add(int64(len(dead)))
+	total := s.dead.Add(int64(len(dead)))
+	if len(dead) > 0 {
+		s.o.Log.LogAttrs(ctx, slog.LevelWarn, "logship: records dead-lettered", slog.Int("records", len(dead)),
+			slog.Int64("dead_total", total), slog.String("first_reason", dead[0].Reason))
+	}
 	return len(items), nil
 }
 

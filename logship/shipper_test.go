@@ -3,6 +3,7 @@ package logship_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -71,8 +72,10 @@ func TestShipperClassifiesEachItem(t *testing.T) {
 		}
 		return logship.Result{Outcome: logship.Delivered}
 	}}
+	var logged syncBuf
 	s, err := logship.NewShipper(logship.ShipperOptions{Queue: q, Sink: sink, Clock: mock,
-		BackoffBase: time.Second, BackoffMax: time.Minute, Jitter: func() float64 { return 0.999999 }})
+		BackoffBase: time.Second, BackoffMax: time.Minute, Jitter: func() float64 { return 0.999999 },
+		Log: slog.New(slog.NewTextHandler(&logged, nil))})
 	require.NoError(t, err)
 	require.NoError(t, q.Enqueue(ctx, []logship.Record{rec("ok"), rec("busy"), rec("bad"), rec("dup")}))
 
@@ -84,6 +87,7 @@ func TestShipperClassifiesEachItem(t *testing.T) {
 	require.Len(t, dl, 1)
 	assert.Equal(t, "bad", dl[0].ID)
 	assert.Contains(t, dl[0].Reason, "400 mapper_parsing_exception")
+	assert.Contains(t, logged.String(), `msg="logship: records dead-lettered" records=1 dead_total=1 first_reason="400 mapper_parsing_exception: failed to parse"`)
 
 	// Not due yet: nothing sent.
 	n, err = s.Step(ctx)
