@@ -190,6 +190,12 @@ func (s *Shipper) ship(ctx context.Context, items []Item, acks *[]string, retrie
 	if err == nil && len(results) != len(rs) {
 		err = fmt.Errorf("sink answered %d results for %d records", len(results), len(rs))
 	}
+	if err != nil && ctx.Err() != nil {
+		// Stopped (shutdown), not a failure of the sink: the records stay
+		// as they are, without an attempt or a backoff, and go again on
+		// the next Step or start. Some may have been stored: at least once.
+		return
+	}
 	if err != nil {
 		s.reqErrs.Add(1)
 		for _, it := range items {

@@ -177,3 +177,26 @@ func TestBackoffBounds(t *testing.T) {
 		}
 	}
 }
+
+// A send cut short by the caller's context (shutdown) is no attempt: the
+// records stay due, with no backoff.
+func TestShipperStoppedIsNoAttempt(t *testing.T) {
+	t.Parallel()
+	q := newQueue(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	sink := logship.SinkFunc(func(ctx context.Context, rs []logship.Record) ([]logship.Result, error) {
+		cancel()
+		return nil, ctx.Err()
+	})
+	mock := clock.NewMock()
+	s, err := logship.NewShipper(logship.ShipperOptions{Queue: q, Sink: sink, Clock: mock})
+	require.NoError(t, err)
+	require.NoError(t, q.Enqueue(context.Background(), []logship.Record{rec("a")}))
+	_, err = s.Step(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, logship.Stats{}, s.Stats())
+	items, err := q.Next(context.Background(), 10, mock.Now())
+	require.NoError(t, err)
+	require.Len(t, items, 1)
+	assert.Zero(t, items[0].Attempts)
+}

@@ -207,6 +207,7 @@ type config struct {
 	budgetInterval  time.Duration
 	owners          owners
 	auth            host.AuthFlags
+	ship            host.ShipFlags
 	settlement      settlementConfig
 	// audit receives the authorization decisions and the ledger's events;
 	// nil: they go to the log as "audit" records.
@@ -220,6 +221,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8082", "listen address")
 	fs.BoolVar(&cfg.dev, "dev", false, "run without authentication (development only); either -dev or -issuer is required")
 	cfg.auth.Register(fs)
+	cfg.ship.Register(fs, "hms-sys")
 	logger := host.LogFlags(fs)
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to wait for requests in flight at shutdown")
 	fs.StringVar(&cfg.ledgerDB, "ledger-db", "hms-sys-ledger.db", "ledger store: a SQLite file (created when missing, synchronous=FULL), or "+memoryDB+" to keep nothing")
@@ -546,17 +548,28 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
+	clk := clock.New()
+	// With -ship-url, logs and audit events go to the search cluster too.
+	ship, err := cfg.ship.Setup(ctx, clk, cfg.logger)
+	if err != nil {
+		return err
+	}
+	loops, closeShip := []func(context.Context){}, func() error { return nil }
+	if ship != nil {
+		cfg.logger, cfg.audit = ship.Logger, ship.Auditor
+		loops, closeShip = append(loops, ship.Run), ship.Close
+	}
 	if cfg.dev {
 		host.WarnDev(stderr, cfg.logger, cfg.addr, "move money between agency accounts, approve transfers and change budget caps")
 	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
-		return err
+		return errors.Join(err, closeShip())
 	}
-	a, err := newApp(ctx, cfg, clock.New())
+	a, err := newApp(ctx, cfg, clk)
 	if err != nil {
 		ln.Close()
-		return err
+		return errors.Join(err, closeShip())
 	}
 	services := make([]string, 0, len(cfg.owners))
 	for s := range cfg.owners {
@@ -569,8 +582,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		"settlementDir", cfg.settlement.dir, "settleEvery", cfg.settlement.every.String())
 	srv := &host.Server{
 		Name: "hms-sys", Handler: a.handler, Logger: cfg.logger, ShutdownTimeout: cfg.shutdownTimeout,
-		Loops: a.loops(),
-		Close: a.close,
+		Loops: append(a.loops(), loops...),
+		Close: func(ctx context.Context) error { return errors.Join(a.close(ctx), closeShip()) },
 	}
 	return srv.Serve(ctx, ln, ready)
 }
