@@ -94,6 +94,7 @@ type config struct {
 	agentTTL, leaseTTL        time.Duration
 	logger                    *slog.Logger
 	audit                     mgmt.Auditor // nil: audit events go to the log
+	ship                      host.ShipFlags
 	auth                      host.AuthFlags
 }
 
@@ -104,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8081", "listen address")
 	fs.BoolVar(&cfg.dev, "dev", false, "run without authentication and approve every patch automatically (development only); either -dev or -issuer is required")
 	cfg.auth.Register(fs)
+	cfg.ship.Register(fs, "hms-mgt")
 	fs.StringVar(&cfg.db, "db", "hms-mgt.db", "patch store: a SQLite file (created when missing), a PostgreSQL postgres:// URL (a password is better in PGPASSWORD or ~/.pgpass), or "+memoryDB+" to keep nothing")
 	fs.StringVar(&cfg.redis, "redis", "", "Redis address (host:port) for delivery through Redis Streams; empty: an in-process sink")
 	fs.StringVar(&cfg.catalog, "catalog", "", "service catalog YAML file (default: the built-in demo catalog)")
@@ -258,24 +260,31 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
+	clk := clock.New()
+	// With -ship-url, logs and audit events go to the search cluster too.
+	ship, err := cfg.ship.Setup(ctx, clk, cfg.logger)
+	if err != nil {
+		return err
+	}
+	loops, closeShip := ship.Wire(&cfg.logger, &cfg.audit)
 	if cfg.dev {
 		host.WarnDev(stderr, cfg.logger, cfg.addr, "submit configuration patches, and every patch is approved automatically")
 	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
-		return err
+		return errors.Join(err, closeShip())
 	}
-	a, err := newApp(ctx, cfg, clock.New())
+	a, err := newApp(ctx, cfg, clk)
 	if err != nil {
 		ln.Close()
-		return err
+		return errors.Join(err, closeShip())
 	}
 	cfg.logger.Info("hms-mgt listening", "addr", ln.Addr().String(), "db", shownDB(cfg.db), "redis", cfg.redis,
 		"issuer", cfg.auth.Issuer, "audience", cfg.auth.Audience)
 	srv := &host.Server{
 		Name: "hms-mgt", Handler: a.handler, Logger: cfg.logger, ShutdownTimeout: cfg.shutdownTimeout,
-		Loops: []func(context.Context){func(ctx context.Context) { _ = a.runLoop(ctx, cfg) }},
-		Close: func(context.Context) error { return errors.Join(a.sink.Close(), a.store.Close()) },
+		Loops: append([]func(context.Context){func(ctx context.Context) { _ = a.runLoop(ctx, cfg) }}, loops...),
+		Close: func(context.Context) error { return errors.Join(a.sink.Close(), a.store.Close(), closeShip()) },
 	}
 	return srv.Serve(ctx, ln, ready)
 }

@@ -121,6 +121,7 @@ type config struct {
 	// audit receives the authentication and authorization decisions;
 	// nil: they go to the log as "audit" records.
 	audit mgmt.Auditor
+	ship  host.ShipFlags
 }
 
 // memoryDB is the -budget-db value for a store that keeps nothing.
@@ -138,6 +139,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.BoolVar(&cfg.dev, "dev", false, "run without authentication (development only); either -dev or -issuer is required")
 	cfg.auth.Register(fs)
+	cfg.ship.Register(fs, "hms-svc")
 	fs.DurationVar(&cfg.interval, "interval", 5*time.Second, "autoscaler tick interval")
 	logger := host.LogFlags(fs)
 	traceSpec := fs.String("trace", defaultTrace, "load trace of eligibility-api (constant:RPS, surge:..., diurnal:..., csv:PATH)")
@@ -365,17 +367,24 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
+	clk := clock.New()
+	// With -ship-url, logs and audit events go to the search cluster too.
+	ship, err := cfg.ship.Setup(ctx, clk, cfg.logger)
+	if err != nil {
+		return err
+	}
+	loops, closeShip := ship.Wire(&cfg.logger, &cfg.audit)
 	if cfg.dev {
 		host.WarnDev(stderr, cfg.logger, cfg.addr, "create, change and delete autoscale rules and budget caps")
 	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
-		return err
+		return errors.Join(err, closeShip())
 	}
-	a, err := newApp(ctx, cfg, clock.New())
+	a, err := newApp(ctx, cfg, clk)
 	if err != nil {
 		ln.Close()
-		return err
+		return errors.Join(err, closeShip())
 	}
 	cfg.logger.Info("hms-svc listening", "addr", ln.Addr().String(), "interval", cfg.interval.String(),
 		"services", strings.Join(a.cluster.Services(), ","), "budgetDB", cfg.budgetDB, "budgetInterval", cfg.budgetInterval.String(),
@@ -384,11 +393,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	// has stopped taking requests.
 	srv := &host.Server{
 		Name: "hms-svc", Handler: a.handler, Logger: cfg.logger, ShutdownTimeout: cfg.shutdownTimeout,
-		Loops: []func(context.Context){
+		Loops: append([]func(context.Context){
 			func(ctx context.Context) { _ = a.ctrl.Run(ctx) },
 			func(ctx context.Context) { _ = a.budget.Run(ctx) },
-		},
-		Close: a.close,
+		}, loops...),
+		Close: func(ctx context.Context) error { return errors.Join(a.close(ctx), closeShip()) },
 	}
 	return srv.Serve(ctx, ln, ready)
 }

@@ -554,11 +554,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
-	loops, closeShip := []func(context.Context){}, func() error { return nil }
-	if ship != nil {
-		cfg.logger, cfg.audit = ship.Logger, ship.Auditor
-		loops, closeShip = append(loops, ship.Run), ship.Close
-	}
+	loops, closeShip := ship.Wire(&cfg.logger, &cfg.audit)
 	if cfg.dev {
 		host.WarnDev(stderr, cfg.logger, cfg.addr, "move money between agency accounts, approve transfers and change budget caps")
 	}

@@ -62,7 +62,12 @@ func TestShipToVictoriaLogs(t *testing.T) {
 	}
 
 	rows := vl.Query(ctx, t, `_msg:"hms-sys listening"`)
-	require.Len(t, rows, 1)
+	// At least once: a send cut short at shutdown may have been stored
+	// and is sent again; every copy is the same record.
+	require.NotEmpty(t, rows)
+	for _, r := range rows {
+		assert.Equal(t, rows[0]["id"], r["id"])
+	}
 	assert.Equal(t, "log", rows[0]["kind"])
 	assert.Equal(t, "INFO", rows[0]["level"])
 	assert.NotEmpty(t, rows[0]["attrs.addr"])

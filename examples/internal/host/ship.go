@@ -166,3 +166,15 @@ func (u untilClosed) WithAttrs(as []slog.Attr) slog.Handler {
 func (u untilClosed) WithGroup(name string) slog.Handler {
 	return untilClosed{u.Handler.WithGroup(name), u.closed}
 }
+
+// Wire puts the Ship's logger and auditor in *logger and *audit and
+// returns the loop to run and the close to call; for a nil Ship (no
+// -ship-url), it changes nothing and returns no loop and a close that
+// does nothing.
+func (s *Ship) Wire(logger **slog.Logger, audit *mgmt.Auditor) (loops []func(context.Context), closeShip func() error) {
+	if s == nil {
+		return nil, func() error { return nil }
+	}
+	*logger, *audit = s.Logger, s.Auditor
+	return []func(context.Context){s.Run}, s.Close
+}
