@@ -90,11 +90,11 @@ type config struct {
 	addr, db, redis           string
 	catalog, policies, rules  string
 	dev                       bool
+	ship                      host.ShipFlags // -ship-*: logs and audit events to a search cluster
 	interval, shutdownTimeout time.Duration
 	agentTTL, leaseTTL        time.Duration
 	logger                    *slog.Logger
 	audit                     mgmt.Auditor // nil: audit events go to the log
-	ship                      host.ShipFlags
 	auth                      host.AuthFlags
 }
 
@@ -260,31 +260,31 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
-	clk := clock.New()
-	// With -ship-url, logs and audit events go to the search cluster too.
-	ship, err := cfg.ship.Setup(ctx, clk, cfg.logger)
+	// With -ship-url, logs and audit events go to a search cluster too,
+	// until run returns.
+	ship, err := cfg.ship.Setup(ctx, clock.New(), cfg.logger)
 	if err != nil {
 		return err
 	}
-	loops, closeShip := ship.Wire(&cfg.logger, &cfg.audit)
+	defer ship.Start(&cfg.logger, &cfg.audit)()
 	if cfg.dev {
 		host.WarnDev(stderr, cfg.logger, cfg.addr, "submit configuration patches, and every patch is approved automatically")
 	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
-		return errors.Join(err, closeShip())
+		return err
 	}
-	a, err := newApp(ctx, cfg, clk)
+	a, err := newApp(ctx, cfg, clock.New())
 	if err != nil {
 		ln.Close()
-		return errors.Join(err, closeShip())
+		return err
 	}
 	cfg.logger.Info("hms-mgt listening", "addr", ln.Addr().String(), "db", shownDB(cfg.db), "redis", cfg.redis,
 		"issuer", cfg.auth.Issuer, "audience", cfg.auth.Audience)
 	srv := &host.Server{
 		Name: "hms-mgt", Handler: a.handler, Logger: cfg.logger, ShutdownTimeout: cfg.shutdownTimeout,
-		Loops: append([]func(context.Context){func(ctx context.Context) { _ = a.runLoop(ctx, cfg) }}, loops...),
-		Close: func(context.Context) error { return errors.Join(a.sink.Close(), a.store.Close(), closeShip()) },
+		Loops: []func(context.Context){func(ctx context.Context) { _ = a.runLoop(ctx, cfg) }},
+		Close: func(context.Context) error { return errors.Join(a.sink.Close(), a.store.Close()) },
 	}
 	return srv.Serve(ctx, ln, ready)
 }

@@ -109,6 +109,7 @@ var errNoAuth = &host.UsageError{Msg: "refusing to start without authentication:
 type config struct {
 	addr            string
 	dev             bool
+	ship            host.ShipFlags // -ship-*: logs and audit events to a search cluster
 	interval        time.Duration
 	logger          *slog.Logger
 	trace           simcluster.Trace
@@ -121,7 +122,6 @@ type config struct {
 	// audit receives the authentication and authorization decisions;
 	// nil: they go to the log as "audit" records.
 	audit mgmt.Auditor
-	ship  host.ShipFlags
 }
 
 // memoryDB is the -budget-db value for a store that keeps nothing.
@@ -367,24 +367,24 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
-	clk := clock.New()
-	// With -ship-url, logs and audit events go to the search cluster too.
-	ship, err := cfg.ship.Setup(ctx, clk, cfg.logger)
+	// With -ship-url, logs and audit events go to a search cluster too,
+	// until run returns.
+	ship, err := cfg.ship.Setup(ctx, clock.New(), cfg.logger)
 	if err != nil {
 		return err
 	}
-	loops, closeShip := ship.Wire(&cfg.logger, &cfg.audit)
+	defer ship.Start(&cfg.logger, &cfg.audit)()
 	if cfg.dev {
 		host.WarnDev(stderr, cfg.logger, cfg.addr, "create, change and delete autoscale rules and budget caps")
 	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
-		return errors.Join(err, closeShip())
+		return err
 	}
-	a, err := newApp(ctx, cfg, clk)
+	a, err := newApp(ctx, cfg, clock.New())
 	if err != nil {
 		ln.Close()
-		return errors.Join(err, closeShip())
+		return err
 	}
 	cfg.logger.Info("hms-svc listening", "addr", ln.Addr().String(), "interval", cfg.interval.String(),
 		"services", strings.Join(a.cluster.Services(), ","), "budgetDB", cfg.budgetDB, "budgetInterval", cfg.budgetInterval.String(),
@@ -393,11 +393,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	// has stopped taking requests.
 	srv := &host.Server{
 		Name: "hms-svc", Handler: a.handler, Logger: cfg.logger, ShutdownTimeout: cfg.shutdownTimeout,
-		Loops: append([]func(context.Context){
+		Loops: []func(context.Context){
 			func(ctx context.Context) { _ = a.ctrl.Run(ctx) },
 			func(ctx context.Context) { _ = a.budget.Run(ctx) },
-		}, loops...),
-		Close: func(ctx context.Context) error { return errors.Join(a.close(ctx), closeShip()) },
+		},
+		Close: a.close,
 	}
 	return srv.Serve(ctx, ln, ready)
 }

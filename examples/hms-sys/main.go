@@ -196,6 +196,7 @@ const defaultOwners = "eligibility-api=ED,student-aid-portal=ED,loan-status-api=
 type config struct {
 	addr            string
 	dev             bool
+	ship            host.ShipFlags // -ship-*: logs and audit events to a search cluster
 	logger          *slog.Logger
 	shutdownTimeout time.Duration
 	ledgerDB        string
@@ -207,7 +208,6 @@ type config struct {
 	budgetInterval  time.Duration
 	owners          owners
 	auth            host.AuthFlags
-	ship            host.ShipFlags
 	settlement      settlementConfig
 	// audit receives the authorization decisions and the ledger's events;
 	// nil: they go to the log as "audit" records.
@@ -548,24 +548,24 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
-	clk := clock.New()
-	// With -ship-url, logs and audit events go to the search cluster too.
-	ship, err := cfg.ship.Setup(ctx, clk, cfg.logger)
+	// With -ship-url, logs and audit events go to a search cluster too,
+	// until run returns.
+	ship, err := cfg.ship.Setup(ctx, clock.New(), cfg.logger)
 	if err != nil {
 		return err
 	}
-	loops, closeShip := ship.Wire(&cfg.logger, &cfg.audit)
+	defer ship.Start(&cfg.logger, &cfg.audit)()
 	if cfg.dev {
 		host.WarnDev(stderr, cfg.logger, cfg.addr, "move money between agency accounts, approve transfers and change budget caps")
 	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
-		return errors.Join(err, closeShip())
+		return err
 	}
-	a, err := newApp(ctx, cfg, clk)
+	a, err := newApp(ctx, cfg, clock.New())
 	if err != nil {
 		ln.Close()
-		return errors.Join(err, closeShip())
+		return err
 	}
 	services := make([]string, 0, len(cfg.owners))
 	for s := range cfg.owners {
@@ -578,8 +578,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		"settlementDir", cfg.settlement.dir, "settleEvery", cfg.settlement.every.String())
 	srv := &host.Server{
 		Name: "hms-sys", Handler: a.handler, Logger: cfg.logger, ShutdownTimeout: cfg.shutdownTimeout,
-		Loops: append(a.loops(), loops...),
-		Close: func(ctx context.Context) error { return errors.Join(a.close(ctx), closeShip()) },
+		Loops: a.loops(),
+		Close: a.close,
 	}
 	return srv.Serve(ctx, ln, ready)
 }

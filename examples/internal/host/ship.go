@@ -167,14 +167,27 @@ func (u untilClosed) WithGroup(name string) slog.Handler {
 	return untilClosed{u.Handler.WithGroup(name), u.closed}
 }
 
-// Wire puts the Ship's logger and auditor in *logger and *audit and
-// returns the loop to run and the close to call; for a nil Ship (no
-// -ship-url), it changes nothing and returns no loop and a close that
-// does nothing.
-func (s *Ship) Wire(logger **slog.Logger, audit *mgmt.Auditor) (loops []func(context.Context), closeShip func() error) {
+// Start puts the Ship's logger and auditor in *logger and *audit, starts
+// shipping, and returns the function that stops it and closes the
+// queue: call it after the host's last line (what is queued then goes
+// after the next start). A nil Ship (no -ship-url) changes nothing.
+func (s *Ship) Start(logger **slog.Logger, audit *mgmt.Auditor) (stop func()) {
 	if s == nil {
-		return nil, func() error { return nil }
+		return func() {}
 	}
+	local := *logger
 	*logger, *audit = s.Logger, s.Auditor
-	return []func(context.Context){s.Run}, s.Close
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+		if err := s.Close(); err != nil {
+			local.Warn("logship: closing the queue", "err", err)
+		}
+	}
 }
