@@ -101,6 +101,7 @@ type config struct {
 	addr, db, redis           string
 	catalog, policies, rules  string
 	dev                       bool
+	ship                      host.ShipFlags // -ship-*: logs and audit events to a search cluster
 	interval, shutdownTimeout time.Duration
 	agentTTL, leaseTTL        time.Duration
 	logger                    *slog.Logger
@@ -116,6 +117,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8081", "listen address")
 	fs.BoolVar(&cfg.dev, "dev", false, "run without authentication and approve every patch automatically (development only); either -dev or -issuer is required")
 	cfg.auth.Register(fs)
+	cfg.ship.Register(fs, "hms-mgt")
 	fs.StringVar(&cfg.db, "db", "hms-mgt.db", "patch store: a SQLite file (created when missing), a PostgreSQL postgres:// URL (a password is better in PGPASSWORD or ~/.pgpass), or "+memoryDB+" to keep nothing")
 	fs.StringVar(&cfg.redis, "redis", "", "Redis address (host:port) for delivery through Redis Streams; empty: an in-process sink")
 	fs.StringVar(&cfg.catalog, "catalog", "", "service catalog YAML file (default: the built-in demo catalog)")
@@ -293,6 +295,13 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
+	// With -ship-url, logs and audit events go to a search cluster too,
+	// until run returns.
+	ship, err := cfg.ship.Setup(ctx, clock.New(), cfg.logger)
+	if err != nil {
+		return err
+	}
+	defer ship.Start(&cfg.logger, &cfg.audit)()
 	if cfg.dev {
 		host.WarnDev(stderr, cfg.logger, cfg.addr, "submit configuration patches, and every patch is approved automatically")
 	}

@@ -120,6 +120,7 @@ var errNoAuth = &host.UsageError{Msg: "refusing to start without authentication:
 type config struct {
 	addr            string
 	dev             bool
+	ship            host.ShipFlags // -ship-*: logs and audit events to a search cluster
 	interval        time.Duration
 	logger          *slog.Logger
 	trace           simcluster.Trace
@@ -152,6 +153,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.BoolVar(&cfg.dev, "dev", false, "run without authentication (development only); either -dev or -issuer is required")
 	cfg.auth.Register(fs)
+	cfg.ship.Register(fs, "hms-svc")
 	fs.DurationVar(&cfg.interval, "interval", 5*time.Second, "autoscaler tick interval")
 	logger := host.LogFlags(fs)
 	traceSpec := fs.String("trace", defaultTrace, "load trace of eligibility-api (constant:RPS, surge:..., diurnal:..., csv:PATH)")
@@ -392,6 +394,13 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
+	// With -ship-url, logs and audit events go to a search cluster too,
+	// until run returns.
+	ship, err := cfg.ship.Setup(ctx, clock.New(), cfg.logger)
+	if err != nil {
+		return err
+	}
+	defer ship.Start(&cfg.logger, &cfg.audit)()
 	if cfg.dev {
 		host.WarnDev(stderr, cfg.logger, cfg.addr, "create, change and delete autoscale rules and budget caps")
 	}

@@ -207,6 +207,7 @@ const defaultOwners = "eligibility-api=ED,student-aid-portal=ED,loan-status-api=
 type config struct {
 	addr            string
 	dev             bool
+	ship            host.ShipFlags // -ship-*: logs and audit events to a search cluster
 	logger          *slog.Logger
 	shutdownTimeout time.Duration
 	ledgerDB        string
@@ -234,6 +235,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8082", "listen address")
 	fs.BoolVar(&cfg.dev, "dev", false, "run without authentication (development only); either -dev or -issuer is required")
 	cfg.auth.Register(fs)
+	cfg.ship.Register(fs, "hms-sys")
 	logger := host.LogFlags(fs)
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to wait for requests in flight at shutdown")
 	fs.StringVar(&cfg.ledgerDB, "ledger-db", "hms-sys-ledger.db", "ledger store: a SQLite file (created when missing, synchronous=FULL), or "+memoryDB+" to keep nothing")
@@ -576,6 +578,13 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
+	// With -ship-url, logs and audit events go to a search cluster too,
+	// until run returns.
+	ship, err := cfg.ship.Setup(ctx, clock.New(), cfg.logger)
+	if err != nil {
+		return err
+	}
+	defer ship.Start(&cfg.logger, &cfg.audit)()
 	if cfg.dev {
 		host.WarnDev(stderr, cfg.logger, cfg.addr, "move money between agency accounts, approve transfers and change budget caps")
 	}

@@ -1,0 +1,59 @@
+package logship
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	mgmt "github.com/hms-platform/mgmt"
+)
+
+// Kind says what a Record carries.
+type Kind string
+
+// The kinds of Record.
+const (
+	KindLog   Kind = "log"
+	KindAudit Kind = "audit"
+)
+
+// Record is one log line or audit event on its way to a search cluster.
+type Record struct {
+	// ID is unique per record (NewID: 16 random bytes, hex). Sinks that
+	// honour it (Elasticsearch's `_id` with `create`) make a resend
+	// idempotent.
+	ID      string
+	Time    time.Time
+	Level   string // slog's level name: "INFO", "ERROR"…; "INFO" for audit
+	Message string
+	// Attrs is a JSON object: the record's attributes (slog's, nested
+	// by group) or the audit event.
+	Attrs json.RawMessage
+	Kind  Kind
+}
+
+// Size is what the record counts for against a queue's byte bound.
+func (r Record) Size() int64 {
+	return int64(len(r.ID) + len(r.Level) + len(r.Message) + len(r.Attrs) + len(r.Kind) + 8)
+}
+
+// Validate reports what is wrong with r, if anything.
+func (r Record) Validate() error {
+	switch {
+	case r.ID == "":
+		return mgmt.Invalid("record.id", "is required")
+	case r.Kind != KindLog && r.Kind != KindAudit:
+		return mgmt.Invalid("record.kind", "%q is neither %q nor %q", r.Kind, KindLog, KindAudit)
+	case len(r.Attrs) > 0 && !json.Valid(r.Attrs):
+		return mgmt.Invalid("record.attrs", "record %s: not valid JSON", r.ID)
+	}
+	return nil
+}
+
+// NewID returns 16 random bytes in hex: a Record ID.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
+}
