@@ -1,0 +1,232 @@
+package auditlog
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+)
+
+// BreakKind says how a chain is broken.
+type BreakKind string
+
+// The kinds of break Verify reports.
+const (
+	// Modified: the entry at Seq is not the one hashed (its event, or its
+	// hashes, changed); or, at a checkpoint's Seq, the chain was rewritten
+	// consistently after the previous checkpoint and its hash differs
+	// from the signed one.
+	Modified BreakKind = "modified"
+	// Deleted: the entry at Seq is missing (a gap), or the entries after
+	// it were renumbered to close the gap.
+	Deleted BreakKind = "deleted"
+	// Inserted: the entry at Seq does not belong: the next one links to
+	// the one before it.
+	Inserted BreakKind = "inserted"
+	// Reordered: the entry at Seq links to an entry stored after it.
+	Reordered BreakKind = "reordered"
+	// Truncated: the chain ends before a checkpoint's Seq; Seq is the
+	// first entry missing.
+	Truncated BreakKind = "truncated"
+	// BadSignature: the checkpoint at Seq is not signed by the key.
+	BadSignature BreakKind = "bad-signature"
+)
+
+// Break is the first place a chain is broken.
+type Break struct {
+	Kind   BreakKind
+	Seq    uint64
+	Detail string
+}
+
+// String returns e.g. "modified entry at seq 42: its hash is not …".
+func (b Break) String() string {
+	what := "entry"
+	if b.Kind == BadSignature {
+		what = "checkpoint"
+	}
+	return fmt.Sprintf("%s %s at seq %d: %s", b.Kind, what, b.Seq, b.Detail)
+}
+
+// Report is what Verify found.
+type Report struct {
+	Entries     uint64 // entries verified, from seq 1, before the break if any
+	Checkpoints int    // checkpoints whose signature and hash were verified
+	LastHash    Hash   // the chain's hash at seq Entries
+	// Unsigned counts the verified entries after the last checkpoint:
+	// their links are right, but no signature covers them yet.
+	Unsigned uint64
+	Break    *Break // nil when the chain is whole
+}
+
+// OK reports whether the chain is whole.
+func (r Report) OK() bool { return r.Break == nil }
+
+// String sums r up in one line.
+func (r Report) String() string {
+	if r.Break != nil {
+		return fmt.Sprintf("BROKEN: %s (%d entries and %d checkpoints verified before it)", r.Break, r.Entries, r.Checkpoints)
+	}
+	return fmt.Sprintf("ok: %d entries, %d checkpoints, head %s, %d entries after the last checkpoint", r.Entries, r.Checkpoints, r.LastHash, r.Unsigned)
+}
+
+// errStop ends a Scan early.
+var errStop = errors.New("stop")
+
+// classifyWindow is how many records after a break Verify reads to tell
+// what kind of break it is.
+const classifyWindow = 64
+
+// Verify walks the chain that r holds from seq 1 in one pass, streaming
+// (it holds one record at a time, and the checkpoints), and checks: seqs
+// follow one another from 1; each record's PrevHash is its predecessor's
+// Hash and its Hash is ChainHash(PrevHash, Data, Seq); each checkpoint is
+// signed by pub and the chain's hash at its Seq is its Hash; the chain
+// reaches the last checkpoint. It reports the first break, by seq, in
+// Report.Break; the error is for failures to read.
+//
+// A chain's tail after its last checkpoint is protected by its links
+// alone: removing entries there, or rewriting it wholly, is not seen
+// until a checkpoint covers it — nor is the removal of checkpoints with
+// the entries they cover. Report.Unsigned says how long that tail is;
+// keep the latest checkpoint elsewhere too to close that gap.
+func Verify(ctx context.Context, r Reader, pub ed25519.PublicKey) (Report, error) {
+	var rep Report
+	if len(pub) != ed25519.PublicKeySize {
+		return rep, fmt.Errorf("auditlog: verify: the public key has %d bytes, want %d", len(pub), ed25519.PublicKeySize)
+	}
+	cps, err := r.Checkpoints(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("auditlog: verify: %w", err)
+	}
+	var (
+		h      = sha256.New()
+		prev   Hash
+		pprev  Hash // the hash before prev
+		expect uint64 = 1
+		ci     int
+		lastCp uint64
+		at     uint64 // a link broken at this seq, to classify
+	)
+	// checkpoint checks the checkpoints at seq expect, the chain's hash
+	// there being prev.
+	checkpoint := func() bool {
+		for ci < len(cps) && cps[ci].Seq <= expect {
+			c := cps[ci]
+			if !c.Valid(pub) {
+				rep.Break = &Break{Kind: BadSignature, Seq: c.Seq, Detail: "the signature is not the key's"}
+				return false
+			}
+			if c.Seq != expect { // c.Seq 0, or a second checkpoint at one seq
+				rep.Break = &Break{Kind: Modified, Seq: c.Seq, Detail: "a checkpoint at a seq already checked, or at seq 0"}
+				return false
+			}
+			if c.Hash != prev {
+				rep.Break = &Break{Kind: Modified, Seq: c.Seq, Detail: fmt.Sprintf(
+					"the chain's hash here is %s, the checkpoint signed %s: the entries after seq %d were rewritten", prev, c.Hash, lastCp)}
+				return false
+			}
+			lastCp = c.Seq
+			rep.Checkpoints++
+			ci++
+		}
+		return true
+	}
+	err = r.Scan(ctx, 1, func(rec Record) error {
+		if rec.Seq != expect {
+			rep.Break = &Break{Kind: Deleted, Seq: expect, Detail: fmt.Sprintf("missing: the next entry stored is seq %d", rec.Seq)}
+			return errStop
+		}
+		if rec.PrevHash != prev || chainHash(h, prev, rec.Data, rec.Seq) != rec.Hash {
+			at = expect
+			return errStop
+		}
+		pprev, prev = prev, rec.Hash
+		rep.Entries, rep.LastHash = expect, prev
+		if !checkpoint() {
+			return errStop
+		}
+		expect++
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return rep, fmt.Errorf("auditlog: verify: %w", err)
+	}
+	if b := rep.Break; b != nil && b.Kind == Modified && b.Seq == rep.Entries && b.Seq > 1 {
+		// The chain's hash differs at a checkpoint: an entry forged there,
+		// well linked and hashed, shows in the next one's link.
+		err := r.Scan(ctx, b.Seq+1, func(rec Record) error {
+			if rec.Seq == b.Seq+1 && rec.PrevHash == pprev {
+				rep.Break = &Break{Kind: Inserted, Seq: b.Seq, Detail: fmt.Sprintf("seq %d links to seq %d", b.Seq+1, b.Seq-1)}
+			}
+			return errStop
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			return rep, fmt.Errorf("auditlog: verify: %w", err)
+		}
+	}
+	if at != 0 {
+		b, err := classify(ctx, r, at, prev, pprev)
+		if err != nil {
+			return rep, fmt.Errorf("auditlog: verify: %w", err)
+		}
+		rep.Break = &b
+	}
+	if rep.Break == nil && ci < len(cps) {
+		c := cps[ci]
+		if !c.Valid(pub) {
+			rep.Break = &Break{Kind: BadSignature, Seq: c.Seq, Detail: "the signature is not the key's"}
+		} else {
+			rep.Break = &Break{Kind: Truncated, Seq: expect, Detail: fmt.Sprintf("the chain ends at seq %d, a checkpoint was signed at seq %d", expect-1, c.Seq)}
+		}
+	}
+	if rep.Break == nil {
+		rep.Unsigned = rep.Entries - lastCp
+	}
+	return rep, nil
+}
+
+// classify tells the kind of a broken link at seq k, the chain's hash at
+// k-1 being p and at k-2 pp, from the records at k and after.
+func classify(ctx context.Context, r Reader, k uint64, p, pp Hash) (Break, error) {
+	var win []Record
+	err := r.Scan(ctx, k, func(rec Record) error {
+		rec.Data = append([]byte(nil), rec.Data...)
+		win = append(win, rec)
+		if len(win) == classifyWindow {
+			return errStop
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return Break{}, err
+	}
+	cur := win[0]
+	var next *Record
+	if len(win) > 1 && win[1].Seq == k+1 {
+		next = &win[1]
+	}
+	switch {
+	case cur.PrevHash != p && ChainHash(p, cur.Data, k) == cur.Hash:
+		return Break{Kind: Modified, Seq: k, Detail: "its stored previous hash was changed"}, nil
+	case cur.PrevHash != p && k > 1 && cur.PrevHash == pp:
+		// A forged entry at k-1, well linked and hashed: the entry now at k
+		// was at k-1.
+		return Break{Kind: Inserted, Seq: k - 1, Detail: fmt.Sprintf("seq %d links to seq %d", k, k-2)}, nil
+	case cur.PrevHash != p:
+		for _, later := range win[1:] {
+			if later.Hash == cur.PrevHash {
+				return Break{Kind: Reordered, Seq: k, Detail: fmt.Sprintf("it follows the entry stored at seq %d", later.Seq)}, nil
+			}
+		}
+		if next != nil && next.PrevHash == p {
+			return Break{Kind: Inserted, Seq: k, Detail: fmt.Sprintf("seq %d links to seq %d", k+1, k-1)}, nil
+		}
+		return Break{Kind: Deleted, Seq: k, Detail: "it links to an entry that is not stored: entries before it were removed and the rest renumbered"}, nil
+	case next != nil && next.PrevHash == p:
+		return Break{Kind: Inserted, Seq: k, Detail: fmt.Sprintf("seq %d links to seq %d", k+1, k-1)}, nil
+	default:
+		return Break{Kind: Modified, Seq: k, Detail: "its hash is not the hash of its event"}, nil
+	}
+}

@@ -1,0 +1,136 @@
+package auditlog_test
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hms-platform/mgmt/auditlog"
+)
+
+// renumber sets each record's Seq to its place, from 1.
+func renumber(rs []auditlog.Record) {
+	for i := range rs {
+		rs[i].Seq = uint64(i + 1)
+	}
+}
+
+func TestVerifyFindsTheFirstBreak(t *testing.T) {
+	t.Parallel()
+	type tamper = func(rs []auditlog.Record, cps []auditlog.Checkpoint) ([]auditlog.Record, []auditlog.Checkpoint)
+	for _, tc := range []struct {
+		name   string
+		tamper tamper
+		kind   auditlog.BreakKind
+		seq    func(cps []auditlog.Checkpoint) uint64 // nil: 42
+	}{
+		{name: "event modified", kind: auditlog.Modified, tamper: func(rs []auditlog.Record, cps []auditlog.Checkpoint) ([]auditlog.Record, []auditlog.Checkpoint) {
+			rs[41].Data = bytes.Replace(rs[41].Data, []byte("alice"), []byte("mallory"), 1)
+			return rs, cps
+		}},
+		{name: "hash modified", kind: auditlog.Modified, tamper: func(rs []auditlog.Record, cps []auditlog.Checkpoint) ([]auditlog.Record, []auditlog.Checkpoint) {
+			rs[41].Hash[0] ^= 1
+			return rs, cps
+		}},
+		{name: "prev hash modified", kind: auditlog.Modified, tamper: func(rs []auditlog.Record, cps []auditlog.Checkpoint) ([]auditlog.Record, []auditlog.Checkpoint) {
+			rs[41].PrevHash[0] ^= 1
+			return rs, cps
+		}},
+		{name: "deleted", kind: auditlog.Deleted, tamper: func(rs []auditlog.Record, cps []auditlog.Checkpoint) ([]auditlog.Record, []auditlog.Checkpoint) {
+			return slices.Delete(rs, 41, 42), cps
+		}},
+		{name: "deleted and renumbered", kind: auditlog.Deleted, tamper: func(rs []auditlog.Record, cps []auditlog.Checkpoint) ([]auditlog.Record, []auditlog.Checkpoint) {
+			rs = slices.Delete(rs, 41, 42)
+			renumber(rs)
+			return rs, cps
+		}},
+		{name: "inserted", kind: auditlog.Inserted, tamper: func(rs []auditlog.Record, cps []auditlog.Checkpoint) ([]auditlog.Record, []auditlog.Checkpoint) {
+			forged := auditlog.Record{Data: []byte(`{"forged":true}`), PrevHash: rs[40].Hash}
+			rs = slices.Insert(rs, 41, forged)
+			renumber(rs)
+			return rs, cps
+		}},
+		{name: "inserted, well hashed", kind: auditlog.Inserted, tamper: func(rs []auditlog.Record, cps []auditlog.Checkpoint) ([]auditlog.Record, []auditlog.Checkpoint) {
+			forged := auditlog.Record{Data: []byte(`{"forged":true}`), PrevHash: rs[40].Hash}
+			forged.Hash = auditlog.ChainHash(forged.PrevHash, forged.Data, 42)
+			rs = slices.Insert(rs, 41, forged)
+			renumber(rs)
+			return rs, cps
+		}},
+		{name: "reordered", kind: auditlog.Reordered, tamper: func(rs []auditlog.Record, cps []auditlog.Checkpoint) ([]auditlog.Record, []auditlog.Checkpoint) {
+			rs[41], rs[42] = rs[42], rs[41]
+			renumber(rs)
+			return rs, cps
+		}},
+		{name: "reordered far", kind: auditlog.Reordered, tamper: func(rs []auditlog.Record, cps []auditlog.Checkpoint) ([]auditlog.Record, []auditlog.Checkpoint) {
+			rs[41], rs[50] = rs[50], rs[41]
+			renumber(rs)
+			return rs, cps
+		}},
+		{name: "truncated", kind: auditlog.Truncated, seq: func([]auditlog.Checkpoint) uint64 { return 98 },
+			tamper: func(rs []auditlog.Record, cps []auditlog.Checkpoint) ([]auditlog.Record, []auditlog.Checkpoint) {
+				return rs[:97], cps
+			}},
+		{name: "bad signature", kind: auditlog.BadSignature, seq: func(cps []auditlog.Checkpoint) uint64 { return cps[2].Seq },
+			tamper: func(rs []auditlog.Record, cps []auditlog.Checkpoint) ([]auditlog.Record, []auditlog.Checkpoint) {
+				cps[2].Signature[0] ^= 1
+				return rs, cps
+			}},
+		{name: "rewritten after a checkpoint", kind: auditlog.Modified,
+			seq: func(cps []auditlog.Checkpoint) uint64 {
+				for _, c := range cps {
+					if c.Seq >= 42 {
+						return c.Seq
+					}
+				}
+				return 0
+			},
+			tamper: func(rs []auditlog.Record, cps []auditlog.Checkpoint) ([]auditlog.Record, []auditlog.Checkpoint) {
+				rs[41].Data = bytes.Replace(rs[41].Data, []byte("alice"), []byte("mallory"), 1)
+				for i := 41; i < len(rs); i++ {
+					rs[i].PrevHash = rs[i-1].Hash
+					rs[i].Hash = auditlog.ChainHash(rs[i].PrevHash, rs[i].Data, rs[i].Seq)
+				}
+				return rs, cps
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			store, pub := chain(t, 100, 10)
+			cps, err := store.Checkpoints(t.Context())
+			require.NoError(t, err)
+			store.Tamper(tc.tamper)
+			rep, err := auditlog.Verify(t.Context(), store, pub)
+			require.NoError(t, err)
+			require.NotNil(t, rep.Break, rep.String())
+			want := uint64(42)
+			if tc.seq != nil {
+				want = tc.seq(cps)
+			}
+			assert.Equal(t, tc.kind, rep.Break.Kind, rep.String())
+			assert.Equal(t, want, rep.Break.Seq, rep.String())
+		})
+	}
+}
+
+func TestVerifyWrongKey(t *testing.T) {
+	t.Parallel()
+	store, _ := chain(t, 20, 10)
+	other, _ := newKey(t)
+	rep, err := auditlog.Verify(t.Context(), store, other)
+	require.NoError(t, err)
+	require.NotNil(t, rep.Break)
+	assert.Equal(t, auditlog.BadSignature, rep.Break.Kind)
+}
+
+func TestVerifyEmpty(t *testing.T) {
+	t.Parallel()
+	pub, _ := newKey(t)
+	rep, err := auditlog.Verify(t.Context(), &auditlog.Memory{}, pub)
+	require.NoError(t, err)
+	assert.True(t, rep.OK())
+	assert.Equal(t, uint64(0), rep.Entries)
+}
