@@ -30,8 +30,8 @@ func (m *Memory) Append(ctx context.Context, records []Record) error {
 		last = m.records[n-1].Seq
 	}
 	for i, r := range records {
-		if r.Seq <= last || (i > 0 && r.Seq != records[i-1].Seq+1) {
-			return mgmt.Errorf(mgmt.KindConflict, "", "auditlog: memory: append seq %d after seq %d", r.Seq, last)
+		if (i == 0 && r.Seq != last+1) || (i > 0 && r.Seq != records[i-1].Seq+1) {
+			return mgmt.Errorf(mgmt.KindConflict, "", "auditlog: memory: append seq %d: it does not follow seq %d", r.Seq, last)
 		}
 	}
 	for _, r := range records {

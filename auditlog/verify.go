@@ -103,7 +103,7 @@ func Verify(ctx context.Context, r Reader, pub ed25519.PublicKey) (Report, error
 	var (
 		h      = sha256.New()
 		prev   Hash
-		pprev  Hash // the hash before prev
+		pprev  Hash   // the hash before prev
 		expect uint64 = 1
 		ci     int
 		lastCp uint64
