@@ -133,7 +133,7 @@ func Verify(ctx context.Context, r Reader, pub ed25519.PublicKey) (Report, error
 		}
 		return true
 	}
-	err = r.Scan(ctx, 1, func(rec Record) error {
+	step := func(rec Record) error {
 		if rec.Seq != expect {
 			rep.Break = &Break{Kind: Deleted, Seq: expect, Detail: fmt.Sprintf("missing: the next entry stored is seq %d", rec.Seq)}
 			return errStop
@@ -149,7 +149,8 @@ func Verify(ctx context.Context, r Reader, pub ed25519.PublicKey) (Report, error
 		}
 		expect++
 		return nil
-	})
+	}
+	err = scanPipelined(ctx, r, step)
 	if err != nil && !errors.Is(err, errStop) {
 		return rep, fmt.Errorf("auditlog: verify: %w", err)
 	}
@@ -229,4 +230,83 @@ func classify(ctx context.Context, r Reader, k uint64, p, pp Hash) (Break, error
 	default:
 		return Break{Kind: Modified, Seq: k, Detail: "its hash is not the hash of its event"}, nil
 	}
+}
+
+// A batch of records read ahead, their Data in one buffer.
+type batch struct {
+	recs []Record
+	buf  []byte
+}
+
+const (
+	batchLen   = 1024 // records per batch
+	batchAhead = 4    // batches read ahead
+)
+
+// scanPipelined calls step with each record of r from seq 1, in order,
+// until step returns an error; r.Scan runs in a goroutine of its own, a
+// few batches ahead, so that reading and hashing use two cores.
+func scanPipelined(ctx context.Context, r Reader, step func(Record) error) error {
+	full := make(chan *batch, batchAhead)
+	free := make(chan *batch, batchAhead+2)
+	for range batchAhead + 2 {
+		free <- &batch{recs: make([]Record, 0, batchLen), buf: make([]byte, 0, 256*batchLen)}
+	}
+	stop := make(chan struct{})
+	var scanErr error
+	go func() {
+		defer close(full)
+		b := <-free
+		send := func() bool {
+			select {
+			case full <- b:
+			case <-stop:
+				return false
+			}
+			select {
+			case b = <-free:
+			case <-stop:
+				return false
+			}
+			b.recs, b.buf = b.recs[:0], b.buf[:0]
+			return true
+		}
+		scanErr = r.Scan(ctx, 1, func(rec Record) error {
+			if len(b.recs) == batchLen || len(b.buf)+len(rec.Data) > cap(b.buf) && len(b.recs) > 0 {
+				if !send() {
+					return errStop
+				}
+			}
+			start := len(b.buf)
+			b.buf = append(b.buf, rec.Data...)
+			rec.Data = b.buf[start:len(b.buf):len(b.buf)]
+			b.recs = append(b.recs, rec)
+			return nil
+		})
+		if scanErr == nil && len(b.recs) > 0 {
+			select {
+			case full <- b:
+			case <-stop:
+			}
+		}
+	}()
+	var stepErr error
+	for b := range full {
+		if stepErr == nil {
+			for _, rec := range b.recs {
+				if stepErr = step(rec); stepErr != nil {
+					close(stop)
+					break
+				}
+			}
+		}
+		select {
+		case free <- b:
+		default:
+		}
+	}
+	if stepErr != nil {
+		return stepErr
+	}
+	return scanErr
 }
