@@ -25,6 +25,10 @@
 //	l, err := store.Ledger(ledger.DurableOptions{}) // a ledger.Backend, group commit
 //	// or store.LedgerStorage(), the ledger.Storage, for ledger.NewDurable
 //
+// And the audit chain (tables audit_entries and audit_checkpoints):
+//
+//	log, err := auditlog.New(ctx, auditlog.Options{Store: store.Audit(), Key: priv})
+//
 // Open migrates the schema (the SQL files under migrations/, embedded) in
 // one transaction and records each version in the table
 // schema_migrations; opening again applies only what is new, and a
