@@ -6,6 +6,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
+	"runtime"
+	"sort"
+	"sync"
 )
 
 // BreakKind says how a chain is broken.
@@ -92,6 +96,130 @@ const classifyWindow = 64
 // the entries they cover. Report.Unsigned says how long that tail is;
 // keep the latest checkpoint elsewhere too to close that gap.
 func Verify(ctx context.Context, r Reader, pub ed25519.PublicKey) (Report, error) {
+	var mid uint64
+	if last, ok := r.(interface {
+		Last(context.Context) (Record, bool, error)
+	}); ok && runtime.GOMAXPROCS(0) >= 2 {
+		head, ok, err := last.Last(ctx)
+		if err != nil {
+			return Report{}, fmt.Errorf("auditlog: verify: %w", err)
+		}
+		if ok && head.Seq >= splitMin {
+			mid = head.Seq / 2
+		}
+	}
+	return verify(ctx, r, pub, mid)
+}
+
+// splitMin is the length from which Verify reads the chain's two halves
+// at once, when r can say how long it is (a Store) and there are two
+// cores.
+const splitMin = 100_000
+
+// walker verifies a stretch of the chain, from seq expect up to end (0:
+// to the end), record by record.
+type walker struct {
+	pub    ed25519.PublicKey
+	cps    []Checkpoint // those of the stretch, in seq order
+	h      hash.Hash
+	expect uint64
+	end    uint64
+	// claim: the stretch starts past seq 1 and takes its first record's
+	// PrevHash as given; the caller checks it against the stretch before.
+	claim     bool
+	firstPrev Hash
+
+	prev, pprev Hash // the chain's hash at expect-1 and expect-2
+	ci          int
+	lastCp      uint64
+	entries     uint64 // verified
+	checked     int    // checkpoints verified
+	brk         *Break
+	at          uint64 // a link broken at this seq, to classify
+}
+
+func (w *walker) step(rec Record) error {
+	if w.end != 0 && rec.Seq > w.end {
+		if w.expect <= w.end {
+			w.brk = &Break{Kind: Deleted, Seq: w.expect, Detail: fmt.Sprintf("missing: the next entry stored is seq %d", rec.Seq)}
+		}
+		return errStop
+	}
+	if rec.Seq != w.expect {
+		w.brk = &Break{Kind: Deleted, Seq: w.expect, Detail: fmt.Sprintf("missing: the next entry stored is seq %d", rec.Seq)}
+		return errStop
+	}
+	if w.claim && w.entries == 0 {
+		w.prev, w.firstPrev = rec.PrevHash, rec.PrevHash
+	}
+	if rec.PrevHash != w.prev || chainHash(w.h, w.prev, rec.Data, rec.Seq) != rec.Hash {
+		w.at = w.expect
+		return errStop
+	}
+	w.pprev, w.prev = w.prev, rec.Hash
+	w.entries++
+	if !w.checkpoint() {
+		return errStop
+	}
+	w.expect++
+	return nil
+}
+
+// checkpoint checks the checkpoints at seq expect, the chain's hash there
+// being prev.
+func (w *walker) checkpoint() bool {
+	for w.ci < len(w.cps) && w.cps[w.ci].Seq <= w.expect {
+		c := w.cps[w.ci]
+		if !c.Valid(w.pub) {
+			w.brk = &Break{Kind: BadSignature, Seq: c.Seq, Detail: "the signature is not the key's"}
+			return false
+		}
+		if c.Seq != w.expect { // c.Seq 0, or a second checkpoint at one seq
+			w.brk = &Break{Kind: Modified, Seq: c.Seq, Detail: "a checkpoint at a seq already checked, or at seq 0"}
+			return false
+		}
+		if c.Hash != w.prev {
+			w.brk = &Break{Kind: Modified, Seq: c.Seq, Detail: fmt.Sprintf(
+				"the chain's hash here is %s, the checkpoint signed %s: the entries after seq %d were rewritten", w.prev, c.Hash, w.lastCp)}
+			w.at = 0
+			return false
+		}
+		w.lastCp = c.Seq
+		w.checked++
+		w.ci++
+	}
+	return true
+}
+
+// finish classifies w's break, if any; p and pp are the chain's hashes
+// at the break's seq -1 and -2.
+func (w *walker) finish(ctx context.Context, r Reader, p, pp Hash) error {
+	if b := w.brk; b != nil && b.Kind == Modified && b.Seq == w.expect && b.Seq > 1 && w.entries > 0 {
+		// The chain's hash differs at a checkpoint: an entry forged there,
+		// well linked and hashed, shows in the next one's link.
+		err := r.Scan(ctx, b.Seq+1, func(rec Record) error {
+			if rec.Seq == b.Seq+1 && rec.PrevHash == pp {
+				w.brk = &Break{Kind: Inserted, Seq: b.Seq, Detail: fmt.Sprintf("seq %d links to seq %d", b.Seq+1, b.Seq-1)}
+			}
+			return errStop
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			return err
+		}
+	}
+	if w.at != 0 {
+		b, err := classify(ctx, r, w.at, p, pp)
+		if err != nil {
+			return err
+		}
+		w.brk = &b
+	}
+	return nil
+}
+
+// verify is Verify, reading the halves up to mid and after it at once
+// when mid > 0.
+func verify(ctx context.Context, r Reader, pub ed25519.PublicKey, mid uint64) (Report, error) {
 	var rep Report
 	if len(pub) != ed25519.PublicKeySize {
 		return rep, fmt.Errorf("auditlog: verify: the public key has %d bytes, want %d", len(pub), ed25519.PublicKeySize)
@@ -100,89 +228,85 @@ func Verify(ctx context.Context, r Reader, pub ed25519.PublicKey) (Report, error
 	if err != nil {
 		return rep, fmt.Errorf("auditlog: verify: %w", err)
 	}
-	var (
-		h      = sha256.New()
-		prev   Hash
-		pprev  Hash   // the hash before prev
-		expect uint64 = 1
-		ci     int
-		lastCp uint64
-		at     uint64 // a link broken at this seq, to classify
-	)
-	// checkpoint checks the checkpoints at seq expect, the chain's hash
-	// there being prev.
-	checkpoint := func() bool {
-		for ci < len(cps) && cps[ci].Seq <= expect {
-			c := cps[ci]
-			if !c.Valid(pub) {
-				rep.Break = &Break{Kind: BadSignature, Seq: c.Seq, Detail: "the signature is not the key's"}
-				return false
+	fail := func(err error) (Report, error) { return rep, fmt.Errorf("auditlog: verify: %w", err) }
+	a := &walker{pub: pub, cps: cps, h: sha256.New(), expect: 1}
+	var b *walker
+	if mid == 0 {
+		if err := scanPipelined(ctx, r, 1, a.step); err != nil && !errors.Is(err, errStop) {
+			return fail(err)
+		}
+	} else {
+		k := sort.Search(len(cps), func(i int) bool { return cps[i].Seq > mid })
+		a.cps, a.end = cps[:k], mid
+		b = &walker{pub: pub, cps: cps[k:], h: sha256.New(), expect: mid + 1, claim: true}
+		if k > 0 {
+			b.lastCp = cps[k-1].Seq // a checks it
+		}
+		var wg sync.WaitGroup
+		var errB error
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errB = r.Scan(ctx, mid+1, b.step)
+		}()
+		errA := r.Scan(ctx, 1, a.step)
+		wg.Wait()
+		for _, err := range []error{errA, errB} {
+			if err != nil && !errors.Is(err, errStop) {
+				return fail(err)
 			}
-			if c.Seq != expect { // c.Seq 0, or a second checkpoint at one seq
-				rep.Break = &Break{Kind: Modified, Seq: c.Seq, Detail: "a checkpoint at a seq already checked, or at seq 0"}
-				return false
+		}
+	}
+	rest := a.cps[a.ci:] // checkpoints not reached
+	last := a
+	switch {
+	case a.brk != nil || a.at != 0:
+		if err := a.finish(ctx, r, a.prev, a.pprev); err != nil {
+			return fail(err)
+		}
+	case b != nil && a.expect == mid+1: // a reached mid: the halves meet
+		last = b
+		rest = b.cps[b.ci:]
+		switch {
+		case b.entries > 0 && b.firstPrev != a.prev, b.at == mid+1:
+			b.brk, b.at = nil, mid+1
+			if err := b.finish(ctx, r, a.prev, a.pprev); err != nil {
+				return fail(err)
 			}
-			if c.Hash != prev {
-				rep.Break = &Break{Kind: Modified, Seq: c.Seq, Detail: fmt.Sprintf(
-					"the chain's hash here is %s, the checkpoint signed %s: the entries after seq %d were rewritten", prev, c.Hash, lastCp)}
-				return false
+		case b.at == mid+2 || (b.brk != nil && b.brk.Seq == mid+1 && b.entries == 1):
+			if err := b.finish(ctx, r, b.prev, a.prev); err != nil {
+				return fail(err)
 			}
-			lastCp = c.Seq
-			rep.Checkpoints++
-			ci++
-		}
-		return true
-	}
-	step := func(rec Record) error {
-		if rec.Seq != expect {
-			rep.Break = &Break{Kind: Deleted, Seq: expect, Detail: fmt.Sprintf("missing: the next entry stored is seq %d", rec.Seq)}
-			return errStop
-		}
-		if rec.PrevHash != prev || chainHash(h, prev, rec.Data, rec.Seq) != rec.Hash {
-			at = expect
-			return errStop
-		}
-		pprev, prev = prev, rec.Hash
-		rep.Entries, rep.LastHash = expect, prev
-		if !checkpoint() {
-			return errStop
-		}
-		expect++
-		return nil
-	}
-	err = scanPipelined(ctx, r, step)
-	if err != nil && !errors.Is(err, errStop) {
-		return rep, fmt.Errorf("auditlog: verify: %w", err)
-	}
-	if b := rep.Break; b != nil && b.Kind == Modified && b.Seq == rep.Entries && b.Seq > 1 {
-		// The chain's hash differs at a checkpoint: an entry forged there,
-		// well linked and hashed, shows in the next one's link.
-		err := r.Scan(ctx, b.Seq+1, func(rec Record) error {
-			if rec.Seq == b.Seq+1 && rec.PrevHash == pprev {
-				rep.Break = &Break{Kind: Inserted, Seq: b.Seq, Detail: fmt.Sprintf("seq %d links to seq %d", b.Seq+1, b.Seq-1)}
+		default:
+			if err := b.finish(ctx, r, b.prev, b.pprev); err != nil {
+				return fail(err)
 			}
-			return errStop
-		})
-		if err != nil && !errors.Is(err, errStop) {
-			return rep, fmt.Errorf("auditlog: verify: %w", err)
+		}
+	case b != nil: // the chain ended before mid
+		rest = append(append([]Checkpoint(nil), rest...), b.cps...)
+	}
+	rep.Entries, rep.Checkpoints, rep.LastHash, rep.Break = a.entries, a.checked, a.prev, a.brk
+	if last == b {
+		rep.Entries += b.entries
+		rep.Checkpoints += b.checked
+		rep.Break = b.brk
+		if b.entries > 0 {
+			rep.LastHash = b.prev
 		}
 	}
-	if at != 0 {
-		b, err := classify(ctx, r, at, prev, pprev)
-		if err != nil {
-			return rep, fmt.Errorf("auditlog: verify: %w", err)
-		}
-		rep.Break = &b
-	}
-	if rep.Break == nil && ci < len(cps) {
-		c := cps[ci]
+	if rep.Break == nil && len(rest) > 0 {
+		c := rest[0]
 		if !c.Valid(pub) {
 			rep.Break = &Break{Kind: BadSignature, Seq: c.Seq, Detail: "the signature is not the key's"}
 		} else {
-			rep.Break = &Break{Kind: Truncated, Seq: expect, Detail: fmt.Sprintf("the chain ends at seq %d, a checkpoint was signed at seq %d", expect-1, c.Seq)}
+			rep.Break = &Break{Kind: Truncated, Seq: rep.Entries + 1, Detail: fmt.Sprintf("the chain ends at seq %d, a checkpoint was signed at seq %d", rep.Entries, c.Seq)}
 		}
 	}
 	if rep.Break == nil {
+		lastCp := a.lastCp
+		if last == b && b.lastCp > 0 {
+			lastCp = b.lastCp
+		}
 		rep.Unsigned = rep.Entries - lastCp
 	}
 	return rep, nil
@@ -246,7 +370,7 @@ const (
 // scanPipelined calls step with each record of r from seq 1, in order,
 // until step returns an error; r.Scan runs in a goroutine of its own, a
 // few batches ahead, so that reading and hashing use two cores.
-func scanPipelined(ctx context.Context, r Reader, step func(Record) error) error {
+func scanPipelined(ctx context.Context, r Reader, from uint64, step func(Record) error) error {
 	full := make(chan *batch, batchAhead)
 	free := make(chan *batch, batchAhead+2)
 	for range batchAhead + 2 {
@@ -271,7 +395,7 @@ func scanPipelined(ctx context.Context, r Reader, step func(Record) error) error
 			b.recs, b.buf = b.recs[:0], b.buf[:0]
 			return true
 		}
-		scanErr = r.Scan(ctx, 1, func(rec Record) error {
+		scanErr = r.Scan(ctx, from, func(rec Record) error {
 			if len(b.recs) == batchLen || len(b.buf)+len(rec.Data) > cap(b.buf) && len(b.recs) > 0 {
 				if !send() {
 					return errStop

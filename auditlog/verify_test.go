@@ -103,15 +103,24 @@ func TestVerifyFindsTheFirstBreak(t *testing.T) {
 			cps, err := store.Checkpoints(t.Context())
 			require.NoError(t, err)
 			store.Tamper(tc.tamper)
-			rep, err := auditlog.Verify(t.Context(), store, pub)
-			require.NoError(t, err)
-			require.NotNil(t, rep.Break, rep.String())
 			want := uint64(42)
 			if tc.seq != nil {
 				want = tc.seq(cps)
 			}
+			rep, err := auditlog.Verify(t.Context(), store, pub)
+			require.NoError(t, err)
+			require.NotNil(t, rep.Break, rep.String())
 			assert.Equal(t, tc.kind, rep.Break.Kind, rep.String())
 			assert.Equal(t, want, rep.Break.Seq, rep.String())
+			// The same, the halves read at once, meeting around the break.
+			for _, mid := range []uint64{1, 40, 41, 42, 43, 44, 50, 96, 97, 98, 99} {
+				split, err := auditlog.VerifySplit(t.Context(), store, pub, mid)
+				require.NoError(t, err)
+				require.NotNil(t, split.Break, "mid %d: %s", mid, split)
+				assert.Equal(t, *rep.Break, *split.Break, "mid %d", mid)
+				assert.Equal(t, rep.Entries, split.Entries, "mid %d", mid)
+				assert.Equal(t, rep.Checkpoints, split.Checkpoints, "mid %d", mid)
+			}
 		})
 	}
 }
@@ -133,4 +142,17 @@ func TestVerifyEmpty(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, rep.OK())
 	assert.Equal(t, uint64(0), rep.Entries)
+}
+
+func TestVerifySplitWhole(t *testing.T) {
+	t.Parallel()
+	store, pub := chain(t, 100, 10)
+	want, err := auditlog.Verify(t.Context(), store, pub)
+	require.NoError(t, err)
+	require.True(t, want.OK())
+	for _, mid := range []uint64{1, 2, 50, 99, 100, 150} {
+		got, err := auditlog.VerifySplit(t.Context(), store, pub, mid)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "mid %d", mid)
+	}
 }
