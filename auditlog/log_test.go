@@ -266,3 +266,35 @@ func TestLogRetries(t *testing.T) {
 	assert.True(t, rep.OK())
 	assert.Equal(t, uint64(1), rep.Entries)
 }
+
+// hungStore never completes an Append: it waits for the end of its
+// context.
+type hungStore struct {
+	auditlog.Memory
+	entered chan struct{}
+	once    sync.Once
+}
+
+func (s *hungStore) Append(ctx context.Context, _ []auditlog.Record) error {
+	s.once.Do(func() { close(s.entered) })
+	<-ctx.Done()
+	return mgmt.Unavailable("hung: %w", ctx.Err())
+}
+
+func TestLogCloseGivesUp(t *testing.T) {
+	t.Parallel()
+	_, priv := newKey(t)
+	store := &hungStore{entered: make(chan struct{})}
+	l, err := auditlog.New(t.Context(), auditlog.Options{Store: store, Key: priv, Logger: quiet})
+	require.NoError(t, err)
+	l.Audit(t.Context(), mgmt.AuditEvent{Actor: "a"})
+	<-store.entered
+	l.Audit(t.Context(), mgmt.AuditEvent{Actor: "b"}) // buffered behind it
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	err = l.Close(ctx)
+	require.Error(t, err)
+	assert.Equal(t, mgmt.KindUnavailable, mgmt.KindOf(err))
+	assert.Equal(t, uint64(2), l.Lost())
+	assert.Equal(t, uint64(0), l.Stored())
+}
