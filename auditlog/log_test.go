@@ -298,3 +298,31 @@ func TestLogCloseGivesUp(t *testing.T) {
 	assert.Equal(t, uint64(2), l.Lost())
 	assert.Equal(t, uint64(0), l.Stored())
 }
+
+// Two Logs sharing one store (two processes on one database) keep one
+// chain: an Append that loses the race is chained again after the new
+// head.
+func TestLogsShareAStore(t *testing.T) {
+	t.Parallel()
+	pub, priv := newKey(t)
+	store := &auditlog.Memory{}
+	var wg sync.WaitGroup
+	for w := range 2 {
+		l, err := auditlog.New(t.Context(), auditlog.Options{Store: store, Key: priv, CheckpointEvery: 25, MaxBatch: 5, Logger: quiet})
+		require.NoError(t, err)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 500 {
+				l.Audit(t.Context(), mgmt.AuditEvent{Actor: fmt.Sprint(w), Resource: fmt.Sprint(i)})
+			}
+			assert.NoError(t, l.Close(t.Context()))
+			assert.Equal(t, uint64(500), l.Stored())
+		}()
+	}
+	wg.Wait()
+	rep, err := auditlog.Verify(t.Context(), store, pub)
+	require.NoError(t, err)
+	require.True(t, rep.OK(), rep.String())
+	assert.Equal(t, uint64(1000), rep.Entries)
+}
