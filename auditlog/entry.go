@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"hash"
 	"time"
 
 	mgmt "github.com/hms-platform/mgmt"
@@ -47,21 +46,19 @@ func (r Record) Entry() (Entry, error) {
 
 // ChainHash returns SHA-256(prev || data || uint64be(seq)).
 func ChainHash(prev Hash, data []byte, seq uint64) Hash {
-	h := sha256.New()
-	return chainHash(h, prev, data, seq)
+	var buf []byte
+	return chainHash(&buf, prev, data, seq)
 }
 
-// chainHash is ChainHash reusing h.
-func chainHash(h hash.Hash, prev Hash, data []byte, seq uint64) Hash {
-	h.Reset()
-	h.Write(prev[:])
-	h.Write(data)
-	var s [8]byte
-	binary.BigEndian.PutUint64(s[:], seq)
-	h.Write(s[:])
-	var out Hash
-	h.Sum(out[:0])
-	return out
+// chainHash is ChainHash, the hashed bytes laid out in *buf (grown as
+// needed, kept for the next call): one copy and no allocation, where a
+// hash.Hash's Write and Sum would allocate on every call.
+func chainHash(buf *[]byte, prev Hash, data []byte, seq uint64) Hash {
+	b := append((*buf)[:0], prev[:]...)
+	b = append(b, data...)
+	b = binary.BigEndian.AppendUint64(b, seq)
+	*buf = b
+	return sha256.Sum256(b)
 }
 
 // Checkpoint is a signed statement that the chain's hash at Seq is Hash.

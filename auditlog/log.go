@@ -3,7 +3,6 @@ package auditlog
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -330,7 +329,7 @@ func (l *Log) write(batch [][]byte) {
 	if len(batch) == 0 {
 		return
 	}
-	h := sha256.New()
+	var h []byte
 	recs := make([]Record, len(batch))
 	wait := 50 * time.Millisecond
 	for {
@@ -338,7 +337,7 @@ func (l *Log) write(batch [][]byte) {
 		for i, b := range batch {
 			seq := l.seq + uint64(i) + 1
 			recs[i] = Record{Seq: seq, Data: b, PrevHash: prev}
-			recs[i].Hash = chainHash(h, prev, b, seq)
+			recs[i].Hash = chainHash(&h, prev, b, seq)
 			prev = recs[i].Hash
 		}
 		err := l.opts.Store.Append(l.ctx, recs)

@@ -3,10 +3,8 @@ package auditlog
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"runtime"
 	"sort"
 	"sync"
@@ -121,7 +119,7 @@ const splitMin = 100_000
 type walker struct {
 	pub    ed25519.PublicKey
 	cps    []Checkpoint // those of the stretch, in seq order
-	h      hash.Hash
+	buf    []byte       // chainHash's
 	expect uint64
 	end    uint64
 	// claim: the stretch starts past seq 1 and takes its first record's
@@ -152,7 +150,7 @@ func (w *walker) step(rec Record) error {
 	if w.claim && w.entries == 0 {
 		w.prev, w.firstPrev = rec.PrevHash, rec.PrevHash
 	}
-	if rec.PrevHash != w.prev || chainHash(w.h, w.prev, rec.Data, rec.Seq) != rec.Hash {
+	if rec.PrevHash != w.prev || chainHash(&w.buf, w.prev, rec.Data, rec.Seq) != rec.Hash {
 		w.at = w.expect
 		return errStop
 	}
@@ -229,7 +227,7 @@ func verify(ctx context.Context, r Reader, pub ed25519.PublicKey, mid uint64) (R
 		return rep, fmt.Errorf("auditlog: verify: %w", err)
 	}
 	fail := func(err error) (Report, error) { return rep, fmt.Errorf("auditlog: verify: %w", err) }
-	a := &walker{pub: pub, cps: cps, h: sha256.New(), expect: 1}
+	a := &walker{pub: pub, cps: cps, expect: 1}
 	var b *walker
 	if mid == 0 {
 		if err := scanPipelined(ctx, r, 1, a.step); err != nil && !errors.Is(err, errStop) {
@@ -238,7 +236,7 @@ func verify(ctx context.Context, r Reader, pub ed25519.PublicKey, mid uint64) (R
 	} else {
 		k := sort.Search(len(cps), func(i int) bool { return cps[i].Seq > mid })
 		a.cps, a.end = cps[:k], mid
-		b = &walker{pub: pub, cps: cps[k:], h: sha256.New(), expect: mid + 1, claim: true}
+		b = &walker{pub: pub, cps: cps[k:], expect: mid + 1, claim: true}
 		if k > 0 {
 			b.lastCp = cps[k-1].Seq // a checks it
 		}
