@@ -325,6 +325,9 @@ func classify(ctx context.Context, r Reader, k uint64, p, pp Hash) (Break, error
 	if err != nil && !errors.Is(err, errStop) {
 		return Break{}, err
 	}
+	if len(win) == 0 || win[0].Seq != k { // changed since the first read
+		return Break{Kind: Deleted, Seq: k, Detail: "missing on a second read: the store is changing under the verification"}, nil
+	}
 	cur := win[0]
 	var next *Record
 	if len(win) > 1 && win[1].Seq == k+1 {

@@ -156,3 +156,56 @@ func TestVerifySplitWhole(t *testing.T) {
 		assert.Equal(t, want, got, "mid %d", mid)
 	}
 }
+
+// FuzzVerifyTamper: any change to one stored byte of a fully signed chain
+// (an entry's event or hashes, or a checkpoint), or any removal or swap of
+// entries, is a break.
+func FuzzVerifyTamper(f *testing.F) {
+	f.Add(uint8(0), uint8(41), uint16(3), uint8(1))
+	f.Add(uint8(1), uint8(0), uint16(0), uint8(0x80))
+	f.Add(uint8(4), uint8(10), uint16(20), uint8(0))
+	f.Add(uint8(5), uint8(99), uint16(0), uint8(0))
+	f.Fuzz(func(t *testing.T, what, idx uint8, off uint16, x uint8) {
+		store, pub := chain(t, 100, 10)
+		changed := true
+		store.Tamper(func(rs []auditlog.Record, cps []auditlog.Checkpoint) ([]auditlog.Record, []auditlog.Checkpoint) {
+			i := int(idx) % len(rs)
+			if x == 0 {
+				x = 1
+			}
+			switch what % 7 {
+			case 0:
+				rs[i].Data[int(off)%len(rs[i].Data)] ^= x
+			case 1:
+				rs[i].Hash[int(off)%len(rs[i].Hash)] ^= x
+			case 2:
+				rs[i].PrevHash[int(off)%len(rs[i].PrevHash)] ^= x
+			case 3:
+				c := &cps[int(idx)%len(cps)]
+				c.Signature[int(off)%len(c.Signature)] ^= x
+			case 4:
+				j := int(off) % len(rs)
+				if i == j {
+					changed = false
+				}
+				rs[i], rs[j] = rs[j], rs[i]
+				renumber(rs)
+			case 5:
+				rs = slices.Delete(rs, i, i+1)
+			case 6:
+				rs = slices.Delete(rs, i, i+1)
+				renumber(rs)
+			}
+			return rs, cps
+		})
+		for _, mid := range []uint64{0, 50} {
+			rep, err := auditlog.VerifySplit(t.Context(), store, pub, mid)
+			require.NoError(t, err)
+			if changed {
+				require.NotNil(t, rep.Break, "mid %d: %s", mid, rep)
+			} else {
+				require.True(t, rep.OK(), rep.String())
+			}
+		}
+	})
+}
