@@ -4,6 +4,7 @@
 //
 //	go run ./examples/hms-audit keygen -out audit.key
 //	go run ./examples/hms-audit verify -db /var/lib/hms/sys.db -pubkey audit.key.pub
+//	go run ./examples/hms-audit verify -postgres "$MGMT_POSTGRES_DSN" -pubkey audit.key.pub
 //
 // keygen writes an Ed25519 key pair: FILE, the private key, PEM of type
 // "PRIVATE KEY" holding PKCS #8 (mode 0600), and FILE.pub, the public key,
@@ -16,8 +17,8 @@
 // exit status 1, kind one of modified, deleted, inserted, reordered,
 // truncated, bad-signature (a checkpoint). Exit status 2: the command
 // could not check (usage, a missing file, a read error). It opens the
-// database as the hosts do (sqlite.Open, which brings an older schema up
-// to date) and only reads the audit tables.
+// database as the hosts do (sqlite.Open or postgres.Open, which bring an
+// older schema up to date) and only reads the audit tables.
 package main
 
 import (
@@ -35,6 +36,7 @@ import (
 	"os/signal"
 
 	"github.com/hms-platform/mgmt/auditlog"
+	"github.com/hms-platform/mgmt/backends/postgres"
 	"github.com/hms-platform/mgmt/backends/sqlite"
 )
 
@@ -48,6 +50,7 @@ func main() {
 const usage = `usage:
   hms-audit keygen -out FILE                 write an Ed25519 key pair: FILE and FILE.pub (PEM)
   hms-audit verify -db PATH -pubkey FILE     verify the audit chain in a SQLite database
+  hms-audit verify -postgres DSN -pubkey FILE            … or in a PostgreSQL database
 `
 
 // run runs the command of args and returns the exit status: 0 ok, 1 a
@@ -77,16 +80,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	case "verify":
 		db := fs.String("db", "", "the SQLite database file")
+		dsn := fs.String("postgres", "", "the PostgreSQL database (a DSN), instead of -db")
 		pubkey := fs.String("pubkey", "", "the public key (PEM, PKIX), from keygen")
 		if fs.Parse(args[1:]) != nil {
 			return 2
 		}
-		if *db == "" || *pubkey == "" || fs.NArg() > 0 {
+		if (*db == "") == (*dsn == "") || *pubkey == "" || fs.NArg() > 0 {
 			fmt.Fprint(stderr, usage)
 			return 2
 		}
 		var rep auditlog.Report
-		rep, err = verify(ctx, *db, *pubkey)
+		rep, err = verify(ctx, *db, *dsn, *pubkey)
 		if err == nil {
 			fmt.Fprintln(stdout, rep)
 			if !rep.OK() {
@@ -193,10 +197,18 @@ func readPEM(name, typ string) ([]byte, error) {
 	return blk.Bytes, nil
 }
 
-func verify(ctx context.Context, db, pubFile string) (auditlog.Report, error) {
+func verify(ctx context.Context, db, dsn, pubFile string) (auditlog.Report, error) {
 	pub, err := readPublicKey(pubFile)
 	if err != nil {
 		return auditlog.Report{}, err
+	}
+	if dsn != "" {
+		s, err := postgres.Open(ctx, postgres.Options{DSN: dsn})
+		if err != nil {
+			return auditlog.Report{}, err
+		}
+		defer s.Close()
+		return auditlog.Verify(ctx, s.Audit(), pub)
 	}
 	// Open would create a missing file, and an empty chain verifies.
 	if st, err := os.Stat(db); err != nil {

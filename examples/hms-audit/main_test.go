@@ -110,7 +110,7 @@ func TestUsage(t *testing.T) {
 	dir := t.TempDir()
 	key := filepath.Join(dir, "k")
 	for _, args := range [][]string{
-		nil, {"nope"}, {"keygen"}, {"verify", "-db", "x"},
+		nil, {"nope"}, {"keygen"}, {"verify", "-db", "x"}, {"verify", "-db", "x", "-postgres", "y", "-pubkey", "z"},
 		{"verify", "-db", filepath.Join(dir, "missing.db"), "-pubkey", key + ".pub"},
 	} {
 		var out, errOut bytes.Buffer
