@@ -93,6 +93,11 @@ const classifyWindow = 64
 // until a checkpoint covers it — nor is the removal of checkpoints with
 // the entries they cover. Report.Unsigned says how long that tail is;
 // keep the latest checkpoint elsewhere too to close that gap.
+//
+// When r is a Store (it has Last), the chain has 100,000 entries or more
+// and there are two cores, Verify reads its two halves at once, each
+// with its own Scan, and checks that they meet; otherwise it reads the
+// chain in one Scan, a goroutine reading ahead of the one hashing.
 func Verify(ctx context.Context, r Reader, pub ed25519.PublicKey) (Report, error) {
 	var mid uint64
 	if last, ok := r.(interface {

@@ -38,8 +38,9 @@
 //
 // The database is in WAL mode with synchronous=FULL: once AddSpend,
 // PutCap, DeleteCap, MarkAlert, a PatchStore's Create, Update or
-// SetCursor, or a ledger's CreateAccounts or CreateTransfers returns, the
-// change survives a crash or a power cut. Each AddSpend is one
+// SetCursor, a ledger's CreateAccounts or CreateTransfers, or an
+// AuditStore's Append or AddCheckpoint returns, the change survives a
+// crash or a power cut. Each AddSpend is one
 // transaction, its records inserted by multi-row statements, so a batch is
 // stored whole or not at all.
 //
