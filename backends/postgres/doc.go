@@ -5,7 +5,8 @@
 // expiries by the server's clock (clock_timestamp()), not the hosts'.
 // LedgerStorage (Store.LedgerStorage) is a ledger.Storage, and Store.Ledger
 // the ledger over it: a ledger.Durable, whose group commit gathers
-// concurrent callers' batches into one transaction.
+// concurrent callers' batches into one transaction. AuditStore
+// (Store.Audit) is the audit chain's auditlog.Store.
 //
 //	store, err := postgres.Open(ctx, postgres.Options{DSN: os.Getenv("MGMT_POSTGRES_DSN")})
 //	if err != nil {
@@ -54,6 +55,11 @@
 //	                  (credit, ts), the same for Pending transfers only,
 //	                  expires_at of the pending ones, and pending_id
 //	ledger_meta       one row: last, the latest timestamp (NULL: empty)
+//
+//	audit_entries      seq bigint PK (> 0), event text (auditlog.Canonical),
+//	                   prev_hash, hash bytea (SHA-256)
+//	audit_checkpoints  seq bigint PK, hash bytea, at_ns bigint, signature
+//	                   bytea (Ed25519)
 //
 // The ledger's uint64s (IDs, user_data) are bigints holding v - 2^63, so
 // that bigint order is uint64 order (ListAccounts pages by the primary

@@ -25,6 +25,10 @@
 //	l, err := store.Ledger(ledger.DurableOptions{}) // a ledger.Backend, group commit
 //	// or store.LedgerStorage(), the ledger.Storage, for ledger.NewDurable
 //
+// And the audit chain (tables audit_entries and audit_checkpoints):
+//
+//	log, err := auditlog.New(ctx, auditlog.Options{Store: store.Audit(), Key: priv})
+//
 // Open migrates the schema (the SQL files under migrations/, embedded) in
 // one transaction and records each version in the table
 // schema_migrations; opening again applies only what is new, and a
@@ -34,8 +38,9 @@
 //
 // The database is in WAL mode with synchronous=FULL: once AddSpend,
 // PutCap, DeleteCap, MarkAlert, a PatchStore's Create, Update or
-// SetCursor, or a ledger's CreateAccounts or CreateTransfers returns, the
-// change survives a crash or a power cut. Each AddSpend is one
+// SetCursor, a ledger's CreateAccounts or CreateTransfers, or an
+// AuditStore's Append or AddCheckpoint returns, the change survives a
+// crash or a power cut. Each AddSpend is one
 // transaction, its records inserted by multi-row statements, so a batch is
 // stored whole or not at all.
 //

@@ -59,6 +59,7 @@ type Store struct {
 	patchStmts map[string]*sql.Stmt        // writeQueries, prepared on w
 
 	ledgerW, ledgerR stmtCache // the ledger's statements, prepared on first use on w and r
+	auditW, auditR   stmtCache // the audit chain's, likewise
 
 	closeOnce sync.Once
 	closeErr  error
@@ -117,6 +118,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.r.SetConnMaxIdleTime(time.Minute)
 	}
 	s.ledgerW.db, s.ledgerR.db = s.w, s.r
+	s.auditW.db, s.auditR.db = s.w, s.r
 
 	for _, p := range []struct {
 		stmt  **sql.Stmt
@@ -198,6 +200,8 @@ func (s *Store) Close() error {
 		}
 		errs = append(errs, s.ledgerW.close()...)
 		errs = append(errs, s.ledgerR.close()...)
+		errs = append(errs, s.auditW.close()...)
+		errs = append(errs, s.auditR.close()...)
 		for _, st := range stmts {
 			if st != nil {
 				errs = append(errs, st.Close())

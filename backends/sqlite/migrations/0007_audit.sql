@@ -1,0 +1,24 @@
+-- 0007: the audit chain (auditlog.Store) — its entries and its signed
+-- checkpoints.
+
+-- One row per entry, seq from 1 with no gap. event is the canonical
+-- encoding of the event (auditlog.Canonical: one line of JSON, keys
+-- sorted); prev_hash and hash are the 32-byte SHA-256 chain hashes.
+-- Nothing here is ever updated or deleted: auditlog.Verify finds it if
+-- anything is.
+CREATE TABLE audit_entries (
+    seq       INTEGER PRIMARY KEY,
+    event     TEXT NOT NULL,
+    prev_hash BLOB NOT NULL,
+    hash      BLOB NOT NULL
+) STRICT;
+
+-- One row per checkpoint: the chain's hash at seq, when it was signed
+-- (Unix nanoseconds) and the Ed25519 signature of
+-- auditlog.CheckpointMessage(seq, hash, at).
+CREATE TABLE audit_checkpoints (
+    seq       INTEGER PRIMARY KEY,
+    hash      BLOB NOT NULL,
+    at_ns     INTEGER NOT NULL,
+    signature BLOB NOT NULL
+) STRICT;
