@@ -12,7 +12,7 @@ import (
 )
 
 // AuditStore is the auditlog.Store of the audit chain kept in a Store's
-// database (tables audit_entries and audit_checkpoints, migration 0007):
+// database (tables audit_entries and audit_checkpoints, migration 0006):
 // each Append is one transaction (its rows sent with COPY), durable when
 // it returns. Several processes may share it: an Append whose seqs
 // another writer took fails with kind conflict, and the auditlog.Log
