@@ -59,7 +59,7 @@ type DurableOptions struct {
 	MaxGroup int
 	// OnGroup, when not nil, is called after every group's transaction
 	// with the group's events (accounts and transfers), how long the
-	// transaction took (wall time) and its error (nil: committed). It runs
+	// transaction took on Clock and its error (nil: committed). It runs
 	// on the committing goroutine before the group's callers return: keep
 	// it short (a metrics observer, say).
 	OnGroup func(events int, d time.Duration, err error)
@@ -221,14 +221,14 @@ func (d *Durable) runGroups() {
 func (d *Durable) runGroup(g []*request) {
 	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
 	defer cancel()
-	start := time.Now()
+	start := d.clock.Now()
 	err := d.storage.Write(ctx, func(tx Tx) error { return d.apply(ctx, tx, g) })
 	if d.onGroup != nil {
 		events := 0
 		for _, r := range g {
 			events += r.size()
 		}
-		d.onGroup(events, time.Since(start), err)
+		d.onGroup(events, d.clock.Since(start), err)
 	}
 	if err == nil {
 		d.groups.Add(1)

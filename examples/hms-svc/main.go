@@ -306,7 +306,7 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 		return nil, err
 	}
 	reg := metrics.NewRegistry()
-	calls, ticks := metrics.NewCalls(), metrics.NewTicks()
+	calls, ticks := metrics.NewCalls(clk), metrics.NewTicks()
 	a.ctrl, err = scaler.New(scaler.Options{
 		Clock:    clk,
 		Interval: cfg.interval,

@@ -441,7 +441,7 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	}
 	a.audit = audit
 	reg := metrics.NewRegistry()
-	calls := metrics.NewCalls()
+	calls := metrics.NewCalls(clk)
 	ledgerM := metrics.NewLedger(calls)
 	var err error
 	if a.ledger, a.ledgerC, err = openLedger(ctx, cfg, clk, ledgerM.OnGroup); err != nil {

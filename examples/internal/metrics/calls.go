@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"github.com/benbjohnson/clock"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,16 +17,21 @@ import (
 //	hms_backend_call_errors_total{backend,operation,kind}  counter
 //
 // kind is the error's mgmt.Kind code (not_found, unavailable, …; internal
-// for an error without one). Latency is wall time (time.Since), whatever
-// clock the host runs on: it measures the backend, not the schedule.
+// for an error without one). Latency is measured on the host's clock.
 type Calls struct {
+	clock    clock.Clock
 	duration *prometheus.HistogramVec
 	errors   *prometheus.CounterVec
 }
 
-// NewCalls returns the call metrics; register it.
-func NewCalls() *Calls {
+// NewCalls returns the call metrics, timed on clk (the real clock when
+// nil); register it.
+func NewCalls(clk clock.Clock) *Calls {
+	if clk == nil {
+		clk = clock.New()
+	}
 	return &Calls{
+		clock: clk,
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Subsystem: "backend", Name: "call_duration_seconds",
 			Help:    "Latency of calls to a backend or plugin, by backend and operation.",
@@ -52,7 +58,7 @@ func (c *Calls) Collect(ch chan<- prometheus.Metric) {
 
 // observe records a call to backend's operation that started at start.
 func (c *Calls) observe(backend, operation string, start time.Time, err error) {
-	c.duration.WithLabelValues(backend, operation).Observe(time.Since(start).Seconds())
+	c.duration.WithLabelValues(backend, operation).Observe(c.clock.Since(start).Seconds())
 	if err != nil {
 		c.errors.WithLabelValues(backend, operation, mgmt.KindOf(err).Code()).Inc()
 	}
@@ -71,14 +77,14 @@ type instrumentedScaler struct {
 }
 
 func (s *instrumentedScaler) Replicas(ctx context.Context, service string) (scaler.ReplicaStatus, error) {
-	start := time.Now()
+	start := s.c.clock.Now()
 	st, err := s.inner.Replicas(ctx, service)
 	s.c.observe(s.backend, "replicas", start, err)
 	return st, err
 }
 
 func (s *instrumentedScaler) SetReplicas(ctx context.Context, service string, replicas int32, reason string) error {
-	start := time.Now()
+	start := s.c.clock.Now()
 	err := s.inner.SetReplicas(ctx, service, replicas, reason)
 	s.c.observe(s.backend, "set_replicas", start, err)
 	return err
@@ -88,7 +94,7 @@ func (s *instrumentedScaler) SetReplicas(ctx context.Context, service string, re
 // "metric" operation.
 func (c *Calls) InstrumentSource(backend string, src scaler.MetricSource) scaler.MetricSource {
 	return scaler.MetricSourceFunc(func(ctx context.Context, q scaler.MetricQuery) (float64, error) {
-		start := time.Now()
+		start := c.clock.Now()
 		v, err := src.Metric(ctx, q)
 		c.observe(backend, "metric", start, err)
 		return v, err

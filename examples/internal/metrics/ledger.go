@@ -89,14 +89,14 @@ type instrumentedLedger struct {
 }
 
 func (l *instrumentedLedger) CreateAccounts(ctx context.Context, accounts []ledger.Account) ([]ledger.AccountResult, error) {
-	start := time.Now()
+	start := l.m.calls.clock.Now()
 	res, err := l.Backend.CreateAccounts(ctx, accounts)
 	l.m.calls.observe("ledger", "create_accounts", start, err)
 	return res, err
 }
 
 func (l *instrumentedLedger) CreateTransfers(ctx context.Context, transfers []ledger.Transfer) ([]ledger.TransferResult, error) {
-	start := time.Now()
+	start := l.m.calls.clock.Now()
 	res, err := l.Backend.CreateTransfers(ctx, transfers)
 	l.m.calls.observe("ledger", "create_transfers", start, err)
 	if err == nil {

@@ -17,7 +17,7 @@ import (
 
 func TestCallsCountErrorsByKind(t *testing.T) {
 	t.Parallel()
-	calls := metrics.NewCalls()
+	calls := metrics.NewCalls(nil)
 	mem := scaler.NewMemory()
 	s := calls.InstrumentScaler("mem", mem)
 	ctx := context.Background()
