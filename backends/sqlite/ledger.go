@@ -611,45 +611,44 @@ func (l *LedgerStorage) Last(ctx context.Context) (time.Time, error) {
 
 // LookupAccounts implements ledger.Storage.
 func (l *LedgerStorage) LookupAccounts(ctx context.Context, ids []uint64) ([]ledger.Account, error) {
-	found := make(map[uint64]ledger.Account, len(ids))
-	q, args := inIDs(qAccountsByID, ids)
-	err := l.read(ctx, "lookup accounts", q, args, func(r *sql.Rows) error {
+	out, err := lookupInOrder(ctx, l, "lookup accounts", qAccountsByID, ids, func(r *sql.Rows) (uint64, ledger.Account, error) {
 		a, err := scanAccount(r)
-		found[a.ID] = a
-		return err
+		return a.ID, a, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]ledger.Account, 0, len(found))
-	for _, id := range ids {
-		if a, ok := found[id]; ok {
-			if a.Bank != nil { // each its own copy
-				b := *a.Bank
-				a.Bank = &b
-			}
-			out = append(out, a)
+	for i := range out {
+		if b := out[i].Bank; b != nil { // each its own copy, also for an ID asked twice
+			c := *b
+			out[i].Bank = &c
 		}
 	}
-	return out, nil
+	return out, err
 }
 
 // LookupTransfers implements ledger.Storage.
 func (l *LedgerStorage) LookupTransfers(ctx context.Context, ids []uint64) ([]ledger.Transfer, error) {
-	found := make(map[uint64]ledger.Transfer, len(ids))
-	q, args := inIDs(qTransfersByID, ids)
-	err := l.read(ctx, "lookup transfers", q, args, func(r *sql.Rows) error {
+	return lookupInOrder(ctx, l, "lookup transfers", qTransfersByID, ids, func(r *sql.Rows) (uint64, ledger.Transfer, error) {
 		x, err := scanTransfer(r)
-		found[x.ID] = x
+		return x.ID, x, err
+	})
+}
+
+// lookupInOrder reads the rows of q whose IDs are among ids and returns
+// them in the order of ids (an ID asked twice is answered twice).
+func lookupInOrder[T any](ctx context.Context, l *LedgerStorage, op, q string, ids []uint64, scan func(*sql.Rows) (uint64, T, error)) ([]T, error) {
+	found := make(map[uint64]T, len(ids))
+	q, args := inIDs(q, ids)
+	err := l.read(ctx, op, q, args, func(r *sql.Rows) error {
+		id, v, err := scan(r)
+		found[id] = v
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]ledger.Transfer, 0, len(found))
+	out := make([]T, 0, len(found))
 	for _, id := range ids {
-		if x, ok := found[id]; ok {
-			out = append(out, x)
+		if v, ok := found[id]; ok {
+			out = append(out, v)
 		}
 	}
 	return out, nil
