@@ -3,6 +3,8 @@ package budget
 import (
 	"context"
 	"errors"
+
+	mgmt "github.com/hms-platform/mgmt"
 )
 
 // CheckAlerts compares every cap's spend and forecast with its thresholds
@@ -45,6 +47,7 @@ func (b *Budget) CheckAlerts(ctx context.Context) ([]Alert, error) {
 		}
 		if first {
 			b.undelivered = append(b.undelivered, a)
+			b.auditAlert(ctx, a)
 		}
 	}
 	var delivered []Alert
@@ -60,4 +63,24 @@ func (b *Budget) CheckAlerts(ctx context.Context) ([]Alert, error) {
 	}
 	b.undelivered = pending
 	return delivered, errors.Join(errs...)
+}
+
+// auditAlert records that a crossed its threshold for the first time this
+// period.
+func (b *Budget) auditAlert(ctx context.Context, a Alert) {
+	if b.opts.Auditor == nil {
+		return
+	}
+	tenant := ""
+	b.mu.RLock()
+	cs, ok := b.caps[a.CapID]
+	b.mu.RUnlock()
+	if ok {
+		tenant = b.Tenant(cs.cap)
+	}
+	b.opts.Auditor.Audit(ctx, mgmt.AuditEvent{
+		At: a.At, Actor: "system", Action: "budget.alert", Resource: "cap/" + a.CapID, Tenant: tenant,
+		Outcome: "fired", Reason: a.Threshold.String() + " of the cap reached",
+		Details: map[string]string{"period": a.Period, "target": a.Target, "amountUSD": a.Amount.String(), "valueUSD": a.Value.String()},
+	})
 }

@@ -35,6 +35,11 @@ type Options struct {
 	// CostLimit bounds the evaluation of exception policies (default
 	// celenv.DefaultCostLimit).
 	CostLimit uint64
+	// Auditor receives a "budget.alert" event for every alert threshold
+	// crossed, once per cap, threshold and period across the hosts
+	// sharing the store (when MarkAlert says it is the first); nil
+	// discards them.
+	Auditor mgmt.Auditor
 }
 
 // ServiceInfo is what the budget knows of a service: its price per

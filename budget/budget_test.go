@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benbjohnson/clock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -347,4 +348,35 @@ func TestNewValidatesOptions(t *testing.T) {
 	assert.Equal(t, "store", mgmt.FieldOf(err))
 	_, err = budget.New(context.Background(), budget.Options{Store: budget.NewMemory(), Interval: -time.Second})
 	assert.Equal(t, "interval", mgmt.FieldOf(err))
+}
+
+func TestAlertAudited(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := clock.NewMock()
+	clk.Set(t0)
+	var events []mgmt.AuditEvent
+	b, err := budget.New(ctx, budget.Options{
+		Store: budget.NewMemory(), Clock: clk, Logger: discard(),
+		Notifier: budget.NotifierFunc(func(context.Context, budget.Alert) error { return nil }),
+		Auditor:  mgmt.AuditFunc(func(_ context.Context, e mgmt.AuditEvent) { events = append(events, e) }),
+	})
+	require.NoError(t, err)
+	require.NoError(t, b.SetService(ctx, "svc", budget.ServiceInfo{PricePerReplicaHour: 100, Labels: mgmt.Labels{mgmt.LabelAgency: "nea"}}))
+	_, err = b.SetCap(ctx, budget.Cap{Service: "svc", Amount: 100_000})
+	require.NoError(t, err)
+	_, err = b.Record(ctx, budget.Record{ID: "a", Service: "svc", Amount: 50_000, At: clk.Now()})
+	require.NoError(t, err)
+	for range 2 {
+		_, err = b.CheckAlerts(ctx)
+		require.NoError(t, err)
+	}
+	require.Len(t, events, 1, "once per threshold and period")
+	e := events[0]
+	assert.Equal(t, "budget.alert", e.Action)
+	assert.Equal(t, "cap/svc/month", e.Resource)
+	assert.Equal(t, "nea", e.Tenant)
+	assert.Equal(t, "fired", e.Outcome)
+	assert.Equal(t, "actual 50% of the cap reached", e.Reason)
+	assert.Equal(t, "500.00", e.Details["valueUSD"])
 }

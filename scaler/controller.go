@@ -51,6 +51,17 @@ type Options struct {
 	// (paused ones included). It runs on the ticking goroutine, before the
 	// next tick can start: keep it short (a metrics observer, say).
 	OnTick func(d time.Duration, evaluated int)
+	// OnDecision, when not nil, is called with every decision of every
+	// rule, paused ones and holds included, from the goroutine that
+	// evaluated it: keep it short (a counter by reason, say).
+	OnDecision func(ruleID string, d Decision)
+	// Auditor receives an "autoscale.scale" event for every change of a
+	// service's replica count the controller makes or fails to make
+	// (outcome "ok" or "failed"), and one when a guard starts holding a
+	// rule at its count (outcome "held"), with the rule, the counts, the
+	// reason and the guard; nil discards them. Other holds are not
+	// audited: the rule's history has them.
+	Auditor mgmt.Auditor
 }
 
 // Controller evaluates every rule each tick and applies the decisions. Its
@@ -386,25 +397,28 @@ func (c *Controller) Status(id string) (Status, error) {
 
 // record stores d as the last decision and, when it differs from the one
 // before, appends it to the history ring. Called with rs.mu held.
-func (rs *ruleState) record(d Decision, readings []Reading) {
+// record records d and reports whether it differs from the decision
+// before (and so entered the history).
+func (rs *ruleState) record(d Decision, readings []Reading) (changed bool) {
 	rs.evals++
 	if len(rs.readings) != len(readings) {
 		rs.readings = make([]Reading, len(readings))
 	}
 	copy(rs.readings, readings)
-	changed := rs.evals == 1 || d.Desired != rs.last.Desired || d.Current != rs.last.Current ||
+	changed = rs.evals == 1 || d.Desired != rs.last.Desired || d.Current != rs.last.Current ||
 		d.Reason != rs.last.Reason || d.Applied != rs.last.Applied || d.Error != rs.last.Error ||
 		d.Guard != rs.last.Guard
 	rs.last = d
 	if !changed || cap(rs.history) == 0 {
-		return
+		return changed
 	}
 	if len(rs.history) < cap(rs.history) {
 		rs.history = append(rs.history, d)
-		return
+		return true
 	}
 	rs.history[rs.histNext] = d
 	rs.histNext = (rs.histNext + 1) % cap(rs.history)
+	return true
 }
 
 // Run ticks every Interval on the controller's clock until ctx is done; the
@@ -543,8 +557,12 @@ func (c *Controller) evalRule(dl *deadlines, rs *ruleState, now time.Time) {
 	rs.mu.Unlock()
 	if r.Paused {
 		rs.mu.Lock()
-		rs.record(Decision{At: now, Current: rs.current.Desired, Ready: rs.current.Ready, Desired: rs.current.Desired, Recommended: rs.current.Desired, Reason: ReasonPaused}, rs.readings)
+		d := Decision{At: now, Current: rs.current.Desired, Ready: rs.current.Ready, Desired: rs.current.Desired, Recommended: rs.current.Desired, Reason: ReasonPaused}
+		rs.record(d, rs.readings)
 		rs.mu.Unlock()
+		if c.opts.OnDecision != nil {
+			c.opts.OnDecision(r.ID, d)
+		}
 		return
 	}
 	cur, err := c.opts.Scaler.Replicas(dl.get(), r.Service)
@@ -555,6 +573,9 @@ func (c *Controller) evalRule(dl *deadlines, rs *ruleState, now time.Time) {
 		rs.record(d, rs.readings)
 		rs.mu.Unlock()
 		c.log.Warn("autoscale: replica count unavailable", "rule", r.ID, "service", r.Service, "err", err)
+		if c.opts.OnDecision != nil {
+			c.opts.OnDecision(r.ID, d)
+		}
 		return
 	}
 	if cap(rs.scratch) < len(r.Triggers) {
@@ -588,6 +609,7 @@ func (c *Controller) evalRule(dl *deadlines, rs *ruleState, now time.Time) {
 			}
 		}
 	}
+	from := cur.Desired
 	rs.mu.Lock()
 	if d.Applied {
 		rs.eng.applied(&r.Behavior, now, cur.Desired, d.Desired)
@@ -595,8 +617,16 @@ func (c *Controller) evalRule(dl *deadlines, rs *ruleState, now time.Time) {
 		cur.Ready = min(cur.Ready, cur.Desired)
 	}
 	rs.current = cur
-	rs.record(d, readings)
+	changed := rs.record(d, readings)
 	rs.mu.Unlock()
+	// A change is audited each time; a guard holding the count, when it
+	// starts (or its reason changes), not at every tick it lasts.
+	if c.opts.Auditor != nil && (d.Desired != from || changed && d.Guard != "") {
+		c.opts.Auditor.Audit(dl.parent, scaleEvent(r, from, d))
+	}
+	if c.opts.OnDecision != nil {
+		c.opts.OnDecision(r.ID, d)
+	}
 }
 
 // guard runs the guards over d. A guard error fails closed: the decision
@@ -638,4 +668,35 @@ func (c *Controller) read(ctx context.Context, service string, t *Trigger, now t
 		err = mgmt.Unavailable("metric %s of %s read %v: not a usable value", t.Metric, service, v)
 	}
 	return Reading{Metric: t.Metric, Value: v, Err: err, At: now}
+}
+
+// scaleEvent is the audit event of a change of r's service from cur to
+// d.Desired, made (d.Applied) or failed.
+func scaleEvent(r *Rule, cur int32, d Decision) mgmt.AuditEvent {
+	e := mgmt.AuditEvent{
+		At: d.At, Actor: "system", Action: "autoscale.scale", Resource: "service/" + r.Service, Tenant: r.Tenant(),
+		Outcome: "ok", Reason: string(d.Reason),
+		Details: map[string]string{
+			"rule": r.ID, "from": strconv.FormatInt(int64(cur), 10), "to": strconv.FormatInt(int64(d.Desired), 10),
+		},
+	}
+	switch {
+	case d.Desired == cur:
+		e.Outcome = "held"
+	case !d.Applied:
+		e.Outcome = "failed"
+	}
+	if d.Error != "" {
+		e.Details["error"] = d.Error
+	}
+	if d.Metric != "" {
+		e.Details["metric"] = d.Metric
+		if !math.IsNaN(d.Value) {
+			e.Details["value"] = strconv.FormatFloat(d.Value, 'g', -1, 64)
+		}
+	}
+	if d.Guard != "" {
+		e.Details["guard"], e.Details["guardReason"] = d.Guard, d.GuardReason
+	}
+	return e
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -451,4 +453,88 @@ func TestOnTickReportsDurationAndRules(t *testing.T) {
 	}
 	c.Tick(ctx)
 	assert.Equal(t, []tick{{0, 0}, {6 * time.Second, 2}}, ticks, "one read of 3s per rule")
+}
+
+func TestAuditAndOnDecision(t *testing.T) {
+	t.Parallel()
+	mem := scaler.NewMemory()
+	clk := clock.NewMock()
+	var (
+		mu        sync.Mutex
+		events    []mgmt.AuditEvent
+		decisions = map[string][]scaler.Decision{}
+	)
+	c, err := scaler.New(scaler.Options{
+		Clock: clk, Scaler: mem, Sources: map[string]scaler.MetricSource{"": mem}, Logger: discardLogger(),
+		Auditor: mgmt.AuditFunc(func(_ context.Context, e mgmt.AuditEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			events = append(events, e)
+		}),
+		OnDecision: func(id string, d scaler.Decision) {
+			mu.Lock()
+			defer mu.Unlock()
+			decisions[id] = append(decisions[id], d)
+		},
+	})
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, mem.SetReplicas(ctx, "api", 2, ""))
+	mem.SetMetric("api", "http_rps", 400) // 4× the target of 100
+	r := targetRule(1, 20, 100, nil)
+	r.Service = "api"
+	r.Labels = mgmt.Labels{mgmt.LabelAgency: "nea"}
+	id := addRule(t, c, r)
+	c.Tick(ctx)
+	mem.SetMetric("api", "http_rps", 100) // lower: a hold, not audited
+	clk.Add(time.Minute)
+	c.Tick(ctx)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, events, 1, "one change, one event")
+	e := events[0]
+	assert.Equal(t, "autoscale.scale", e.Action)
+	assert.Equal(t, "system", e.Actor)
+	assert.Equal(t, "service/api", e.Resource)
+	assert.Equal(t, "nea", e.Tenant)
+	assert.Equal(t, "ok", e.Outcome)
+	assert.Equal(t, id, e.Details["rule"])
+	assert.Equal(t, "2", e.Details["from"])
+	assert.Equal(t, "http_rps", e.Details["metric"])
+	assert.NotEqual(t, "2", e.Details["to"])
+	require.Len(t, decisions[id], 2, "every decision, holds included")
+	assert.Equal(t, scaler.ReasonScaleUp, decisions[id][0].Reason)
+	assert.Equal(t, e.Details["to"], strconv.Itoa(int(decisions[id][0].Desired)))
+	assert.Equal(t, decisions[id][1].Current, decisions[id][1].Desired, "the second is a hold")
+}
+
+func TestAuditGuardHoldOnce(t *testing.T) {
+	t.Parallel()
+	mem := scaler.NewMemory()
+	clk := clock.NewMock()
+	var events []mgmt.AuditEvent // Concurrency 1: one goroutine at a time
+	hold := scaler.GuardFunc{GuardName: "budget", Func: func(_ context.Context, p scaler.Proposal) (int32, string, error) {
+		return p.Current, "the cap allows no more", nil
+	}}
+	c, err := scaler.New(scaler.Options{
+		Clock: clk, Scaler: mem, Sources: map[string]scaler.MetricSource{"": mem}, Logger: discardLogger(),
+		Guards: []scaler.Guard{hold}, Concurrency: 1,
+		Auditor: mgmt.AuditFunc(func(_ context.Context, e mgmt.AuditEvent) { events = append(events, e) }),
+	})
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, mem.SetReplicas(ctx, "api", 2, ""))
+	mem.SetMetric("api", "http_rps", 400)
+	r := targetRule(1, 20, 100, nil)
+	r.Service = "api"
+	addRule(t, c, r)
+	for range 3 {
+		c.Tick(ctx)
+		clk.Add(15 * time.Second)
+	}
+	require.Len(t, events, 1, "the hold starts once, and is not audited again while it lasts")
+	assert.Equal(t, "held", events[0].Outcome)
+	assert.Equal(t, "budget", events[0].Details["guard"])
+	assert.Equal(t, "the cap allows no more", events[0].Details["guardReason"])
+	assert.Equal(t, events[0].Details["from"], events[0].Details["to"])
 }

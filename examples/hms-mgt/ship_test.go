@@ -16,7 +16,7 @@ import (
 // anything starts.
 func TestShipFlagsRefused(t *testing.T) {
 	t.Parallel()
-	err := run(context.Background(), []string{"-dev", "-addr", "127.0.0.1:0", "-ship-url", "http://127.0.0.1:1", "-ship-full", "sometimes",
+	err := run(context.Background(), []string{"-dev", "-addr", "127.0.0.1:0", "-ship", "http://127.0.0.1:1", "-ship-full", "sometimes",
 		"-ship-db", filepath.Join(t.TempDir(), "q.db")}, io.Discard, nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `-ship-full "sometimes"`)

@@ -394,7 +394,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
-	// With -ship-url, logs and audit events go to a search cluster too,
+	// With -ship, logs and audit events go to a search cluster too,
 	// until run returns.
 	ship, err := cfg.ship.Setup(ctx, clock.New(), cfg.logger)
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 	"github.com/hms-platform/mgmt/logship"
 )
 
-// TestShipToVictoriaLogs: hms-svc with -ship-url; its lines reach
+// TestShipToVictoriaLogs: hms-svc with -ship; its lines reach
 // VictoriaLogs (what it left in its queue drained after it stopped).
 func TestShipToVictoriaLogs(t *testing.T) {
 	t.Parallel()
@@ -24,7 +24,7 @@ func TestShipToVictoriaLogs(t *testing.T) {
 	base := vl.URL(t)
 	db := filepath.Join(t.TempDir(), "ship.db")
 	h := apitest.StartHost(t, run, "-addr", "127.0.0.1:0", "-dev", "-interval", "20ms", "-trace", "constant:640",
-		"-budget-db", filepath.Join(t.TempDir(), "budget.db"), "-ship-url", base, "-ship-kind", "victorialogs", "-ship-db", db)
+		"-budget-db", filepath.Join(t.TempDir(), "budget.db"), "-ship", base, "-ship-kind", "victorialogs", "-ship-db", db)
 	require.NoError(t, h.Stop())
 	assert.NotContains(t, h.Stderr.String(), "logship:")
 

@@ -19,7 +19,7 @@ import (
 	"github.com/hms-platform/mgmt/logship"
 )
 
-// TestShipToVictoriaLogs: hms-sys with -ship-url; its log lines and audit
+// TestShipToVictoriaLogs: hms-sys with -ship; its log lines and audit
 // events reach VictoriaLogs — those the host shipped while it ran, and
 // what was left in its queue, shipped from the queue file after it
 // stopped (as the next start would). No waiting on the shipper's timing.
@@ -29,7 +29,7 @@ func TestShipToVictoriaLogs(t *testing.T) {
 	base := vl.URL(t)
 	db := filepath.Join(t.TempDir(), "ship.db")
 	h := apitest.StartHost(t, run, "-addr", "127.0.0.1:0", "-dev", "-seed-accounts", "-budget-db", ":memory:", "-ledger-db", ":memory:",
-		"-settlement-dir", t.TempDir(), "-ship-url", base, "-ship-kind", "victorialogs", "-ship-db", db)
+		"-settlement-dir", t.TempDir(), "-ship", base, "-ship-kind", "victorialogs", "-ship-db", db)
 	status, _, body := apitest.Call(t, "POST", h.URL+"/ach/transfer", `{"from": "Treasury", "to": "GPO", "amount": 250000}`, "")
 	require.Equal(t, http.StatusCreated, status, body)
 	require.NoError(t, h.Stop())

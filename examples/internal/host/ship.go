@@ -26,11 +26,11 @@ type ShipFlags struct {
 	BlockFor                   time.Duration
 }
 
-// Register adds -ship-url, -ship-kind, -ship-index, -ship-db,
+// Register adds -ship, -ship-kind, -ship-index, -ship-db,
 // -ship-max-rows, -ship-max-bytes, -ship-full and -ship-block-for to fs;
 // name is the host's, for the queue file's default name.
 func (f *ShipFlags) Register(fs *flag.FlagSet, name string) {
-	fs.StringVar(&f.URL, "ship-url", "", "ship logs and audit events to this search cluster's base URL (none: stderr only)")
+	fs.StringVar(&f.URL, "ship", "", "ship logs and audit events to this search cluster's base URL (none: stderr only)")
 	fs.StringVar(&f.Kind, "ship-kind", string(bulk.Elasticsearch), "the cluster: elasticsearch, opensearch or victorialogs")
 	fs.StringVar(&f.Index, "ship-index", "", `the index (Elasticsearch, OpenSearch; default "logs"); none for VictoriaLogs`)
 	fs.StringVar(&f.DB, "ship-db", name+"-logship.db", "the durable queue of records to ship: a SQLite file")
@@ -55,7 +55,7 @@ type Ship struct {
 	closed  atomic.Bool
 }
 
-// Setup opens the queue and the sink, or returns nil without -ship-url.
+// Setup opens the queue and the sink, or returns nil without -ship.
 // logger is the host's own (stderr): the queue's complaints and the
 // shipper's go there, never into the queue. Close the Ship when done.
 func (f *ShipFlags) Setup(ctx context.Context, clk clock.Clock, logger *slog.Logger) (*Ship, error) {
@@ -170,7 +170,7 @@ func (u untilClosed) WithGroup(name string) slog.Handler {
 // Start puts the Ship's logger and auditor in *logger and *audit, starts
 // shipping, and returns the function that stops it and closes the
 // queue: call it after the host's last line (what is queued then goes
-// after the next start). A nil Ship (no -ship-url) changes nothing.
+// after the next start). A nil Ship (no -ship) changes nothing.
 func (s *Ship) Start(logger **slog.Logger, audit *mgmt.Auditor) (stop func()) {
 	if s == nil {
 		return func() {}

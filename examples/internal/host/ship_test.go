@@ -32,11 +32,11 @@ func shipFlags(t *testing.T, args ...string) *host.ShipFlags {
 func TestShipFlagsRefuse(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
-		{"-ship-url", "http://127.0.0.1:1", "-ship-kind", "solr"},
-		{"-ship-url", "http://127.0.0.1:1", "-ship-kind", "victorialogs", "-ship-index", "logs"},
-		{"-ship-url", "http://127.0.0.1:1", "-ship-full", "sometimes"},
-		{"-ship-url", "http://127.0.0.1:1", "-ship-full", "block", "-ship-block-for", "0s"},
-		{"-ship-url", "http://127.0.0.1:1", "-ship-max-rows", "0"},
+		{"-ship", "http://127.0.0.1:1", "-ship-kind", "solr"},
+		{"-ship", "http://127.0.0.1:1", "-ship-kind", "victorialogs", "-ship-index", "logs"},
+		{"-ship", "http://127.0.0.1:1", "-ship-full", "sometimes"},
+		{"-ship", "http://127.0.0.1:1", "-ship-full", "block", "-ship-block-for", "0s"},
+		{"-ship", "http://127.0.0.1:1", "-ship-max-rows", "0"},
 	} {
 		f := shipFlags(t, append(args, "-ship-db", filepath.Join(t.TempDir(), "q.db"))...)
 		_, err := f.Setup(context.Background(), clock.New(), slog.Default())
@@ -64,7 +64,7 @@ func TestShipStart(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "q.db")
 	var stderr bytes.Buffer
 	base := slog.New(slog.NewTextHandler(&stderr, nil))
-	s, err := shipFlags(t, "-ship-url", "http://127.0.0.1:1", "-ship-db", db).Setup(ctx, clock.New(), base)
+	s, err := shipFlags(t, "-ship", "http://127.0.0.1:1", "-ship-db", db).Setup(ctx, clock.New(), base)
 	require.NoError(t, err)
 	logger, audit := base, mgmt.Auditor(nil)
 	stop := s.Start(&logger, &audit)
