@@ -122,6 +122,9 @@ type Log struct {
 	done   chan struct{}
 
 	dropped, stored, lost atomic.Uint64
+	// What Stats reports of the writer's state.
+	statSeq, statCPSeq atomic.Uint64
+	statCPAt           atomic.Pointer[time.Time]
 
 	// The writer's state.
 	seq   uint64
@@ -161,7 +164,10 @@ func New(ctx context.Context, opts Options) (*Log, error) {
 	}
 	if n := len(cps); n > 0 {
 		l.cpSeq = cps[n-1].Seq
+		l.statCPAt.Store(&cps[n-1].At)
 	}
+	l.statSeq.Store(l.seq)
+	l.statCPSeq.Store(l.cpSeq)
 	l.ctx, l.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	go l.run()
 	return l, nil
@@ -369,6 +375,7 @@ func (l *Log) write(batch [][]byte) {
 		wait = min(2*wait, l.opts.RetryMax)
 	}
 	l.seq, l.head = recs[len(recs)-1].Seq, recs[len(recs)-1].Hash
+	l.statSeq.Store(l.seq)
 	l.stored.Add(uint64(len(batch)))
 	l.checkpoint(l.seq-l.cpSeq >= l.opts.CheckpointEvery)
 }
@@ -383,6 +390,7 @@ func (l *Log) checkpoint(due bool) {
 	if err := l.opts.Store.AddCheckpoint(l.ctx, c); err != nil {
 		if mgmt.KindOf(err) == mgmt.KindConflict {
 			l.cpSeq = l.seq // another writer signed it
+			l.statCPSeq.Store(l.cpSeq)
 			return
 		}
 		l.opts.Logger.Error("auditlog: storing a checkpoint failed; retrying with the next one",
@@ -390,4 +398,6 @@ func (l *Log) checkpoint(due bool) {
 		return
 	}
 	l.cpSeq, l.cpAt = l.seq, c.At
+	l.statCPSeq.Store(l.cpSeq)
+	l.statCPAt.Store(&c.At)
 }

@@ -22,7 +22,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -38,6 +37,7 @@ import (
 	"github.com/hms-platform/mgmt/auditlog"
 	"github.com/hms-platform/mgmt/backends/postgres"
 	"github.com/hms-platform/mgmt/backends/sqlite"
+	"github.com/hms-platform/mgmt/examples/internal/host"
 )
 
 func main() {
@@ -148,57 +148,8 @@ func writeNew(name string, b []byte, mode os.FileMode) error {
 	return f.Close()
 }
 
-// readPrivateKey reads a private key that keygen wrote.
-func readPrivateKey(name string) (ed25519.PrivateKey, error) {
-	der, err := readPEM(name, "PRIVATE KEY")
-	if err != nil {
-		return nil, err
-	}
-	k, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	priv, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("%s: a %T, not an Ed25519 private key", name, k)
-	}
-	return priv, nil
-}
-
-// readPublicKey reads a public key that keygen wrote.
-func readPublicKey(name string) (ed25519.PublicKey, error) {
-	der, err := readPEM(name, "PUBLIC KEY")
-	if err != nil {
-		return nil, err
-	}
-	k, err := x509.ParsePKIXPublicKey(der)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	pub, ok := k.(ed25519.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("%s: a %T, not an Ed25519 public key", name, k)
-	}
-	return pub, nil
-}
-
-func readPEM(name, typ string) ([]byte, error) {
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return nil, err
-	}
-	blk, rest := pem.Decode(b)
-	if blk == nil || blk.Type != typ {
-		return nil, fmt.Errorf("%s: want one PEM block of type %q", name, typ)
-	}
-	if len(bytes.TrimSpace(rest)) > 0 {
-		return nil, fmt.Errorf("%s: data after the PEM block", name)
-	}
-	return blk.Bytes, nil
-}
-
 func verify(ctx context.Context, db, dsn, pubFile string) (auditlog.Report, error) {
-	pub, err := readPublicKey(pubFile)
+	pub, err := host.ReadPublicKey(pubFile)
 	if err != nil {
 		return auditlog.Report{}, err
 	}

@@ -16,6 +16,7 @@ import (
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/auditlog"
 	"github.com/hms-platform/mgmt/backends/sqlite"
+	"github.com/hms-platform/mgmt/examples/internal/host"
 )
 
 // fixture makes a key pair with keygen and a database of 200 audit
@@ -27,7 +28,7 @@ func fixture(t *testing.T) (db, pubFile string) {
 	key := filepath.Join(dir, "audit.key")
 	var out, errOut bytes.Buffer
 	require.Equal(t, 0, run(t.Context(), []string{"keygen", "-out", key}, &out, &errOut), errOut.String())
-	priv, err := readPrivateKey(key)
+	priv, err := host.ReadPrivateKey(key)
 	require.NoError(t, err)
 
 	db = filepath.Join(dir, "host.db")

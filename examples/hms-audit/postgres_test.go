@@ -15,6 +15,7 @@ import (
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/auditlog"
 	"github.com/hms-platform/mgmt/backends/postgres"
+	"github.com/hms-platform/mgmt/examples/internal/host"
 	"github.com/hms-platform/mgmt/internal/pgtest"
 )
 
@@ -24,7 +25,7 @@ func TestVerifyPostgres(t *testing.T) {
 	key := filepath.Join(t.TempDir(), "audit.key")
 	var out, errOut bytes.Buffer
 	require.Equal(t, 0, run(t.Context(), []string{"keygen", "-out", key}, &out, &errOut), errOut.String())
-	priv, err := readPrivateKey(key)
+	priv, err := host.ReadPrivateKey(key)
 	require.NoError(t, err)
 
 	s, err := postgres.Open(t.Context(), postgres.Options{DSN: dsn})
