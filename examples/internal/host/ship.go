@@ -135,6 +135,9 @@ func (s *Ship) Run(ctx context.Context) { _ = s.shipper.Run(ctx) }
 // queue was full.
 func (s *Ship) Stats() (logship.Stats, int64) { return s.shipper.Stats(), s.buffer.Dropped() }
 
+// Depth returns what the queue holds.
+func (s *Ship) Depth(ctx context.Context) (logship.Depth, error) { return s.buffer.Depth(ctx) }
+
 // Close closes the queue's database. Records logged after it (the
 // host's last lines) go to the host's logger only.
 func (s *Ship) Close() error {
