@@ -90,25 +90,39 @@ func TestServeWithIssuer(t *testing.T) {
 	for _, tok := range []string{ana, hal, bea} {
 		assert.NotContains(t, log, tok[strings.LastIndexByte(tok, '.')+1:], "the log holds a token's signature")
 	}
-	type decision struct{ actor, action, outcome, tenant, permission string }
+	// The decisions and every request (the controller's own events left
+	// out: when it scales depends on the clock).
+	type decision struct{ actor, action, outcome, tenant, detail string }
 	var got []decision
 	for _, m := range auditRecords(t, log) {
 		d := decision{actor: m["actor"].(string), action: m["action"].(string), outcome: m["outcome"].(string)}
+		if !strings.HasPrefix(d.action, "auth") && d.action != "http.request" {
+			continue
+		}
 		d.tenant, _ = m["tenant"].(string)
 		if details, ok := m["details"].(map[string]any); ok {
-			d.permission, _ = details["permission"].(string)
+			d.detail, _ = details["permission"].(string)
+			if d.action == "http.request" {
+				d.detail = m["resource"].(string) + " " + details["status"].(string)
+			}
 		}
 		got = append(got, d)
 	}
 	assert.Equal(t, []decision{
 		{"anonymous", "authn.verify", "deny", "", ""},
 		{"hal", "authz.decide", "deny", "ED", "rules:write"},
+		{"hal", "http.request", "not-found", "HUD", "POST /autoscale-rules 404"},
 		{"ana", "authz.decide", "allow", "ED", "rules:write"},
+		{"ana", "http.request", "ok", "ED", "POST /autoscale-rules 201"},
 		{"hal", "authz.decide", "deny", "ED", "rules:read"},
+		{"hal", "http.request", "not-found", "HUD", "GET /rules/AR-1/status 404"},
 		{"ana", "authz.decide", "allow", "ED", "rules:read"},
+		{"ana", "http.request", "ok", "ED", "GET /rules/AR-1/status 200"},
 		{"ana", "authz.decide", "deny", "", "budget:write"}, // refused before the body: no role of ana grants it anywhere
+		{"ana", "http.request", "denied", "ED", "POST /budgets/eligibility-api 403"},
 		{"bea", "authz.decide", "allow", "ED", "budget:write"},
-	}, got)
+		{"bea", "http.request", "ok", "ED", "POST /budgets/eligibility-api 201"},
+	}, got, "every request is recorded, the health check excepted")
 }
 
 // TestStaticKeysAndPolicy: -jwks verifies with the given keys without
@@ -147,7 +161,13 @@ func TestStaticKeysAndPolicy(t *testing.T) {
 	assert.Equal(t, http.StatusCreated, status, body)
 	assert.Zero(t, iss.DiscoveryFetches()+iss.JWKSFetches(), "static keys: nothing fetched")
 	mu.Lock()
-	assert.Len(t, events, 2)
+	var actions []string
+	for _, e := range events {
+		if e.Action != "autoscale.scale" {
+			actions = append(actions, e.Actor+" "+e.Action+" "+e.Outcome)
+		}
+	}
+	assert.Equal(t, []string{"ana authz.decide deny", "ana http.request denied", "sam authz.decide allow", "sam http.request ok"}, actions)
 	mu.Unlock()
 
 	cfg.auth.Policy = filepath.Join(dir, "missing.yaml")

@@ -120,7 +120,9 @@ var errNoAuth = &host.UsageError{Msg: "refusing to start without authentication:
 type config struct {
 	addr            string
 	dev             bool
-	ship            host.ShipFlags // -ship-*: logs and audit events to a search cluster
+	ship            host.ShipFlags  // -ship-*: logs and audit events to a search cluster
+	chain           host.AuditFlags // -audit-*: every audit event in the tamper-evident chain
+	trail           *host.Trail     // what ship and chain set up, for /metrics
 	interval        time.Duration
 	logger          *slog.Logger
 	trace           simcluster.Trace
@@ -154,6 +156,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.dev, "dev", false, "run without authentication (development only); either -dev or -issuer is required")
 	cfg.auth.Register(fs)
 	cfg.ship.Register(fs, "hms-svc")
+	cfg.chain.Register(fs)
 	fs.DurationVar(&cfg.interval, "interval", 5*time.Second, "autoscaler tick interval")
 	logger := host.LogFlags(fs)
 	traceSpec := fs.String("trace", defaultTrace, "load trace of eligibility-api (constant:RPS, surge:..., diurnal:..., csv:PATH)")
@@ -284,6 +287,10 @@ type app struct {
 // (app.close).
 func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	logger := cfg.logger
+	audit := cfg.audit
+	if audit == nil {
+		audit = mgmt.SlogAuditor(logger)
+	}
 	a := &app{}
 	var err error
 	if a.cluster, err = newCluster(clk, cfg.trace); err != nil {
@@ -298,7 +305,7 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 			_ = a.store.Close()
 		}
 	}()
-	a.budget, err = budget.New(ctx, budget.Options{Store: a.store, Clock: clk, Logger: logger, Interval: cfg.budgetInterval})
+	a.budget, err = budget.New(ctx, budget.Options{Store: a.store, Clock: clk, Logger: logger, Interval: cfg.budgetInterval, Auditor: audit})
 	if err != nil {
 		return nil, err
 	}
@@ -306,25 +313,29 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 		return nil, err
 	}
 	reg := metrics.NewRegistry()
-	calls, ticks := metrics.NewCalls(clk), metrics.NewTicks()
+	calls, ticks, decisions := metrics.NewCalls(clk), metrics.NewTicks(), metrics.NewDecisions()
 	a.ctrl, err = scaler.New(scaler.Options{
-		Clock:    clk,
-		Interval: cfg.interval,
-		Sources:  map[string]scaler.MetricSource{"": calls.InstrumentSource("simcluster", a.cluster)},
-		Scaler:   a.budget.WrapScaler(calls.InstrumentScaler("simcluster", a.cluster)),
-		Guards:   []scaler.Guard{a.budget.Guard()},
-		Logger:   logger,
-		OnTick:   ticks.Observe,
+		Clock:      clk,
+		Interval:   cfg.interval,
+		Sources:    map[string]scaler.MetricSource{"": calls.InstrumentSource("simcluster", a.cluster)},
+		Scaler:     a.budget.WrapScaler(calls.InstrumentScaler("simcluster", a.cluster)),
+		Guards:     []scaler.Guard{a.budget.Guard()},
+		Logger:     logger,
+		OnTick:     ticks.Observe,
+		OnDecision: decisions.Observe,
+		Auditor:    audit,
 	})
 	if err != nil {
 		return nil, err
 	}
-	reg.MustRegister(calls, ticks, metrics.NewScalerCollector(a.ctrl), metrics.NewBudgetCollector(a.budget, 0))
+	reg.MustRegister(calls, ticks, decisions, metrics.NewScalerCollector(a.ctrl), metrics.NewBudgetCollector(a.budget, 0))
+	reg.MustRegister(cfg.trail.Collectors()...)
 	a.metrics = metrics.Handler(reg)
 	if cfg.dev {
 		a.handler, err = newHandler(a.ctrl, a.budget, logger, auth.AllowAll("dev"), a.metrics)
+		a.handler = host.RecordRequests(audit, clk, "dev", isHealth)(a.handler)
 	} else {
-		a.handler, err = authHandler(ctx, cfg, clk, a.ctrl, a.budget)
+		a.handler, err = authHandler(ctx, cfg, clk, audit, a.ctrl, a.budget)
 	}
 	if err != nil {
 		return nil, err
@@ -334,13 +345,10 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 }
 
 // authHandler is newHandler behind auth.Middleware: tokens of -issuer,
-// authorized by the policy of -auth-policy, decisions to cfg.audit.
-func authHandler(ctx context.Context, cfg config, clk clock.Clock, ctrl *scaler.Controller, b *budget.Budget) (http.Handler, error) {
-	audit := cfg.audit
-	if audit == nil {
-		audit = mgmt.SlogAuditor(cfg.logger)
-	}
-	a, err := cfg.auth.Setup(ctx, clk, cfg.logger, audit, func(r *http.Request) bool { return r.URL.Path == "/healthz" })
+// authorized by the policy of -auth-policy, decisions and requests to
+// audit.
+func authHandler(ctx context.Context, cfg config, clk clock.Clock, audit mgmt.Auditor, ctrl *scaler.Controller, b *budget.Budget) (http.Handler, error) {
+	a, err := cfg.auth.Setup(ctx, clk, cfg.logger, audit, isHealth)
 	if err != nil {
 		return nil, err
 	}
@@ -348,8 +356,12 @@ func authHandler(ctx context.Context, cfg config, clk clock.Clock, ctrl *scaler.
 	if err != nil {
 		return nil, err
 	}
-	return a.Middleware(h), nil
+	return a.Middleware(host.RecordRequests(audit, clk, "anonymous", isHealth)(h)), nil
 }
+
+// isHealth tells the health checks, which need no token and are not
+// recorded.
+func isHealth(r *http.Request) bool { return r.URL.Path == "/healthz" }
 
 // newHandler serves the rules API and the budget API on one mux: /budgets
 // and everything under it is the budget's, the rest the autoscaler's (whose
@@ -394,13 +406,15 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
-	// With -ship, logs and audit events go to a search cluster too,
-	// until run returns.
-	ship, err := cfg.ship.Setup(ctx, clock.New(), cfg.logger)
+	// With -ship, logs and audit events go to a search cluster too, and
+	// with -audit-db (or -audit-postgres) every audit event into the
+	// chain, until run returns.
+	trail, stopTrail, err := host.StartTrail(ctx, clock.New(), &cfg.ship, &cfg.chain, &cfg.logger, &cfg.audit)
 	if err != nil {
 		return err
 	}
-	defer ship.Start(&cfg.logger, &cfg.audit)()
+	defer stopTrail()
+	cfg.trail = trail
 	if cfg.dev {
 		host.WarnDev(stderr, cfg.logger, cfg.addr, "create, change and delete autoscale rules and budget caps")
 	}

@@ -34,6 +34,7 @@ var svcMetrics = []string{
 	"hms_scaler_rule_replicas",
 	"hms_scaler_rule_desired_replicas",
 	"hms_scaler_rule_read_failures",
+	"hms_scaler_decisions_total",
 	"hms_backend_call_duration_seconds",
 	"hms_budget_cap_dollars",
 	"hms_budget_spend_dollars",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -234,6 +235,50 @@ func (s *statusWriter) ReadFrom(src io.Reader) (int64, error) {
 }
 
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// WriteKeyPair writes a new Ed25519 key pair for the audit chain: out,
+// the private key, PEM of type "PRIVATE KEY" holding PKCS #8 (mode 0600),
+// and out+".pub", the public key, PEM of type "PUBLIC KEY" holding PKIX.
+// It refuses to overwrite either.
+func WriteKeyPair(out string) error {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	privDER, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return err
+	}
+	pubDER, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return err
+	}
+	if err := writeNew(out+".pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644); err != nil {
+		return err
+	}
+	if err := writeNew(out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER}), 0o600); err != nil {
+		_ = os.Remove(out + ".pub")
+		return err
+	}
+	return nil
+}
+
+// writeNew writes b to a file that must not exist.
+func writeNew(name string, b []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
 
 // ReadPrivateKey reads an Ed25519 private key written by hms-audit keygen:
 // one PEM block of type "PRIVATE KEY" holding PKCS #8.

@@ -3,8 +3,6 @@ package host_test
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"io"
@@ -121,12 +119,10 @@ func TestRecordRequests(t *testing.T) {
 // writeKey writes an Ed25519 key pair as hms-audit keygen does.
 func writeKey(t *testing.T) (string, ed25519.PublicKey) {
 	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(nil)
-	require.NoError(t, err)
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	require.NoError(t, err)
 	name := filepath.Join(t.TempDir(), "audit.key")
-	require.NoError(t, os.WriteFile(name, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
+	require.NoError(t, host.WriteKeyPair(name))
+	pub, err := host.ReadPublicKey(name + ".pub")
+	require.NoError(t, err)
 	return name, pub
 }
 
