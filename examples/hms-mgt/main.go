@@ -101,7 +101,9 @@ type config struct {
 	addr, db, redis           string
 	catalog, policies, rules  string
 	dev                       bool
-	ship                      host.ShipFlags // -ship-*: logs and audit events to a search cluster
+	ship                      host.ShipFlags  // -ship-*: logs and audit events to a search cluster
+	chain                     host.AuditFlags // -audit-*: every audit event in the tamper-evident chain
+	trail                     *host.Trail     // what ship and chain set up, for /metrics
 	interval, shutdownTimeout time.Duration
 	agentTTL, leaseTTL        time.Duration
 	logger                    *slog.Logger
@@ -118,6 +120,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.dev, "dev", false, "run without authentication and approve every patch automatically (development only); either -dev or -issuer is required")
 	cfg.auth.Register(fs)
 	cfg.ship.Register(fs, "hms-mgt")
+	cfg.chain.Register(fs)
 	fs.StringVar(&cfg.db, "db", "hms-mgt.db", "patch store: a SQLite file (created when missing), a PostgreSQL postgres:// URL (a password is better in PGPASSWORD or ~/.pgpass), or "+memoryDB+" to keep nothing")
 	fs.StringVar(&cfg.redis, "redis", "", "Redis address (host:port) for delivery through Redis Streams; empty: an in-process sink")
 	fs.StringVar(&cfg.catalog, "catalog", "", "service catalog YAML file (default: the built-in demo catalog)")
@@ -265,6 +268,7 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (_ *app, err error
 		return nil, err
 	}
 	reg.MustRegister(audit, a.leases, metrics.NewPatchCollector(a.manager, 0))
+	reg.MustRegister(cfg.trail.Collectors()...)
 	a.metrics = metrics.Handler(reg)
 	if cfg.dev {
 		h, err := patchhttp.NewHandler(a.manager, patchhttp.Options{Authorize: auth.AllowAll("dev"), Catalog: catalog, Logger: cfg.logger})
@@ -275,7 +279,7 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (_ *app, err error
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", a.metrics)
 		mux.Handle("/", h)
-		a.handler = mux
+		a.handler = host.RecordRequests(cfg.audit, clk, "dev", host.IsHealthCheck)(mux)
 		return a, nil
 	}
 	au, err := cfg.auth.Setup(ctx, clk, cfg.logger, cfg.audit, nil)
@@ -286,7 +290,7 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (_ *app, err error
 	if err != nil {
 		return nil, err
 	}
-	a.handler = au.Middleware(h)
+	a.handler = au.Middleware(host.RecordRequests(cfg.audit, clk, "anonymous", host.IsHealthCheck)(h))
 	return a, nil
 }
 
@@ -295,13 +299,15 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
-	// With -ship, logs and audit events go to a search cluster too,
-	// until run returns.
-	ship, err := cfg.ship.Setup(ctx, clock.New(), cfg.logger)
+	// With -ship, logs and audit events go to a search cluster too, and
+	// with -audit-db (or -audit-postgres) every audit event into the
+	// chain, until run returns.
+	trail, stopTrail, err := host.StartTrail(ctx, clock.New(), &cfg.ship, &cfg.chain, &cfg.logger, &cfg.audit)
 	if err != nil {
 		return err
 	}
-	defer ship.Start(&cfg.logger, &cfg.audit)()
+	defer stopTrail()
+	cfg.trail = trail
 	if cfg.dev {
 		host.WarnDev(stderr, cfg.logger, cfg.addr, "submit configuration patches, and every patch is approved automatically")
 	}

@@ -333,7 +333,7 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	a.metrics = metrics.Handler(reg)
 	if cfg.dev {
 		a.handler, err = newHandler(a.ctrl, a.budget, logger, auth.AllowAll("dev"), a.metrics)
-		a.handler = host.RecordRequests(audit, clk, "dev", isHealth)(a.handler)
+		a.handler = host.RecordRequests(audit, clk, "dev", host.IsHealthCheck)(a.handler)
 	} else {
 		a.handler, err = authHandler(ctx, cfg, clk, audit, a.ctrl, a.budget)
 	}
@@ -348,7 +348,7 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 // authorized by the policy of -auth-policy, decisions and requests to
 // audit.
 func authHandler(ctx context.Context, cfg config, clk clock.Clock, audit mgmt.Auditor, ctrl *scaler.Controller, b *budget.Budget) (http.Handler, error) {
-	a, err := cfg.auth.Setup(ctx, clk, cfg.logger, audit, isHealth)
+	a, err := cfg.auth.Setup(ctx, clk, cfg.logger, audit, host.IsHealthCheck)
 	if err != nil {
 		return nil, err
 	}
@@ -356,12 +356,8 @@ func authHandler(ctx context.Context, cfg config, clk clock.Clock, audit mgmt.Au
 	if err != nil {
 		return nil, err
 	}
-	return a.Middleware(host.RecordRequests(audit, clk, "anonymous", isHealth)(h)), nil
+	return a.Middleware(host.RecordRequests(audit, clk, "anonymous", host.IsHealthCheck)(h)), nil
 }
-
-// isHealth tells the health checks, which need no token and are not
-// recorded.
-func isHealth(r *http.Request) bool { return r.URL.Path == "/healthz" }
 
 // newHandler serves the rules API and the budget API on one mux: /budgets
 // and everything under it is the budget's, the rest the autoscaler's (whose

@@ -207,7 +207,9 @@ const defaultOwners = "eligibility-api=ED,student-aid-portal=ED,loan-status-api=
 type config struct {
 	addr            string
 	dev             bool
-	ship            host.ShipFlags // -ship-*: logs and audit events to a search cluster
+	ship            host.ShipFlags  // -ship-*: logs and audit events to a search cluster
+	chain           host.AuditFlags // -audit-*: every audit event in the tamper-evident chain
+	trail           *host.Trail     // what ship and chain set up, for /metrics
 	logger          *slog.Logger
 	shutdownTimeout time.Duration
 	ledgerDB        string
@@ -236,6 +238,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.dev, "dev", false, "run without authentication (development only); either -dev or -issuer is required")
 	cfg.auth.Register(fs)
 	cfg.ship.Register(fs, "hms-sys")
+	cfg.chain.Register(fs)
 	logger := host.LogFlags(fs)
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to wait for requests in flight at shutdown")
 	fs.StringVar(&cfg.ledgerDB, "ledger-db", "hms-sys-ledger.db", "ledger store: a SQLite file (created when missing, synchronous=FULL), or "+memoryDB+" to keep nothing")
@@ -465,19 +468,20 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	if a.store, err = openBudgetStore(ctx, cfg.budgetDB); err != nil {
 		return nil, err
 	}
-	if a.budget, err = budget.New(ctx, budget.Options{Store: a.store, Clock: clk, Logger: cfg.logger, Interval: cfg.budgetInterval}); err != nil {
+	if a.budget, err = budget.New(ctx, budget.Options{Store: a.store, Clock: clk, Logger: cfg.logger, Interval: cfg.budgetInterval, Auditor: audit}); err != nil {
 		return nil, err
 	}
 	reg.MustRegister(calls, ledgerM, metrics.NewBudgetCollector(a.budget, 0))
+	reg.MustRegister(cfg.trail.Collectors()...)
 	a.metrics = metrics.Handler(reg)
-	authorize := auth.AllowAll("dev")
+	authorize, actor := auth.AllowAll("dev"), "dev"
 	var protect func(http.Handler) http.Handler
 	if !cfg.dev {
-		au, err := cfg.auth.Setup(ctx, clk, cfg.logger, audit, func(r *http.Request) bool { return r.URL.Path == "/healthz" })
+		au, err := cfg.auth.Setup(ctx, clk, cfg.logger, audit, host.IsHealthCheck)
 		if err != nil {
 			return nil, err
 		}
-		authorize, protect = au.Authorize, au.Middleware
+		authorize, protect, actor = au.Authorize, au.Middleware, "anonymous"
 	}
 	var metricsH http.Handler
 	if cfg.dev {
@@ -486,6 +490,7 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	if a.handler, err = newHandler(cfg, clk, a.ledger, a.settler, a.budget, authorize, audit, metricsH); err != nil {
 		return nil, err
 	}
+	a.handler = host.RecordRequests(audit, clk, actor, host.IsHealthCheck)(a.handler)
 	if protect != nil {
 		a.handler = protect(a.handler)
 	}
@@ -578,13 +583,15 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
-	// With -ship, logs and audit events go to a search cluster too,
-	// until run returns.
-	ship, err := cfg.ship.Setup(ctx, clock.New(), cfg.logger)
+	// With -ship, logs and audit events go to a search cluster too, and
+	// with -audit-db (or -audit-postgres) every audit event into the
+	// chain, until run returns.
+	trail, stopTrail, err := host.StartTrail(ctx, clock.New(), &cfg.ship, &cfg.chain, &cfg.logger, &cfg.audit)
 	if err != nil {
 		return err
 	}
-	defer ship.Start(&cfg.logger, &cfg.audit)()
+	defer stopTrail()
+	cfg.trail = trail
 	if cfg.dev {
 		host.WarnDev(stderr, cfg.logger, cfg.addr, "move money between agency accounts, approve transfers and change budget caps")
 	}

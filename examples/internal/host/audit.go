@@ -330,3 +330,7 @@ func readPEM(name, typ string) ([]byte, error) {
 	}
 	return blk.Bytes, nil
 }
+
+// IsHealthCheck tells the hosts' health checks (GET /healthz), which need
+// no token and are not recorded.
+func IsHealthCheck(r *http.Request) bool { return r.URL.Path == "/healthz" }

@@ -1,0 +1,60 @@
+// Package hosttest helps the hosts' tests: it reads back the audit chain
+// a host kept.
+package hosttest
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/auditlog"
+	"github.com/hms-platform/mgmt/backends/sqlite"
+	"github.com/hms-platform/mgmt/examples/internal/host"
+)
+
+// ChainFlags makes a key pair in a temporary directory and returns the
+// flags that keep the host's audit chain there, with the chain's file and
+// the key's.
+func ChainFlags(t testing.TB) (args []string, db, key string) {
+	t.Helper()
+	dir := t.TempDir()
+	key, db = filepath.Join(dir, "audit.key"), filepath.Join(dir, "audit.db")
+	require.NoError(t, host.WriteKeyPair(key))
+	return []string{"-audit-db", db, "-audit-key", key}, db, key
+}
+
+// ReadChain verifies the chain in the SQLite file db with key's public
+// half (key+".pub"), requires it whole and signed to its head (the host
+// has stopped), and returns its events in order.
+func ReadChain(t testing.TB, db, key string) []mgmt.AuditEvent {
+	t.Helper()
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, sqlite.Options{Path: db})
+	require.NoError(t, err)
+	defer s.Close()
+	pub, err := host.ReadPublicKey(key + ".pub")
+	require.NoError(t, err)
+	rep, err := auditlog.Verify(ctx, s.Audit(), pub)
+	require.NoError(t, err)
+	require.True(t, rep.OK(), rep.String())
+	require.Zero(t, rep.Unsigned, "the host signs the head when it stops")
+	var events []mgmt.AuditEvent
+	require.NoError(t, s.Audit().Scan(ctx, 1, func(r auditlog.Record) error {
+		e, err := r.Entry()
+		events = append(events, e.Event)
+		return err
+	}))
+	return events
+}
+
+// Summaries returns "actor action resource outcome" of each event.
+func Summaries(events []mgmt.AuditEvent) map[string]bool {
+	m := map[string]bool{}
+	for _, e := range events {
+		m[e.Actor+" "+e.Action+" "+e.Resource+" "+e.Outcome] = true
+	}
+	return m
+}
