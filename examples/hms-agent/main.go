@@ -13,7 +13,9 @@
 // shell, killed after -reload-timeout); without any, the file is rewritten
 // and nothing is reloaded (a warning says so). The agent remembers its
 // position and the values its patches replaced in -state (default: the
-// config path + ".agent-state.json"). Logs go to stderr; SIGINT or
+// config path + ".agent-state.json"). Logs go to stderr, and with -ship
+// URL to a search cluster too, at least once through a SQLite queue (the
+// -ship-* flags of the other hosts; queue file hms-agent-logship.db); SIGINT or
 // SIGTERM stops it cleanly, and deregisters it from HMS-MGT's targets
 // unless -stay-registered. Exit status: 0 after a clean stop, 2 for a bad
 // command line, 1 for any other failure.
@@ -38,7 +40,9 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/benbjohnson/clock"
 
+	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/examples/internal/host"
 	"github.com/hms-platform/mgmt/examples/internal/metrics"
 	"github.com/hms-platform/mgmt/patch"
@@ -62,13 +66,21 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return 2
 	}
 	logger := newLogger(cfg, stderr)
+	// With -ship, the log lines go to a search cluster too, until run
+	// returns.
+	ship, err := cfg.ship.Setup(ctx, clock.New(), logger)
+	if err != nil {
+		return host.ExitCode("hms-agent", err, stderr)
+	}
+	var audit mgmt.Auditor // the agent has no audit events of its own
+	defer ship.Start(&logger, &audit)()
 	feed, err := openFeed(cfg.redis)
 	if err != nil {
 		fmt.Fprintln(stderr, "hms-agent:", err)
 		return 1
 	}
 	defer feed.Close()
-	if err := serve(ctx, cfg, feed, logger); err != nil {
+	if err := serve(ctx, cfg, feed, logger, ship); err != nil {
 		fmt.Fprintln(stderr, "hms-agent:", err)
 		return 1
 	}
@@ -93,6 +105,7 @@ type config struct {
 	// metricsAddr is -metrics-addr: where to serve GET /metrics ("" for
 	// nowhere).
 	metricsAddr string
+	ship        host.ShipFlags // -ship-*: log lines to a search cluster
 }
 
 // signals are the -reload-signal values.
@@ -123,6 +136,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.stayRegistered, "stay-registered", false, "stay registered after a clean stop, so that HMS-MGT waits for this agent to come back (default: deregister, so that patches do not wait for an agent that is gone)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
+	cfg.ship.Register(fs, "hms-agent")
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve GET /metrics, without authentication, on this address (such as 127.0.0.1:9465); empty: no metrics")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -204,8 +218,9 @@ func reloader(cfg config) (agent.Reloader, error) {
 	return nil, nil
 }
 
-// serve runs the agent on feed until ctx ends.
-func serve(ctx context.Context, cfg config, feed patch.Feed, logger *slog.Logger) error {
+// serve runs the agent on feed until ctx ends. ship, when not nil, is
+// the log shipper, whose metrics join the agent's.
+func serve(ctx context.Context, cfg config, feed patch.Feed, logger *slog.Logger, ship *host.Ship) error {
 	reload, err := reloader(cfg)
 	if err != nil {
 		return err
@@ -233,6 +248,7 @@ func serve(ctx context.Context, cfg config, feed patch.Feed, logger *slog.Logger
 		m.Watch(a)
 		reg := metrics.NewRegistry()
 		reg.MustRegister(m)
+		reg.MustRegister((&host.Trail{Ship: ship}).Collectors()...)
 		mctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() {

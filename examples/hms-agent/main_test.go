@@ -80,6 +80,7 @@ func TestRunExitStatus(t *testing.T) {
 	}{
 		{"bad flags", []string{"-tenant", "IACB"}, 2, "hms-agent: -service: is required"},
 		{"help", []string{"-h"}, 0, "Usage of hms-agent"},
+		{"bad ship flags", args("-ship", "http://127.0.0.1:1", "-ship-full", "sometimes"), 2, "hms-agent: -ship-full"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,7 +108,7 @@ func TestServe(t *testing.T) {
 	defer cancel()
 	var logs apitest.SyncBuffer
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, sink, slog.New(slog.NewTextHandler(&logs, nil))) }()
+	go func() { done <- serve(ctx, cfg, sink, slog.New(slog.NewTextHandler(&logs, nil)), nil) }()
 
 	_, err = sink.Publish(ctx, patch.Message{Op: patch.OpApply, Patch: patch.Patch{
 		ID: 1, Tenant: "IACB", Service: "ARTIST_REGISTRY_API", VersionSelector: ">=2.1.0",
@@ -150,7 +151,7 @@ func TestMetrics(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, sink, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- serve(ctx, cfg, sink, slog.New(slog.DiscardHandler), nil) }()
 	_, err = sink.Publish(ctx, patch.Message{Op: patch.OpApply, Patch: patch.Patch{
 		ID: 1, Tenant: "IACB", Service: "ARTIST_REGISTRY_API", VersionSelector: ">=2.1.0",
 		Changes: patch.Changes{"rate_limit_rps": int64(200)},
