@@ -54,6 +54,16 @@
 // /metrics out: behind the token check any tenant could read every
 // tenant's series (service names, IDs and amounts; no secrets). The names
 // are listed in README.md, "Metrics: GET /metrics".
+//
+// # Audit trail and shipping
+//
+// Audit events go to the log as "audit" records. With -audit-db FILE (or
+// -audit-postgres DSN) and -audit-key (from hms-audit keygen) they are also
+// appended to the tamper-evident chain of package auditlog: every request
+// (but the health check), every authorization decision and every patch
+// transition ("http.request": who, what, when, the status). hms-audit
+// verify checks it. With -ship URL log lines and audit events are shipped
+// to a search cluster (package logship).
 package main
 
 import (

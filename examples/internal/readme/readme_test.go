@@ -96,6 +96,18 @@ var sequences = []sequence{
 		},
 	},
 	{
+		name:     "audit",
+		sections: []string{"A host's chain"},
+		check: func(t *testing.T, out, dir string) {
+			// The rule's request, the 404 and whatever scaling the rule
+			// did at once: at least two entries, all signed.
+			wantLine(t, out, "ok: ", " entries, ", " checkpoints, head ", "0 entries after the last checkpoint")
+			if _, err := os.Stat(filepath.Join(dir, "hms-svc-audit.key.pub")); err != nil {
+				t.Error(err)
+			}
+		},
+	},
+	{
 		name:     "auth",
 		sections: []string{"Authentication and tenants"},
 		check: func(t *testing.T, out, _ string) {
