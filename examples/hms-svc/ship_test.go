@@ -11,6 +11,7 @@ import (
 
 	"github.com/hms-platform/mgmt/backends/bulk"
 	"github.com/hms-platform/mgmt/backends/sqlite"
+	"github.com/hms-platform/mgmt/examples/internal/metrics/metricstest"
 	"github.com/hms-platform/mgmt/internal/apitest"
 	"github.com/hms-platform/mgmt/internal/vltest"
 	"github.com/hms-platform/mgmt/logship"
@@ -25,6 +26,10 @@ func TestShipToVictoriaLogs(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "ship.db")
 	h := apitest.StartHost(t, run, "-addr", "127.0.0.1:0", "-dev", "-interval", "20ms", "-trace", "constant:640",
 		"-budget-db", filepath.Join(t.TempDir(), "budget.db"), "-ship", base, "-ship-kind", "victorialogs", "-ship-db", db)
+	scraped := metricstest.Scrape(t, nil, h.URL+"/metrics")
+	metricstest.RequireNames(t, scraped, "hms_logship_queue_records", "hms_logship_delivered_total", "hms_logship_retries_total",
+		"hms_logship_dead_lettered_total", "hms_logship_dropped_total")
+	metricstest.Lint(t, scraped)
 	require.NoError(t, h.Stop())
 	assert.NotContains(t, h.Stderr.String(), "logship:")
 
