@@ -38,7 +38,7 @@ func newAuthEnv(t *testing.T, policy *auth.Policy) *authEnv {
 	require.NoError(t, e.b.SetService(context.Background(), "housing-api", budget.ServiceInfo{
 		PricePerReplicaHour: 10, Labels: mgmt.Labels{"agency": "HUD"},
 	}))
-	h, err := budgethttp.NewHandler(e.b, budgethttp.Options{Logger: quiet(), Authorize: g.Authorize})
+	h, err := budgethttp.NewHandler(e.b, budgethttp.Options{Logger: quiet(), Authorize: g.Authorize, Auditor: g.Audit})
 	require.NoError(t, err)
 	return &authEnv{env: e, iss: iss, h: g.Protect(h), audit: g.Audit}
 }
@@ -207,4 +207,36 @@ func TestAuthorizeHook(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, serve("POST", "/budgets/eligibility-api", `{"monthlyUSD": "bad"}`), "authorization comes before the body")
 	_, err = e.b.Cap("eligibility-api/month")
 	assert.NoError(t, err, "a denied delete deletes nothing")
+}
+
+// TestCapChangesAudited: every cap set or deleted is an audit event naming
+// the token's subject, the cap and its tenant; reads and refused writes
+// are not.
+func TestCapChangesAudited(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, nil)
+	bea := e.iss.Mint(authtest.Claims{Subject: "bea", Tenant: "ED", Roles: []string{"budget_officer"}})
+	hal := e.iss.Mint(authtest.Claims{Subject: "hal", Tenant: "HUD", Roles: []string{"budget_officer"}})
+	for _, c := range []struct {
+		method, path, body, tok string
+		code                    int
+	}{
+		{"POST", "/budgets/eligibility-api", `{"monthlyUSD": 10000}`, hal, http.StatusNotFound},
+		{"POST", "/budgets/eligibility-api", `{"monthlyUSD": 10000}`, bea, http.StatusCreated},
+		{"GET", "/budgets/eligibility-api", "", bea, http.StatusOK},
+		{"DELETE", "/budgets/eligibility-api", "", bea, http.StatusNoContent},
+	} {
+		rec := e.serve(c.method, c.path, c.body, c.tok)
+		require.Equal(t, c.code, rec.Code, "%s %s: %s", c.method, c.path, rec.Body)
+	}
+	var got []string
+	for _, ev := range e.audit.Events() {
+		if strings.HasPrefix(ev.Action, "budget.cap.") {
+			got = append(got, ev.Actor+" "+ev.Action+" "+ev.Resource+" "+ev.Tenant+" "+ev.Details["amountUSD"]+" "+ev.Details["period"])
+		}
+	}
+	assert.Equal(t, []string{
+		"bea budget.cap.set cap/eligibility-api/month ED 10000.00 month",
+		"bea budget.cap.delete cap/eligibility-api/month ED 10000.00 month",
+	}, got)
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benbjohnson/clock"
+
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/budget"
@@ -37,6 +39,12 @@ type Options struct {
 	// MaxBody is the request body limit in bytes; 0 or less means
 	// DefaultMaxBody (64 KiB).
 	MaxBody int64
+	// Auditor receives a "budget.cap.set" or "budget.cap.delete" event
+	// for every cap set or deleted, with the actor the authorizer named;
+	// nil discards them.
+	Auditor mgmt.Auditor
+	// Clock stamps the events; nil means the real clock.
+	Clock clock.Clock
 }
 
 // Owners tells which tenant owns a service: "" for a service without an
@@ -58,6 +66,8 @@ type handler struct {
 	log     *slog.Logger
 	maxBody int64
 	authz   auth.HTTPAuthorizer
+	auditor mgmt.Auditor
+	clock   clock.Clock
 }
 
 // budgetOwners answers Owners from the budget's registered services.
@@ -90,7 +100,14 @@ func NewHandler(b *budget.Budget, opts Options) (http.Handler, error) {
 	if opts.Authorize == nil {
 		return nil, mgmt.Invalid("Options.Authorize", "is required (auth.AllowAll for development)")
 	}
-	h := &handler{b: b, owners: opts.Owners, log: opts.Logger, maxBody: opts.MaxBody, authz: opts.Authorize}
+	h := &handler{b: b, owners: opts.Owners, log: opts.Logger, maxBody: opts.MaxBody, authz: opts.Authorize,
+		auditor: opts.Auditor, clock: opts.Clock}
+	if h.auditor == nil {
+		h.auditor = mgmt.NopAuditor
+	}
+	if h.clock == nil {
+		h.clock = clock.New()
+	}
 	if h.owners == nil {
 		h.owners = budgetOwners{b}
 	}
@@ -108,24 +125,33 @@ func NewHandler(b *budget.Budget, opts Options) (http.Handler, error) {
 // acting for every tenant) alike.
 func noService(svc string) error { return mgmt.NotFound("service", "no service %q", svc) }
 
-// service returns the checked service name of the path and its tenant (the
-// owner), once the request is authorized for perm on that tenant.
-func (h *handler) service(r *http.Request, perm string) (svc, tenant string, err error) {
+// service returns the checked service name of the path, its tenant (the
+// owner) and the actor, once the request is authorized for perm on that
+// tenant.
+func (h *handler) service(r *http.Request, perm string) (svc, tenant, actor string, err error) {
 	svc = r.PathValue("svc")
 	if err := budget.ValidateService("service", svc); err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	owner, err := h.owners.Owner(r.Context(), svc)
 	if err != nil && mgmt.KindOf(err) != mgmt.KindNotFound {
-		return "", "", err
+		return "", "", "", err
 	}
-	if _, err := h.authz.Authorize(r, perm, owner); err != nil {
+	if actor, err = h.authz.Authorize(r, perm, owner); err != nil {
 		if auth.IsInvisible(err) {
-			return "", "", noService(svc)
+			return "", "", "", noService(svc)
 		}
-		return "", "", err
+		return "", "", "", err
 	}
-	return svc, owner, nil
+	return svc, owner, actor, nil
+}
+
+// audit records that actor set (or deleted) cap c of tenant.
+func (h *handler) audit(r *http.Request, actor, action, tenant string, c budget.Cap) {
+	h.auditor.Audit(r.Context(), mgmt.AuditEvent{
+		At: h.clock.Now(), Actor: actor, Action: action, Resource: "cap/" + c.ID, Tenant: tenant, Outcome: "ok",
+		Details: map[string]string{"target": c.Target(), "period": c.Period.String(), "amountUSD": c.Amount.String(), "mode": c.Mode.String()},
+	})
 }
 
 // visible drops from sts the caps of another tenant than the service's —
@@ -225,7 +251,7 @@ func (h *handler) set(w http.ResponseWriter, r *http.Request) error {
 	if _, err := httperr.Query(r, nil); err != nil {
 		return err
 	}
-	svc, _, err := h.service(r, PermWrite)
+	svc, tenant, actor, err := h.service(r, PermWrite)
 	if err != nil {
 		return err
 	}
@@ -248,6 +274,7 @@ func (h *handler) set(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
+	h.audit(r, actor, "budget.cap.set", tenant, stored)
 	st, err := h.b.Status(r.Context(), stored.ID)
 	if err != nil {
 		return err
@@ -269,7 +296,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) error {
 	if _, err := httperr.Query(r, nil); err != nil {
 		return err
 	}
-	svc, tenant, err := h.service(r, PermRead)
+	svc, tenant, _, err := h.service(r, PermRead)
 	if err != nil {
 		return err
 	}
@@ -314,7 +341,7 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	svc, _, err := h.service(r, PermWrite)
+	svc, tenant, actor, err := h.service(r, PermWrite)
 	if err != nil {
 		return err
 	}
@@ -328,7 +355,8 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	id := capID(svc, p)
-	if _, err := h.b.Cap(id); err != nil {
+	c, err := h.b.Cap(id)
+	if err != nil {
 		if mgmt.KindOf(err) == mgmt.KindNotFound {
 			return mgmt.NotFound("service", "service %q has no cap for period %s", svc, p)
 		}
@@ -337,6 +365,7 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request) error {
 	if err := h.b.DeleteCap(r.Context(), id); err != nil {
 		return err
 	}
+	h.audit(r, actor, "budget.cap.delete", tenant, c)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

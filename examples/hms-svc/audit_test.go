@@ -42,6 +42,7 @@ func TestAuditChain(t *testing.T) {
 	seen := hosttest.Summaries(hosttest.ReadChain(t, db, key))
 	for _, want := range []string{
 		"dev http.request POST /autoscale-rules ok",
+		"dev autoscale.rule.create rule/AR-1 ok",
 		"dev http.request GET /rules/AR-1/status ok",
 		"dev http.request GET /rules/AR-7/status not-found",
 		"dev http.request GET /metrics ok",

@@ -167,7 +167,7 @@ func TestStaticKeysAndPolicy(t *testing.T) {
 			actions = append(actions, e.Actor+" "+e.Action+" "+e.Outcome)
 		}
 	}
-	assert.Equal(t, []string{"ana authz.decide deny", "ana http.request denied", "sam authz.decide allow", "sam http.request ok"}, actions)
+	assert.Equal(t, []string{"ana authz.decide deny", "ana http.request denied", "sam authz.decide allow", "sam autoscale.rule.create ok", "sam http.request ok"}, actions)
 	mu.Unlock()
 
 	cfg.auth.Policy = filepath.Join(dir, "missing.yaml")

@@ -80,11 +80,11 @@
 // Audit events go to the log as "audit" records. With -audit-db FILE (or
 // -audit-postgres DSN) and -audit-key (from hms-audit keygen) they are also
 // appended to the tamper-evident chain of package auditlog: every request
-// (but the health check), every authorization decision, every scaling
-// change the controller makes or a guard holds, and every budget alert
-// ("http.request": who, what, when, the status). hms-audit verify checks
-// it. With -ship URL log lines and audit events are shipped to a search
-// cluster (package logship).
+// (but the health check), every authorization decision, every rule and cap
+// change, every scaling change the controller makes or a guard holds, and
+// every budget alert ("http.request": who, what, when, the status). hms-
+// audit verify checks it. With -ship URL log lines and audit events are
+// shipped to a search cluster (package logship).
 package main
 
 import (
@@ -343,7 +343,7 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	reg.MustRegister(cfg.trail.Collectors()...)
 	a.metrics = metrics.Handler(reg)
 	if cfg.dev {
-		a.handler, err = newHandler(a.ctrl, a.budget, logger, auth.AllowAll("dev"), a.metrics)
+		a.handler, err = newHandler(a.ctrl, a.budget, logger, auth.AllowAll("dev"), audit, clk, a.metrics)
 		a.handler = host.RecordRequests(audit, clk, "dev", host.IsHealthCheck)(a.handler)
 	} else {
 		a.handler, err = authHandler(ctx, cfg, clk, audit, a.ctrl, a.budget)
@@ -363,7 +363,7 @@ func authHandler(ctx context.Context, cfg config, clk clock.Clock, audit mgmt.Au
 	if err != nil {
 		return nil, err
 	}
-	h, err := newHandler(ctrl, b, cfg.logger, a.Authorize, nil)
+	h, err := newHandler(ctrl, b, cfg.logger, a.Authorize, audit, clk, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -374,14 +374,15 @@ func authHandler(ctx context.Context, cfg config, clk clock.Clock, audit mgmt.Au
 // and everything under it is the budget's, the rest the autoscaler's (whose
 // handler answers unknown paths with its JSON 404). authorize authorizes
 // every request of both; the tenant of a rule and of a budget cap is the
-// one the cluster says owns the service. metrics, when not nil, serves
+// one the cluster says owns the service. Rule and cap changes go to audit,
+// stamped by clk. metrics, when not nil, serves
 // GET /metrics (with -dev only: see the package doc).
-func newHandler(ctrl *scaler.Controller, b *budget.Budget, logger *slog.Logger, authorize auth.HTTPAuthorizer, metrics http.Handler) (http.Handler, error) {
-	budgets, err := budgethttp.NewHandler(b, budgethttp.Options{Logger: logger, Authorize: authorize, Owners: ctrl})
+func newHandler(ctrl *scaler.Controller, b *budget.Budget, logger *slog.Logger, authorize auth.HTTPAuthorizer, audit mgmt.Auditor, clk clock.Clock, metrics http.Handler) (http.Handler, error) {
+	budgets, err := budgethttp.NewHandler(b, budgethttp.Options{Logger: logger, Authorize: authorize, Owners: ctrl, Auditor: audit, Clock: clk})
 	if err != nil {
 		return nil, err
 	}
-	rules, err := scalerhttp.NewHandler(ctrl, scalerhttp.Options{Logger: logger, Authorize: authorize, Owners: ctrl})
+	rules, err := scalerhttp.NewHandler(ctrl, scalerhttp.Options{Logger: logger, Authorize: authorize, Owners: ctrl, Auditor: audit, Clock: clk})
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/examples/internal/metrics/metricstest"
 	"github.com/hms-platform/mgmt/internal/apitest"
@@ -70,7 +71,7 @@ func TestMetrics(t *testing.T) {
 func TestMetricsNotOnMainListenerWithAuth(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t, ":memory:")
-	h, err := newHandler(a.ctrl, a.budget, slog.New(slog.DiscardHandler), auth.AllowAll("test"), nil)
+	h, err := newHandler(a.ctrl, a.budget, slog.New(slog.DiscardHandler), auth.AllowAll("test"), mgmt.NopAuditor, a.clock, nil)
 	require.NoError(t, err)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))

@@ -156,11 +156,11 @@
 // Audit events go to the log as "audit" records. With -audit-db FILE (or
 // -audit-postgres DSN) and -audit-key (from hms-audit keygen) they are also
 // appended to the tamper-evident chain of package auditlog: every request
-// (but the health check), every authorization decision, every transfer,
-// approval, rejection and settlement, and every budget alert
-// ("http.request": who, what, when, the status). hms-audit verify checks
-// it. With -ship URL log lines and audit events are shipped to a search
-// cluster (package logship).
+// (but the health check), every authorization decision, every cap change,
+// every transfer, approval, rejection and settlement, and every budget
+// alert ("http.request": who, what, when, the status). hms-audit verify
+// checks it. With -ship URL log lines and audit events are shipped to a
+// search cluster (package logship).
 package main
 
 import (
@@ -518,7 +518,7 @@ func newHandler(cfg config, clk clock.Clock, l ledger.Backend, s *nacha.Settler,
 	if err != nil {
 		return nil, err
 	}
-	budgets, err := budgethttp.NewHandler(b, budgethttp.Options{Authorize: authorize, Owners: cfg.owners, Logger: cfg.logger})
+	budgets, err := budgethttp.NewHandler(b, budgethttp.Options{Authorize: authorize, Owners: cfg.owners, Logger: cfg.logger, Auditor: audit, Clock: clk})
 	if err != nil {
 		return nil, err
 	}

@@ -48,7 +48,7 @@ func newAuthEnv(t *testing.T) *authEnv {
 	_, err = e.ctrl.AddRule(rule)
 	require.NoError(t, err)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h, err := scalerhttp.NewHandler(e.ctrl, scalerhttp.Options{Logger: quiet, Authorize: g.Authorize})
+	h, err := scalerhttp.NewHandler(e.ctrl, scalerhttp.Options{Logger: quiet, Authorize: g.Authorize, Auditor: g.Audit})
 	require.NoError(t, err)
 	return &authEnv{iss: iss, ctrl: e.ctrl, h: g.Protect(h), audit: g.Audit}
 }
@@ -314,4 +314,43 @@ func TestAuthorizeHook(t *testing.T) {
 	assert.NoError(t, err, "a denied delete deletes nothing")
 	authz.set("")
 	assert.Equal(t, http.StatusNotFound, serve("GET", "/autoscale-rules/AR-9", ""))
+}
+
+// TestRuleChangesAudited: every rule created, replaced, paused, resumed
+// and deleted is an audit event naming the token's subject, the rule and
+// its tenant; reads and refused writes are not.
+func TestRuleChangesAudited(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t)
+	ana := e.iss.Mint(authtest.Claims{Subject: "ana", Tenant: "ED", Roles: []string{"service_operator"}})
+	hal := e.iss.Mint(authtest.Claims{Subject: "hal", Tenant: "HUD", Roles: []string{"service_operator"}})
+	for _, c := range []struct {
+		method, path, body, tok string
+		code                    int
+	}{
+		{"POST", "/autoscale-rules", edRule("student-aid-portal"), ana, http.StatusCreated},
+		{"GET", "/autoscale-rules/AR-2", "", ana, http.StatusOK},
+		{"PUT", "/autoscale-rules/AR-2", edRule("loan-status-api"), ana, http.StatusOK},
+		{"POST", "/autoscale-rules/AR-2/pause", "", hal, http.StatusNotFound},
+		{"POST", "/autoscale-rules/AR-2/pause", "", ana, http.StatusOK},
+		{"POST", "/autoscale-rules/AR-2/resume", "", ana, http.StatusOK},
+		{"POST", "/autoscale-rules?dryRun=true", edRule("housing-api"), ana, http.StatusNotFound},
+		{"DELETE", "/autoscale-rules/AR-2", "", ana, http.StatusNoContent},
+	} {
+		rec := e.do(c.method, c.path, c.body, c.tok)
+		require.Equal(t, c.code, rec.Code, "%s %s: %s", c.method, c.path, rec.Body)
+	}
+	var got []string
+	for _, ev := range e.audit.Events() {
+		if strings.HasPrefix(ev.Action, "autoscale.rule.") {
+			got = append(got, ev.Actor+" "+ev.Action+" "+ev.Resource+" "+ev.Tenant+" "+ev.Details["service"]+" "+ev.Details["paused"])
+		}
+	}
+	assert.Equal(t, []string{
+		"ana autoscale.rule.create rule/AR-2 ED student-aid-portal false",
+		"ana autoscale.rule.update rule/AR-2 ED loan-status-api false",
+		"ana autoscale.rule.pause rule/AR-2 ED loan-status-api true",
+		"ana autoscale.rule.resume rule/AR-2 ED loan-status-api false",
+		"ana autoscale.rule.delete rule/AR-2 ED loan-status-api false",
+	}, got)
 }

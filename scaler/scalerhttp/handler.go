@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benbjohnson/clock"
+
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/internal/httperr"
@@ -45,6 +47,13 @@ type Options struct {
 	// MaxBody is the request body limit in bytes; 0 or less means
 	// DefaultMaxBody (1 MiB).
 	MaxBody int64
+	// Auditor receives an event for every rule created, replaced,
+	// deleted, paused or resumed ("autoscale.rule.create", ….update,
+	// ….delete, ….pause, ….resume), with the actor the authorizer named;
+	// nil discards them.
+	Auditor mgmt.Auditor
+	// Clock stamps the events; nil means the real clock.
+	Clock clock.Clock
 }
 
 // Owners tells which tenant owns a service: "" for a service without an
@@ -66,6 +75,8 @@ type handler struct {
 	log     *slog.Logger
 	maxBody int64
 	authz   auth.HTTPAuthorizer
+	auditor mgmt.Auditor
+	clock   clock.Clock
 }
 
 func (h *handler) routes() []httperr.Route {
@@ -99,7 +110,14 @@ func NewHandler(ctrl *scaler.Controller, opts Options) (http.Handler, error) {
 	if opts.Authorize == nil {
 		return nil, mgmt.Invalid("Options.Authorize", "is required (auth.AllowAll for development)")
 	}
-	h := &handler{ctrl: ctrl, owners: opts.Owners, log: opts.Logger, maxBody: opts.MaxBody, authz: opts.Authorize}
+	h := &handler{ctrl: ctrl, owners: opts.Owners, log: opts.Logger, maxBody: opts.MaxBody, authz: opts.Authorize,
+		auditor: opts.Auditor, clock: opts.Clock}
+	if h.auditor == nil {
+		h.auditor = mgmt.NopAuditor
+	}
+	if h.clock == nil {
+		h.clock = clock.New()
+	}
 	if h.owners == nil {
 		h.owners = ctrl
 	}
@@ -110,6 +128,17 @@ func NewHandler(ctrl *scaler.Controller, opts Options) (http.Handler, error) {
 		h.maxBody = DefaultMaxBody
 	}
 	return httperr.API("scalerhttp", h.log, h.authz.Permitted, h.routes()...), nil
+}
+
+// audit records that actor did action to rule.
+func (h *handler) audit(r *http.Request, actor, action string, rule scaler.Rule) {
+	h.auditor.Audit(r.Context(), mgmt.AuditEvent{
+		At: h.clock.Now(), Actor: actor, Action: action, Resource: "rule/" + rule.ID, Tenant: rule.Tenant(), Outcome: "ok",
+		Details: map[string]string{
+			"service": rule.Service, "name": rule.Name, "paused": strconv.FormatBool(rule.Paused),
+			"minReplicas": strconv.Itoa(int(rule.MinReplicas)), "maxReplicas": strconv.Itoa(int(rule.MaxReplicas)),
+		},
+	})
 }
 
 // noRule is the answer for a rule that does not exist, and for one of
@@ -123,40 +152,40 @@ func noService(field, svc string) error {
 }
 
 // authorizeService authorizes perm on the tenant that owns svc and returns
-// that tenant. A service the cluster does not know has no owner: only a
+// that tenant and the actor. A service the cluster does not know has no owner: only a
 // principal acting for every tenant may write rules for it before it is
 // deployed. A service that the request may not see is noService(field,
 // svc), whether it exists or not.
-func (h *handler) authorizeService(r *http.Request, perm, field, svc string) (string, error) {
-	owner, err := h.owners.Owner(r.Context(), svc)
+func (h *handler) authorizeService(r *http.Request, perm, field, svc string) (owner, actor string, err error) {
+	owner, err = h.owners.Owner(r.Context(), svc)
 	if err != nil && mgmt.KindOf(err) != mgmt.KindNotFound {
-		return "", err
+		return "", "", err
 	}
-	if _, err := h.authz.Authorize(r, perm, owner); err != nil {
+	if actor, err = h.authz.Authorize(r, perm, owner); err != nil {
 		if auth.IsInvisible(err) {
-			return "", noService(field, svc)
+			return "", "", noService(field, svc)
 		}
-		return "", err
+		return "", "", err
 	}
-	return owner, nil
+	return owner, actor, nil
 }
 
 // ownRule authorizes perm on the service of rule (field names it in
 // errors) and makes the rule its owner's: the agency label is the owner,
 // filled in when missing; one that names another tenant is refused. A
 // service without an owner (which only a principal acting for every
-// tenant may reach) keeps the label it is given.
-func (h *handler) ownRule(r *http.Request, perm, field string, rule *scaler.Rule) error {
-	owner, err := h.authorizeService(r, perm, httperr.Join(field, "service"), rule.Service)
+// tenant may reach) keeps the label it is given. It returns the actor.
+func (h *handler) ownRule(r *http.Request, perm, field string, rule *scaler.Rule) (actor string, err error) {
+	owner, actor, err := h.authorizeService(r, perm, httperr.Join(field, "service"), rule.Service)
 	if err != nil || owner == "" {
-		return err
+		return actor, err
 	}
 	if got, ok := rule.Labels[mgmt.LabelAgency]; ok {
 		if got != owner {
-			return mgmt.Errorf(mgmt.KindForbidden, httperr.Join(field, "labels."+mgmt.LabelAgency),
+			return "", mgmt.Errorf(mgmt.KindForbidden, httperr.Join(field, "labels."+mgmt.LabelAgency),
 				"is %q, but service %q belongs to tenant %q: a rule's tenant is its service's owner (leave the label out)", got, rule.Service, owner)
 		}
-		return nil
+		return actor, nil
 	}
 	labels := rule.Labels.Clone()
 	if labels == nil {
@@ -164,7 +193,7 @@ func (h *handler) ownRule(r *http.Request, perm, field string, rule *scaler.Rule
 	}
 	labels[mgmt.LabelAgency] = owner
 	rule.Labels = labels
-	return nil
+	return actor, nil
 }
 
 // ruleTenant is the tenant of a stored rule: its service's owner, or, when
@@ -181,27 +210,29 @@ func (h *handler) ruleTenant(ctx context.Context, rule scaler.Rule) (string, err
 	return owner, nil
 }
 
-// authorizeRule loads rule id and authorizes perm on its tenant. A rule
-// that does not exist, or that the request may not see, is noRule(id).
-func (h *handler) authorizeRule(r *http.Request, perm, id string) (scaler.Rule, error) {
+// authorizeRule loads rule id, authorizes perm on its tenant and returns
+// the rule and the actor. A rule that does not exist, or that the request
+// may not see, is noRule(id).
+func (h *handler) authorizeRule(r *http.Request, perm, id string) (scaler.Rule, string, error) {
 	rule, err := h.ctrl.Rule(id)
 	if err != nil {
 		if mgmt.KindOf(err) == mgmt.KindNotFound {
-			return scaler.Rule{}, noRule(id)
+			return scaler.Rule{}, "", noRule(id)
 		}
-		return scaler.Rule{}, err
+		return scaler.Rule{}, "", err
 	}
 	tenant, err := h.ruleTenant(r.Context(), rule)
 	if err != nil {
-		return scaler.Rule{}, err
+		return scaler.Rule{}, "", err
 	}
-	if _, err := h.authz.Authorize(r, perm, tenant); err != nil {
+	actor, err := h.authz.Authorize(r, perm, tenant)
+	if err != nil {
 		if auth.IsInvisible(err) {
-			return scaler.Rule{}, noRule(id)
+			return scaler.Rule{}, "", noRule(id)
 		}
-		return scaler.Rule{}, err
+		return scaler.Rule{}, "", err
 	}
-	return rule, nil
+	return rule, actor, nil
 }
 
 func (h *handler) healthz(w http.ResponseWriter, r *http.Request) error {
@@ -253,7 +284,8 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request) error {
 	if rule.ID != "" {
 		return mgmt.Invalid("id", "is assigned by the server; leave it out (to change rule %s, PUT /autoscale-rules/%s)", rule.ID, rule.ID)
 	}
-	if err := h.ownRule(r, PermWrite, "", &rule); err != nil {
+	actor, err := h.ownRule(r, PermWrite, "", &rule)
+	if err != nil {
 		return err
 	}
 	if dryRun {
@@ -263,6 +295,7 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	h.audit(r, actor, "autoscale.rule.create", stored)
 	w.Header().Set("Location", "/autoscale-rules/"+stored.ID)
 	httperr.WriteJSON(w, http.StatusCreated, createResponse{RuleID: stored.ID, Rule: stored})
 	return nil
@@ -336,7 +369,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) error {
 	if _, err := httperr.Query(r, nil); err != nil {
 		return err
 	}
-	rule, err := h.authorizeRule(r, PermRead, r.PathValue("id"))
+	rule, _, err := h.authorizeRule(r, PermRead, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -356,18 +389,20 @@ func (h *handler) replace(w http.ResponseWriter, r *http.Request) error {
 	if rule.ID != "" && rule.ID != id {
 		return mgmt.Invalid("id", "%q does not match the rule %q in the path; leave it out or make them equal", rule.ID, id)
 	}
-	if _, err := h.authorizeRule(r, PermWrite, id); err != nil {
+	if _, _, err := h.authorizeRule(r, PermWrite, id); err != nil {
 		return err
 	}
 	// The rule may move to another service: it needs the permission on
 	// that one's owner too.
-	if err := h.ownRule(r, PermWrite, "", &rule); err != nil {
+	actor, err := h.ownRule(r, PermWrite, "", &rule)
+	if err != nil {
 		return err
 	}
 	stored, err := h.ctrl.UpdateRule(id, rule)
 	if err != nil {
 		return err
 	}
+	h.audit(r, actor, "autoscale.rule.update", stored)
 	httperr.WriteJSON(w, http.StatusOK, stored)
 	return nil
 }
@@ -376,12 +411,14 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request) error {
 	if _, err := httperr.Query(r, nil); err != nil {
 		return err
 	}
-	if _, err := h.authorizeRule(r, PermWrite, r.PathValue("id")); err != nil {
+	rule, actor, err := h.authorizeRule(r, PermWrite, r.PathValue("id"))
+	if err != nil {
 		return err
 	}
 	if err := h.ctrl.DeleteRule(r.PathValue("id")); err != nil {
 		return err
 	}
+	h.audit(r, actor, "autoscale.rule.delete", rule)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -398,13 +435,19 @@ func (h *handler) setPaused(w http.ResponseWriter, r *http.Request, paused bool)
 	if _, err := httperr.Query(r, nil); err != nil {
 		return err
 	}
-	if _, err := h.authorizeRule(r, PermWrite, r.PathValue("id")); err != nil {
+	_, actor, err := h.authorizeRule(r, PermWrite, r.PathValue("id"))
+	if err != nil {
 		return err
 	}
 	rule, err := h.ctrl.SetPaused(r.PathValue("id"), paused)
 	if err != nil {
 		return err
 	}
+	action := "autoscale.rule.resume"
+	if paused {
+		action = "autoscale.rule.pause"
+	}
+	h.audit(r, actor, action, rule)
 	httperr.WriteJSON(w, http.StatusOK, rule)
 	return nil
 }
@@ -435,7 +478,7 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) error {
 	if _, err := httperr.Query(r, nil); err != nil {
 		return err
 	}
-	if _, err := h.authorizeRule(r, PermRead, r.PathValue("id")); err != nil {
+	if _, _, err := h.authorizeRule(r, PermRead, r.PathValue("id")); err != nil {
 		return err
 	}
 	st, err := h.ctrl.Status(r.PathValue("id"))

@@ -69,11 +69,11 @@ func (h *handler) preview(w http.ResponseWriter, r *http.Request) error {
 		return underRule(err)
 	}
 	if rule.ID != "" {
-		if _, err := h.authorizeRule(r, PermRead, rule.ID); err != nil {
+		if _, _, err := h.authorizeRule(r, PermRead, rule.ID); err != nil {
 			return underRule(err)
 		}
 	}
-	if err := h.ownRule(r, PermRead, "rule", &rule); err != nil {
+	if _, err := h.ownRule(r, PermRead, "rule", &rule); err != nil {
 		return err
 	}
 	start := int32(-1)
