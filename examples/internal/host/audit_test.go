@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"flag"
 	"io"
 	"log/slog"
@@ -22,8 +23,10 @@ import (
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/auditlog"
 	"github.com/hms-platform/mgmt/auth"
+	"github.com/hms-platform/mgmt/backends/postgres"
 	"github.com/hms-platform/mgmt/backends/sqlite"
 	"github.com/hms-platform/mgmt/examples/internal/host"
+	"github.com/hms-platform/mgmt/internal/pgtest"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -195,4 +198,28 @@ func TestAuditChain(t *testing.T) {
 	require.True(t, rep.OK(), rep.String())
 	assert.Equal(t, uint64(10), rep.Entries)
 	assert.Equal(t, uint64(0), rep.Unsigned, "stop signs the head")
+}
+
+// TestAuditChainPostgres: -audit-postgres keeps the chain in PostgreSQL.
+func TestAuditChainPostgres(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Start(t)
+	key, pub := writeKey(t)
+	ctx := context.Background()
+	c, err := auditFlags(t, "-audit-postgres", dsn, "-audit-key", key).Setup(ctx, clock.New(), quiet)
+	require.NoError(t, err)
+	var audit mgmt.Auditor
+	stop := c.Start(quiet, &audit)
+	for i := range 3 {
+		audit.Audit(ctx, mgmt.AuditEvent{At: time.Now(), Actor: "alice", Action: "budget.cap.set", Resource: fmt.Sprint("cap/", i), Outcome: "ok"})
+	}
+	stop()
+	s, err := postgres.Open(ctx, postgres.Options{DSN: dsn})
+	require.NoError(t, err)
+	defer s.Close()
+	rep, err := auditlog.Verify(ctx, s.Audit(), pub)
+	require.NoError(t, err)
+	require.True(t, rep.OK(), rep.String())
+	assert.Equal(t, uint64(3), rep.Entries)
+	assert.Equal(t, uint64(0), rep.Unsigned)
 }
