@@ -38,6 +38,7 @@ type Reason string
 const (
 	ReasonPaused              Reason = "rule is paused"
 	ReasonSteady              Reason = "metrics are within tolerance of the target"
+	ReasonNotReady            Reason = "too few replicas are ready to trust the metric's signal; holding"
 	ReasonScaleUp             Reason = "metric is above its target or threshold"
 	ReasonScaleDown           Reason = "metric is below its target or threshold"
 	ReasonInactive            Reason = "no trigger is above its activation threshold; scaling to zero"

@@ -23,6 +23,24 @@
 // it; the controller keeps the last decision, the last readings and a
 // bounded history per rule (Status).
 //
+// As HPA does on its first sync (recordInitialRecommendation), the count a
+// rule finds when it is first evaluated is recorded as a recommendation of
+// that moment: a rule just added, or run by a restarted host or a new
+// leader (whose controller starts with no memory of it), scales down only
+// once the scale-down window has passed, never in its first tick. When
+// replicas that are not ready yet make a target trigger's count point the
+// other way than its metric (or look steady while the metric is off
+// target), the count holds with ReasonNotReady.
+//
+// Deliberate differences from HPA: a current count of 0 is not
+// "autoscaling disabled" (with MinReplicas 0 it is scale-to-zero, and a
+// trigger above its activation wakes the service); a rule without a
+// behavior gets DefaultBehavior, whose rate policies (scale up by 4 pods
+// or 100 % per 15 s, whichever is more; down by 100 % per 15 s) apply at
+// every size, where an HPA without a behavior field uses its older rule
+// (up to max(2 × current, 4) per sync, scale-down held by the window
+// only).
+//
 // Faults: when a metric cannot be read the count holds — the controller
 // never scales down on missing data — and, if the rule has a Fallback, moves
 // to the fallback count after FailureThreshold failed ticks in a row. Every

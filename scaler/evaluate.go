@@ -16,6 +16,7 @@ type engine struct {
 	downEvents []timedCount // replicas removed, per change
 	lastChange int64        // unix nanos of the last applied change; 0: never
 	failures   int          // consecutive evaluations with a failed read
+	seeded     bool         // the current count was recorded as a recommendation
 }
 
 type timedCount struct {
@@ -33,6 +34,15 @@ func (e *engine) evaluate(r *Rule, now time.Time, cur ReplicaStatus, readings []
 	if r.Paused {
 		d.Reason = ReasonPaused
 		return d
+	}
+	if !e.seeded {
+		// As Kubernetes' HPA does on its first sync of an autoscaler
+		// (recordInitialRecommendation): the count found is a
+		// recommendation of now, so a rule just added — or taken over by
+		// a restarted host or a new leader, whose engines start empty —
+		// scales down only once the window has passed.
+		e.recs = append(e.recs, timedCount{now.UnixNano(), cur.Desired})
+		e.seeded = true
 	}
 	failed := 0
 	for i := range readings {
@@ -107,7 +117,7 @@ func recommend(r *Rule, cur ReplicaStatus, readings []Reading) (int32, int, Reas
 		ready = cur.Desired
 	}
 	best, win := int32(-1), -1
-	active := false
+	active, unready := false, false
 	for i := range r.Triggers {
 		if readings[i].Err != nil {
 			continue
@@ -132,7 +142,9 @@ func recommend(r *Rule, cur ReplicaStatus, readings []Reading) (int32, int, Reas
 				n = cur.Desired
 			}
 		case Target:
-			n = targetReplicas(t, aggregationOf(t.Metric), v, cur.Desired, ready, tol)
+			var held bool
+			n, held = targetReplicas(t, aggregationOf(t.Metric), v, cur.Desired, ready, tol)
+			unready = unready || held
 		}
 		if n > best {
 			best, win = n, i
@@ -154,6 +166,8 @@ func recommend(r *Rule, cur ReplicaStatus, readings []Reading) (int32, int, Reas
 		return best, win, ReasonScaleUp
 	case best < cur.Desired:
 		return best, win, ReasonScaleDown
+	case unready:
+		return best, win, ReasonNotReady
 	}
 	return best, win, ReasonSteady
 }
@@ -167,13 +181,15 @@ func aggregationOf(metric string) Aggregation {
 	return Average
 }
 
-// targetReplicas is the HPA proportional rule.
-func targetReplicas(t *Trigger, agg Aggregation, v float64, current, ready int32, tol float64) int32 {
+// targetReplicas is the HPA proportional rule. held reports that the
+// metric asked to move one way but the replicas not ready yet (ready <
+// current) made the count point the other way, so it holds at current.
+func targetReplicas(t *Trigger, agg Aggregation, v float64, current, ready int32, tol float64) (n int32, held bool) {
 	if current == 0 {
 		if agg == Sum {
-			return ceilReplicas(v / t.Value)
+			return ceilReplicas(v / t.Value), false
 		}
-		return 1
+		return 1, false
 	}
 	var ratio float64
 	if agg == Sum {
@@ -182,23 +198,20 @@ func targetReplicas(t *Trigger, agg Aggregation, v float64, current, ready int32
 		ratio = v / t.Value
 	}
 	if math.Abs(ratio-1) <= tol+1e-9 { // 1e-9: 1100/1000 is 1.1000000000000001
-		return current
+		return current, false
 	}
-	var n int32
 	if agg == Sum {
 		n = ceilReplicas(v / t.Value)
 	} else {
 		n = ceilReplicas(ratio * float64(ready))
 	}
 	// Replicas still starting make ready < current: never let that turn a
-	// scale-up signal into a scale-down, or the reverse.
-	if ratio > 1 && n < current {
-		n = current
+	// scale-up signal into a scale-down, or the reverse, nor pass for a
+	// steady metric.
+	if ratio > 1 && n <= current || ratio < 1 && n >= current {
+		return current, ready < current
 	}
-	if ratio < 1 && n > current {
-		n = current
-	}
-	return n
+	return n, false
 }
 
 // ceilReplicas rounds x up to a replica count, ignoring float noise below
