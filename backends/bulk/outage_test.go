@@ -49,6 +49,7 @@ type outageStatus struct {
 	Produced  int64 `json:"produced"`
 	Stopped   bool  `json:"stopped"` // producing no more; Produced is final
 	Depth     int64 `json:"depth"`
+	Dead      int64 `json:"dead"` // dead letters
 	Delivered int64 `json:"delivered"`
 	Retried   int64 `json:"retried"`
 	Dropped   int64 `json:"dropped"`
@@ -214,6 +215,7 @@ func TestOutage(t *testing.T) {
 	produced := st.Produced
 	assert.Zero(t, st.Dropped, "no record dropped for a full queue")
 	assert.Zero(t, st.Failed, "no record lost to a queue error")
+	assert.Zero(t, st.Dead, "no dead letter")
 	require.GreaterOrEqual(t, produced, int64(outageQueued))
 
 	// Every record produced is in VictoriaLogs, matched by ID.
@@ -381,18 +383,27 @@ func outageChild(t *testing.T, spec string) {
 		defer tick.Stop()
 		start := time.Now()
 		var n int64
+		halt := func() {
+			mu.Lock()
+			stopped = true
+			mu.Unlock()
+		}
 		for {
 			select {
 			case <-stop:
-				mu.Lock()
-				stopped = true
-				mu.Unlock()
+				halt()
 				return
 			case <-tick.C:
 			}
 			// Steady: what is due by now, even after a slow Add.
 			due := int64(time.Since(start)/outageTick) * per
 			for n < due {
+				select {
+				case <-stop:
+					halt()
+					return
+				default:
+				}
 				k := min(per, due-n)
 				rs := make([]logship.Record, k)
 				for j := range rs {
@@ -429,7 +440,7 @@ func outageChild(t *testing.T, spec string) {
 		}
 		runtime.ReadMemStats(&ms)
 		mu.Lock()
-		st := outageStatus{Produced: produced, Stopped: stopped, Depth: d.Rows}
+		st := outageStatus{Produced: produced, Stopped: stopped, Depth: d.Rows, Dead: d.Dead}
 		mu.Unlock()
 		stats := sh.Stats()
 		st.Delivered, st.Retried, st.Dropped, st.Failed = stats.Delivered, stats.Retried, buf.Dropped(), buf.Failed()
