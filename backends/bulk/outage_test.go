@@ -61,8 +61,9 @@ type outageStatus struct {
 
 func outageID(run string, i int64) string { return fmt.Sprintf("%s-%07d", run, i) }
 
-// TestOutage stops VictoriaLogs for 60 s while a shipping process produces
-// 20,000 records a second into its SQLite queue: more than 1,000,000 are
+// TestOutage stops VictoriaLogs for 60 s (and until 1,000,000 records are
+// queued) while a shipping process produces 20,000 records a second
+// through a Buffer into its SQLite queue: more than 1,000,000 are
 // queued on disk by the end of the outage, the process's peak RSS stays
 // within 64 MiB, and once VictoriaLogs is back the queue drains and every
 // record produced is there, matched by ID.
@@ -183,8 +184,9 @@ func TestOutage(t *testing.T) {
 			waiting = false
 		}
 	}
-	// The outage lasts until 1,000,000 records are queued (about 60 s at
-	// the child's rate).
+	// The outage lasts until 1,000,000 records are queued too: 60 s at
+	// the child's rate, up to 30 s more on a loaded machine, where the
+	// producer falls behind its rate.
 	st = await(fmt.Sprintf("%d records queued", outageQueued), 30*time.Second,
 		func(st outageStatus) bool { return st.Depth >= outageQueued })
 	_, err = io.WriteString(stdin, "stop\n")
