@@ -2,8 +2,13 @@ package bulk_test
 
 import (
 	"bytes"
+	"compress/gzip"
+	"context"
 	"encoding/json"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -90,4 +95,33 @@ func TestBodyAsEncodingJSON(t *testing.T) {
 			require.Equal(t, string(wl[i]), string(gl[i]))
 		}
 	}
+}
+
+// TestGzip: with Options.Gzip the body goes compressed, with
+// Content-Encoding: gzip, and decompresses to Body's NDJSON.
+func TestGzip(t *testing.T) {
+	rs := []logship.Record{{ID: "a", Time: time.Unix(1, 0), Level: "INFO", Message: "m", Attrs: []byte(`{"k":1}`), Kind: logship.KindLog}}
+	var got []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Content-Encoding") != "gzip" {
+			http.Error(w, "not gzip", http.StatusBadRequest)
+			return
+		}
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		got, _ = io.ReadAll(zr)
+		_, _ = io.WriteString(w, `{"errors":false,"items":[{"create":{"status":201}}]}`)
+	}))
+	defer srv.Close()
+	s, err := bulk.New(bulk.Options{Kind: bulk.VictoriaLogs, URL: srv.URL, Gzip: true})
+	require.NoError(t, err)
+	res, err := s.Send(context.Background(), rs)
+	require.NoError(t, err)
+	require.Equal(t, logship.Delivered, res[0].Outcome)
+	want, err := s.Body(rs)
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(got))
 }
