@@ -24,6 +24,11 @@ import (
 // benchEvents is what each side ships per op.
 const benchEvents = 1_000_000
 
+// benchShipBatch is the Shipper's BatchSize: 5,000 of these documents
+// (about 420 bytes each) make a request of about 2.2 MB; the BulkIndexer
+// flushes every 5 MB, about 11,500 documents.
+const benchShipBatch = 5_000
+
 // benchAddBatch is how many records the logship producer hands the Buffer
 // per Add: a durable queue commits (and syncs) per call, so producers
 // batch.
@@ -118,7 +123,7 @@ func benchLogship(b *testing.B, base string) {
 		}
 		// The Shipper settles through buf, which wakes a producer blocked
 		// for room.
-		sh, err = logship.NewShipper(logship.ShipperOptions{Queue: buf, Sink: sink, Poll: 10 * time.Millisecond})
+		sh, err = logship.NewShipper(logship.ShipperOptions{Queue: buf, Sink: sink, Poll: 10 * time.Millisecond, BatchSize: benchShipBatch})
 		if err != nil {
 			b.Fatal(err)
 		}
