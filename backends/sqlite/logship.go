@@ -57,7 +57,67 @@ func (s *Store) LogQueue(opts LogQueueOptions) (*LogQueue, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.New()
 	}
+	// The statements of full chunks and Next are prepared once, here:
+	// inside a group's transaction, preparing on the one write
+	// connection would wait for the connection the transaction holds.
+	// The Store's statement caches keep them, and Close closes them.
+	ctx := context.Background()
+	for _, q := range []string{logInsertSQL(logInsertRows), logDeleteSQL(logDeleteRows)} {
+		if _, err := s.ledgerW.get(ctx, q); err != nil {
+			return nil, s.fail(ctx, "logship prepare", err)
+		}
+	}
+	if _, err := s.ledgerR.get(ctx, qLogNext); err != nil {
+		return nil, s.fail(ctx, "logship prepare", err)
+	}
 	return &LogQueue{s: s, o: opts}, nil
+}
+
+// logDeleteRows is the most IDs one DELETE statement of Settle carries.
+const logDeleteRows = 500
+
+const qLogNext = `SELECT id, kind, at_ns, level, message, attrs, attempts
+FROM logship_queue WHERE next_at_ns <= ? ORDER BY seq LIMIT ?`
+
+// The statements of full chunks, built once.
+var (
+	qLogInsertFull = buildLogInsert(logInsertRows)
+	qLogDeleteFull = buildLogDelete(logDeleteRows)
+)
+
+func logInsertSQL(n int) string {
+	if n == logInsertRows {
+		return qLogInsertFull
+	}
+	return buildLogInsert(n)
+}
+
+func logDeleteSQL(n int) string {
+	if n == logDeleteRows {
+		return qLogDeleteFull
+	}
+	return buildLogDelete(n)
+}
+
+func buildLogInsert(n int) string {
+	return `INSERT INTO logship_queue (id, kind, at_ns, level, message, attrs, size) VALUES ` +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", n), ", ") +
+		` ON CONFLICT (id) DO NOTHING` // queued already: once is enough
+}
+
+func buildLogDelete(n int) string {
+	return `DELETE FROM logship_queue WHERE id IN (` + placeholders(n) + `)`
+}
+
+// exec runs query in tx, through its prepared statement when the cache
+// has one.
+func (q *LogQueue) exec(ctx context.Context, tx *writeTx, query string, args ...any) error {
+	if st, err := q.s.ledgerW.prepared(query); err == nil {
+		_, err = tx.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+		return err
+	}
+	_, err := tx.ExecContext(ctx, query, args...)
+	return err
 }
 
 // insertRows is the most records one INSERT statement carries.
@@ -88,23 +148,17 @@ func (q *LogQueue) Enqueue(ctx context.Context, rs []logship.Record) error {
 			return mgmt.Unavailable("sqlite: logship: %d records of %d bytes do not fit (%d/%d rows, %d/%d bytes): %w",
 				len(rs), size, rows, q.o.MaxRows, bytes, q.o.MaxBytes, logship.ErrFull), nil
 		}
+		args := make([]any, 0, 7*min(len(rs), logInsertRows))
 		for chunk := range chunks(rs, logInsertRows) {
-			var b strings.Builder
-			b.WriteString(`INSERT INTO logship_queue (id, kind, at_ns, level, message, attrs, size) VALUES `)
-			args := make([]any, 0, 7*len(chunk))
-			for i, r := range chunk {
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				b.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+			args = args[:0]
+			for _, r := range chunk {
 				attrs := string(r.Attrs)
 				if attrs == "" {
 					attrs = "{}"
 				}
 				args = append(args, r.ID, string(r.Kind), r.Time.UnixNano(), r.Level, r.Message, attrs, r.Size())
 			}
-			b.WriteString(" ON CONFLICT (id) DO NOTHING") // queued already: once is enough
-			if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			if err := q.exec(ctx, tx, logInsertSQL(len(chunk)), args...); err != nil {
 				return nil, err
 			}
 		}
@@ -137,21 +191,24 @@ func (q *LogQueue) Next(ctx context.Context, max int, now time.Time) ([]logship.
 	if max <= 0 {
 		return nil, nil
 	}
-	rows, err := q.s.r.QueryContext(ctx, `SELECT id, kind, at_ns, level, message, attrs, attempts
-FROM logship_queue WHERE next_at_ns <= ? ORDER BY seq LIMIT ?`, now.UnixNano(), max)
+	st, err := q.s.ledgerR.get(ctx, qLogNext)
+	if err != nil {
+		return nil, q.s.fail(ctx, "logship next", err)
+	}
+	rows, err := st.QueryContext(ctx, now.UnixNano(), max)
 	if err != nil {
 		return nil, q.s.fail(ctx, "logship next", err)
 	}
 	defer rows.Close()
-	var out []logship.Item
+	out := make([]logship.Item, 0, min(max, 1024))
 	for rows.Next() {
 		var it logship.Item
-		var kind, attrs string
+		var kind string
 		var atNs int64
-		if err := rows.Scan(&it.ID, &kind, &atNs, &it.Level, &it.Message, &attrs, &it.Attempts); err != nil {
+		if err := rows.Scan(&it.ID, &kind, &atNs, &it.Level, &it.Message, (*[]byte)(&it.Attrs), &it.Attempts); err != nil {
 			return nil, q.s.fail(ctx, "logship next", err)
 		}
-		it.Kind, it.Time, it.Attrs = logship.Kind(kind), time.Unix(0, atNs).UTC(), []byte(attrs)
+		it.Kind, it.Time = logship.Kind(kind), time.Unix(0, atNs).UTC()
 		out = append(out, it)
 	}
 	if err := rows.Err(); err != nil {
@@ -181,8 +238,8 @@ func (q *LogQueue) Settle(ctx context.Context, acks []string, retries []logship.
 	}
 	deadAt := q.o.Clock.Now().UnixNano()
 	return q.group(ctx, "logship settle", func(ctx context.Context, tx *writeTx) (cb, err error) {
-		for chunk := range chunks(acks, 500) {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM logship_queue WHERE id IN (`+placeholders(len(chunk))+`)`, anys(chunk)...); err != nil {
+		for chunk := range chunks(acks, logDeleteRows) {
+			if err := q.exec(ctx, tx, logDeleteSQL(len(chunk)), anys(chunk)...); err != nil {
 				return nil, err
 			}
 		}
