@@ -97,7 +97,8 @@ const classifyWindow = 64
 // When r is a Store (it has Last), the chain has 100,000 entries or more
 // and there are two cores, Verify reads its two halves at once, each
 // with its own Scan, and checks that they meet; otherwise it reads the
-// chain in one Scan, a goroutine reading ahead of the one hashing.
+// chain in one Scan, a goroutine reading ahead of the one hashing when
+// there are two cores.
 func Verify(ctx context.Context, r Reader, pub ed25519.PublicKey) (Report, error) {
 	var mid uint64
 	if last, ok := r.(interface {
@@ -235,7 +236,13 @@ func verify(ctx context.Context, r Reader, pub ed25519.PublicKey, mid uint64) (R
 	a := &walker{pub: pub, cps: cps, expect: 1}
 	var b *walker
 	if mid == 0 {
-		if err := scanPipelined(ctx, r, 1, a.step); err != nil && !errors.Is(err, errStop) {
+		var err error
+		if runtime.GOMAXPROCS(0) >= 2 {
+			err = scanPipelined(ctx, r, 1, a.step)
+		} else { // one core: reading ahead would only add copies and switches
+			err = r.Scan(ctx, 1, a.step)
+		}
+		if err != nil && !errors.Is(err, errStop) {
 			return fail(err)
 		}
 	} else {
