@@ -37,6 +37,8 @@ const (
   group_concat(CASE WHEN octet_length(prev_hash) = 32 AND octet_length(hash) = 32 THEN octet_length(event) END),
   group_concat(prev_hash || hash || event, '')
 FROM audit_entries WHERE seq >= ? AND seq < ?`
+	qAuditMmapOn     = `PRAGMA mmap_size = 1073741824`
+	qAuditMmapOff    = `PRAGMA mmap_size = 0`
 	qAuditCheckpoint = `INSERT INTO audit_checkpoints (seq, hash, at_ns, signature) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	qAuditCps        = `SELECT seq, hash, at_ns, signature FROM audit_checkpoints ORDER BY seq`
 )
@@ -161,7 +163,17 @@ func (a *AuditStore) Scan(ctx context.Context, from uint64, fn func(auditlog.Rec
 		}
 		sts[i] = st
 	}
-	tx, err := a.s.r.BeginTx(ctx, nil)
+	conn, err := a.s.r.Conn(ctx)
+	if err != nil {
+		return a.s.fail(ctx, op, err)
+	}
+	defer conn.Close()
+	// Pages mapped rather than copied by a read each, for this scan only.
+	if _, err := conn.ExecContext(ctx, qAuditMmapOn); err != nil {
+		return a.s.fail(ctx, op, err)
+	}
+	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), qAuditMmapOff) }()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return a.s.fail(ctx, op, err)
 	}
