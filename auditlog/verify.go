@@ -112,7 +112,7 @@ func Verify(ctx context.Context, r Reader, pub ed25519.PublicKey) (Report, error
 			mid = head.Seq / 2
 		}
 	}
-	return verify(ctx, r, pub, mid)
+	return verify(ctx, r, pub, mid, runtime.GOMAXPROCS(0) >= 2)
 }
 
 // splitMin is the length from which Verify reads the chain's two halves
@@ -222,8 +222,9 @@ func (w *walker) finish(ctx context.Context, r Reader, p, pp Hash) error {
 }
 
 // verify is Verify, reading the halves up to mid and after it at once
-// when mid > 0.
-func verify(ctx context.Context, r Reader, pub ed25519.PublicKey, mid uint64) (Report, error) {
+// when mid > 0, else in one Scan, with a goroutine reading ahead when
+// readAhead (on one core, it would only add copies and switches).
+func verify(ctx context.Context, r Reader, pub ed25519.PublicKey, mid uint64, readAhead bool) (Report, error) {
 	var rep Report
 	if len(pub) != ed25519.PublicKeySize {
 		return rep, fmt.Errorf("auditlog: verify: the public key has %d bytes, want %d", len(pub), ed25519.PublicKeySize)
@@ -237,9 +238,9 @@ func verify(ctx context.Context, r Reader, pub ed25519.PublicKey, mid uint64) (R
 	var b *walker
 	if mid == 0 {
 		var err error
-		if runtime.GOMAXPROCS(0) >= 2 {
+		if readAhead {
 			err = scanPipelined(ctx, r, 1, a.step)
-		} else { // one core: reading ahead would only add copies and switches
+		} else {
 			err = r.Scan(ctx, 1, a.step)
 		}
 		if err != nil && !errors.Is(err, errStop) {
