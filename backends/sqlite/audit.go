@@ -35,7 +35,7 @@ const (
 	// One row for the entries of seq ?1 to ?2-1: see auditChunkRow.
 	qAuditChunk = `SELECT group_concat(seq),
   group_concat(CASE WHEN octet_length(prev_hash) = 32 AND octet_length(hash) = 32 THEN octet_length(event) END),
-  group_concat(prev_hash || hash || event, '')
+  CAST(group_concat(prev_hash || hash || event, '') AS BLOB)
 FROM audit_entries WHERE seq >= ? AND seq < ?`
 	qAuditMmapOn     = `PRAGMA mmap_size = 1073741824`
 	qAuditMmapOff    = `PRAGMA mmap_size = 0`
