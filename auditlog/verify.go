@@ -97,7 +97,8 @@ const classifyWindow = 64
 // When r is a Store (it has Last), the chain has 100,000 entries or more
 // and there are two cores, Verify reads its two halves at once, each
 // with its own Scan, and checks that they meet; otherwise it reads the
-// chain in one Scan, a goroutine reading ahead of the one hashing.
+// chain in one Scan, a goroutine reading ahead of the one hashing when
+// there are two cores.
 func Verify(ctx context.Context, r Reader, pub ed25519.PublicKey) (Report, error) {
 	var mid uint64
 	if last, ok := r.(interface {
@@ -111,7 +112,7 @@ func Verify(ctx context.Context, r Reader, pub ed25519.PublicKey) (Report, error
 			mid = head.Seq / 2
 		}
 	}
-	return verify(ctx, r, pub, mid)
+	return verify(ctx, r, pub, mid, runtime.GOMAXPROCS(0) >= 2)
 }
 
 // splitMin is the length from which Verify reads the chain's two halves
@@ -221,8 +222,9 @@ func (w *walker) finish(ctx context.Context, r Reader, p, pp Hash) error {
 }
 
 // verify is Verify, reading the halves up to mid and after it at once
-// when mid > 0.
-func verify(ctx context.Context, r Reader, pub ed25519.PublicKey, mid uint64) (Report, error) {
+// when mid > 0, else in one Scan, with a goroutine reading ahead when
+// readAhead (on one core, it would only add copies and switches).
+func verify(ctx context.Context, r Reader, pub ed25519.PublicKey, mid uint64, readAhead bool) (Report, error) {
 	var rep Report
 	if len(pub) != ed25519.PublicKeySize {
 		return rep, fmt.Errorf("auditlog: verify: the public key has %d bytes, want %d", len(pub), ed25519.PublicKeySize)
@@ -235,7 +237,13 @@ func verify(ctx context.Context, r Reader, pub ed25519.PublicKey, mid uint64) (R
 	a := &walker{pub: pub, cps: cps, expect: 1}
 	var b *walker
 	if mid == 0 {
-		if err := scanPipelined(ctx, r, 1, a.step); err != nil && !errors.Is(err, errStop) {
+		var err error
+		if readAhead {
+			err = scanPipelined(ctx, r, 1, a.step)
+		} else {
+			err = r.Scan(ctx, 1, a.step)
+		}
+		if err != nil && !errors.Is(err, errStop) {
 			return fail(err)
 		}
 	} else {

@@ -112,6 +112,9 @@ func TestVerifyFindsTheFirstBreak(t *testing.T) {
 			require.NotNil(t, rep.Break, rep.String())
 			assert.Equal(t, tc.kind, rep.Break.Kind, rep.String())
 			assert.Equal(t, want, rep.Break.Seq, rep.String())
+			one, err := auditlog.VerifyOneCore(t.Context(), store, pub)
+			require.NoError(t, err)
+			assert.Equal(t, rep, one)
 			// The same, the halves read at once, meeting around the break.
 			for _, mid := range []uint64{1, 40, 41, 42, 43, 44, 50, 96, 97, 98, 99} {
 				split, err := auditlog.VerifySplit(t.Context(), store, pub, mid)
@@ -155,6 +158,9 @@ func TestVerifySplitWhole(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, want, got, "mid %d", mid)
 	}
+	one, err := auditlog.VerifyOneCore(t.Context(), store, pub)
+	require.NoError(t, err)
+	assert.Equal(t, want, one)
 }
 
 // FuzzVerifyTamper: any change to one stored byte of a fully signed chain
@@ -198,9 +204,14 @@ func FuzzVerifyTamper(f *testing.F) {
 			}
 			return rs, cps
 		})
+		one, err := auditlog.VerifyOneCore(t.Context(), store, pub)
+		require.NoError(t, err)
 		for _, mid := range []uint64{0, 50} {
 			rep, err := auditlog.VerifySplit(t.Context(), store, pub, mid)
 			require.NoError(t, err)
+			if mid == 0 {
+				require.Equal(t, rep, one)
+			}
 			if changed {
 				require.NotNil(t, rep.Break, "mid %d: %s", mid, rep)
 			} else {

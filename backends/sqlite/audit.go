@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"time"
 
@@ -27,9 +28,17 @@ func (s *Store) Audit() *AuditStore { return &AuditStore{s: s} }
 const auditChunk = 128
 
 const (
-	qAuditMax        = `SELECT IFNULL(MAX(seq), 0) FROM audit_entries`
-	qAuditLast       = `SELECT seq, event, prev_hash, hash FROM audit_entries ORDER BY seq DESC LIMIT 1`
-	qAuditScan       = `SELECT seq, event, prev_hash, hash FROM audit_entries WHERE seq >= ? ORDER BY seq`
+	qAuditMax   = `SELECT IFNULL(MAX(seq), 0) FROM audit_entries`
+	qAuditLast  = `SELECT seq, event, prev_hash, hash FROM audit_entries ORDER BY seq DESC LIMIT 1`
+	qAuditScan  = `SELECT seq, event, prev_hash, hash FROM audit_entries WHERE seq >= ? ORDER BY seq`
+	qAuditRange = `SELECT seq, event, prev_hash, hash FROM audit_entries WHERE seq >= ? AND seq < ? ORDER BY seq`
+	// One row for the entries of seq ?1 to ?2-1: see auditChunkRow.
+	qAuditChunk = `SELECT group_concat(seq),
+  group_concat(CASE WHEN octet_length(prev_hash) = 32 AND octet_length(hash) = 32 THEN octet_length(event) END),
+  CAST(group_concat(prev_hash || hash || event, '') AS BLOB)
+FROM audit_entries WHERE seq >= ? AND seq < ?`
+	qAuditMmapOn     = `PRAGMA mmap_size = 1073741824`
+	qAuditMmapOff    = `PRAGMA mmap_size = 0`
 	qAuditCheckpoint = `INSERT INTO audit_checkpoints (seq, hash, at_ns, signature) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	qAuditCps        = `SELECT seq, hash, at_ns, signature FROM audit_checkpoints ORDER BY seq`
 )
@@ -135,13 +144,158 @@ func (a *AuditStore) Last(ctx context.Context) (auditlog.Record, bool, error) {
 
 // Scan implements auditlog.Reader, in one read transaction: what it
 // sees is one state of the database.
+//
+// It reads the entries auditScanChunk seqs at a time, each chunk as one
+// row (qAuditChunk): a row per entry costs more in the driver than
+// hashing the entry does. A chunk is taken as it is only when its seqs
+// are the chunk's from its start, in order, with no gap, and every hash
+// is 32 bytes; any other chunk — a damaged one — is read entry by entry,
+// as is the chain after the first chunk with no entry, so that what fn
+// gets is always what is stored.
 func (a *AuditStore) Scan(ctx context.Context, from uint64, fn func(auditlog.Record) error) error {
 	const op = "audit: scan"
-	st, err := a.s.auditR.get(ctx, qAuditScan)
+	from = min(from, 1<<63-1)
+	var sts [3]*sql.Stmt
+	for i, q := range []string{qAuditChunk, qAuditRange, qAuditScan} {
+		st, err := a.s.auditR.get(ctx, q)
+		if err != nil {
+			return a.s.fail(ctx, op, err)
+		}
+		sts[i] = st
+	}
+	conn, err := a.s.r.Conn(ctx)
 	if err != nil {
 		return a.s.fail(ctx, op, err)
 	}
-	rows, err := st.QueryContext(ctx, int64(min(from, 1<<63-1)))
+	defer conn.Close()
+	// Pages mapped rather than copied by a read each, for this scan only.
+	if _, err := conn.ExecContext(ctx, qAuditMmapOn); err != nil {
+		return a.s.fail(ctx, op, err)
+	}
+	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), qAuditMmapOff) }()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return a.s.fail(ctx, op, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	chunk, rng, tail := tx.StmtContext(ctx, sts[0]), tx.StmtContext(ctx, sts[1]), tx.StmtContext(ctx, sts[2])
+	var c auditChunkRow
+	for ; from <= 1<<63-1-auditScanChunk; from += auditScanChunk {
+		more, err := a.scanChunk(ctx, chunk, rng, &c, from, fn)
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+	}
+	return a.scanRows(ctx, tail, fn, int64(from))
+}
+
+// scanChunk calls fn with each entry of seq from to
+// from+auditScanChunk-1, read as one row by chunk or, when that row is
+// not as it should be, by rng; more is false when there is none.
+func (a *AuditStore) scanChunk(ctx context.Context, chunk, rng *sql.Stmt, c *auditChunkRow, from uint64, fn func(auditlog.Record) error) (more bool, err error) {
+	const op = "audit: scan"
+	rows, err := chunk.QueryContext(ctx, int64(from), int64(from+auditScanChunk))
+	if err != nil {
+		return false, a.s.fail(ctx, op, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return false, a.s.fail(ctx, op, err)
+		}
+		return false, a.s.fail(ctx, op, errors.New("no row from an aggregate"))
+	}
+	if err := rows.Scan(&c.seqs, &c.lens, &c.data); err != nil {
+		return false, a.s.fail(ctx, op, err)
+	}
+	if len(c.seqs) == 0 {
+		return false, nil
+	}
+	if !c.parse(from) {
+		if err := rows.Close(); err != nil {
+			return false, a.s.fail(ctx, op, err)
+		}
+		return true, a.scanRows(ctx, rng, fn, int64(from), int64(from+auditScanChunk))
+	}
+	var r auditlog.Record
+	d := []byte(c.data)
+	for i, seq := range c.seqN {
+		n := c.lenN[i]
+		r.Seq = seq
+		copy(r.PrevHash[:], d[:32])
+		copy(r.Hash[:], d[32:64])
+		r.Data, d = d[64:64+n:64+n], d[64+n:]
+		if err := fn(r); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// auditScanChunk is how many seqs Scan reads as one row.
+const auditScanChunk = 1024
+
+// auditChunkRow is a row of qAuditChunk: seqs, the chunk's seqs, and
+// lens, the byte lengths of their events, in decimal separated by commas
+// — but an entry whose prev_hash or hash is not 32 bytes has no length
+// (group_concat leaves NULL out), so that lens is short; data, each
+// entry's prev_hash, hash and event, one after the other. The aggregates
+// see the rows in one pass, so that the three are in one order.
+type auditChunkRow struct {
+	seqs, lens, data sql.RawBytes
+	seqN             []uint64 // parsed
+	lenN             []int
+}
+
+// parse parses the chunk's seqs and event lengths, and reports whether
+// it can be taken as it is: its seqs are from, from+1, …, each has its
+// length (its hashes are 32 bytes), and its data is exactly its entries.
+func (c *auditChunkRow) parse(from uint64) bool {
+	c.seqN, c.lenN = c.seqN[:0], c.lenN[:0]
+	ok := eachDecimal(c.seqs, func(n uint64) bool {
+		c.seqN = append(c.seqN, n)
+		return n == from+uint64(len(c.seqN)-1)
+	})
+	total := 0
+	ok = ok && eachDecimal(c.lens, func(n uint64) bool {
+		c.lenN = append(c.lenN, int(n))
+		total += 64 + int(n)
+		return n <= 1<<31 && len(c.lenN) <= len(c.seqN)
+	})
+	return ok && len(c.lenN) == len(c.seqN) && total == len(c.data)
+}
+
+// eachDecimal calls fn with each number of list, decimals separated by
+// commas, until fn returns false; it reports whether list is such a list,
+// each number below 10¹⁹, and fn returned true for each.
+func eachDecimal(list []byte, fn func(uint64) bool) bool {
+	var n uint64
+	digits := 0
+	for i := 0; i <= len(list); i++ {
+		if i == len(list) || list[i] == ',' {
+			if digits == 0 || !fn(n) {
+				return false
+			}
+			n, digits = 0, 0
+			continue
+		}
+		d := list[i] - '0'
+		if d > 9 || digits == 19 {
+			return false
+		}
+		n, digits = n*10+uint64(d), digits+1
+	}
+	return true
+}
+
+// scanRows calls fn with each entry st (qAuditRange or qAuditScan) reads
+// with args, one row each.
+func (a *AuditStore) scanRows(ctx context.Context, st *sql.Stmt, fn func(auditlog.Record) error, args ...any) error {
+	const op = "audit: scan"
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return a.s.fail(ctx, op, err)
 	}
