@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +33,9 @@ type Options struct {
 	Scaler Scaler
 	// Guards run in order after the built-in MinMax guard.
 	Guards []Guard
+	// Rules keeps the rules (default: a new MemoryRules). Replicas that
+	// share a RuleStore see the same rules.
+	Rules RuleStore
 	// Logger receives changes and failures (default slog.Default()).
 	Logger *slog.Logger
 	// Concurrency bounds the rules evaluated at once (default 16).
@@ -76,8 +78,13 @@ type Controller struct {
 	mu        sync.RWMutex
 	rules     map[string]*ruleState
 	byService map[string]*ruleState
-	order     []*ruleState // the rules in the order they were added
-	nextID    int
+	order     []*ruleState // the rules in ID order
+
+	// The RuleStore, and its Revision at the last Sync.
+	store  RuleStore
+	syncMu sync.Mutex // held across a store write and its local effect, and by Sync
+	rev    int64
+	synced bool
 
 	// The state of the current tick, reused from tick to tick.
 	tickMu sync.Mutex
@@ -146,6 +153,9 @@ func New(opts Options) (*Controller, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Rules == nil {
+		opts.Rules = NewMemoryRules()
+	}
 	c := &Controller{
 		clock:     opts.Clock,
 		opts:      opts,
@@ -154,7 +164,7 @@ func New(opts Options) (*Controller, error) {
 		sources:   opts.Sources,
 		rules:     make(map[string]*ruleState),
 		byService: make(map[string]*ruleState),
-		nextID:    1,
+		store:     opts.Rules,
 	}
 	return c, nil
 }
@@ -171,44 +181,29 @@ func (c *Controller) checkSources(r *Rule) error {
 	return nil
 }
 
-// AddRule validates r, assigns it the next ID ("AR-1", "AR-2", …) unless it
-// has one, and starts evaluating it on the next tick. A service has at most
-// one rule: a second rule for the same service is a conflict.
-func (c *Controller) AddRule(r Rule) (Rule, error) {
+// AddRule validates r and stores it in the RuleStore, which assigns the
+// next ID ("AR-1", "AR-2", …) unless r has one; the controller starts
+// evaluating it on the next tick. A service has at most one rule: a second
+// rule for the same service is a conflict.
+func (c *Controller) AddRule(ctx context.Context, r Rule) (Rule, error) {
 	r = r.Clone()
+	r.Version = 0
 	if err := r.Validate(); err != nil {
 		return Rule{}, err
 	}
 	if err := c.checkSources(&r); err != nil {
 		return Rule{}, err
 	}
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	stored, err := c.store.CreateRule(ctx, r)
+	if err != nil {
+		return Rule{}, err
+	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if other, ok := c.byService[r.Service]; ok {
-		return Rule{}, mgmt.Conflict("service", "service %q already has rule %s", r.Service, other.rule.ID)
-	}
-	var seq int
-	if r.ID == "" {
-		seq = c.nextID
-		r.ID = "AR-" + strconv.Itoa(seq)
-	} else {
-		n, ok := ParseRuleID(r.ID)
-		if !ok {
-			return Rule{}, mgmt.Invalid("id", "%q is not a rule ID like AR-1", r.ID)
-		}
-		if _, dup := c.rules[r.ID]; dup {
-			return Rule{}, mgmt.Conflict("id", "rule %s already exists", r.ID)
-		}
-		seq = n
-	}
-	if seq >= c.nextID {
-		c.nextID = seq + 1
-	}
-	rs := &ruleState{seq: seq, rule: &r, history: make([]Decision, 0, c.opts.HistorySize)}
-	c.rules[r.ID] = rs
-	c.byService[r.Service] = rs
-	c.order = append(c.order, rs)
-	return r.Clone(), nil
+	c.putLocked(stored)
+	c.mu.Unlock()
+	return stored.Clone(), nil
 }
 
 // ParseRuleID reads a rule ID in its one canonical form, "AR-" and a
@@ -222,10 +217,12 @@ func ParseRuleID(id string) (int, bool) {
 	return int(n), true
 }
 
-// UpdateRule replaces the rule with the given ID by r (whose ID is ignored).
-// The rule's memory — stabilization window, rate-policy events, history —
-// is kept unless the service changes.
-func (c *Controller) UpdateRule(id string, r Rule) (Rule, error) {
+// UpdateRule replaces the rule with the given ID by r (whose ID is
+// ignored) in the RuleStore. r.Version, when not 0, must be the stored
+// rule's (else a conflict: it changed since it was read). The rule's
+// memory — stabilization window, rate-policy events, history — is kept
+// unless the service changes.
+func (c *Controller) UpdateRule(ctx context.Context, id string, r Rule) (Rule, error) {
 	r = r.Clone()
 	r.ID = id
 	if err := r.Validate(); err != nil {
@@ -234,114 +231,140 @@ func (c *Controller) UpdateRule(id string, r Rule) (Rule, error) {
 	if err := c.checkSources(&r); err != nil {
 		return Rule{}, err
 	}
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	stored, err := c.store.UpdateRule(ctx, r)
+	if err != nil {
+		return Rule{}, err
+	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	rs, ok := c.rules[id]
+	c.putLocked(stored)
+	c.mu.Unlock()
+	return stored.Clone(), nil
+}
+
+// putLocked makes the controller evaluate r: a new rule gets a fresh state;
+// a changed one keeps its memory unless its service changed. c.mu is held.
+func (c *Controller) putLocked(r Rule) {
+	rs, ok := c.rules[r.ID]
 	if !ok {
-		return Rule{}, mgmt.NotFound("id", "no rule %s", id)
+		seq, _ := ParseRuleID(r.ID)
+		rs = &ruleState{seq: seq, rule: &r, history: make([]Decision, 0, c.opts.HistorySize)}
+		c.rules[r.ID] = rs
+		c.byService[r.Service] = rs
+		// Kept in ID order: mostly appends.
+		i := sort.Search(len(c.order), func(i int) bool { return c.order[i].seq > seq })
+		c.order = slices.Insert(c.order, i, rs)
+		return
 	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	old := rs.rule
+	if old.Version == r.Version && old.Service == r.Service {
+		return
+	}
 	if old.Service != r.Service {
-		if other, taken := c.byService[r.Service]; taken {
-			return Rule{}, mgmt.Conflict("service", "service %q already has rule %s", r.Service, other.rule.ID)
+		if c.byService[old.Service] == rs {
+			delete(c.byService, old.Service)
 		}
-		delete(c.byService, old.Service)
 		c.byService[r.Service] = rs
 		rs.eng = engine{}
 		rs.current = ReplicaStatus{}
 	}
 	rs.rule = &r
-	return r.Clone(), nil
 }
 
-// DeleteRule stops evaluating the rule. The service keeps its replicas.
-func (c *Controller) DeleteRule(id string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// dropLocked stops evaluating rule id. c.mu is held.
+func (c *Controller) dropLocked(id string) {
 	rs, ok := c.rules[id]
 	if !ok {
-		return mgmt.NotFound("id", "no rule %s", id)
+		return
 	}
 	delete(c.rules, id)
-	delete(c.byService, rs.rule.Service)
+	if c.byService[rs.rule.Service] == rs {
+		delete(c.byService, rs.rule.Service)
+	}
 	c.order = slices.DeleteFunc(c.order, func(x *ruleState) bool { return x == rs })
+}
+
+// DeleteRule removes the rule from the RuleStore and stops evaluating it.
+// The service keeps its replicas.
+func (c *Controller) DeleteRule(ctx context.Context, id string) error {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	if err := c.store.DeleteRule(ctx, id); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.dropLocked(id)
+	c.mu.Unlock()
 	return nil
 }
 
 // SetPaused pauses or resumes a rule. A paused rule is not evaluated and its
 // service is left as it is.
-func (c *Controller) SetPaused(id string, paused bool) (Rule, error) {
-	c.mu.RLock()
-	rs, ok := c.rules[id]
-	c.mu.RUnlock()
-	if !ok {
-		return Rule{}, mgmt.NotFound("id", "no rule %s", id)
-	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	r := rs.rule.Clone()
-	r.Paused = paused
-	rs.rule = &r
-	return r.Clone(), nil
-}
-
-// Rule returns a copy of the rule with the given ID.
-func (c *Controller) Rule(id string) (Rule, error) {
-	c.mu.RLock()
-	rs, ok := c.rules[id]
-	c.mu.RUnlock()
-	if !ok {
-		return Rule{}, mgmt.NotFound("id", "no rule %s", id)
-	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	return rs.rule.Clone(), nil
-}
-
-// Filter selects rules. Empty fields match everything.
-type Filter struct {
-	// Name matches rules whose name contains it, ignoring case.
-	Name    string
-	Service string
-	// Labels must all be present with equal values.
-	Labels mgmt.Labels
-}
-
-// Rules returns copies of the rules that match f, ordered by ID number.
-func (c *Controller) Rules(f Filter) []Rule {
-	c.mu.RLock()
-	states := make([]*ruleState, 0, len(c.rules))
-	for _, rs := range c.rules {
-		states = append(states, rs)
-	}
-	c.mu.RUnlock()
-	sort.Slice(states, func(i, j int) bool { return states[i].seq < states[j].seq })
-	name := strings.ToLower(f.Name)
-	out := []Rule{}
-	for _, rs := range states {
-		rs.mu.Lock()
-		r := rs.rule
-		rs.mu.Unlock()
-		if name != "" && !strings.Contains(strings.ToLower(r.Name), name) {
+func (c *Controller) SetPaused(ctx context.Context, id string, paused bool) (Rule, error) {
+	for {
+		r, err := c.store.Rule(ctx, id)
+		if err != nil {
+			return Rule{}, err
+		}
+		r.Paused = paused
+		// r.Version is the one read: a change made meanwhile is a
+		// conflict, and the pause is applied again over it.
+		stored, err := c.UpdateRule(ctx, id, r)
+		if mgmt.KindOf(err) == mgmt.KindConflict && mgmt.FieldOf(err) == "version" {
 			continue
 		}
-		if f.Service != "" && r.Service != f.Service {
-			continue
-		}
-		match := true
-		for k, v := range f.Labels {
-			if got, ok := r.Labels[k]; !ok || got != v {
-				match = false
-				break
-			}
-		}
-		if match {
-			out = append(out, r.Clone())
+		return stored, err
+	}
+}
+
+// Rule returns the rule with the given ID, from the RuleStore.
+func (c *Controller) Rule(ctx context.Context, id string) (Rule, error) {
+	return c.store.Rule(ctx, id)
+}
+
+// Rules returns the rules that match f, ordered by ID number, from the
+// RuleStore.
+func (c *Controller) Rules(ctx context.Context, f Filter) ([]Rule, error) {
+	return c.store.Rules(ctx, f)
+}
+
+// Sync makes the controller evaluate what the RuleStore holds, as changed
+// through any replica: rules created elsewhere start, rules deleted stop,
+// rules updated are replaced (their memory kept unless their service
+// changed). Tick syncs first; a host calls it to read the status of a rule
+// another replica created. It lists the rules only when the store's
+// Revision moved.
+func (c *Controller) Sync(ctx context.Context) error {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	rev, err := c.store.Revision(ctx)
+	if err != nil {
+		return err
+	}
+	if c.synced && rev == c.rev {
+		return nil
+	}
+	rules, err := c.store.Rules(ctx, Filter{})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seen := make(map[string]bool, len(rules))
+	for _, r := range rules {
+		seen[r.ID] = true
+		c.putLocked(r)
+	}
+	for id := range c.rules {
+		if !seen[id] {
+			c.dropLocked(id)
 		}
 	}
-	return out
+	c.rev, c.synced = rev, true
+	return nil
 }
 
 // Status is what the controller knows about one rule.
@@ -365,7 +388,21 @@ type Status struct {
 	Evaluations int64
 }
 
-// Status returns the status of the rule with the given ID.
+// Statuses returns the status of every rule the controller evaluates, in
+// ID order (as of its last Sync).
+func (c *Controller) Statuses() []Status {
+	c.mu.RLock()
+	states := slices.Clone(c.order)
+	c.mu.RUnlock()
+	out := make([]Status, len(states))
+	for i, rs := range states {
+		out[i] = rs.status()
+	}
+	return out
+}
+
+// Status returns the status of the rule with the given ID, as this
+// controller last evaluated it.
 func (c *Controller) Status(id string) (Status, error) {
 	c.mu.RLock()
 	rs, ok := c.rules[id]
@@ -373,6 +410,10 @@ func (c *Controller) Status(id string) (Status, error) {
 	if !ok {
 		return Status{}, mgmt.NotFound("id", "no rule %s", id)
 	}
+	return rs.status(), nil
+}
+
+func (rs *ruleState) status() Status {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	st := Status{
@@ -392,7 +433,7 @@ func (c *Controller) Status(id string) (Status, error) {
 	} else {
 		st.History = append(st.History, rs.history...)
 	}
-	return st, nil
+	return st
 }
 
 // record stores d as the last decision and, when it differs from the one
@@ -445,6 +486,9 @@ func (c *Controller) Ticks() int64 { return c.ticks.Load() }
 func (c *Controller) Tick(ctx context.Context) {
 	c.tickMu.Lock()
 	defer c.tickMu.Unlock()
+	if err := c.Sync(ctx); err != nil && ctx.Err() == nil {
+		c.log.Warn("autoscale: reading the rules failed; evaluating those read before", "err", err)
+	}
 	now := c.clock.Now()
 	c.mu.RLock()
 	// In the order the rules were added, which is mostly the order their

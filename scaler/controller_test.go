@@ -21,7 +21,7 @@ import (
 
 func addRule(t *testing.T, c *scaler.Controller, r scaler.Rule) string {
 	t.Helper()
-	got, err := c.AddRule(r)
+	got, err := c.AddRule(context.Background(), r)
 	require.NoError(t, err)
 	return got.ID
 }
@@ -178,7 +178,7 @@ func TestPause(t *testing.T) {
 	require.NoError(t, mem.SetReplicas(ctx, "svc", 4, ""))
 	mem.SetMetric("svc", "http_rps", 2000)
 	id := addRule(t, c, targetRule(1, 30, 100, nil))
-	_, err := c.SetPaused(id, true)
+	_, err := c.SetPaused(context.Background(), id, true)
 	require.NoError(t, err)
 	c.Tick(ctx)
 	st := status(t, c, id)
@@ -186,7 +186,7 @@ func TestPause(t *testing.T) {
 	assert.Equal(t, scaler.ReasonPaused, st.Last.Reason)
 	assert.Equal(t, 1, mem.Changes("svc"), "a paused rule does not touch the service")
 
-	_, err = c.SetPaused(id, false)
+	_, err = c.SetPaused(context.Background(), id, false)
 	require.NoError(t, err)
 	clk.Add(15 * time.Second)
 	c.Tick(ctx)
@@ -310,30 +310,30 @@ func TestRuleCRUD(t *testing.T) {
 	idA, idB := addRule(t, c, a), addRule(t, c, b)
 	assert.Equal(t, []string{"AR-1", "AR-2"}, []string{idA, idB})
 
-	_, err := c.AddRule(a)
+	_, err := c.AddRule(context.Background(), a)
 	assert.ErrorIs(t, err, mgmt.ErrConflict, "one rule per service")
 
-	found := c.Rules(scaler.Filter{Name: "SURGE"})
+	found := listRules(t, c, scaler.Filter{Name: "SURGE"})
 	require.Len(t, found, 1)
 	assert.Equal(t, "AR-1", found[0].ID)
-	assert.Len(t, c.Rules(scaler.Filter{Labels: mgmt.Labels{"program": "student-aid"}}), 1)
-	assert.Len(t, c.Rules(scaler.Filter{}), 2)
+	assert.Len(t, listRules(t, c, scaler.Filter{Labels: mgmt.Labels{"program": "student-aid"}}), 1)
+	assert.Len(t, listRules(t, c, scaler.Filter{}), 2)
 
 	a.MaxReplicas = 40
-	upd, err := c.UpdateRule(idA, a)
+	upd, err := c.UpdateRule(context.Background(), idA, a)
 	require.NoError(t, err)
 	assert.Equal(t, int32(40), upd.MaxReplicas)
-	_, err = c.UpdateRule("AR-99", a)
+	_, err = c.UpdateRule(context.Background(), "AR-99", a)
 	assert.ErrorIs(t, err, mgmt.ErrNotFound)
 	b.MinReplicas = 20
-	_, err = c.UpdateRule(idB, b)
+	_, err = c.UpdateRule(context.Background(), idB, b)
 	assert.ErrorIs(t, err, mgmt.ErrInvalid)
-	got, err := c.Rule(idB)
+	got, err := c.Rule(context.Background(), idB)
 	require.NoError(t, err)
 	assert.Equal(t, int32(1), got.MinReplicas, "a rejected update changes nothing")
 
-	require.NoError(t, c.DeleteRule(idA))
-	assert.ErrorIs(t, c.DeleteRule(idA), mgmt.ErrNotFound)
+	require.NoError(t, c.DeleteRule(context.Background(), idA))
+	assert.ErrorIs(t, c.DeleteRule(context.Background(), idA), mgmt.ErrNotFound)
 	_, err = c.Status(idA)
 	assert.ErrorIs(t, err, mgmt.ErrNotFound)
 	idC := addRule(t, c, a)
@@ -342,7 +342,7 @@ func TestRuleCRUD(t *testing.T) {
 	bad := a
 	bad.Triggers = []scaler.Trigger{{Metric: "http_rps", Type: scaler.Target, Value: 1, Source: "prometheus"}}
 	bad.Service = "x"
-	_, err = c.AddRule(bad)
+	_, err = c.AddRule(context.Background(), bad)
 	require.ErrorIs(t, err, mgmt.ErrInvalid)
 	assert.Equal(t, "trigger.source", mgmt.FieldOf(err))
 }
@@ -537,4 +537,64 @@ func TestAuditGuardHoldOnce(t *testing.T) {
 	assert.Equal(t, "budget", events[0].Details["guard"])
 	assert.Equal(t, "the cap allows no more", events[0].Details["guardReason"])
 	assert.Equal(t, events[0].Details["from"], events[0].Details["to"])
+}
+
+// TestReplicasShareRules: two controllers on one RuleStore, as two hosts
+// on one database: what one creates, changes or deletes, the other
+// evaluates from its next tick, keeping a rule's memory across an update.
+func TestReplicasShareRules(t *testing.T) {
+	t.Parallel()
+	store := scaler.NewMemoryRules()
+	mem := scaler.NewMemory()
+	clk := clock.NewMock()
+	clk.Set(t0)
+	newC := func() *scaler.Controller {
+		c, err := scaler.New(scaler.Options{Clock: clk, Scaler: mem, Sources: map[string]scaler.MetricSource{"": mem}, Logger: discardLogger(), Rules: store})
+		require.NoError(t, err)
+		return c
+	}
+	a, b := newC(), newC()
+	ctx := context.Background()
+	require.NoError(t, mem.SetReplicas(ctx, "api", 2, ""))
+	mem.SetMetric("api", "http_rps", 400)
+	r := targetRule(1, 20, 100, nil)
+	r.Service = "api"
+	created, err := a.AddRule(ctx, r)
+	require.NoError(t, err)
+
+	_, err = b.Status(created.ID)
+	require.ErrorIs(t, err, mgmt.ErrNotFound, "not before b syncs")
+	b.Tick(ctx)
+	st, err := b.Status(created.ID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), st.Evaluations, "b evaluates a's rule")
+	assert.Equal(t, int32(4), replicasOf(t, mem, "api"))
+
+	// b pauses it; a stops acting on it at its next tick.
+	_, err = b.SetPaused(ctx, created.ID, true)
+	require.NoError(t, err)
+	mem.SetMetric("api", "http_rps", 1600)
+	a.Tick(ctx)
+	st, err = a.Status(created.ID)
+	require.NoError(t, err)
+	assert.True(t, st.Paused)
+	assert.Equal(t, scaler.ReasonPaused, st.Last.Reason)
+	assert.Equal(t, int32(4), replicasOf(t, mem, "api"), "paused through b")
+
+	got, err := a.Rule(ctx, created.ID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), got.Version)
+
+	require.NoError(t, a.DeleteRule(ctx, created.ID))
+	b.Tick(ctx)
+	_, err = b.Status(created.ID)
+	require.ErrorIs(t, err, mgmt.ErrNotFound, "gone from b too")
+	assert.Empty(t, b.Statuses())
+}
+
+func replicasOf(t *testing.T, m *scaler.Memory, svc string) int32 {
+	t.Helper()
+	st, err := m.Replicas(context.Background(), svc)
+	require.NoError(t, err)
+	return st.Desired
 }

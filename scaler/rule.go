@@ -13,8 +13,12 @@ import (
 // Rules are values; the Controller keeps its own copy. Decode one from JSON
 // with DecodeRule and check it with Validate (DecodeRule does both).
 type Rule struct {
-	// ID is assigned by the Controller ("AR-1", "AR-2", …).
+	// ID is assigned by the RuleStore ("AR-1", "AR-2", …).
 	ID string
+	// Version is the RuleStore's: 1 when created, one more at every
+	// update. An update carrying a Version other than the stored one is a
+	// conflict (0: no check).
+	Version int64
 	// Name is a human name that people search by ("eligibility-surge-Q3").
 	Name    string
 	Service string
