@@ -182,8 +182,9 @@ func (c *Controller) checkSources(r *Rule) error {
 }
 
 // AddRule validates r and stores it in the RuleStore, which assigns the
-// next ID ("AR-1", "AR-2", …) unless r has one; the controller starts
-// evaluating it on the next tick. A service has at most one rule: a second
+// next ID ("AR-1", "AR-2", …) unless r has one; the controller reads the
+// service's replicas and metrics at once (Status shows them) and starts
+// evaluating the rule on the next tick. A service has at most one rule: a second
 // rule for the same service is a conflict.
 func (c *Controller) AddRule(ctx context.Context, r Rule) (Rule, error) {
 	r = r.Clone()
@@ -202,8 +203,35 @@ func (c *Controller) AddRule(ctx context.Context, r Rule) (Rule, error) {
 	}
 	c.mu.Lock()
 	c.putLocked(stored)
+	rs := c.rules[stored.ID]
 	c.mu.Unlock()
+	c.prime(ctx, rs)
 	return stored.Clone(), nil
+}
+
+// prime reads the replicas and metrics of a rule just created, so that its
+// status shows them before its first tick (not zeros). A failed read
+// leaves them unknown; the tick reads them again anyway.
+func (c *Controller) prime(ctx context.Context, rs *ruleState) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.CallTimeout)
+	defer cancel()
+	rs.mu.Lock()
+	r := rs.rule
+	rs.mu.Unlock()
+	cur, err := c.opts.Scaler.Replicas(ctx, r.Service)
+	if err != nil {
+		return
+	}
+	now := c.clock.Now()
+	readings := make([]Reading, len(r.Triggers))
+	for i := range r.Triggers {
+		readings[i] = c.read(ctx, r.Service, &r.Triggers[i], now)
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.evals == 0 && rs.rule == r {
+		rs.current, rs.readings = cur, readings
+	}
 }
 
 // ParseRuleID reads a rule ID in its one canonical form, "AR-" and a

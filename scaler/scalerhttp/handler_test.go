@@ -96,17 +96,20 @@ func TestSeedSections31And32(t *testing.T) {
 	assert.Equal(t, st, res.json(t))
 }
 
+// TestStatusBeforeFirstTick: right after the rule is created, before its
+// first tick, its status shows the service's real replicas and metric,
+// read at creation, and no decision.
 func TestStatusBeforeFirstTick(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	require.Equal(t, http.StatusCreated, e.do(http.MethodPost, "/autoscale-rules", seedRule).status)
 	st := e.do(http.MethodGet, "/rules/AR-1/status", "").json(t)
-	assert.Nil(t, st["metric"])
+	assert.EqualValues(t, 640, st["metric"])
+	assert.EqualValues(t, 4, st["replicas"])
 	assert.Nil(t, st["lastDecision"])
-	assert.Equal(t, []any{}, st["metrics"])
+	assert.Len(t, st["metrics"], 1)
 	assert.Equal(t, []any{}, st["history"])
 	assert.EqualValues(t, 0, st["evaluations"])
-	assert.Contains(t, st, "replicas")
 }
 
 func TestStatusMetricFailure(t *testing.T) {
