@@ -2,6 +2,7 @@ package scaler
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -40,8 +41,16 @@ type RuleStore interface {
 	// Revision changes whenever a rule is created, updated or deleted,
 	// through any replica: the Controller lists the rules again only
 	// when it moved. It never repeats a value it returned before for a
-	// different set of rules.
+	// different set of rules. Saving statuses does not move it.
 	Revision(ctx context.Context) (int64, error)
+	// SaveStatuses stores the status of rules as the Controller that
+	// evaluates them encoded it (an opaque document per rule ID, a few
+	// KiB at most), replacing what was stored for them, in one write.
+	// A status for a rule that does not exist (deleted meanwhile) is
+	// dropped, not an error. Deleting a rule deletes its status.
+	SaveStatuses(ctx context.Context, statuses map[string][]byte) error
+	// Statuses returns the stored status of each of ids that has one.
+	Statuses(ctx context.Context, ids []string) (map[string][]byte, error)
 }
 
 // Filter selects rules. Empty fields match everything.
@@ -72,14 +81,17 @@ func (f Filter) Match(r *Rule) bool {
 // MemoryRules is a RuleStore in memory: the Controller's default, for one
 // process that keeps nothing across restarts.
 type MemoryRules struct {
-	mu     sync.RWMutex
-	rules  map[string]Rule
-	nextID int
-	rev    int64
+	mu       sync.RWMutex
+	rules    map[string]Rule
+	statuses map[string][]byte
+	nextID   int
+	rev      int64
 }
 
 // NewMemoryRules returns an empty MemoryRules.
-func NewMemoryRules() *MemoryRules { return &MemoryRules{rules: map[string]Rule{}, nextID: 1} }
+func NewMemoryRules() *MemoryRules {
+	return &MemoryRules{rules: map[string]Rule{}, statuses: map[string][]byte{}, nextID: 1}
+}
 
 var _ RuleStore = (*MemoryRules)(nil)
 
@@ -166,8 +178,40 @@ func (m *MemoryRules) DeleteRule(ctx context.Context, id string) error {
 		return mgmt.NotFound("id", "no rule %s", id)
 	}
 	delete(m.rules, id)
+	delete(m.statuses, id)
 	m.rev++
 	return nil
+}
+
+// SaveStatuses implements RuleStore.
+func (m *MemoryRules) SaveStatuses(ctx context.Context, statuses map[string][]byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, b := range statuses {
+		if _, ok := m.rules[id]; ok {
+			m.statuses[id] = slices.Clone(b)
+		}
+	}
+	return nil
+}
+
+// Statuses implements RuleStore.
+func (m *MemoryRules) Statuses(ctx context.Context, ids []string) (map[string][]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make(map[string][]byte, len(ids))
+	for _, id := range ids {
+		if b, ok := m.statuses[id]; ok {
+			out[id] = slices.Clone(b)
+		}
+	}
+	return out, nil
 }
 
 // Rule implements RuleStore.

@@ -34,7 +34,9 @@ type RuleStoreFixture struct {
 // (restores); not found for a missing rule; invalid rules refused by the
 // store too, with nothing stored; search by name (any case), service and
 // labels; a Revision that moves with every write and only then; every
-// field stored as given; and a cancelled context refused.
+// field stored as given; a cancelled context refused; and statuses saved,
+// replaced, read through another replica, dropped for rules that do not
+// exist and deleted with their rule.
 func RunRuleStore(t *testing.T, open func(t *testing.T) RuleStoreFixture) {
 	t.Run("IDsAndVersions", func(t *testing.T) { testIDsAndVersions(t, open(t)) })
 	t.Run("IDsNotReused", func(t *testing.T) { testIDsNotReused(t, open(t)) })
@@ -48,6 +50,56 @@ func RunRuleStore(t *testing.T, open func(t *testing.T) RuleStoreFixture) {
 	t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, open(t)) })
 	t.Run("Cancelled", func(t *testing.T) { testRuleCancelled(t, open(t)) })
 	t.Run("ReplicasCreateAtOnce", func(t *testing.T) { testReplicasCreate(t, open(t)) })
+	t.Run("Statuses", func(t *testing.T) { testStatuses(t, open(t)) })
+}
+
+func testStatuses(t *testing.T, f RuleStoreFixture) {
+	ctx := context.Background()
+	a := create(t, f.Store, rule("api"))
+	b := create(t, f.Store, rule("batch"))
+	rev, err := f.Store.Revision(ctx)
+	require.NoError(t, err)
+	got, err := f.Store.Statuses(ctx, []string{a.ID, b.ID})
+	require.NoError(t, err)
+	assert.Empty(t, got, "none saved yet")
+	big := make([]byte, 8<<10)
+	for i := range big {
+		big[i] = byte(i)
+	}
+	doc := []byte(`{"last":{"desired":4}}`)
+	require.NoError(t, f.Store.SaveStatuses(ctx, map[string][]byte{a.ID: doc, b.ID: big, "AR-99": []byte("{}")}))
+	doc[2] = 'X' // the store keeps its own copy
+	got, err = f.Replica().Statuses(ctx, []string{a.ID, b.ID, "AR-99", "AR-100"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string][]byte{a.ID: []byte(`{"last":{"desired":4}}`), b.ID: big}, got, "a status of a rule that does not exist is dropped")
+	rev2, err := f.Store.Revision(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, rev, rev2, "saving statuses does not move the revision")
+
+	require.NoError(t, f.Store.SaveStatuses(ctx, map[string][]byte{a.ID: []byte(`{"last":{"desired":5}}`)}))
+	got, err = f.Store.Statuses(ctx, []string{a.ID})
+	require.NoError(t, err)
+	assert.Equal(t, `{"last":{"desired":5}}`, string(got[a.ID]), "replaced")
+
+	require.NoError(t, f.Store.DeleteRule(ctx, a.ID))
+	got, err = f.Store.Statuses(ctx, []string{a.ID, b.ID})
+	require.NoError(t, err)
+	assert.Equal(t, []string{b.ID}, keys(got), "deleting a rule deletes its status")
+	require.NoError(t, f.Store.SaveStatuses(ctx, map[string][]byte{a.ID: doc}))
+	got, err = f.Store.Statuses(ctx, []string{a.ID})
+	require.NoError(t, err)
+	assert.Empty(t, got, "not brought back by a late save")
+	got, err = f.Store.Statuses(ctx, nil)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+}
+
+func keys(m map[string][]byte) []string {
+	out := []string{}
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
 
 // rule returns a valid rule for service.
