@@ -33,8 +33,12 @@ type Options struct {
 	Scaler Scaler
 	// Guards run in order after the built-in MinMax guard.
 	Guards []Guard
-	// Rules keeps the rules (default: a new MemoryRules). Replicas that
-	// share a RuleStore see the same rules.
+	// Rules keeps the rules (default: a new MemoryRules of this
+	// controller's own). Replicas that share a RuleStore see the same
+	// rules. With a RuleStore given here, every tick also saves the
+	// status of each rule it evaluated (RuleStore.SaveStatuses), which
+	// CurrentStatus serves on every replica and a restarted host starts
+	// from.
 	Rules RuleStore
 	// Logger receives changes and failures (default slog.Default()).
 	Logger *slog.Logger
@@ -80,8 +84,10 @@ type Controller struct {
 	byService map[string]*ruleState
 	order     []*ruleState // the rules in ID order
 
-	// The RuleStore, and its Revision at the last Sync.
+	// The RuleStore, and its Revision at the last Sync. shared: the store
+	// was given (statuses are saved to it).
 	store  RuleStore
+	shared bool
 	syncMu sync.Mutex // held across a store write and its local effect, and by Sync
 	rev    int64
 	synced bool
@@ -153,7 +159,8 @@ func New(opts Options) (*Controller, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.Rules == nil {
+	shared := opts.Rules != nil
+	if !shared {
 		opts.Rules = NewMemoryRules()
 	}
 	c := &Controller{
@@ -165,6 +172,7 @@ func New(opts Options) (*Controller, error) {
 		rules:     make(map[string]*ruleState),
 		byService: make(map[string]*ruleState),
 		store:     opts.Rules,
+		shared:    shared,
 	}
 	return c, nil
 }
@@ -379,11 +387,14 @@ func (c *Controller) Sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var fresh []string
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	seen := make(map[string]bool, len(rules))
 	for _, r := range rules {
 		seen[r.ID] = true
+		if _, ok := c.rules[r.ID]; !ok {
+			fresh = append(fresh, r.ID)
+		}
 		c.putLocked(r)
 	}
 	for id := range c.rules {
@@ -392,7 +403,107 @@ func (c *Controller) Sync(ctx context.Context) error {
 		}
 	}
 	c.rev, c.synced = rev, true
+	c.mu.Unlock()
+	if c.shared && len(fresh) > 0 {
+		c.restore(ctx, fresh)
+	}
 	return nil
+}
+
+// restore gives the rules ids, new to this controller, the status saved
+// for them (by a host before a restart, or by the replica that evaluated
+// them): their last decision, history and readings. Their engines start
+// afresh, and seeded (see the package doc). A status that cannot be read
+// is left out: the rule starts with none.
+func (c *Controller) restore(ctx context.Context, ids []string) {
+	docs, err := c.store.Statuses(ctx, ids)
+	if err != nil {
+		c.log.Warn("autoscale: reading the saved statuses failed; the rules start without their history", "rules", len(ids), "err", err)
+		return
+	}
+	for id, b := range docs {
+		doc, err := decodeStatus(b)
+		if err != nil {
+			c.log.Warn("autoscale: a saved status is unreadable; the rule starts without its history", "rule", id, "err", err)
+			continue
+		}
+		c.mu.RLock()
+		rs, ok := c.rules[id]
+		c.mu.RUnlock()
+		if !ok {
+			continue
+		}
+		rs.mu.Lock()
+		if rs.evals == 0 {
+			rs.current = ReplicaStatus{Desired: doc.Replicas, Ready: doc.Ready}
+			rs.readings = doc.readings()
+			rs.evals, rs.eng.failures = doc.Evaluations, doc.Failures
+			if doc.Last != nil {
+				rs.last = doc.Last.decision()
+			}
+			for _, d := range doc.History {
+				if len(rs.history) == cap(rs.history) {
+					break
+				}
+				rs.history = append(rs.history, d.decision())
+			}
+		}
+		rs.mu.Unlock()
+	}
+}
+
+// saveStatuses saves the status of the rules of the tick just run.
+func (c *Controller) saveStatuses(ctx context.Context) {
+	docs := make(map[string][]byte, len(c.batch))
+	for _, rs := range c.batch {
+		st := rs.status()
+		rs.mu.Lock()
+		version := rs.rule.Version
+		rs.mu.Unlock()
+		b, err := encodeStatus(st, version)
+		if err != nil {
+			c.log.Warn("autoscale: encoding a status failed", "rule", st.RuleID, "err", err)
+			continue
+		}
+		docs[st.RuleID] = b
+	}
+	if err := c.store.SaveStatuses(ctx, docs); err != nil && ctx.Err() == nil {
+		c.log.Warn("autoscale: saving the statuses failed; other replicas show older ones", "rules", len(docs), "err", err)
+	}
+}
+
+// CurrentStatus returns the status of the rule with the given ID as the
+// replica that evaluates it last saw it: this controller's when it is the
+// more recent, else the one saved in a shared RuleStore. A rule this
+// controller does not know yet is looked for in the store (Sync).
+func (c *Controller) CurrentStatus(ctx context.Context, id string) (Status, error) {
+	st, err := c.Status(id)
+	if mgmt.KindOf(err) == mgmt.KindNotFound {
+		if err := c.Sync(ctx); err != nil {
+			return Status{}, err
+		}
+		st, err = c.Status(id)
+	}
+	if err != nil || !c.shared {
+		return st, err
+	}
+	docs, err := c.store.Statuses(ctx, []string{id})
+	if err != nil {
+		return Status{}, err
+	}
+	b, ok := docs[id]
+	if !ok {
+		return st, nil
+	}
+	doc, err := decodeStatus(b)
+	if err != nil || doc.Last == nil || (st.Evaluations > 0 && !doc.Last.At.After(st.Last.At)) {
+		return st, nil
+	}
+	r, err := c.store.Rule(ctx, id)
+	if err != nil {
+		return Status{}, err
+	}
+	return doc.status(&r), nil
 }
 
 // Status is what the controller knows about one rule.
@@ -539,6 +650,9 @@ func (c *Controller) Tick(ctx context.Context) {
 	c.wg.Wait()
 	c.dl.stop()
 	c.dl.parent = nil
+	if c.shared && len(c.batch) > 0 {
+		c.saveStatuses(ctx)
+	}
 	evaluated := len(c.batch)
 	clear(c.batch) // drop references to deleted rules
 	c.ticks.Add(1)

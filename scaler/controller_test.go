@@ -599,3 +599,53 @@ func replicasOf(t *testing.T, m *scaler.Memory, svc string) int32 {
 	require.NoError(t, err)
 	return st.Desired
 }
+
+// TestStatusesShared: the replica that ticks saves each rule's status in
+// the shared RuleStore; another replica serves it (CurrentStatus), and a
+// controller started afresh on the store (a restarted host) has every
+// rule's last decision and history back.
+func TestStatusesShared(t *testing.T) {
+	t.Parallel()
+	store := scaler.NewMemoryRules()
+	mem := scaler.NewMemory()
+	clk := clock.NewMock()
+	clk.Set(t0)
+	newC := func() *scaler.Controller {
+		c, err := scaler.New(scaler.Options{Clock: clk, Scaler: mem, Sources: map[string]scaler.MetricSource{"": mem}, Logger: discardLogger(), Rules: store})
+		require.NoError(t, err)
+		return c
+	}
+	leader, follower := newC(), newC()
+	ctx := context.Background()
+	require.NoError(t, mem.SetReplicas(ctx, "api", 2, ""))
+	mem.SetMetric("api", "http_rps", 400)
+	r := targetRule(1, 20, 100, nil)
+	r.Service = "api"
+	created, err := leader.AddRule(ctx, r)
+	require.NoError(t, err)
+	leader.Tick(ctx)
+	clk.Add(time.Minute)
+	mem.SetMetric("api", "http_rps", 800)
+	leader.Tick(ctx)
+	want, err := leader.Status(created.ID)
+	require.NoError(t, err)
+	require.Len(t, want.History, 2)
+
+	got, err := follower.CurrentStatus(ctx, created.ID)
+	require.NoError(t, err)
+	assert.Equal(t, want.Last.Desired, got.Last.Desired)
+	assert.Equal(t, want.Last.Reason, got.Last.Reason)
+	assert.True(t, want.Last.At.Equal(got.Last.At))
+	assert.Len(t, got.History, 2)
+	assert.Equal(t, want.Evaluations, got.Evaluations)
+	assert.InDelta(t, 800, got.Metrics[0].Value, 1e-9)
+	assert.Equal(t, want.Replicas, got.Replicas)
+
+	restarted := newC()
+	restarted.Tick(ctx)
+	st, err := restarted.Status(created.ID)
+	require.NoError(t, err)
+	assert.Equal(t, want.Evaluations+1, st.Evaluations, "the count goes on")
+	require.GreaterOrEqual(t, len(st.History), 2, "the history is back")
+	assert.True(t, st.History[0].At.Equal(want.History[0].At))
+}

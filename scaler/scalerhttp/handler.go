@@ -489,14 +489,7 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) error {
 	if _, _, err := h.authorizeRule(r, PermRead, r.PathValue("id")); err != nil {
 		return err
 	}
-	st, err := h.ctrl.Status(r.PathValue("id"))
-	if mgmt.KindOf(err) == mgmt.KindNotFound {
-		// Created through another replica since this one last synced.
-		if err := h.ctrl.Sync(r.Context()); err != nil {
-			return err
-		}
-		st, err = h.ctrl.Status(r.PathValue("id"))
-	}
+	st, err := h.ctrl.CurrentStatus(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
