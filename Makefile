@@ -1,5 +1,6 @@
 # make test   vet and every test with the race detector, real servers included; then
-#             the ledger's model-based test on SQLite and PostgreSQL without it, all seeds
+#             the ledger's model-based test on SQLite and PostgreSQL without it, all seeds,
+#             and the logship outage test (its RSS bound means nothing under the race detector)
 # make bench  the benchmarks, on one core, with allocations
 # make lint   gofmt, go vet, staticcheck, import isolation, go mod tidy
 # make fuzz   each fuzz target for FUZZTIME (default 30s)
@@ -22,6 +23,7 @@ all: lint test
 test: vet deps
 	PYTHON="$$(scripts/python-requests.sh)" NOMAD_BIN="$$(scripts/nomad.sh 2>/dev/null)" VICTORIALOGS_BIN="$$(scripts/victorialogs.sh 2>/dev/null)" $(GO) test -race -count=1 -timeout 15m ./...
 	$(GO) test -count=1 -timeout 10m -run '^TestLedgerConformance$$' ./backends/sqlite/ ./backends/postgres/
+	VICTORIALOGS_BIN="$$(scripts/victorialogs.sh 2>/dev/null)" $(GO) test -count=1 -timeout 10m -run '^TestOutage$$' ./backends/bulk/
 
 vet:
 	$(GO) vet ./...

@@ -36,11 +36,20 @@ type Options struct {
 	// the default is 5s. Writers in this process wait for each other in
 	// Go, under their contexts, and never for this.
 	BusyTimeout time.Duration
+	// WriterCache and ReaderCache bound SQLite's page cache (PRAGMA
+	// cache_size, in whole KiB) of the write connection and of each read
+	// connection, in bytes; the defaults are 64 MiB and 16 MiB. The page
+	// cache is most of a Store's memory once its database outgrows it (a
+	// long logship queue does): the process's resident set grows to about
+	// twice the writer's cache on top of the Go runtime's.
+	WriterCache, ReaderCache int64
 }
 
 const (
 	defaultMaxReaders  = 4
 	defaultBusyTimeout = 5 * time.Second
+	defaultWriterCache = 64 << 20
+	defaultReaderCache = 16 << 20
 )
 
 // Store is a budget.Store in a SQLite database. Open returns one; it is safe
@@ -81,6 +90,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.BusyTimeout == 0 {
 		opts.BusyTimeout = defaultBusyTimeout
 	}
+	if opts.WriterCache == 0 {
+		opts.WriterCache = defaultWriterCache
+	}
+	if opts.ReaderCache == 0 {
+		opts.ReaderCache = defaultReaderCache
+	}
 	s := &Store{path: opts.Path}
 	s.patchGroup.Commit = s.commitPatches
 	ok := false
@@ -91,7 +106,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}()
 
 	var err error
-	if s.w, err = sql.Open("sqlite", dsn(opts, writerParams)); err != nil {
+	if s.w, err = sql.Open("sqlite", dsn(opts, writerParams+cacheParam(opts.WriterCache))); err != nil {
 		return nil, s.fail(ctx, "open "+opts.Path, err)
 	}
 	// The one write connection lives as long as the Store: for Memory it
@@ -110,7 +125,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Path == Memory {
 		s.r = s.w
 	} else {
-		if s.r, err = sql.Open("sqlite", dsn(opts, readerParams)); err != nil {
+		if s.r, err = sql.Open("sqlite", dsn(opts, readerParams+cacheParam(opts.ReaderCache))); err != nil {
 			return nil, s.fail(ctx, "open "+opts.Path, err)
 		}
 		s.r.SetMaxOpenConns(opts.MaxReaders)
@@ -161,12 +176,19 @@ ON CONFLICT DO NOTHING`},
 //   - _txlock=immediate: a write transaction takes the lock as it begins,
 //     so that it never fails part-way for a lock another process holds;
 //   - temp_store=memory: statement journals stay in memory;
-//   - cache_size: 64 MiB of pages for the writer, 16 MiB per reader;
+//   - cache_size: Options.WriterCache for the writer (64 MiB by
+//     default), Options.ReaderCache per reader (16 MiB);
 //   - query_only on the readers, so that a write there is a bug caught.
 const (
-	writerParams = "&_journal_mode=wal&_txlock=immediate&_pragma=temp_store(memory)&_pragma=cache_size(-65536)"
-	readerParams = "&_query_only=on&_pragma=cache_size(-16384)"
+	writerParams = "&_journal_mode=wal&_txlock=immediate&_pragma=temp_store(memory)"
+	readerParams = "&_query_only=on"
 )
+
+// cacheParam is the cache_size pragma for a page cache of bytes (a
+// negative cache_size counts KiB).
+func cacheParam(bytes int64) string {
+	return "&_pragma=cache_size(-" + strconv.FormatInt(max(bytes>>10, 1), 10) + ")"
+}
 
 func dsn(opts Options, params string) string {
 	return opts.Path + "?_busy_timeout=" + strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10) +
@@ -185,6 +207,10 @@ func (o *Options) validate() error {
 		return mgmt.Invalid("maxReaders", "must be ≥ 0, got %d", o.MaxReaders)
 	case o.BusyTimeout < 0:
 		return mgmt.Invalid("busyTimeout", "must be ≥ 0, got %s", o.BusyTimeout)
+	case o.WriterCache < 0:
+		return mgmt.Invalid("writerCache", "must be ≥ 0, got %d", o.WriterCache)
+	case o.ReaderCache < 0:
+		return mgmt.Invalid("readerCache", "must be ≥ 0, got %d", o.ReaderCache)
 	}
 	return nil
 }

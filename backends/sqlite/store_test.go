@@ -173,6 +173,8 @@ func TestOpenOptions(t *testing.T) {
 		{sqlite.Options{Path: "file:" + filepath.Join(dir, "a.db")}, "path"},
 		{sqlite.Options{Path: filepath.Join(dir, "a.db"), MaxReaders: -1}, "maxReaders"},
 		{sqlite.Options{Path: filepath.Join(dir, "a.db"), BusyTimeout: -time.Second}, "busyTimeout"},
+		{sqlite.Options{Path: filepath.Join(dir, "a.db"), WriterCache: -1}, "writerCache"},
+		{sqlite.Options{Path: filepath.Join(dir, "a.db"), ReaderCache: -1}, "readerCache"},
 	} {
 		_, err := sqlite.Open(t.Context(), tc.opts)
 		require.Error(t, err, "%+v", tc.opts)
@@ -206,7 +208,9 @@ func TestSettings(t *testing.T) {
 		{false, "busy_timeout", "5000"},
 		{false, "temp_store", "2"}, // MEMORY
 		{false, "query_only", "0"},
+		{false, "cache_size", "-65536"}, // KiB: 64 MiB
 		{true, "journal_mode", "wal"},
+		{true, "cache_size", "-16384"},
 		{true, "synchronous", "2"},
 		{true, "busy_timeout", "5000"},
 		{true, "query_only", "1"},
@@ -215,6 +219,19 @@ func TestSettings(t *testing.T) {
 		require.NoError(t, err, tc.pragma)
 		assert.Equal(t, tc.want, got, "%s (reader %v)", tc.pragma, tc.reader)
 	}
+}
+
+func TestCacheSizes(t *testing.T) {
+	t.Parallel()
+	s, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "a.db"), WriterCache: 4 << 20, ReaderCache: 1 << 20})
+	require.NoError(t, err)
+	defer s.Close()
+	got, err := s.Pragma(t.Context(), false, "cache_size")
+	require.NoError(t, err)
+	assert.Equal(t, "-4096", got, "the writer's, in KiB")
+	got, err = s.Pragma(t.Context(), true, "cache_size")
+	require.NoError(t, err)
+	assert.Equal(t, "-1024", got, "a reader's, in KiB")
 }
 
 // TestTwoStoresOneFile has two stores — two processes, say — write the

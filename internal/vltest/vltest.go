@@ -21,6 +21,12 @@
 // (app/vlstorage in v1.52.2), and Query runs a LogsQL query through
 // /select/logsql/query, which answers one JSON object per line.
 //
+// # Outages
+//
+// Halt stops the server and keeps its address and data directory;
+// Restart starts it again there, so that a client sees VictoriaLogs go
+// away and come back with what it had stored.
+//
 // # Clean-up
 //
 // Stop sends SIGTERM, then SIGKILL to the process group after a grace
@@ -45,6 +51,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -164,7 +171,7 @@ func (s *Server) start() error {
 	s.dir = dir
 	s.mu.Unlock()
 	for attempt := 1; ; attempt++ {
-		err := s.launch(bin)
+		err := s.launch(bin, "", false)
 		if err == nil {
 			return nil
 		}
@@ -175,22 +182,28 @@ func (s *Server) start() error {
 	}
 }
 
-func (s *Server) launch(bin string) error {
-	ports, err := testserver.FreePorts(1)
-	if err != nil {
-		return fmt.Errorf("vltest: %w", err)
+// launch starts the server in s.dir on hostport ("": a free port), with
+// the data directory of a previous run when keepData, else an empty one.
+func (s *Server) launch(bin, hostport string, keepData bool) error {
+	if hostport == "" {
+		ports, err := testserver.FreePorts(1)
+		if err != nil {
+			return fmt.Errorf("vltest: %w", err)
+		}
+		hostport = "127.0.0.1:" + strconv.Itoa(ports[0])
 	}
 	s.mu.Lock()
 	dir := s.dir
 	s.mu.Unlock()
 	data := filepath.Join(dir, "data")
-	_ = os.RemoveAll(data) // from a failed attempt
+	if !keepData {
+		_ = os.RemoveAll(data) // from a failed attempt
+	}
 	log, err := testserver.OpenLog(filepath.Join(dir, "victoria-logs.log"))
 	if err != nil {
 		return fmt.Errorf("vltest: %w", err)
 	}
 	defer log.Close()
-	hostport := "127.0.0.1:" + strconv.Itoa(ports[0])
 	cmd := exec.Command(bin, "-storageDataPath="+data, "-httpListenAddr="+hostport, "-loggerLevel=INFO")
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = log.File, log.File
@@ -214,6 +227,43 @@ func (s *Server) launch(bin string) error {
 		return fmt.Errorf("vltest: %w", err)
 	}
 	return nil
+}
+
+// Halt stops the running server (the stop signal, SIGKILL after a grace
+// period) and keeps its data directory and address: the clients see an
+// outage until Restart. Stop still ends it for good.
+func (s *Server) Halt(t testing.TB) {
+	t.Helper()
+	s.Require(t)
+	s.mu.Lock()
+	proc := s.proc
+	s.mu.Unlock()
+	if proc == nil {
+		t.Fatal("vltest: halt: the server is not running")
+	}
+	if err := proc.Stop(stopTimeout); err != nil {
+		t.Fatalf("vltest: halt: %v", err)
+	}
+}
+
+// Restart starts a server halted by Halt again, on the same address and
+// data directory, and returns once it is ready.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Require(t)
+	bin, err := FindBinary()
+	if err != nil {
+		t.Fatalf("vltest: restart: %v", err)
+	}
+	s.mu.Lock()
+	proc, addr := s.proc, s.addr
+	s.mu.Unlock()
+	if proc == nil || proc.State() == nil {
+		t.Fatal("vltest: restart: the server is not halted")
+	}
+	if err := s.launch(bin, strings.TrimPrefix(addr, "http://"), true); err != nil {
+		t.Fatalf("vltest: restart: %v", err)
+	}
 }
 
 // Flush makes what was ingested queryable (/internal/force_flush).
