@@ -362,9 +362,27 @@ func (c *Controller) Rule(ctx context.Context, id string) (Rule, error) {
 }
 
 // Rules returns the rules that match f, ordered by ID number, from the
-// RuleStore.
+// RuleStore. A rule without a fiscalYear label (mgmt.LabelFiscalYear) has
+// the current one, derived from the clock, as the budget derives a
+// service's: a search for label fiscalYear FY2027 finds the rules labelled
+// so and, during FY2027, the rules without the label.
 func (c *Controller) Rules(ctx context.Context, f Filter) ([]Rule, error) {
-	return c.store.Rules(ctx, f)
+	fy, ok := f.Labels[mgmt.LabelFiscalYear]
+	if !ok {
+		return c.store.Rules(ctx, f)
+	}
+	coarse := f
+	coarse.Labels = f.Labels.Clone()
+	delete(coarse.Labels, mgmt.LabelFiscalYear)
+	rules, err := c.store.Rules(ctx, coarse)
+	if err != nil {
+		return nil, err
+	}
+	current := mgmt.FiscalYearLabel(c.clock.Now())
+	return slices.DeleteFunc(rules, func(r Rule) bool {
+		got, labelled := r.Labels[mgmt.LabelFiscalYear]
+		return labelled && got != fy || !labelled && fy != current
+	}), nil
 }
 
 // Sync makes the controller evaluate what the RuleStore holds, as changed

@@ -649,3 +649,36 @@ func TestStatusesShared(t *testing.T) {
 	require.GreaterOrEqual(t, len(st.History), 2, "the history is back")
 	assert.True(t, st.History[0].At.Equal(want.History[0].At))
 }
+
+// TestSearchByDerivedFiscalYear: a rule without a fiscalYear label has the
+// current fiscal year (from the clock) for a search.
+func TestSearchByDerivedFiscalYear(t *testing.T) {
+	t.Parallel()
+	c, mem, clk := newController(t)
+	clk.Set(time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)) // FY2027
+	ctx := context.Background()
+	for _, svc := range []string{"a", "b", "c"} {
+		require.NoError(t, mem.SetReplicas(ctx, svc, 1, ""))
+	}
+	add := func(svc string, labels mgmt.Labels) {
+		r := targetRule(1, 5, 100, nil)
+		r.Service, r.Labels = svc, labels
+		addRule(t, c, r)
+	}
+	add("a", mgmt.Labels{"agency": "ED"})
+	add("b", mgmt.Labels{"agency": "ED", "fiscalYear": "FY2026"})
+	add("c", mgmt.Labels{"agency": "DOS", "fiscalYear": "FY2027"})
+	ids := func(f scaler.Filter) []string {
+		out := []string{}
+		for _, r := range listRules(t, c, f) {
+			out = append(out, r.Service)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"a", "c"}, ids(scaler.Filter{Labels: mgmt.Labels{"fiscalYear": "FY2027"}}))
+	assert.Equal(t, []string{"b"}, ids(scaler.Filter{Labels: mgmt.Labels{"fiscalYear": "FY2026"}}))
+	assert.Equal(t, []string{"a"}, ids(scaler.Filter{Labels: mgmt.Labels{"fiscalYear": "FY2027", "agency": "ED"}}))
+	clk.Set(time.Date(2027, 10, 1, 0, 0, 0, 0, time.UTC)) // FY2028
+	assert.Equal(t, []string{}, ids(scaler.Filter{Labels: mgmt.Labels{"fiscalYear": "FY2027", "agency": "ED"}}))
+	assert.Equal(t, []string{"a"}, ids(scaler.Filter{Labels: mgmt.Labels{"fiscalYear": "FY2028"}}))
+}
