@@ -124,7 +124,7 @@ func TestRuleStoreListMany(t *testing.T) {
 		assert.Equal(t, "agency-3", r.Labels["agency"])
 		assert.Contains(t, r.Name, "rule 1")
 	}
-	assert.Len(t, some, 111, "agency-3 is every tenth rule from AR-4; 111 of the 200 have a name with \"rule 1\"")
+	assert.Len(t, some, 111, "agency-3 is every tenth rule from AR-3; 111 of the 200 have a name with \"rule 1\"")
 }
 
 // fillRules creates n rules: "rule i" for service svc-i, labelled with
