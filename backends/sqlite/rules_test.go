@@ -127,6 +127,26 @@ func TestRuleStoreListMany(t *testing.T) {
 	assert.Len(t, some, 111, "agency-3 is every tenth rule from AR-3; 111 of the 200 have a name with \"rule 1\"")
 }
 
+// TestRuleStoreEmptyStatus: an empty status is stored, as empty, not
+// dropped.
+func TestRuleStoreEmptyStatus(t *testing.T) {
+	t.Parallel()
+	s := open(t)
+	t.Cleanup(func() { assert.NoError(t, s.Close()) })
+	rs := s.Rules()
+	ctx := t.Context()
+	a, err := rs.CreateRule(ctx, benchRule("api"))
+	require.NoError(t, err)
+	b, err := rs.CreateRule(ctx, benchRule("batch"))
+	require.NoError(t, err)
+	require.NoError(t, rs.SaveStatuses(ctx, map[string][]byte{a.ID: nil, b.ID: {}}))
+	got, err := rs.Statuses(ctx, []string{a.ID, b.ID})
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	assert.Empty(t, got[a.ID])
+	assert.Empty(t, got[b.ID])
+}
+
 // fillRules creates n rules: "rule i" for service svc-i, labelled with
 // agency-(i%10) and tier-(i%3).
 func fillRules(tb testing.TB, rs scaler.RuleStore, n int) {
