@@ -306,8 +306,8 @@ func (b *Behavior) validate() error {
 	if math.IsNaN(b.Tolerance) || b.Tolerance < 0 || b.Tolerance >= 1 {
 		return mgmt.Invalid("behavior.tolerance", "%v must be in [0, 1)", b.Tolerance)
 	}
-	if b.Cooldown < 0 || b.Cooldown > maxCooldown {
-		return mgmt.Invalid("behavior.cooldownSeconds", "%v must be between 0 and %v", b.Cooldown.Seconds(), maxCooldown.Seconds())
+	if b.Cooldown < 0 || b.Cooldown > maxCooldown || b.Cooldown%time.Second != 0 {
+		return mgmt.Invalid("behavior.cooldownSeconds", "%v must be a whole number of seconds between 0 and %v", b.Cooldown.Seconds(), maxCooldown.Seconds())
 	}
 	if err := b.ScaleUp.validate("behavior.scaleUp"); err != nil {
 		return err
@@ -316,8 +316,8 @@ func (b *Behavior) validate() error {
 }
 
 func (s *ScalingRules) validate(field string) error {
-	if s.StabilizationWindow < 0 || s.StabilizationWindow > maxStabilizationWindow {
-		return mgmt.Invalid(field+".stabilizationWindowSeconds", "%v must be between 0 and %v", s.StabilizationWindow.Seconds(), maxStabilizationWindow.Seconds())
+	if s.StabilizationWindow < 0 || s.StabilizationWindow > maxStabilizationWindow || s.StabilizationWindow%time.Second != 0 {
+		return mgmt.Invalid(field+".stabilizationWindowSeconds", "%v must be a whole number of seconds between 0 and %v", s.StabilizationWindow.Seconds(), maxStabilizationWindow.Seconds())
 	}
 	if s.SelectPolicy > SelectDisabled {
 		return mgmt.Invalid(field+".selectPolicy", "must be Max, Min or Disabled")
