@@ -545,6 +545,22 @@ type Status struct {
 	Evaluations int64
 }
 
+// Reset forgets what the controller's engines remember of each rule —
+// stabilization windows, rate-policy events, the cooldown, failure counts
+// — as a replica that becomes the leader must: the next evaluation of each
+// rule starts afresh, seeded with the count it finds (see the package
+// doc), so a leader change never shrinks a service at once. Statuses and
+// histories are kept.
+func (c *Controller) Reset() {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, rs := range c.order {
+		rs.mu.Lock()
+		rs.eng = engine{}
+		rs.mu.Unlock()
+	}
+}
+
 // Statuses returns the status of every rule the controller evaluates, in
 // ID order (as of its last Sync).
 func (c *Controller) Statuses() []Status {

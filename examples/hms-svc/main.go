@@ -107,11 +107,11 @@ import (
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/backends/simcluster"
-	"github.com/hms-platform/mgmt/backends/sqlite"
 	"github.com/hms-platform/mgmt/budget"
 	"github.com/hms-platform/mgmt/budget/budgethttp"
 	"github.com/hms-platform/mgmt/examples/internal/host"
 	"github.com/hms-platform/mgmt/examples/internal/metrics"
+	"github.com/hms-platform/mgmt/lease"
 	"github.com/hms-platform/mgmt/scaler"
 	"github.com/hms-platform/mgmt/scaler/scalerhttp"
 )
@@ -138,7 +138,8 @@ type config struct {
 	logger          *slog.Logger
 	trace           simcluster.Trace
 	shutdownTimeout time.Duration
-	budgetDB        string
+	db              string // -db (or its old name -budget-db)
+	leaseTTL        time.Duration
 	budgetInterval  time.Duration
 	// Authentication: the issuer, the audience, the policy file ("" for
 	// auth.DefaultPolicy) and a static JWKS file ("" for discovery).
@@ -150,9 +151,6 @@ type config struct {
 	// ("" for none).
 	metricsAddr string
 }
-
-// memoryDB is the -budget-db value for a store that keeps nothing.
-const memoryDB = ":memory:"
 
 // defaultTrace is the eligibility-api load: 300 rps, tripled for 20
 // minutes from one minute after start-up — above the seed's 500 rps
@@ -172,7 +170,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	logger := host.LogFlags(fs)
 	traceSpec := fs.String("trace", defaultTrace, "load trace of eligibility-api (constant:RPS, surge:..., diurnal:..., csv:PATH)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to wait for requests in flight at shutdown")
-	fs.StringVar(&cfg.budgetDB, "budget-db", "hms-svc-budget.db", "budget store: a SQLite file (created when missing), or "+memoryDB+" to keep nothing")
+	fs.StringVar(&cfg.db, "db", "hms-svc.db", "where the autoscale rules, their statuses, the budget and the leases live, shared by every replica: "+
+		"a SQLite file (created when missing), a postgres:// URL, or "+memoryDB+" to keep nothing (one replica)")
+	budgetDB := fs.String("budget-db", "", "the old name of -db")
+	fs.DurationVar(&cfg.leaseTTL, "lease-ttl", lease.DefaultTTL, "replicas on one -db run the autoscaler one at a time: how long it waits for a new leader when its replica dies")
 	metricsAddr := host.MetricsFlag(fs)
 	fs.DurationVar(&cfg.budgetInterval, "budget-interval", 0, "how often the budget flushes its meter, reloads caps and checks alerts (default: -interval)")
 	if err := host.ParseFlags(fs, args); err != nil {
@@ -192,8 +193,17 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.budgetInterval < 10*time.Millisecond {
 		return cfg, host.Usagef("-budget-interval %v: must be at least 10ms", cfg.budgetInterval)
 	}
-	if cfg.budgetDB == "" {
-		return cfg, host.Usagef("-budget-db: give a SQLite file or %s", memoryDB)
+	if host.FlagSet(fs, "budget-db") {
+		if host.FlagSet(fs, "db") {
+			return cfg, host.Usagef("-db and -budget-db: -budget-db is the old name of -db; give one")
+		}
+		cfg.db = *budgetDB
+	}
+	if cfg.db == "" {
+		return cfg, host.Usagef("-db: give a SQLite file, a postgres:// URL or %s", memoryDB)
+	}
+	if cfg.leaseTTL < 3*time.Millisecond {
+		return cfg, host.Usagef("-lease-ttl %v: must be at least 3ms", cfg.leaseTTL)
 	}
 	if cfg.shutdownTimeout <= 0 {
 		return cfg, host.Usagef("-shutdown-timeout %v: must be positive", cfg.shutdownTimeout)
@@ -253,19 +263,6 @@ func newCluster(clk clock.Clock, eligibilityTrace simcluster.Trace) (*simcluster
 	return cluster, nil
 }
 
-// openBudgetStore opens the budget's store: the SQLite file at path, or
-// an in-memory store for memoryDB.
-func openBudgetStore(ctx context.Context, path string) (budget.Store, error) {
-	if path == memoryDB {
-		return budget.NewMemory(), nil
-	}
-	store, err := sqlite.Open(ctx, sqlite.Options{Path: path})
-	if err != nil {
-		return nil, fmt.Errorf("-budget-db %s: %w", path, err)
-	}
-	return store, nil
-}
-
 // registerServices tells the budget each service's price and labels (the
 // fiscal year aside: the budget derives it from the time) and its replicas
 // now, so that the meter bills every service from start-up. Later changes
@@ -285,8 +282,11 @@ func registerServices(ctx context.Context, b *budget.Budget, specs []simcluster.
 // app is the host wired together: the simulated cluster, the budget that
 // meters and guards it, the autoscaler, and the HTTP API over both.
 type app struct {
+	clock   clock.Clock
 	cluster *simcluster.Cluster
-	store   budget.Store
+	stores  *stores
+	// leases marks whether this replica leads the autoscaler (/metrics).
+	leases  *metrics.Leases
 	budget  *budget.Budget
 	ctrl    *scaler.Controller
 	handler http.Handler
@@ -302,21 +302,22 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	if audit == nil {
 		audit = mgmt.SlogAuditor(logger)
 	}
-	a := &app{}
+	a := &app{clock: clk, leases: metrics.NewLeases()}
+	a.leases.Follow(controllerLease)
 	var err error
 	if a.cluster, err = newCluster(clk, cfg.trace); err != nil {
 		return nil, err
 	}
-	if a.store, err = openBudgetStore(ctx, cfg.budgetDB); err != nil {
+	if a.stores, err = openStores(ctx, cfg.db, clk); err != nil {
 		return nil, err
 	}
 	ok := false
 	defer func() {
 		if !ok {
-			_ = a.store.Close()
+			_ = a.stores.close()
 		}
 	}()
-	a.budget, err = budget.New(ctx, budget.Options{Store: a.store, Clock: clk, Logger: logger, Interval: cfg.budgetInterval, Auditor: audit})
+	a.budget, err = budget.New(ctx, budget.Options{Store: a.stores.budget, Clock: clk, Logger: logger, Interval: cfg.budgetInterval, Auditor: audit})
 	if err != nil {
 		return nil, err
 	}
@@ -335,11 +336,12 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 		OnTick:     ticks.Observe,
 		OnDecision: decisions.Observe,
 		Auditor:    audit,
+		Rules:      a.stores.rules,
 	})
 	if err != nil {
 		return nil, err
 	}
-	reg.MustRegister(calls, ticks, decisions, metrics.NewScalerCollector(a.ctrl), metrics.NewBudgetCollector(a.budget, 0))
+	reg.MustRegister(calls, ticks, decisions, a.leases, metrics.NewScalerCollector(a.ctrl), metrics.NewBudgetCollector(a.budget, 0))
 	reg.MustRegister(cfg.trail.Collectors()...)
 	a.metrics = metrics.Handler(reg)
 	if cfg.dev {
@@ -396,6 +398,25 @@ func newHandler(ctrl *scaler.Controller, b *budget.Budget, logger *slog.Logger, 
 	return mux, nil
 }
 
+// controllerLease names the autoscaler's lease in the lease store.
+const controllerLease = "hms-svc/autoscaler"
+
+// runController runs the autoscaler while this replica holds its lease,
+// until ctx ends: one replica on a -db scales the services at a time;
+// every replica serves the API. A leader cut off from the store stops
+// before its lease can lapse (package lease), and a new leader starts
+// each rule's engine afresh, seeded with the count it finds (package
+// scaler), so a failover never shrinks a service at once.
+func (a *app) runController(ctx context.Context, cfg config) error {
+	return lease.Run(ctx, lease.Options{
+		Lock: a.stores.lock, Name: controllerLease, TTL: cfg.leaseTTL, Clock: a.clock, Logger: cfg.logger,
+	}, func(ctx context.Context) {
+		defer a.leases.Lead(controllerLease)()
+		a.ctrl.Reset() // what this replica remembers from an earlier turn is stale
+		_ = a.ctrl.Run(ctx)
+	})
+}
+
 // close writes the spend metered since the budget's last flush and closes
 // the store.
 func (a *app) close(ctx context.Context) error {
@@ -403,7 +424,7 @@ func (a *app) close(ctx context.Context) error {
 	if err != nil {
 		err = fmt.Errorf("budget: final flush: %w", err)
 	}
-	return errors.Join(err, a.store.Close())
+	return errors.Join(err, a.stores.close())
 }
 
 // run serves until ctx is done, then shuts down gracefully. ready, if not
@@ -446,14 +467,14 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		return err
 	}
 	cfg.logger.Info("hms-svc listening", "addr", ln.Addr().String(), "interval", cfg.interval.String(),
-		"services", strings.Join(a.cluster.Services(), ","), "budgetDB", cfg.budgetDB, "budgetInterval", cfg.budgetInterval.String(),
+		"services", strings.Join(a.cluster.Services(), ","), "db", host.ShownDB(cfg.db), "budgetInterval", cfg.budgetInterval.String(),
 		"issuer", cfg.auth.Issuer, "audience", cfg.auth.Audience)
 	// The controller and the budget run until shutdown, after the server
 	// has stopped taking requests.
 	srv := &host.Server{
 		Name: "hms-svc", Handler: a.handler, Logger: cfg.logger, ShutdownTimeout: cfg.shutdownTimeout,
 		Loops: []func(context.Context){
-			func(ctx context.Context) { _ = a.ctrl.Run(ctx) },
+			func(ctx context.Context) { _ = a.runController(ctx, cfg) },
 			func(ctx context.Context) { _ = a.budget.Run(ctx) },
 		},
 		Close: a.close,
