@@ -109,6 +109,7 @@ func TestRestartKeepsRules(t *testing.T) {
 	assert.Contains(t, body, `"ruleId":"AR-3"`)
 	code, fresh := getStatus(t, c.URL, "AR-3")
 	require.Equal(t, http.StatusOK, code)
-	assert.Equal(t, int32(6), fresh.Replicas, "student-aid-portal's real count, read at creation")
+	// 6 as read at creation, or more if a tick scaled it since.
+	assert.GreaterOrEqual(t, fresh.Replicas, int32(6), "student-aid-portal's real count, never 0")
 	assert.NotNil(t, fresh.Metric, "and its metric")
 }
