@@ -150,6 +150,10 @@ type config struct {
 	// metricsAddr is -metrics-addr: a separate listener for GET /metrics
 	// ("" for none).
 	metricsAddr string
+	// cluster, when set, is the simulated cluster to drive instead of a
+	// new one: the tests' replicas share one, as real replicas share a
+	// real cluster.
+	cluster *simcluster.Cluster
 }
 
 // defaultTrace is the eligibility-api load: 300 rps, tripled for 20
@@ -305,8 +309,10 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	a := &app{clock: clk, leases: metrics.NewLeases()}
 	a.leases.Follow(controllerLease)
 	var err error
-	if a.cluster, err = newCluster(clk, cfg.trace); err != nil {
-		return nil, err
+	if a.cluster = cfg.cluster; a.cluster == nil {
+		if a.cluster, err = newCluster(clk, cfg.trace); err != nil {
+			return nil, err
+		}
 	}
 	if a.stores, err = openStores(ctx, cfg.db, clk); err != nil {
 		return nil, err
