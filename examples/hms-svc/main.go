@@ -17,16 +17,25 @@
 //	     -d '{"monthlyUSD": 10000}'
 //	curl -s localhost:8080/budgets/eligibility-api
 //
-// A new rule's status is empty until the controller's next tick (every
-// -interval) evaluates it.
+// A new rule's status shows the service's replicas and metric read at
+// creation; its first decision comes at the controller's next tick (every
+// -interval).
+//
+// The rules (with a version: a PUT carrying an older one is a 409), the
+// status and recent history of each, the budget's caps, spend and fired
+// alerts, and the leases are kept in -db: a SQLite file (hms-svc.db in the
+// working directory by default), a postgres:// URL, or :memory: to keep
+// nothing (-budget-db is its old name). They survive a restart, SIGKILL
+// included. Replicas on one -db (and one cluster) all serve the API and
+// answer the same status; one at a time runs the autoscaler, under a lease
+// (-lease-ttl: how long the others wait when its replica dies), and a new
+// leader, like a new rule, never shrinks a service at once (see package
+// scaler).
 //
 // The budget meters every service at its price per replica-hour from
 // start-up, and its guard stops a rule's scale-up whose forecast would
 // break a hard cap: the rule's status then shows lastDecision.guard
-// "budget" and a guardReason starting "capped by budget". Caps, spend and
-// fired alerts are kept in the SQLite file named by -budget-db
-// (hms-svc-budget.db in the working directory by default), so they survive
-// a restart; -budget-db :memory: keeps them in memory only. At the demo's
+// "budget" and a guardReason starting "capped by budget". At the demo's
 // prices (eligibility-api costs $0.12 per replica-hour) the seed's $10,000
 // a month leaves room for hundreds of replicas; a cap of {"monthlyUSD": 150}
 // shows the guard at work during the surge.
