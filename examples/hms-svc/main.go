@@ -108,6 +108,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -296,6 +297,7 @@ func registerServices(ctx context.Context, b *budget.Budget, specs []simcluster.
 // meters and guards it, the autoscaler, and the HTTP API over both.
 type app struct {
 	clock   clock.Clock
+	logger  *slog.Logger
 	cluster *simcluster.Cluster
 	stores  *stores
 	// leases marks whether this replica leads the autoscaler (/metrics).
@@ -315,8 +317,9 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	if audit == nil {
 		audit = mgmt.SlogAuditor(logger)
 	}
-	a := &app{clock: clk, leases: metrics.NewLeases()}
+	a := &app{clock: clk, logger: logger, leases: metrics.NewLeases()}
 	a.leases.Follow(controllerLease)
+	a.leases.Follow(budgetLease)
 	var err error
 	if a.cluster = cfg.cluster; a.cluster == nil {
 		if a.cluster, err = newCluster(clk, cfg.trace); err != nil {
@@ -432,6 +435,53 @@ func (a *app) runController(ctx context.Context, cfg config) error {
 	})
 }
 
+// budgetLease names the budget meter's lease in the lease store.
+const budgetLease = "hms-svc/budget"
+
+// runBudget keeps the budget going until ctx ends: every replica reloads
+// the caps and spend every -budget-interval (to answer the budget API
+// with what the others changed); the replica holding the meter's lease
+// also follows the cluster's replica counts, meters them, flushes the
+// spend and fires the alerts (budget.Run). Taking the lease over, it
+// starts metering afresh (budget.ResetMeter): what the previous holder
+// metered is billed once.
+func (a *app) runBudget(ctx context.Context, cfg config) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { a.every(ctx, cfg.budgetInterval, "budget: refresh", a.budget.Refresh) })
+	return lease.Run(ctx, lease.Options{
+		Lock: a.stores.lock, Name: budgetLease, TTL: cfg.leaseTTL, Clock: a.clock, Logger: cfg.logger,
+	}, func(ctx context.Context) {
+		defer a.leases.Lead(budgetLease)()
+		a.budget.ResetMeter(a.clock.Now())
+		var poll sync.WaitGroup
+		defer poll.Wait()
+		poll.Go(func() {
+			a.every(ctx, cfg.budgetInterval, "budget: reading the replica counts", func(ctx context.Context) error {
+				return a.budget.Poll(ctx, a.cluster)
+			})
+		})
+		_ = a.budget.Run(ctx)
+	})
+}
+
+// every runs f now and every interval on the app's clock until ctx ends,
+// logging its failures.
+func (a *app) every(ctx context.Context, interval time.Duration, what string, f func(context.Context) error) {
+	t := a.clock.Ticker(interval)
+	defer t.Stop()
+	for {
+		if err := f(ctx); err != nil && ctx.Err() == nil {
+			a.logger.Warn(what+" failed; retrying next interval", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // close writes the spend metered since the budget's last flush and closes
 // the store.
 func (a *app) close(ctx context.Context) error {
@@ -490,7 +540,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		Name: "hms-svc", Handler: a.handler, Logger: cfg.logger, ShutdownTimeout: cfg.shutdownTimeout,
 		Loops: []func(context.Context){
 			func(ctx context.Context) { _ = a.runController(ctx, cfg) },
-			func(ctx context.Context) { _ = a.budget.Run(ctx) },
+			func(ctx context.Context) { _ = a.runBudget(ctx, cfg) },
 		},
 		Close: a.close,
 	}
