@@ -223,7 +223,7 @@ func TestControllerRecordsBudgetCap(t *testing.T) {
 		Guards: []scaler.Guard{e.b.Guard()}, Logger: discard(),
 	})
 	require.NoError(t, err)
-	r, err := ctrl.AddRule(scaler.Rule{Service: "eligibility-api", MinReplicas: 4, MaxReplicas: 50,
+	r, err := ctrl.AddRule(context.Background(), scaler.Rule{Service: "eligibility-api", MinReplicas: 4, MaxReplicas: 50,
 		Triggers: []scaler.Trigger{{Metric: "http_rps", Type: scaler.Target, Value: 95}},
 		Behavior: scaler.DefaultBehavior()})
 	require.NoError(t, err)

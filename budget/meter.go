@@ -2,6 +2,9 @@ package budget
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -194,6 +197,50 @@ func (b *Budget) Flush(ctx context.Context) (int, error) {
 	}
 	b.mu.Unlock()
 	return added, nil
+}
+
+// ResetMeter drops the replica-time metered but not flushed and starts
+// metering every known service afresh at at, with the count last
+// observed. A replica that takes over the metering from another (hosts
+// sharing a store meter under a lease) calls it first: what it observed
+// while another replica metered was billed by that one, and billing it
+// again would count it twice. The replica-time between the old meter's
+// last flush and at is not billed by either.
+func (b *Budget) ResetMeter(at time.Time) {
+	b.flushMu.Lock()
+	defer b.flushMu.Unlock()
+	at = at.UTC()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, s := range b.services {
+		s.pending = s.pending[:0]
+		if s.seen {
+			s.since = at
+		}
+	}
+}
+
+// Poll reads the replica count of every service the budget knows from
+// cluster and observes it, so that a meter follows counts another replica
+// sets. It goes on after a failed read and returns the failures joined.
+func (b *Budget) Poll(ctx context.Context, cluster scaler.Scaler) error {
+	b.mu.RLock()
+	names := make([]string, 0, len(b.services))
+	for name := range b.services {
+		names = append(names, name)
+	}
+	b.mu.RUnlock()
+	slices.Sort(names)
+	var errs []error
+	for _, name := range names {
+		st, err := cluster.Replicas(ctx, name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			continue
+		}
+		b.Observe(name, st.Desired, b.clock.Now())
+	}
+	return errors.Join(errs...)
 }
 
 // billed is a service's metered total in one month.

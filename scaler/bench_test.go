@@ -73,7 +73,7 @@ func newFleet(tb testing.TB, n int) *fleet {
 		}
 		require.NoError(tb, f.mem.SetReplicas(ctx, svc, replicas, ""))
 		f.mem.SetMetric(svc, "http_rps", load)
-		_, err := c.AddRule(r)
+		_, err := c.AddRule(context.Background(), r)
 		require.NoError(tb, err)
 	}
 	return f
@@ -180,7 +180,7 @@ func BenchmarkEvaluate(b *testing.B) {
 	ctx := context.Background()
 	require.NoError(b, mem.SetReplicas(ctx, "svc", 5, ""))
 	mem.SetMetric("svc", "http_rps", 500)
-	_, err = c.AddRule(targetRule(2, 20, 100, nil))
+	_, err = c.AddRule(context.Background(), targetRule(2, 20, 100, nil))
 	require.NoError(b, err)
 	for range 2 * int(scaler.DefaultScaleDownWindow/benchInterval) {
 		clk.now = clk.now.Add(benchInterval)

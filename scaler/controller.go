@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +33,13 @@ type Options struct {
 	Scaler Scaler
 	// Guards run in order after the built-in MinMax guard.
 	Guards []Guard
+	// Rules keeps the rules (default: a new MemoryRules of this
+	// controller's own). Replicas that share a RuleStore see the same
+	// rules. With a RuleStore given here, every tick also saves the
+	// status of each rule it evaluated (RuleStore.SaveStatuses), which
+	// CurrentStatus serves on every replica and a restarted host starts
+	// from.
+	Rules RuleStore
 	// Logger receives changes and failures (default slog.Default()).
 	Logger *slog.Logger
 	// Concurrency bounds the rules evaluated at once (default 16).
@@ -76,8 +82,15 @@ type Controller struct {
 	mu        sync.RWMutex
 	rules     map[string]*ruleState
 	byService map[string]*ruleState
-	order     []*ruleState // the rules in the order they were added
-	nextID    int
+	order     []*ruleState // the rules in ID order
+
+	// The RuleStore, and its Revision at the last Sync. shared: the store
+	// was given (statuses are saved to it).
+	store  RuleStore
+	shared bool
+	syncMu sync.Mutex // held across a store write and its local effect, and by Sync
+	rev    int64
+	synced bool
 
 	// The state of the current tick, reused from tick to tick.
 	tickMu sync.Mutex
@@ -146,6 +159,10 @@ func New(opts Options) (*Controller, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	shared := opts.Rules != nil
+	if !shared {
+		opts.Rules = NewMemoryRules()
+	}
 	c := &Controller{
 		clock:     opts.Clock,
 		opts:      opts,
@@ -154,7 +171,8 @@ func New(opts Options) (*Controller, error) {
 		sources:   opts.Sources,
 		rules:     make(map[string]*ruleState),
 		byService: make(map[string]*ruleState),
-		nextID:    1,
+		store:     opts.Rules,
+		shared:    shared,
 	}
 	return c, nil
 }
@@ -171,44 +189,57 @@ func (c *Controller) checkSources(r *Rule) error {
 	return nil
 }
 
-// AddRule validates r, assigns it the next ID ("AR-1", "AR-2", …) unless it
-// has one, and starts evaluating it on the next tick. A service has at most
-// one rule: a second rule for the same service is a conflict.
-func (c *Controller) AddRule(r Rule) (Rule, error) {
+// AddRule validates r and stores it in the RuleStore, which assigns the
+// next ID ("AR-1", "AR-2", …) unless r has one; the controller reads the
+// service's replicas and metrics at once (Status shows them) and starts
+// evaluating the rule on the next tick. A service has at most one rule: a second
+// rule for the same service is a conflict.
+func (c *Controller) AddRule(ctx context.Context, r Rule) (Rule, error) {
 	r = r.Clone()
+	r.Version = 0
 	if err := r.Validate(); err != nil {
 		return Rule{}, err
 	}
 	if err := c.checkSources(&r); err != nil {
 		return Rule{}, err
 	}
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	stored, err := c.store.CreateRule(ctx, r)
+	if err != nil {
+		return Rule{}, err
+	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if other, ok := c.byService[r.Service]; ok {
-		return Rule{}, mgmt.Conflict("service", "service %q already has rule %s", r.Service, other.rule.ID)
+	c.putLocked(stored)
+	rs := c.rules[stored.ID]
+	c.mu.Unlock()
+	c.prime(ctx, rs)
+	return stored.Clone(), nil
+}
+
+// prime reads the replicas and metrics of a rule just created, so that its
+// status shows them before its first tick (not zeros). A failed read
+// leaves them unknown; the tick reads them again anyway.
+func (c *Controller) prime(ctx context.Context, rs *ruleState) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.CallTimeout)
+	defer cancel()
+	rs.mu.Lock()
+	r := rs.rule
+	rs.mu.Unlock()
+	cur, err := c.opts.Scaler.Replicas(ctx, r.Service)
+	if err != nil {
+		return
 	}
-	var seq int
-	if r.ID == "" {
-		seq = c.nextID
-		r.ID = "AR-" + strconv.Itoa(seq)
-	} else {
-		n, ok := ParseRuleID(r.ID)
-		if !ok {
-			return Rule{}, mgmt.Invalid("id", "%q is not a rule ID like AR-1", r.ID)
-		}
-		if _, dup := c.rules[r.ID]; dup {
-			return Rule{}, mgmt.Conflict("id", "rule %s already exists", r.ID)
-		}
-		seq = n
+	now := c.clock.Now()
+	readings := make([]Reading, len(r.Triggers))
+	for i := range r.Triggers {
+		readings[i] = c.read(ctx, r.Service, &r.Triggers[i], now)
 	}
-	if seq >= c.nextID {
-		c.nextID = seq + 1
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.evals == 0 && rs.rule == r {
+		rs.current, rs.readings = cur, readings
 	}
-	rs := &ruleState{seq: seq, rule: &r, history: make([]Decision, 0, c.opts.HistorySize)}
-	c.rules[r.ID] = rs
-	c.byService[r.Service] = rs
-	c.order = append(c.order, rs)
-	return r.Clone(), nil
 }
 
 // ParseRuleID reads a rule ID in its one canonical form, "AR-" and a
@@ -222,10 +253,12 @@ func ParseRuleID(id string) (int, bool) {
 	return int(n), true
 }
 
-// UpdateRule replaces the rule with the given ID by r (whose ID is ignored).
-// The rule's memory — stabilization window, rate-policy events, history —
-// is kept unless the service changes.
-func (c *Controller) UpdateRule(id string, r Rule) (Rule, error) {
+// UpdateRule replaces the rule with the given ID by r (whose ID is
+// ignored) in the RuleStore. r.Version, when not 0, must be the stored
+// rule's (else a conflict: it changed since it was read). The rule's
+// memory — stabilization window, rate-policy events, history — is kept
+// unless the service changes.
+func (c *Controller) UpdateRule(ctx context.Context, id string, r Rule) (Rule, error) {
 	r = r.Clone()
 	r.ID = id
 	if err := r.Validate(); err != nil {
@@ -234,114 +267,261 @@ func (c *Controller) UpdateRule(id string, r Rule) (Rule, error) {
 	if err := c.checkSources(&r); err != nil {
 		return Rule{}, err
 	}
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	stored, err := c.store.UpdateRule(ctx, r)
+	if err != nil {
+		return Rule{}, err
+	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	rs, ok := c.rules[id]
+	c.putLocked(stored)
+	c.mu.Unlock()
+	return stored.Clone(), nil
+}
+
+// putLocked makes the controller evaluate r: a new rule gets a fresh state;
+// a changed one keeps its memory unless its service changed. c.mu is held.
+func (c *Controller) putLocked(r Rule) {
+	rs, ok := c.rules[r.ID]
 	if !ok {
-		return Rule{}, mgmt.NotFound("id", "no rule %s", id)
+		seq, _ := ParseRuleID(r.ID)
+		rs = &ruleState{seq: seq, rule: &r, history: make([]Decision, 0, c.opts.HistorySize)}
+		c.rules[r.ID] = rs
+		c.byService[r.Service] = rs
+		// Kept in ID order: mostly appends.
+		i := sort.Search(len(c.order), func(i int) bool { return c.order[i].seq > seq })
+		c.order = slices.Insert(c.order, i, rs)
+		return
 	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	old := rs.rule
+	if old.Version == r.Version && old.Service == r.Service {
+		return
+	}
 	if old.Service != r.Service {
-		if other, taken := c.byService[r.Service]; taken {
-			return Rule{}, mgmt.Conflict("service", "service %q already has rule %s", r.Service, other.rule.ID)
+		if c.byService[old.Service] == rs {
+			delete(c.byService, old.Service)
 		}
-		delete(c.byService, old.Service)
 		c.byService[r.Service] = rs
 		rs.eng = engine{}
 		rs.current = ReplicaStatus{}
 	}
 	rs.rule = &r
-	return r.Clone(), nil
 }
 
-// DeleteRule stops evaluating the rule. The service keeps its replicas.
-func (c *Controller) DeleteRule(id string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// dropLocked stops evaluating rule id. c.mu is held.
+func (c *Controller) dropLocked(id string) {
 	rs, ok := c.rules[id]
 	if !ok {
-		return mgmt.NotFound("id", "no rule %s", id)
+		return
 	}
 	delete(c.rules, id)
-	delete(c.byService, rs.rule.Service)
+	if c.byService[rs.rule.Service] == rs {
+		delete(c.byService, rs.rule.Service)
+	}
 	c.order = slices.DeleteFunc(c.order, func(x *ruleState) bool { return x == rs })
+}
+
+// DeleteRule removes the rule from the RuleStore and stops evaluating it.
+// The service keeps its replicas.
+func (c *Controller) DeleteRule(ctx context.Context, id string) error {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	if err := c.store.DeleteRule(ctx, id); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.dropLocked(id)
+	c.mu.Unlock()
 	return nil
 }
 
 // SetPaused pauses or resumes a rule. A paused rule is not evaluated and its
 // service is left as it is.
-func (c *Controller) SetPaused(id string, paused bool) (Rule, error) {
-	c.mu.RLock()
-	rs, ok := c.rules[id]
-	c.mu.RUnlock()
+func (c *Controller) SetPaused(ctx context.Context, id string, paused bool) (Rule, error) {
+	for {
+		r, err := c.store.Rule(ctx, id)
+		if err != nil {
+			return Rule{}, err
+		}
+		r.Paused = paused
+		// r.Version is the one read: a change made meanwhile is a
+		// conflict, and the pause is applied again over it.
+		stored, err := c.UpdateRule(ctx, id, r)
+		if mgmt.KindOf(err) == mgmt.KindConflict && mgmt.FieldOf(err) == "version" {
+			continue
+		}
+		return stored, err
+	}
+}
+
+// Rule returns the rule with the given ID, from the RuleStore.
+func (c *Controller) Rule(ctx context.Context, id string) (Rule, error) {
+	return c.store.Rule(ctx, id)
+}
+
+// Rules returns the rules that match f, ordered by ID number, from the
+// RuleStore. A rule without a fiscalYear label (mgmt.LabelFiscalYear) has
+// the current one, derived from the clock, as the budget derives a
+// service's: a search for label fiscalYear FY2027 finds the rules labelled
+// so and, during FY2027, the rules without the label.
+func (c *Controller) Rules(ctx context.Context, f Filter) ([]Rule, error) {
+	fy, ok := f.Labels[mgmt.LabelFiscalYear]
 	if !ok {
-		return Rule{}, mgmt.NotFound("id", "no rule %s", id)
+		return c.store.Rules(ctx, f)
 	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	r := rs.rule.Clone()
-	r.Paused = paused
-	rs.rule = &r
-	return r.Clone(), nil
+	coarse := f
+	coarse.Labels = f.Labels.Clone()
+	delete(coarse.Labels, mgmt.LabelFiscalYear)
+	rules, err := c.store.Rules(ctx, coarse)
+	if err != nil {
+		return nil, err
+	}
+	current := mgmt.FiscalYearLabel(c.clock.Now())
+	return slices.DeleteFunc(rules, func(r Rule) bool {
+		got, labelled := r.Labels[mgmt.LabelFiscalYear]
+		return labelled && got != fy || !labelled && fy != current
+	}), nil
 }
 
-// Rule returns a copy of the rule with the given ID.
-func (c *Controller) Rule(id string) (Rule, error) {
-	c.mu.RLock()
-	rs, ok := c.rules[id]
-	c.mu.RUnlock()
-	if !ok {
-		return Rule{}, mgmt.NotFound("id", "no rule %s", id)
+// Sync makes the controller evaluate what the RuleStore holds, as changed
+// through any replica: rules created elsewhere start, rules deleted stop,
+// rules updated are replaced (their memory kept unless their service
+// changed). Tick syncs first; a host calls it to read the status of a rule
+// another replica created. It lists the rules only when the store's
+// Revision moved.
+func (c *Controller) Sync(ctx context.Context) error {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	rev, err := c.store.Revision(ctx)
+	if err != nil {
+		return err
 	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	return rs.rule.Clone(), nil
+	if c.synced && rev == c.rev {
+		return nil
+	}
+	rules, err := c.store.Rules(ctx, Filter{})
+	if err != nil {
+		return err
+	}
+	var fresh []string
+	c.mu.Lock()
+	seen := make(map[string]bool, len(rules))
+	for _, r := range rules {
+		seen[r.ID] = true
+		if _, ok := c.rules[r.ID]; !ok {
+			fresh = append(fresh, r.ID)
+		}
+		c.putLocked(r)
+	}
+	for id := range c.rules {
+		if !seen[id] {
+			c.dropLocked(id)
+		}
+	}
+	c.rev, c.synced = rev, true
+	c.mu.Unlock()
+	if c.shared && len(fresh) > 0 {
+		c.restore(ctx, fresh)
+	}
+	return nil
 }
 
-// Filter selects rules. Empty fields match everything.
-type Filter struct {
-	// Name matches rules whose name contains it, ignoring case.
-	Name    string
-	Service string
-	// Labels must all be present with equal values.
-	Labels mgmt.Labels
-}
-
-// Rules returns copies of the rules that match f, ordered by ID number.
-func (c *Controller) Rules(f Filter) []Rule {
-	c.mu.RLock()
-	states := make([]*ruleState, 0, len(c.rules))
-	for _, rs := range c.rules {
-		states = append(states, rs)
+// restore gives the rules ids, new to this controller, the status saved
+// for them (by a host before a restart, or by the replica that evaluated
+// them): their last decision, history and readings. Their engines start
+// afresh, and seeded (see the package doc). A status that cannot be read
+// is left out: the rule starts with none.
+func (c *Controller) restore(ctx context.Context, ids []string) {
+	docs, err := c.store.Statuses(ctx, ids)
+	if err != nil {
+		c.log.Warn("autoscale: reading the saved statuses failed; the rules start without their history", "rules", len(ids), "err", err)
+		return
 	}
-	c.mu.RUnlock()
-	sort.Slice(states, func(i, j int) bool { return states[i].seq < states[j].seq })
-	name := strings.ToLower(f.Name)
-	out := []Rule{}
-	for _, rs := range states {
+	for id, b := range docs {
+		doc, err := decodeStatus(b)
+		if err != nil {
+			c.log.Warn("autoscale: a saved status is unreadable; the rule starts without its history", "rule", id, "err", err)
+			continue
+		}
+		c.mu.RLock()
+		rs, ok := c.rules[id]
+		c.mu.RUnlock()
+		if !ok {
+			continue
+		}
 		rs.mu.Lock()
-		r := rs.rule
-		rs.mu.Unlock()
-		if name != "" && !strings.Contains(strings.ToLower(r.Name), name) {
-			continue
-		}
-		if f.Service != "" && r.Service != f.Service {
-			continue
-		}
-		match := true
-		for k, v := range f.Labels {
-			if got, ok := r.Labels[k]; !ok || got != v {
-				match = false
-				break
+		if rs.evals == 0 {
+			rs.current = ReplicaStatus{Desired: doc.Replicas, Ready: doc.Ready}
+			rs.readings = doc.readings()
+			rs.evals, rs.eng.failures = doc.Evaluations, doc.Failures
+			if doc.Last != nil {
+				rs.last = doc.Last.decision()
+			}
+			for _, d := range doc.History {
+				if len(rs.history) == cap(rs.history) {
+					break
+				}
+				rs.history = append(rs.history, d.decision())
 			}
 		}
-		if match {
-			out = append(out, r.Clone())
-		}
+		rs.mu.Unlock()
 	}
-	return out
+}
+
+// saveStatuses saves the status of the rules of the tick just run.
+func (c *Controller) saveStatuses(ctx context.Context) {
+	docs := make(map[string][]byte, len(c.batch))
+	for _, rs := range c.batch {
+		st := rs.status()
+		rs.mu.Lock()
+		version := rs.rule.Version
+		rs.mu.Unlock()
+		b, err := encodeStatus(st, version)
+		if err != nil {
+			c.log.Warn("autoscale: encoding a status failed", "rule", st.RuleID, "err", err)
+			continue
+		}
+		docs[st.RuleID] = b
+	}
+	if err := c.store.SaveStatuses(ctx, docs); err != nil && ctx.Err() == nil {
+		c.log.Warn("autoscale: saving the statuses failed; other replicas show older ones", "rules", len(docs), "err", err)
+	}
+}
+
+// CurrentStatus returns the status of the rule with the given ID as the
+// replica that evaluates it last saw it: this controller's when it is the
+// more recent, else the one saved in a shared RuleStore. A rule this
+// controller does not know yet is looked for in the store (Sync).
+func (c *Controller) CurrentStatus(ctx context.Context, id string) (Status, error) {
+	st, err := c.Status(id)
+	if mgmt.KindOf(err) == mgmt.KindNotFound {
+		if err := c.Sync(ctx); err != nil {
+			return Status{}, err
+		}
+		st, err = c.Status(id)
+	}
+	if err != nil || !c.shared {
+		return st, err
+	}
+	docs, err := c.store.Statuses(ctx, []string{id})
+	if err != nil {
+		return Status{}, err
+	}
+	b, ok := docs[id]
+	if !ok {
+		return st, nil
+	}
+	doc, err := decodeStatus(b)
+	if err != nil || doc.Last == nil || (st.Evaluations > 0 && !doc.Last.At.After(st.Last.At)) {
+		return st, nil
+	}
+	r, err := c.store.Rule(ctx, id)
+	if err != nil {
+		return Status{}, err
+	}
+	return doc.status(&r), nil
 }
 
 // Status is what the controller knows about one rule.
@@ -365,7 +545,37 @@ type Status struct {
 	Evaluations int64
 }
 
-// Status returns the status of the rule with the given ID.
+// Reset forgets what the controller's engines remember of each rule —
+// stabilization windows, rate-policy events, the cooldown, failure counts
+// — as a replica that becomes the leader must: the next evaluation of each
+// rule starts afresh, seeded with the count it finds (see the package
+// doc), so a leader change never shrinks a service at once. Statuses and
+// histories are kept.
+func (c *Controller) Reset() {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, rs := range c.order {
+		rs.mu.Lock()
+		rs.eng = engine{}
+		rs.mu.Unlock()
+	}
+}
+
+// Statuses returns the status of every rule the controller evaluates, in
+// ID order (as of its last Sync).
+func (c *Controller) Statuses() []Status {
+	c.mu.RLock()
+	states := slices.Clone(c.order)
+	c.mu.RUnlock()
+	out := make([]Status, len(states))
+	for i, rs := range states {
+		out[i] = rs.status()
+	}
+	return out
+}
+
+// Status returns the status of the rule with the given ID, as this
+// controller last evaluated it.
 func (c *Controller) Status(id string) (Status, error) {
 	c.mu.RLock()
 	rs, ok := c.rules[id]
@@ -373,6 +583,10 @@ func (c *Controller) Status(id string) (Status, error) {
 	if !ok {
 		return Status{}, mgmt.NotFound("id", "no rule %s", id)
 	}
+	return rs.status(), nil
+}
+
+func (rs *ruleState) status() Status {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	st := Status{
@@ -392,7 +606,7 @@ func (c *Controller) Status(id string) (Status, error) {
 	} else {
 		st.History = append(st.History, rs.history...)
 	}
-	return st, nil
+	return st
 }
 
 // record stores d as the last decision and, when it differs from the one
@@ -445,6 +659,9 @@ func (c *Controller) Ticks() int64 { return c.ticks.Load() }
 func (c *Controller) Tick(ctx context.Context) {
 	c.tickMu.Lock()
 	defer c.tickMu.Unlock()
+	if err := c.Sync(ctx); err != nil && ctx.Err() == nil {
+		c.log.Warn("autoscale: reading the rules failed; evaluating those read before", "err", err)
+	}
 	now := c.clock.Now()
 	c.mu.RLock()
 	// In the order the rules were added, which is mostly the order their
@@ -467,6 +684,9 @@ func (c *Controller) Tick(ctx context.Context) {
 	c.wg.Wait()
 	c.dl.stop()
 	c.dl.parent = nil
+	if c.shared && len(c.batch) > 0 {
+		c.saveStatuses(ctx)
+	}
 	evaluated := len(c.batch)
 	clear(c.batch) // drop references to deleted rules
 	c.ticks.Add(1)

@@ -21,7 +21,7 @@ import (
 
 func addRule(t *testing.T, c *scaler.Controller, r scaler.Rule) string {
 	t.Helper()
-	got, err := c.AddRule(r)
+	got, err := c.AddRule(context.Background(), r)
 	require.NoError(t, err)
 	return got.ID
 }
@@ -178,7 +178,7 @@ func TestPause(t *testing.T) {
 	require.NoError(t, mem.SetReplicas(ctx, "svc", 4, ""))
 	mem.SetMetric("svc", "http_rps", 2000)
 	id := addRule(t, c, targetRule(1, 30, 100, nil))
-	_, err := c.SetPaused(id, true)
+	_, err := c.SetPaused(context.Background(), id, true)
 	require.NoError(t, err)
 	c.Tick(ctx)
 	st := status(t, c, id)
@@ -186,7 +186,7 @@ func TestPause(t *testing.T) {
 	assert.Equal(t, scaler.ReasonPaused, st.Last.Reason)
 	assert.Equal(t, 1, mem.Changes("svc"), "a paused rule does not touch the service")
 
-	_, err = c.SetPaused(id, false)
+	_, err = c.SetPaused(context.Background(), id, false)
 	require.NoError(t, err)
 	clk.Add(15 * time.Second)
 	c.Tick(ctx)
@@ -235,7 +235,7 @@ func TestSlowBackendDoesNotBlockOthers(t *testing.T) {
 	for _, id := range ids[1:] {
 		assert.Equal(t, int32(6), status(t, c, id).Replicas, id)
 	}
-	assert.Equal(t, int32(1), src.calls.Load())
+	assert.Equal(t, int32(2), src.calls.Load(), "one read at creation, one in the tick")
 }
 
 func TestGuards(t *testing.T) {
@@ -310,30 +310,30 @@ func TestRuleCRUD(t *testing.T) {
 	idA, idB := addRule(t, c, a), addRule(t, c, b)
 	assert.Equal(t, []string{"AR-1", "AR-2"}, []string{idA, idB})
 
-	_, err := c.AddRule(a)
+	_, err := c.AddRule(context.Background(), a)
 	assert.ErrorIs(t, err, mgmt.ErrConflict, "one rule per service")
 
-	found := c.Rules(scaler.Filter{Name: "SURGE"})
+	found := listRules(t, c, scaler.Filter{Name: "SURGE"})
 	require.Len(t, found, 1)
 	assert.Equal(t, "AR-1", found[0].ID)
-	assert.Len(t, c.Rules(scaler.Filter{Labels: mgmt.Labels{"program": "student-aid"}}), 1)
-	assert.Len(t, c.Rules(scaler.Filter{}), 2)
+	assert.Len(t, listRules(t, c, scaler.Filter{Labels: mgmt.Labels{"program": "student-aid"}}), 1)
+	assert.Len(t, listRules(t, c, scaler.Filter{}), 2)
 
 	a.MaxReplicas = 40
-	upd, err := c.UpdateRule(idA, a)
+	upd, err := c.UpdateRule(context.Background(), idA, a)
 	require.NoError(t, err)
 	assert.Equal(t, int32(40), upd.MaxReplicas)
-	_, err = c.UpdateRule("AR-99", a)
+	_, err = c.UpdateRule(context.Background(), "AR-99", a)
 	assert.ErrorIs(t, err, mgmt.ErrNotFound)
 	b.MinReplicas = 20
-	_, err = c.UpdateRule(idB, b)
+	_, err = c.UpdateRule(context.Background(), idB, b)
 	assert.ErrorIs(t, err, mgmt.ErrInvalid)
-	got, err := c.Rule(idB)
+	got, err := c.Rule(context.Background(), idB)
 	require.NoError(t, err)
 	assert.Equal(t, int32(1), got.MinReplicas, "a rejected update changes nothing")
 
-	require.NoError(t, c.DeleteRule(idA))
-	assert.ErrorIs(t, c.DeleteRule(idA), mgmt.ErrNotFound)
+	require.NoError(t, c.DeleteRule(context.Background(), idA))
+	assert.ErrorIs(t, c.DeleteRule(context.Background(), idA), mgmt.ErrNotFound)
 	_, err = c.Status(idA)
 	assert.ErrorIs(t, err, mgmt.ErrNotFound)
 	idC := addRule(t, c, a)
@@ -342,7 +342,7 @@ func TestRuleCRUD(t *testing.T) {
 	bad := a
 	bad.Triggers = []scaler.Trigger{{Metric: "http_rps", Type: scaler.Target, Value: 1, Source: "prometheus"}}
 	bad.Service = "x"
-	_, err = c.AddRule(bad)
+	_, err = c.AddRule(context.Background(), bad)
 	require.ErrorIs(t, err, mgmt.ErrInvalid)
 	assert.Equal(t, "trigger.source", mgmt.FieldOf(err))
 }
@@ -359,6 +359,7 @@ func TestRunTicksOnTheClock(t *testing.T) {
 	require.NoError(t, mem.SetReplicas(context.Background(), "svc", 1, ""))
 	mem.SetMetric("svc", "http_rps", 100)
 	addRule(t, c, targetRule(1, 5, 100, nil))
+	<-ticked // AddRule reads the replicas at once
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- c.Run(ctx) }()
@@ -537,4 +538,147 @@ func TestAuditGuardHoldOnce(t *testing.T) {
 	assert.Equal(t, "budget", events[0].Details["guard"])
 	assert.Equal(t, "the cap allows no more", events[0].Details["guardReason"])
 	assert.Equal(t, events[0].Details["from"], events[0].Details["to"])
+}
+
+// TestReplicasShareRules: two controllers on one RuleStore, as two hosts
+// on one database: what one creates, changes or deletes, the other
+// evaluates from its next tick, keeping a rule's memory across an update.
+func TestReplicasShareRules(t *testing.T) {
+	t.Parallel()
+	store := scaler.NewMemoryRules()
+	mem := scaler.NewMemory()
+	clk := clock.NewMock()
+	clk.Set(t0)
+	newC := func() *scaler.Controller {
+		c, err := scaler.New(scaler.Options{Clock: clk, Scaler: mem, Sources: map[string]scaler.MetricSource{"": mem}, Logger: discardLogger(), Rules: store})
+		require.NoError(t, err)
+		return c
+	}
+	a, b := newC(), newC()
+	ctx := context.Background()
+	require.NoError(t, mem.SetReplicas(ctx, "api", 2, ""))
+	mem.SetMetric("api", "http_rps", 400)
+	r := targetRule(1, 20, 100, nil)
+	r.Service = "api"
+	created, err := a.AddRule(ctx, r)
+	require.NoError(t, err)
+
+	_, err = b.Status(created.ID)
+	require.ErrorIs(t, err, mgmt.ErrNotFound, "not before b syncs")
+	b.Tick(ctx)
+	st, err := b.Status(created.ID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), st.Evaluations, "b evaluates a's rule")
+	assert.Equal(t, int32(4), replicasOf(t, mem, "api"))
+
+	// b pauses it; a stops acting on it at its next tick.
+	_, err = b.SetPaused(ctx, created.ID, true)
+	require.NoError(t, err)
+	mem.SetMetric("api", "http_rps", 1600)
+	a.Tick(ctx)
+	st, err = a.Status(created.ID)
+	require.NoError(t, err)
+	assert.True(t, st.Paused)
+	assert.Equal(t, scaler.ReasonPaused, st.Last.Reason)
+	assert.Equal(t, int32(4), replicasOf(t, mem, "api"), "paused through b")
+
+	got, err := a.Rule(ctx, created.ID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), got.Version)
+
+	require.NoError(t, a.DeleteRule(ctx, created.ID))
+	b.Tick(ctx)
+	_, err = b.Status(created.ID)
+	require.ErrorIs(t, err, mgmt.ErrNotFound, "gone from b too")
+	assert.Empty(t, b.Statuses())
+}
+
+func replicasOf(t *testing.T, m *scaler.Memory, svc string) int32 {
+	t.Helper()
+	st, err := m.Replicas(context.Background(), svc)
+	require.NoError(t, err)
+	return st.Desired
+}
+
+// TestStatusesShared: the replica that ticks saves each rule's status in
+// the shared RuleStore; another replica serves it (CurrentStatus), and a
+// controller started afresh on the store (a restarted host) has every
+// rule's last decision and history back.
+func TestStatusesShared(t *testing.T) {
+	t.Parallel()
+	store := scaler.NewMemoryRules()
+	mem := scaler.NewMemory()
+	clk := clock.NewMock()
+	clk.Set(t0)
+	newC := func() *scaler.Controller {
+		c, err := scaler.New(scaler.Options{Clock: clk, Scaler: mem, Sources: map[string]scaler.MetricSource{"": mem}, Logger: discardLogger(), Rules: store})
+		require.NoError(t, err)
+		return c
+	}
+	leader, follower := newC(), newC()
+	ctx := context.Background()
+	require.NoError(t, mem.SetReplicas(ctx, "api", 2, ""))
+	mem.SetMetric("api", "http_rps", 400)
+	r := targetRule(1, 20, 100, nil)
+	r.Service = "api"
+	created, err := leader.AddRule(ctx, r)
+	require.NoError(t, err)
+	leader.Tick(ctx)
+	clk.Add(time.Minute)
+	mem.SetMetric("api", "http_rps", 800)
+	leader.Tick(ctx)
+	want, err := leader.Status(created.ID)
+	require.NoError(t, err)
+	require.Len(t, want.History, 2)
+
+	got, err := follower.CurrentStatus(ctx, created.ID)
+	require.NoError(t, err)
+	assert.Equal(t, want.Last.Desired, got.Last.Desired)
+	assert.Equal(t, want.Last.Reason, got.Last.Reason)
+	assert.True(t, want.Last.At.Equal(got.Last.At))
+	assert.Len(t, got.History, 2)
+	assert.Equal(t, want.Evaluations, got.Evaluations)
+	assert.InDelta(t, 800, got.Metrics[0].Value, 1e-9)
+	assert.Equal(t, want.Replicas, got.Replicas)
+
+	restarted := newC()
+	restarted.Tick(ctx)
+	st, err := restarted.Status(created.ID)
+	require.NoError(t, err)
+	assert.Equal(t, want.Evaluations+1, st.Evaluations, "the count goes on")
+	require.GreaterOrEqual(t, len(st.History), 2, "the history is back")
+	assert.True(t, st.History[0].At.Equal(want.History[0].At))
+}
+
+// TestSearchByDerivedFiscalYear: a rule without a fiscalYear label has the
+// current fiscal year (from the clock) for a search.
+func TestSearchByDerivedFiscalYear(t *testing.T) {
+	t.Parallel()
+	c, mem, clk := newController(t)
+	clk.Set(time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)) // FY2027
+	ctx := context.Background()
+	for _, svc := range []string{"a", "b", "c"} {
+		require.NoError(t, mem.SetReplicas(ctx, svc, 1, ""))
+	}
+	add := func(svc string, labels mgmt.Labels) {
+		r := targetRule(1, 5, 100, nil)
+		r.Service, r.Labels = svc, labels
+		addRule(t, c, r)
+	}
+	add("a", mgmt.Labels{"agency": "ED"})
+	add("b", mgmt.Labels{"agency": "ED", "fiscalYear": "FY2026"})
+	add("c", mgmt.Labels{"agency": "DOS", "fiscalYear": "FY2027"})
+	ids := func(f scaler.Filter) []string {
+		out := []string{}
+		for _, r := range listRules(t, c, f) {
+			out = append(out, r.Service)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"a", "c"}, ids(scaler.Filter{Labels: mgmt.Labels{"fiscalYear": "FY2027"}}))
+	assert.Equal(t, []string{"b"}, ids(scaler.Filter{Labels: mgmt.Labels{"fiscalYear": "FY2026"}}))
+	assert.Equal(t, []string{"a"}, ids(scaler.Filter{Labels: mgmt.Labels{"fiscalYear": "FY2027", "agency": "ED"}}))
+	clk.Set(time.Date(2027, 10, 1, 0, 0, 0, 0, time.UTC)) // FY2028
+	assert.Equal(t, []string{}, ids(scaler.Filter{Labels: mgmt.Labels{"fiscalYear": "FY2027", "agency": "ED"}}))
+	assert.Equal(t, []string{"a"}, ids(scaler.Filter{Labels: mgmt.Labels{"fiscalYear": "FY2028"}}))
 }

@@ -61,6 +61,19 @@
 // it from the service's own labels (ReplicaStatus.Owner), and
 // Controller.Owner reads it.
 //
+// Rules live in a RuleStore (MemoryRules by default; backends/sqlite and
+// backends/postgres keep them durably), which gives each its ID (AR-n,
+// unique across the replicas sharing the store) and a Version that every
+// update raises: an update carrying an older Version is a conflict, so two
+// operators editing one rule cannot silently overwrite each other. The
+// Controller keeps only runtime state per rule (its engine, readings, last
+// decision and history); each Tick first syncs with the store (Sync, when
+// its Revision moved), so rules created, changed or deleted through any
+// replica are evaluated from the next tick, and — with a store given in
+// Options.Rules — saves each rule's status there, which CurrentStatus
+// serves on every replica and a restarted host starts from. Reset forgets
+// the engines' memory, as a replica that becomes the leader must.
+//
 // The Controller's methods are safe for concurrent use. Ticks never overlap;
 // a steady tick allocates nothing per rule. Time comes from Options.Clock
 // (github.com/benbjohnson/clock) so that tests drive it with a mock clock.

@@ -32,7 +32,7 @@ func ExampleController() {
 	}
 	mem.SetMetric("eligibility-api", "http_rps", 1000)
 
-	rule, err := c.AddRule(scaler.Rule{
+	rule, err := c.AddRule(context.Background(), scaler.Rule{
 		Name:        "eligibility-surge",
 		Service:     "eligibility-api",
 		MinReplicas: 2,

@@ -13,8 +13,12 @@ import (
 // Rules are values; the Controller keeps its own copy. Decode one from JSON
 // with DecodeRule and check it with Validate (DecodeRule does both).
 type Rule struct {
-	// ID is assigned by the Controller ("AR-1", "AR-2", …).
+	// ID is assigned by the RuleStore ("AR-1", "AR-2", …).
 	ID string
+	// Version is the RuleStore's: 1 when created, one more at every
+	// update. An update carrying a Version other than the stored one is a
+	// conflict (0: no check).
+	Version int64
 	// Name is a human name that people search by ("eligibility-surge-Q3").
 	Name    string
 	Service string
@@ -302,8 +306,8 @@ func (b *Behavior) validate() error {
 	if math.IsNaN(b.Tolerance) || b.Tolerance < 0 || b.Tolerance >= 1 {
 		return mgmt.Invalid("behavior.tolerance", "%v must be in [0, 1)", b.Tolerance)
 	}
-	if b.Cooldown < 0 || b.Cooldown > maxCooldown {
-		return mgmt.Invalid("behavior.cooldownSeconds", "%v must be between 0 and %v", b.Cooldown.Seconds(), maxCooldown.Seconds())
+	if b.Cooldown < 0 || b.Cooldown > maxCooldown || b.Cooldown%time.Second != 0 {
+		return mgmt.Invalid("behavior.cooldownSeconds", "%v must be a whole number of seconds between 0 and %v", b.Cooldown.Seconds(), maxCooldown.Seconds())
 	}
 	if err := b.ScaleUp.validate("behavior.scaleUp"); err != nil {
 		return err
@@ -312,8 +316,8 @@ func (b *Behavior) validate() error {
 }
 
 func (s *ScalingRules) validate(field string) error {
-	if s.StabilizationWindow < 0 || s.StabilizationWindow > maxStabilizationWindow {
-		return mgmt.Invalid(field+".stabilizationWindowSeconds", "%v must be between 0 and %v", s.StabilizationWindow.Seconds(), maxStabilizationWindow.Seconds())
+	if s.StabilizationWindow < 0 || s.StabilizationWindow > maxStabilizationWindow || s.StabilizationWindow%time.Second != 0 {
+		return mgmt.Invalid(field+".stabilizationWindowSeconds", "%v must be a whole number of seconds between 0 and %v", s.StabilizationWindow.Seconds(), maxStabilizationWindow.Seconds())
 	}
 	if s.SelectPolicy > SelectDisabled {
 		return mgmt.Invalid(field+".selectPolicy", "must be Max, Min or Disabled")

@@ -17,9 +17,12 @@ import (
 //
 // with "name", "labels", "triggers" (a list, instead of "trigger"),
 // "target" (instead of "threshold"), "activationThreshold", "query",
-// "source", "behavior" (HPA autoscaling/v2 names), "fallback" and "paused".
+// "source", "behavior" (HPA autoscaling/v2 names), "fallback", "paused"
+// and "version" (the stored rule's, for an update that must not overwrite
+// a change made since it was read).
 type ruleJSON struct {
 	ID          string        `json:"id,omitempty"`
+	Version     int64         `json:"version,omitempty"`
 	Name        string        `json:"name,omitempty"`
 	Service     string        `json:"service"`
 	Labels      mgmt.Labels   `json:"labels,omitempty"`
@@ -123,7 +126,7 @@ func (r *Rule) UnmarshalJSON(b []byte) error {
 // trigger is written with "trigger", as in the seed.
 func (r Rule) MarshalJSON() ([]byte, error) {
 	w := ruleJSON{
-		ID: r.ID, Name: r.Name, Service: r.Service, Labels: r.Labels,
+		ID: r.ID, Version: r.Version, Name: r.Name, Service: r.Service, Labels: r.Labels,
 		MinReplicas: &r.MinReplicas, MaxReplicas: &r.MaxReplicas, Paused: r.Paused,
 	}
 	ts := make([]triggerJSON, len(r.Triggers))
@@ -170,7 +173,10 @@ func scalingRulesToJSON(s ScalingRules) *scalingRulesJSON {
 }
 
 func (w *ruleJSON) rule() (Rule, error) {
-	r := Rule{ID: w.ID, Name: w.Name, Service: w.Service, Labels: w.Labels, Paused: w.Paused, MinReplicas: 1}
+	if w.Version < 0 {
+		return Rule{}, mgmt.Invalid("version", "must be ≥ 0, got %d", w.Version)
+	}
+	r := Rule{ID: w.ID, Version: w.Version, Name: w.Name, Service: w.Service, Labels: w.Labels, Paused: w.Paused, MinReplicas: 1}
 	if w.MinReplicas != nil {
 		r.MinReplicas = *w.MinReplicas
 	}

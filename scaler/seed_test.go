@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/scaler"
 )
 
@@ -90,4 +91,20 @@ func TestTooFewReadyHasItsOwnReason(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int32(10), st.Last.Desired)
 	assert.Equal(t, scaler.ReasonNotReady, st.Last.Reason)
+}
+
+// Durations the rule JSON carries in whole seconds must be whole seconds:
+// a store keeping the JSON would otherwise change them.
+func TestWholeSecondsOnly(t *testing.T) {
+	t.Parallel()
+	for field, edit := range map[string]func(*scaler.Behavior){
+		"behavior.cooldownSeconds":                      func(b *scaler.Behavior) { b.Cooldown = 1500 * time.Millisecond },
+		"behavior.scaleDown.stabilizationWindowSeconds": func(b *scaler.Behavior) { b.ScaleDown.StabilizationWindow = 90*time.Second + time.Nanosecond },
+		"behavior.scaleUp.stabilizationWindowSeconds":   func(b *scaler.Behavior) { b.ScaleUp.StabilizationWindow = time.Millisecond },
+	} {
+		r := targetRule(1, 5, 100, edit)
+		err := r.Validate()
+		require.Error(t, err, field)
+		assert.Equal(t, field, mgmt.FieldOf(err))
+	}
 }

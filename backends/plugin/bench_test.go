@@ -117,7 +117,7 @@ func BenchmarkControllerTick1000(b *testing.B) {
 	})
 	require.NoError(b, err)
 	for i := range 1000 {
-		_, err := ctrl.AddRule(scaler.Rule{
+		_, err := ctrl.AddRule(context.Background(), scaler.Rule{
 			Service: fmt.Sprintf("svc-%04d", i), MinReplicas: 1, MaxReplicas: 20,
 			Triggers: []scaler.Trigger{{Metric: "http_rps", Type: scaler.Target, Value: 100}},
 			Behavior: scaler.DefaultBehavior(),

@@ -53,7 +53,7 @@ func TestKillDuringControllerTick(t *testing.T) {
 	require.NoError(t, err)
 	ids := make([]string, n)
 	for i := range n {
-		r, err := ctrl.AddRule(scaler.Rule{
+		r, err := ctrl.AddRule(context.Background(), scaler.Rule{
 			Service: fmt.Sprintf("svc-%04d", i), MinReplicas: 1, MaxReplicas: 20,
 			Triggers: []scaler.Trigger{{Metric: "http_rps", Type: scaler.Target, Value: 100}},
 			Behavior: scaler.DefaultBehavior(),

@@ -105,7 +105,7 @@ func TestScalesOnRealPrometheus(t *testing.T) {
 		Logger:  slog.New(slog.DiscardHandler),
 	})
 	require.NoError(t, err)
-	_, err = ctl.AddRule(scaler.Rule{
+	_, err = ctl.AddRule(context.Background(), scaler.Rule{
 		Service: service, MinReplicas: 1, MaxReplicas: 10,
 		Triggers: []scaler.Trigger{{Metric: "http_rps", Type: scaler.Target, Value: 10}},
 		Behavior: scaler.DefaultBehavior(),

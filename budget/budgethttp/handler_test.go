@@ -234,7 +234,7 @@ func TestCapStopsScaleUp(t *testing.T) {
 	rule, err := scaler.DecodeRule(strings.NewReader(`{"service": "eligibility-api", "minReplicas": 4, "maxReplicas": 50,
 		"trigger": {"metric": "http_rps", "threshold": 500}}`))
 	require.NoError(t, err)
-	rule, err = ctrl.AddRule(rule)
+	rule, err = ctrl.AddRule(context.Background(), rule)
 	require.NoError(t, err)
 
 	require.Equal(t, http.StatusCreated, e.do(http.MethodPost, "/budgets/eligibility-api", seedCap).status)

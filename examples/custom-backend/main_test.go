@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -103,7 +104,7 @@ func TestControllerScalesThroughThePlugin(t *testing.T) {
 	clk.Set(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
 	ctrl, err := scaler.New(scaler.Options{Clock: clk, Scaler: c, Sources: map[string]scaler.MetricSource{"": c}, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
-	_, err = ctrl.AddRule(scaler.Rule{Service: "eligibility-api", MinReplicas: 2, MaxReplicas: 20,
+	_, err = ctrl.AddRule(context.Background(), scaler.Rule{Service: "eligibility-api", MinReplicas: 2, MaxReplicas: 20,
 		Triggers: []scaler.Trigger{{Metric: "http_rps", Type: scaler.Target, Value: 100}}, Behavior: scaler.DefaultBehavior()})
 	require.NoError(t, err)
 	ctrl.Tick(t.Context())

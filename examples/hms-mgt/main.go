@@ -340,7 +340,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		}
 		return err
 	}
-	cfg.logger.Info("hms-mgt listening", "addr", ln.Addr().String(), "db", shownDB(cfg.db), "redis", cfg.redis,
+	cfg.logger.Info("hms-mgt listening", "addr", ln.Addr().String(), "db", host.ShownDB(cfg.db), "redis", cfg.redis,
 		"issuer", cfg.auth.Issuer, "audience", cfg.auth.Audience)
 	srv := &host.Server{
 		Name: "hms-mgt", Handler: a.handler, Logger: cfg.logger, ShutdownTimeout: cfg.shutdownTimeout,

@@ -4,14 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"strings"
 
 	"github.com/benbjohnson/clock"
 
 	"github.com/hms-platform/mgmt/backends/postgres"
 	"github.com/hms-platform/mgmt/backends/redis"
 	"github.com/hms-platform/mgmt/backends/sqlite"
+	"github.com/hms-platform/mgmt/examples/internal/host"
 	"github.com/hms-platform/mgmt/lease"
 	"github.com/hms-platform/mgmt/patch"
 )
@@ -23,10 +22,10 @@ func openStore(ctx context.Context, db string, clk clock.Clock) (patch.Store, le
 	switch {
 	case db == memoryDB:
 		return patch.NewMemory(), lease.NewMemory(clk), nil
-	case isPostgres(db):
+	case host.IsPostgres(db):
 		s, err := postgres.OpenPatches(ctx, postgres.Options{DSN: db})
 		if err != nil {
-			return nil, nil, fmt.Errorf("-db %s: %w", shownDB(db), err)
+			return nil, nil, fmt.Errorf("-db %s: %w", host.ShownDB(db), err)
 		}
 		return s, s.Leases(), nil
 	}
@@ -35,24 +34,6 @@ func openStore(ctx context.Context, db string, clk clock.Clock) (patch.Store, le
 		return nil, nil, fmt.Errorf("-db %s: %w", db, err)
 	}
 	return s, s.Leases(), nil
-}
-
-// isPostgres reports whether -db names a PostgreSQL database.
-func isPostgres(db string) bool {
-	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
-}
-
-// shownDB is -db as logs and errors show it: a PostgreSQL URL without its
-// password.
-func shownDB(db string) string {
-	if !isPostgres(db) {
-		return db
-	}
-	u, err := url.Parse(db)
-	if err != nil {
-		return "postgres://(unparsable URL, not shown)"
-	}
-	return u.Redacted()
 }
 
 // openSink opens delivery: Redis Streams at addr, or an in-process sink

@@ -17,16 +17,25 @@
 //	     -d '{"monthlyUSD": 10000}'
 //	curl -s localhost:8080/budgets/eligibility-api
 //
-// A new rule's status is empty until the controller's next tick (every
-// -interval) evaluates it.
+// A new rule's status shows the service's replicas and metric read at
+// creation; its first decision comes at the controller's next tick (every
+// -interval).
+//
+// The rules (with a version: a PUT carrying an older one is a 409), the
+// status and recent history of each, the budget's caps, spend and fired
+// alerts, and the leases are kept in -db: a SQLite file (hms-svc.db in the
+// working directory by default), a postgres:// URL, or :memory: to keep
+// nothing (-budget-db is its old name). They survive a restart, SIGKILL
+// included. Replicas on one -db (and one cluster) all serve the API and
+// answer the same status; one at a time runs the autoscaler, under a lease
+// (-lease-ttl: how long the others wait when its replica dies), and a new
+// leader, like a new rule, never shrinks a service at once (see package
+// scaler).
 //
 // The budget meters every service at its price per replica-hour from
 // start-up, and its guard stops a rule's scale-up whose forecast would
 // break a hard cap: the rule's status then shows lastDecision.guard
-// "budget" and a guardReason starting "capped by budget". Caps, spend and
-// fired alerts are kept in the SQLite file named by -budget-db
-// (hms-svc-budget.db in the working directory by default), so they survive
-// a restart; -budget-db :memory: keeps them in memory only. At the demo's
+// "budget" and a guardReason starting "capped by budget". At the demo's
 // prices (eligibility-api costs $0.12 per replica-hour) the seed's $10,000
 // a month leaves room for hundreds of replicas; a cap of {"monthlyUSD": 150}
 // shows the guard at work during the surge.
@@ -99,6 +108,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -107,11 +117,11 @@ import (
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/auth"
 	"github.com/hms-platform/mgmt/backends/simcluster"
-	"github.com/hms-platform/mgmt/backends/sqlite"
 	"github.com/hms-platform/mgmt/budget"
 	"github.com/hms-platform/mgmt/budget/budgethttp"
 	"github.com/hms-platform/mgmt/examples/internal/host"
 	"github.com/hms-platform/mgmt/examples/internal/metrics"
+	"github.com/hms-platform/mgmt/lease"
 	"github.com/hms-platform/mgmt/scaler"
 	"github.com/hms-platform/mgmt/scaler/scalerhttp"
 )
@@ -138,7 +148,8 @@ type config struct {
 	logger          *slog.Logger
 	trace           simcluster.Trace
 	shutdownTimeout time.Duration
-	budgetDB        string
+	db              string // -db (or its old name -budget-db)
+	leaseTTL        time.Duration
 	budgetInterval  time.Duration
 	// Authentication: the issuer, the audience, the policy file ("" for
 	// auth.DefaultPolicy) and a static JWKS file ("" for discovery).
@@ -149,10 +160,11 @@ type config struct {
 	// metricsAddr is -metrics-addr: a separate listener for GET /metrics
 	// ("" for none).
 	metricsAddr string
+	// cluster, when set, is the simulated cluster to drive instead of a
+	// new one: the tests' replicas share one, as real replicas share a
+	// real cluster.
+	cluster *simcluster.Cluster
 }
-
-// memoryDB is the -budget-db value for a store that keeps nothing.
-const memoryDB = ":memory:"
 
 // defaultTrace is the eligibility-api load: 300 rps, tripled for 20
 // minutes from one minute after start-up — above the seed's 500 rps
@@ -172,7 +184,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	logger := host.LogFlags(fs)
 	traceSpec := fs.String("trace", defaultTrace, "load trace of eligibility-api (constant:RPS, surge:..., diurnal:..., csv:PATH)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to wait for requests in flight at shutdown")
-	fs.StringVar(&cfg.budgetDB, "budget-db", "hms-svc-budget.db", "budget store: a SQLite file (created when missing), or "+memoryDB+" to keep nothing")
+	fs.StringVar(&cfg.db, "db", "hms-svc.db", "where the autoscale rules, their statuses, the budget and the leases live, shared by every replica: "+
+		"a SQLite file (created when missing), a postgres:// URL, or "+memoryDB+" to keep nothing (one replica)")
+	budgetDB := fs.String("budget-db", "", "the old name of -db")
+	fs.DurationVar(&cfg.leaseTTL, "lease-ttl", lease.DefaultTTL, "replicas on one -db run the autoscaler one at a time: how long it waits for a new leader when its replica dies")
 	metricsAddr := host.MetricsFlag(fs)
 	fs.DurationVar(&cfg.budgetInterval, "budget-interval", 0, "how often the budget flushes its meter, reloads caps and checks alerts (default: -interval)")
 	if err := host.ParseFlags(fs, args); err != nil {
@@ -192,8 +207,17 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.budgetInterval < 10*time.Millisecond {
 		return cfg, host.Usagef("-budget-interval %v: must be at least 10ms", cfg.budgetInterval)
 	}
-	if cfg.budgetDB == "" {
-		return cfg, host.Usagef("-budget-db: give a SQLite file or %s", memoryDB)
+	if host.FlagSet(fs, "budget-db") {
+		if host.FlagSet(fs, "db") {
+			return cfg, host.Usagef("-db and -budget-db: -budget-db is the old name of -db; give one")
+		}
+		cfg.db = *budgetDB
+	}
+	if cfg.db == "" {
+		return cfg, host.Usagef("-db: give a SQLite file, a postgres:// URL or %s", memoryDB)
+	}
+	if cfg.leaseTTL < 3*time.Millisecond {
+		return cfg, host.Usagef("-lease-ttl %v: must be at least 3ms", cfg.leaseTTL)
 	}
 	if cfg.shutdownTimeout <= 0 {
 		return cfg, host.Usagef("-shutdown-timeout %v: must be positive", cfg.shutdownTimeout)
@@ -253,19 +277,6 @@ func newCluster(clk clock.Clock, eligibilityTrace simcluster.Trace) (*simcluster
 	return cluster, nil
 }
 
-// openBudgetStore opens the budget's store: the SQLite file at path, or
-// an in-memory store for memoryDB.
-func openBudgetStore(ctx context.Context, path string) (budget.Store, error) {
-	if path == memoryDB {
-		return budget.NewMemory(), nil
-	}
-	store, err := sqlite.Open(ctx, sqlite.Options{Path: path})
-	if err != nil {
-		return nil, fmt.Errorf("-budget-db %s: %w", path, err)
-	}
-	return store, nil
-}
-
 // registerServices tells the budget each service's price and labels (the
 // fiscal year aside: the budget derives it from the time) and its replicas
 // now, so that the meter bills every service from start-up. Later changes
@@ -285,8 +296,12 @@ func registerServices(ctx context.Context, b *budget.Budget, specs []simcluster.
 // app is the host wired together: the simulated cluster, the budget that
 // meters and guards it, the autoscaler, and the HTTP API over both.
 type app struct {
+	clock   clock.Clock
+	logger  *slog.Logger
 	cluster *simcluster.Cluster
-	store   budget.Store
+	stores  *stores
+	// leases marks whether this replica leads the autoscaler (/metrics).
+	leases  *metrics.Leases
 	budget  *budget.Budget
 	ctrl    *scaler.Controller
 	handler http.Handler
@@ -302,21 +317,25 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	if audit == nil {
 		audit = mgmt.SlogAuditor(logger)
 	}
-	a := &app{}
+	a := &app{clock: clk, logger: logger, leases: metrics.NewLeases()}
+	a.leases.Follow(controllerLease)
+	a.leases.Follow(budgetLease)
 	var err error
-	if a.cluster, err = newCluster(clk, cfg.trace); err != nil {
-		return nil, err
+	if a.cluster = cfg.cluster; a.cluster == nil {
+		if a.cluster, err = newCluster(clk, cfg.trace); err != nil {
+			return nil, err
+		}
 	}
-	if a.store, err = openBudgetStore(ctx, cfg.budgetDB); err != nil {
+	if a.stores, err = openStores(ctx, cfg.db, clk); err != nil {
 		return nil, err
 	}
 	ok := false
 	defer func() {
 		if !ok {
-			_ = a.store.Close()
+			_ = a.stores.close()
 		}
 	}()
-	a.budget, err = budget.New(ctx, budget.Options{Store: a.store, Clock: clk, Logger: logger, Interval: cfg.budgetInterval, Auditor: audit})
+	a.budget, err = budget.New(ctx, budget.Options{Store: a.stores.budget, Clock: clk, Logger: logger, Interval: cfg.budgetInterval, Auditor: audit})
 	if err != nil {
 		return nil, err
 	}
@@ -335,11 +354,12 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 		OnTick:     ticks.Observe,
 		OnDecision: decisions.Observe,
 		Auditor:    audit,
+		Rules:      a.stores.rules,
 	})
 	if err != nil {
 		return nil, err
 	}
-	reg.MustRegister(calls, ticks, decisions, metrics.NewScalerCollector(a.ctrl), metrics.NewBudgetCollector(a.budget, 0))
+	reg.MustRegister(calls, ticks, decisions, a.leases, metrics.NewScalerCollector(a.ctrl), metrics.NewBudgetCollector(a.budget, 0))
 	reg.MustRegister(cfg.trail.Collectors()...)
 	a.metrics = metrics.Handler(reg)
 	if cfg.dev {
@@ -396,6 +416,72 @@ func newHandler(ctrl *scaler.Controller, b *budget.Budget, logger *slog.Logger, 
 	return mux, nil
 }
 
+// controllerLease names the autoscaler's lease in the lease store.
+const controllerLease = "hms-svc/autoscaler"
+
+// runController runs the autoscaler while this replica holds its lease,
+// until ctx ends: one replica on a -db scales the services at a time;
+// every replica serves the API. A leader cut off from the store stops
+// before its lease can lapse (package lease), and a new leader starts
+// each rule's engine afresh, seeded with the count it finds (package
+// scaler), so a failover never shrinks a service at once.
+func (a *app) runController(ctx context.Context, cfg config) error {
+	return lease.Run(ctx, lease.Options{
+		Lock: a.stores.lock, Name: controllerLease, TTL: cfg.leaseTTL, Clock: a.clock, Logger: cfg.logger,
+	}, func(ctx context.Context) {
+		defer a.leases.Lead(controllerLease)()
+		a.ctrl.Reset() // what this replica remembers from an earlier turn is stale
+		_ = a.ctrl.Run(ctx)
+	})
+}
+
+// budgetLease names the budget meter's lease in the lease store.
+const budgetLease = "hms-svc/budget"
+
+// runBudget keeps the budget going until ctx ends: every replica reloads
+// the caps and spend every -budget-interval (to answer the budget API
+// with what the others changed); the replica holding the meter's lease
+// also follows the cluster's replica counts, meters them, flushes the
+// spend and fires the alerts (budget.Run). Taking the lease over, it
+// starts metering afresh (budget.ResetMeter): what the previous holder
+// metered is billed once.
+func (a *app) runBudget(ctx context.Context, cfg config) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { a.every(ctx, cfg.budgetInterval, "budget: refresh", a.budget.Refresh) })
+	return lease.Run(ctx, lease.Options{
+		Lock: a.stores.lock, Name: budgetLease, TTL: cfg.leaseTTL, Clock: a.clock, Logger: cfg.logger,
+	}, func(ctx context.Context) {
+		defer a.leases.Lead(budgetLease)()
+		a.budget.ResetMeter(a.clock.Now())
+		var poll sync.WaitGroup
+		defer poll.Wait()
+		poll.Go(func() {
+			a.every(ctx, cfg.budgetInterval, "budget: reading the replica counts", func(ctx context.Context) error {
+				return a.budget.Poll(ctx, a.cluster)
+			})
+		})
+		_ = a.budget.Run(ctx)
+	})
+}
+
+// every runs f now and every interval on the app's clock until ctx ends,
+// logging its failures.
+func (a *app) every(ctx context.Context, interval time.Duration, what string, f func(context.Context) error) {
+	t := a.clock.Ticker(interval)
+	defer t.Stop()
+	for {
+		if err := f(ctx); err != nil && ctx.Err() == nil {
+			a.logger.Warn(what+" failed; retrying next interval", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // close writes the spend metered since the budget's last flush and closes
 // the store.
 func (a *app) close(ctx context.Context) error {
@@ -403,7 +489,7 @@ func (a *app) close(ctx context.Context) error {
 	if err != nil {
 		err = fmt.Errorf("budget: final flush: %w", err)
 	}
-	return errors.Join(err, a.store.Close())
+	return errors.Join(err, a.stores.close())
 }
 
 // run serves until ctx is done, then shuts down gracefully. ready, if not
@@ -446,15 +532,15 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		return err
 	}
 	cfg.logger.Info("hms-svc listening", "addr", ln.Addr().String(), "interval", cfg.interval.String(),
-		"services", strings.Join(a.cluster.Services(), ","), "budgetDB", cfg.budgetDB, "budgetInterval", cfg.budgetInterval.String(),
+		"services", strings.Join(a.cluster.Services(), ","), "db", host.ShownDB(cfg.db), "budgetInterval", cfg.budgetInterval.String(),
 		"issuer", cfg.auth.Issuer, "audience", cfg.auth.Audience)
 	// The controller and the budget run until shutdown, after the server
 	// has stopped taking requests.
 	srv := &host.Server{
 		Name: "hms-svc", Handler: a.handler, Logger: cfg.logger, ShutdownTimeout: cfg.shutdownTimeout,
 		Loops: []func(context.Context){
-			func(ctx context.Context) { _ = a.ctrl.Run(ctx) },
-			func(ctx context.Context) { _ = a.budget.Run(ctx) },
+			func(ctx context.Context) { _ = a.runController(ctx, cfg) },
+			func(ctx context.Context) { _ = a.runBudget(ctx, cfg) },
 		},
 		Close: a.close,
 	}

@@ -49,7 +49,7 @@ func TestParseFlags(t *testing.T) {
 	require.NotNil(t, cfg.logger)
 	assert.Empty(t, cfg.auth.Issuer)
 	assert.IsType(t, simcluster.Surge{}, cfg.trace)
-	assert.Equal(t, "hms-svc-budget.db", cfg.budgetDB, "SQLite in the working directory")
+	assert.Equal(t, "hms-svc.db", cfg.db, "SQLite in the working directory")
 	assert.Equal(t, 5*time.Second, cfg.budgetInterval, "the budget runs at the autoscaler's interval")
 
 	cfg, err = parseFlags([]string{"-dev", "-addr", ":9000", "-interval", "1s", "-log-format", "json", "-log-level", "debug", "-trace", "constant:700"}, io.Discard)
@@ -67,10 +67,16 @@ func TestParseFlags(t *testing.T) {
 
 	cfg, err = parseFlags([]string{"-dev", "-budget-db", ":memory:", "-budget-interval", "30s"}, io.Discard)
 	require.NoError(t, err)
-	assert.Equal(t, ":memory:", cfg.budgetDB)
+	assert.Equal(t, ":memory:", cfg.db, "-budget-db is the old name of -db")
 	assert.Equal(t, 30*time.Second, cfg.budgetInterval)
+	cfg, err = parseFlags([]string{"-dev", "-db", "postgres://u:secret@db.example/hms"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "postgres://u:secret@db.example/hms", cfg.db)
 
 	for _, args := range [][]string{
+		{"-dev", "-db", "a.db", "-budget-db", "b.db"},
+		{"-dev", "-db", ""},
+		{"-dev", "-lease-ttl", "0s"},
 		{"-dev", "-interval", "0s"},
 		{"-dev", "-interval", "soon"},
 		{"-dev", "-log-format", "xml"},

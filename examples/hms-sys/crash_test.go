@@ -1,20 +1,15 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,65 +22,13 @@ import (
 )
 
 // childEnv makes the test binary an hms-sys process with the arguments in
-// the variable (one per line), for the crash tests: it prints "listening
-// ADDR" on stdout once it serves, and exits when stdin closes (its test
-// ended) if nobody killed it first.
+// the variable, for the crash tests (apitest.ChildMain).
 const childEnv = "HMS_SYS_CHILD_ARGS"
 
 func TestMain(m *testing.M) {
-	if args := os.Getenv(childEnv); args != "" {
-		ctx, cancel := context.WithCancel(context.Background())
-		go func() {
-			_, _ = io.Copy(io.Discard, os.Stdin)
-			cancel()
-		}()
-		err := run(ctx, strings.Split(args, "\n"), os.Stderr, func(a net.Addr) { fmt.Println("listening", a) })
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	apitest.ChildMain(childEnv, run)
 	os.Exit(m.Run())
 }
-
-// child is a running hms-sys process.
-type child struct {
-	cmd   *exec.Cmd
-	stdin io.Closer
-	base  string
-}
-
-func startChild(t *testing.T, args []string) *child {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(args, "\n"))
-	stderr := &apitest.SyncBuffer{}
-	cmd.Stderr = stderr
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	c := &child{cmd: cmd, stdin: stdin}
-	t.Cleanup(func() {
-		stdin.Close()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("hms-sys's stderr:\n%s", stderr)
-		}
-	})
-	sc := bufio.NewScanner(stdout)
-	require.True(t, sc.Scan(), "hms-sys did not start: %s", stderr)
-	addr, ok := strings.CutPrefix(sc.Text(), "listening ")
-	require.True(t, ok, "hms-sys printed %q", sc.Text())
-	c.base = "http://" + addr
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	return c
-}
-
-// kill sends SIGKILL: no shutdown, no deferred code, no Close.
-func (c *child) kill() { _ = c.cmd.Process.Signal(syscall.SIGKILL) }
 
 const (
 	crashClients = 64
@@ -141,7 +84,7 @@ func postTransfer(base, key string, amount mgmt.Money) (answer, error) {
 func testCrash(t *testing.T, ledgerArgs ...string) {
 	args := append([]string{"-addr", "127.0.0.1:0", "-dev", "-seed-accounts", "-budget-db", ":memory:",
 		"-approval-policy", "false", "-log-level", "error", "-settlement-dir", t.TempDir(), "-settle-every", "0"}, ledgerArgs...)
-	c := startChild(t, args)
+	c := apitest.StartChild(t, childEnv, args)
 
 	var (
 		mu     sync.Mutex
@@ -153,7 +96,7 @@ func testCrash(t *testing.T, ledgerArgs ...string) {
 	for cl := range crashClients {
 		wg.Go(func() {
 			for k := range crashPer {
-				a, err := postTransfer(c.base, crashKey(cl, k), crashAmount(cl, k))
+				a, err := postTransfer(c.URL, crashKey(cl, k), crashAmount(cl, k))
 				if err != nil {
 					return // the host is gone
 				}
@@ -165,25 +108,25 @@ func testCrash(t *testing.T, ledgerArgs ...string) {
 				acked[crashKey(cl, k)] = a
 				mu.Unlock()
 				if n.Add(1) == killAt {
-					c.kill()
+					c.Kill()
 				}
 			}
 		})
 	}
 	wg.Wait()
-	_ = c.cmd.Wait()
+	_ = c.Cmd.Wait()
 	require.GreaterOrEqual(t, len(acked), int(killAt), "transfers acknowledged before the kill")
 	require.Less(t, len(acked), crashClients*crashPer, "the kill came mid-load")
 	t.Logf("%d of %d transfers acknowledged before SIGKILL", len(acked), crashClients*crashPer)
 
-	c = startChild(t, args)
+	c = apitest.StartChild(t, childEnv, args)
 	ids := map[string]string{} // transfer ID → key
 	var total mgmt.Money
 	var exists, created int
 	for cl := range crashClients {
 		for k := range crashPer {
 			key := crashKey(cl, k)
-			a, err := postTransfer(c.base, key, crashAmount(cl, k))
+			a, err := postTransfer(c.URL, key, crashAmount(cl, k))
 			require.NoError(t, err)
 			if first, ok := acked[key]; ok {
 				require.Equal(t, http.StatusOK, a.status, "%s was acknowledged: a resubmit is exists", key)
@@ -212,7 +155,7 @@ func testCrash(t *testing.T, ledgerArgs ...string) {
 			Transfers []struct{ ID, Kind string }
 			Next      string
 		}
-		get(t, c.base+"/ach/accounts/GPO/transfers?limit=1000"+after, &page)
+		get(t, c.URL+"/ach/accounts/GPO/transfers?limit=1000"+after, &page)
 		for _, x := range page.Transfers {
 			seen[x.ID]++
 		}
@@ -230,7 +173,7 @@ func testCrash(t *testing.T, ledgerArgs ...string) {
 			Flags   []string
 			Balance struct{ DebitsPending, DebitsPosted, CreditsPending, CreditsPosted mgmt.Money }
 		}
-		get(t, c.base+"/ach/accounts/"+strings.ReplaceAll(name, " ", "%20"), &a)
+		get(t, c.URL+"/ach/accounts/"+strings.ReplaceAll(name, " ", "%20"), &a)
 		b := a.Balance
 		sum += b.CreditsPosted - b.DebitsPosted
 		assert.Zero(t, b.DebitsPending+b.CreditsPending, "%s: nothing pending", name)

@@ -1,6 +1,7 @@
 package scalerhttp_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -45,7 +46,7 @@ func newAuthEnv(t *testing.T) *authEnv {
 	}
 	rule, err := scaler.DecodeRule(strings.NewReader(edRule("eligibility-api")))
 	require.NoError(t, err)
-	_, err = e.ctrl.AddRule(rule)
+	_, err = e.ctrl.AddRule(context.Background(), rule)
 	require.NoError(t, err)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h, err := scalerhttp.NewHandler(e.ctrl, scalerhttp.Options{Logger: quiet, Authorize: g.Authorize, Auditor: g.Audit})
@@ -110,7 +111,7 @@ func TestAuthEveryEndpoint(t *testing.T) {
 	}
 	assert.Positive(t, allow)
 	assert.Positive(t, deny)
-	_, err := e.ctrl.Rule("AR-1")
+	_, err := e.ctrl.Rule(context.Background(), "AR-1")
 	require.ErrorIs(t, err, mgmt.ErrNotFound, "the operator of ED deleted it")
 }
 
@@ -130,7 +131,7 @@ func TestAuthTakeover(t *testing.T) {
 			"ED's service looks to IACB exactly like a missing one")
 		assert.NotContains(t, w.Body.String(), "ED")
 	}
-	assert.Empty(t, e.ctrl.Rules(scaler.Filter{Service: "loan-status-api"}), "nothing was stored")
+	assert.Empty(t, listRules(t, e.ctrl, scaler.Filter{Service: "loan-status-api"}), "nothing was stored")
 
 	// ED creates its rule, without a label: the owner is its tenant.
 	w := e.do("POST", "/autoscale-rules", `{"service": "loan-status-api", "minReplicas": 2, "maxReplicas": 20,
@@ -158,7 +159,7 @@ func TestAuthTakeover(t *testing.T) {
 		assert.NotContains(t, w.Body.String(), created.RuleID+" ", "%s %s names ED's rule", req.method, req.path)
 		assert.NotContains(t, w.Body.String(), "ED", "%s %s", req.method, req.path)
 	}
-	_, err := e.ctrl.Rule(created.RuleID)
+	_, err := e.ctrl.Rule(context.Background(), created.RuleID)
 	require.NoError(t, err, "ED's rule is still there")
 	w = e.do("DELETE", "/autoscale-rules/"+created.RuleID, "", ed)
 	assert.Equal(t, http.StatusNoContent, w.Code, w.Body.String())
@@ -177,7 +178,7 @@ func TestAuthTenancy(t *testing.T) {
 	w := e.do("POST", "/autoscale-rules", labelledRule("student-aid-portal", "HUD"), ed)
 	assert.Equal(t, http.StatusForbidden, w.Code, w.Body.String())
 	assert.Contains(t, w.Body.String(), `"field":"labels.agency"`)
-	assert.Empty(t, e.ctrl.Rules(scaler.Filter{Service: "student-aid-portal"}), "nothing was stored")
+	assert.Empty(t, listRules(t, e.ctrl, scaler.Filter{Service: "student-aid-portal"}), "nothing was stored")
 
 	// Moving ED's rule to HUD's service needs rules:write in both tenants.
 	moved := labelledRule("housing-api", "HUD")
@@ -310,7 +311,7 @@ func TestAuthorizeHook(t *testing.T) {
 	authz.set("403")
 	assert.Equal(t, http.StatusForbidden, serve("DELETE", "/autoscale-rules/AR-1", ""))
 	assert.Equal(t, []string{"permitted rules:write"}, authz.asked(), "refused before anything else")
-	_, err = e.ctrl.Rule("AR-1")
+	_, err = e.ctrl.Rule(context.Background(), "AR-1")
 	assert.NoError(t, err, "a denied delete deletes nothing")
 	authz.set("")
 	assert.Equal(t, http.StatusNotFound, serve("GET", "/autoscale-rules/AR-9", ""))

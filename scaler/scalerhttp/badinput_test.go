@@ -204,5 +204,5 @@ func TestBadInput(t *testing.T) {
 			assert.Equal(t, before, e.snapshot(), "a failed request must change nothing")
 		})
 	}
-	assert.Len(t, e.ctrl.Rules(scaler.Filter{}), 2)
+	assert.Len(t, listRules(t, e.ctrl, scaler.Filter{}), 2)
 }

@@ -18,10 +18,12 @@
 //	                                        desired, action, reason, decision}]}
 //	GET    /autoscale-rules?name=&service=&label=k:v&tenant=   search (name: case-insensitive
 //	                                        substring; label repeatable, all must match; tenant=ED is
-//	                                        label=agency:ED) → 200 {"rules": [...]}
-//	GET    /autoscale-rules/{id}            → 200 the rule
-//	PUT    /autoscale-rules/{id}            replace the rule (an "id" in the body must equal the path's)
-//	                                        → 200 the rule
+//	                                        label=agency:ED; a rule without fiscalYear has the current
+//	                                        one) → 200 {"rules": [...]}
+//	GET    /autoscale-rules/{id}            → 200 the rule, with its "version"
+//	PUT    /autoscale-rules/{id}            replace the rule (an "id" in the body must equal the path's;
+//	                                        a "version" must be the stored one, else 409 — it changed
+//	                                        since it was read; none: no check) → 200 the rule
 //	DELETE /autoscale-rules/{id}            → 204
 //	POST   /autoscale-rules/{id}/pause      → 200 the rule
 //	POST   /autoscale-rules/{id}/resume     → 200 the rule

@@ -214,7 +214,7 @@ func (h *handler) ruleTenant(ctx context.Context, rule scaler.Rule) (string, err
 // the rule and the actor. A rule that does not exist, or that the request
 // may not see, is noRule(id).
 func (h *handler) authorizeRule(r *http.Request, perm, id string) (scaler.Rule, string, error) {
-	rule, err := h.ctrl.Rule(id)
+	rule, err := h.ctrl.Rule(r.Context(), id)
 	if err != nil {
 		if mgmt.KindOf(err) == mgmt.KindNotFound {
 			return scaler.Rule{}, "", noRule(id)
@@ -291,7 +291,7 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request) error {
 	if dryRun {
 		return h.dryRun(w, r, rule)
 	}
-	stored, err := h.ctrl.AddRule(rule)
+	stored, err := h.ctrl.AddRule(r.Context(), rule)
 	if err != nil {
 		return err
 	}
@@ -304,7 +304,11 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request) error {
 // dryRun answers what creating rule would do now, without storing it. It
 // refuses what the real request would refuse.
 func (h *handler) dryRun(w http.ResponseWriter, r *http.Request, rule scaler.Rule) error {
-	if other := h.ctrl.Rules(scaler.Filter{Service: rule.Service}); len(other) > 0 {
+	other, err := h.ctrl.Rules(r.Context(), scaler.Filter{Service: rule.Service})
+	if err != nil {
+		return err
+	}
+	if len(other) > 0 {
 		return mgmt.Conflict("service", "service %q already has rule %s", rule.Service, other[0].ID)
 	}
 	res, err := h.ctrl.Preview(r.Context(), rule, nil, -1)
@@ -361,7 +365,11 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
 	if _, err := h.authz.Authorize(r, PermRead, f.Labels[mgmt.LabelAgency]); err != nil {
 		return err
 	}
-	httperr.WriteJSON(w, http.StatusOK, listResponse{Rules: h.ctrl.Rules(f)})
+	rules, err := h.ctrl.Rules(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	httperr.WriteJSON(w, http.StatusOK, listResponse{Rules: rules})
 	return nil
 }
 
@@ -398,7 +406,7 @@ func (h *handler) replace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	stored, err := h.ctrl.UpdateRule(id, rule)
+	stored, err := h.ctrl.UpdateRule(r.Context(), id, rule)
 	if err != nil {
 		return err
 	}
@@ -415,7 +423,7 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.ctrl.DeleteRule(r.PathValue("id")); err != nil {
+	if err := h.ctrl.DeleteRule(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
 	h.audit(r, actor, "autoscale.rule.delete", rule)
@@ -439,7 +447,7 @@ func (h *handler) setPaused(w http.ResponseWriter, r *http.Request, paused bool)
 	if err != nil {
 		return err
 	}
-	rule, err := h.ctrl.SetPaused(r.PathValue("id"), paused)
+	rule, err := h.ctrl.SetPaused(r.Context(), r.PathValue("id"), paused)
 	if err != nil {
 		return err
 	}
@@ -481,7 +489,7 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) error {
 	if _, _, err := h.authorizeRule(r, PermRead, r.PathValue("id")); err != nil {
 		return err
 	}
-	st, err := h.ctrl.Status(r.PathValue("id"))
+	st, err := h.ctrl.CurrentStatus(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

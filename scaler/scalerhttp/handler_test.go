@@ -2,6 +2,7 @@ package scalerhttp_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -95,17 +96,20 @@ func TestSeedSections31And32(t *testing.T) {
 	assert.Equal(t, st, res.json(t))
 }
 
+// TestStatusBeforeFirstTick: right after the rule is created, before its
+// first tick, its status shows the service's real replicas and metric,
+// read at creation, and no decision.
 func TestStatusBeforeFirstTick(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	require.Equal(t, http.StatusCreated, e.do(http.MethodPost, "/autoscale-rules", seedRule).status)
 	st := e.do(http.MethodGet, "/rules/AR-1/status", "").json(t)
-	assert.Nil(t, st["metric"])
+	assert.EqualValues(t, 640, st["metric"])
+	assert.EqualValues(t, 4, st["replicas"])
 	assert.Nil(t, st["lastDecision"])
-	assert.Equal(t, []any{}, st["metrics"])
+	assert.Len(t, st["metrics"], 1)
 	assert.Equal(t, []any{}, st["history"])
 	assert.EqualValues(t, 0, st["evaluations"])
-	assert.Contains(t, st, "replicas")
 }
 
 func TestStatusMetricFailure(t *testing.T) {
@@ -161,7 +165,7 @@ func TestDryRun(t *testing.T) {
 	assert.EqualValues(t, 640, d["value"])
 	assert.Equal(t, false, d["applied"])
 	assert.NotContains(t, out["rule"], "id", "a dry-run rule has no ID")
-	assert.Empty(t, e.ctrl.Rules(scaler.Filter{}), "a dry run stores nothing")
+	assert.Empty(t, listRules(t, e.ctrl, scaler.Filter{}), "a dry run stores nothing")
 	assert.EqualValues(t, 4, e.cluster.count("eligibility-api"), "and scales nothing")
 
 	// dryRun=false is an ordinary create, and gets AR-1: the dry run used no ID.
@@ -182,7 +186,7 @@ func TestDryRun(t *testing.T) {
 	assert.Nil(t, out["desired"])
 	assert.Nil(t, out["decision"])
 	assert.Contains(t, out["error"], "ghost-api")
-	assert.Len(t, e.ctrl.Rules(scaler.Filter{}), 1)
+	assert.Len(t, listRules(t, e.ctrl, scaler.Filter{}), 1)
 }
 
 func TestPreview(t *testing.T) {
@@ -220,7 +224,7 @@ func TestPreview(t *testing.T) {
 	}, steps)
 	assert.EqualValues(t, 4, out["startReplicas"])
 	assert.Equal(t, "scale_up", out["now"].(map[string]any)["action"], "now: 640 rps live")
-	assert.Empty(t, e.ctrl.Rules(scaler.Filter{}), "a preview stores nothing")
+	assert.Empty(t, listRules(t, e.ctrl, scaler.Filter{}), "a preview stores nothing")
 
 	// Without a trace: only "now"; without startReplicas: the live count.
 	res = e.do(http.MethodPost, "/autoscale-rules/preview", `{"rule": `+seedRule+`}`)
@@ -284,7 +288,7 @@ func TestGetPutDeletePauseResume(t *testing.T) {
 	put := strings.Replace(string(res.body), `"maxReplicas":20`, `"maxReplicas":12`, 1)
 	res = e.do(http.MethodPut, "/autoscale-rules/AR-1", put)
 	require.Equal(t, http.StatusOK, res.status, "%s", res.body)
-	r, err := e.ctrl.Rule("AR-1")
+	r, err := e.ctrl.Rule(context.Background(), "AR-1")
 	require.NoError(t, err)
 	assert.EqualValues(t, 12, r.MaxReplicas)
 	res = e.do(http.MethodPut, "/autoscale-rules/AR-1", strings.Replace(seedRule, `"maxReplicas": 20`, `"maxReplicas": 15, "name": "surge"`, 1))
@@ -334,7 +338,7 @@ func TestMaxBodyOption(t *testing.T) {
 	res := e.do(http.MethodPost, "/autoscale-rules", seedRule) // > 64 bytes
 	assert.Equal(t, http.StatusRequestEntityTooLarge, res.status)
 	assert.Equal(t, "body", res.errorDetail(t).Field)
-	assert.Empty(t, e.ctrl.Rules(scaler.Filter{}))
+	assert.Empty(t, listRules(t, e.ctrl, scaler.Filter{}))
 }
 
 // lockedBuffer is a bytes.Buffer for a logger written from server goroutines.
@@ -432,5 +436,38 @@ func TestConcurrentRequests(t *testing.T) {
 	for range 40 {
 		require.NoError(t, <-errs)
 	}
-	assert.Len(t, e.ctrl.Rules(scaler.Filter{}), 20)
+	assert.Len(t, listRules(t, e.ctrl, scaler.Filter{}), 20)
+}
+
+// TestStaleUpdateRefused: a PUT carrying the version it read is refused
+// with 409 once someone else changed the rule; without a version it
+// replaces whatever is stored.
+func TestStaleUpdateRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	require.Equal(t, http.StatusCreated, e.do(http.MethodPost, "/autoscale-rules", seedRule).status)
+	read := e.do(http.MethodGet, "/autoscale-rules/AR-1", "")
+	require.Equal(t, http.StatusOK, read.status)
+	assert.EqualValues(t, 1, read.json(t)["version"])
+
+	first := strings.Replace(string(read.body), `"maxReplicas":20`, `"maxReplicas":12`, 1)
+	res := e.do(http.MethodPut, "/autoscale-rules/AR-1", first)
+	require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+	assert.EqualValues(t, 2, res.json(t)["version"])
+
+	before := e.snapshot()
+	second := strings.Replace(string(read.body), `"maxReplicas":20`, `"maxReplicas":30`, 1)
+	res = e.do(http.MethodPut, "/autoscale-rules/AR-1", second)
+	require.Equal(t, http.StatusConflict, res.status, "%s", res.body)
+	d := res.errorDetail(t)
+	assert.Equal(t, "version", d.Field)
+	assert.Contains(t, d.Message, "version 2")
+	assert.Equal(t, before, e.snapshot(), "nothing changed")
+
+	res = e.do(http.MethodPut, "/autoscale-rules/AR-1", strings.Replace(seedRule, `"maxReplicas": 20`, `"maxReplicas": 30`, 1))
+	require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+	assert.EqualValues(t, 3, res.json(t)["version"])
+	res = e.do(http.MethodPut, "/autoscale-rules/AR-1", strings.Replace(seedRule, `"maxReplicas": 20`, `"version": -1, "maxReplicas": 30`, 1))
+	require.Equal(t, http.StatusBadRequest, res.status, "%s", res.body)
+	assert.Equal(t, "version", res.errorDetail(t).Field)
 }

@@ -191,7 +191,7 @@ func (e *env) tick() { e.ctrl.Tick(context.Background()) }
 // snapshot is the stored rules as JSON, to prove a request changed nothing.
 func (e *env) snapshot() string {
 	e.t.Helper()
-	b, err := json.Marshal(e.ctrl.Rules(scaler.Filter{}))
+	b, err := json.Marshal(listRules(e.t, e.ctrl, scaler.Filter{}))
 	require.NoError(e.t, err)
 	return string(b)
 }
@@ -203,3 +203,11 @@ const seedRule = `{
   "maxReplicas": 20,
   "trigger": {"metric": "http_rps", "threshold": 500}
 }`
+
+// listRules lists c's rules that match f.
+func listRules(t testing.TB, c *scaler.Controller, f scaler.Filter) []scaler.Rule {
+	t.Helper()
+	rs, err := c.Rules(context.Background(), f)
+	require.NoError(t, err)
+	return rs
+}

@@ -37,23 +37,32 @@ func TestSeedPythonSnippets(t *testing.T) {
 	id := string(m[1])
 	assert.Equal(t, "AR-1", id)
 
-	e.tick() // what Controller.Run does every interval
-
 	// 3.2: watch_rule.py polls for ever; stop it after its first print.
-	cmd = seedpy.Command(ctx, t, e.srv.Certificate(), seedpy.Script(t, "watch_rule.py", "{{HOST}}", host, "AR-101", id))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	first, complete := firstPythonValue(bufio.NewReader(stdout))
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
-	require.True(t, complete, "3.2 printed %q; stderr: %s", first, stderr.String())
-	assert.True(t, strings.HasPrefix(first, "{"), first)
+	watch := func() string {
+		t.Helper()
+		cmd := seedpy.Command(ctx, t, e.srv.Certificate(), seedpy.Script(t, "watch_rule.py", "{{HOST}}", host, "AR-101", id))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		stdout, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
+		first, complete := firstPythonValue(bufio.NewReader(stdout))
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		require.True(t, complete, "3.2 printed %q; stderr: %s", first, stderr.String())
+		assert.True(t, strings.HasPrefix(first, "{"), first)
+		assert.Contains(t, first, "'ruleId': '"+id+"'")
+		return first
+	}
+	// Before any tick: the real numbers, read when the rule was created.
+	first := watch()
+	assert.Regexp(t, `'replicas': 4\b`, first, "the service's count at creation, not 0")
+	assert.Regexp(t, `'metric': 640\b`, first)
+
+	e.tick() // what Controller.Run does every interval
+	first = watch()
 	assert.Regexp(t, `'replicas': 8\b`, first, "the seed's {\"replicas\": 12, \"metric\": 640}, after one tick")
 	assert.Regexp(t, `'metric': 640\b`, first)
-	assert.Contains(t, first, "'ruleId': '"+id+"'")
 }
 
 // firstPythonValue reads until one complete Python literal (a pprint

@@ -1,5 +1,6 @@
-// Package scalertest is the conformance suite of scaler.Scaler and
-// scaler.MetricSource backends: what the autoscaler's Controller relies on
+// Package scalertest holds conformance suites: RunRuleStore for
+// scaler.RuleStore implementations (see its doc), and Run for
+// scaler.Scaler and scaler.MetricSource backends: what the autoscaler's Controller relies on
 // from a cluster, whatever the cluster is (scaler.Memory, the simulated
 // cluster, Kubernetes, Nomad).
 //

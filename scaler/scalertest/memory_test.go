@@ -34,3 +34,11 @@ func TestMemory(t *testing.T) {
 		return memoryFixture{scaler.NewMemory()}
 	})
 }
+
+func TestMemoryRules(t *testing.T) {
+	t.Parallel()
+	scalertest.RunRuleStore(t, func(*testing.T) scalertest.RuleStoreFixture {
+		s := scaler.NewMemoryRules()
+		return scalertest.RuleStoreFixture{Store: s, Replica: func() scaler.RuleStore { return s }}
+	})
+}

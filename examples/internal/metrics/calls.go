@@ -2,9 +2,9 @@ package metrics
 
 import (
 	"context"
-	"github.com/benbjohnson/clock"
 	"time"
 
+	"github.com/benbjohnson/clock"
 	"github.com/prometheus/client_golang/prometheus"
 
 	mgmt "github.com/hms-platform/mgmt"

@@ -99,11 +99,7 @@ func (c *ScalerCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.ticks, prometheus.CounterValue, float64(c.ctrl.Ticks()))
 	paused, active := 0, 0
 	reasons := map[scaler.Reason]int{}
-	for _, r := range c.ctrl.Rules(scaler.Filter{}) {
-		st, err := c.ctrl.Status(r.ID)
-		if err != nil {
-			continue // deleted meanwhile
-		}
+	for _, st := range c.ctrl.Statuses() {
 		if st.Paused {
 			paused++
 		} else {

@@ -335,7 +335,7 @@ func Run(ctx context.Context, cfg Config, row func(Row) error) (Summary, error) 
 		if err != nil {
 			return nil, scaler.Rule{}, err
 		}
-		rule, err := ctrl.AddRule(cfg.Rule)
+		rule, err := ctrl.AddRule(context.Background(), cfg.Rule)
 		return ctrl, rule, err
 	}
 	var (
