@@ -45,7 +45,7 @@ func TestControllerScalesAndRecords(t *testing.T) {
 	c.Tick(ctx)
 	st := status(t, c, id)
 	assert.Equal(t, int32(8), st.Replicas, "rate policy: 4 → 8 in the first 15 s")
-	assert.Equal(t, scaler.ReasonRateLimited, st.Last.Reason)
+	assert.Equal(t, scaler.ReasonScaleUpLimited, st.Last.Reason)
 	assert.True(t, st.Last.Applied)
 	assert.Equal(t, 1000.0, st.Metrics[0].Value)
 
@@ -109,7 +109,7 @@ func TestUnusableReadingsHold(t *testing.T) {
 			assert.Equal(t, 1, st.Failures)
 			b, err := json.Marshal(st.Last)
 			require.NoError(t, err, "a decision with a non-finite value still marshals")
-			assert.Contains(t, string(b), `"reason":"a metric could not be read`)
+			assert.Contains(t, string(b), `"reason":"MetricUnavailable","message":"a metric could not be read`)
 		})
 	}
 }

@@ -34,24 +34,58 @@ func (a Action) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
 // them are in the Decision's fields.
 type Reason string
 
-// The reasons a decision records.
+// The reasons a decision records: stable codes in CamelCase, as
+// Kubernetes' HPA conditions have them, for programs (they go to
+// Scaler.SetReplicas and to audit events, and do not change); Message
+// says each in words for people.
 const (
-	ReasonPaused              Reason = "rule is paused"
-	ReasonSteady              Reason = "metrics are within tolerance of the target"
-	ReasonNotReady            Reason = "too few replicas are ready to trust the metric's signal; holding"
-	ReasonScaleUp             Reason = "metric is above its target or threshold"
-	ReasonScaleDown           Reason = "metric is below its target or threshold"
-	ReasonInactive            Reason = "no trigger is above its activation threshold; scaling to zero"
-	ReasonActivated           Reason = "a trigger is above its activation threshold; scaling from zero"
-	ReasonStabilizing         Reason = "held by the stabilization window"
-	ReasonRateLimited         Reason = "limited by the scaling rate policy"
-	ReasonCooldown            Reason = "held by the cooldown after the last change"
-	ReasonGuarded             Reason = "limited by a guard"
-	ReasonMetricUnavailable   Reason = "a metric could not be read; holding the current count"
-	ReasonReplicasUnavailable Reason = "the replica count could not be read; holding"
-	ReasonFallback            Reason = "metrics failed repeatedly; using the fallback replica count"
-	ReasonScaleFailed         Reason = "the cluster did not accept the change"
+	ReasonPaused              Reason = "Paused"
+	ReasonSteady              Reason = "WithinTolerance"
+	ReasonNotReady            Reason = "NotEnoughReadyReplicas"
+	ReasonScaleUp             Reason = "MetricAboveTarget"
+	ReasonScaleDown           Reason = "MetricBelowTarget"
+	ReasonInactive            Reason = "ScaledToZero"
+	ReasonActivated           Reason = "ActivatedFromZero"
+	ReasonScaleUpStabilized   Reason = "ScaleUpStabilized"
+	ReasonScaleDownStabilized Reason = "ScaleDownStabilized"
+	ReasonScaleUpLimited      Reason = "ScaleUpLimitedByPolicy"
+	ReasonScaleDownLimited    Reason = "ScaleDownLimitedByPolicy"
+	ReasonCooldown            Reason = "CooldownActive"
+	ReasonGuarded             Reason = "LimitedByGuard"
+	ReasonMetricUnavailable   Reason = "MetricUnavailable"
+	ReasonReplicasUnavailable Reason = "ReplicasUnavailable"
+	ReasonFallback            Reason = "FallbackActive"
+	ReasonScaleFailed         Reason = "ScaleFailed"
 )
+
+var reasonMessages = map[Reason]string{
+	ReasonPaused:              "rule is paused",
+	ReasonSteady:              "metrics are within tolerance of the target",
+	ReasonNotReady:            "too few replicas are ready to trust the metric's signal; holding",
+	ReasonScaleUp:             "metric is above its target or threshold",
+	ReasonScaleDown:           "metric is below its target or threshold",
+	ReasonInactive:            "no trigger is above its activation threshold; scaling to zero",
+	ReasonActivated:           "a trigger is above its activation threshold; scaling from zero",
+	ReasonScaleUpStabilized:   "held by the scale-up stabilization window",
+	ReasonScaleDownStabilized: "held by the stabilization window",
+	ReasonScaleUpLimited:      "limited by the scale-up rate policy",
+	ReasonScaleDownLimited:    "limited by the scale-down rate policy",
+	ReasonCooldown:            "held by the cooldown after the last change",
+	ReasonGuarded:             "limited by a guard",
+	ReasonMetricUnavailable:   "a metric could not be read; holding the current count",
+	ReasonReplicasUnavailable: "the replica count could not be read; holding",
+	ReasonFallback:            "metrics failed repeatedly; using the fallback replica count",
+	ReasonScaleFailed:         "the cluster did not accept the change",
+}
+
+// Message says the reason in words, e.g. "held by the stabilization
+// window"; the code itself for a reason this package does not know.
+func (r Reason) Message() string {
+	if m, ok := reasonMessages[r]; ok {
+		return m
+	}
+	return string(r)
+}
 
 // Decision is the outcome of evaluating one rule once.
 type Decision struct {
@@ -92,6 +126,7 @@ func (d Decision) MarshalJSON() ([]byte, error) {
 		Desired     int32     `json:"desired"`
 		Action      Action    `json:"action"`
 		Reason      Reason    `json:"reason"`
+		Message     string    `json:"message"`
 		Metric      string    `json:"metric,omitempty"`
 		Value       *float64  `json:"value"`
 		Guard       string    `json:"guard,omitempty"`
@@ -101,7 +136,7 @@ func (d Decision) MarshalJSON() ([]byte, error) {
 		Applied     bool      `json:"applied"`
 	}
 	out := decisionJSON{At: d.At, Current: d.Current, Ready: d.Ready, Recommended: d.Recommended,
-		Desired: d.Desired, Action: d.Action, Reason: d.Reason, Metric: d.Metric, Guard: d.Guard,
+		Desired: d.Desired, Action: d.Action, Reason: d.Reason, Message: d.Reason.Message(), Metric: d.Metric, Guard: d.Guard,
 		GuardReason: d.GuardReason, GuardFrom: d.GuardFrom, Error: d.Error, Applied: d.Applied}
 	if !math.IsNaN(d.Value) && !math.IsInf(d.Value, 0) {
 		out.Value = &d.Value

@@ -19,7 +19,8 @@
 // scale-up 0 s by default), rate policies (Pods or Percent per period,
 // selectPolicy Max/Min/Disabled), an optional cooldown, and finally the
 // guards — MinMax first, then any the host adds (the budget package caps
-// replicas this way). A decision records its reason and the numbers behind
+// replicas this way). A decision records its reason — a stable CamelCase
+// code (Reason; Reason.Message says it in words) — and the numbers behind
 // it; the controller keeps the last decision, the last readings and a
 // bounded history per rule (Status).
 //

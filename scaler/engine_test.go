@@ -108,7 +108,7 @@ func TestStabilization(t *testing.T) {
 		require.Equal(t, int32(20), got[0])
 		for i := 1; i < len(got)-2; i++ { // 15 s … 285 s
 			require.Equal(t, int32(20), got[i], "at %d s", pts[i].sec)
-			require.Equal(t, scaler.ReasonStabilizing, ds[i].Reason)
+			require.Equal(t, scaler.ReasonScaleDownStabilized, ds[i].Reason)
 		}
 		require.Equal(t, int32(5), got[len(got)-2], "at 300 s the high recommendation has left the window")
 	})
@@ -235,7 +235,7 @@ func TestSeveralTriggers(t *testing.T) {
 	got, ds = run(t, r, 4, point{0, map[string]float64{"http_rps": 1500, "cpu_utilization": 90}})
 	require.Equal(t, []int32{8}, got, "rps asks for 15 but the default rate policy allows 8")
 	require.Equal(t, "http_rps", ds[0].Metric)
-	require.Equal(t, scaler.ReasonRateLimited, ds[0].Reason)
+	require.Equal(t, scaler.ReasonScaleUpLimited, ds[0].Reason)
 }
 
 func TestScaleToZero(t *testing.T) {

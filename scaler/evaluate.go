@@ -83,10 +83,14 @@ func (e *engine) evaluate(r *Rule, now time.Time, cur ReplicaStatus, readings []
 	stable := e.stabilize(&r.Behavior, nowNs, cur.Desired, rec)
 	limited, rateLimited := e.rateLimit(&r.Behavior, nowNs, cur.Desired, stable)
 	switch {
+	case rateLimited && stable > cur.Desired:
+		reason = ReasonScaleUpLimited
 	case rateLimited:
-		reason = ReasonRateLimited
-	case stable != rec:
-		reason = ReasonStabilizing
+		reason = ReasonScaleDownLimited
+	case stable > rec:
+		reason = ReasonScaleDownStabilized // it wanted fewer
+	case stable < rec:
+		reason = ReasonScaleUpStabilized
 	}
 	if limited != cur.Desired && e.lastChange != 0 && r.Behavior.Cooldown > 0 &&
 		nowNs-e.lastChange < int64(r.Behavior.Cooldown) {

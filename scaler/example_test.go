@@ -49,14 +49,14 @@ func ExampleController() {
 		if err != nil {
 			panic(err)
 		}
-		fmt.Printf("%s %s: %d → %d replicas (%s)\n", clk.Now().Format("15:04:05"), rule.ID,
-			st.Last.Current, st.Replicas, st.Last.Reason)
+		fmt.Printf("%s %s: %d → %d replicas (%s: %s)\n", clk.Now().Format("15:04:05"), rule.ID,
+			st.Last.Current, st.Replicas, st.Last.Reason, st.Last.Reason.Message())
 		clk.Add(c.Interval())
 	}
 	// Output:
-	// 09:00:00 AR-1: 2 → 6 replicas (limited by the scaling rate policy)
-	// 09:00:15 AR-1: 6 → 10 replicas (metric is above its target or threshold)
-	// 09:00:30 AR-1: 10 → 10 replicas (metrics are within tolerance of the target)
+	// 09:00:00 AR-1: 2 → 6 replicas (ScaleUpLimitedByPolicy: limited by the scale-up rate policy)
+	// 09:00:15 AR-1: 6 → 10 replicas (MetricAboveTarget: metric is above its target or threshold)
+	// 09:00:30 AR-1: 10 → 10 replicas (WithinTolerance: metrics are within tolerance of the target)
 }
 
 // A dry run of the same rule over a surge and its end, from 2 replicas: the
@@ -105,13 +105,13 @@ func ExampleController_Preview() {
 	}
 	// Output:
 	// now: service: no service "eligibility-api"
-	// 09:00  200 rps:  2 →  2 (metrics are within tolerance of the target)
-	// 09:01 1000 rps:  2 →  6 (limited by the scaling rate policy)
-	// 09:02 1000 rps:  6 → 10 (metric is above its target or threshold)
-	// 09:03 2500 rps: 10 → 20 (limited by the scaling rate policy)
-	// 09:04 2500 rps: 20 → 20 (limited by a guard: capped at maxReplicas 20)
-	// 09:05  400 rps: 20 → 20 (held by the stabilization window)
-	// 09:08  400 rps: 20 → 20 (held by the stabilization window)
-	// 09:09  400 rps: 20 →  4 (metric is below its target or threshold)
-	// 09:10  400 rps:  4 →  4 (metrics are within tolerance of the target)
+	// 09:00  200 rps:  2 →  2 (WithinTolerance)
+	// 09:01 1000 rps:  2 →  6 (ScaleUpLimitedByPolicy)
+	// 09:02 1000 rps:  6 → 10 (MetricAboveTarget)
+	// 09:03 2500 rps: 10 → 20 (ScaleUpLimitedByPolicy)
+	// 09:04 2500 rps: 20 → 20 (LimitedByGuard: capped at maxReplicas 20)
+	// 09:05  400 rps: 20 → 20 (ScaleDownStabilized)
+	// 09:08  400 rps: 20 → 20 (ScaleDownStabilized)
+	// 09:09  400 rps: 20 →  4 (MetricBelowTarget)
+	// 09:10  400 rps:  4 →  4 (WithinTolerance)
 }

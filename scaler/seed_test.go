@@ -40,7 +40,7 @@ func TestNewRuleWaitsOutTheScaleDownWindow(t *testing.T) {
 		st, err := c.Status(id)
 		require.NoError(t, err)
 		assert.Equal(t, int32(10), st.Last.Desired, "restart %v: no scale-down on the first tick", restart)
-		assert.Equal(t, scaler.ReasonStabilizing, st.Last.Reason)
+		assert.Equal(t, scaler.ReasonScaleDownStabilized, st.Last.Reason)
 		for clk.Now().Sub(start) < 5*time.Minute {
 			clk.Add(15 * time.Second)
 			c.Tick(ctx)

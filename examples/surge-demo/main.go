@@ -298,7 +298,7 @@ func (t *timeline) header(o options) {
 func (t *timeline) row(r surgesim.Row) error {
 	note := ""
 	if r.Reason != t.lastReason {
-		note = string(r.Reason)
+		note = r.Reason.Message()
 		t.lastReason = r.Reason
 	}
 	if r.Guard != "" {

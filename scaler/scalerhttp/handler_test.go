@@ -217,10 +217,10 @@ func TestPreview(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(raw, &steps))
 	assert.Equal(t, []step{
-		{"2024-11-20T09:00:00Z", 4, 8, "scale_up", string(scaler.ReasonRateLimited)},
-		{"2024-11-20T09:00:15Z", 8, 16, "scale_up", string(scaler.ReasonRateLimited)},
+		{"2024-11-20T09:00:00Z", 4, 8, "scale_up", string(scaler.ReasonScaleUpLimited)},
+		{"2024-11-20T09:00:15Z", 8, 16, "scale_up", string(scaler.ReasonScaleUpLimited)},
 		{"2024-11-20T09:00:30Z", 16, 20, "scale_up", string(scaler.ReasonScaleUp)},
-		{"2024-11-20T09:01:00Z", 20, 20, "hold", string(scaler.ReasonStabilizing)},
+		{"2024-11-20T09:01:00Z", 20, 20, "hold", string(scaler.ReasonScaleDownStabilized)},
 	}, steps)
 	assert.EqualValues(t, 4, out["startReplicas"])
 	assert.Equal(t, "scale_up", out["now"].(map[string]any)["action"], "now: 640 rps live")

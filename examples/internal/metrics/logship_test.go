@@ -103,8 +103,8 @@ func TestDecisionsAndPluginRestarts(t *testing.T) {
 	require.NoError(t, testutil.CollectAndCompare(d, strings.NewReader(`
 # HELP hms_scaler_decisions_total Decisions of the autoscaler's rules (holds included), by reason.
 # TYPE hms_scaler_decisions_total counter
-hms_scaler_decisions_total{reason="metric is above its target or threshold"} 2
-hms_scaler_decisions_total{reason="metrics are within tolerance of the target"} 1
+hms_scaler_decisions_total{reason="MetricAboveTarget"} 2
+hms_scaler_decisions_total{reason="WithinTolerance"} 1
 `)))
 	n := 0
 	p := metrics.PluginRestarts("acme", func() int { return n })
