@@ -147,7 +147,7 @@ func recommend(r *Rule, cur ReplicaStatus, readings []Reading) (int32, int, Reas
 			}
 		case Target:
 			var held bool
-			n, held = targetReplicas(t, aggregationOf(t.Metric), v, cur.Desired, ready, tol)
+			n, held = targetReplicas(t, aggregationOf(t), v, cur.Desired, ready, tol)
 			unready = unready || held
 		}
 		if n > best {
@@ -176,10 +176,14 @@ func recommend(r *Rule, cur ReplicaStatus, readings []Reading) (int32, int, Reas
 	return best, win, ReasonSteady
 }
 
-// aggregationOf returns the aggregation of a known metric; Validate has
-// made sure the metric is known.
-func aggregationOf(metric string) Aggregation {
-	if k, ok := metricKinds[metric]; ok {
+// aggregationOf returns the aggregation of t's metric: its MetricType's,
+// else its known kind's (Validate has made sure one of them is there for a
+// target trigger).
+func aggregationOf(t *Trigger) Aggregation {
+	if t.MetricType != "" {
+		return t.MetricType.aggregation()
+	}
+	if k, ok := metricKinds[t.Metric]; ok {
 		return k.Aggregation
 	}
 	return Average

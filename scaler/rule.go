@@ -76,9 +76,15 @@ func (t TriggerType) String() string {
 
 // Trigger drives a rule from one metric.
 type Trigger struct {
-	Metric string // a known metric kind, see Metrics
-	Type   TriggerType
-	Value  float64 // the threshold or the per-replica target, > 0
+	// Metric names the metric: a known kind (see Metrics) or any other
+	// name the MetricSource can read.
+	Metric string
+	// MetricType says how the metric relates to the replicas, for a
+	// target trigger: required for a metric that is not a known kind;
+	// for a known one, empty means the kind's own.
+	MetricType MetricType
+	Type       TriggerType
+	Value      float64 // the threshold or the per-replica target, > 0
 	// Activation is the value above which a scaled-to-zero service is
 	// woken (only used when MinReplicas is 0). Default 0.
 	Activation float64
@@ -268,12 +274,23 @@ func itoa(i int) string {
 }
 
 func (t *Trigger) validate(field string) error {
-	kind, ok := LookupMetric(t.Metric)
 	if t.Metric == "" {
-		return mgmt.Invalid(field+".metric", "is required (one of %s)", metricList())
+		return mgmt.Invalid(field+".metric", "is required (a known one: %s; or any metric your source serves, with a metricType)", metricList())
 	}
-	if !ok {
-		return mgmt.Invalid(field+".metric", "%q is not a known metric kind (one of %s)", t.Metric, metricList())
+	if !ValidMetricName(t.Metric) {
+		return mgmt.Invalid(field+".metric", "%q is not a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*, at most 253 bytes)", t.Metric)
+	}
+	kind, known := LookupMetric(t.Metric)
+	switch t.MetricType {
+	case "":
+		if !known && t.Type == Target {
+			return mgmt.Invalid(field+".metricType", "is required for %q, not a known metric (%s): AverageValue (a total over the service, the target is per replica), Value or Utilization (already per replica)", t.Metric, metricList())
+		}
+	case AverageValue, Value:
+	case Utilization:
+		kind.Max = 100
+	default:
+		return mgmt.Invalid(field+".metricType", "%q: want AverageValue, Value or Utilization", t.MetricType)
 	}
 	name := t.Type.String()
 	switch t.Type {

@@ -37,6 +37,7 @@ type ruleJSON struct {
 
 type triggerJSON struct {
 	Metric              string   `json:"metric"`
+	MetricType          string   `json:"metricType,omitempty"`
 	Threshold           *float64 `json:"threshold,omitempty"`
 	Target              *float64 `json:"target,omitempty"`
 	ActivationThreshold *float64 `json:"activationThreshold,omitempty"`
@@ -132,7 +133,7 @@ func (r Rule) MarshalJSON() ([]byte, error) {
 	ts := make([]triggerJSON, len(r.Triggers))
 	for i, t := range r.Triggers {
 		v := t.Value
-		tj := triggerJSON{Metric: t.Metric, Query: t.Query, Source: t.Source}
+		tj := triggerJSON{Metric: t.Metric, MetricType: string(t.MetricType), Query: t.Query, Source: t.Source}
 		switch t.Type {
 		case Threshold:
 			tj.Threshold = &v
@@ -213,7 +214,7 @@ func (w *ruleJSON) rule() (Rule, error) {
 }
 
 func (w *triggerJSON) trigger(field string) (Trigger, error) {
-	t := Trigger{Metric: w.Metric, Query: w.Query, Source: w.Source}
+	t := Trigger{Metric: w.Metric, MetricType: MetricType(w.MetricType), Query: w.Query, Source: w.Source}
 	switch {
 	case w.Threshold != nil && w.Target != nil:
 		return t, mgmt.Invalid(field, "give either threshold or target, not both")

@@ -108,3 +108,24 @@ func TestWholeSecondsOnly(t *testing.T) {
 		assert.Equal(t, field, mgmt.FieldOf(err))
 	}
 }
+
+// Any metric the source serves, with a metricType saying how it relates
+// to the replicas (HPA's AverageValue, Value, Utilization).
+func TestOpenMetrics(t *testing.T) {
+	t.Parallel()
+	rule := func(metric string, typ scaler.MetricType, target float64) scaler.Rule {
+		r := targetRule(1, 40, target, nil)
+		r.Triggers[0].Metric, r.Triggers[0].MetricType = metric, typ
+		return r
+	}
+	pt := func(metric string, v float64) point { return point{0, map[string]float64{metric: v}} }
+	got, _ := run(t, rule("orders_per_second", scaler.AverageValue, 50), 6, pt("orders_per_second", 400))
+	assert.Equal(t, []int32{8}, got, "a total: ceil(400 / 50)")
+	got, _ = run(t, rule("queue_wait_ms", scaler.Value, 100), 6, pt("queue_wait_ms", 200))
+	assert.Equal(t, []int32{12}, got, "per replica: ceil(6 × 200 / 100)")
+	got, _ = run(t, rule("gpu", scaler.Utilization, 50), 6, pt("gpu", 75))
+	assert.Equal(t, []int32{9}, got, "a percentage per replica: ceil(6 × 75 / 50)")
+	// A known metric keeps its own kind unless told otherwise.
+	got, _ = run(t, rule("http_rps", "", 100), 6, pt("http_rps", 900))
+	assert.Equal(t, []int32{9}, got)
+}

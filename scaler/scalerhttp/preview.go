@@ -142,8 +142,8 @@ func decodeTrace(ctx context.Context, raw []json.RawMessage) ([]scaler.TracePoin
 		}
 		sort.Strings(names)
 		for _, name := range names {
-			if _, ok := scaler.LookupMetric(name); !ok {
-				return nil, mgmt.Invalid(field+".values."+name, "%q is not a known metric (one of %s)", name, strings.Join(scaler.Metrics(), ", "))
+			if !scaler.ValidMetricName(name) {
+				return nil, mgmt.Invalid(field+".values."+name, "%q is not a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)", name)
 			}
 			if v := p.Values[name]; v < 0 {
 				return nil, mgmt.Invalid(field+".values."+name, "%v is negative", v)
