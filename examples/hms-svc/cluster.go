@@ -112,8 +112,16 @@ func (f *clusterFlags) register(fs *flag.FlagSet) func() error {
 			}
 			f.pluginSHA256 = b
 		}
-		if kind == clusterNomad && f.nomadAddr == "" {
-			return host.Usagef("-nomad-addr: required with -cluster nomad")
+		if kind == clusterNomad {
+			if f.nomadAddr == "" {
+				return host.Usagef("-nomad-addr: required with -cluster nomad")
+			}
+			// Checks the address without contacting the agent.
+			s, err := nomad.New(nomad.Options{Address: f.nomadAddr})
+			if err != nil {
+				return host.Usagef("-nomad-addr: %v", err)
+			}
+			s.Close()
 		}
 		switch {
 		case f.metrics == metricsCluster:
