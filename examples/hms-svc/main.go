@@ -43,6 +43,50 @@
 // The eligibility-api surge starts one minute after start-up and lasts 20
 // minutes (-trace changes it). SIGINT or SIGTERM shuts it down gracefully.
 //
+// # Clusters
+//
+// -cluster chooses the cluster the autoscaler scales: sim (the default,
+// the simulated demo services above), kubernetes (Deployments and
+// StatefulSets, package backends/kubernetes: -kubeconfig and -context, the
+// pod's service account when -kubeconfig is empty; -namespace, and
+// -selector to opt workloads in by label), nomad (task groups, package
+// backends/nomad: the agent at -nomad-addr, -nomad-namespace; the ACL token
+// comes from the NOMAD_TOKEN environment variable, never from a flag), or
+// plugin:PATH (a backends/plugin binary, refused unless its SHA-256 is
+// -plugin-sha256). -metrics chooses where the rules' metrics come from:
+// cluster (the simulated cluster's or the plugin's own; the Kubernetes and
+// Nomad backends serve none) or prometheus:URL (package
+// backends/prometheus), with -metrics-queries FILE, a JSON object of
+// PromQL templates per metric such as
+//
+//	{"http_rps": "sum(rate(http_requests_total{service=\"{{service}}\"}[1m]))"}
+//
+// added to and overriding the package's defaults. A combination that
+// makes no sense (-metrics cluster with kubernetes, -namespace with nomad,
+// plugin without -plugin-sha256, -trace off the simulated cluster) is a
+// usage error naming the flag (exit status 2).
+//
+// A service's owner is what the backend reports: the workload's own
+// "agency" label on Kubernetes, the job's "agency" meta on Nomad, the
+// plugin's answer. No backend but the simulated cluster reports prices, so
+// on a real cluster the budget registers no service up front: it meters
+// the replicas the autoscaler reads at $0, and its guard caps nothing.
+//
+// Readiness: a cluster whose replicas are not running reports Ready 0
+// (an API server without kubelet or controllers, a Nomad server without
+// clients); the controller then takes the desired count as the one
+// serving (threshold triggers look at the metric alone; target triggers
+// count every desired replica as ready), so such a cluster still scales.
+// The rule's status shows "ready": 0.
+//
+// The tests TestKubernetesWithPrometheus and TestNomadWithPrometheus run
+// hms-svc against a real kube-apiserver (internal/kubetest) and a real
+// Nomad server (internal/nomadtest), each with a real Prometheus
+// (internal/promtest):
+//
+//	scripts/kube.sh >/dev/null
+//	NOMAD_BIN="$(scripts/nomad.sh)" go test -race -run 'WithPrometheus|TestClusterFlags' ./examples/hms-svc/
+//
 // # Authentication
 //
 // Every request but GET /healthz needs a bearer token of the issuer named
