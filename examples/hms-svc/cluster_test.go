@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +30,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/hms-platform/mgmt/backends/plugin"
 	"github.com/hms-platform/mgmt/backends/prometheus"
 	"github.com/hms-platform/mgmt/examples/internal/host"
 	"github.com/hms-platform/mgmt/internal/apitest"
@@ -349,4 +353,48 @@ func TestClusterPluginChecksum(t *testing.T) {
 		"-cluster", "plugin:" + bin, "-plugin-sha256", strings.Repeat("00", 32)}, io.Discard, nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), fmt.Sprintf("-cluster plugin:%s", bin))
+}
+
+// TestPluginCluster runs hms-svc with -cluster plugin:PATH on the file
+// backend of examples/custom-backend, built for the test, and -metrics
+// cluster: the plugin reports the owner (ED), the replicas and the
+// metric, and a rule created through the API rewrites the replica file.
+// It sets CUSTOM_BACKEND_DIR for the plugin process, so it does not run
+// in parallel.
+func TestPluginCluster(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(t.TempDir(), "custom-backend")
+	if out, err := exec.Command("go", "build", "-o", bin, "../custom-backend").CombinedOutput(); err != nil {
+		t.Fatalf("go build ../custom-backend: %v\n%s", err, out)
+	}
+	sum, err := plugin.FileSHA256(bin)
+	require.NoError(t, err)
+	write := func(name, content string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600))
+	}
+	write(e2eService+".replicas", "2")
+	write(e2eService+".owner", "ED")
+	write(e2eService+".http_rps", "60")
+	t.Setenv("CUSTOM_BACKEND_DIR", dir)
+
+	h := apitest.StartHost(t, run, "-addr", "127.0.0.1:0", "-dev", "-db", ":memory:", "-interval", "50ms",
+		"-cluster", "plugin:"+bin, "-plugin-sha256", hex.EncodeToString(sum))
+	code, _, body := apitest.Call(t, "POST", h.URL+"/autoscale-rules", e2eRule, "")
+	require.Equal(t, http.StatusCreated, code, body)
+	assert.Contains(t, body, `"labels":{"agency":"ED"}`, "the owner the plugin reports")
+	var n int
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, e2eService+".replicas"))
+		n, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil && n > 2
+	}, 30*time.Second, 20*time.Millisecond, "60 requests/s > 20: the plugin's count passes 2 (%d)", n)
+	var st e2eStatus
+	require.Eventually(t, func() bool {
+		var ok bool
+		st, ok = readStatus(t, h.URL, "AR-1")
+		return ok && st.Metric != nil && st.Replicas > 2
+	}, 30*time.Second, 20*time.Millisecond, "%+v", st)
+	assert.InDelta(t, 60, *st.Metric, 1e-9)
+	require.NoError(t, h.Stop())
+	assert.Contains(t, h.Stderr.String(), "autoscale: scaled")
 }

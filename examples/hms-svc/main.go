@@ -82,10 +82,11 @@
 // The tests TestKubernetesWithPrometheus and TestNomadWithPrometheus run
 // hms-svc against a real kube-apiserver (internal/kubetest) and a real
 // Nomad server (internal/nomadtest), each with a real Prometheus
-// (internal/promtest):
+// (internal/promtest); TestPluginCluster runs the file plugin of
+// examples/custom-backend with -metrics cluster:
 //
 //	scripts/kube.sh >/dev/null
-//	NOMAD_BIN="$(scripts/nomad.sh)" go test -race -run 'WithPrometheus|TestClusterFlags' ./examples/hms-svc/
+//	NOMAD_BIN="$(scripts/nomad.sh)" go test -race -run 'WithPrometheus|Cluster' ./examples/hms-svc/
 //
 // # Authentication
 //
