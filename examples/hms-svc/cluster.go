@@ -112,6 +112,9 @@ func (f *clusterFlags) register(fs *flag.FlagSet) func() error {
 			}
 			f.pluginSHA256 = b
 		}
+		if kind == clusterKubernetes && f.kubeContext != "" && f.kubeconfig == "" {
+			return host.Usagef("-context %s: a context of -kubeconfig; without it hms-svc uses the pod's service account", f.kubeContext)
+		}
 		if kind == clusterNomad {
 			if f.nomadAddr == "" {
 				return host.Usagef("-nomad-addr: required with -cluster nomad")

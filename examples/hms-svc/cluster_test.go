@@ -324,6 +324,7 @@ func TestClusterFlags(t *testing.T) {
 		{[]string{"-cluster", "nomad", "-nomad-addr", "", "-metrics", "prometheus:http://127.0.0.1:9"}, "-nomad-addr"},
 		{[]string{"-cluster", "nomad", "-nomad-addr", "127.0.0.1:4646", "-metrics", "prometheus:http://127.0.0.1:9"}, "-nomad-addr"},
 		{[]string{"-kubeconfig", "k"}, "-kubeconfig"},
+		{[]string{"-cluster", "kubernetes", "-context", "c", "-metrics", "prometheus:http://127.0.0.1:9"}, "-context"},
 		{[]string{"-cluster", "nomad", "-namespace", "n", "-metrics", "prometheus:http://127.0.0.1:9"}, "-namespace"},
 		{[]string{"-cluster", "kubernetes", "-nomad-addr", "http://127.0.0.1:9", "-metrics", "prometheus:http://127.0.0.1:9"}, "-nomad-addr"},
 		{[]string{"-nomad-namespace", "n"}, "-nomad-namespace"},
