@@ -43,6 +43,51 @@
 // The eligibility-api surge starts one minute after start-up and lasts 20
 // minutes (-trace changes it). SIGINT or SIGTERM shuts it down gracefully.
 //
+// # Clusters
+//
+// -cluster chooses the cluster the autoscaler scales: sim (the default,
+// the simulated demo services above), kubernetes (Deployments and
+// StatefulSets, package backends/kubernetes: -kubeconfig and -context, the
+// pod's service account when -kubeconfig is empty; -namespace, and
+// -selector to opt workloads in by label), nomad (task groups, package
+// backends/nomad: the agent at -nomad-addr, -nomad-namespace; the ACL token
+// comes from the NOMAD_TOKEN environment variable, never from a flag), or
+// plugin:PATH (a backends/plugin binary, refused unless its SHA-256 is
+// -plugin-sha256). -metrics chooses where the rules' metrics come from:
+// cluster (the simulated cluster's or the plugin's own; the Kubernetes and
+// Nomad backends serve none) or prometheus:URL (package
+// backends/prometheus), with -metrics-queries FILE, a JSON object of
+// PromQL templates per metric such as
+//
+//	{"http_rps": "sum(rate(http_requests_total{service=\"{{service}}\"}[1m]))"}
+//
+// added to and overriding the package's defaults. A combination that
+// makes no sense (-metrics cluster with kubernetes, -namespace with nomad,
+// plugin without -plugin-sha256, -trace off the simulated cluster) is a
+// usage error naming the flag (exit status 2).
+//
+// A service's owner is what the backend reports: the workload's own
+// "agency" label on Kubernetes, the job's "agency" meta on Nomad, the
+// plugin's answer. No backend but the simulated cluster reports prices, so
+// on a real cluster the budget registers no service up front: it meters
+// the replicas the autoscaler reads at $0, and its guard caps nothing.
+//
+// Readiness: a cluster whose replicas are not running reports Ready 0
+// (an API server without kubelet or controllers, a Nomad server without
+// clients); the controller then takes the desired count as the one
+// serving (threshold triggers look at the metric alone; target triggers
+// count every desired replica as ready), so such a cluster still scales.
+// The rule's status shows "ready": 0.
+//
+// The tests TestKubernetesWithPrometheus and TestNomadWithPrometheus run
+// hms-svc against a real kube-apiserver (internal/kubetest) and a real
+// Nomad server (internal/nomadtest), each with a real Prometheus
+// (internal/promtest); TestPluginCluster runs the file plugin of
+// examples/custom-backend with -metrics cluster:
+//
+//	scripts/kube.sh >/dev/null
+//	NOMAD_BIN="$(scripts/nomad.sh)" go test -race -run 'WithPrometheus|Cluster' ./examples/hms-svc/
+//
 // # Authentication
 //
 // Every request but GET /healthz needs a bearer token of the issuer named
@@ -107,7 +152,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -164,6 +208,9 @@ type config struct {
 	// new one: the tests' replicas share one, as real replicas share a
 	// real cluster.
 	cluster *simcluster.Cluster
+	// clusters is -cluster and -metrics: what the autoscaler scales and
+	// reads (see cluster.go).
+	clusters clusterFlags
 }
 
 // defaultTrace is the eligibility-api load: 300 rps, tripled for 20
@@ -190,7 +237,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.leaseTTL, "lease-ttl", lease.DefaultTTL, "replicas on one -db run the autoscaler one at a time: how long it waits for a new leader when its replica dies")
 	metricsAddr := host.MetricsFlag(fs)
 	fs.DurationVar(&cfg.budgetInterval, "budget-interval", 0, "how often the budget flushes its meter, reloads caps and checks alerts (default: -interval)")
+	checkClusters := cfg.clusters.register(fs)
 	if err := host.ParseFlags(fs, args); err != nil {
+		return cfg, err
+	}
+	if err := checkClusters(); err != nil {
 		return cfg, err
 	}
 	cfg.metricsAddr = *metricsAddr
@@ -296,9 +347,12 @@ func registerServices(ctx context.Context, b *budget.Budget, specs []simcluster.
 // app is the host wired together: the simulated cluster, the budget that
 // meters and guards it, the autoscaler, and the HTTP API over both.
 type app struct {
-	clock   clock.Clock
-	logger  *slog.Logger
+	clock  clock.Clock
+	logger *slog.Logger
+	// cluster is the simulated cluster with -cluster sim, else nil;
+	// backend is the Scaler and MetricSource the autoscaler uses.
 	cluster *simcluster.Cluster
+	backend *backend
 	stores  *stores
 	// leases marks whether this replica leads the autoscaler (/metrics).
 	leases  *metrics.Leases
@@ -321,9 +375,11 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	a.leases.Follow(controllerLease)
 	a.leases.Follow(budgetLease)
 	var err error
-	if a.cluster = cfg.cluster; a.cluster == nil {
-		if a.cluster, err = newCluster(clk, cfg.trace); err != nil {
-			return nil, err
+	if cfg.clusters.sim() {
+		if a.cluster = cfg.cluster; a.cluster == nil {
+			if a.cluster, err = newCluster(clk, cfg.trace); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if a.stores, err = openStores(ctx, cfg.db, clk); err != nil {
@@ -333,22 +389,30 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	defer func() {
 		if !ok {
 			_ = a.stores.close()
+			if a.backend != nil {
+				_ = a.backend.close()
+			}
 		}
 	}()
+	if a.backend, err = openBackend(ctx, &cfg.clusters, a.cluster, logger); err != nil {
+		return nil, err
+	}
 	a.budget, err = budget.New(ctx, budget.Options{Store: a.stores.budget, Clock: clk, Logger: logger, Interval: cfg.budgetInterval, Auditor: audit})
 	if err != nil {
 		return nil, err
 	}
-	if err := registerServices(ctx, a.budget, demoServices(mgmt.FiscalYearLabel(clk.Now()), cfg.trace), clk.Now()); err != nil {
-		return nil, err
+	if cfg.clusters.sim() {
+		if err := registerServices(ctx, a.budget, demoServices(mgmt.FiscalYearLabel(clk.Now()), cfg.trace), clk.Now()); err != nil {
+			return nil, err
+		}
 	}
 	reg := metrics.NewRegistry()
 	calls, ticks, decisions := metrics.NewCalls(clk), metrics.NewTicks(), metrics.NewDecisions()
 	a.ctrl, err = scaler.New(scaler.Options{
 		Clock:      clk,
 		Interval:   cfg.interval,
-		Sources:    map[string]scaler.MetricSource{"": calls.InstrumentSource("simcluster", a.cluster)},
-		Scaler:     a.budget.WrapScaler(calls.InstrumentScaler("simcluster", a.cluster)),
+		Sources:    map[string]scaler.MetricSource{"": calls.InstrumentSource(a.backend.sourceName, a.backend.source)},
+		Scaler:     a.budget.WrapScaler(calls.InstrumentScaler(a.backend.name, a.backend.scaler)),
 		Guards:     []scaler.Guard{a.budget.Guard()},
 		Logger:     logger,
 		OnTick:     ticks.Observe,
@@ -458,7 +522,7 @@ func (a *app) runBudget(ctx context.Context, cfg config) error {
 		defer poll.Wait()
 		poll.Go(func() {
 			a.every(ctx, cfg.budgetInterval, "budget: reading the replica counts", func(ctx context.Context) error {
-				return a.budget.Poll(ctx, a.cluster)
+				return a.budget.Poll(ctx, a.backend.scaler)
 			})
 		})
 		_ = a.budget.Run(ctx)
@@ -489,7 +553,7 @@ func (a *app) close(ctx context.Context) error {
 	if err != nil {
 		err = fmt.Errorf("budget: final flush: %w", err)
 	}
-	return errors.Join(err, a.stores.close())
+	return errors.Join(err, a.stores.close(), a.backend.close())
 }
 
 // run serves until ctx is done, then shuts down gracefully. ready, if not
@@ -532,7 +596,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		return err
 	}
 	cfg.logger.Info("hms-svc listening", "addr", ln.Addr().String(), "interval", cfg.interval.String(),
-		"services", strings.Join(a.cluster.Services(), ","), "db", host.ShownDB(cfg.db), "budgetInterval", cfg.budgetInterval.String(),
+		"cluster", a.backend.desc, "metrics", a.backend.sourceName, "db", host.ShownDB(cfg.db), "budgetInterval", cfg.budgetInterval.String(),
 		"issuer", cfg.auth.Issuer, "audience", cfg.auth.Audience)
 	// The controller and the budget run until shutdown, after the server
 	// has stopped taking requests.
