@@ -98,6 +98,7 @@ type Controller struct {
 	next   atomic.Int64   // the index in batch of the next rule to evaluate
 	wg     sync.WaitGroup // the workers
 	dl     deadlines      // the contexts of the backend calls
+	bt     batchState     // the batch path's state (batch.go)
 	ticks  atomic.Int64
 }
 
@@ -655,7 +656,12 @@ func (c *Controller) Run(ctx context.Context) error {
 func (c *Controller) Ticks() int64 { return c.ticks.Load() }
 
 // Tick evaluates every rule once, at the clock's current time, with at most
-// Concurrency rules in flight, and applies the decisions.
+// Concurrency rules in flight, and applies the decisions. When the Scaler
+// is a BatchScaler or a MetricSource a BatchMetricSource, the tick reads
+// and sets with batch calls instead of one call per rule (see tickBatch):
+// per round of up to 1,000 rules, one call for the replicas, one per
+// source for the metrics and one for the changes, each with its own
+// CallTimeout deadline.
 func (c *Controller) Tick(ctx context.Context) {
 	c.tickMu.Lock()
 	defer c.tickMu.Unlock()
@@ -670,6 +676,27 @@ func (c *Controller) Tick(ctx context.Context) {
 	c.batch = append(c.batch[:0], c.order...)
 	c.mu.RUnlock()
 	c.dl.parent, c.dl.timeout = ctx, c.opts.CallTimeout
+	if c.batched() {
+		c.tickBatch(now)
+	} else {
+		c.tickRules(now)
+	}
+	c.dl.stop()
+	c.dl.parent = nil
+	if c.shared && len(c.batch) > 0 {
+		c.saveStatuses(ctx)
+	}
+	evaluated := len(c.batch)
+	clear(c.batch) // drop references to deleted rules
+	c.ticks.Add(1)
+	if c.opts.OnTick != nil {
+		c.opts.OnTick(c.clock.Since(now), evaluated)
+	}
+}
+
+// tickRules evaluates the rules of c.batch one by one (evalRule), at most
+// Concurrency at once.
+func (c *Controller) tickRules(now time.Time) {
 	c.next.Store(0)
 	// The calling goroutine is one of the workers.
 	workers := min(c.opts.Concurrency, len(c.batch))
@@ -682,17 +709,6 @@ func (c *Controller) Tick(ctx context.Context) {
 	}
 	c.work(now)
 	c.wg.Wait()
-	c.dl.stop()
-	c.dl.parent = nil
-	if c.shared && len(c.batch) > 0 {
-		c.saveStatuses(ctx)
-	}
-	evaluated := len(c.batch)
-	clear(c.batch) // drop references to deleted rules
-	c.ticks.Add(1)
-	if c.opts.OnTick != nil {
-		c.opts.OnTick(c.clock.Since(now), evaluated)
-	}
 }
 
 // work evaluates rules from the batch until none is left.
@@ -776,59 +792,101 @@ func (c *Controller) evalRule(dl *deadlines, rs *ruleState, now time.Time) {
 	r := rs.rule
 	rs.mu.Unlock()
 	if r.Paused {
-		rs.mu.Lock()
-		d := Decision{At: now, Current: rs.current.Desired, Ready: rs.current.Ready, Desired: rs.current.Desired, Recommended: rs.current.Desired, Reason: ReasonPaused}
-		rs.record(d, rs.readings)
-		rs.mu.Unlock()
-		if c.opts.OnDecision != nil {
-			c.opts.OnDecision(r.ID, d)
-		}
+		c.holdPaused(rs, r, now)
 		return
 	}
 	cur, err := c.opts.Scaler.Replicas(dl.get(), r.Service)
 	if err != nil {
-		rs.mu.Lock()
-		d := Decision{At: now, Current: rs.current.Desired, Ready: rs.current.Ready, Desired: rs.current.Desired,
-			Recommended: rs.current.Desired, Reason: ReasonReplicasUnavailable, Error: err.Error()}
-		rs.record(d, rs.readings)
-		rs.mu.Unlock()
-		c.log.Warn("autoscale: replica count unavailable", "rule", r.ID, "service", r.Service, "err", err)
-		if c.opts.OnDecision != nil {
-			c.opts.OnDecision(r.ID, d)
-		}
+		c.replicasFailed(rs, r, now, err)
 		return
 	}
-	if cap(rs.scratch) < len(r.Triggers) {
-		rs.scratch = make([]Reading, len(r.Triggers))
-	}
-	readings := rs.scratch[:len(r.Triggers)]
+	readings := rs.readingsScratch(len(r.Triggers))
 	for i := range r.Triggers {
 		t := &r.Triggers[i]
 		readings[i] = c.read(dl.get(), r.Service, t, now)
 	}
+	d, ok := c.decide(dl, rs, r, now, cur, readings)
+	if !ok {
+		return
+	}
+	if d.Desired != cur.Desired {
+		err := c.opts.Scaler.SetReplicas(dl.get(), r.Service, d.Desired, string(d.Reason))
+		d = c.scaled(dl.parent, r, cur, d, err)
+	}
+	c.settle(dl.parent, rs, r, now, cur, d, readings)
+}
+
+// holdPaused records the decision of paused rule r: its service is left as
+// it is.
+func (c *Controller) holdPaused(rs *ruleState, r *Rule, now time.Time) {
+	rs.mu.Lock()
+	d := Decision{At: now, Current: rs.current.Desired, Ready: rs.current.Ready, Desired: rs.current.Desired, Recommended: rs.current.Desired, Reason: ReasonPaused}
+	rs.record(d, rs.readings)
+	rs.mu.Unlock()
+	if c.opts.OnDecision != nil {
+		c.opts.OnDecision(r.ID, d)
+	}
+}
+
+// replicasFailed records that r's service's replica count could not be
+// read: a hold at the count last known.
+func (c *Controller) replicasFailed(rs *ruleState, r *Rule, now time.Time, err error) {
+	rs.mu.Lock()
+	d := Decision{At: now, Current: rs.current.Desired, Ready: rs.current.Ready, Desired: rs.current.Desired,
+		Recommended: rs.current.Desired, Reason: ReasonReplicasUnavailable, Error: err.Error()}
+	rs.record(d, rs.readings)
+	rs.mu.Unlock()
+	c.log.Warn("autoscale: replica count unavailable", "rule", r.ID, "service", r.Service, "err", err)
+	if c.opts.OnDecision != nil {
+		c.opts.OnDecision(r.ID, d)
+	}
+}
+
+// readingsScratch returns the rule's scratch readings, n long. Only the
+// goroutine evaluating the rule uses them.
+func (rs *ruleState) readingsScratch(n int) []Reading {
+	if cap(rs.scratch) < n {
+		rs.scratch = make([]Reading, n)
+	}
+	return rs.scratch[:n]
+}
+
+// decide evaluates r from its service's counts and readings and runs the
+// guards. It reports false, deciding nothing, when the rule was updated
+// since r was read: the new rule is evaluated next tick.
+func (c *Controller) decide(dl *deadlines, rs *ruleState, r *Rule, now time.Time, cur ReplicaStatus, readings []Reading) (Decision, bool) {
 	rs.mu.Lock()
 	if rs.rule != r { // updated meanwhile: evaluate next tick
 		rs.mu.Unlock()
-		return
+		return Decision{}, false
 	}
 	d := rs.eng.evaluate(r, now, cur, readings)
 	rs.mu.Unlock()
+	return c.guard(dl, r, d, &rs.minMax), true
+}
 
-	d = c.guard(dl, r, d, &rs.minMax)
-	if d.Desired != cur.Desired {
-		if err := c.opts.Scaler.SetReplicas(dl.get(), r.Service, d.Desired, string(d.Reason)); err != nil {
-			d.Error, d.Reason = err.Error(), ReasonScaleFailed
-			c.log.Warn("autoscale: scaling failed", "rule", r.ID, "service", r.Service, "from", cur.Desired, "to", d.Desired, "err", err)
-		} else {
-			d.Applied = true
-			// Enabled first: building the arguments allocates even when
-			// the handler drops the record.
-			if c.log.Enabled(dl.parent, slog.LevelInfo) {
-				c.log.Info("autoscale: scaled", "rule", r.ID, "service", r.Service, "from", cur.Desired, "to", d.Desired,
-					"reason", string(d.Reason), "metric", d.Metric, "value", d.Value, "guard", d.Guard, "guardReason", d.GuardReason)
-			}
-		}
+// scaled is d once the change of r's service from cur to d.Desired was
+// made (err nil) or failed (err).
+func (c *Controller) scaled(ctx context.Context, r *Rule, cur ReplicaStatus, d Decision, err error) Decision {
+	if err != nil {
+		d.Error, d.Reason = err.Error(), ReasonScaleFailed
+		c.log.Warn("autoscale: scaling failed", "rule", r.ID, "service", r.Service, "from", cur.Desired, "to", d.Desired, "err", err)
+		return d
 	}
+	d.Applied = true
+	// Enabled first: building the arguments allocates even when
+	// the handler drops the record.
+	if c.log.Enabled(ctx, slog.LevelInfo) {
+		c.log.Info("autoscale: scaled", "rule", r.ID, "service", r.Service, "from", cur.Desired, "to", d.Desired,
+			"reason", string(d.Reason), "metric", d.Metric, "value", d.Value, "guard", d.Guard, "guardReason", d.GuardReason)
+	}
+	return d
+}
+
+// settle records decision d of r, whose service had the counts cur: the
+// engine learns of an applied change, the status and history take d, the
+// auditor and OnDecision hear of it.
+func (c *Controller) settle(ctx context.Context, rs *ruleState, r *Rule, now time.Time, cur ReplicaStatus, d Decision, readings []Reading) {
 	from := cur.Desired
 	rs.mu.Lock()
 	if d.Applied {
@@ -842,7 +900,7 @@ func (c *Controller) evalRule(dl *deadlines, rs *ruleState, now time.Time) {
 	// A change is audited each time; a guard holding the count, when it
 	// starts (or its reason changes), not at every tick it lasts.
 	if c.opts.Auditor != nil && (d.Desired != from || changed && d.Guard != "") {
-		c.opts.Auditor.Audit(dl.parent, scaleEvent(r, from, d))
+		c.opts.Auditor.Audit(ctx, scaleEvent(r, from, d))
 	}
 	if c.opts.OnDecision != nil {
 		c.opts.OnDecision(r.ID, d)
@@ -884,6 +942,12 @@ func (c *Controller) guard(dl *deadlines, r *Rule, d Decision, mm *minMaxReasons
 // instead of scaling on it.
 func (c *Controller) read(ctx context.Context, service string, t *Trigger, now time.Time) Reading {
 	v, err := c.sources[t.Source].Metric(ctx, MetricQuery{Service: service, Metric: t.Metric, Query: t.Query})
+	return reading(service, t, v, err, now)
+}
+
+// reading is what a read of t's metric of service that returned v and err
+// records (see read).
+func reading(service string, t *Trigger, v float64, err error, now time.Time) Reading {
 	if err == nil && (math.IsNaN(v) || math.IsInf(v, 0) || v < 0) {
 		err = mgmt.Unavailable("metric %s of %s read %v: not a usable value", t.Metric, service, v)
 	}

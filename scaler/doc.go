@@ -49,6 +49,17 @@
 // Options.Concurrency rules are evaluated at once, so a slow backend for one
 // service does not hold up the others.
 //
+// Batch backends: a Scaler that is also a BatchScaler, or a MetricSource
+// that is also a BatchMetricSource (an out-of-process plugin, where every
+// call is a round trip), is called in batches: per tick, and per 1,000
+// rules, one call reads every service's replicas, one per source reads
+// every metric, and one applies every change, each call with its own
+// deadline. The decisions, their reasons (a service whose read or change
+// failed in the batch gets the same reason as when called alone), the
+// guards, the histories and the audit events are those of the calls per
+// rule; a batch call that fails as a whole fails each of its rules for
+// that tick, and is not retried.
+//
 // MinReplicas 0 allows scale to zero: with no trigger above its activation
 // threshold the service goes to zero; one trigger above it wakes it.
 // Paused rules are left alone. Preview is the dry run: what a rule would do

@@ -125,3 +125,44 @@ func (m *Memory) Changes(service string) int {
 	}
 	return 0
 }
+
+// BatchMemory is a Memory with the batch seams (BatchScaler and
+// BatchMetricSource), each a loop over the call for one item. A Controller
+// given one takes its batch path; Memory alone does not have the seams, so
+// that a Controller over it calls per rule and allocates nothing per tick
+// beyond its workers.
+type BatchMemory struct {
+	*Memory
+}
+
+var (
+	_ BatchScaler       = BatchMemory{}
+	_ BatchMetricSource = BatchMemory{}
+)
+
+// ReplicasBatch implements BatchScaler: Replicas of each service.
+func (m BatchMemory) ReplicasBatch(ctx context.Context, services []string) ([]ReplicaStatus, []error) {
+	statuses, errs := make([]ReplicaStatus, len(services)), make([]error, len(services))
+	for i, s := range services {
+		statuses[i], errs[i] = m.Replicas(ctx, s)
+	}
+	return statuses, errs
+}
+
+// SetReplicasBatch implements BatchScaler: SetReplicas of each change.
+func (m BatchMemory) SetReplicasBatch(ctx context.Context, changes []ReplicaChange) []error {
+	errs := make([]error, len(changes))
+	for i, ch := range changes {
+		errs[i] = m.SetReplicas(ctx, ch.Service, ch.Replicas, ch.Reason)
+	}
+	return errs
+}
+
+// MetricBatch implements BatchMetricSource: Metric of each query.
+func (m BatchMemory) MetricBatch(ctx context.Context, queries []MetricQuery) ([]float64, []error) {
+	values, errs := make([]float64, len(queries)), make([]error, len(queries))
+	for i, q := range queries {
+		values[i], errs[i] = m.Metric(ctx, q)
+	}
+	return values, errs
+}

@@ -60,3 +60,44 @@ type Scaler interface {
 	Replicas(ctx context.Context, service string) (ReplicaStatus, error)
 	SetReplicas(ctx context.Context, service string, replicas int32, reason string) error
 }
+
+// ReplicaChange is one item of BatchScaler.SetReplicasBatch: set Service to
+// Replicas, recording Reason as SetReplicas does.
+type ReplicaChange struct {
+	Service  string
+	Replicas int32
+	Reason   string
+}
+
+// BatchScaler is a Scaler that also reads and sets many services in one
+// call, for backends where every call is a round trip (an out-of-process
+// plugin, a remote API). It is optional: the Controller uses it when its
+// Scaler has it, and calls Replicas and SetReplicas once per rule when not.
+//
+// Each item has its own result: statuses[i] and errs[i] answer services[i],
+// errs[i] answers changes[i], and one service's failure never fails the
+// others. A failure of the whole call (the backend is down, ctx's deadline
+// passed) is every item's error. Both methods return slices as long as
+// their input; the Controller treats any other length as a failure of the
+// whole call. A change whose error is not nil may or may not have been
+// made, as with SetReplicas. The errors follow Scaler's conventions
+// (mgmt.ErrNotFound, mgmt.ErrConflict, mgmt.ErrUnavailable), and the same
+// rules of concurrency and deadlines apply.
+type BatchScaler interface {
+	Scaler
+	ReplicasBatch(ctx context.Context, services []string) (statuses []ReplicaStatus, errs []error)
+	SetReplicasBatch(ctx context.Context, changes []ReplicaChange) (errs []error)
+}
+
+// BatchMetricSource is a MetricSource that also reads many metrics in one
+// call. It is optional, as BatchScaler is: the Controller reads all the
+// metrics it needs from such a source in one call per tick (or per chunk of
+// rules), and calls Metric once per trigger otherwise.
+//
+// values[i] and errs[i] answer queries[i]; each query has its own error,
+// following MetricSource's conventions, and a failure of the whole call is
+// every query's error. Both slices are as long as queries.
+type BatchMetricSource interface {
+	MetricSource
+	MetricBatch(ctx context.Context, queries []MetricQuery) (values []float64, errs []error)
+}

@@ -105,14 +105,40 @@ func BenchmarkBatch1000(b *testing.B) {
 	})
 }
 
+// perRule is a Scaler and MetricSource without the batch seams: a
+// controller over it calls the plugin once per rule and trigger.
+type perRule struct {
+	scaler.Scaler
+	scaler.MetricSource
+}
+
 // BenchmarkControllerTick1000 times one scaler.Controller tick over 1,000
-// rules whose Scaler and MetricSource is the plugin: per rule one Metric,
-// one Replicas and, on the first tick, one SetReplicas call.
+// rules whose Scaler and MetricSource is the plugin, seen without its batch
+// calls: per rule one Metric, one Replicas and, on the first tick, one
+// SetReplicas call.
 func BenchmarkControllerTick1000(b *testing.B) {
 	c := open(b, nil, "TESTPLUGIN_SERVICES=1000")
+	benchTick1000(b, perRule{c, c})
+}
+
+// BenchmarkControllerTick1000Batch is BenchmarkControllerTick1000 with the
+// plugin's batch calls (scaler.BatchScaler, scaler.BatchMetricSource): per
+// tick one ReplicasBatch, one MetricBatch and, when a service changes, one
+// SetReplicasBatch call.
+func BenchmarkControllerTick1000Batch(b *testing.B) {
+	c := open(b, nil, "TESTPLUGIN_SERVICES=1000")
+	benchTick1000(b, c)
+}
+
+type backend interface {
+	scaler.Scaler
+	scaler.MetricSource
+}
+
+func benchTick1000(b *testing.B, be backend) {
 	clk := clock.NewMock()
 	ctrl, err := scaler.New(scaler.Options{
-		Clock: clk, Scaler: c, Sources: map[string]scaler.MetricSource{"": c},
+		Clock: clk, Scaler: be, Sources: map[string]scaler.MetricSource{"": be},
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	require.NoError(b, err)
@@ -126,6 +152,11 @@ func BenchmarkControllerTick1000(b *testing.B) {
 	}
 	ctx := context.Background()
 	ctrl.Tick(ctx) // the first tick scales every service up
+	for _, st := range ctrl.Statuses() {
+		if st.Last.Error != "" {
+			b.Fatalf("rule %s: %s", st.RuleID, st.Last.Error)
+		}
+	}
 	for b.Loop() {
 		clk.Add(ctrl.Interval())
 		ctrl.Tick(ctx)

@@ -10,7 +10,10 @@
 //	}
 //
 // A host opens the binary by path and checksum and gets a *Client, which
-// implements scaler.Scaler and scaler.MetricSource plus batch calls:
+// implements scaler.Scaler and scaler.MetricSource and their batch seams,
+// scaler.BatchScaler and scaler.BatchMetricSource: a Controller over it
+// makes one round trip per tick (per 1,000 rules) for the replicas, one for
+// the metrics and one for the changes, not one per rule:
 //
 //	c, err := plugin.Open(ctx, plugin.OpenConfig{Path: bin, SHA256: sum, Logger: log})
 //	...

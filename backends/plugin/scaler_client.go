@@ -8,8 +8,8 @@ import (
 )
 
 var (
-	_ scaler.Scaler       = (*Client)(nil)
-	_ scaler.MetricSource = (*Client)(nil)
+	_ scaler.BatchScaler       = (*Client)(nil)
+	_ scaler.BatchMetricSource = (*Client)(nil)
 )
 
 // Replicas implements scaler.Scaler. A plugin built before
@@ -54,14 +54,10 @@ func (c *Client) Metric(ctx context.Context, q scaler.MetricQuery) (float64, err
 }
 
 // ReplicaChange is one item of SetReplicasBatch.
-type ReplicaChange struct {
-	Service  string
-	Replicas int32
-	Reason   string
-}
+type ReplicaChange = scaler.ReplicaChange
 
-// ReplicasBatch reads the replicas (and owners, as Replicas does) of many
-// services in one round trip.
+// ReplicasBatch implements scaler.BatchScaler: it reads the replicas (and
+// owners, as Replicas does) of many services in one round trip.
 // statuses[i] and errs[i] answer services[i]; a failure of the whole call
 // (the plugin is down, the deadline passed) is every item's error.
 func (c *Client) ReplicasBatch(ctx context.Context, services []string) (statuses []scaler.ReplicaStatus, errs []error) {
@@ -84,9 +80,10 @@ func (c *Client) ReplicasBatch(ctx context.Context, services []string) (statuses
 	return statuses, errs
 }
 
-// SetReplicasBatch sets the replicas of many services in one round trip;
+// SetReplicasBatch implements scaler.BatchScaler: it sets the replicas of
+// many services in one round trip;
 // errs[i] answers changes[i] as in ReplicasBatch.
-func (c *Client) SetReplicasBatch(ctx context.Context, changes []ReplicaChange) (errs []error) {
+func (c *Client) SetReplicasBatch(ctx context.Context, changes []scaler.ReplicaChange) (errs []error) {
 	errs = make([]error, len(changes))
 	s, err := c.stubs()
 	if err != nil {
@@ -111,7 +108,8 @@ func (c *Client) SetReplicasBatch(ctx context.Context, changes []ReplicaChange) 
 	return errs
 }
 
-// MetricBatch reads many metrics in one round trip; values[i] and errs[i]
+// MetricBatch implements scaler.BatchMetricSource: it reads many metrics
+// in one round trip; values[i] and errs[i]
 // answer queries[i] as in ReplicasBatch.
 func (c *Client) MetricBatch(ctx context.Context, queries []scaler.MetricQuery) (values []float64, errs []error) {
 	values, errs = make([]float64, len(queries)), make([]error, len(queries))
