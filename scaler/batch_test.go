@@ -661,8 +661,8 @@ func TestBatchPathDecidesAsPerRule(t *testing.T) {
 			reasons[d.Reason] = true
 		}
 	}
-	for _, r := range []scaler.Reason{scaler.ReasonPaused, scaler.ReasonScaleUp, scaler.ReasonStabilizing,
-		scaler.ReasonGuarded, scaler.ReasonMetricUnavailable, scaler.ReasonReplicasUnavailable, scaler.ReasonRateLimited} {
+	for _, r := range []scaler.Reason{scaler.ReasonPaused, scaler.ReasonScaleUp, scaler.ReasonScaleDownStabilized,
+		scaler.ReasonGuarded, scaler.ReasonMetricUnavailable, scaler.ReasonReplicasUnavailable, scaler.ReasonScaleUpLimited} {
 		assert.True(t, reasons[r], "the story has %q", r)
 	}
 }
