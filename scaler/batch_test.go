@@ -62,12 +62,6 @@ func (f *fakeBatch) reset() {
 	f.left, f.set = nil, nil
 }
 
-func (f *fakeBatch) count(method string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.calls[method]
-}
-
 // enter counts a call and returns its whole-call failure, if any, after
 // blocking until ctx ends when asked to.
 func (f *fakeBatch) enter(ctx context.Context, method string, n int) error {
@@ -238,10 +232,8 @@ func TestBatchTickChunks(t *testing.T) {
 	f := newFakeBatch()
 	c, _ := newBatchController(t, f, scaler.Options{})
 	ctx := context.Background()
-	var names []string
 	for i := range 2500 {
 		svc := "svc-" + strconv.Itoa(i)
-		names = append(names, svc)
 		require.NoError(t, f.SetReplicas(ctx, svc, 4, ""))
 		f.SetMetric(svc, "http_rps", 1000)
 		r := targetRule(1, 30, 100, nil)
