@@ -132,6 +132,9 @@ type budgetGuard struct{ b *Budget }
 
 func (budgetGuard) Name() string { return "budget" }
 
+// LimitReason implements scaler.CodedGuard.
+func (budgetGuard) LimitReason() scaler.Reason { return scaler.ReasonCappedByBudget }
+
 func (g budgetGuard) Limit(_ context.Context, p scaler.Proposal) (int32, string, error) {
 	b := g.b
 	b.mu.RLock()

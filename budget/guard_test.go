@@ -234,7 +234,7 @@ func TestControllerRecordsBudgetCap(t *testing.T) {
 	st, err := ctrl.Status(r.ID)
 	require.NoError(t, err)
 	assert.Equal(t, int32(15), st.Replicas, "the budget stops the scale-up short of the 40 the load asks for")
-	assert.Equal(t, scaler.ReasonGuarded, st.Last.Reason)
+	assert.Equal(t, scaler.ReasonCappedByBudget, st.Last.Reason)
 	assert.Equal(t, "budget", st.Last.Guard)
 	assert.Contains(t, st.Last.GuardReason, "capped by budget eligibility-api/month: 15 replicas forecast")
 	assert.Greater(t, st.Last.GuardFrom, int32(15), "the proposal the budget cut")

@@ -432,7 +432,7 @@ func TestBatchRuleUpdatedMeanwhile(t *testing.T) {
 	c.Tick(ctx)
 	a = status(t, c, ids[0])
 	assert.Equal(t, int32(5), a.Replicas, "the new rule's maximum")
-	assert.Equal(t, scaler.ReasonGuarded, a.Last.Reason)
+	assert.Equal(t, scaler.ReasonTooManyReplicas, a.Last.Reason)
 }
 
 func TestBatchGuardFailsClosed(t *testing.T) {
@@ -451,7 +451,7 @@ func TestBatchGuardFailsClosed(t *testing.T) {
 	a, b := status(t, c, ids[0]), status(t, c, ids[1])
 	assert.Equal(t, int32(8), a.Replicas)
 	assert.Equal(t, int32(4), b.Replicas)
-	assert.Equal(t, scaler.ReasonGuarded, b.Last.Reason)
+	assert.Equal(t, scaler.ReasonGuardFailed, b.Last.Reason)
 	assert.Equal(t, "broken", b.Last.Guard)
 	assert.Equal(t, "store down", b.Last.Error)
 	assert.Equal(t, []int{1}, f.sizes["SetReplicasBatch"], "the held rule is not set")

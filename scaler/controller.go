@@ -925,12 +925,21 @@ func (c *Controller) guard(dl *deadlines, r *Rule, d Decision, mm *minMaxReasons
 			n, reason, err = g.Limit(dl.get(), p)
 		}
 		if err != nil {
-			d.Desired, d.Reason, d.Guard, d.Error = d.Current, ReasonGuarded, g.Name(), err.Error()
+			d.Desired, d.Reason, d.Guard, d.Error = d.Current, ReasonGuardFailed, g.Name(), err.Error()
 			d.Action = Hold
 			return d
 		}
 		if n != d.Desired {
-			d.GuardFrom, d.Desired, d.Guard, d.GuardReason, d.Reason = d.Desired, n, g.Name(), reason, ReasonGuarded
+			code := ReasonGuarded
+			switch cg, ok := g.(CodedGuard); {
+			case i == 0 && n < d.Desired:
+				code = ReasonTooManyReplicas
+			case i == 0:
+				code = ReasonTooFewReplicas
+			case ok:
+				code = cg.LimitReason()
+			}
+			d.GuardFrom, d.Desired, d.Guard, d.GuardReason, d.Reason = d.Desired, n, g.Name(), reason, code
 			d.Action = actionOf(d.Current, n)
 		}
 	}

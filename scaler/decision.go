@@ -52,6 +52,10 @@ const (
 	ReasonScaleDownLimited    Reason = "ScaleDownLimitedByPolicy"
 	ReasonCooldown            Reason = "CooldownActive"
 	ReasonGuarded             Reason = "LimitedByGuard"
+	ReasonTooManyReplicas     Reason = "TooManyReplicas"
+	ReasonTooFewReplicas      Reason = "TooFewReplicas"
+	ReasonCappedByBudget      Reason = "CappedByBudget"
+	ReasonGuardFailed         Reason = "GuardFailed"
 	ReasonMetricUnavailable   Reason = "MetricUnavailable"
 	ReasonReplicasUnavailable Reason = "ReplicasUnavailable"
 	ReasonFallback            Reason = "FallbackActive"
@@ -72,6 +76,10 @@ var reasonMessages = map[Reason]string{
 	ReasonScaleDownLimited:    "limited by the scale-down rate policy",
 	ReasonCooldown:            "held by the cooldown after the last change",
 	ReasonGuarded:             "limited by a guard",
+	ReasonTooManyReplicas:     "capped at the rule's maxReplicas",
+	ReasonTooFewReplicas:      "raised to the rule's minReplicas",
+	ReasonCappedByBudget:      "capped by the budget",
+	ReasonGuardFailed:         "a guard failed; holding the current count",
 	ReasonMetricUnavailable:   "a metric could not be read; holding the current count",
 	ReasonReplicasUnavailable: "the replica count could not be read; holding",
 	ReasonFallback:            "metrics failed repeatedly; using the fallback replica count",

@@ -186,7 +186,7 @@ func TestClampsAndThreshold(t *testing.T) {
 	t.Run("capped at maxReplicas", func(t *testing.T) {
 		got, ds := run(t, targetRule(2, 6, 100, nil), 4, rps(0, 5000))
 		require.Equal(t, []int32{6}, got)
-		require.Equal(t, scaler.ReasonGuarded, ds[0].Reason)
+		require.Equal(t, scaler.ReasonTooManyReplicas, ds[0].Reason)
 		require.Equal(t, "minmax", ds[0].Guard)
 		require.Equal(t, "capped at maxReplicas 6", ds[0].GuardReason)
 		require.Equal(t, int32(8), ds[0].GuardFrom)
@@ -216,7 +216,7 @@ func TestClampsAndThreshold(t *testing.T) {
 			Behavior: scaler.DefaultBehavior()}
 		got, ds := run(t, r, 20, rps(0, 640))
 		require.Equal(t, []int32{20}, got)
-		require.Equal(t, scaler.ReasonGuarded, ds[0].Reason, "not steady: the metric asks for more")
+		require.Equal(t, scaler.ReasonTooManyReplicas, ds[0].Reason, "not steady: the metric asks for more")
 		require.Equal(t, "capped at maxReplicas 20", ds[0].GuardReason)
 		require.Equal(t, scaler.Hold, ds[0].Action)
 	})

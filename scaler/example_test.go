@@ -109,7 +109,7 @@ func ExampleController_Preview() {
 	// 09:01 1000 rps:  2 →  6 (ScaleUpLimitedByPolicy)
 	// 09:02 1000 rps:  6 → 10 (MetricAboveTarget)
 	// 09:03 2500 rps: 10 → 20 (ScaleUpLimitedByPolicy)
-	// 09:04 2500 rps: 20 → 20 (LimitedByGuard: capped at maxReplicas 20)
+	// 09:04 2500 rps: 20 → 20 (TooManyReplicas: capped at maxReplicas 20)
 	// 09:05  400 rps: 20 → 20 (ScaleDownStabilized)
 	// 09:08  400 rps: 20 → 20 (ScaleDownStabilized)
 	// 09:09  400 rps: 20 →  4 (MetricBelowTarget)

@@ -27,6 +27,14 @@ type Guard interface {
 	Limit(ctx context.Context, p Proposal) (replicas int32, reason string, err error)
 }
 
+// CodedGuard is a Guard whose limits have a reason code of their own (the
+// budget's guard: ReasonCappedByBudget). A decision a guard changed has
+// that code, or ReasonGuarded for a guard without one.
+type CodedGuard interface {
+	Guard
+	LimitReason() Reason
+}
+
 // GuardFunc adapts a function to Guard.
 type GuardFunc struct {
 	GuardName string
