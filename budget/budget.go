@@ -281,6 +281,17 @@ func (b *Budget) SetService(ctx context.Context, name string, info ServiceInfo) 
 	return nil
 }
 
+// PricePerReplicaHour returns the price of a replica-hour of a service, as
+// SetService gave it; false for a service the budget does not know.
+func (b *Budget) PricePerReplicaHour(service string) (mgmt.Money, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if s, ok := b.services[service]; ok {
+		return s.info.PricePerReplicaHour, true
+	}
+	return 0, false
+}
+
 // ServiceTenant returns the tenant of a service: its mgmt.LabelAgency
 // label as SetService gave it, or "" when it has none.
 func (b *Budget) ServiceTenant(name string) string {

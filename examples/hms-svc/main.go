@@ -466,7 +466,7 @@ func newHandler(ctrl *scaler.Controller, b *budget.Budget, logger *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
-	rules, err := scalerhttp.NewHandler(ctrl, scalerhttp.Options{Logger: logger, Authorize: authorize, Owners: ctrl, Auditor: audit, Clock: clk})
+	rules, err := scalerhttp.NewHandler(ctrl, scalerhttp.Options{Logger: logger, Authorize: authorize, Owners: ctrl, Auditor: audit, Clock: clk, Prices: b})
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,9 @@
 //	                                        → 200 {"dryRun": true, "rule", "replicas", "desired", "decision"}
 //	POST   /autoscale-rules/preview         {"rule": {…}, "trace": [{"t": RFC 3339, "values": {"http_rps": 640}}],
 //	                                         "startReplicas": 4} → 200 {"rule", "now", "trace": [{t, replicas,
-//	                                        desired, action, reason, decision}]}
+//	                                        desired, action, reason, decision, costUSD}],
+//	                                        "pricePerReplicaHourUSD", "totalCostUSD",
+//	                                        "stepsCappedByBudget"} (the dollars with Options.Prices)
 //	GET    /autoscale-rules?name=&service=&label=k:v&tenant=   search (name: case-insensitive
 //	                                        substring; label repeatable, all must match; tenant=ED is
 //	                                        label=agency:ED; a rule without fiscalYear has the current

@@ -54,6 +54,15 @@ type Options struct {
 	Auditor mgmt.Auditor
 	// Clock stamps the events; nil means the real clock.
 	Clock clock.Clock
+	// Prices, when set, prices the replica-hours of a preview: each step's
+	// cost and the trace's total (budget.Budget implements it).
+	Prices Prices
+}
+
+// Prices tells the price of one replica-hour of a service; false when it
+// is not known.
+type Prices interface {
+	PricePerReplicaHour(service string) (mgmt.Money, bool)
 }
 
 // Owners tells which tenant owns a service: "" for a service without an
@@ -77,6 +86,7 @@ type handler struct {
 	authz   auth.HTTPAuthorizer
 	auditor mgmt.Auditor
 	clock   clock.Clock
+	prices  Prices
 }
 
 func (h *handler) routes() []httperr.Route {
@@ -111,7 +121,7 @@ func NewHandler(ctrl *scaler.Controller, opts Options) (http.Handler, error) {
 		return nil, mgmt.Invalid("Options.Authorize", "is required (auth.AllowAll for development)")
 	}
 	h := &handler{ctrl: ctrl, owners: opts.Owners, log: opts.Logger, maxBody: opts.MaxBody, authz: opts.Authorize,
-		auditor: opts.Auditor, clock: opts.Clock}
+		auditor: opts.Auditor, clock: opts.Clock, prices: opts.Prices}
 	if h.auditor == nil {
 		h.auditor = mgmt.NopAuditor
 	}

@@ -471,3 +471,58 @@ func TestStaleUpdateRefused(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, res.status, "%s", res.body)
 	assert.Equal(t, "version", res.errorDetail(t).Field)
 }
+
+// priceList prices services by name.
+type priceList map[string]mgmt.Money
+
+func (p priceList) PricePerReplicaHour(svc string) (mgmt.Money, bool) {
+	m, ok := p[svc]
+	return m, ok
+}
+
+// TestPreviewInDollars: with prices, a preview says what each step's
+// replicas cost until the next step, and the trace's total.
+func TestPreviewInDollars(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{prices: priceList{"eligibility-api": 12}}) // $0.12 per replica-hour
+	body := `{
+	  "rule": ` + seedRule + `,
+	  "trace": [
+	    {"t": "2024-11-20T09:00:00Z", "values": {"http_rps": 640}},
+	    {"t": "2024-11-20T10:00:00Z", "values": {"http_rps": 640}},
+	    {"t": "2024-11-20T11:00:00Z", "values": {"http_rps": 640}}
+	  ],
+	  "startReplicas": 4
+	}`
+	res := e.do(http.MethodPost, "/autoscale-rules/preview", body)
+	require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+	var out struct {
+		Price  json.Number `json:"pricePerReplicaHourUSD"`
+		Total  json.Number `json:"totalCostUSD"`
+		Capped *int        `json:"stepsCappedByBudget"`
+		Trace  []struct {
+			Desired int32       `json:"desired"`
+			Cost    json.Number `json:"costUSD"`
+		} `json:"trace"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(res.body))
+	dec.UseNumber()
+	require.NoError(t, dec.Decode(&out))
+	require.Len(t, out.Trace, 3)
+	// 8 replicas for an hour: $0.96; 16 for an hour: $1.92; the last step
+	// ends the trace.
+	assert.Equal(t, int32(8), out.Trace[0].Desired)
+	assert.Equal(t, json.Number("0.96"), out.Trace[0].Cost)
+	assert.Equal(t, json.Number("1.92"), out.Trace[1].Cost)
+	assert.Equal(t, json.Number("0.00"), out.Trace[2].Cost)
+	assert.Equal(t, json.Number("2.88"), out.Total)
+	assert.Equal(t, json.Number("0.12"), out.Price)
+	require.NotNil(t, out.Capped)
+	assert.Zero(t, *out.Capped)
+
+	// A service without a price: no dollars.
+	other := newEnv(t, envOptions{prices: priceList{}})
+	res = other.do(http.MethodPost, "/autoscale-rules/preview", body)
+	require.Equal(t, http.StatusOK, res.status)
+	assert.NotContains(t, string(res.body), "costUSD")
+}

@@ -119,6 +119,7 @@ type envOptions struct {
 	tls     bool
 	maxBody int64
 	logger  *slog.Logger
+	prices  scalerhttp.Prices
 }
 
 func newEnv(t testing.TB, opts ...envOptions) *env {
@@ -144,7 +145,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if logger == nil {
 		logger = quiet
 	}
-	h, err := scalerhttp.NewHandler(ctrl, scalerhttp.Options{Logger: logger, MaxBody: o.maxBody, Authorize: auth.AllowAll("test")})
+	h, err := scalerhttp.NewHandler(ctrl, scalerhttp.Options{Logger: logger, MaxBody: o.maxBody, Authorize: auth.AllowAll("test"), Prices: o.prices})
 	require.NoError(t, err)
 	var srv *httptest.Server
 	if o.tls {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -38,6 +39,11 @@ type previewResponse struct {
 	Now      *decisionOut `json:"now"`
 	NowError string       `json:"nowError,omitempty"`
 	Trace    []stepOut    `json:"trace"`
+	// With a price for the service (Options.Prices): the price, the cost
+	// of the whole trace, and the steps the budget's guard capped.
+	PricePerReplicaHour *mgmt.Money `json:"pricePerReplicaHourUSD,omitempty"`
+	TotalCost           *mgmt.Money `json:"totalCostUSD,omitempty"`
+	CappedByBudget      *int        `json:"stepsCappedByBudget,omitempty"`
 }
 
 type stepOut struct {
@@ -47,6 +53,9 @@ type stepOut struct {
 	Action   scaler.Action `json:"action"`
 	Reason   scaler.Reason `json:"reason"`
 	Decision decisionOut   `json:"decision"`
+	// Cost is what the desired replicas cost until the next step (the
+	// last step: nothing), with a price for the service.
+	Cost *mgmt.Money `json:"costUSD,omitempty"`
 }
 
 func (h *handler) preview(w http.ResponseWriter, r *http.Request) error {
@@ -112,6 +121,9 @@ func (h *handler) preview(w http.ResponseWriter, r *http.Request) error {
 			Action: st.Decision.Action, Reason: st.Decision.Reason, Decision: decisionOut(st.Decision),
 		}
 	}
+	if err := h.price(&out, rule.Service); err != nil {
+		return err
+	}
 	httperr.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -162,4 +174,45 @@ func underRule(err error) error {
 		return mgmt.Errorf(me.Kind, "rule", "%s", strings.TrimPrefix(me.Error(), "body: "))
 	}
 	return httperr.PrefixField("rule", err)
+}
+
+// price fills in the costs of out's steps, their total and the steps the
+// budget capped, when Options.Prices knows service's price: each step's
+// desired replicas run until the next step's time.
+func (h *handler) price(out *previewResponse, service string) error {
+	if h.prices == nil {
+		return nil
+	}
+	price, ok := h.prices.PricePerReplicaHour(service)
+	if !ok {
+		return nil
+	}
+	var total mgmt.Money
+	capped := 0
+	for i := range out.Trace {
+		st := &out.Trace[i]
+		if st.Reason == scaler.ReasonCappedByBudget {
+			capped++
+		}
+		var cost mgmt.Money
+		if i+1 < len(out.Trace) {
+			span := int64(out.Trace[i+1].T.Sub(st.T))
+			if st.Desired > 0 && span > math.MaxInt64/int64(st.Desired) {
+				return mgmt.Invalid("trace", "step %d to %d spans too long to price", i, i+1)
+			}
+			c, err := price.MulDiv(span*int64(st.Desired), int64(time.Hour))
+			if err != nil {
+				return mgmt.Invalid("trace", "its cost is beyond range: %v", err)
+			}
+			cost = c
+		}
+		st.Cost = &cost
+		sum, err := total.Add(cost)
+		if err != nil {
+			return mgmt.Invalid("trace", "its cost is beyond range: %v", err)
+		}
+		total = sum
+	}
+	out.PricePerReplicaHour, out.TotalCost, out.CappedByBudget = &price, &total, &capped
+	return nil
 }
