@@ -124,10 +124,14 @@ func (s *Shipper) Wake() {
 }
 
 // Run ships until ctx ends, then returns ctx's error. Errors of the queue
-// or the sink do not stop it: it waits Poll and tries again.
+// or the sink do not stop it: it waits Poll and tries again. After a
+// request that failed as a whole (the sink unreachable), it waits Poll
+// before the next step whatever is due, and Wake does not cut that wait
+// short: during an outage the queue is not cycled through, one retry per
+// record, while producers fill it.
 func (s *Shipper) Run(ctx context.Context) error {
 	for {
-		n, err := s.Step(ctx)
+		n, failed, err := s.step(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -135,15 +139,19 @@ func (s *Shipper) Run(ctx context.Context) error {
 			s.o.Log.LogAttrs(ctx, slog.LevelWarn, "logship: shipping step failed; trying again after the poll interval",
 				slog.String("error", err.Error()), slog.Duration("poll", s.o.Poll))
 		}
-		if err == nil && n > 0 {
+		if err == nil && n > 0 && !failed {
 			continue // more may be due
+		}
+		wake := s.wake
+		if failed {
+			wake = nil // producers' wake-ups do not end this wait
 		}
 		t := s.o.Clock.Timer(s.o.Poll)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
-		case <-s.wake:
+		case <-wake:
 			t.Stop()
 		case <-t.C:
 		}
@@ -153,20 +161,29 @@ func (s *Shipper) Run(ctx context.Context) error {
 // Step sends one batch of due records and settles them. It returns how
 // many records it took from the queue.
 func (s *Shipper) Step(ctx context.Context) (int, error) {
+	n, _, err := s.step(ctx)
+	return n, err
+}
+
+// step is Step, and says whether a request of the batch failed as a
+// whole.
+func (s *Shipper) step(ctx context.Context) (n int, failed bool, err error) {
 	items, err := s.o.Queue.Next(ctx, s.o.BatchSize, s.o.Clock.Now())
 	if err != nil || len(items) == 0 {
-		return 0, err
+		return 0, false, err
 	}
 	var acks []string
 	var retries []Retry
 	var dead []Dead
+	reqErrs := s.reqErrs.Load()
 	s.ship(ctx, items, &acks, &retries, &dead)
+	failed = s.reqErrs.Load() != reqErrs
 	// Settle with a context of its own: an ack lost to a cancelled ctx
 	// would only resend, but there is no reason to lose it.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.o.SendTimeout)
 	defer cancel()
 	if err := settle(sctx, s.o.Queue, acks, retries, dead); err != nil {
-		return len(items), fmt.Errorf("logship: settle %d records: %w", len(items), err)
+		return len(items), failed, fmt.Errorf("logship: settle %d records: %w", len(items), err)
 	}
 	s.delivered.Add(int64(len(acks)))
 	s.retried.Add(int64(len(retries)))
@@ -175,7 +192,7 @@ func (s *Shipper) Step(ctx context.Context) (int, error) {
 		s.o.Log.LogAttrs(ctx, slog.LevelWarn, "logship: records dead-lettered", slog.Int("records", len(dead)),
 			slog.Int64("dead_total", total), slog.String("first_reason", dead[0].Reason))
 	}
-	return len(items), nil
+	return len(items), failed, nil
 }
 
 // ship sends items and classifies each, halving the batch on a 413.
