@@ -61,7 +61,7 @@ const logHandedMax = 1 << 18
 // logGenIDs is the size of a generation of IDs past which an Enqueue
 // empties the other generation, if none of its records is queued, and
 // makes it the current one.
-var logGenIDs int64 = 1 << 17
+var logGenIDs int64 = 1 << 14
 
 var (
 	_ logship.Queue   = (*LogQueue)(nil)
