@@ -2,6 +2,11 @@ package logship_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,4 +66,179 @@ func TestShipperRun(t *testing.T) {
 	cancel()
 	require.ErrorIs(t, <-ran, context.Canceled)
 	assert.Equal(t, logship.Stats{Delivered: 2, Retried: 1}, sh.Stats())
+}
+
+// After a request that failed as a whole, Run waits Poll before the next
+// step, though more records are due and producers wake it: an outage
+// does not make it cycle through the queue.
+func TestShipperRunWaitsAfterRequestError(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	q := newQueue(t)
+	mock := clock.NewMock()
+	start := mock.Now()
+	type send struct {
+		ids []string
+		at  time.Time
+	}
+	sent := make(chan send, 16)
+	sink := logship.SinkFunc(func(_ context.Context, rs []logship.Record) ([]logship.Result, error) {
+		var ids []string
+		for _, r := range rs {
+			ids = append(ids, r.ID)
+		}
+		sent <- send{ids, mock.Now()}
+		return nil, errors.New("connection refused")
+	})
+	var sh *logship.Shipper
+	b, err := logship.NewBuffer(logship.BufferOptions{Queue: q, Added: func() { sh.Wake() }})
+	require.NoError(t, err)
+	const poll = time.Hour
+	sh, err = logship.NewShipper(logship.ShipperOptions{Queue: b, Sink: sink, Clock: mock, Poll: poll, BatchSize: 1,
+		BackoffBase: 10 * time.Hour, BackoffMax: 10 * time.Hour, Log: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	require.NoError(t, b.Add(ctx, rec("a"), rec("b"), rec("c")))
+	ran := make(chan error)
+	go func() { ran <- sh.Run(ctx) }()
+
+	first := <-sent
+	assert.Equal(t, []string{"a"}, first.ids)
+	assert.Equal(t, start, first.at)
+	// b and c are due, and producers wake the shipper: still, the next
+	// request waits for the poll timer.
+	var second send
+	for got, i := false, 0; !got; i++ {
+		require.NoError(t, b.Add(ctx, rec(fmt.Sprint("p", i))))
+		sh.Wake()
+		select {
+		case second = <-sent:
+			got = true
+		default:
+			mock.Add(time.Minute)
+		}
+	}
+	assert.Equal(t, []string{"b"}, second.ids)
+	assert.False(t, second.at.Before(start.Add(poll)), "second request at %s, before the poll interval ended at %s",
+		second.at, start.Add(poll))
+	cancel()
+	require.ErrorIs(t, <-ran, context.Canceled)
+	assert.Equal(t, int64(2), sh.Stats().RequestErrors)
+}
+
+// With Inflight 2, Run sends the next batch while the first is in
+// flight, never the same record twice, and settles each batch.
+func TestShipperRunInflight(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	q := newQueue(t)
+	var rs []logship.Record
+	for i := range 6 {
+		rs = append(rs, rec(fmt.Sprint("r", i)))
+	}
+	require.NoError(t, q.Enqueue(ctx, rs))
+	var mu sync.Mutex
+	calls := map[string]int{}
+	second := make(chan struct{}) // closed by the second Send
+	n := 0
+	sink := logship.SinkFunc(func(ctx context.Context, rs []logship.Record) ([]logship.Result, error) {
+		mu.Lock()
+		for _, r := range rs {
+			calls[r.ID]++
+		}
+		n++
+		first := n == 1
+		if n == 2 {
+			close(second)
+		}
+		mu.Unlock()
+		if first { // lands only once the next batch was sent
+			select {
+			case <-second:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return make([]logship.Result, len(rs)), nil
+	})
+	sh, err := logship.NewShipper(logship.ShipperOptions{Queue: q, Sink: sink, Clock: clock.NewMock(), BatchSize: 2, Inflight: 2,
+		Log: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	ran := make(chan error)
+	go func() { ran <- sh.Run(ctx) }()
+	for sh.Stats().Delivered < 6 {
+		runtime.Gosched()
+	}
+	mu.Lock()
+	assert.Equal(t, map[string]int{"r0": 1, "r1": 1, "r2": 1, "r3": 1, "r4": 1, "r5": 1}, calls)
+	mu.Unlock()
+	cancel()
+	require.ErrorIs(t, <-ran, context.Canceled)
+	d, err := q.Depth(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, logship.Depth{}, d)
+	assert.Equal(t, logship.Stats{Delivered: 6}, sh.Stats())
+}
+
+// With Inflight 2, after a request failed as a whole, Run sends nothing
+// more until the poll interval has passed, wake-ups or not.
+func TestShipperRunInflightWaitsAfterRequestError(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	q := newQueue(t)
+	mock := clock.NewMock()
+	start := mock.Now()
+	type send struct {
+		ids []string
+		at  time.Time
+	}
+	sent := make(chan send, 64)
+	sink := logship.SinkFunc(func(_ context.Context, rs []logship.Record) ([]logship.Result, error) {
+		var ids []string
+		for _, r := range rs {
+			ids = append(ids, r.ID)
+		}
+		sent <- send{ids, mock.Now()}
+		return nil, errors.New("connection refused")
+	})
+	var sh *logship.Shipper
+	b, err := logship.NewBuffer(logship.BufferOptions{Queue: q, Added: func() { sh.Wake() }})
+	require.NoError(t, err)
+	const poll = time.Hour
+	sh, err = logship.NewShipper(logship.ShipperOptions{Queue: b, Sink: sink, Clock: mock, Poll: poll, BatchSize: 1, Inflight: 2,
+		BackoffBase: 10 * time.Hour, BackoffMax: 10 * time.Hour, Log: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	var rs []logship.Record
+	for i := range 10 {
+		rs = append(rs, rec(fmt.Sprint("r", i)))
+	}
+	require.NoError(t, b.Add(ctx, rs...))
+	ran := make(chan error)
+	go func() { ran <- sh.Run(ctx) }()
+	// Until the poll interval has passed on the mock clock, at most the
+	// two batches in flight at once are sent.
+	var early []send
+	for {
+		require.NoError(t, b.Add(ctx, rec(fmt.Sprint("p", len(early), mock.Now().Unix()))))
+		sh.Wake()
+		select {
+		case s := <-sent:
+			if s.at.Before(start.Add(poll)) {
+				early = append(early, s)
+				continue
+			}
+		default:
+			if mock.Now().Before(start.Add(2 * poll)) {
+				mock.Add(5 * time.Minute)
+				continue
+			}
+		}
+		break
+	}
+	assert.LessOrEqual(t, len(early), 2, "requests before the poll interval ended: %v", early)
+	assert.NotEmpty(t, early)
+	cancel()
+	require.ErrorIs(t, <-ran, context.Canceled)
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,11 @@ type ShipperOptions struct {
 	// MaxAttempts dead-letters a record after this many failed
 	// deliveries; 0 retries for ever (the queue's bounds still hold).
 	MaxAttempts int
+	// Inflight is how many batches Run has in flight at most: with 2 or
+	// more, it takes the next due batch (not counting the records in
+	// flight) and sends it while earlier ones are sent and settled, each
+	// batch settled on its own outcomes. Default 1: one batch at a time.
+	Inflight int
 	// SendTimeout bounds one Send; default 30s.
 	SendTimeout time.Duration
 	// Jitter returns a number in [0, 1); default math/rand/v2's Float64.
@@ -74,6 +80,8 @@ func NewShipper(opts ShipperOptions) (*Shipper, error) {
 		return nil, mgmt.Invalid("batchSize", "must be ≥ 0, got %d", opts.BatchSize)
 	case opts.Poll < 0, opts.BackoffBase < 0, opts.BackoffMax < 0, opts.SendTimeout < 0:
 		return nil, mgmt.Invalid("poll", "durations must be ≥ 0")
+	case opts.Inflight < 0:
+		return nil, mgmt.Invalid("inflight", "must be ≥ 0, got %d", opts.Inflight)
 	case opts.MaxAttempts < 0:
 		return nil, mgmt.Invalid("maxAttempts", "must be ≥ 0, got %d", opts.MaxAttempts)
 	}
@@ -82,6 +90,9 @@ func NewShipper(opts ShipperOptions) (*Shipper, error) {
 	}
 	if opts.BatchSize == 0 {
 		opts.BatchSize = 500
+	}
+	if opts.Inflight == 0 {
+		opts.Inflight = 1
 	}
 	if opts.Poll == 0 {
 		opts.Poll = time.Second
@@ -124,10 +135,17 @@ func (s *Shipper) Wake() {
 }
 
 // Run ships until ctx ends, then returns ctx's error. Errors of the queue
-// or the sink do not stop it: it waits Poll and tries again.
+// or the sink do not stop it: it waits Poll and tries again. After a
+// request that failed as a whole (the sink unreachable), it waits Poll
+// before the next step whatever is due, and Wake does not cut that wait
+// short: during an outage the queue is not cycled through, one retry per
+// record, while producers fill it.
 func (s *Shipper) Run(ctx context.Context) error {
+	if s.o.Inflight > 1 {
+		return s.runInflight(ctx)
+	}
 	for {
-		n, err := s.Step(ctx)
+		n, failed, err := s.step(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -135,15 +153,19 @@ func (s *Shipper) Run(ctx context.Context) error {
 			s.o.Log.LogAttrs(ctx, slog.LevelWarn, "logship: shipping step failed; trying again after the poll interval",
 				slog.String("error", err.Error()), slog.Duration("poll", s.o.Poll))
 		}
-		if err == nil && n > 0 {
+		if err == nil && n > 0 && !failed {
 			continue // more may be due
+		}
+		wake := s.wake
+		if failed {
+			wake = nil // producers' wake-ups do not end this wait
 		}
 		t := s.o.Clock.Timer(s.o.Poll)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
-		case <-s.wake:
+		case <-wake:
 			t.Stop()
 		case <-t.C:
 		}
@@ -153,20 +175,36 @@ func (s *Shipper) Run(ctx context.Context) error {
 // Step sends one batch of due records and settles them. It returns how
 // many records it took from the queue.
 func (s *Shipper) Step(ctx context.Context) (int, error) {
+	n, _, err := s.step(ctx)
+	return n, err
+}
+
+// step is Step, and says whether a request of the batch failed as a
+// whole.
+func (s *Shipper) step(ctx context.Context) (n int, failed bool, err error) {
 	items, err := s.o.Queue.Next(ctx, s.o.BatchSize, s.o.Clock.Now())
 	if err != nil || len(items) == 0 {
-		return 0, err
+		return 0, false, err
 	}
+	failed, err = s.deliver(ctx, items)
+	return len(items), failed, err
+}
+
+// deliver sends items and settles them; it says whether a request
+// failed as a whole.
+func (s *Shipper) deliver(ctx context.Context, items []Item) (failed bool, err error) {
 	var acks []string
 	var retries []Retry
 	var dead []Dead
+	reqErrs := s.reqErrs.Load()
 	s.ship(ctx, items, &acks, &retries, &dead)
+	failed = s.reqErrs.Load() != reqErrs
 	// Settle with a context of its own: an ack lost to a cancelled ctx
 	// would only resend, but there is no reason to lose it.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.o.SendTimeout)
 	defer cancel()
 	if err := settle(sctx, s.o.Queue, acks, retries, dead); err != nil {
-		return len(items), fmt.Errorf("logship: settle %d records: %w", len(items), err)
+		return failed, fmt.Errorf("logship: settle %d records: %w", len(items), err)
 	}
 	s.delivered.Add(int64(len(acks)))
 	s.retried.Add(int64(len(retries)))
@@ -175,7 +213,111 @@ func (s *Shipper) Step(ctx context.Context) (int, error) {
 		s.o.Log.LogAttrs(ctx, slog.LevelWarn, "logship: records dead-lettered", slog.Int("records", len(dead)),
 			slog.Int64("dead_total", total), slog.String("first_reason", dead[0].Reason))
 	}
-	return len(items), nil
+	return failed, nil
+}
+
+// runInflight is Run with up to Inflight batches in flight. The IDs in
+// flight are left out of the next batches; they leave the set after
+// their batch is settled, under the lock Next is called with, so that a
+// Next either sees the settlement or leaves the records out.
+func (s *Shipper) runInflight(ctx context.Context) error {
+	done := make(chan bool, s.o.Inflight) // a batch landed: whether a request failed
+	var mu sync.Mutex
+	flying := map[string]struct{}{}
+	busy := 0
+	defer func() {
+		for ; busy > 0; busy-- {
+			<-done
+		}
+	}()
+	pause := false // a request failed as a whole: wait Poll, whatever wakes
+	for {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		for more := true; more; {
+			select {
+			case failed := <-done:
+				busy--
+				pause = pause || failed
+			default:
+				more = false
+			}
+		}
+		if pause || busy == s.o.Inflight {
+			var t *clock.Timer
+			var tc <-chan time.Time
+			if pause {
+				t = s.o.Clock.Timer(s.o.Poll)
+				tc = t.C
+			}
+			pause = false
+			for waiting := true; waiting; {
+				select {
+				case <-ctx.Done():
+					waiting = false
+				case failed := <-done:
+					busy--
+					pause = pause || failed
+					waiting = tc != nil // a pause waits its timer out
+				case <-tc:
+					waiting = false
+				}
+			}
+			if t != nil {
+				t.Stop()
+			}
+			continue
+		}
+		mu.Lock()
+		items, err := s.o.Queue.Next(ctx, s.o.BatchSize+len(flying), s.o.Clock.Now())
+		batch := items[:0]
+		for _, it := range items {
+			if _, ok := flying[it.ID]; !ok && len(batch) < s.o.BatchSize {
+				batch = append(batch, it)
+			}
+		}
+		for _, it := range batch {
+			flying[it.ID] = struct{}{}
+		}
+		mu.Unlock()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			s.o.Log.LogAttrs(ctx, slog.LevelWarn, "logship: shipping step failed; trying again after the poll interval",
+				slog.String("error", err.Error()), slog.Duration("poll", s.o.Poll))
+		}
+		if err != nil || len(batch) == 0 {
+			t := s.o.Clock.Timer(s.o.Poll)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-s.wake:
+			case failed := <-done:
+				busy--
+				pause = pause || failed
+			case <-t.C:
+			}
+			t.Stop()
+			continue
+		}
+		busy++
+		go func() {
+			failed, err := s.deliver(ctx, batch)
+			if err != nil && ctx.Err() == nil {
+				s.o.Log.LogAttrs(ctx, slog.LevelWarn, "logship: shipping step failed; trying again after the poll interval",
+					slog.String("error", err.Error()), slog.Duration("poll", s.o.Poll))
+			}
+			mu.Lock()
+			for _, it := range batch {
+				delete(flying, it.ID)
+			}
+			mu.Unlock()
+			done <- failed || err != nil
+		}()
+	}
 }
 
 // ship sends items and classifies each, halving the batch on a 413.

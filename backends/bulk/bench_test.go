@@ -123,7 +123,7 @@ func benchLogship(b *testing.B, base string) {
 		}
 		// The Shipper settles through buf, which wakes a producer blocked
 		// for room.
-		sh, err = logship.NewShipper(logship.ShipperOptions{Queue: buf, Sink: sink, Poll: 10 * time.Millisecond, BatchSize: benchShipBatch})
+		sh, err = logship.NewShipper(logship.ShipperOptions{Queue: buf, Sink: sink, Poll: 10 * time.Millisecond, BatchSize: benchShipBatch, Inflight: 2})
 		if err != nil {
 			b.Fatal(err)
 		}
