@@ -20,7 +20,15 @@ import (
 // "source", "behavior" (HPA autoscaling/v2 names), "fallback", "paused"
 // and "version" (the stored rule's, for an update that must not overwrite
 // a change made since it was read).
+// APIVersion names the rule contract: the JSON shape of a rule and of
+// its decisions (reason codes included). Every rule written carries it; a
+// rule read may leave it out, and one naming another version is refused,
+// so the contract can change later under a new name without breaking
+// clients of this one.
+const APIVersion = "autoscaling.hms/v1"
+
 type ruleJSON struct {
+	APIVersion  string        `json:"apiVersion,omitempty"`
 	ID          string        `json:"id,omitempty"`
 	Version     int64         `json:"version,omitempty"`
 	Name        string        `json:"name,omitempty"`
@@ -127,7 +135,7 @@ func (r *Rule) UnmarshalJSON(b []byte) error {
 // trigger is written with "trigger", as in the seed.
 func (r Rule) MarshalJSON() ([]byte, error) {
 	w := ruleJSON{
-		ID: r.ID, Version: r.Version, Name: r.Name, Service: r.Service, Labels: r.Labels,
+		APIVersion: APIVersion, ID: r.ID, Version: r.Version, Name: r.Name, Service: r.Service, Labels: r.Labels,
 		MinReplicas: &r.MinReplicas, MaxReplicas: &r.MaxReplicas, Paused: r.Paused,
 	}
 	ts := make([]triggerJSON, len(r.Triggers))
@@ -174,6 +182,9 @@ func scalingRulesToJSON(s ScalingRules) *scalingRulesJSON {
 }
 
 func (w *ruleJSON) rule() (Rule, error) {
+	if w.APIVersion != "" && w.APIVersion != APIVersion {
+		return Rule{}, mgmt.Invalid("apiVersion", "%q is not a version of the rule contract this server speaks (%s)", w.APIVersion, APIVersion)
+	}
 	if w.Version < 0 {
 		return Rule{}, mgmt.Invalid("version", "must be ≥ 0, got %d", w.Version)
 	}

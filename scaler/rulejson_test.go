@@ -103,6 +103,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"negative target", `{"service":"a","maxReplicas":2,"trigger":{"metric":"http_rps","target":-3}}`, "trigger.target", "greater than 0"},
 		{"threshold and target", `{"service":"a","maxReplicas":2,"trigger":{"metric":"http_rps","target":3,"threshold":4}}`, "trigger", "not both"},
 		{"neither threshold nor target", `{"service":"a","maxReplicas":2,"trigger":{"metric":"http_rps"}}`, "trigger", "threshold or a target"},
+		{"another apiVersion", `{"apiVersion":"autoscaling.hms/v2","service":"a","maxReplicas":2,"trigger":{"metric":"http_rps","threshold":1}}`, "apiVersion", "not a version"},
 		{"not a metric name", `{"service":"a","maxReplicas":2,"trigger":{"metric":"vibes per second","threshold":1}}`, "trigger.metric", "not a metric name"},
 		{"metric name with a leading digit", `{"service":"a","maxReplicas":2,"trigger":{"metric":"9lives","threshold":1}}`, "trigger.metric", "not a metric name"},
 		{"target on an unknown metric without metricType", `{"service":"a","maxReplicas":2,"trigger":{"metric":"vibes","target":1}}`, "trigger.metricType", "is required"},

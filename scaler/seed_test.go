@@ -1,7 +1,9 @@
 package scaler_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -128,4 +130,16 @@ func TestOpenMetrics(t *testing.T) {
 	// A known metric keeps its own kind unless told otherwise.
 	got, _ = run(t, rule("http_rps", "", 100), 6, pt("http_rps", 900))
 	assert.Equal(t, []int32{9}, got)
+}
+
+// Every rule written names its contract; a rule read may name it.
+func TestAPIVersion(t *testing.T) {
+	t.Parallel()
+	r := targetRule(1, 5, 100, nil)
+	b, err := json.Marshal(r)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"apiVersion":"autoscaling.hms/v1"`)
+	back, err := scaler.DecodeRule(bytes.NewReader(b))
+	require.NoError(t, err)
+	assert.Equal(t, r.MaxReplicas, back.MaxReplicas)
 }
