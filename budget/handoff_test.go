@@ -61,3 +61,30 @@ func TestMeterHandoff(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, mgmt.Money(1000+2000), spend(), "the first hour is not billed again")
 }
+
+// The meter follows a batch backend's reads and sets too, which the
+// wrapper passes on as batches.
+func TestWrapScalerKeepsBatches(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := clock.NewMock()
+	clk.Set(t0)
+	store := budget.NewMemory()
+	b, err := budget.New(ctx, budget.Options{Store: store, Clock: clk, Logger: discard()})
+	require.NoError(t, err)
+	require.NoError(t, b.SetService(ctx, "svc", budget.ServiceInfo{PricePerReplicaHour: 100})) // $1 per replica-hour
+	mem := scaler.BatchMemory{Memory: scaler.NewMemory()}
+	require.NoError(t, mem.SetReplicas(ctx, "svc", 3, ""))
+	w, ok := b.WrapScaler(mem).(scaler.BatchScaler)
+	require.True(t, ok, "still a BatchScaler")
+	_, errs := w.ReplicasBatch(ctx, []string{"svc"})
+	require.NoError(t, errs[0])
+	clk.Add(time.Hour)
+	require.NoError(t, w.SetReplicasBatch(ctx, []scaler.ReplicaChange{{Service: "svc", Replicas: 5}})[0])
+	clk.Add(time.Hour)
+	_, err = b.Flush(ctx)
+	require.NoError(t, err)
+	spent, err := store.Spend(ctx, budget.SpendFilter{Service: "svc", From: t0, To: t0.Add(3 * time.Hour)})
+	require.NoError(t, err)
+	assert.Equal(t, mgmt.Money(300+500), spent, "3 replicas read, then 5 set: an hour each")
+}

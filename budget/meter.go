@@ -251,9 +251,44 @@ type billed struct {
 
 // WrapScaler returns a scaler.Scaler that passes every call to inner and
 // observes the desired replica counts it reads and sets, so the meter
-// follows the cluster without further wiring.
+// follows the cluster without further wiring. When inner is a
+// scaler.BatchScaler, so is the result, observing each item.
 func (b *Budget) WrapScaler(inner scaler.Scaler) scaler.Scaler {
-	return &meteredScaler{inner: inner, b: b}
+	m := &meteredScaler{inner: inner, b: b}
+	if bs, ok := inner.(scaler.BatchScaler); ok {
+		return &meteredBatchScaler{meteredScaler: m, batch: bs}
+	}
+	return m
+}
+
+type meteredBatchScaler struct {
+	*meteredScaler
+	batch scaler.BatchScaler
+}
+
+func (m *meteredBatchScaler) ReplicasBatch(ctx context.Context, services []string) ([]scaler.ReplicaStatus, []error) {
+	sts, errs := m.batch.ReplicasBatch(ctx, services)
+	if len(sts) == len(services) && len(errs) == len(services) {
+		for i, svc := range services {
+			if errs[i] == nil {
+				m.b.observeIfChanged(svc, sts[i].Desired)
+			}
+		}
+	}
+	return sts, errs
+}
+
+func (m *meteredBatchScaler) SetReplicasBatch(ctx context.Context, changes []scaler.ReplicaChange) []error {
+	errs := m.batch.SetReplicasBatch(ctx, changes)
+	if len(errs) == len(changes) {
+		now := m.b.clock.Now()
+		for i, c := range changes {
+			if errs[i] == nil {
+				m.b.Observe(c.Service, c.Replicas, now)
+			}
+		}
+	}
+	return errs
 }
 
 type meteredScaler struct {

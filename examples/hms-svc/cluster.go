@@ -196,6 +196,8 @@ type backend struct {
 	source     scaler.MetricSource
 	// desc describes the cluster for the start-up log.
 	desc string
+	// restarts counts the plugin process's restarts (nil: no plugin).
+	restarts func() int
 	// closers release the connections and processes, in order.
 	closers []func() error
 }
@@ -259,6 +261,7 @@ func openBackend(ctx context.Context, f *clusterFlags, sim *simcluster.Cluster, 
 		b.closers = append(b.closers, c.Close)
 		b.name, b.scaler, own = "plugin", c, c
 		b.desc = "plugin: " + path
+		b.restarts = c.Restarts
 	}
 	if f.metrics == metricsCluster {
 		if own == nil { // parseFlags refuses this

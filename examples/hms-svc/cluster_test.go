@@ -33,6 +33,7 @@ import (
 	"github.com/hms-platform/mgmt/backends/plugin"
 	"github.com/hms-platform/mgmt/backends/prometheus"
 	"github.com/hms-platform/mgmt/examples/internal/host"
+	"github.com/hms-platform/mgmt/examples/internal/metrics/metricstest"
 	"github.com/hms-platform/mgmt/internal/apitest"
 	"github.com/hms-platform/mgmt/internal/kubetest"
 	"github.com/hms-platform/mgmt/internal/nomadtest"
@@ -396,6 +397,9 @@ func TestPluginCluster(t *testing.T) {
 		return ok && st.Metric != nil && st.Replicas > 2
 	}, 30*time.Second, 20*time.Millisecond, "%+v", st)
 	assert.InDelta(t, 60, *st.Metric, 1e-9)
+	scraped := metricstest.Scrape(t, nil, h.URL+"/metrics")
+	assert.Contains(t, string(scraped), `hms_plugin_restarts_total{backend="plugin"} 0`)
+	assert.Contains(t, string(scraped), `hms_backend_call_duration_seconds_count{backend="plugin",operation="set_replicas_batch"}`)
 	require.NoError(t, h.Stop())
 	assert.Contains(t, h.Stderr.String(), "autoscale: scaled")
 }

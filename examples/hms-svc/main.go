@@ -425,6 +425,9 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	}
 	reg.MustRegister(calls, ticks, decisions, a.leases, metrics.NewScalerCollector(a.ctrl), metrics.NewBudgetCollector(a.budget, 0))
 	reg.MustRegister(cfg.trail.Collectors()...)
+	if a.backend.restarts != nil {
+		reg.MustRegister(metrics.PluginRestarts(a.backend.name, a.backend.restarts))
+	}
 	a.metrics = metrics.Handler(reg)
 	if cfg.dev {
 		a.handler, err = newHandler(a.ctrl, a.budget, logger, auth.AllowAll("dev"), audit, clk, a.metrics)

@@ -65,9 +65,45 @@ func (c *Calls) observe(backend, operation string, start time.Time, err error) {
 }
 
 // InstrumentScaler returns s with every call timed as backend's
-// "replicas" and "set_replicas" operations.
+// "replicas" and "set_replicas" operations. When s is a
+// scaler.BatchScaler, so is the result, its calls timed as
+// "replicas_batch" and "set_replicas_batch" with each item's error
+// counted.
 func (c *Calls) InstrumentScaler(backend string, s scaler.Scaler) scaler.Scaler {
-	return &instrumentedScaler{c: c, backend: backend, inner: s}
+	is := &instrumentedScaler{c: c, backend: backend, inner: s}
+	if bs, ok := s.(scaler.BatchScaler); ok {
+		return &instrumentedBatchScaler{instrumentedScaler: is, batch: bs}
+	}
+	return is
+}
+
+type instrumentedBatchScaler struct {
+	*instrumentedScaler
+	batch scaler.BatchScaler
+}
+
+func (s *instrumentedBatchScaler) ReplicasBatch(ctx context.Context, services []string) ([]scaler.ReplicaStatus, []error) {
+	start := s.c.clock.Now()
+	sts, errs := s.batch.ReplicasBatch(ctx, services)
+	s.c.observeBatch(s.backend, "replicas_batch", start, errs)
+	return sts, errs
+}
+
+func (s *instrumentedBatchScaler) SetReplicasBatch(ctx context.Context, changes []scaler.ReplicaChange) []error {
+	start := s.c.clock.Now()
+	errs := s.batch.SetReplicasBatch(ctx, changes)
+	s.c.observeBatch(s.backend, "set_replicas_batch", start, errs)
+	return errs
+}
+
+// observeBatch records one batch call and the error of each item.
+func (c *Calls) observeBatch(backend, operation string, start time.Time, errs []error) {
+	c.duration.WithLabelValues(backend, operation).Observe(c.clock.Since(start).Seconds())
+	for _, err := range errs {
+		if err != nil {
+			c.errors.WithLabelValues(backend, operation, mgmt.KindOf(err).Code()).Inc()
+		}
+	}
 }
 
 type instrumentedScaler struct {
@@ -91,12 +127,31 @@ func (s *instrumentedScaler) SetReplicas(ctx context.Context, service string, re
 }
 
 // InstrumentSource returns src with every read timed as backend's
-// "metric" operation.
+// "metric" operation. When src is a scaler.BatchMetricSource, so is the
+// result, its calls timed as "metric_batch".
 func (c *Calls) InstrumentSource(backend string, src scaler.MetricSource) scaler.MetricSource {
-	return scaler.MetricSourceFunc(func(ctx context.Context, q scaler.MetricQuery) (float64, error) {
+	one := scaler.MetricSourceFunc(func(ctx context.Context, q scaler.MetricQuery) (float64, error) {
 		start := c.clock.Now()
 		v, err := src.Metric(ctx, q)
 		c.observe(backend, "metric", start, err)
 		return v, err
 	})
+	if bs, ok := src.(scaler.BatchMetricSource); ok {
+		return instrumentedBatchSource{MetricSourceFunc: one, c: c, backend: backend, batch: bs}
+	}
+	return one
+}
+
+type instrumentedBatchSource struct {
+	scaler.MetricSourceFunc
+	c       *Calls
+	backend string
+	batch   scaler.BatchMetricSource
+}
+
+func (s instrumentedBatchSource) MetricBatch(ctx context.Context, queries []scaler.MetricQuery) ([]float64, []error) {
+	start := s.c.clock.Now()
+	vs, errs := s.batch.MetricBatch(ctx, queries)
+	s.c.observeBatch(s.backend, "metric_batch", start, errs)
+	return vs, errs
 }

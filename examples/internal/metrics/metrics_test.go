@@ -64,3 +64,31 @@ func TestLeases(t *testing.T) {
 	done()
 	assert.Equal(t, 1, testutil.CollectAndCount(l))
 }
+
+// A batch backend stays one through the instrumentation, its calls timed
+// per batch and its errors counted per item.
+func TestCallsKeepBatches(t *testing.T) {
+	t.Parallel()
+	calls := metrics.NewCalls(nil)
+	mem := scaler.BatchMemory{Memory: scaler.NewMemory()}
+	ctx := context.Background()
+	require.NoError(t, mem.SetReplicas(ctx, "a", 2, ""))
+	s, ok := calls.InstrumentScaler("mem", mem).(scaler.BatchScaler)
+	require.True(t, ok, "still a BatchScaler")
+	_, errs := s.ReplicasBatch(ctx, []string{"a", "nowhere"})
+	require.Len(t, errs, 2)
+	require.ErrorIs(t, errs[1], mgmt.ErrNotFound)
+	src, ok := calls.InstrumentSource("mem", mem).(scaler.BatchMetricSource)
+	require.True(t, ok, "still a BatchMetricSource")
+	mem.SetMetric("a", "http_rps", 5)
+	vs, errs := src.MetricBatch(ctx, []scaler.MetricQuery{{Service: "a", Metric: "http_rps"}})
+	require.NoError(t, errs[0])
+	assert.Equal(t, 5.0, vs[0])
+	_, plain := calls.InstrumentScaler("mem", mem.Memory).(scaler.BatchScaler)
+	assert.False(t, plain, "a plain backend stays plain")
+	require.NoError(t, testutil.CollectAndCompare(calls, strings.NewReader(`
+# HELP hms_backend_call_errors_total Failed calls to a backend or plugin, by backend, operation and error kind.
+# TYPE hms_backend_call_errors_total counter
+hms_backend_call_errors_total{backend="mem",kind="not_found",operation="replicas_batch"} 1
+`), "hms_backend_call_errors_total"))
+}
