@@ -363,24 +363,35 @@ func TestClusterPluginChecksum(t *testing.T) {
 // metric, and a rule created through the API rewrites the replica file.
 // It sets CUSTOM_BACKEND_DIR for the plugin process, so it does not run
 // in parallel.
-func TestPluginCluster(t *testing.T) {
-	dir := t.TempDir()
+// fileCluster builds examples/custom-backend, a plugin whose cluster is a
+// directory of files, and makes e2eService a service of ED at 2 replicas
+// serving rps requests a second there. It returns the directory (in
+// CUSTOM_BACKEND_DIR for the processes the test starts) and the flags
+// that run hms-svc on it.
+func fileCluster(t *testing.T, rps string) (dir string, flags []string) {
+	t.Helper()
+	dir = t.TempDir()
 	bin := filepath.Join(t.TempDir(), "custom-backend")
 	if out, err := exec.Command("go", "build", "-o", bin, "../custom-backend").CombinedOutput(); err != nil {
 		t.Fatalf("go build ../custom-backend: %v\n%s", err, out)
 	}
 	sum, err := plugin.FileSHA256(bin)
 	require.NoError(t, err)
-	write := func(name, content string) {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600))
-	}
-	write(e2eService+".replicas", "2")
-	write(e2eService+".owner", "ED")
-	write(e2eService+".http_rps", "60")
+	writeFile(t, dir, e2eService+".replicas", "2")
+	writeFile(t, dir, e2eService+".owner", "ED")
+	writeFile(t, dir, e2eService+".http_rps", rps)
 	t.Setenv("CUSTOM_BACKEND_DIR", dir)
+	return dir, []string{"-cluster", "plugin:" + bin, "-plugin-sha256", hex.EncodeToString(sum)}
+}
 
-	h := apitest.StartHost(t, run, "-addr", "127.0.0.1:0", "-dev", "-db", ":memory:", "-interval", "50ms",
-		"-cluster", "plugin:"+bin, "-plugin-sha256", hex.EncodeToString(sum))
+func writeFile(t *testing.T, dir, name, content string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600))
+}
+
+func TestPluginCluster(t *testing.T) {
+	dir, cluster := fileCluster(t, "60")
+	h := apitest.StartHost(t, run, append([]string{"-addr", "127.0.0.1:0", "-dev", "-db", ":memory:", "-interval", "50ms"}, cluster...)...)
 	code, _, body := apitest.Call(t, "POST", h.URL+"/autoscale-rules", e2eRule, "")
 	require.Equal(t, http.StatusCreated, code, body)
 	assert.Contains(t, body, `"labels":{"agency":"ED"}`, "the owner the plugin reports")

@@ -94,3 +94,10 @@ func (c *Child) Kill() {
 	_ = c.Cmd.Process.Signal(syscall.SIGKILL)
 	_ = c.Cmd.Wait()
 }
+
+// Stop closes the child's stdin, which makes it shut down gracefully, and
+// waits for it to exit.
+func (c *Child) Stop() {
+	c.stdin.Close()
+	_ = c.Cmd.Wait()
+}

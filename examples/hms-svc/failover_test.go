@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hms-platform/mgmt/auditlog"
+	"github.com/hms-platform/mgmt/backends/sqlite"
+	"github.com/hms-platform/mgmt/examples/internal/host"
+	"github.com/hms-platform/mgmt/examples/internal/host/hosttest"
+	"github.com/hms-platform/mgmt/internal/apitest"
+)
+
+// leads reports whether the hms-svc at base holds the autoscaler's lease,
+// by its /metrics (served on the main listener with -dev).
+func leads(base string) bool {
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		return false
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		if sc.Text() == `hms_lease_leader{lease="hms-svc/autoscaler"} 1` {
+			return true
+		}
+	}
+	return false
+}
+
+// scaledIn reports whether the audit chain in the SQLite file db, which a
+// running process writes, holds a scaling change.
+func scaledIn(db string) bool {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, sqlite.Options{Path: db})
+	if err != nil {
+		return false
+	}
+	defer s.Close()
+	found := false
+	_ = s.Audit().Scan(ctx, 1, func(r auditlog.Record) error {
+		e, err := r.Entry()
+		found = found || err == nil && e.Event.Action == "autoscale.scale" && e.Event.Outcome == "ok"
+		return nil
+	})
+	return found
+}
+
+// fileReplicas reads the replica count the file cluster holds.
+func fileReplicas(t *testing.T, dir string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, e2eService+".replicas"))
+	require.NoError(t, err)
+	n, err := strconv.Atoi(string(bytes.TrimSpace(b)))
+	require.NoError(t, err)
+	return n
+}
+
+// TestFailover: three hms-svc processes on one -db and one cluster (the
+// file plugin, which every process reads and writes), each with an audit
+// chain of its own. The one leading the autoscaler is killed with SIGKILL
+// mid-surge; another takes over once the lease has lapsed, the rule and
+// its history are there, the service goes on growing and never shrinks,
+// and no change is applied twice: the scaling events of all the chains
+// name each transition once, the new leader's all after the old one's.
+func TestFailover(t *testing.T) {
+	const ttl = time.Second
+	dir, cluster := fileCluster(t, "60")
+	key := filepath.Join(t.TempDir(), "audit.key")
+	require.NoError(t, host.WriteKeyPair(key))
+	db := filepath.Join(t.TempDir(), "hms-svc.db")
+	chains := make([]string, 3)
+	children := make([]*apitest.Child, 3)
+	for i := range children {
+		chains[i] = filepath.Join(t.TempDir(), fmt.Sprintf("audit-%d.db", i))
+		args := append([]string{"-addr", "127.0.0.1:0", "-dev", "-db", db, "-interval", "50ms", "-lease-ttl", ttl.String(),
+			"-audit-db", chains[i], "-audit-key", key, "-audit-checkpoint-every", "1"}, cluster...)
+		children[i] = apitest.StartChild(t, childEnv, args)
+	}
+	code, _, body := apitest.Call(t, "POST", children[1].URL+"/autoscale-rules", e2eRule, "")
+	require.Equal(t, http.StatusCreated, code, body)
+
+	// The surge: 60 requests/s against a threshold of 20. The rate policy
+	// lets the count grow by 4 per 15 s: 2 → 6 at once, 10 later.
+	leader := -1
+	require.Eventually(t, func() bool {
+		for i, c := range children {
+			if leads(c.URL) {
+				leader = i
+			}
+		}
+		return leader >= 0 && fileReplicas(t, dir) > 2
+	}, 30*time.Second, 20*time.Millisecond, "one leader scales the service up")
+	before := fileReplicas(t, dir)
+	// Its chain has the change before the kill (the chain is written a
+	// moment after the change).
+	require.Eventually(t, func() bool { return scaledIn(chains[leader]) }, 30*time.Second, 20*time.Millisecond)
+	killed := time.Now()
+	children[leader].Kill()
+
+	next := -1
+	require.Eventually(t, func() bool {
+		for i, c := range children {
+			if i != leader && leads(c.URL) {
+				next = i
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 20*time.Millisecond, "another replica takes the lease over")
+	takeover := time.Since(killed)
+	t.Logf("replica %d killed at %d replicas; replica %d leads %v later (lease TTL %v)", leader, before, next, takeover.Round(time.Millisecond), ttl)
+	assert.GreaterOrEqual(t, takeover, ttl/2, "not before the lease could lapse")
+	assert.Less(t, takeover, ttl+5*time.Second, "within the TTL and a few renewals")
+
+	// The new leader goes on: the surge still needs more, up to 10.
+	require.Eventually(t, func() bool { return fileReplicas(t, dir) == 10 }, 60*time.Second, 20*time.Millisecond,
+		"the new leader scales on to the maximum")
+	code, _, body = apitest.Call(t, "GET", children[next].URL+"/rules/AR-1/status", "", "")
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, `"history":[{`, "the rule and its history are there")
+
+	for i, c := range children {
+		if i != leader {
+			c.Stop()
+		}
+	}
+	// Every transition once, across the chains; the new leader's after the
+	// old one's.
+	seen := map[string]int{}
+	var lastOfKilled, firstOfNext time.Time
+	for i, chain := range chains {
+		for _, e := range hosttest.ReadChainOfKilled(t, chain, key) {
+			if e.Action != "autoscale.scale" || e.Outcome != "ok" {
+				continue
+			}
+			step := e.Details["from"] + "→" + e.Details["to"]
+			if prev, dup := seen[step]; dup {
+				t.Errorf("%s applied twice: by replica %d and replica %d", step, prev, i)
+			}
+			seen[step] = i
+			to, _ := strconv.Atoi(e.Details["to"])
+			from, _ := strconv.Atoi(e.Details["from"])
+			assert.Greater(t, to, from, "never shrinks: %s by replica %d", step, i)
+			switch i {
+			case leader:
+				if e.At.After(lastOfKilled) {
+					lastOfKilled = e.At
+				}
+			case next:
+				if firstOfNext.IsZero() || e.At.Before(firstOfNext) {
+					firstOfNext = e.At
+				}
+			}
+		}
+	}
+	steps := make([]string, 0, len(seen))
+	for s := range seen {
+		steps = append(steps, s)
+	}
+	t.Logf("transitions applied: %s", strings.Join(steps, ", "))
+	require.False(t, lastOfKilled.IsZero(), "the killed leader scaled")
+	require.False(t, firstOfNext.IsZero(), "the new leader scaled")
+	assert.True(t, firstOfNext.After(lastOfKilled), "the new leader acts only after the old one's last change")
+}
