@@ -833,7 +833,7 @@ func (c *Controller) holdPaused(rs *ruleState, r *Rule, now time.Time) {
 func (c *Controller) replicasFailed(rs *ruleState, r *Rule, now time.Time, err error) {
 	rs.mu.Lock()
 	d := Decision{At: now, Current: rs.current.Desired, Ready: rs.current.Ready, Desired: rs.current.Desired,
-		Recommended: rs.current.Desired, Reason: ReasonReplicasUnavailable, Error: err.Error()}
+		Recommended: rs.current.Desired, Reason: ReasonReplicasUnavailable, Error: err.Error(), ErrorKind: mgmt.KindOf(err)}
 	rs.record(d, rs.readings)
 	rs.mu.Unlock()
 	c.log.Warn("autoscale: replica count unavailable", "rule", r.ID, "service", r.Service, "err", err)
@@ -869,7 +869,7 @@ func (c *Controller) decide(dl *deadlines, rs *ruleState, r *Rule, now time.Time
 // made (err nil) or failed (err).
 func (c *Controller) scaled(ctx context.Context, r *Rule, cur ReplicaStatus, d Decision, err error) Decision {
 	if err != nil {
-		d.Error, d.Reason = err.Error(), ReasonScaleFailed
+		d.Error, d.ErrorKind, d.Reason = err.Error(), mgmt.KindOf(err), ReasonScaleFailed
 		c.log.Warn("autoscale: scaling failed", "rule", r.ID, "service", r.Service, "from", cur.Desired, "to", d.Desired, "err", err)
 		return d
 	}
@@ -925,7 +925,7 @@ func (c *Controller) guard(dl *deadlines, r *Rule, d Decision, mm *minMaxReasons
 			n, reason, err = g.Limit(dl.get(), p)
 		}
 		if err != nil {
-			d.Desired, d.Reason, d.Guard, d.Error = d.Current, ReasonGuardFailed, g.Name(), err.Error()
+			d.Desired, d.Reason, d.Guard, d.Error, d.ErrorKind = d.Current, ReasonGuardFailed, g.Name(), err.Error(), mgmt.KindOf(err)
 			d.Action = Hold
 			return d
 		}

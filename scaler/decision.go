@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"math"
 	"time"
+
+	mgmt "github.com/hms-platform/mgmt"
 )
 
 // Action is what a decision does to the replica count.
@@ -118,8 +120,10 @@ type Decision struct {
 	Guard       string
 	GuardReason string
 	GuardFrom   int32
-	// Error is the text of the error behind a failure reason.
-	Error string
+	// Error is the text of the error behind a failure reason, and
+	// ErrorKind its kind (mgmt.KindOf: unavailable, not found, …).
+	Error     string
+	ErrorKind mgmt.Kind
 	// Applied reports whether the change reached the cluster.
 	Applied bool
 }
@@ -127,29 +131,53 @@ type Decision struct {
 // MarshalJSON writes the decision with lowerCamel names.
 func (d Decision) MarshalJSON() ([]byte, error) {
 	type decisionJSON struct {
-		At          time.Time `json:"at"`
-		Current     int32     `json:"current"`
-		Ready       int32     `json:"ready"`
-		Recommended int32     `json:"recommended"`
-		Desired     int32     `json:"desired"`
-		Action      Action    `json:"action"`
-		Reason      Reason    `json:"reason"`
-		Message     string    `json:"message"`
-		Metric      string    `json:"metric,omitempty"`
-		Value       *float64  `json:"value"`
-		Guard       string    `json:"guard,omitempty"`
-		GuardReason string    `json:"guardReason,omitempty"`
-		GuardFrom   int32     `json:"guardFrom,omitempty"`
-		Error       string    `json:"error,omitempty"`
-		Applied     bool      `json:"applied"`
+		At          time.Time  `json:"at"`
+		Current     int32      `json:"current"`
+		Ready       int32      `json:"ready"`
+		Recommended int32      `json:"recommended"`
+		Desired     int32      `json:"desired"`
+		Action      Action     `json:"action"`
+		Reason      Reason     `json:"reason"`
+		Message     string     `json:"message"`
+		Metric      string     `json:"metric,omitempty"`
+		Value       *float64   `json:"value"`
+		Guard       string     `json:"guard,omitempty"`
+		GuardReason string     `json:"guardReason,omitempty"`
+		GuardFrom   int32      `json:"guardFrom,omitempty"`
+		Error       *errorJSON `json:"error,omitempty"`
+		Applied     bool       `json:"applied"`
 	}
 	out := decisionJSON{At: d.At, Current: d.Current, Ready: d.Ready, Recommended: d.Recommended,
 		Desired: d.Desired, Action: d.Action, Reason: d.Reason, Message: d.Reason.Message(), Metric: d.Metric, Guard: d.Guard,
-		GuardReason: d.GuardReason, GuardFrom: d.GuardFrom, Error: d.Error, Applied: d.Applied}
+		GuardReason: d.GuardReason, GuardFrom: d.GuardFrom, Error: newErrorJSON(d.ErrorKind, d.Error), Applied: d.Applied}
 	if !math.IsNaN(d.Value) && !math.IsInf(d.Value, 0) {
 		out.Value = &d.Value
 	}
 	return json.Marshal(out)
+}
+
+// errorJSON is an error as the API writes it everywhere: its kind's code
+// and its message.
+type errorJSON struct {
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+}
+
+// newErrorJSON is msg of kind k, or nil for no message.
+func newErrorJSON(k mgmt.Kind, msg string) *errorJSON {
+	if msg == "" {
+		return nil
+	}
+	return &errorJSON{Kind: k.Code(), Message: msg}
+}
+
+// ErrorJSON returns err as the API writes it: {"kind", "message"}, or nil
+// for nil.
+func ErrorJSON(err error) any {
+	if err == nil {
+		return nil
+	}
+	return newErrorJSON(mgmt.KindOf(err), err.Error())
 }
 
 // Reading is the last value read for one trigger.

@@ -3,6 +3,8 @@ package scaler
 import (
 	"math"
 	"time"
+
+	mgmt "github.com/hms-platform/mgmt"
 )
 
 // engine holds what one rule remembers between evaluations: the
@@ -49,7 +51,7 @@ func (e *engine) evaluate(r *Rule, now time.Time, cur ReplicaStatus, readings []
 		if readings[i].Err != nil {
 			if failed == 0 {
 				d.Metric, d.Value = readings[i].Metric, math.NaN()
-				d.Error = readings[i].Err.Error()
+				d.Error, d.ErrorKind = readings[i].Err.Error(), mgmt.KindOf(readings[i].Err)
 			}
 			failed++
 		}
@@ -74,7 +76,7 @@ func (e *engine) evaluate(r *Rule, now time.Time, cur ReplicaStatus, readings []
 		d.Reason = ReasonMetricUnavailable
 		return d
 	}
-	d.Error = ""
+	d.Error, d.ErrorKind = "", 0
 	d.Recommended = rec
 	if win >= 0 {
 		d.Metric, d.Value = readings[win].Metric, readings[win].Value

@@ -2,9 +2,10 @@ package scaler
 
 import (
 	"encoding/json"
-	"errors"
 	"math"
 	"time"
+
+	mgmt "github.com/hms-platform/mgmt"
 )
 
 // statusDoc is a rule's status as the Controller saves it in the
@@ -23,10 +24,11 @@ type statusDoc struct {
 }
 
 type readingDoc struct {
-	Metric string    `json:"metric"`
-	Value  *float64  `json:"value,omitempty"`
-	Error  string    `json:"error,omitempty"`
-	At     time.Time `json:"at"`
+	Metric    string    `json:"metric"`
+	Value     *float64  `json:"value,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	ErrorKind string    `json:"errorKind,omitempty"`
+	At        time.Time `json:"at"`
 }
 
 type decisionDoc struct {
@@ -42,6 +44,7 @@ type decisionDoc struct {
 	GuardReason string    `json:"guardReason,omitempty"`
 	GuardFrom   int32     `json:"guardFrom,omitempty"`
 	Error       string    `json:"error,omitempty"`
+	ErrorKind   string    `json:"errorKind,omitempty"`
 	Applied     bool      `json:"applied"`
 }
 
@@ -55,13 +58,24 @@ func finiteOrNil(v float64) *float64 {
 func toDecisionDoc(d Decision) decisionDoc {
 	return decisionDoc{At: d.At, Current: d.Current, Ready: d.Ready, Recommended: d.Recommended, Desired: d.Desired,
 		Reason: d.Reason, Metric: d.Metric, Value: finiteOrNil(d.Value), Guard: d.Guard,
-		GuardReason: d.GuardReason, GuardFrom: d.GuardFrom, Error: d.Error, Applied: d.Applied}
+		GuardReason: d.GuardReason, GuardFrom: d.GuardFrom, Error: d.Error, ErrorKind: kindCode(d), Applied: d.Applied}
+}
+
+// kindCode is the code of d's error kind, "" without an error.
+func kindCode(d Decision) string {
+	if d.Error == "" {
+		return ""
+	}
+	return d.ErrorKind.Code()
 }
 
 func (d decisionDoc) decision() Decision {
 	out := Decision{At: d.At, Current: d.Current, Ready: d.Ready, Recommended: d.Recommended, Desired: d.Desired,
 		Action: actionOf(d.Current, d.Desired), Reason: d.Reason, Metric: d.Metric, Value: math.NaN(), Guard: d.Guard,
 		GuardReason: d.GuardReason, GuardFrom: d.GuardFrom, Error: d.Error, Applied: d.Applied}
+	if k, ok := mgmt.ParseKindCode(d.ErrorKind); ok {
+		out.ErrorKind = k
+	}
 	if d.Value != nil {
 		out.Value = *d.Value
 	}
@@ -76,7 +90,7 @@ func encodeStatus(st Status, version int64) ([]byte, error) {
 	for i, m := range st.Metrics {
 		doc.Readings[i] = readingDoc{Metric: m.Metric, At: m.At}
 		if m.Err != nil {
-			doc.Readings[i].Error = m.Err.Error()
+			doc.Readings[i].Error, doc.Readings[i].ErrorKind = m.Err.Error(), mgmt.KindOf(m.Err).Code()
 		} else {
 			doc.Readings[i].Value = finiteOrNil(m.Value)
 		}
@@ -108,7 +122,8 @@ func (doc statusDoc) readings() []Reading {
 		out[i] = Reading{Metric: r.Metric, Value: math.NaN(), At: r.At}
 		switch {
 		case r.Error != "":
-			out[i].Err = errors.New(r.Error)
+			kind, _ := mgmt.ParseKindCode(r.ErrorKind)
+			out[i].Err = mgmt.Errorf(kind, "", "%s", r.Error)
 		case r.Value != nil:
 			out[i].Value = *r.Value
 		}

@@ -488,7 +488,7 @@ type statusResponse struct {
 type metricOut struct {
 	Metric string     `json:"metric"`
 	Value  *float64   `json:"value"` // null when the read failed
-	Error  *string    `json:"error"` // null when the read succeeded
+	Error  any        `json:"error"` // {"kind", "message"}; null when the read succeeded
 	At     *time.Time `json:"at,omitempty"`
 }
 
@@ -517,8 +517,7 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) error {
 			mo.At = &at
 		}
 		if m.Err != nil {
-			msg := m.Err.Error()
-			mo.Error = &msg
+			mo.Error = scaler.ErrorJSON(m.Err)
 		} else {
 			mo.Value = finite(m.Value)
 		}

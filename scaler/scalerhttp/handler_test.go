@@ -124,9 +124,12 @@ func TestStatusMetricFailure(t *testing.T) {
 	assert.Nil(t, st["metric"], "a failed read has no value")
 	m := st["metrics"].([]any)[0].(map[string]any)
 	assert.Nil(t, m["value"])
-	assert.Equal(t, "prometheus is down", m["error"])
+	assert.Equal(t, map[string]any{"kind": "unavailable", "message": "prometheus is down"}, m["error"], "an error as everywhere: its kind survives")
 	assert.EqualValues(t, 4, st["replicas"], "the count holds on missing data")
 	assert.EqualValues(t, 1, st["failures"])
+	last := st["lastDecision"].(map[string]any)
+	assert.Equal(t, "MetricUnavailable", last["reason"])
+	assert.Equal(t, map[string]any{"kind": "unavailable", "message": "prometheus is down"}, last["error"])
 }
 
 // A MetricSource may return NaN or ±Inf; JSON cannot carry them, and the
