@@ -926,7 +926,6 @@ func (c *Controller) guard(dl *deadlines, r *Rule, d Decision, mm *minMaxReasons
 		}
 		if err != nil {
 			d.Desired, d.Reason, d.Guard, d.Error, d.ErrorKind = d.Current, ReasonGuardFailed, g.Name(), err.Error(), mgmt.KindOf(err)
-			d.Action = Hold
 			return d
 		}
 		if n != d.Desired {
@@ -940,7 +939,6 @@ func (c *Controller) guard(dl *deadlines, r *Rule, d Decision, mm *minMaxReasons
 				code = cg.LimitReason()
 			}
 			d.GuardFrom, d.Desired, d.Guard, d.GuardReason, d.Reason = d.Desired, n, g.Name(), reason, code
-			d.Action = actionOf(d.Current, n)
 		}
 	}
 	return d

@@ -119,7 +119,7 @@ func TestDecisionJSONNonFinite(t *testing.T) {
 	b, err := json.Marshal(scaler.Decision{Value: math.NaN()})
 	require.NoError(t, err)
 	assert.Contains(t, string(b), `"value":null`)
-	b, err = json.Marshal(scaler.Decision{Value: 2.5, Action: scaler.ScaleUp})
+	b, err = json.Marshal(scaler.Decision{Value: 2.5, Current: 1, Desired: 2})
 	require.NoError(t, err)
 	assert.Contains(t, string(b), `"value":2.5`)
 	assert.Contains(t, string(b), `"action":"scale_up"`)

@@ -106,9 +106,9 @@ type Decision struct {
 	// Recommended is the largest trigger recommendation, before
 	// stabilization, rate policies and guards.
 	Recommended int32
-	// Desired is the final count (equal to Current when holding).
+	// Desired is the final count (equal to Current when holding); the
+	// action follows from the two (Action).
 	Desired int32
-	Action  Action
 	Reason  Reason
 	// Metric and Value name the trigger that won and the value it read.
 	// When a read failed they name the first metric that failed, with Value
@@ -127,6 +127,10 @@ type Decision struct {
 	// Applied reports whether the change reached the cluster.
 	Applied bool
 }
+
+// Action is what the decision does to the count: derived from Current
+// and Desired, never stored apart from them.
+func (d Decision) Action() Action { return actionOf(d.Current, d.Desired) }
 
 // MarshalJSON writes the decision with lowerCamel names.
 func (d Decision) MarshalJSON() ([]byte, error) {
@@ -148,7 +152,7 @@ func (d Decision) MarshalJSON() ([]byte, error) {
 		Applied     bool       `json:"applied"`
 	}
 	out := decisionJSON{At: d.At, Current: d.Current, Ready: d.Ready, Recommended: d.Recommended,
-		Desired: d.Desired, Action: d.Action, Reason: d.Reason, Message: d.Reason.Message(), Metric: d.Metric, Guard: d.Guard,
+		Desired: d.Desired, Action: d.Action(), Reason: d.Reason, Message: d.Reason.Message(), Metric: d.Metric, Guard: d.Guard,
 		GuardReason: d.GuardReason, GuardFrom: d.GuardFrom, Error: newErrorJSON(d.ErrorKind, d.Error), Applied: d.Applied}
 	if !math.IsNaN(d.Value) && !math.IsInf(d.Value, 0) {
 		out.Value = &d.Value

@@ -218,7 +218,7 @@ func TestClampsAndThreshold(t *testing.T) {
 		require.Equal(t, []int32{20}, got)
 		require.Equal(t, scaler.ReasonTooManyReplicas, ds[0].Reason, "not steady: the metric asks for more")
 		require.Equal(t, "capped at maxReplicas 20", ds[0].GuardReason)
-		require.Equal(t, scaler.Hold, ds[0].Action)
+		require.Equal(t, scaler.Hold, ds[0].Action())
 	})
 }
 

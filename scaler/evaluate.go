@@ -63,7 +63,6 @@ func (e *engine) evaluate(r *Rule, now time.Time, cur ReplicaStatus, readings []
 	}
 	if f := r.Fallback; f != nil && e.failures >= f.FailureThreshold {
 		d.Recommended, d.Desired, d.Reason = f.Replicas, f.Replicas, ReasonFallback
-		d.Action = actionOf(cur.Desired, f.Replicas)
 		return d
 	}
 	if failed == len(readings) {
@@ -99,7 +98,6 @@ func (e *engine) evaluate(r *Rule, now time.Time, cur ReplicaStatus, readings []
 		limited, reason = cur.Desired, ReasonCooldown
 	}
 	d.Desired, d.Reason = limited, reason
-	d.Action = actionOf(cur.Desired, limited)
 	return d
 }
 

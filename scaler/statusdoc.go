@@ -71,7 +71,7 @@ func kindCode(d Decision) string {
 
 func (d decisionDoc) decision() Decision {
 	out := Decision{At: d.At, Current: d.Current, Ready: d.Ready, Recommended: d.Recommended, Desired: d.Desired,
-		Action: actionOf(d.Current, d.Desired), Reason: d.Reason, Metric: d.Metric, Value: math.NaN(), Guard: d.Guard,
+		Reason: d.Reason, Metric: d.Metric, Value: math.NaN(), Guard: d.Guard,
 		GuardReason: d.GuardReason, GuardFrom: d.GuardFrom, Error: d.Error, Applied: d.Applied}
 	if k, ok := mgmt.ParseKindCode(d.ErrorKind); ok {
 		out.ErrorKind = k

@@ -16,12 +16,12 @@ func TestStatusDocRoundTrip(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
 	ds := []Decision{
-		{At: at, Current: 2, Ready: 2, Recommended: 4, Desired: 4, Action: ScaleUp, Reason: ReasonScaleUp, Metric: "http_rps", Value: 400, Applied: true},
-		{At: at.Add(time.Minute), Current: 4, Ready: 3, Recommended: 9, Desired: 7, Action: ScaleUp, Reason: ReasonGuarded,
+		{At: at, Current: 2, Ready: 2, Recommended: 4, Desired: 4, Reason: ReasonScaleUp, Metric: "http_rps", Value: 400, Applied: true},
+		{At: at.Add(time.Minute), Current: 4, Ready: 3, Recommended: 9, Desired: 7, Reason: ReasonGuarded,
 			Metric: "http_rps", Value: 900, Guard: "budget", GuardReason: "7 fit the cap", GuardFrom: 9, Applied: true},
-		{At: at.Add(2 * time.Minute), Current: 7, Ready: 7, Recommended: 7, Desired: 7, Action: Hold, Reason: ReasonMetricUnavailable,
+		{At: at.Add(2 * time.Minute), Current: 7, Ready: 7, Recommended: 7, Desired: 7, Reason: ReasonMetricUnavailable,
 			Metric: "http_rps", Value: math.NaN(), Error: "prometheus is down"},
-		{At: at.Add(3 * time.Minute), Current: 7, Ready: 7, Recommended: 2, Desired: 5, Action: ScaleDown, Reason: ReasonScaleFailed, Error: "refused"},
+		{At: at.Add(3 * time.Minute), Current: 7, Ready: 7, Recommended: 2, Desired: 5, Reason: ReasonScaleFailed, Error: "refused"},
 	}
 	st := Status{RuleID: "AR-3", Service: "api", Replicas: 7, Ready: 7, Desired: 5,
 		Metrics: []Reading{{Metric: "http_rps", Err: errors.New("prometheus is down"), At: at}, {Metric: "cpu", Value: 0.5, At: at}},

@@ -118,7 +118,7 @@ func (h *handler) preview(w http.ResponseWriter, r *http.Request) error {
 	for i, st := range res.Trace {
 		out.Trace[i] = stepOut{
 			T: st.At, Replicas: st.Replicas, Desired: st.Desired,
-			Action: st.Decision.Action, Reason: st.Decision.Reason, Decision: decisionOut(st.Decision),
+			Action: st.Decision.Action(), Reason: st.Decision.Reason, Decision: decisionOut(st.Decision),
 		}
 	}
 	if err := h.price(&out, rule.Service); err != nil {
