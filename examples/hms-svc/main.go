@@ -153,6 +153,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -355,10 +356,13 @@ type app struct {
 	backend *backend
 	stores  *stores
 	// leases marks whether this replica leads the autoscaler (/metrics).
-	leases  *metrics.Leases
-	budget  *budget.Budget
-	ctrl    *scaler.Controller
-	handler http.Handler
+	leases *metrics.Leases
+	// budgetLoop is set once runBudget has started: the meter is the
+	// lease holder's alone.
+	budgetLoop atomic.Bool
+	budget     *budget.Budget
+	ctrl       *scaler.Controller
+	handler    http.Handler
 	// metrics serves the host's registry (GET /metrics).
 	metrics http.Handler
 }
@@ -513,6 +517,7 @@ const budgetLease = "hms-svc/budget"
 // starts metering afresh (budget.ResetMeter): what the previous holder
 // metered is billed once.
 func (a *app) runBudget(ctx context.Context, cfg config) error {
+	a.budgetLoop.Store(true)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { a.every(ctx, cfg.budgetInterval, "budget: refresh", a.budget.Refresh) })
@@ -552,9 +557,15 @@ func (a *app) every(ctx context.Context, interval time.Duration, what string, f 
 // close writes the spend metered since the budget's last flush and closes
 // the store.
 func (a *app) close(ctx context.Context) error {
-	_, err := a.budget.Flush(ctx)
-	if err != nil {
-		err = fmt.Errorf("budget: final flush: %w", err)
+	var err error
+	// A replica that ran the budget loop flushed its meter when it last
+	// held the meter's lease (budget.Run's last flush), and must not bill
+	// the time another replica metered; one that never ran it flushes
+	// here.
+	if !a.budgetLoop.Load() {
+		if _, err = a.budget.Flush(ctx); err != nil {
+			err = fmt.Errorf("budget: final flush: %w", err)
+		}
 	}
 	return errors.Join(err, a.stores.close(), a.backend.close())
 }

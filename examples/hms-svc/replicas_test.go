@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/budget"
 	"github.com/hms-platform/mgmt/internal/apitest"
 )
 
@@ -88,4 +90,36 @@ func TestReplicasOneLeader(t *testing.T) {
 	}, 20*time.Second, 5*time.Millisecond, "the new leader evaluates the rule")
 	_, after := getStatus(t, follower.url, "AR-1")
 	assert.GreaterOrEqual(t, after.Replicas, before.Replicas, "no shrink on takeover")
+}
+
+// TestFollowerBillsNothing: a replica that runs the budget loop meters only
+// while it holds the meter's lease; closing one that never held it writes
+// no spend (its meter saw the services too, but another replica billed
+// them). A host that never ran the loop (one process, tests) flushes its
+// meter at close.
+func TestFollowerBillsNothing(t *testing.T) {
+	t.Parallel()
+	spendOf := func(db string) mgmt.Money {
+		t.Helper()
+		s, err := openStores(context.Background(), db, clock.New())
+		require.NoError(t, err)
+		defer s.close()
+		m, err := s.budget.Spend(context.Background(), budget.SpendFilter{Service: "loan-status-api", From: t0.Add(-time.Hour), To: t0.Add(24 * time.Hour)})
+		require.NoError(t, err)
+		return m
+	}
+	for _, follower := range []bool{true, false} {
+		db := filepath.Join(t.TempDir(), "hms-svc.db")
+		a := newTestAppAt(t, db, t0)
+		a.clock.Add(10 * time.Hour)
+		if follower {
+			a.budgetLoop.Store(true) // as runBudget does, here without ever taking the lease
+		}
+		require.NoError(t, a.close(context.Background()))
+		if follower {
+			assert.Zero(t, spendOf(db), "the follower bills nothing")
+		} else {
+			assert.Equal(t, mgmt.Money(3*10*10), spendOf(db), "3 replicas × $0.10 × 10 h")
+		}
+	}
 }
