@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hms-platform/mgmt/internal/apitest"
+	"github.com/hms-platform/mgmt/internal/pgtest"
 )
 
 // childEnv makes the test binary an hms-svc process with the arguments in
@@ -47,15 +48,26 @@ func getStatus(t *testing.T, base, id string) (int, ruleStatus) {
 	return code, st
 }
 
-// TestRestartKeepsRules: hms-svc on a SQLite -db is killed with SIGKILL
-// after its rules have scaled; restarted on the same file, it has every
-// rule, with its ID, version and recent history, and goes on from there;
-// a rule created after the restart gets a new ID and shows real numbers
-// on its first status poll.
+// TestRestartKeepsRules: hms-svc on a SQLite -db, and on a PostgreSQL
+// one, is killed with SIGKILL after its rules have scaled; restarted on
+// the same database, it has every rule, with its ID, version and recent
+// history, and goes on from there; a rule created after the restart gets
+// a new ID and shows real numbers on its first status poll.
 func TestRestartKeepsRules(t *testing.T) {
 	t.Parallel()
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		restartKeepsRules(t, filepath.Join(t.TempDir(), "hms-svc.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		restartKeepsRules(t, pgtest.Start(t))
+	})
+}
+
+func restartKeepsRules(t *testing.T, db string) {
 	args := []string{"-addr", "127.0.0.1:0", "-dev", "-interval", "20ms", "-trace", "constant:640",
-		"-db", filepath.Join(t.TempDir(), "hms-svc.db"), "-lease-ttl", "300ms"}
+		"-db", db, "-lease-ttl", "300ms"}
 	c := apitest.StartChild(t, childEnv, args)
 	code, _, body := apitest.Call(t, "POST", c.URL+"/autoscale-rules", seedRule, "")
 	require.Equal(t, http.StatusCreated, code, body)
