@@ -5,16 +5,13 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/benbjohnson/clock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hms-platform/mgmt/backends/bulk"
-	"github.com/hms-platform/mgmt/backends/sqlite"
+	"github.com/hms-platform/mgmt/examples/internal/host/hosttest"
 	"github.com/hms-platform/mgmt/examples/internal/metrics/metricstest"
 	"github.com/hms-platform/mgmt/internal/apitest"
 	"github.com/hms-platform/mgmt/internal/vltest"
-	"github.com/hms-platform/mgmt/logship"
 )
 
 // TestShipToVictoriaLogs: hms-svc with -ship; its lines reach
@@ -33,23 +30,8 @@ func TestShipToVictoriaLogs(t *testing.T) {
 	require.NoError(t, h.Stop())
 	assert.NotContains(t, h.Stderr.String(), "logship:")
 
+	hosttest.DrainShipQueue(t, db, base)
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, sqlite.Options{Path: db})
-	require.NoError(t, err)
-	defer s.Close()
-	q, err := s.LogQueue(sqlite.LogQueueOptions{MaxRows: 100_000, MaxBytes: 1 << 30})
-	require.NoError(t, err)
-	sink, err := bulk.New(bulk.Options{Kind: bulk.VictoriaLogs, URL: base})
-	require.NoError(t, err)
-	sh, err := logship.NewShipper(logship.ShipperOptions{Queue: q, Sink: sink, Clock: clock.New()})
-	require.NoError(t, err)
-	for {
-		n, err := sh.Step(ctx)
-		require.NoError(t, err)
-		if n == 0 {
-			break
-		}
-	}
 	rows := vl.Query(ctx, t, `_msg:"hms-svc listening"`)
 	// At least once: a send cut short at shutdown may have been stored
 	// and is sent again; every copy is the same record.

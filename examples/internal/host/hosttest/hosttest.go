@@ -1,5 +1,5 @@
 // Package hosttest helps the hosts' tests: it reads back the audit chain
-// a host kept.
+// a host kept, and ships what a host left in its logship queue.
 package hosttest
 
 import (
@@ -7,12 +7,15 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/benbjohnson/clock"
 	"github.com/stretchr/testify/require"
 
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/auditlog"
+	"github.com/hms-platform/mgmt/backends/bulk"
 	"github.com/hms-platform/mgmt/backends/sqlite"
 	"github.com/hms-platform/mgmt/examples/internal/host"
+	"github.com/hms-platform/mgmt/logship"
 )
 
 // ChainFlags makes a key pair in a temporary directory and returns the
@@ -71,4 +74,31 @@ func Summaries(events []mgmt.AuditEvent) map[string]bool {
 		m[e.Actor+" "+e.Action+" "+e.Resource+" "+e.Outcome] = true
 	}
 	return m
+}
+
+// DrainShipQueue ships to the VictoriaLogs at base what a host left in its
+// logship queue, the SQLite file db, step by step until a step finds
+// nothing due, and returns what the queue holds then.
+func DrainShipQueue(t testing.TB, db, base string) logship.Depth {
+	t.Helper()
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, sqlite.Options{Path: db})
+	require.NoError(t, err)
+	defer s.Close()
+	q, err := s.LogQueue(sqlite.LogQueueOptions{MaxRows: 100_000, MaxBytes: 1 << 30})
+	require.NoError(t, err)
+	sink, err := bulk.New(bulk.Options{Kind: bulk.VictoriaLogs, URL: base})
+	require.NoError(t, err)
+	sh, err := logship.NewShipper(logship.ShipperOptions{Queue: q, Sink: sink, Clock: clock.New()})
+	require.NoError(t, err)
+	for {
+		n, err := sh.Step(ctx)
+		require.NoError(t, err)
+		if n == 0 {
+			break
+		}
+	}
+	d, err := q.Depth(ctx)
+	require.NoError(t, err)
+	return d
 }
