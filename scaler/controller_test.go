@@ -540,20 +540,27 @@ func TestAuditGuardHoldOnce(t *testing.T) {
 	assert.Equal(t, events[0].Details["from"], events[0].Details["to"])
 }
 
+// sharedReplicas returns a maker of controllers sharing one RuleStore, one
+// cluster and one mock clock, as replicas of a host on one database.
+func sharedReplicas(t *testing.T) (newC func() *scaler.Controller, mem *scaler.Memory, clk *clock.Mock) {
+	t.Helper()
+	store := scaler.NewMemoryRules()
+	mem = scaler.NewMemory()
+	clk = clock.NewMock()
+	clk.Set(t0)
+	return func() *scaler.Controller {
+		c, err := scaler.New(scaler.Options{Clock: clk, Scaler: mem, Sources: map[string]scaler.MetricSource{"": mem}, Logger: discardLogger(), Rules: store})
+		require.NoError(t, err)
+		return c
+	}, mem, clk
+}
+
 // TestReplicasShareRules: two controllers on one RuleStore, as two hosts
 // on one database: what one creates, changes or deletes, the other
 // evaluates from its next tick, keeping a rule's memory across an update.
 func TestReplicasShareRules(t *testing.T) {
 	t.Parallel()
-	store := scaler.NewMemoryRules()
-	mem := scaler.NewMemory()
-	clk := clock.NewMock()
-	clk.Set(t0)
-	newC := func() *scaler.Controller {
-		c, err := scaler.New(scaler.Options{Clock: clk, Scaler: mem, Sources: map[string]scaler.MetricSource{"": mem}, Logger: discardLogger(), Rules: store})
-		require.NoError(t, err)
-		return c
-	}
+	newC, mem, _ := sharedReplicas(t)
 	a, b := newC(), newC()
 	ctx := context.Background()
 	require.NoError(t, mem.SetReplicas(ctx, "api", 2, ""))
@@ -606,15 +613,7 @@ func replicasOf(t *testing.T, m *scaler.Memory, svc string) int32 {
 // rule's last decision and history back.
 func TestStatusesShared(t *testing.T) {
 	t.Parallel()
-	store := scaler.NewMemoryRules()
-	mem := scaler.NewMemory()
-	clk := clock.NewMock()
-	clk.Set(t0)
-	newC := func() *scaler.Controller {
-		c, err := scaler.New(scaler.Options{Clock: clk, Scaler: mem, Sources: map[string]scaler.MetricSource{"": mem}, Logger: discardLogger(), Rules: store})
-		require.NoError(t, err)
-		return c
-	}
+	newC, mem, clk := sharedReplicas(t)
 	leader, follower := newC(), newC()
 	ctx := context.Background()
 	require.NoError(t, mem.SetReplicas(ctx, "api", 2, ""))
