@@ -41,7 +41,11 @@ func (d *files) SetReplicas(_ context.Context, svc string, n int32, _ string) er
 	}
 	d.Lock()
 	defer d.Unlock()
-	return os.WriteFile(filepath.Join(os.Getenv("CUSTOM_BACKEND_DIR"), filepath.Base(svc)+".replicas"), fmt.Append(nil, n), 0o644)
+	path := filepath.Join(os.Getenv("CUSTOM_BACKEND_DIR"), filepath.Base(svc)+".replicas")
+	if err := os.WriteFile(path+".new", fmt.Append(nil, n), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(path+".new", path) // readers elsewhere never see half a file
 }
 func (d *files) Metric(_ context.Context, q scaler.MetricQuery) (float64, error) {
 	return d.read(q.Service + "." + q.Metric)

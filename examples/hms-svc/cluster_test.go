@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/backends/plugin"
 	"github.com/hms-platform/mgmt/backends/prometheus"
 	"github.com/hms-platform/mgmt/examples/internal/host"
@@ -345,6 +346,53 @@ func TestClusterFlags(t *testing.T) {
 	}
 }
 
+// TestPricesFlag: -prices reads a price list for a real cluster; every
+// mistake in it is a usage error naming the service and the field.
+func TestPricesFlag(t *testing.T) {
+	t.Parallel()
+	plugin := []string{"-dev", "-cluster", "plugin:/bin/plugin", "-plugin-sha256", strings.Repeat("ab", 32)}
+	file := func(content string) string {
+		p := filepath.Join(t.TempDir(), "prices.json")
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+		return p
+	}
+	cfg, err := parseFlags(append(plugin, "-prices", file(`{"eligibility-api": {"pricePerReplicaHourUSD": "0.12", "labels": {"program": "pell"}},
+		"student-aid-portal": {"pricePerReplicaHourUSD": 1.5}}`)), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]price{
+		"eligibility-api":    {PricePerReplicaHour: 12, Labels: mgmt.Labels{mgmt.LabelProgram: "pell"}},
+		"student-aid-portal": {PricePerReplicaHour: 150},
+	}, cfg.prices)
+
+	for _, tc := range []struct{ content, want string }{
+		{`[]`, "-prices"},
+		{`{"a": {"pricePerReplicaHourUSD": "0.12"}} {}`, "-prices"},
+		{`{"a": {"price": "0.12"}}`, "price"},
+		{`{"a": {"pricePerReplicaHourUSD": "0.12", "pricePerReplicaHourUSD": "0.13"}}`, "pricePerReplicaHourUSD"},
+		{`{"a": {"pricePerReplicaHourUSD": "0"}}`, "a.pricePerReplicaHourUSD: must be > 0"},
+		{`{"a": {"pricePerReplicaHourUSD": "-1"}}`, "a.pricePerReplicaHourUSD: must be > 0"},
+		{`{"a": {"pricePerReplicaHourUSD": "0.125"}}`, "more than two decimals"},
+		{`{"a": {"pricePerReplicaHourUSD": 1e3}}`, "not a decimal number"},
+		{`{"a": {}}`, "a.pricePerReplicaHourUSD: must be > 0"},
+		{`{"a": {"pricePerReplicaHourUSD": "1", "labels": {"agency": "ED"}}}`, "a.labels.agency: the owner is what the cluster reports"},
+		{`{"a": {"pricePerReplicaHourUSD": "1", "labels": {"fiscalYear": "FY2027"}}}`, "a.labels.fiscalYear"},
+		{`{"a": {"pricePerReplicaHourUSD": "1", "labels": {"Bad Key": "x"}}}`, "a.labels"},
+		{`{"../etc": {"pricePerReplicaHourUSD": "1"}}`, "../etc"},
+	} {
+		_, err := parseFlags(append(plugin, "-prices", file(tc.content)), io.Discard)
+		var ue *host.UsageError
+		require.ErrorAs(t, err, &ue, "%s", tc.content)
+		assert.Contains(t, err.Error(), "-prices", "%s", tc.content)
+		assert.Contains(t, err.Error(), tc.want, "%s", tc.content)
+	}
+	_, err = parseFlags([]string{"-dev", "-prices", file(`{}`)}, io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "-prices: the simulated cluster's services come with their prices")
+	_, err = parseFlags(append(plugin, "-prices", filepath.Join(t.TempDir(), "missing.json")), io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "missing.json")
+}
+
 // A plugin binary whose checksum does not match is refused before it
 // runs, and run returns the error.
 func TestClusterPluginChecksum(t *testing.T) {
@@ -391,10 +439,20 @@ func writeFile(t *testing.T, dir, name, content string) {
 
 func TestPluginCluster(t *testing.T) {
 	dir, cluster := fileCluster(t, "60")
-	h := apitest.StartHost(t, run, append([]string{"-addr", "127.0.0.1:0", "-dev", "-db", ":memory:", "-interval", "50ms"}, cluster...)...)
+	prices := filepath.Join(t.TempDir(), "prices.json")
+	require.NoError(t, os.WriteFile(prices, []byte(`{"`+e2eService+`": {"pricePerReplicaHourUSD": "0.12"}}`), 0o600))
+	h := apitest.StartHost(t, run, append([]string{"-addr", "127.0.0.1:0", "-dev", "-db", ":memory:", "-interval", "50ms", "-prices", prices}, cluster...)...)
 	code, _, body := apitest.Call(t, "POST", h.URL+"/autoscale-rules", e2eRule, "")
 	require.Equal(t, http.StatusCreated, code, body)
 	assert.Contains(t, body, `"labels":{"agency":"ED"}`, "the owner the plugin reports")
+	// The price list reaches the budget: a preview is in dollars.
+	preview := `{"rule": ` + e2eRule + `, "trace": [{"t": "2026-01-05T09:00:00Z", "values": {"http_rps": 60}},
+		{"t": "2026-01-05T10:00:00Z", "values": {"http_rps": 60}}], "startReplicas": 2}`
+	require.Eventually(t, func() bool {
+		code, _, body = apitest.Call(t, "POST", h.URL+"/autoscale-rules/preview", preview, "")
+		return code == http.StatusOK && strings.Contains(body, `"pricePerReplicaHourUSD":0.12`)
+	}, 30*time.Second, 20*time.Millisecond, "the service's price: %s", body)
+	assert.Contains(t, body, `"totalCostUSD":`)
 	var n int
 	require.Eventually(t, func() bool {
 		b, err := os.ReadFile(filepath.Join(dir, e2eService+".replicas"))

@@ -68,9 +68,16 @@
 //
 // A service's owner is what the backend reports: the workload's own
 // "agency" label on Kubernetes, the job's "agency" meta on Nomad, the
-// plugin's answer. No backend but the simulated cluster reports prices, so
-// on a real cluster the budget registers no service up front: it meters
-// the replicas the autoscaler reads at $0, and its guard caps nothing.
+// plugin's answer. No backend but the simulated cluster reports prices:
+// on a real cluster -prices FILE gives them, with the labels the budget's
+// selector caps match,
+//
+//	{"eligibility-api": {"pricePerReplicaHourUSD": "0.12", "labels": {"program": "student-loan-forgiveness"}}}
+//
+// (no agency label: the owner is the cluster's; no fiscalYear: it is
+// derived). Every replica registers a priced service with the budget once
+// the cluster names its owner. A service without a price is metered at $0
+// and never capped.
 //
 // Readiness: a cluster whose replicas are not running reports Ready 0
 // (an API server without kubelet or controllers, a Nomad server without
@@ -212,6 +219,9 @@ type config struct {
 	// clusters is -cluster and -metrics: what the autoscaler scales and
 	// reads (see cluster.go).
 	clusters clusterFlags
+	// prices is -prices: the price list of the services of a real
+	// cluster (nil with none).
+	prices map[string]price
 }
 
 // defaultTrace is the eligibility-api load: 300 rps, tripled for 20
@@ -239,6 +249,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	metricsAddr := host.MetricsFlag(fs)
 	fs.DurationVar(&cfg.budgetInterval, "budget-interval", 0, "how often the budget flushes its meter, reloads caps and checks alerts (default: -interval)")
 	checkClusters := cfg.clusters.register(fs)
+	pricesPath := fs.String("prices", "", "a JSON file of the price per replica-hour (and labels) of the services of a real cluster, which the budget meters and caps; "+
+		`{"SERVICE": {"pricePerReplicaHourUSD": "0.12", "labels": {"program": "..."}}}`)
 	if err := host.ParseFlags(fs, args); err != nil {
 		return cfg, err
 	}
@@ -279,6 +291,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, host.Usagef("-trace: %v", err)
 	}
 	cfg.trace = trace
+	if *pricesPath != "" {
+		if cfg.clusters.sim() {
+			return cfg, host.Usagef("-prices: the simulated cluster's services come with their prices; give it with another -cluster")
+		}
+		if cfg.prices, err = readPrices(context.Background(), *pricesPath); err != nil {
+			return cfg, host.Usagef("-prices: %v", err)
+		}
+	}
 	return cfg, cfg.auth.Check(cfg.dev, errNoAuth)
 }
 
@@ -361,8 +381,11 @@ type app struct {
 	// lease holder's alone.
 	budgetLoop atomic.Bool
 	budget     *budget.Budget
-	ctrl       *scaler.Controller
-	handler    http.Handler
+	// prices registers the services of -prices with the budget (nil
+	// without it).
+	prices  *priceList
+	ctrl    *scaler.Controller
+	handler http.Handler
 	// metrics serves the host's registry (GET /metrics).
 	metrics http.Handler
 }
@@ -404,6 +427,11 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	a.budget, err = budget.New(ctx, budget.Options{Store: a.stores.budget, Clock: clk, Logger: logger, Interval: cfg.budgetInterval, Auditor: audit})
 	if err != nil {
 		return nil, err
+	}
+	if cfg.prices != nil {
+		a.prices = &priceList{prices: cfg.prices, budget: a.budget, owner: func(ctx context.Context, service string) (string, error) {
+			return a.ctrl.Owner(ctx, service)
+		}}
 	}
 	if cfg.clusters.sim() {
 		if err := registerServices(ctx, a.budget, demoServices(mgmt.FiscalYearLabel(clk.Now()), cfg.trace), clk.Now()); err != nil {
@@ -520,7 +548,7 @@ func (a *app) runBudget(ctx context.Context, cfg config) error {
 	a.budgetLoop.Store(true)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Go(func() { a.every(ctx, cfg.budgetInterval, "budget: refresh", a.budget.Refresh) })
+	wg.Go(func() { a.every(ctx, cfg.budgetInterval, "budget: refresh", a.refreshBudget) })
 	return lease.Run(ctx, lease.Options{
 		Lock: a.stores.lock, Name: budgetLease, TTL: cfg.leaseTTL, Clock: a.clock, Logger: cfg.logger,
 	}, func(ctx context.Context) {
@@ -535,6 +563,16 @@ func (a *app) runBudget(ctx context.Context, cfg config) error {
 		})
 		_ = a.budget.Run(ctx)
 	})
+}
+
+// refreshBudget registers the priced services not registered yet (their
+// owner is read from the cluster) and reloads the caps and spend.
+func (a *app) refreshBudget(ctx context.Context) error {
+	var err error
+	if a.prices != nil {
+		err = a.prices.register(ctx)
+	}
+	return errors.Join(err, a.budget.Refresh(ctx))
 }
 
 // every runs f now and every interval on the app's clock until ctx ends,
