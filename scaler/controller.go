@@ -35,11 +35,17 @@ type Options struct {
 	Guards []Guard
 	// Rules keeps the rules (default: a new MemoryRules of this
 	// controller's own). Replicas that share a RuleStore see the same
-	// rules. With a RuleStore given here, every tick also saves the
-	// status of each rule it evaluated (RuleStore.SaveStatuses), which
-	// CurrentStatus serves on every replica and a restarted host starts
-	// from.
+	// rules. With a RuleStore given here, a tick also saves the status of
+	// the rules it evaluated (RuleStore.SaveStatuses), which CurrentStatus
+	// serves on every replica and a restarted host starts from: at once
+	// for a rule whose decision changed (it entered the history) or that
+	// was updated, and every StatusEvery for the others, whose statuses
+	// differ only in their readings and counters.
 	Rules RuleStore
+	// StatusEvery is how often the status of a rule whose decision did not
+	// change is saved to a shared RuleStore (default 30s): how old the
+	// readings that other replicas show may be.
+	StatusEvery time.Duration
 	// Logger receives changes and failures (default slog.Default()).
 	Logger *slog.Logger
 	// Concurrency bounds the rules evaluated at once (default 16).
@@ -115,6 +121,11 @@ type ruleState struct {
 	history  []Decision // ring buffer of cap HistorySize
 	histNext int
 	evals    int64
+	// changes counts the changes a saved status must show (a decision
+	// that entered the history, an update of the rule); saved is the
+	// count the last saved status showed, savedAt when it was saved.
+	changes, saved uint64
+	savedAt        time.Time
 
 	// Owned by the tick worker evaluating this rule.
 	scratch []Reading
@@ -139,8 +150,8 @@ func New(opts Options) (*Controller, error) {
 			return nil, mgmt.Invalid("Options.Guards["+strconv.Itoa(i)+"]", "is nil")
 		}
 	}
-	if opts.Interval < 0 || opts.CallTimeout < 0 || opts.Concurrency < 0 || opts.HistorySize < 0 {
-		return nil, mgmt.Invalid("Options", "Interval, CallTimeout, Concurrency and HistorySize must not be negative")
+	if opts.Interval < 0 || opts.CallTimeout < 0 || opts.Concurrency < 0 || opts.HistorySize < 0 || opts.StatusEvery < 0 {
+		return nil, mgmt.Invalid("Options", "Interval, CallTimeout, Concurrency, HistorySize and StatusEvery must not be negative")
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.New()
@@ -156,6 +167,9 @@ func New(opts Options) (*Controller, error) {
 	}
 	if opts.HistorySize == 0 {
 		opts.HistorySize = 32
+	}
+	if opts.StatusEvery == 0 {
+		opts.StatusEvery = 30 * time.Second
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -309,6 +323,7 @@ func (c *Controller) putLocked(r Rule) {
 		rs.current = ReplicaStatus{}
 	}
 	rs.rule = &r
+	rs.changes++ // the saved status names the rule's version
 }
 
 // dropLocked stops evaluating rule id. c.mu is held.
@@ -471,23 +486,49 @@ func (c *Controller) restore(ctx context.Context, ids []string) {
 	}
 }
 
-// saveStatuses saves the status of the rules of the tick just run.
-func (c *Controller) saveStatuses(ctx context.Context) {
-	docs := make(map[string][]byte, len(c.batch))
+// saveStatuses saves the statuses of the rules of the tick just run, at
+// now, that are due (see Options.Rules): those with changes not saved yet,
+// and those saved StatusEvery ago or more. A failed save leaves them due.
+func (c *Controller) saveStatuses(ctx context.Context, now time.Time) {
+	type pending struct {
+		rs      *ruleState
+		changes uint64
+	}
+	var docs map[string][]byte
+	var saving []pending
 	for _, rs := range c.batch {
-		st := rs.status()
 		rs.mu.Lock()
-		version := rs.rule.Version
+		due := rs.changes != rs.saved || now.Sub(rs.savedAt) >= c.opts.StatusEvery
+		version, changes := rs.rule.Version, rs.changes
 		rs.mu.Unlock()
+		if !due {
+			continue
+		}
+		st := rs.status()
 		b, err := encodeStatus(st, version)
 		if err != nil {
 			c.log.Warn("autoscale: encoding a status failed", "rule", st.RuleID, "err", err)
 			continue
 		}
+		if docs == nil {
+			docs = make(map[string][]byte)
+		}
 		docs[st.RuleID] = b
+		saving = append(saving, pending{rs, changes})
 	}
-	if err := c.store.SaveStatuses(ctx, docs); err != nil && ctx.Err() == nil {
-		c.log.Warn("autoscale: saving the statuses failed; other replicas show older ones", "rules", len(docs), "err", err)
+	if len(docs) == 0 {
+		return
+	}
+	if err := c.store.SaveStatuses(ctx, docs); err != nil {
+		if ctx.Err() == nil {
+			c.log.Warn("autoscale: saving the statuses failed; other replicas show older ones", "rules", len(docs), "err", err)
+		}
+		return
+	}
+	for _, p := range saving {
+		p.rs.mu.Lock()
+		p.rs.saved, p.rs.savedAt = p.changes, now
+		p.rs.mu.Unlock()
 	}
 }
 
@@ -624,6 +665,9 @@ func (rs *ruleState) record(d Decision, readings []Reading) (changed bool) {
 		d.Reason != rs.last.Reason || d.Applied != rs.last.Applied || d.Error != rs.last.Error ||
 		d.Guard != rs.last.Guard
 	rs.last = d
+	if changed {
+		rs.changes++
+	}
 	if !changed || cap(rs.history) == 0 {
 		return changed
 	}
@@ -684,7 +728,7 @@ func (c *Controller) Tick(ctx context.Context) {
 	c.dl.stop()
 	c.dl.parent = nil
 	if c.shared && len(c.batch) > 0 {
-		c.saveStatuses(ctx)
+		c.saveStatuses(ctx, now)
 	}
 	evaluated := len(c.batch)
 	clear(c.batch) // drop references to deleted rules

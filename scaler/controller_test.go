@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -647,6 +648,116 @@ func TestStatusesShared(t *testing.T) {
 	assert.Equal(t, want.Evaluations+1, st.Evaluations, "the count goes on")
 	require.GreaterOrEqual(t, len(st.History), 2, "the history is back")
 	assert.True(t, st.History[0].At.Equal(want.History[0].At))
+}
+
+// savesCounted is a RuleStore that records which statuses each
+// SaveStatuses call saves.
+type savesCounted struct {
+	scaler.RuleStore
+	mu    sync.Mutex
+	saves [][]string
+	fail  bool // SaveStatuses fails (after recording the call)
+}
+
+func (s *savesCounted) SaveStatuses(ctx context.Context, docs map[string][]byte) error {
+	ids := make([]string, 0, len(docs))
+	for id := range docs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	s.mu.Lock()
+	s.saves = append(s.saves, ids)
+	fail := s.fail
+	s.mu.Unlock()
+	if fail {
+		return mgmt.Unavailable("the store is down")
+	}
+	return s.RuleStore.SaveStatuses(ctx, docs)
+}
+
+// last returns what the last SaveStatuses call saved, and forgets it.
+func (s *savesCounted) last() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.saves) == 0 {
+		return nil
+	}
+	out := s.saves[len(s.saves)-1]
+	s.saves = nil
+	return out
+}
+
+// TestStatusSavedWhenChanged: a tick saves the status of a rule whose
+// decision changed or that was updated at once, the others every
+// StatusEvery; a failed save is tried again at the next tick.
+func TestStatusSavedWhenChanged(t *testing.T) {
+	t.Parallel()
+	store := &savesCounted{RuleStore: scaler.NewMemoryRules()}
+	mem := scaler.NewMemory()
+	clk := clock.NewMock()
+	clk.Set(t0)
+	c, err := scaler.New(scaler.Options{Clock: clk, Interval: 5 * time.Second, StatusEvery: time.Minute, Scaler: mem,
+		Sources: map[string]scaler.MetricSource{"": mem}, Logger: discardLogger(), Rules: store})
+	require.NoError(t, err)
+	ctx := context.Background()
+	var ids []string
+	for _, svc := range []string{"a", "b"} {
+		require.NoError(t, mem.SetReplicas(ctx, svc, 2, ""))
+		mem.SetMetric(svc, "http_rps", 200)
+		r := targetRule(1, 3, 100, nil)
+		r.Service = svc
+		created, err := c.AddRule(ctx, r)
+		require.NoError(t, err)
+		ids = append(ids, created.ID)
+	}
+	tick := func() []string {
+		clk.Add(5 * time.Second)
+		c.Tick(ctx)
+		return store.last()
+	}
+	assert.Equal(t, ids, tick(), "first evaluations")
+	assert.Nil(t, tick(), "nothing changed")
+	mem.SetMetric("b", "http_rps", 201) // a reading, not a decision
+	assert.Nil(t, tick())
+	mem.SetMetric("a", "http_rps", 900) // new decisions: 2 → 3 (its maximum), then held there
+	assert.Equal(t, ids[:1], tick(), "0:20")
+	assert.Equal(t, ids[:1], tick(), "0:25")
+	assert.Nil(t, tick(), "held at its maximum")
+	r, err := c.Rule(ctx, ids[1])
+	require.NoError(t, err)
+	r.Name = "renamed"
+	r, err = c.UpdateRule(ctx, ids[1], r)
+	require.NoError(t, err)
+	assert.Equal(t, ids[1:], tick(), "an update, 0:35")
+	// a was saved at 0:25, b at 0:35: each again a minute later.
+	for range 9 {
+		assert.Nil(t, tick())
+	}
+	assert.Equal(t, ids[:1], tick(), "1:25")
+	assert.Nil(t, tick())
+	got := tick()
+	assert.Equal(t, ids[1:], got, "1:35")
+	if got != nil {
+		st, err := scaler.New(scaler.Options{Clock: clk, Scaler: mem, Sources: map[string]scaler.MetricSource{"": mem}, Logger: discardLogger(), Rules: store})
+		require.NoError(t, err)
+		follower, err := st.CurrentStatus(ctx, ids[1])
+		require.NoError(t, err)
+		assert.InDelta(t, 201, follower.Metrics[0].Value, 1e-9, "the reading as of the last save")
+	}
+
+	// An update whose save fails is saved at the next tick.
+	r.Name = "renamed again"
+	_, err = c.UpdateRule(ctx, ids[1], r)
+	require.NoError(t, err)
+	store.mu.Lock()
+	store.fail = true
+	store.mu.Unlock()
+	assert.Equal(t, ids[1:], tick())
+	store.mu.Lock()
+	store.fail = false
+	store.mu.Unlock()
+	assert.Equal(t, ids[1:], tick(), "again")
+	assert.Nil(t, tick())
 }
 
 // TestSearchByDerivedFiscalYear: a rule without a fiscalYear label has the

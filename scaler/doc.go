@@ -83,7 +83,10 @@
 // its Revision moved), so rules created, changed or deleted through any
 // replica are evaluated from the next tick, and — with a store given in
 // Options.Rules — saves each rule's status there, which CurrentStatus
-// serves on every replica and a restarted host starts from. Reset forgets
+// serves on every replica and a restarted host starts from: at once when
+// its decision changed or the rule was updated, and every
+// Options.StatusEvery (30 s) otherwise, so a steady tick over many rules
+// writes little. Reset forgets
 // the engines' memory, as a replica that becomes the leader must.
 //
 // The Controller's methods are safe for concurrent use. Ticks never overlap;
