@@ -3,10 +3,12 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/benbjohnson/clock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -212,4 +214,40 @@ func BenchmarkRuleStore(b *testing.B) {
 		}
 		b.ReportMetric(float64(i)/time.Since(start).Seconds(), "searches/s")
 	})
+}
+
+// BenchmarkTickShared measures a steady controller tick over 1,000 rules
+// whose statuses go to a SQLite RuleStore (as hms-svc's leader does), the
+// cluster in memory: "changed" saves a status when the rule's decision
+// changed and every StatusEvery (the default), "every-tick" saves all of
+// them at every tick (StatusEvery of 1 ns).
+func BenchmarkTickShared(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		every time.Duration
+	}{{"changed", 0}, {"every-tick", time.Nanosecond}} {
+		b.Run(bc.name, func(b *testing.B) {
+			ctx := context.Background()
+			s := open(b)
+			b.Cleanup(func() { _ = s.Close() })
+			rs := s.Rules()
+			mem := scaler.NewMemory()
+			for i := 1; i <= 1000; i++ {
+				svc := fmt.Sprintf("svc-%d", i)
+				require.NoError(b, mem.SetReplicas(ctx, svc, 4, ""))
+				mem.SetMetric(svc, "http_rps", 400)
+			}
+			fillRules(b, rs, 1000)
+			clk := clock.NewMock()
+			c, err := scaler.New(scaler.Options{Clock: clk, Interval: 5 * time.Second, StatusEvery: bc.every, Scaler: mem,
+				Sources: map[string]scaler.MetricSource{"": mem}, Rules: rs, Logger: slog.New(slog.DiscardHandler)})
+			require.NoError(b, err)
+			c.Tick(ctx) // the first statuses
+			for b.Loop() {
+				clk.Add(5 * time.Second)
+				c.Tick(ctx)
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/tick")
+		})
+	}
 }
