@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to read the spend on PostgreSQL
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/hms-platform/mgmt/examples/internal/host"
 	"github.com/hms-platform/mgmt/examples/internal/host/hosttest"
 	"github.com/hms-platform/mgmt/internal/apitest"
+	"github.com/hms-platform/mgmt/internal/pgtest"
 )
 
 // leads reports whether the hms-svc at base holds the autoscaler's lease,
@@ -90,12 +92,28 @@ func fileReplicas(t *testing.T, dir string) int {
 // its history are there, the service goes on growing and never shrinks,
 // and no change is applied twice: the scaling events of all the chains
 // name each transition once, the new leader's all after the old one's.
+//
+// It runs on a SQLite -db and on a PostgreSQL one, one after the other
+// (the file cluster's directory is in the environment).
 func TestFailover(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		db := filepath.Join(t.TempDir(), "hms-svc.db")
+		failover(t, db, spendQuery{"sqlite", db, `SELECT id, amount_cents FROM records WHERE service = ?`})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		db := pgtest.Start(t)
+		failover(t, db, spendQuery{"pgx", db, `SELECT id, amount_cents FROM budget_spend WHERE service = $1`})
+	})
+}
+
+// spendQuery reads the spend records of a service from a -db.
+type spendQuery struct{ driver, dsn, query string }
+
+func failover(t *testing.T, db string, spend spendQuery) {
 	const ttl = time.Second
 	dir, cluster := fileCluster(t, "60")
 	key := filepath.Join(t.TempDir(), "audit.key")
 	require.NoError(t, host.WriteKeyPair(key))
-	db := filepath.Join(t.TempDir(), "hms-svc.db")
 	// $3,600 per replica-hour: a replica-second costs a dollar, so that the
 	// few seconds of the test bill whole cents.
 	prices := filepath.Join(t.TempDir(), "prices.json")
@@ -179,7 +197,7 @@ func TestFailover(t *testing.T) {
 			c.Stop()
 		}
 	}
-	checkBilledOnce(t, db, ttl)
+	checkBilledOnce(t, spend, ttl)
 	// Every transition once, across the chains; the new leader's after the
 	// old one's.
 	seen := map[string]int{}
@@ -220,17 +238,17 @@ func TestFailover(t *testing.T) {
 }
 
 // checkBilledOnce reads the spend the meters of the replicas wrote for
-// e2eService into db (one record per flushed segment, its ID
+// e2eService into the -db (one record per flushed segment, its ID
 // "meter/<service>/<from>-<to>" in Unix nanoseconds) and checks that no
 // instant was billed twice: the segments do not overlap. The time between
 // the killed meter's last flush and the takeover is billed by neither;
 // it is at most the lease's TTL and a few flush intervals.
-func checkBilledOnce(t *testing.T, db string, ttl time.Duration) {
+func checkBilledOnce(t *testing.T, spend spendQuery, ttl time.Duration) {
 	t.Helper()
-	conn, err := sql.Open("sqlite", db)
+	conn, err := sql.Open(spend.driver, spend.dsn)
 	require.NoError(t, err)
 	defer conn.Close()
-	rows, err := conn.Query(`SELECT id, amount_cents FROM records WHERE service = ?`, e2eService)
+	rows, err := conn.Query(spend.query, e2eService)
 	require.NoError(t, err)
 	defer rows.Close()
 	type segment struct{ from, to, cents int64 }
