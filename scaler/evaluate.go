@@ -86,7 +86,7 @@ func (e *engine) decide(r *Rule, b *bounds, now time.Time, cur ReplicaStatus, re
 		d.Reason = ReasonMetricUnavailable
 		return d, -1
 	}
-	raw, win, reason := recommend(r, b, cur, readings)
+	raw, win, reason := recommend(r, b.lo, cur, readings)
 	rec := b.clampRec(raw)
 	if failed > 0 && rec <= cur.Desired {
 		// Never scale down, or settle, on partial data.
@@ -131,10 +131,9 @@ func actionOf(from, to int32) Action {
 
 // recommend returns the largest recommendation among the triggers whose
 // reading succeeded, the index of the trigger that gave it (-1 if none) and
-// the reason. A threshold trigger recommends b's ceiling or floor (the
-// rule's own when no schedule is active), and scale to zero needs a floor
-// of 0.
-func recommend(r *Rule, b *bounds, cur ReplicaStatus, readings []Reading) (int32, int, Reason) {
+// the reason. Scale to zero needs floor, the rule's MinReplicas or an
+// active schedule's, to be 0.
+func recommend(r *Rule, floor int32, cur ReplicaStatus, readings []Reading) (int32, int, Reason) {
 	tol := r.Behavior.Tolerance
 	ready := cur.Ready
 	if ready <= 0 {
@@ -159,9 +158,9 @@ func recommend(r *Rule, b *bounds, cur ReplicaStatus, readings []Reading) (int32
 				// Ask for more than the current count even at the
 				// maximum, so that the MinMax guard records the cap
 				// instead of the rule looking steady.
-				n = max(b.hi, cur.Desired+1)
+				n = max(r.MaxReplicas, cur.Desired+1)
 			case v < t.Value*(1-tol):
-				n = b.lo
+				n = r.MinReplicas
 			default:
 				n = cur.Desired
 			}
@@ -177,7 +176,7 @@ func recommend(r *Rule, b *bounds, cur ReplicaStatus, readings []Reading) (int32
 	if best < 0 {
 		return cur.Desired, -1, ReasonSteady
 	}
-	if b.lo == 0 {
+	if floor == 0 {
 		if !active {
 			return 0, win, ReasonInactive
 		}
