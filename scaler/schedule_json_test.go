@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -241,4 +242,22 @@ func TestSQLiteRulesKeepSchedules(t *testing.T) {
 	want.ID, want.Version = got.ID, 1
 	assert.Equal(t, want, back)
 	assert.Equal(t, want, got)
+}
+
+// The README's scheduled rule decodes, with its schedules.
+func TestREADMEScheduleExample(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	_, sec, ok := strings.Cut(string(b), "### Scheduled scaling\n")
+	require.True(t, ok, "README.md has a Scheduled scaling section")
+	_, block, ok := strings.Cut(sec, "```json\n")
+	require.True(t, ok)
+	block, _, ok = strings.Cut(block, "```")
+	require.True(t, ok)
+	r, err := scaler.DecodeRule(strings.NewReader(block))
+	require.NoError(t, err)
+	require.Len(t, r.Schedules, 2)
+	assert.Equal(t, 10*time.Hour, r.Schedules[0].Duration)
+	assert.Equal(t, int32(2), *r.Schedules[1].MaxReplicas)
 }
