@@ -489,3 +489,35 @@ func TestScheduleUpdate(t *testing.T) {
 	assert.Equal(t, scaler.ReasonScheduledMaximum, d.Reason)
 	assert.Equal(t, "ceiling", d.Schedule)
 }
+
+// A preview of an existing rule with other schedules starts from the
+// rule's memory but shares none of it: the live rule keeps its own
+// schedules (run with -race, concurrently with ticks).
+func TestPreviewOtherSchedulesConcurrently(t *testing.T) {
+	t.Parallel()
+	f := newSchedFixture(t, t0, 2, schedTarget(2, 20, always("floor", i32(10), nil)))
+	f.mem.SetMetric("svc", "http_rps", 200)
+	assert.Equal(t, int32(10), f.at(t0).Desired)
+	r, err := f.c.Rule(context.Background(), f.id)
+	require.NoError(t, err)
+	other := r.Clone()
+	other.Schedules = []scaler.Schedule{{Name: "other", Cron: "*/5 * * * *", TimeZone: "Asia/Tokyo", Duration: 5 * time.Minute, MaxReplicas: i32(3)}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20 {
+			res, err := f.c.Preview(context.Background(), other, nil, -1)
+			assert.NoError(t, err)
+			if assert.NotNil(t, res.Now) {
+				assert.Equal(t, "other", res.Now.Schedule)
+			}
+		}
+	}()
+	for range 20 {
+		f.c.Tick(context.Background())
+	}
+	<-done
+	d := f.at(t0.Add(time.Minute))
+	assert.Equal(t, int32(10), d.Desired)
+	assert.Equal(t, "floor", d.Schedule)
+}
