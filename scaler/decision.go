@@ -62,6 +62,8 @@ const (
 	ReasonReplicasUnavailable Reason = "ReplicasUnavailable"
 	ReasonFallback            Reason = "FallbackActive"
 	ReasonScaleFailed         Reason = "ScaleFailed"
+	ReasonScheduledMinimum    Reason = "ScheduledMinimum"
+	ReasonScheduledMaximum    Reason = "ScheduledMaximum"
 )
 
 var reasonMessages = map[Reason]string{
@@ -86,6 +88,8 @@ var reasonMessages = map[Reason]string{
 	ReasonReplicasUnavailable: "the replica count could not be read; holding",
 	ReasonFallback:            "metrics failed repeatedly; using the fallback replica count",
 	ReasonScaleFailed:         "the cluster did not accept the change",
+	ReasonScheduledMinimum:    "raised to, or held at, the minReplicas of an active schedule",
+	ReasonScheduledMaximum:    "capped at the maxReplicas of an active schedule",
 }
 
 // Message says the reason in words, e.g. "held by the stabilization
@@ -120,6 +124,10 @@ type Decision struct {
 	Guard       string
 	GuardReason string
 	GuardFrom   int32
+	// Schedule names the active schedule whose bound set the count
+	// (ReasonScheduledMinimum, ReasonScheduledMaximum); a guard may still
+	// have changed the count after it (Guard).
+	Schedule string
 	// Error is the text of the error behind a failure reason, and
 	// ErrorKind its kind (mgmt.KindOf: unavailable, not found, …).
 	Error     string
@@ -148,12 +156,13 @@ func (d Decision) MarshalJSON() ([]byte, error) {
 		Guard       string     `json:"guard,omitempty"`
 		GuardReason string     `json:"guardReason,omitempty"`
 		GuardFrom   int32      `json:"guardFrom,omitempty"`
+		Schedule    string     `json:"schedule,omitempty"`
 		Error       *errorJSON `json:"error,omitempty"`
 		Applied     bool       `json:"applied"`
 	}
 	out := decisionJSON{At: d.At, Current: d.Current, Ready: d.Ready, Recommended: d.Recommended,
 		Desired: d.Desired, Action: d.Action(), Reason: d.Reason, Message: d.Reason.Message(), Metric: d.Metric, Guard: d.Guard,
-		GuardReason: d.GuardReason, GuardFrom: d.GuardFrom, Error: newErrorJSON(d.ErrorKind, d.Error), Applied: d.Applied}
+		GuardReason: d.GuardReason, GuardFrom: d.GuardFrom, Schedule: d.Schedule, Error: newErrorJSON(d.ErrorKind, d.Error), Applied: d.Applied}
 	if !math.IsNaN(d.Value) && !math.IsInf(d.Value, 0) {
 		out.Value = &d.Value
 	}

@@ -65,6 +65,43 @@
 // Paused rules are left alone. Preview is the dry run: what a rule would do
 // now and over a supplied metric trace, without acting.
 //
+// Schedules: a rule may carry up to MaxSchedules schedules, as Nomad
+// Autoscaler's and KEDA's cron scalers allow. A Schedule is a cron
+// expression read in an IANA time zone (the calendar of internal/cronspec)
+// and a duration: each fire opens a window of that much elapsed time,
+// during which the schedule's MinReplicas raises the rule's floor and its
+// MaxReplicas lowers its ceiling ("at least 10 replicas 08:00–18:00
+// America/New_York on weekdays", "at most 2 on weekends"). Among the
+// schedules open at once the highest floor and the lowest ceiling count;
+// when an open floor is above an open ceiling the floor wins, as the safer
+// for availability, and the count is held at it. A schedule's bounds lie
+// within the rule's MinReplicas..MaxReplicas (Validate refuses others).
+//
+// How schedules combine with the triggers: the triggers' recommendation is
+// clamped to the bounds of the moment before stabilization, so the
+// windows remember the bounded counts (when a floor's window closes, the
+// count comes down as any scale-down does, once the scale-down window has
+// passed); after the rate policies and the cooldown the count is brought
+// within the bounds at once, as the MinMax guard does with the rule's own
+// bounds, HPA with minReplicas and maxReplicas, and KEDA and Nomad with
+// their schedules. That holds for the fallback count and for a hold on
+// missing metrics too: a schedule is a calendar, not a reading. A decision
+// whose count a schedule's bound set has the reason ScheduledMinimum or
+// ScheduledMaximum and names the schedule (Decision.Schedule). The guards
+// come after, MinMax first and then the host's, the budget's among them:
+// a guard still has the last word.
+//
+// Calendar rules: evaluation runs at the tick's time on Options.Clock,
+// never the wall clock; Preview evaluates "now" at the clock's time and
+// each trace point at its own. A window opens at every fire in its zone
+// and stays open for its duration of elapsed time, so one that spans a
+// clock change closes an hour later (spring forward) or earlier (fall
+// back) on the wall clock than on other days. A fire whose wall time falls
+// in a spring-forward gap opens its window at the gap's end plus its
+// offset into the gap (02:30 → 03:30), and a wall time that a fall-back
+// day repeats opens it once, at its first occurrence. "0 0 29 2 *" opens
+// on leap days only.
+//
 // Tenancy: a rule belongs to the tenant named by its "agency" label
 // (mgmt.LabelAgency, Rule.Tenant); a rule without one belongs to no tenant,
 // and hosts that authorize (scalerhttp.Options.Authorize) let only

@@ -19,6 +19,7 @@ type engine struct {
 	lastChange int64        // unix nanos of the last applied change; 0: never
 	failures   int          // consecutive evaluations with a failed read
 	seeded     bool         // the current count was recorded as a recommendation
+	specs      []specCache  // the rule's schedules, parsed
 }
 
 type timedCount struct {
@@ -31,12 +32,28 @@ type timedCount struct {
 // r.Triggers[i]). It updates the engine's memory of recommendations and
 // failures but not of changes: call applied once a change reached the
 // cluster. Guards run after evaluate.
+//
+// The schedules active at now bound the decision: the triggers'
+// recommendation is clamped to their floor and ceiling before
+// stabilization, and the final count is brought within them at once
+// (bounds.apply) — the fallback count and a hold on missing metrics too.
 func (e *engine) evaluate(r *Rule, now time.Time, cur ReplicaStatus, readings []Reading) Decision {
 	d := Decision{At: now, Current: cur.Desired, Ready: cur.Ready, Desired: cur.Desired, Recommended: cur.Desired}
 	if r.Paused {
 		d.Reason = ReasonPaused
 		return d
 	}
+	b := e.bounds(r, now)
+	d, raw := e.decide(r, &b, now, cur, readings, d)
+	if b.scheduled() {
+		d = b.apply(r, d, raw)
+	}
+	return d
+}
+
+// decide is evaluate for a rule that is not paused, within bounds b. It
+// also returns the triggers' recommendation, or -1 when it made none.
+func (e *engine) decide(r *Rule, b *bounds, now time.Time, cur ReplicaStatus, readings []Reading, d Decision) (Decision, int32) {
 	if !e.seeded {
 		// As Kubernetes' HPA does on its first sync of an autoscaler
 		// (recordInitialRecommendation): the count found is a
@@ -63,20 +80,21 @@ func (e *engine) evaluate(r *Rule, now time.Time, cur ReplicaStatus, readings []
 	}
 	if f := r.Fallback; f != nil && e.failures >= f.FailureThreshold {
 		d.Recommended, d.Desired, d.Reason = f.Replicas, f.Replicas, ReasonFallback
-		return d
+		return d, -1
 	}
 	if failed == len(readings) {
 		d.Reason = ReasonMetricUnavailable
-		return d
+		return d, -1
 	}
-	rec, win, reason := recommend(r, cur, readings)
+	raw, win, reason := recommend(r, b.lo, cur, readings)
+	rec := b.clampRec(raw)
 	if failed > 0 && rec <= cur.Desired {
 		// Never scale down, or settle, on partial data.
 		d.Reason = ReasonMetricUnavailable
-		return d
+		return d, -1
 	}
 	d.Error, d.ErrorKind = "", 0
-	d.Recommended = rec
+	d.Recommended = raw
 	if win >= 0 {
 		d.Metric, d.Value = readings[win].Metric, readings[win].Value
 	}
@@ -98,7 +116,7 @@ func (e *engine) evaluate(r *Rule, now time.Time, cur ReplicaStatus, readings []
 		limited, reason = cur.Desired, ReasonCooldown
 	}
 	d.Desired, d.Reason = limited, reason
-	return d
+	return d, raw
 }
 
 func actionOf(from, to int32) Action {
@@ -113,8 +131,9 @@ func actionOf(from, to int32) Action {
 
 // recommend returns the largest recommendation among the triggers whose
 // reading succeeded, the index of the trigger that gave it (-1 if none) and
-// the reason.
-func recommend(r *Rule, cur ReplicaStatus, readings []Reading) (int32, int, Reason) {
+// the reason. Scale to zero needs floor, the rule's MinReplicas or an
+// active schedule's, to be 0.
+func recommend(r *Rule, floor int32, cur ReplicaStatus, readings []Reading) (int32, int, Reason) {
 	tol := r.Behavior.Tolerance
 	ready := cur.Ready
 	if ready <= 0 {
@@ -157,7 +176,7 @@ func recommend(r *Rule, cur ReplicaStatus, readings []Reading) (int32, int, Reas
 	if best < 0 {
 		return cur.Desired, -1, ReasonSteady
 	}
-	if r.MinReplicas == 0 {
+	if floor == 0 {
 		if !active {
 			return 0, win, ReasonInactive
 		}

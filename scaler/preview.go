@@ -42,6 +42,9 @@ type PreviewResult struct {
 // and without changing any rule's state. If a rule with r.ID exists, "now"
 // starts from that rule's stabilization and rate-policy memory.
 //
+// The rule's schedules bound both: "now" at the controller's clock, each
+// trace step at its point's time (TracePoint.At).
+//
 // Over the trace the rule starts from startReplicas (or, when negative, the
 // live count, falling back to MinReplicas) with empty memory, and replicas
 // are assumed ready as soon as they are decided. Guards apply in both.
@@ -133,5 +136,6 @@ func (e *engine) clone() engine {
 	c.recs = append([]timedCount(nil), e.recs...)
 	c.upEvents = append([]timedCount(nil), e.upEvents...)
 	c.downEvents = append([]timedCount(nil), e.downEvents...)
+	c.specs = append([]specCache(nil), e.specs...) // the specs themselves are immutable
 	return c
 }

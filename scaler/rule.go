@@ -37,6 +37,11 @@ type Rule struct {
 	// Fallback.FailureThreshold consecutive ticks whose metrics could not be
 	// read. Without it, missing metrics hold the current count.
 	Fallback *Fallback
+	// Schedules bound the count while their windows are open: the highest
+	// MinReplicas of the active ones raises the floor, the lowest
+	// MaxReplicas lowers the ceiling (see Schedule and the package
+	// documentation). At most MaxSchedules.
+	Schedules []Schedule
 	// Paused rules are not evaluated; their service is left as it is.
 	Paused bool
 }
@@ -256,7 +261,7 @@ func (r *Rule) Validate() error {
 			return mgmt.Invalid("fallback.replicas", "%d is outside minReplicas..maxReplicas (%d..%d)", f.Replicas, r.MinReplicas, r.MaxReplicas)
 		}
 	}
-	return nil
+	return r.validateSchedules()
 }
 
 func triggerField(n, i int) string {
@@ -367,6 +372,12 @@ func (r Rule) Clone() Rule {
 	if r.Fallback != nil {
 		f := *r.Fallback
 		c.Fallback = &f
+	}
+	if r.Schedules != nil {
+		c.Schedules = make([]Schedule, len(r.Schedules))
+		for i, s := range r.Schedules {
+			c.Schedules[i] = s.clone()
+		}
 	}
 	return c
 }

@@ -17,9 +17,16 @@ import (
 //
 // with "name", "labels", "triggers" (a list, instead of "trigger"),
 // "target" (instead of "threshold"), "activationThreshold", "query",
-// "source", "behavior" (HPA autoscaling/v2 names), "fallback", "paused"
-// and "version" (the stored rule's, for an update that must not overwrite
-// a change made since it was read).
+// "source", "behavior" (HPA autoscaling/v2 names), "fallback",
+// "schedules", "paused" and "version" (the stored rule's, for an update
+// that must not overwrite a change made since it was read). A schedule is
+//
+//	{"name": "business-hours", "cron": "0 8 * * MON-FRI",
+//	 "timeZone": "America/New_York", "durationSeconds": 36000,
+//	 "minReplicas": 10}
+//
+// with "maxReplicas" for a ceiling; durations are whole seconds, as
+// everywhere in the contract.
 // APIVersion names the rule contract: the JSON shape of a rule and of
 // its decisions (reason codes included). Every rule written carries it; a
 // rule read may leave it out, and one naming another version is refused,
@@ -28,19 +35,29 @@ import (
 const APIVersion = "autoscaling.hms/v1"
 
 type ruleJSON struct {
-	APIVersion  string        `json:"apiVersion,omitempty"`
-	ID          string        `json:"id,omitempty"`
-	Version     int64         `json:"version,omitempty"`
-	Name        string        `json:"name,omitempty"`
-	Service     string        `json:"service"`
-	Labels      mgmt.Labels   `json:"labels,omitempty"`
-	MinReplicas *int32        `json:"minReplicas"`
-	MaxReplicas *int32        `json:"maxReplicas"`
-	Trigger     *triggerJSON  `json:"trigger,omitempty"`
-	Triggers    []triggerJSON `json:"triggers,omitempty"`
-	Behavior    *behaviorJSON `json:"behavior,omitempty"`
-	Fallback    *fallbackJSON `json:"fallback,omitempty"`
-	Paused      bool          `json:"paused,omitempty"`
+	APIVersion  string         `json:"apiVersion,omitempty"`
+	ID          string         `json:"id,omitempty"`
+	Version     int64          `json:"version,omitempty"`
+	Name        string         `json:"name,omitempty"`
+	Service     string         `json:"service"`
+	Labels      mgmt.Labels    `json:"labels,omitempty"`
+	MinReplicas *int32         `json:"minReplicas"`
+	MaxReplicas *int32         `json:"maxReplicas"`
+	Trigger     *triggerJSON   `json:"trigger,omitempty"`
+	Triggers    []triggerJSON  `json:"triggers,omitempty"`
+	Behavior    *behaviorJSON  `json:"behavior,omitempty"`
+	Fallback    *fallbackJSON  `json:"fallback,omitempty"`
+	Schedules   []scheduleJSON `json:"schedules,omitempty"`
+	Paused      bool           `json:"paused,omitempty"`
+}
+
+type scheduleJSON struct {
+	Name            string `json:"name"`
+	Cron            string `json:"cron"`
+	TimeZone        string `json:"timeZone,omitempty"`
+	DurationSeconds *int64 `json:"durationSeconds"`
+	MinReplicas     *int32 `json:"minReplicas,omitempty"`
+	MaxReplicas     *int32 `json:"maxReplicas,omitempty"`
 }
 
 type triggerJSON struct {
@@ -168,6 +185,14 @@ func (r Rule) MarshalJSON() ([]byte, error) {
 	if r.Fallback != nil {
 		w.Fallback = &fallbackJSON{FailureThreshold: r.Fallback.FailureThreshold, Replicas: r.Fallback.Replicas}
 	}
+	if len(r.Schedules) > 0 {
+		w.Schedules = make([]scheduleJSON, len(r.Schedules))
+		for i, s := range r.Schedules {
+			secs := int64(s.Duration / time.Second)
+			w.Schedules[i] = scheduleJSON{Name: s.Name, Cron: s.Cron, TimeZone: s.TimeZone, DurationSeconds: &secs,
+				MinReplicas: s.MinReplicas, MaxReplicas: s.MaxReplicas}
+		}
+	}
 	return json.Marshal(w)
 }
 
@@ -221,7 +246,29 @@ func (w *ruleJSON) rule() (Rule, error) {
 	if w.Fallback != nil {
 		r.Fallback = &Fallback{FailureThreshold: w.Fallback.FailureThreshold, Replicas: w.Fallback.Replicas}
 	}
+	if len(w.Schedules) > MaxSchedules {
+		return Rule{}, mgmt.Invalid("schedules", "%d schedules, at most %d", len(w.Schedules), MaxSchedules)
+	}
+	for i := range w.Schedules {
+		s, err := w.Schedules[i].schedule(scheduleField(i))
+		if err != nil {
+			return Rule{}, err
+		}
+		r.Schedules = append(r.Schedules, s)
+	}
 	return r, nil
+}
+
+func (w *scheduleJSON) schedule(field string) (Schedule, error) {
+	s := Schedule{Name: w.Name, Cron: w.Cron, TimeZone: w.TimeZone, MinReplicas: w.MinReplicas, MaxReplicas: w.MaxReplicas}
+	if w.DurationSeconds == nil {
+		return s, mgmt.Invalid(field+".durationSeconds", "is required")
+	}
+	if max := int64(MaxScheduleDuration / time.Second); *w.DurationSeconds < 1 || *w.DurationSeconds > max {
+		return s, mgmt.Invalid(field+".durationSeconds", "%d must be between 1 and %d", *w.DurationSeconds, max)
+	}
+	s.Duration = time.Duration(*w.DurationSeconds) * time.Second
+	return s, nil
 }
 
 func (w *triggerJSON) trigger(field string) (Trigger, error) {
