@@ -1033,5 +1033,8 @@ func scaleEvent(r *Rule, cur int32, d Decision) mgmt.AuditEvent {
 	if d.Guard != "" {
 		e.Details["guard"], e.Details["guardReason"] = d.Guard, d.GuardReason
 	}
+	if d.Schedule != "" {
+		e.Details["schedule"] = d.Schedule
+	}
 	return e
 }

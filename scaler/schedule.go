@@ -63,39 +63,15 @@ func (s *Schedule) Active(now time.Time) bool {
 
 // windowOpen reports whether spec fired in (now−d, now], that is whether
 // a window of length d is open at now: one call to Next, whatever the
-// number of fires in the window, but after a spring-forward change.
-//
-// There, a fire moved out of the gap (02:30 → 03:30) lies after the gap's
-// end, and a search for the next fire that starts between the gap's end
-// and the moved fire does not see it (the cron library searches wall
-// times from its start; cronspec.Spec.Last misses it the same way). So
-// when the clocks went forward within gapLookback before now−d, the fires
-// are searched from before the change.
+// number of fires in the window (cronspec's Next also sees a fire moved
+// out of a spring-forward gap from a time after the gap).
 func windowOpen(spec *cronspec.Spec, now time.Time, d time.Duration) bool {
 	if d <= 0 {
 		return false
 	}
-	from := now.Add(-d)
-	if n := spec.Next(from); !n.IsZero() && !n.After(now) {
-		return true
-	}
-	early := from.Add(-gapLookback)
-	_, before := early.In(spec.Location()).Zone()
-	_, after := from.In(spec.Location()).Zone()
-	if before >= after {
-		return false // no spring-forward change just before from
-	}
-	for t := spec.Next(early); !t.IsZero() && !t.After(now); t = spec.Next(t) {
-		if t.After(from) {
-			return true
-		}
-	}
-	return false
+	n := spec.Next(now.Add(-d))
+	return !n.IsZero() && !n.After(now)
 }
-
-// gapLookback covers the longest spring-forward gap of any zone (an hour
-// almost everywhere, two hours in Antarctica/Troll) with room to spare.
-const gapLookback = 3 * time.Hour
 
 // clone returns a copy of s that shares no memory with it.
 func (s Schedule) clone() Schedule {

@@ -43,6 +43,7 @@ type decisionDoc struct {
 	Guard       string    `json:"guard,omitempty"`
 	GuardReason string    `json:"guardReason,omitempty"`
 	GuardFrom   int32     `json:"guardFrom,omitempty"`
+	Schedule    string    `json:"schedule,omitempty"`
 	Error       string    `json:"error,omitempty"`
 	ErrorKind   string    `json:"errorKind,omitempty"`
 	Applied     bool      `json:"applied"`
@@ -58,7 +59,7 @@ func finiteOrNil(v float64) *float64 {
 func toDecisionDoc(d Decision) decisionDoc {
 	return decisionDoc{At: d.At, Current: d.Current, Ready: d.Ready, Recommended: d.Recommended, Desired: d.Desired,
 		Reason: d.Reason, Metric: d.Metric, Value: finiteOrNil(d.Value), Guard: d.Guard,
-		GuardReason: d.GuardReason, GuardFrom: d.GuardFrom, Error: d.Error, ErrorKind: kindCode(d), Applied: d.Applied}
+		GuardReason: d.GuardReason, GuardFrom: d.GuardFrom, Schedule: d.Schedule, Error: d.Error, ErrorKind: kindCode(d), Applied: d.Applied}
 }
 
 // kindCode is the code of d's error kind, "" without an error.
@@ -72,7 +73,7 @@ func kindCode(d Decision) string {
 func (d decisionDoc) decision() Decision {
 	out := Decision{At: d.At, Current: d.Current, Ready: d.Ready, Recommended: d.Recommended, Desired: d.Desired,
 		Reason: d.Reason, Metric: d.Metric, Value: math.NaN(), Guard: d.Guard,
-		GuardReason: d.GuardReason, GuardFrom: d.GuardFrom, Error: d.Error, Applied: d.Applied}
+		GuardReason: d.GuardReason, GuardFrom: d.GuardFrom, Schedule: d.Schedule, Error: d.Error, Applied: d.Applied}
 	if k, ok := mgmt.ParseKindCode(d.ErrorKind); ok {
 		out.ErrorKind = k
 	}

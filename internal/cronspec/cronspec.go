@@ -82,12 +82,30 @@ func (s *Spec) Location() *time.Location { return s.loc }
 // none within the library's search horizon. The second occurrence of a
 // repeated wall time is not a fire.
 func (s *Spec) Next(t time.Time) time.Time {
+	n := s.next(t)
+	// A fire moved out of a spring-forward gap (02:30 → 03:30) lies after
+	// the gap's end, and the library, searching wall times from t, does not
+	// see it from a t between the two: search again from before the change.
+	early := t.Add(-lookback)
+	_, before := early.In(s.loc).Zone()
+	_, at := t.In(s.loc).Zone()
+	if before >= at {
+		return n // no clock went forward in the lookback
+	}
+	for p := s.next(early); !p.IsZero() && (n.IsZero() || p.Before(n)); p = s.next(p) {
+		if p.After(t) {
+			return p
+		}
+	}
+	return n
+}
+
+// next is the first fire strictly after t as the library finds it,
+// repeated wall times left out.
+func (s *Spec) next(t time.Time) time.Time {
 	for {
 		n := s.sched.Next(t.In(s.loc))
-		if n.IsZero() {
-			return n
-		}
-		if !s.repeat(n) {
+		if n.IsZero() || !s.repeat(n) {
 			return n
 		}
 		t = n

@@ -70,6 +70,17 @@ func TestSpringForwardGap(t *testing.T) {
 		got = append(got, f.In(loc).Format("01-02 15:04 MST"))
 	}
 	assert.Equal(t, []string{"03-07 02:30 EST", "03-08 03:30 EDT", "03-09 02:30 EDT"}, got)
+
+	// From after the gap's end but before the moved fire, it is still the
+	// next; and a window of an hour from it is open until 04:30 EDT.
+	moved := time.Date(2026, 3, 8, 3, 30, 0, 0, loc)
+	assert.True(t, s.Next(time.Date(2026, 3, 8, 3, 10, 0, 0, loc)).Equal(moved))
+	start, ok := s.Last(time.Date(2026, 3, 8, 4, 10, 0, 0, loc), time.Hour)
+	require.True(t, ok)
+	assert.True(t, start.Equal(moved))
+	_, ok = s.Last(time.Date(2026, 3, 8, 4, 30, 0, 0, loc), time.Hour)
+	assert.False(t, ok, "closed an hour after it opened")
+	assert.True(t, s.Next(moved).Equal(time.Date(2026, 3, 9, 2, 30, 0, 0, loc)))
 }
 
 func TestFallBackOnce(t *testing.T) {

@@ -14,7 +14,8 @@
 //   - A time that falls in a spring-forward gap (02:30 on the day clocks
 //     jump from 02:00 to 03:00) fires once, at the instant the gap ends
 //     plus its offset into the gap (03:30 local), as go-cron computes it:
-//     a job scheduled in the gap still runs that day.
+//     a job scheduled in the gap still runs that day. Next, Fires and Last
+//     see that fire from any time before it, also from one after the gap.
 //   - A wall time that occurs twice on a fall-back day (01:30 while clocks
 //     go from 02:00 back to 01:00) fires once, at its first occurrence.
 //     Every fire has a Key, its local wall time to the minute, which is the

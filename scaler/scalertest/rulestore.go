@@ -359,7 +359,11 @@ func testRoundTrip(t *testing.T, f RuleStoreFixture) {
 		},
 		Behavior: scaler.DefaultBehavior(),
 		Fallback: &scaler.Fallback{FailureThreshold: 3, Replicas: 6},
-		Paused:   true,
+		Schedules: []scaler.Schedule{
+			{Name: "business-hours", Cron: "0 8 * * MON-FRI", TimeZone: "America/New_York", Duration: 10 * time.Hour, MinReplicas: ptr(int32(10))},
+			{Name: "weekend", Cron: "0 0 * * SAT", Duration: 48 * time.Hour, MaxReplicas: ptr(int32(2))},
+		},
+		Paused: true,
 	}
 	r.Behavior.Cooldown = 90 * time.Second
 	r.Behavior.ScaleDown.StabilizationWindow = 2 * time.Minute
@@ -412,3 +416,5 @@ func testReplicasCreate(t *testing.T, f RuleStoreFixture) {
 	assert.Equal(t, "AR-1", got[0])
 	assert.Equal(t, fmt.Sprintf("AR-%d", len(stores)*each), got[len(got)-1], "no gaps when nothing failed")
 }
+
+func ptr[T any](v T) *T { return &v }
