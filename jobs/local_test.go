@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -127,4 +128,31 @@ func TestLocalRunnerKillsTheGroupOnCancel(t *testing.T) {
 		waitGone(t, pid)
 		assert.True(t, gone(pid), "process %d is gone", pid)
 	}
+}
+
+func TestTimeoutKillsTheProcessGroup(t *testing.T) {
+	t.Parallel()
+	r, err := jobs.NewLocalRunner(jobs.LocalOptions{Env: []string{"PATH=" + os.Getenv("PATH")}})
+	require.NoError(t, err)
+	f := newFixture(t, time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC), r, nil)
+	cmd, fifo := familyCommand(t)
+	f.job(t, "nightly", "0 2 * * *", func(j *jobs.Job) { j.Command, j.Timeout = cmd, 10*time.Minute })
+	require.NoError(t, f.o.Tick(context.Background()))
+	pids := readPIDs(t, fifo)
+	assert.False(t, gone(pids[0]), "the shell runs")
+	assert.False(t, gone(pids[1]), "the grandchild runs")
+	f.clk.Add(10*time.Minute - time.Second)
+	assert.False(t, gone(pids[1]), "not before the timeout")
+	f.clk.Add(time.Second)
+	e := f.rec.next(t, "failed")
+	assert.Contains(t, e.Reason, "attempt 1 timed out after 10m0s")
+	for _, pid := range pids {
+		waitGone(t, pid)
+		assert.True(t, gone(pid), "process %d is gone", pid)
+	}
+	f.o.Wait()
+	run, err := f.store.Run(context.Background(), "nightly.20261207T0200")
+	require.NoError(t, err)
+	assert.Equal(t, jobs.StateFailed, run.State)
+	assert.Equal(t, -1, run.ExitCode)
 }

@@ -88,6 +88,9 @@ type activeRun struct {
 // errClosed is the cause of runs cancelled by Close.
 var errClosed = errors.New("the orchestrator is closing")
 
+// errTimeout is the cause of an attempt stopped by the job's timeout.
+var errTimeout = errors.New("the attempt timed out")
+
 // New validates opts and returns an Orchestrator.
 func New(opts Options) (*Orchestrator, error) {
 	if opts.Store == nil {
@@ -516,20 +519,26 @@ func (o *Orchestrator) execute(ctx context.Context, cancel context.CancelCauseFu
 	)
 	for attempt := 1; ; attempt++ {
 		run.Attempts = attempt
-		actx, acancel := ctx, context.CancelFunc(func() {})
+		// The timeout is a timer on the clock that cancels the attempt's
+		// context (not clock.WithTimeout, whose mock is racy).
+		actx, acancel := context.WithCancelCause(ctx)
+		var timer *clock.Timer
 		if j.Timeout > 0 {
-			actx, acancel = o.clock.WithTimeout(ctx, j.Timeout)
+			timer = o.clock.AfterFunc(j.Timeout, func() { acancel(errTimeout) })
 		}
 		res, err = runner.Run(actx, RunRequest{Job: j.Clone(), RunID: run.ID, Attempt: attempt, ScheduledAt: run.ScheduledAt})
-		if err != nil && actx.Err() != nil && ctx.Err() == nil {
+		if timer != nil {
+			timer.Stop()
+		}
+		if err != nil && errors.Is(context.Cause(actx), errTimeout) && ctx.Err() == nil {
 			err = fmt.Errorf("attempt %d timed out after %s: %w", attempt, j.Timeout, err)
 		}
-		acancel()
+		acancel(nil)
 		if err == nil || attempt >= j.Retry.MaxAttempts || ctx.Err() != nil {
 			break
 		}
 		wait := backoff(j.Retry, attempt)
-		timer := o.clock.Timer(wait)
+		timer = o.clock.Timer(wait)
 		o.audit(ctx, &j, spec, &run, "retrying", err.Error(), "backoffSeconds", strconv.FormatInt(int64(wait/time.Second), 10))
 		select {
 		case <-ctx.Done():
