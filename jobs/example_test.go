@@ -79,8 +79,8 @@ func Example() {
 		Schedule:         jobs.Schedule{Cron: "0 2 * * *", TimeZone: "America/New_York"},
 		Command:          []string{"draft-letters", "--batch", "nightly"},
 		Resources:        jobs.Resources{CPUMillis: 4000, MemoryMiB: 16384, GPUs: 1}, // $5.30 an hour
-		ExpectedDuration: 90 * time.Minute,                                            // estimate $7.95
-		CostCap:          1_000,                                                       // $10 a run
+		ExpectedDuration: 90 * time.Minute,                                           // estimate $7.95
+		CostCap:          1_000,                                                      // $10 a run
 		Labels:           mgmt.Labels{"agency": "NEA", "program": "grants"},
 	})
 	if err != nil {
