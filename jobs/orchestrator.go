@@ -73,11 +73,17 @@ type Orchestrator struct {
 	deferred map[string]string    // run ID → why it was deferred
 	active   map[string]*activeRun
 	closed   bool
+	// unrecorded are the costs of runs the guard could not record yet,
+	// by run ID: each Tick tries them again (the guard is idempotent).
+	unrecorded map[string]RunCost
 }
 
 type specEntry struct {
 	version int64
 	spec    *cronspec.Spec
+	// edge is the starting-deadline edge of the last missed-run check:
+	// scheduled times at or before it have been looked at.
+	edge time.Time
 }
 
 type activeRun struct {
@@ -163,7 +169,7 @@ func New(opts Options) (*Orchestrator, error) {
 		opts: opts, store: opts.Store, clock: opts.Clock, log: opts.Logger,
 		base: base, cancel: cancel,
 		specs: map[string]specEntry{}, seen: map[string]time.Time{},
-		deferred: map[string]string{}, active: map[string]*activeRun{},
+		deferred: map[string]string{}, active: map[string]*activeRun{}, unrecorded: map[string]RunCost{},
 	}, nil
 }
 
@@ -222,7 +228,7 @@ func (o *Orchestrator) spec(j *Job) (*cronspec.Spec, error) {
 	o.mu.Lock()
 	e, ok := o.specs[j.Name]
 	o.mu.Unlock()
-	if ok && e.version == j.Version && e.spec.Expr() == j.Schedule.Cron {
+	if ok && e.version == j.Version && e.spec.Expr() == j.Schedule.Cron && e.spec.Zone() == j.Schedule.TimeZone {
 		return e.spec, nil
 	}
 	s, err := j.Spec()
@@ -249,6 +255,13 @@ func (o *Orchestrator) spec(j *Job) (*cronspec.Spec, error) {
 func (o *Orchestrator) Tick(ctx context.Context) error {
 	o.tickMu.Lock()
 	defer o.tickMu.Unlock()
+	o.mu.Lock()
+	closed := o.closed
+	o.mu.Unlock()
+	if closed {
+		return mgmt.Unavailable("jobs: the orchestrator is closed")
+	}
+	o.retryCosts(ctx)
 	now := o.clock.Now()
 	jobs, err := o.store.Jobs(ctx)
 	if err != nil {
@@ -310,6 +323,15 @@ func (o *Orchestrator) tickJob(ctx context.Context, j *Job, now time.Time) error
 	if !floor.IsZero() && edge.Sub(floor) < look {
 		look = edge.Sub(floor)
 	}
+	// Only times after the last check's edge are new: the latest before
+	// it was looked at then.
+	o.mu.Lock()
+	if e, ok := o.specs[j.Name]; ok {
+		if !e.edge.IsZero() && !edge.Before(e.edge) && edge.Sub(e.edge) < look {
+			look = edge.Sub(e.edge)
+		}
+	}
+	o.mu.Unlock()
 	if look > 0 {
 		if m, ok := spec.Last(edge, look); ok {
 			if err := o.missed(ctx, j, spec, m); err != nil {
@@ -317,6 +339,12 @@ func (o *Orchestrator) tickJob(ctx context.Context, j *Job, now time.Time) error
 			}
 		}
 	}
+	o.mu.Lock()
+	if e, ok := o.specs[j.Name]; ok {
+		e.edge = edge
+		o.specs[j.Name] = e
+	}
+	o.mu.Unlock()
 	t, ok := spec.Last(now, j.StartingDeadline)
 	if !ok || (!floor.IsZero() && t.Before(floor)) {
 		return nil
@@ -417,6 +445,34 @@ func (o *Orchestrator) replace(j *Job, by string, live []Run) {
 			continue
 		}
 		o.log.Warn("jobs: cannot replace a run another host holds", "job", j.Name, "run", r.ID, "holder", r.Holder)
+	}
+}
+
+// retryCosts records again the costs the guard could not record, and
+// marks their runs.
+func (o *Orchestrator) retryCosts(ctx context.Context) {
+	o.mu.Lock()
+	pending := make([]RunCost, 0, len(o.unrecorded))
+	for _, rc := range o.unrecorded {
+		pending = append(pending, rc)
+	}
+	o.mu.Unlock()
+	for _, rc := range pending {
+		if err := o.opts.Guard.RecordRun(ctx, rc); err != nil {
+			o.log.Warn("jobs: could not record the cost of a run; trying again at the next tick", "job", rc.Job.Name, "run", rc.Run.ID, "err", err)
+			continue
+		}
+		o.mu.Lock()
+		delete(o.unrecorded, rc.Run.ID)
+		o.mu.Unlock()
+		r, err := o.store.Run(ctx, rc.Run.ID)
+		if err == nil {
+			r.CostRecorded = true
+			err = o.store.UpdateRun(ctx, r)
+		}
+		if err != nil {
+			o.log.Warn("jobs: could not mark a run's cost recorded", "run", rc.Run.ID, "err", err)
+		}
 	}
 }
 
@@ -565,8 +621,12 @@ func (o *Orchestrator) execute(ctx context.Context, cancel context.CancelCauseFu
 	} else {
 		run.Cost = cost
 		if o.opts.Guard != nil {
-			if rerr := o.opts.Guard.RecordRun(bg, RunCost{Job: j.Clone(), Run: run.Clone(), Amount: cost, At: finished}); rerr != nil {
-				o.log.Error("jobs: could not record the cost of a run", "job", j.Name, "run", run.ID, "err", rerr)
+			rc := RunCost{Job: j.Clone(), Run: run.Clone(), Amount: cost, At: finished}
+			if rerr := o.opts.Guard.RecordRun(bg, rc); rerr != nil {
+				o.log.Warn("jobs: could not record the cost of a run; trying again at the next tick", "job", j.Name, "run", run.ID, "err", rerr)
+				o.mu.Lock()
+				o.unrecorded[run.ID] = rc
+				o.mu.Unlock()
 			} else {
 				run.CostRecorded = true
 			}

@@ -416,3 +416,46 @@ func TestNewRefuses(t *testing.T) {
 		assert.Equal(t, c.field, mgmt.FieldOf(err))
 	}
 }
+
+// flakyRecorder refuses the first RecordRun.
+type flakyRecorder struct {
+	toggleGuard
+	calls atomic.Int64
+}
+
+func (g *flakyRecorder) RecordRun(ctx context.Context, c jobs.RunCost) error {
+	if g.calls.Add(1) == 1 {
+		return mgmt.Unavailable("budget store down")
+	}
+	return g.toggleGuard.RecordRun(ctx, c)
+}
+
+func TestCostRecordingIsRetried(t *testing.T) {
+	t.Parallel()
+	g := &flakyRecorder{}
+	f := newFixture(t, time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC), okRunner, func(o *jobs.Options) { o.Guard = g })
+	f.job(t, "nightly", "0 2 * * *", nil)
+	ctx := context.Background()
+	require.NoError(t, f.o.Tick(ctx))
+	f.o.Wait()
+	r, err := f.store.Run(ctx, "nightly.20261207T0200")
+	require.NoError(t, err)
+	assert.False(t, r.CostRecorded)
+	assert.Empty(t, g.recorded())
+	f.clk.Add(time.Minute)
+	require.NoError(t, f.o.Tick(ctx))
+	r, err = f.store.Run(ctx, "nightly.20261207T0200")
+	require.NoError(t, err)
+	assert.True(t, r.CostRecorded)
+	assert.Equal(t, []string{"job/nightly.20261207T0200"}, g.recorded())
+	require.NoError(t, f.o.Tick(ctx))
+	assert.Len(t, g.recorded(), 1, "recorded once")
+}
+
+func TestTickAfterClose(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC), okRunner, nil)
+	f.o.Close()
+	err := f.o.Tick(context.Background())
+	assert.True(t, errors.Is(err, mgmt.ErrUnavailable), "%v", err)
+}
