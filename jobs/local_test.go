@@ -156,3 +156,15 @@ func TestTimeoutKillsTheProcessGroup(t *testing.T) {
 	assert.Equal(t, jobs.StateFailed, run.State)
 	assert.Equal(t, -1, run.ExitCode)
 }
+
+func TestLocalRunnerKillsWhatTheCommandLeftBehind(t *testing.T) {
+	t.Parallel()
+	r, err := jobs.NewLocalRunner(jobs.LocalOptions{Env: []string{"PATH=" + os.Getenv("PATH")}})
+	require.NoError(t, err)
+	res, err := r.Run(context.Background(), jobs.RunRequest{Job: shJob(`sleep 3600 >/dev/null 2>&1 & echo $!`), RunID: "left.20261207T0200", Attempt: 1})
+	require.NoError(t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(res.Stdout)))
+	require.NoError(t, err)
+	waitGone(t, pid)
+	assert.True(t, gone(pid), "the background sleep went with its group")
+}
