@@ -30,8 +30,10 @@ type migration struct {
 	sql     string
 }
 
-// migrations returns the embedded migrations in version order: 1, 2, 3…
-// with no gap.
+// migrations returns the embedded migrations in version order, from 1.
+// A gap in the numbers is accepted (a migration numbered ahead of one
+// still being written on another branch): migrate applies every
+// migration the database has not recorded, whatever the highest it has.
 var migrations = sync.OnceValues(func() ([]migration, error) { return loadMigrations(migrationFS) })
 
 func loadMigrations(fsys fs.FS) ([]migration, error) {
@@ -44,8 +46,12 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 		base := path.Base(name)
 		num, _, ok := strings.Cut(base, "_")
 		v, err := strconv.Atoi(num)
-		if !ok || err != nil || len(num) != 4 || v != len(out)+1 {
-			return nil, fmt.Errorf("sqlite: migration %s: want the name %04d_<what>.sql", base, len(out)+1)
+		prev := 0
+		if len(out) > 0 {
+			prev = out[len(out)-1].version
+		}
+		if !ok || err != nil || len(num) != 4 || v <= prev || (prev == 0 && v != 1) {
+			return nil, fmt.Errorf("sqlite: migration %s: want the name NNNN_<what>.sql, numbered from 0001 and after %04d", base, prev)
 		}
 		b, err := fs.ReadFile(fsys, name)
 		if err != nil {
@@ -98,12 +104,31 @@ func migrate(ctx context.Context, db *sql.DB, where string) (from, to int, err e
 	if err = tx.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&current); err != nil {
 		return 0, 0, err
 	}
+	applied := map[int]bool{}
+	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return 0, 0, err
+	}
+	for rows.Next() {
+		var v int
+		if err = rows.Scan(&v); err != nil {
+			rows.Close()
+			return 0, 0, err
+		}
+		applied[v] = true
+	}
+	if err = rows.Close(); err != nil {
+		return 0, 0, err
+	}
 	from, latest := int(current.Int64), ms[len(ms)-1].version
 	if from > latest {
 		return from, from, mgmt.Errorf(mgmt.KindConflict, "", "sqlite: %s is at schema version %d, newer than the %d this build knows: %w",
 			where, from, latest, ErrSchemaTooNew)
 	}
-	for _, m := range ms[from:] {
+	for _, m := range ms {
+		if applied[m.version] {
+			continue
+		}
 		if _, err = tx.ExecContext(ctx, m.sql); err != nil {
 			return from, from, fmt.Errorf("sqlite: migration %s: %w", m.name, err)
 		}
