@@ -21,7 +21,7 @@ BELOW = $(shell $(GO) list ./internal/...)
 all: lint test
 
 test: vet deps
-	PYTHON="$$(scripts/python-requests.sh)" NOMAD_BIN="$$(scripts/nomad.sh 2>/dev/null)" VICTORIALOGS_BIN="$$(scripts/victorialogs.sh 2>/dev/null)" $(GO) test -race -count=1 -timeout 15m ./...
+	PYTHON="$$(scripts/python-requests.sh)" NOMAD_BIN="$$(scripts/nomad.sh 2>/dev/null)" VICTORIALOGS_BIN="$$(scripts/victorialogs.sh 2>/dev/null)" SEAWEEDFS_BIN="$$(scripts/seaweedfs.sh 2>/dev/null)" $(GO) test -race -count=1 -timeout 15m ./...
 	$(GO) test -count=1 -timeout 10m -run '^TestLedgerConformance$$' ./backends/sqlite/ ./backends/postgres/
 	VICTORIALOGS_BIN="$$(scripts/victorialogs.sh 2>/dev/null)" $(GO) test -count=1 -timeout 10m -run '^TestOutage$$' ./backends/bulk/
 
@@ -32,14 +32,16 @@ vet:
 # (internal/promtest), installed when missing and root; a Nomad server built
 # once from the Go module proxy into ~/.cache/hms-mgmt/bin (internal/nomadtest;
 # about 10 minutes cold), etcd + kube-apiserver likewise (internal/kubetest;
-# about 15 minutes cold), and VictoriaLogs likewise (internal/vltest; about
-# 25 s cold). Never fails: the tests then skip, or fail under
+# about 15 minutes cold), VictoriaLogs likewise (internal/vltest; about
+# 25 s cold), and SeaweedFS's weed for its S3 gateway (internal/s3test;
+# about 12 minutes cold). Never fails: the tests then skip, or fail under
 # CI=true.
 deps:
 	@scripts/debs.sh 'postgresql:initdb,/usr/lib/postgresql/*/bin/initdb' 'prometheus:/usr/bin/prometheus,prometheus' 'redis-server:/usr/bin/redis-server,redis-server'
 	@scripts/nomad.sh >/dev/null || echo "Nomad build failed: backends/nomad tests skip (fail under CI=true)" >&2
 	@scripts/kube.sh >/dev/null || echo "etcd/kube-apiserver build failed: backends/kubernetes tests skip (fail under CI=true)" >&2
 	@scripts/victorialogs.sh >/dev/null || echo "VictoriaLogs build failed: backends/bulk's VictoriaLogs tests skip (fail under CI=true)" >&2
+	@scripts/seaweedfs.sh >/dev/null || echo "SeaweedFS build failed: backends/s3 tests skip (fail under CI=true)" >&2
 
 # VictoriaLogs as for make test: backends/bulk's BenchmarkShipVictoriaLogs
 # ships 1,000,000 events per op, one op per side at the default BENCHTIME

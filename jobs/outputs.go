@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -30,6 +31,20 @@ func (k OutputKey) Path() (string, error) {
 		}
 	}
 	return strings.Join(segs, "/"), nil
+}
+
+// ObjectName returns the name of output name of the run k below a store's
+// root: "<job>/<scheduled time>/<run ID>/<name>", every segment checked as
+// Path checks them. Every OutputStore names its outputs so.
+func (k OutputKey) ObjectName(name string) (string, error) {
+	rel, err := k.Path()
+	if err != nil {
+		return "", err
+	}
+	if err := safeSegment("name", name); err != nil {
+		return "", err
+	}
+	return rel + "/" + name, nil
 }
 
 // safeSegment accepts one path segment of letters, digits and "-_.:+",
@@ -87,14 +102,11 @@ func (d *DirOutputs) Put(ctx context.Context, k OutputKey, name string, data []b
 	if err := ctxErr(ctx); err != nil {
 		return "", err
 	}
-	rel, err := k.Path()
+	obj, err := k.ObjectName(name)
 	if err != nil {
 		return "", err
 	}
-	if err := safeSegment("name", name); err != nil {
-		return "", err
-	}
-	dir := filepath.Join(d.root, filepath.FromSlash(rel))
+	dir := filepath.Join(d.root, filepath.FromSlash(path.Dir(obj)))
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return "", mgmt.Unavailable("outputs: %v", err)
 	}
@@ -126,5 +138,5 @@ func (d *DirOutputs) Put(ctx context.Context, k OutputKey, name string, data []b
 		_ = f.Sync()
 		_ = f.Close()
 	}
-	return rel + "/" + name, nil
+	return obj, nil
 }
