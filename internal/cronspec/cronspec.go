@@ -11,7 +11,7 @@ import (
 )
 
 // parser reads five fields (or a descriptor), day of month OR day of week.
-var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor | cron.DowOrDom)
+var parser = cron.MustNewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor | cron.DowOrDom)
 
 // MaxExprLen bounds an expression, so that parsing stays cheap for any
 // input.
