@@ -235,7 +235,13 @@ func appendString(b []byte, s string) []byte {
 // Send implements logship.Sink.
 func (s *Sink) Send(ctx context.Context, rs []logship.Record) ([]logship.Result, error) {
 	out := make([]logship.Result, len(rs))
-	body := make([]byte, 0, 384*len(rs))
+	// Room for every record's lines: its fields, their names and the
+	// action line; strings that need escaping grow it.
+	grow := 0
+	for i := range rs {
+		grow += int(rs[i].Size()) + 128 + len(s.o.Index)
+	}
+	body := make([]byte, 0, grow)
 	sent := make([]int, 0, len(rs)) // indexes into rs of the records in body
 	for i, r := range rs {
 		n := len(body)
