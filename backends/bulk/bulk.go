@@ -142,7 +142,7 @@ const vlAction = "{\"create\":{}}\n"
 // U+FFFD); Attrs, valid JSON already, is copied as it is, compacted only
 // when it spans lines.
 func (s *Sink) appendLines(b []byte, r logship.Record) ([]byte, error) {
-	if len(r.Attrs) > 0 && !json.Valid(r.Attrs) {
+	if len(r.Attrs) > 0 && !logship.ValidJSON(r.Attrs) {
 		return b, mgmt.Invalid("record.attrs", "record %s: not valid JSON", r.ID)
 	}
 	if s.o.Kind == VictoriaLogs {
@@ -166,7 +166,7 @@ func (s *Sink) appendLines(b []byte, r logship.Record) ([]byte, error) {
 	b = appendString(b, string(r.Kind))
 	if len(r.Attrs) > 0 {
 		b = append(b, `,"attrs":`...)
-		if bytes.ContainsAny(r.Attrs, "\r\n") {
+		if bytes.IndexByte(r.Attrs, '\n') >= 0 || bytes.IndexByte(r.Attrs, '\r') >= 0 {
 			var c bytes.Buffer
 			if err := json.Compact(&c, r.Attrs); err != nil {
 				return b, fmt.Errorf("bulk: record %s: %w", r.ID, err)
