@@ -45,7 +45,7 @@ func (r Record) Validate() error {
 		return mgmt.Invalid("record.id", "is required")
 	case r.Kind != KindLog && r.Kind != KindAudit:
 		return mgmt.Invalid("record.kind", "%q is neither %q nor %q", r.Kind, KindLog, KindAudit)
-	case len(r.Attrs) > 0 && !json.Valid(r.Attrs):
+	case len(r.Attrs) > 0 && !ValidJSON(r.Attrs):
 		return mgmt.Invalid("record.attrs", "record %s: not valid JSON", r.ID)
 	}
 	return nil

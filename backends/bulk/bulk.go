@@ -142,7 +142,7 @@ const vlAction = "{\"create\":{}}\n"
 // U+FFFD); Attrs, valid JSON already, is copied as it is, compacted only
 // when it spans lines.
 func (s *Sink) appendLines(b []byte, r logship.Record) ([]byte, error) {
-	if len(r.Attrs) > 0 && !json.Valid(r.Attrs) {
+	if len(r.Attrs) > 0 && !logship.ValidJSON(r.Attrs) {
 		return b, mgmt.Invalid("record.attrs", "record %s: not valid JSON", r.ID)
 	}
 	if s.o.Kind == VictoriaLogs {
@@ -166,7 +166,7 @@ func (s *Sink) appendLines(b []byte, r logship.Record) ([]byte, error) {
 	b = appendString(b, string(r.Kind))
 	if len(r.Attrs) > 0 {
 		b = append(b, `,"attrs":`...)
-		if bytes.ContainsAny(r.Attrs, "\r\n") {
+		if bytes.IndexByte(r.Attrs, '\n') >= 0 || bytes.IndexByte(r.Attrs, '\r') >= 0 {
 			var c bytes.Buffer
 			if err := json.Compact(&c, r.Attrs); err != nil {
 				return b, fmt.Errorf("bulk: record %s: %w", r.ID, err)
@@ -235,7 +235,13 @@ func appendString(b []byte, s string) []byte {
 // Send implements logship.Sink.
 func (s *Sink) Send(ctx context.Context, rs []logship.Record) ([]logship.Result, error) {
 	out := make([]logship.Result, len(rs))
-	body := make([]byte, 0, 384*len(rs))
+	// Room for every record's lines: its fields, their names and the
+	// action line; strings that need escaping grow it.
+	grow := 0
+	for i := range rs {
+		grow += int(rs[i].Size()) + 128 + len(s.o.Index)
+	}
+	body := make([]byte, 0, grow)
 	sent := make([]int, 0, len(rs)) // indexes into rs of the records in body
 	for i, r := range rs {
 		n := len(body)

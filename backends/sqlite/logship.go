@@ -52,6 +52,14 @@ type LogQueue struct {
 	// handed maps the IDs of the items Next handed out to their seqs,
 	// until settled: an ack needs no lookup.
 	handed map[string]int64
+	// segs holds the records of the segments the last Next read,
+	// decoded, by the segment's seq. A segment never changes (an outcome
+	// of one of its records deletes it, and seqs are not reused), so a
+	// Next that finds one still there takes its records from here instead
+	// of reading and decoding it again: with batches in flight, the
+	// Shipper asks for them and the next ones. Each Next keeps only the
+	// segments it read.
+	segs map[int64][]segRecord
 }
 
 // logHandedMax bounds LogQueue.handed: past it (items handed out and
@@ -91,7 +99,10 @@ WHERE seq >= (SELECT coalesce(max(seq), ?) FROM logship_seg WHERE seq <= ?) AND 
 
 	qLogNextRecs = `SELECT seq, id, kind, at_ns, level, message, attrs, attempts
 FROM logship_rec WHERE next_at_ns <= ? ORDER BY seq LIMIT ?`
-	qLogNextSegs = `SELECT seq, data FROM logship_seg ORDER BY seq`
+	// The segments without their data (not read: it is in overflow
+	// pages), then one segment's data.
+	qLogNextSegs = `SELECT seq, n FROM logship_seg ORDER BY seq`
+	qLogSegData  = `SELECT data FROM logship_seg WHERE seq = ?`
 )
 
 // logGenQueries are the statements of each generation of IDs.
@@ -147,12 +158,12 @@ func (s *Store) LogQueue(opts LogQueueOptions) (*LogQueue, error) {
 			return nil, s.fail(ctx, "logship prepare", err)
 		}
 	}
-	for _, q := range []string{qLogNextRecs, qLogNextSegs} {
+	for _, q := range []string{qLogNextRecs, qLogNextSegs, qLogSegData} {
 		if _, err := s.ledgerR.get(ctx, q); err != nil {
 			return nil, s.fail(ctx, "logship prepare", err)
 		}
 	}
-	return &LogQueue{s: s, o: opts, handed: map[string]int64{}}, nil
+	return &LogQueue{s: s, o: opts, handed: map[string]int64{}, segs: map[int64][]segRecord{}}, nil
 }
 
 // stmt returns query's prepared statement in tx, or nil when it was not
@@ -320,19 +331,22 @@ func (q *LogQueue) Enqueue(ctx context.Context, rs []logship.Record) error {
 			return mgmt.Unavailable("sqlite: logship: %d records of %d bytes do not fit (%d/%d rows, %d/%d bytes): %w",
 				len(rs), size, rows, q.o.MaxRows, bytes, q.o.MaxBytes, logship.ErrFull), nil
 		}
-		if genIDs >= logGenIDs {
-			// Empty the other generation once none of its records (those
-			// before genStart) is queued, and make it the current one.
-			var oldest int64
-			if err := q.stmt(ctx, tx, qLogOldest).QueryRowContext(ctx, next).Scan(&oldest); err != nil {
+		// The oldest queued seq: when it is genStart or later, none of
+		// the other generation's records is queued, and its entries are
+		// all stale.
+		var oldest int64
+		if err := q.stmt(ctx, tx, qLogOldest).QueryRowContext(ctx, next).Scan(&oldest); err != nil {
+			return nil, err
+		}
+		oldStale := oldest >= genStart
+		if genIDs >= logGenIDs && oldStale {
+			// Empty the other generation and make it the current one.
+			if _, err := tx.ExecContext(ctx, logGenQ[1-gen].empty); err != nil {
 				return nil, err
 			}
-			if oldest >= genStart {
-				if _, err := tx.ExecContext(ctx, logGenQ[1-gen].empty); err != nil {
-					return nil, err
-				}
-				gen, genStart, genIDs = 1-gen, next, 0
-			}
+			gen, genStart, genIDs = 1-gen, next, 0
+			// The other one is now the one that was current.
+			oldStale = oldest >= genStart
 		}
 		cur, old := &logGenQ[gen], &logGenQ[1-gen]
 		// Record i gets seq next+i; an ID queued already (before, or
@@ -347,9 +361,15 @@ func (q *LogQueue) Enqueue(ctx context.Context, rs []logship.Record) error {
 		if err != nil {
 			return nil, err
 		}
+		// An ID of the other generation is queued only if some record of
+		// it is: else its entry is stale, and the ID is stored again (its
+		// stale entry stays until the generation is emptied; an outcome
+		// finds nothing queued at its seq).
 		var inOld int64
-		if err := q.stmt(ctx, tx, old.count).QueryRowContext(ctx, ids).Scan(&inOld); err != nil {
-			return nil, err
+		if !oldStale {
+			if err := q.stmt(ctx, tx, old.count).QueryRowContext(ctx, ids).Scan(&inOld); err != nil {
+				return nil, err
+			}
 		}
 		var keep []bool // nil: every record
 		if added != int64(len(rs)) || inOld > 0 {
@@ -489,6 +509,10 @@ func (q *LogQueue) next(ctx context.Context, max int, now time.Time) ([]logship.
 	if err != nil {
 		return nil, err
 	}
+	stData, err := q.s.ledgerR.get(ctx, qLogSegData)
+	if err != nil {
+		return nil, err
+	}
 	tx, err := q.s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, err
@@ -522,22 +546,21 @@ func (q *LogQueue) next(ctx context.Context, max int, now time.Time) ([]logship.
 		return nil, err
 	}
 
-	var segs []segRecord
+	// The oldest segments, until they hold max records.
+	type segN struct{ seq, n int64 }
+	var segList []segN
 	rows, err = tx.StmtContext(ctx, stSegs).QueryContext(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for len(segs) < max && rows.Next() {
-		var seq int64
-		var data []byte
-		if err := rows.Scan(&seq, &data); err != nil {
+	for n := int64(0); n < int64(max) && rows.Next(); {
+		var sg segN
+		if err := rows.Scan(&sg.seq, &sg.n); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		if segs, err = decodeSeg(segs, seq, data); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("%w at seq %d", err, seq)
-		}
+		segList = append(segList, sg)
+		n += sg.n
 	}
 	if err := rows.Close(); err != nil {
 		return nil, err
@@ -545,27 +568,62 @@ func (q *LogQueue) next(ctx context.Context, max int, now time.Time) ([]logship.
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	kept := make(map[int64][]segRecord, len(segList))
+	segs := make([][]segRecord, len(segList))
+	q.mu.Lock()
+	for i, sg := range segList {
+		if rs, ok := q.segs[sg.seq]; ok {
+			kept[sg.seq], segs[i] = rs, rs
+		}
+	}
+	q.mu.Unlock()
+	stD := tx.StmtContext(ctx, stData)
+	total := len(recs)
+	for i, sg := range segList {
+		if segs[i] == nil {
+			var data []byte
+			if err := stD.QueryRowContext(ctx, sg.seq).Scan(&data); err != nil {
+				return nil, err
+			}
+			rs, err := decodeSeg(make([]segRecord, 0, min(sg.n, 1<<16)), sg.seq, data)
+			if err != nil {
+				return nil, fmt.Errorf("%w at seq %d", err, sg.seq)
+			}
+			kept[sg.seq], segs[i] = rs, rs
+		}
+		total += len(segs[i])
+	}
 
-	out := make([]logship.Item, 0, min(max, len(recs)+len(segs)))
+	out := make([]logship.Item, 0, min(max, total))
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(q.handed) > logHandedMax {
 		clear(q.handed)
 	}
-	for len(out) < max && (len(recs) > 0 || len(segs) > 0) {
-		if len(segs) == 0 || len(recs) > 0 && recs[0].seq < segs[0].seq {
+	q.segs = kept
+	for len(out) < max {
+		for len(segs) > 0 && len(segs[0]) == 0 {
+			segs = segs[1:]
+		}
+		if len(segs) == 0 && len(recs) == 0 {
+			break
+		}
+		if len(segs) == 0 || len(recs) > 0 && recs[0].seq < segs[0][0].seq {
 			out = append(out, recs[0].it)
 			q.handed[recs[0].it.ID] = recs[0].seq
 			recs = recs[1:]
 			continue
 		}
-		it := logship.Item{Record: segs[0].rec}
+		sr := &segs[0][0]
+		it := logship.Item{Record: sr.rec}
 		if it.Attrs == nil {
 			it.Attrs = []byte("{}")
 		}
 		out = append(out, it)
-		q.handed[it.ID] = segs[0].seq
-		segs = segs[1:]
+		if seq, ok := q.handed[it.ID]; !ok || seq != sr.seq {
+			q.handed[it.ID] = sr.seq
+		}
+		segs[0] = segs[0][1:]
 	}
 	return out, nil
 }
