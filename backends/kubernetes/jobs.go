@@ -330,7 +330,7 @@ func (r *JobRunner) Run(ctx context.Context, req jobs.RunRequest) (jobs.RunResul
 	ref := r.namespace + "/" + spec.Name
 	created, err := r.client.BatchV1().Jobs(r.namespace).Create(ctx, spec, metav1.CreateOptions{FieldManager: r.fieldManager})
 	if err != nil {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && !apierrors.IsAlreadyExists(err) {
 			// The request may have reached the server before ctx ended.
 			derr := r.stop(ctx, spec.Name, "")
 			return res, mgmt.Unavailable("kubernetes: run %s: job %s: stopped while being created%s: %w", req.RunID, ref, derr, context.Cause(ctx))

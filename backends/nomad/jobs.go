@@ -257,7 +257,7 @@ func (r *JobRunner) Run(ctx context.Context, req jobs.RunRequest) (jobs.RunResul
 	// EnforceIndex with index 0: register only a job that does not exist.
 	_, _, err = r.client.Jobs().RegisterOpts(spec, &api.RegisterOptions{EnforceIndex: true}, wo)
 	if err != nil {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && !strings.Contains(strings.ToLower(err.Error()), "enforcing job modify index") {
 			// The request may have reached the agent before ctx ended.
 			return res, mgmt.Unavailable("nomad: run %s: job %s: stopped while being registered%s: %w",
 				req.RunID, r.where(id), r.stop(ctx, id), context.Cause(ctx))
