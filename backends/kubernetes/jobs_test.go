@@ -516,3 +516,31 @@ func TestJobRunnerConformance(t *testing.T) {
 		Skip: map[string]string{jobstest.RunnerOutput: why, jobstest.RunnerExitCode: why, jobstest.RunnerBounded: why},
 	})
 }
+
+// TestJobStopIsBounded: without a garbage collector (no gc here), a Job
+// deleted in the foreground never goes; Run waits StopTimeout, then
+// returns, saying so.
+func TestJobStopIsBounded(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	r, err := kubernetes.NewJobRunner(kubernetes.JobRunnerOptions{Config: c.cfg, Namespace: c.ns, StopTimeout: 300 * time.Millisecond})
+	require.NoError(t, err)
+	req := letterReq(1)
+	ctx, cancel := context.WithCancel(callCtx(t))
+	out := make(chan error, 1)
+	go func() {
+		_, err := r.Run(ctx, req)
+		out <- err
+	}()
+	jc := &jobCluster{cluster: c}
+	j := jc.awaitJob(t, kubernetes.JobName(req.RunID, 1))
+	cancel()
+	err = <-out
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.ErrorContains(t, err, "not gone within 300ms")
+	left, err := c.cs.BatchV1().Jobs(c.ns).Get(callCtx(t), j.Name, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.NotNil(t, left.DeletionTimestamp, "deleted, waiting for its dependents")
+	assert.Contains(t, left.Finalizers, metav1.FinalizerDeleteDependents)
+}
