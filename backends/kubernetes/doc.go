@@ -107,7 +107,8 @@
 // until its status has a Complete condition (success, exit code 0) or a
 // Failed one (an error of kind internal with the reason, and the exit code
 // of the container of its pod when a pod reports one, else -1); a Job
-// deleted meanwhile is a conflict. When ctx ends, Run deletes the Job with
+// deleted meanwhile is a conflict; a list or watch refused for good
+// (forbidden, say) deletes the Job and returns that refusal. When ctx ends, Run deletes the Job with
 // propagationPolicy Foreground, waits up to StopTimeout for it (and so its
 // pods) to be gone, and returns an error of kind unavailable wrapping
 // ctx's cause. Output stays with the cluster's logging: RunResult's

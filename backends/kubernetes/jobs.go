@@ -347,9 +347,10 @@ func (r *JobRunner) Run(ctx context.Context, req jobs.RunRequest) (jobs.RunResul
 		return res, mgmt.Conflict("", "kubernetes: run %s: job %s was %w", req.RunID, ref, err)
 	}
 	if err != nil {
-		// The watch gave up: stop the Job rather than leave it unwatched.
+		// The watch was refused: stop the Job rather than leave it
+		// unwatched.
 		derr := r.stop(ctx, spec.Name, created.UID)
-		return res, mgmt.Unavailable("kubernetes: run %s: watching job %s%s: %w", req.RunID, ref, derr, err)
+		return res, r.jobErr(ctx, err, "kubernetes: run %s: watching job %s, so it is stopped%s", req.RunID, ref, derr)
 	}
 	if c := condition(finished, batchv1.JobComplete); c != nil {
 		res.ExitCode = 0
@@ -376,20 +377,46 @@ func done(j *batchv1.Job) bool {
 	return condition(j, batchv1.JobComplete) != nil || condition(j, batchv1.JobFailed) != nil
 }
 
-// listWatch lists and watches the one Job named name.
-func (r *JobRunner) listWatch(name string) *cache.ListWatch {
+// listWatch lists and watches the one Job named name. The informer that
+// uses it retries every failed request; a refusal that retrying cannot
+// cure (forbidden, unauthenticated, a missing namespace) is handed to
+// refused instead, which ends the wait.
+func (r *JobRunner) listWatch(name string, refused func(error)) *cache.ListWatch {
 	sel := fields.OneTermEqualSelector("metadata.name", name).String()
 	jobsAPI := r.client.BatchV1().Jobs(r.namespace)
+	check := func(err error) {
+		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) || apierrors.IsNotFound(err) {
+			refused(err)
+		}
+	}
 	return &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.FieldSelector = sel
-			return jobsAPI.List(ctx, o)
+			l, err := jobsAPI.List(ctx, o)
+			check(err)
+			return l, err
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.FieldSelector = sel
-			return jobsAPI.Watch(ctx, o)
+			w, err := jobsAPI.Watch(ctx, o)
+			check(err)
+			return w, err
 		},
 	}
+}
+
+// until is watchtools.UntilWithSync on the one Job named name, ended
+// early by a refusal of its list or watch, which it returns.
+func (r *JobRunner) until(ctx context.Context, name string, pre watchtools.PreconditionFunc, cond watchtools.ConditionFunc) error {
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	_, err := watchtools.UntilWithSync(wctx, r.listWatch(name, cancel), &batchv1.Job{}, pre, cond)
+	if ctx.Err() == nil {
+		if cause := context.Cause(wctx); cause != nil && wctx.Err() != nil {
+			return cause
+		}
+	}
+	return err
 }
 
 // wait watches the Job until its status has a Complete or Failed
@@ -398,7 +425,7 @@ func (r *JobRunner) listWatch(name string) *cache.ListWatch {
 // settles a Job that finished, or went, before the watch began.
 func (r *JobRunner) wait(ctx context.Context, created *batchv1.Job) (*batchv1.Job, error) {
 	var last *batchv1.Job
-	_, err := watchtools.UntilWithSync(ctx, r.listWatch(created.Name), &batchv1.Job{},
+	err := r.until(ctx, created.Name,
 		func(store cache.Store) (bool, error) {
 			obj, ok, err := store.GetByKey(created.Namespace + "/" + created.Name)
 			if err != nil {
@@ -463,7 +490,7 @@ func (r *JobRunner) stop(ctx context.Context, name string, uid types.UID) string
 		}
 		uid = j.UID
 	}
-	_, err = watchtools.UntilWithSync(sctx, r.listWatch(name), &batchv1.Job{},
+	err = r.until(sctx, name,
 		func(store cache.Store) (bool, error) {
 			obj, ok, err := store.GetByKey(r.namespace + "/" + name)
 			if err != nil {
@@ -475,7 +502,11 @@ func (r *JobRunner) stop(ctx context.Context, name string, uid types.UID) string
 			j, ok := ev.Object.(*batchv1.Job)
 			return ok && (ev.Type == watch.Deleted || j.UID != uid), nil
 		})
-	if err != nil {
+	var refused apierrors.APIStatus
+	switch {
+	case errors.As(err, &refused):
+		return fmt.Sprintf(" (deleted; whether it is gone cannot be watched: %v)", err)
+	case err != nil:
 		return fmt.Sprintf(" (deleted, but not gone within %s — its pods may still be stopping: %v)", r.stopTimeout, err)
 	}
 	return ""

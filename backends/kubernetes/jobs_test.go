@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -543,4 +544,35 @@ func TestJobStopIsBounded(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotNil(t, left.DeletionTimestamp, "deleted, waiting for its dependents")
 	assert.Contains(t, left.Finalizers, metav1.FinalizerDeleteDependents)
+}
+
+// TestJobWatchForbidden: a runner allowed to create and delete Jobs but
+// not to list or watch them cannot follow its Job; rather than wait on a
+// watch that retries forever, Run deletes the Job and says why.
+func TestJobWatchForbidden(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	ctx := callCtx(t)
+	_, err := c.cs.RbacV1().Roles(c.ns).Create(ctx, &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "jobs-no-watch"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"batch"}, Resources: []string{"jobs"},
+			Verbs: []string{"create", "get", "delete"}}},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = c.cs.RbacV1().RoleBindings(c.ns).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "jobs-no-watch"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "jobs-no-watch"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: "rbac.authorization.k8s.io", Name: kubetest.NoRights}},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	r, err := kubernetes.NewJobRunner(kubernetes.JobRunnerOptions{Config: kube.ConfigAs(t, kubetest.NoRights), Namespace: c.ns})
+	require.NoError(t, err)
+	req := letterReq(1)
+	_, err = r.Run(ctx, req)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, mgmt.ErrForbidden)
+	assert.ErrorContains(t, err, "so it is stopped")
+	left, err := c.cs.BatchV1().Jobs(c.ns).Get(ctx, kubernetes.JobName(req.RunID, 1), metav1.GetOptions{})
+	require.NoError(t, err, "no garbage collector: the foreground deletion stays pending")
+	assert.NotNil(t, left.DeletionTimestamp)
 }
