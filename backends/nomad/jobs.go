@@ -274,7 +274,7 @@ func (r *JobRunner) Run(ctx context.Context, req jobs.RunRequest) (jobs.RunResul
 	}
 	if err != nil {
 		// Following it failed: stop it rather than leave it unwatched.
-		return res, mgmt.Unavailable("nomad: run %s: following job %s%s: %w", req.RunID, r.where(id), r.stop(ctx, id), err)
+		return res, r.jobErr(ctx, err, "nomad: run %s: following job %s, so it is stopped%s", req.RunID, r.where(id), r.stop(ctx, id))
 	}
 	qo := (&api.QueryOptions{}).WithContext(ctx)
 	allocs, _, err := r.client.Jobs().Allocations(id, true, qo)
@@ -359,8 +359,13 @@ func (r *JobRunner) wait(ctx context.Context, id string) (*api.Job, error) {
 			if isNotFound(err) {
 				return nil, errGone
 			}
-			// Transient failures are tried again, three times in a row at
-			// most, a second then two apart.
+			// Transient failures (no answer, 429, 5xx) are tried again,
+			// three times in a row at most, 1, 2 and 3 s apart; refusals
+			// are not.
+			var ure api.UnexpectedResponseError
+			if errors.As(err, &ure) && ure.HasStatusCode() && ure.StatusCode() < 500 && ure.StatusCode() != http.StatusTooManyRequests {
+				return nil, err
+			}
 			if failures++; failures > 3 {
 				return nil, err
 			}

@@ -18,6 +18,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -389,4 +390,54 @@ func TestJobOutcomeReplay(t *testing.T) {
 			assert.True(t, strings.Contains(err.Error(), id), "%v", err)
 		})
 	}
+}
+
+// TestJobFollowRefusedReplay: a token that may register a job but not
+// read it (403, replayed: the harness has no ACLs) cannot follow it;
+// Run stops and purges the job at once and returns the refusal, rather
+// than retrying a request that will not succeed.
+func TestJobFollowRefusedReplay(t *testing.T) {
+	t.Parallel()
+	id := nomad.JobID("grant-letters.20261207T0200", 1)
+	var (
+		mu  sync.Mutex
+		got []string
+	)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Method+" "+r.URL.Path+" purge="+r.URL.Query().Get("purge"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Nomad-Index", "10")
+		switch {
+		case r.Method == http.MethodPut && r.URL.Path == "/v1/jobs":
+			_ = json.NewEncoder(w).Encode(api.JobRegisterResponse{EvalID: "e1", JobModifyIndex: 10})
+		case r.Method == http.MethodGet && r.URL.Path == "/v1/job/"+id:
+			http.Error(w, "Permission denied", http.StatusForbidden)
+		case r.Method == http.MethodDelete && r.URL.Path == "/v1/job/"+id:
+			_ = json.NewEncoder(w).Encode(api.JobDeregisterResponse{EvalID: "e2"})
+		case r.Method == http.MethodGet && r.URL.Path == "/v1/job/"+id+"/allocations":
+			_ = json.NewEncoder(w).Encode([]api.AllocationListStub{})
+		default:
+			t.Errorf("unexpected request %s %s", r.Method, r.URL)
+			http.Error(w, "unexpected", 500)
+		}
+	}))
+	t.Cleanup(ts.Close)
+	r := offlineRunner(t, nomad.JobRunnerOptions{Address: ts.URL, Token: "s3cr3t-token"})
+	_, err := r.Run(callCtx(t), letterReq(1))
+	require.Error(t, err)
+	assert.ErrorIs(t, err, mgmt.ErrForbidden)
+	assert.Equal(t, "nomad.token", mgmt.FieldOf(err))
+	assert.ErrorContains(t, err, "so it is stopped")
+	assert.NotContains(t, err.Error(), "s3cr3t")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{
+		"PUT /v1/jobs purge=",
+		"GET /v1/job/" + id + " purge=",
+		"DELETE /v1/job/" + id + " purge=false",
+		"GET /v1/job/" + id + "/allocations purge=",
+		"DELETE /v1/job/" + id + " purge=true",
+	}, got)
 }
