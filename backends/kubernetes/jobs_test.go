@@ -11,6 +11,7 @@ package kubernetes_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -575,4 +576,39 @@ func TestJobWatchForbidden(t *testing.T) {
 	left, err := c.cs.BatchV1().Jobs(c.ns).Get(ctx, kubernetes.JobName(req.RunID, 1), metav1.GetOptions{})
 	require.NoError(t, err, "no garbage collector: the foreground deletion stays pending")
 	assert.NotNil(t, left.DeletionTimestamp)
+}
+
+// A JobRunner for the orchestrator's jobs whose Runner is "kubernetes":
+// each attempt becomes a Job in namespace batch-jobs. Spec shows the Job
+// an attempt creates.
+func ExampleNewJobRunner() {
+	r, err := kubernetes.NewJobRunner(kubernetes.JobRunnerOptions{
+		Config:           &rest.Config{Host: "https://kube.example:6443"}, // or InCluster: true
+		Namespace:        "batch-jobs",
+		TTLAfterFinished: 24 * time.Hour,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// o, err := jobs.New(jobs.Options{Runners: map[string]jobs.JobRunner{"local": local, "kubernetes": r}, …})
+	j, err := r.Spec(jobs.RunRequest{Job: letterJob(), RunID: "grant-letters.20261207T0200", Attempt: 1,
+		ScheduledAt: time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC)})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	c := j.Spec.Template.Spec.Containers[0]
+	fmt.Println(j.Namespace, j.Name)
+	fmt.Println(j.Labels["agency"], j.Labels["program"], j.Labels["fiscalYear"], j.Labels[kubernetes.LabelRun])
+	fmt.Println(c.Image, c.Command)
+	fmt.Println("cpu", c.Resources.Limits.Cpu(), "memory", c.Resources.Limits.Memory())
+	fmt.Println("backoffLimit", *j.Spec.BackoffLimit, "activeDeadlineSeconds", *j.Spec.ActiveDeadlineSeconds,
+		"ttlSecondsAfterFinished", *j.Spec.TTLSecondsAfterFinished)
+	// Output:
+	// batch-jobs grant-letters-20261207t0200-7f044181-1
+	// NEA grants FY2027 grant-letters.20261207T0200
+	// registry.invalid/grants/draft-letters:1.4 [/opt/grants/draft-letters --batch nightly]
+	// cpu 1500m memory 2Gi
+	// backoffLimit 0 activeDeadlineSeconds 7200 ttlSecondsAfterFinished 86400
 }

@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -440,4 +441,40 @@ func TestJobFollowRefusedReplay(t *testing.T) {
 		"GET /v1/job/" + id + "/allocations purge=",
 		"DELETE /v1/job/" + id + " purge=true",
 	}, got)
+}
+
+// A JobRunner for the orchestrator's jobs whose Runner is "nomad": each
+// attempt becomes a batch job in namespace batch-jobs. Spec shows the job
+// an attempt registers.
+func ExampleNewJobRunner() {
+	r, err := nomad.NewJobRunner(nomad.JobRunnerOptions{
+		Address:   "https://nomad.example:4646",
+		Namespace: "batch-jobs",
+		Driver:    nomad.DriverDocker,
+		MHzPerCPU: 2400,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer r.Close()
+	// o, err := jobs.New(jobs.Options{Runners: map[string]jobs.JobRunner{"local": local, "nomad": r}, …})
+	j, err := r.Spec(jobs.RunRequest{Job: letterJob(), RunID: "grant-letters.20261207T0200", Attempt: 1,
+		ScheduledAt: time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC)})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	task := j.TaskGroups[0].Tasks[0]
+	fmt.Println(*j.Namespace, *j.ID, *j.Type)
+	fmt.Println(j.Meta["agency"], j.Meta["program"], j.Meta["fiscalYear"], j.Meta[nomad.MetaRun])
+	fmt.Println(task.Driver, task.Config["image"], task.Config["entrypoint"])
+	fmt.Println("cpu", *task.Resources.CPU, "MHz, memory", *task.Resources.MemoryMB, "MB")
+	fmt.Println("restarts", *j.TaskGroups[0].RestartPolicy.Attempts, "reschedules", *j.TaskGroups[0].ReschedulePolicy.Attempts)
+	// Output:
+	// batch-jobs grant-letters.20261207T0200-1 batch
+	// NEA grants FY2027 grant-letters.20261207T0200
+	// docker registry.invalid/grants/draft-letters:1.4 [/opt/grants/draft-letters --batch nightly]
+	// cpu 3600 MHz, memory 2048 MB
+	// restarts 0 reschedules 0
 }
