@@ -339,7 +339,7 @@ func (r *JobRunner) Run(ctx context.Context, req jobs.RunRequest) (jobs.RunResul
 	}
 
 	finished, err := r.wait(ctx, created)
-	if ctx.Err() != nil {
+	if err != nil && ctx.Err() != nil {
 		derr := r.stop(ctx, spec.Name, created.UID)
 		return res, mgmt.Unavailable("kubernetes: run %s: job %s stopped%s: %w", req.RunID, ref, derr, context.Cause(ctx))
 	}

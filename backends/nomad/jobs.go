@@ -266,7 +266,7 @@ func (r *JobRunner) Run(ctx context.Context, req jobs.RunRequest) (jobs.RunResul
 	}
 
 	job, err := r.wait(ctx, id)
-	if ctx.Err() != nil {
+	if err != nil && ctx.Err() != nil {
 		return res, mgmt.Unavailable("nomad: run %s: job %s stopped%s: %w", req.RunID, r.where(id), r.stop(ctx, id), context.Cause(ctx))
 	}
 	if errors.Is(err, errGone) {
