@@ -91,6 +91,38 @@
 //	}
 //	ctl, err := scaler.New(scaler.Options{Scaler: s, Sources: sources})
 //
+// # Jobs
+//
+// JobRunner (NewJobRunner, connecting as Options do) is a jobs.JobRunner
+// that runs each attempt as a batch/v1 Job in its namespace, named by
+// JobName (the run ID made DNS-safe, a hash and the attempt: at most 63
+// bytes), labelled with the job's labels, fiscalYear and hms.gov/job,
+// hms.gov/run and hms.gov/attempt (on its pods too); one container "job"
+// runs the job's Image with its Command, requests and limits both set
+// from its Resources (GPUs as GPUResource, "nvidia.com/gpu"); backoffLimit
+// 0 and restartPolicy Never, since the orchestrator owns retries;
+// activeDeadlineSeconds from the job's Timeout; ttlSecondsAfterFinished
+// (TTLAfterFinished, an hour); no service-account token mounted. Run
+// watches that one Job (an informer, listing again after a lost watch)
+// until its status has a Complete condition (success, exit code 0) or a
+// Failed one (an error of kind internal with the reason, and the exit code
+// of the container of its pod when a pod reports one, else -1); a Job
+// deleted meanwhile is a conflict; a list or watch refused for good
+// (forbidden, say) deletes the Job and returns that refusal. When ctx ends, Run deletes the Job with
+// propagationPolicy Foreground, waits up to StopTimeout for it (and so its
+// pods) to be gone, and returns an error of kind unavailable wrapping
+// ctx's cause. Output stays with the cluster's logging: RunResult's
+// Stdout and Stderr are empty. API errors keep their kinds as below (a
+// Job that exists already for the attempt: conflict on "runID"; a missing
+// namespace: not found). RBAC: create, get, list, watch and delete on
+// jobs, list on pods. Its tests run on the same harness, which has no
+// kubelet, job controller or garbage collector: they complete and fail
+// Jobs by writing their status through the status subresource (and a
+// pod's terminated state) as those would, remove the foregroundDeletion
+// finalizer as the garbage collector would, and run the cancellation
+// parts of jobstest.RunRunner; the parts that need a container to run
+// are skipped, saying why.
+//
 // # Testing
 //
 // The package's tests run against a real kube-apiserver and etcd

@@ -85,6 +85,35 @@
 //	defer s.Close()
 //	ctl, err := scaler.New(scaler.Options{Scaler: s, Sources: sources})
 //
+// # Jobs
+//
+// JobRunner (NewJobRunner, connecting as Options do) is a jobs.JobRunner
+// that registers each attempt as a Nomad batch job, ID JobID (the run ID,
+// "-", the attempt), only if no job has that ID (else a conflict on
+// "runID"): one task group and task "job", count 1, no restart and no
+// reschedule since the orchestrator owns retries, the job's labels,
+// fiscalYear and hms.gov/job, hms.gov/run, hms.gov/attempt and
+// hms.gov/scheduled-at as meta; the docker driver (the default) runs the
+// job's Image with its Command as entrypoint, raw_exec and exec run the
+// Command on the client; CPU in MHz is the CPU millis × MHzPerCPU / 1000,
+// MemoryMB the MiB, GPUs a GPUDevice ("nvidia/gpu") request. Run follows
+// the job with blocking queries until it is dead, then reads its latest
+// allocation: complete is success (exit code 0), failed an error of kind
+// internal with the exit code of the task's last Terminated event (-1
+// without one), lost unavailable; a job stopped or purged by someone else
+// meanwhile is a conflict. Nomad has no deadline for batch jobs, so the
+// job's Timeout is the orchestrator's ctx. When ctx ends, Run stops the
+// job, waits up to StopTimeout for its allocations to stop, purges it and
+// returns an error of kind unavailable wrapping ctx's cause. Output stays
+// with Nomad (`nomad alloc logs`): RunResult's Stdout and Stderr are
+// empty. Tested on the same server-only harness, where no allocation is
+// ever placed and so no completion can be observed: the tests check the
+// registered job and its spec while it is pending, stopping and purging
+// on ctx's end, jobs stopped or purged from outside, a second
+// registration refused, and the cancellation parts of jobstest.RunRunner;
+// how a finished job is read (complete, failed with an exit code, lost) is
+// checked against replayed Nomad answers.
+//
 // # Testing
 //
 // The package's tests run against a real Nomad server (internal/nomadtest,

@@ -24,5 +24,7 @@
 //
 // RunRunner checks a runner: output captured, a non-zero exit reported
 // with its code, output bounded, a cancelled attempt stopped promptly with
-// an error wrapping the context's.
+// an error wrapping the context's. RunnerFixture.Skip names the subtests
+// a runner's test environment cannot run (a container runner on an API
+// server that runs no containers), each skipped with its reason.
 package jobstest

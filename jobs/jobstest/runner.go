@@ -21,6 +21,10 @@ type RunnerFixture struct {
 	Job func(script string) jobs.Job
 	// MaxOutput is the runner's bound on stdout and stderr.
 	MaxOutput int
+	// Skip names subtests (RunnerOutput, …) that cannot run against this
+	// runner's test environment, each with the reason — a container
+	// runner tested on an API server that runs no containers, say.
+	Skip map[string]string
 }
 
 // RunRunner is the conformance suite of jobs.JobRunner.
@@ -30,6 +34,7 @@ func RunRunner(t *testing.T, f RunnerFixture) {
 			ScheduledAt: time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC)}
 	}
 	t.Run("Output", func(t *testing.T) {
+		f.skip(t)
 		res, err := f.Runner.Run(context.Background(), req(`echo letters drafted; echo warning >&2`))
 		require.NoError(t, err)
 		assert.Equal(t, 0, res.ExitCode)
@@ -38,18 +43,21 @@ func RunRunner(t *testing.T, f RunnerFixture) {
 		assert.False(t, res.StdoutTruncated)
 	})
 	t.Run("ExitCode", func(t *testing.T) {
+		f.skip(t)
 		res, err := f.Runner.Run(context.Background(), req(`echo partial; exit 3`))
 		require.Error(t, err)
 		assert.Equal(t, 3, res.ExitCode)
 		assert.Equal(t, "partial\n", string(res.Stdout), "output comes back with the error")
 	})
 	t.Run("Bounded", func(t *testing.T) {
+		f.skip(t)
 		res, err := f.Runner.Run(context.Background(), req(`i=0; while [ $i -lt 300 ]; do printf '%01000d\n' 0; i=$((i+1)); done`))
 		require.NoError(t, err)
 		assert.LessOrEqual(t, len(res.Stdout), f.MaxOutput)
 		assert.True(t, res.StdoutTruncated)
 	})
 	t.Run("Cancelled", func(t *testing.T) {
+		f.skip(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
@@ -62,6 +70,7 @@ func RunRunner(t *testing.T, f RunnerFixture) {
 		assert.True(t, errors.Is(err, context.Canceled), "%v", err)
 	})
 	t.Run("CancelledBeforeStart", func(t *testing.T) {
+		f.skip(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		_, err := f.Runner.Run(ctx, req(`echo never`))
