@@ -21,10 +21,12 @@
 //     suite.
 //   - JobRunner runs one attempt: LocalRunner (the default) runs a
 //     process in a group of its own and kills the whole group when the
-//     attempt ends; container runners come later behind the same seam;
+//     attempt ends; backends/kubernetes (batch/v1 Jobs) and backends/nomad
+//     (batch jobs) run containers behind the same seam;
 //     jobstest.RunRunner is its suite.
 //   - OutputStore keeps each run's stdout and stderr: DirOutputs writes
-//     <job>/<scheduled time>/<run ID>/<name> atomically.
+//     <job>/<scheduled time>/<run ID>/<name> atomically; backends/s3
+//     puts each as one object in S3-compatible storage.
 //   - CostGuard checks each run's estimate before it starts and records
 //     its actual cost after: budget.(*Budget).JobGuard, against the hard
 //     caps whose selector matches the job's labels.

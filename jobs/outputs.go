@@ -63,7 +63,7 @@ func safeSegment(field, s string) error {
 }
 
 // OutputStore keeps the outputs of runs: a directory (NewDirOutputs, the
-// default), later object storage (S3) behind the same seam. Put stores
+// default), or object storage (backends/s3) behind the same seam. Put stores
 // one named output ("stdout", "stderr") of a run whole, or not at all,
 // and returns where it went (for the run's history). It is safe for
 // concurrent use.

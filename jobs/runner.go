@@ -23,8 +23,9 @@ type RunResult struct {
 }
 
 // JobRunner executes one attempt of a run: the local process runner
-// (NewLocalRunner, the default), later container runners (Kubernetes
-// Jobs, Nomad batch jobs) behind the same seam. The conformance suite is
+// (NewLocalRunner, the default), and container runners behind the same
+// seam: backends/kubernetes (batch/v1 Jobs) and backends/nomad (batch
+// jobs). The conformance suite is
 // jobs/jobstest.RunRunner.
 //
 // Run returns when the attempt has ended and nothing it started is left
