@@ -89,13 +89,39 @@ type benchDocument struct {
 // -benchtime ships 1,000,000 more per op it adds.
 //
 //	VICTORIALOGS_BIN=$(scripts/victorialogs.sh) go test -run '^$' -bench ShipVictoriaLogs -cpu 1 ./backends/bulk/
+//
+// Each side runs with one producer and with four (producers=N): the
+// events of an op split between N goroutines, as a host logs from many.
+// A durable queue commits concurrent Enqueues together (the SQLite
+// queue's group commit), one sync for all of them.
 func BenchmarkShipVictoriaLogs(b *testing.B) {
 	base := vl.URL(b)
-	b.Run("logship", func(b *testing.B) { benchLogship(b, base) })
-	b.Run("BulkIndexer", func(b *testing.B) { benchBulkIndexer(b, base) })
+	for _, n := range []int{1, 4} {
+		b.Run(fmt.Sprintf("producers=%d", n), func(b *testing.B) {
+			b.Run("logship", func(b *testing.B) { benchLogship(b, base, n) })
+			b.Run("BulkIndexer", func(b *testing.B) { benchBulkIndexer(b, base, n) })
+		})
+	}
 }
 
-func benchLogship(b *testing.B, base string) {
+// produce calls add for the events [0, benchEvents) split between n
+// goroutines, each its share in order, and returns the first error.
+func produce(n int, add func(from, to int) error) error {
+	errs := make(chan error, n)
+	for p := range n {
+		from, to := p*benchEvents/n, (p+1)*benchEvents/n
+		go func() { errs <- add(from, to) }()
+	}
+	var first error
+	for range n {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func benchLogship(b *testing.B, base string, producers int) {
 	ctx := context.Background()
 	sink, err := bulk.New(bulk.Options{Kind: bulk.VictoriaLogs, URL: base, StreamFields: []string{"kind", "attrs.side"}})
 	if err != nil {
@@ -135,16 +161,22 @@ func benchLogship(b *testing.B, base string) {
 			defer close(done)
 			_ = sh.Run(rctx)
 		}()
-		rs := make([]logship.Record, 0, benchAddBatch)
-		for i := range benchEvents {
-			e := newBenchEvent("logship", run, i)
-			rs = append(rs, logship.Record{ID: e.id, Time: e.at, Level: e.level, Message: e.message, Attrs: e.attrs, Kind: logship.KindLog})
-			if len(rs) == benchAddBatch || i == benchEvents-1 {
-				if err := buf.Add(ctx, rs...); err != nil {
-					b.Fatal(err)
+		err = produce(producers, func(from, to int) error {
+			rs := make([]logship.Record, 0, benchAddBatch)
+			for i := from; i < to; i++ {
+				e := newBenchEvent("logship", run, i)
+				rs = append(rs, logship.Record{ID: e.id, Time: e.at, Level: e.level, Message: e.message, Attrs: e.attrs, Kind: logship.KindLog})
+				if len(rs) == benchAddBatch || i == to-1 {
+					if err := buf.Add(ctx, rs...); err != nil {
+						return err
+					}
+					rs = make([]logship.Record, 0, benchAddBatch)
 				}
-				rs = make([]logship.Record, 0, benchAddBatch)
 			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
 		}
 		// The shipper signals nothing when it is done: read its counters
 		// every millisecond until it has delivered everything.
@@ -191,7 +223,7 @@ func (t esProduct) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-func benchBulkIndexer(b *testing.B, base string) {
+func benchBulkIndexer(b *testing.B, base string, producers int) {
 	ctx := context.Background()
 	es, err := elasticsearch.NewClient(elasticsearch.Config{
 		Addresses: []string{base + "/insert/elasticsearch"},
@@ -230,16 +262,22 @@ func benchBulkIndexer(b *testing.B, base string) {
 		}
 		b.StartTimer()
 		start := time.Now()
-		for i := range benchEvents {
-			e := newBenchEvent("esutil", run, i)
-			doc, err := json.Marshal(benchDocument{ID: e.id, Time: e.at.UTC().Format(time.RFC3339Nano), Level: e.level,
-				Message: e.message, Kind: logship.KindLog, Attrs: e.attrs})
-			if err != nil {
-				b.Fatal(err)
+		err = produce(producers, func(from, to int) error {
+			for i := from; i < to; i++ {
+				e := newBenchEvent("esutil", run, i)
+				doc, err := json.Marshal(benchDocument{ID: e.id, Time: e.at.UTC().Format(time.RFC3339Nano), Level: e.level,
+					Message: e.message, Kind: logship.KindLog, Attrs: e.attrs})
+				if err != nil {
+					return err
+				}
+				if err := bi.Add(ctx, esutil.BulkIndexerItem{Action: "create", Body: bytes.NewReader(doc), OnFailure: onFailure}); err != nil {
+					return err
+				}
 			}
-			if err := bi.Add(ctx, esutil.BulkIndexerItem{Action: "create", Body: bytes.NewReader(doc), OnFailure: onFailure}); err != nil {
-				b.Fatal(err)
-			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
 		}
 		if err := bi.Close(ctx); err != nil {
 			b.Fatal(err)
