@@ -598,7 +598,9 @@ func (c *Controller) Reset() {
 	defer c.mu.RUnlock()
 	for _, rs := range c.order {
 		rs.mu.Lock()
-		rs.eng = engine{}
+		// The predictive triggers' history is what the service did, not
+		// what the rule decided: a new leader keeps it.
+		rs.eng = engine{predictors: rs.eng.predictors, preds: rs.eng.preds}
 		rs.mu.Unlock()
 	}
 }

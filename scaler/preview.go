@@ -137,5 +137,14 @@ func (e *engine) clone() engine {
 	c.upEvents = append([]timedCount(nil), e.upEvents...)
 	c.downEvents = append([]timedCount(nil), e.downEvents...)
 	c.specs = append([]specCache(nil), e.specs...) // the specs themselves are immutable
+	if e.predictors != nil {
+		c.predictors = make([]*predictor, len(e.predictors))
+		for i, p := range e.predictors {
+			if p != nil {
+				c.predictors[i] = p.clone()
+			}
+		}
+		c.preds = append([]int32(nil), e.preds...)
+	}
 	return c
 }
