@@ -901,6 +901,9 @@ func (rs *ruleState) readingsScratch(n int) []Reading {
 // guards. It reports false, deciding nothing, when the rule was updated
 // since r was read: the new rule is evaluated next tick.
 func (c *Controller) decide(dl *deadlines, rs *ruleState, r *Rule, now time.Time, cur ReplicaStatus, readings []Reading) (Decision, bool) {
+	if hasPredictive(r) {
+		c.backfill(dl, rs, r, now)
+	}
 	rs.mu.Lock()
 	if rs.rule != r { // updated meanwhile: evaluate next tick
 		rs.mu.Unlock()

@@ -137,6 +137,7 @@ type predictor struct {
 	n     int
 	hw    *forecast.Filter
 	start []float64 // one season, in order, to start hw
+	asked bool      // the history source was asked for the past
 }
 
 func newPredictor(t *Trigger) *predictor {
@@ -276,23 +277,13 @@ func (p *predictor) forecast(pr *Prediction, now time.Time) (float64, bool) {
 // decision's Forecast. It allocates only when the rule's predictive
 // triggers change.
 func (e *engine) predictions(r *Rule, now time.Time, readings []Reading, d *Decision) {
-	if len(e.preds) != len(r.Triggers) {
-		e.preds = make([]int32, len(r.Triggers))
-		old := e.predictors
-		e.predictors = make([]*predictor, len(r.Triggers))
-		copy(e.predictors, old)
-	}
+	e.ensurePredictors(r)
 	for i := range r.Triggers {
 		e.preds[i] = -1
 		t := &r.Triggers[i]
-		if t.Type != Predictive {
-			e.predictors[i] = nil
-			continue
-		}
 		p := e.predictors[i]
-		if !p.matches(t) {
-			p = newPredictor(t)
-			e.predictors[i] = p
+		if p == nil {
+			continue
 		}
 		if readings[i].Err == nil {
 			p.observe(now, readings[i].Value)
@@ -307,6 +298,27 @@ func (e *engine) predictions(r *Rule, now time.Time, readings []Reading, d *Deci
 		}
 		if !t.Predict.ForecastOnly {
 			e.preds[i] = n
+		}
+	}
+}
+
+// ensurePredictors makes e.predictors and e.preds match r's triggers: a
+// predictor for each predictive trigger, kept while its metric and
+// seasonality stay the same.
+func (e *engine) ensurePredictors(r *Rule) {
+	if len(e.preds) != len(r.Triggers) {
+		e.preds = make([]int32, len(r.Triggers))
+		old := e.predictors
+		e.predictors = make([]*predictor, len(r.Triggers))
+		copy(e.predictors, old)
+	}
+	for i := range r.Triggers {
+		t := &r.Triggers[i]
+		switch {
+		case t.Type != Predictive:
+			e.predictors[i] = nil
+		case !e.predictors[i].matches(t):
+			e.predictors[i] = newPredictor(t)
 		}
 	}
 }

@@ -198,3 +198,60 @@ func TestPredictiveRefused(t *testing.T) {
 	r.Triggers[0].Predict = &scaler.Prediction{Seasonality: scaler.Daily, Model: scaler.HoltWinters, Lead: 1500 * time.Millisecond}
 	assert.Equal(t, "trigger.predictive.leadSeconds", mgmt.FieldOf(r.Validate()))
 }
+
+// historySource is Memory with a past: officeLoad, or an error.
+type historySource struct {
+	*scaler.Memory
+	err   error
+	calls atomic.Int32
+}
+
+func (h *historySource) MetricHistory(_ context.Context, _ scaler.MetricQuery, from time.Time, step time.Duration, dst []float64) error {
+	h.calls.Add(1)
+	if h.err != nil {
+		return h.err
+	}
+	for i := range dst {
+		dst[i] = officeLoad(from.Add(time.Duration(i) * step))
+	}
+	return nil
+}
+
+// TestPredictiveBackfill: with a HistorySource, a rule added at 7:55
+// forecasts at its first tick; the source is asked once. Without one, or
+// when it fails, the trigger starts without history and the rule only
+// reacts.
+func TestPredictiveBackfill(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		want   int32
+		reason scaler.Reason
+	}{
+		{"history", nil, 20, scaler.ReasonPredictedLoad},
+		{"history fails", mgmt.Unavailable("metrics store down"), 1, scaler.ReasonSteady},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			src := &historySource{Memory: scaler.NewMemory(), err: tt.err}
+			clk := &minuteClock{Mock: clock.NewMock()}
+			at := midnight.Add(2*24*time.Hour + 7*time.Hour + 55*time.Minute)
+			clk.set(at)
+			c, err := scaler.New(scaler.Options{Clock: clk, Interval: time.Minute, Scaler: src,
+				Sources: map[string]scaler.MetricSource{"": src}, Logger: discardLogger()})
+			require.NoError(t, err)
+			ctx := context.Background()
+			require.NoError(t, src.SetReplicas(ctx, "svc", 1, ""))
+			src.SetMetric("svc", "http_rps", officeLoad(at))
+			id := addRule(t, c, predictiveRule(scaler.HoltWinters, false))
+			c.Tick(ctx)
+			st := status(t, c, id)
+			assert.Equal(t, tt.want, st.Replicas)
+			assert.Equal(t, tt.reason, st.Last.Reason)
+			clk.set(at.Add(time.Minute))
+			c.Tick(ctx)
+			assert.Equal(t, int32(1), src.calls.Load(), "asked once")
+		})
+	}
+}

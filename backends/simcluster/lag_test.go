@@ -117,3 +117,28 @@ func TestNoisy(t *testing.T) {
 	requireKind(t, simcluster.Noisy{Trace: simcluster.Constant(-1)}.Validate(), mgmt.KindInvalid, "noisy.constant")
 	requireKind(t, simcluster.Noisy{Trace: simcluster.Constant(1), Sigma: 2}.Validate(), mgmt.KindInvalid, "noisy.sigma")
 }
+
+// TestMetricHistory: the history is what reads at those times returned,
+// lag included, and NaN after now.
+func TestMetricHistory(t *testing.T) {
+	c, clk := newCluster(t)
+	sp := spec("api", 4)
+	sp.Trace = simcluster.Surge{Base: 100, Factor: 10, At: time.Minute}
+	sp.TraceStart = t0
+	sp.MetricLag = simcluster.MetricLag{ScrapeInterval: 15 * time.Second, RateWindow: time.Minute}
+	require.NoError(t, c.AddService(sp))
+	ctx := context.Background()
+	q := scaler.MetricQuery{Service: "api", Metric: "http_rps"}
+	clk.Set(t0.Add(181 * time.Second))
+	dst := make([]float64, 5)
+	require.NoError(t, c.MetricHistory(ctx, q, t0.Add(61*time.Second), time.Minute, dst))
+	for i, at := range []time.Duration{61 * time.Second, 121 * time.Second, 181 * time.Second} {
+		clk.Set(t0.Add(at))
+		v, err := c.Metric(ctx, q)
+		require.NoError(t, err)
+		assert.Equal(t, v, dst[i], "at %s", at)
+	}
+	assert.True(t, math.IsNaN(dst[3]) && math.IsNaN(dst[4]), "after now: %v", dst)
+	requireKind(t, c.MetricHistory(ctx, scaler.MetricQuery{Service: "api", Metric: "cpu_utilization"}, t0, time.Minute, dst), mgmt.KindNotFound, "metric")
+	requireKind(t, c.MetricHistory(ctx, scaler.MetricQuery{Service: "nope", Metric: "http_rps"}, t0, time.Minute, dst), mgmt.KindNotFound, "service")
+}
