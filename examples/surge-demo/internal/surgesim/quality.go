@@ -68,9 +68,9 @@ const (
 	// forecast works in.
 	QualityLead = 150 * time.Second
 	// QualityPredictiveTarget is the predictive trigger's per-replica
-	// target: head-room under the 100 rps a replica serves for the
-	// second-to-second noise the per-minute forecast averages out.
-	QualityPredictiveTarget = 88
+	// target: the reactive trigger's own, so that the two strategies
+	// differ only by the forecast.
+	QualityPredictiveTarget = 95
 )
 
 // QualityMetricLag is the comparison's metric lag: a 60 s rate window
