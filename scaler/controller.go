@@ -592,7 +592,8 @@ type Status struct {
 // — as a replica that becomes the leader must: the next evaluation of each
 // rule starts afresh, seeded with the count it finds (see the package
 // doc), so a leader change never shrinks a service at once. Statuses and
-// histories are kept.
+// histories are kept, and so is the metric history of predictive
+// triggers.
 func (c *Controller) Reset() {
 	c.mu.RLock()
 	defer c.mu.RUnlock()

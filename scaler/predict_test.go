@@ -3,6 +3,7 @@ package scaler_test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -254,4 +255,22 @@ func TestPredictiveBackfill(t *testing.T) {
 			assert.Equal(t, int32(1), src.calls.Load(), "asked once")
 		})
 	}
+}
+
+// The README's predictive rule decodes, with its predictive trigger.
+func TestREADMEPredictiveExample(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	_, sec, ok := strings.Cut(string(b), "### Predictive scaling\n")
+	require.True(t, ok, "README.md has a Predictive scaling section")
+	_, block, ok := strings.Cut(sec, "```json\n")
+	require.True(t, ok)
+	block, _, ok = strings.Cut(block, "```")
+	require.True(t, ok)
+	r, err := scaler.DecodeRule(strings.NewReader(block))
+	require.NoError(t, err)
+	require.Len(t, r.Triggers, 2)
+	assert.Equal(t, scaler.Predictive, r.Triggers[1].Type)
+	assert.Equal(t, 150*time.Second, r.Triggers[1].Predict.Lead)
 }

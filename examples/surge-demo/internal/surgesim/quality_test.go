@@ -3,6 +3,8 @@ package surgesim_test
 import (
 	"bytes"
 	"context"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -55,6 +57,17 @@ func TestQualityGoals(t *testing.T) {
 	}
 	assert.Greater(t, diurnal.Of(surgesim.StrategyHPA).UnderProvisionedReplicaMinutes, 100.0)
 	assert.Greater(t, diurnal.Of(surgesim.StrategyReactive).UnderProvisionedReplicaMinutes, 100.0)
+
+	// The README shows this very table.
+	var table bytes.Buffer
+	require.NoError(t, surgesim.WriteQualityTable(&table, qc, res))
+	readme, err := os.ReadFile("../../../../README.md")
+	require.NoError(t, err)
+	_, after, ok := strings.Cut(string(readme), "go run ./examples/surge-demo -quality\n```\n\n```\n")
+	require.True(t, ok, "the README shows the -quality command and its output")
+	block, _, ok := strings.Cut(after, "```")
+	require.True(t, ok)
+	assert.Equal(t, table.String(), block, "the README's quality table is the one the code prints")
 }
 
 // TestQualityDeterministic: the same config gives the same table, on the
