@@ -121,8 +121,9 @@
 // known: the history lives in the controller's memory (a new leader keeps
 // it across Reset; a restarted host or a rule whose service changes
 // starts without it) unless the trigger's source is a HistorySource, which
-// the controller asks once for the last two seasons. A steady tick of a
-// rule without a predictive trigger allocates nothing for it.
+// the controller asks once for the last two seasons. Once its ring and
+// model are made, a predictive rule's steady tick allocates nothing, as
+// any other rule's.
 //
 // Tenancy: a rule belongs to the tenant named by its "agency" label
 // (mgmt.LabelAgency, Rule.Tenant); a rule without one belongs to no tenant,

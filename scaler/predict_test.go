@@ -136,6 +136,16 @@ func TestPredictiveController(t *testing.T) {
 	st := status(t, c, id)
 	assert.Equal(t, scaler.ReasonPredictedLoad, st.Last.Reason)
 	assert.Equal(t, int32(20), st.Replicas)
+
+	// A preview of the live rule starts from a copy of its history.
+	rule, err := c.Rule(ctx, id)
+	require.NoError(t, err)
+	res, err := c.Preview(ctx, rule, nil, -1)
+	require.NoError(t, err)
+	require.NotNil(t, res.Now)
+	assert.Equal(t, "http_rps", res.Now.Forecast.Metric)
+	assert.Equal(t, int32(20), res.Now.Forecast.Replicas)
+	assert.Equal(t, st.Evaluations, status(t, c, id).Evaluations, "the preview changed nothing")
 }
 
 func TestPredictiveJSON(t *testing.T) {
