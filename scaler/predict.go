@@ -78,7 +78,8 @@ const MaxPredictionLead = time.Hour
 // service changes starts without it, and the trigger recommends nothing
 // until a whole season has been seen again; the reactive triggers carry
 // the rule meanwhile. Updating the rule keeps it unless the trigger's
-// metric or seasonality changes.
+// metric, seasonality or place among the triggers changes (a change of
+// model or lead keeps it).
 type Prediction struct {
 	Seasonality Seasonality
 	Model       ForecastModel
