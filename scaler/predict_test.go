@@ -284,3 +284,49 @@ func TestREADMEPredictiveExample(t *testing.T) {
 	assert.Equal(t, scaler.Predictive, r.Triggers[1].Type)
 	assert.Equal(t, 150*time.Second, r.Triggers[1].Predict.Lead)
 }
+
+// TestPredictiveUpdateKeepsHistory: changing a predictive trigger's model
+// or lead keeps its history; changing its seasonality starts it afresh.
+func TestPredictiveUpdateKeepsHistory(t *testing.T) {
+	tests := []struct {
+		name   string
+		edit   func(p *scaler.Prediction)
+		want   int32
+		reason scaler.Reason
+	}{
+		{"model and lead", func(p *scaler.Prediction) { p.Model = scaler.HoltWinters }, 20, scaler.ReasonPredictedLoad},
+		{"seasonality", func(p *scaler.Prediction) { p.Seasonality = scaler.Weekly }, 1, scaler.ReasonSteady},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			mem := scaler.NewMemory()
+			clk := &minuteClock{Mock: clock.NewMock()}
+			clk.set(midnight)
+			c, err := scaler.New(scaler.Options{Clock: clk, Interval: time.Minute, Scaler: mem,
+				Sources: map[string]scaler.MetricSource{"": mem}, Logger: discardLogger()})
+			require.NoError(t, err)
+			ctx := context.Background()
+			require.NoError(t, mem.SetReplicas(ctx, "svc", 1, ""))
+			r := predictiveRule(scaler.SeasonalNaive, false)
+			id := addRule(t, c, r)
+			// At 7:50 the 5-minute lead does not reach 8:00; the updated
+			// rule's 10-minute one does, if the history is still there.
+			end := midnight.Add(24*time.Hour + 7*time.Hour + 50*time.Minute)
+			for at := midnight; !at.After(end); at = at.Add(time.Minute) {
+				clk.set(at)
+				mem.SetMetric("svc", "http_rps", officeLoad(at))
+				if at.Equal(end) {
+					r.Triggers[1].Predict = &scaler.Prediction{Seasonality: scaler.Daily, Model: scaler.SeasonalNaive, Lead: 10 * time.Minute}
+					tt.edit(r.Triggers[1].Predict)
+					_, err := c.UpdateRule(ctx, id, r)
+					require.NoError(t, err)
+				}
+				c.Tick(ctx)
+			}
+			st := status(t, c, id)
+			assert.Equal(t, tt.want, st.Replicas)
+			assert.Equal(t, tt.reason, st.Last.Reason)
+		})
+	}
+}
