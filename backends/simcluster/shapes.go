@@ -81,6 +81,12 @@ func (f FlashCrowd) RPS(elapsed time.Duration) float64 {
 	}
 }
 
+// String returns the ParseTrace spec of f.
+func (f FlashCrowd) String() string {
+	return "flash:base=" + formatFloat(f.Base) + ",peak=" + formatFloat(f.Peak) + ",at=" + f.At.String() +
+		",rise=" + f.Rise.String() + ",hold=" + f.Hold.String() + ",decay=" + f.Decay.String()
+}
+
 // Validate checks the fields.
 func (f FlashCrowd) Validate() error {
 	if err := checkRate("flash.base", f.Base); err != nil {

@@ -101,7 +101,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("surge-demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		traceSpec = fs.String("trace", surgesim.DefaultTrace, "load `trace`: constant:RPS, surge:base=,factor=,at=,for=, diurnal:mean=,amp=,period=,peak= or csv:FILE (offsets from the start)")
+		traceSpec = fs.String("trace", surgesim.DefaultTrace, "load `trace`: constant:RPS, surge:base=,factor=,at=,for=, diurnal:mean=,amp=,period=,peak=, flash:base=,peak=,at=,rise=,hold=,decay= or csv:FILE (offsets from the start)")
 		duration  = fs.Duration("duration", surgesim.DefaultDuration, "simulated `time` to run")
 		speed     = fs.Float64("speed", 1000, "simulated seconds per real second; 0 runs as fast as possible (the default with -json)")
 		jsonOut   = fs.Bool("json", false, "print one JSON object per minute and a final {\"summary\": …} line instead of the timeline")
