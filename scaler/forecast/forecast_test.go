@@ -165,3 +165,39 @@ func TestFilterStartFromPeriod(t *testing.T) {
 		assert.InDelta(t, season[(h-1)%4], f.Forecast(h), 1e-9, "h=%d", h)
 	}
 }
+
+// TestHoltWintersFollowsALevelShift: on a pattern whose level rises from
+// one period to the next, Holt-Winters (DefaultParams) forecasts the next
+// step better than seasonal-naive, which repeats the last period as it
+// was: the reason the scaler offers both.
+func TestHoltWintersFollowsALevelShift(t *testing.T) {
+	shape := []float64{100, 120, 400, 900, 950, 600, 300, 150}
+	var x []float64
+	for k := range 6 {
+		for _, v := range shape {
+			x = append(x, v+50*float64(k)) // 50 more every period
+		}
+	}
+	p := len(shape)
+	f := forecast.NewFilter(p, forecast.DefaultParams)
+	f.StartFromPeriod(x[:p])
+	var hwErr, naiveErr float64
+	for i := p; i < len(x); i++ {
+		if i >= 4*p { // measure once both have settled
+			naive, ok := forecast.SeasonalNaive(x[:i], p, 1)
+			require.True(t, ok)
+			hwErr += abs(f.Forecast(1) - x[i])
+			naiveErr += abs(naive - x[i])
+		}
+		f.Update(x[i])
+	}
+	t.Logf("mean absolute one-step error: Holt-Winters %.1f, seasonal-naive %.1f", hwErr/float64(2*p), naiveErr/float64(2*p))
+	assert.Less(t, hwErr, naiveErr/2)
+}
+
+func abs(v float64) float64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
