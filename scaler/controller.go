@@ -592,13 +592,16 @@ type Status struct {
 // — as a replica that becomes the leader must: the next evaluation of each
 // rule starts afresh, seeded with the count it finds (see the package
 // doc), so a leader change never shrinks a service at once. Statuses and
-// histories are kept.
+// histories are kept, and so is the metric history of predictive
+// triggers.
 func (c *Controller) Reset() {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for _, rs := range c.order {
 		rs.mu.Lock()
-		rs.eng = engine{}
+		// The predictive triggers' history is what the service did, not
+		// what the rule decided: a new leader keeps it.
+		rs.eng = engine{predictors: rs.eng.predictors, preds: rs.eng.preds}
 		rs.mu.Unlock()
 	}
 }
@@ -899,6 +902,9 @@ func (rs *ruleState) readingsScratch(n int) []Reading {
 // guards. It reports false, deciding nothing, when the rule was updated
 // since r was read: the new rule is evaluated next tick.
 func (c *Controller) decide(dl *deadlines, rs *ruleState, r *Rule, now time.Time, cur ReplicaStatus, readings []Reading) (Decision, bool) {
+	if hasPredictive(r) {
+		c.backfill(dl, rs, r, now)
+	}
 	rs.mu.Lock()
 	if rs.rule != r { // updated meanwhile: evaluate next tick
 		rs.mu.Unlock()

@@ -64,6 +64,7 @@ const (
 	ReasonScaleFailed         Reason = "ScaleFailed"
 	ReasonScheduledMinimum    Reason = "ScheduledMinimum"
 	ReasonScheduledMaximum    Reason = "ScheduledMaximum"
+	ReasonPredictedLoad       Reason = "PredictedLoad"
 )
 
 var reasonMessages = map[Reason]string{
@@ -90,6 +91,7 @@ var reasonMessages = map[Reason]string{
 	ReasonScaleFailed:         "the cluster did not accept the change",
 	ReasonScheduledMinimum:    "raised to, or held at, the minReplicas of an active schedule",
 	ReasonScheduledMaximum:    "capped at the maxReplicas of an active schedule",
+	ReasonPredictedLoad:       "scaling ahead of the load a predictive trigger forecasts",
 }
 
 // Message says the reason in words, e.g. "held by the stabilization
@@ -132,6 +134,10 @@ type Decision struct {
 	// ErrorKind its kind (mgmt.KindOf: unavailable, not found, …).
 	Error     string
 	ErrorKind mgmt.Kind
+	// Forecast is what the rule's predictive triggers forecast, acted on
+	// or not (Forecast.ForecastOnly); its Metric is "" when none had a
+	// forecast.
+	Forecast Forecast
 	// Applied reports whether the change reached the cluster.
 	Applied bool
 }
@@ -143,22 +149,23 @@ func (d Decision) Action() Action { return actionOf(d.Current, d.Desired) }
 // MarshalJSON writes the decision with lowerCamel names.
 func (d Decision) MarshalJSON() ([]byte, error) {
 	type decisionJSON struct {
-		At          time.Time  `json:"at"`
-		Current     int32      `json:"current"`
-		Ready       int32      `json:"ready"`
-		Recommended int32      `json:"recommended"`
-		Desired     int32      `json:"desired"`
-		Action      Action     `json:"action"`
-		Reason      Reason     `json:"reason"`
-		Message     string     `json:"message"`
-		Metric      string     `json:"metric,omitempty"`
-		Value       *float64   `json:"value"`
-		Guard       string     `json:"guard,omitempty"`
-		GuardReason string     `json:"guardReason,omitempty"`
-		GuardFrom   int32      `json:"guardFrom,omitempty"`
-		Schedule    string     `json:"schedule,omitempty"`
-		Error       *errorJSON `json:"error,omitempty"`
-		Applied     bool       `json:"applied"`
+		At          time.Time     `json:"at"`
+		Current     int32         `json:"current"`
+		Ready       int32         `json:"ready"`
+		Recommended int32         `json:"recommended"`
+		Desired     int32         `json:"desired"`
+		Action      Action        `json:"action"`
+		Reason      Reason        `json:"reason"`
+		Message     string        `json:"message"`
+		Metric      string        `json:"metric,omitempty"`
+		Value       *float64      `json:"value"`
+		Guard       string        `json:"guard,omitempty"`
+		GuardReason string        `json:"guardReason,omitempty"`
+		GuardFrom   int32         `json:"guardFrom,omitempty"`
+		Schedule    string        `json:"schedule,omitempty"`
+		Error       *errorJSON    `json:"error,omitempty"`
+		Forecast    *forecastJSON `json:"forecast,omitempty"`
+		Applied     bool          `json:"applied"`
 	}
 	out := decisionJSON{At: d.At, Current: d.Current, Ready: d.Ready, Recommended: d.Recommended,
 		Desired: d.Desired, Action: d.Action(), Reason: d.Reason, Message: d.Reason.Message(), Metric: d.Metric, Guard: d.Guard,
@@ -166,7 +173,18 @@ func (d Decision) MarshalJSON() ([]byte, error) {
 	if !math.IsNaN(d.Value) && !math.IsInf(d.Value, 0) {
 		out.Value = &d.Value
 	}
+	if d.Forecast.Metric != "" {
+		out.Forecast = &forecastJSON{Metric: d.Forecast.Metric, Load: d.Forecast.Load, Replicas: d.Forecast.Replicas, ForecastOnly: d.Forecast.ForecastOnly}
+	}
 	return json.Marshal(out)
+}
+
+// forecastJSON is Decision.Forecast in JSON.
+type forecastJSON struct {
+	Metric       string  `json:"metric"`
+	Load         float64 `json:"load"`
+	Replicas     int32   `json:"replicas"`
+	ForecastOnly bool    `json:"forecastOnly"`
 }
 
 // errorJSON is an error as the API writes it everywhere: its kind's code

@@ -102,6 +102,29 @@
 // day repeats opens it once, at its first occurrence. "0 0 29 2 *" opens
 // on leap days only.
 //
+// Predictive triggers scale ahead of a load that repeats: the controller
+// keeps, per predictive trigger, the mean of the metric's readings in each
+// minute for the last two seasons (daily or weekly) in a ring allocated
+// once; a seasonal model (SeasonalNaive, or additive HoltWinters from
+// package forecast) forecasts the minutes from now to now+Lead, and the
+// trigger recommends ceil(highest forecast / target) — with no tolerance
+// band, since a forecast is not a noisy reading. Like every trigger it
+// enters the rule's max, so the reactive triggers still catch what no
+// history foresaw, and the stabilization windows, rate policies,
+// schedules and guards pace it as they pace the others. A decision that
+// the forecast raised has the reason PredictedLoad; every decision of a
+// rule with a forecast carries it (Decision.Forecast), and a trigger with
+// ForecastOnly records it there without acting. Lead should cover the
+// replicas' start-up and the metric's age: a rate over a 60 s window,
+// scraped every 15 s, shows the load of 30–45 s ago, and the history
+// records it so. The trigger recommends nothing until a whole season is
+// known: the history lives in the controller's memory (a new leader keeps
+// it across Reset; a restarted host or a rule whose service changes
+// starts without it) unless the trigger's source is a HistorySource, which
+// the controller asks once for the last two seasons. Once its ring and
+// model are made, a predictive rule's steady tick allocates nothing, as
+// any other rule's.
+//
 // Tenancy: a rule belongs to the tenant named by its "agency" label
 // (mgmt.LabelAgency, Rule.Tenant); a rule without one belongs to no tenant,
 // and hosts that authorize (scalerhttp.Options.Authorize) let only
@@ -124,7 +147,9 @@
 // its decision changed or the rule was updated, and every
 // Options.StatusEvery (30 s) otherwise, so a steady tick over many rules
 // writes little. Reset forgets
-// the engines' memory, as a replica that becomes the leader must.
+// the engines' memory, as a replica that becomes the leader must (the
+// predictive triggers' history of the metric, a record of the service
+// rather than of the rule's decisions, is kept).
 //
 // The Controller's methods are safe for concurrent use. Ticks never overlap;
 // a steady tick allocates nothing per rule. Time comes from Options.Clock

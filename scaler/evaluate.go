@@ -20,6 +20,11 @@ type engine struct {
 	failures   int          // consecutive evaluations with a failed read
 	seeded     bool         // the current count was recorded as a recommendation
 	specs      []specCache  // the rule's schedules, parsed
+	// The history and models of the rule's predictive triggers (nil for
+	// other triggers), and what each recommends at this evaluation (-1:
+	// nothing). Both stay nil for a rule without a predictive trigger.
+	predictors []*predictor
+	preds      []int32
 }
 
 type timedCount struct {
@@ -86,7 +91,12 @@ func (e *engine) decide(r *Rule, b *bounds, now time.Time, cur ReplicaStatus, re
 		d.Reason = ReasonMetricUnavailable
 		return d, -1
 	}
-	raw, win, reason := recommend(r, b.lo, cur, readings)
+	var preds []int32
+	if hasPredictive(r) {
+		e.predictions(r, now, readings, &d)
+		preds = e.preds
+	}
+	raw, win, reason := recommend(r, b.lo, cur, readings, preds)
 	rec := b.clampRec(raw)
 	if failed > 0 && rec <= cur.Desired {
 		// Never scale down, or settle, on partial data.
@@ -132,8 +142,9 @@ func actionOf(from, to int32) Action {
 // recommend returns the largest recommendation among the triggers whose
 // reading succeeded, the index of the trigger that gave it (-1 if none) and
 // the reason. Scale to zero needs floor, the rule's MinReplicas or an
-// active schedule's, to be 0.
-func recommend(r *Rule, floor int32, cur ReplicaStatus, readings []Reading) (int32, int, Reason) {
+// active schedule's, to be 0. preds[i] is what predictive trigger i
+// recommends (-1: nothing; preds is nil for a rule without one).
+func recommend(r *Rule, floor int32, cur ReplicaStatus, readings []Reading, preds []int32) (int32, int, Reason) {
 	tol := r.Behavior.Tolerance
 	ready := cur.Ready
 	if ready <= 0 {
@@ -168,6 +179,11 @@ func recommend(r *Rule, floor int32, cur ReplicaStatus, readings []Reading) (int
 			var held bool
 			n, held = targetReplicas(t, aggregationOf(t), v, cur.Desired, ready, tol)
 			unready = unready || held
+		case Predictive:
+			if preds == nil || preds[i] < 0 {
+				continue
+			}
+			n = preds[i]
 		}
 		if n > best {
 			best, win = n, i
@@ -185,6 +201,8 @@ func recommend(r *Rule, floor int32, cur ReplicaStatus, readings []Reading) (int
 		}
 	}
 	switch {
+	case best > cur.Desired && r.Triggers[win].Type == Predictive:
+		return best, win, ReasonPredictedLoad
 	case best > cur.Desired:
 		return best, win, ReasonScaleUp
 	case best < cur.Desired:

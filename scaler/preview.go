@@ -48,6 +48,12 @@ type PreviewResult struct {
 // Over the trace the rule starts from startReplicas (or, when negative, the
 // live count, falling back to MinReplicas) with empty memory, and replicas
 // are assumed ready as soon as they are decided. Guards apply in both.
+//
+// Predictive triggers forecast in both: "now" from a copy of the live
+// rule's metric history (when r.ID names one), the trace from the history
+// its own points build, so a trace must cover a whole season (a day, or a
+// week) before they forecast; their history is not asked of a
+// HistorySource. Decision.Forecast shows what they asked for.
 func (c *Controller) Preview(ctx context.Context, r Rule, trace []TracePoint, startReplicas int32) (PreviewResult, error) {
 	r = r.Clone()
 	if err := r.Validate(); err != nil {
@@ -137,5 +143,14 @@ func (e *engine) clone() engine {
 	c.upEvents = append([]timedCount(nil), e.upEvents...)
 	c.downEvents = append([]timedCount(nil), e.downEvents...)
 	c.specs = append([]specCache(nil), e.specs...) // the specs themselves are immutable
+	if e.predictors != nil {
+		c.predictors = make([]*predictor, len(e.predictors))
+		for i, p := range e.predictors {
+			if p != nil {
+				c.predictors[i] = p.clone()
+			}
+		}
+		c.preds = append([]int32(nil), e.preds...)
+	}
 	return c
 }

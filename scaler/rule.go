@@ -66,15 +66,25 @@ const (
 	// — for a sum metric such as http_rps that is ceil(total/target). No
 	// change is made while value/target is within the tolerance of 1.
 	Target
+	// Predictive triggers scale ahead of the load: from the metric's own
+	// history, which the controller keeps, a seasonal model forecasts the
+	// total over the next Predict.Lead and the recommendation is
+	// ceil(forecast / Value), Value being the per-replica target (see
+	// Prediction). The metric must be a total over the service
+	// (AverageValue). With Predict.ForecastOnly the forecast is recorded in
+	// the decision but recommends nothing.
+	Predictive
 )
 
-// String returns "threshold" or "target".
+// String returns "threshold", "target" or "predictive".
 func (t TriggerType) String() string {
 	switch t {
 	case Threshold:
 		return "threshold"
 	case Target:
 		return "target"
+	case Predictive:
+		return "predictive"
 	}
 	return "unknown"
 }
@@ -97,6 +107,9 @@ type Trigger struct {
 	Query string
 	// Source names the MetricSource in Options.Sources; "" is the default.
 	Source string
+	// Predict configures a Predictive trigger (required for one, nil for
+	// the others).
+	Predict *Prediction
 }
 
 // Fallback is the replica count used when metrics keep failing.
@@ -300,8 +313,22 @@ func (t *Trigger) validate(field string) error {
 	name := t.Type.String()
 	switch t.Type {
 	case Threshold, Target:
+		if t.Predict != nil {
+			return mgmt.Invalid(field+".predictive", "a %s trigger has no forecast settings", name)
+		}
+	case Predictive:
+		if t.Predict == nil {
+			return mgmt.Invalid(field+".predictive", "is required for a predictive trigger")
+		}
+		if aggregationOf(t) != Sum || !known && t.MetricType == "" {
+			return mgmt.Invalid(field+".metricType", "a predictive trigger forecasts a total over the service: %q must be AverageValue (http_rps, queue_length, or a metric given metricType AverageValue)", t.Metric)
+		}
+		if err := t.Predict.validate(field + ".predictive"); err != nil {
+			return err
+		}
+		name = "predictive.target"
 	default:
-		return mgmt.Invalid(field, "needs a threshold or a target")
+		return mgmt.Invalid(field, "needs a threshold or a target, or predictive settings")
 	}
 	if math.IsNaN(t.Value) || math.IsInf(t.Value, 0) || t.Value <= 0 {
 		return mgmt.Invalid(field+"."+name, "%v must be greater than 0", t.Value)
@@ -367,6 +394,12 @@ func (r Rule) Clone() Rule {
 	c := r
 	c.Labels = r.Labels.Clone()
 	c.Triggers = append([]Trigger(nil), r.Triggers...)
+	for i := range c.Triggers {
+		if p := c.Triggers[i].Predict; p != nil {
+			cp := *p
+			c.Triggers[i].Predict = &cp
+		}
+	}
 	c.Behavior.ScaleUp.Policies = append([]Policy(nil), r.Behavior.ScaleUp.Policies...)
 	c.Behavior.ScaleDown.Policies = append([]Policy(nil), r.Behavior.ScaleDown.Policies...)
 	if r.Fallback != nil {

@@ -17,7 +17,8 @@ import (
 //
 // with "name", "labels", "triggers" (a list, instead of "trigger"),
 // "target" (instead of "threshold"), "activationThreshold", "query",
-// "source", "behavior" (HPA autoscaling/v2 names), "fallback",
+// "source", "predictive" (a trigger that scales ahead of a forecast; see
+// predictiveJSON), "behavior" (HPA autoscaling/v2 names), "fallback",
 // "schedules", "paused" and "version" (the stored rule's, for an update
 // that must not overwrite a change made since it was read). A schedule is
 //
@@ -61,13 +62,62 @@ type scheduleJSON struct {
 }
 
 type triggerJSON struct {
-	Metric              string   `json:"metric"`
-	MetricType          string   `json:"metricType,omitempty"`
-	Threshold           *float64 `json:"threshold,omitempty"`
-	Target              *float64 `json:"target,omitempty"`
-	ActivationThreshold *float64 `json:"activationThreshold,omitempty"`
-	Query               string   `json:"query,omitempty"`
-	Source              string   `json:"source,omitempty"`
+	Metric              string          `json:"metric"`
+	MetricType          string          `json:"metricType,omitempty"`
+	Threshold           *float64        `json:"threshold,omitempty"`
+	Target              *float64        `json:"target,omitempty"`
+	ActivationThreshold *float64        `json:"activationThreshold,omitempty"`
+	Query               string          `json:"query,omitempty"`
+	Source              string          `json:"source,omitempty"`
+	Predictive          *predictiveJSON `json:"predictive,omitempty"`
+}
+
+// predictiveJSON is a predictive trigger's settings:
+//
+//	{"metric": "http_rps", "predictive": {"target": 90,
+//	 "seasonality": "daily", "model": "holt-winters",
+//	 "leadSeconds": 105, "forecastOnly": false}}
+//
+// target is required; seasonality defaults to daily, model to
+// holt-winters, leadSeconds to 60.
+type predictiveJSON struct {
+	Target       *float64 `json:"target"`
+	Seasonality  string   `json:"seasonality,omitempty"`
+	Model        string   `json:"model,omitempty"`
+	LeadSeconds  *int64   `json:"leadSeconds,omitempty"`
+	ForecastOnly bool     `json:"forecastOnly,omitempty"`
+}
+
+// DefaultPredictionLead is the lead of a predictive trigger that gives
+// none.
+const DefaultPredictionLead = 60 * time.Second
+
+func (w *predictiveJSON) prediction(field string) (float64, *Prediction, error) {
+	p := &Prediction{Seasonality: Daily, Model: HoltWinters, Lead: DefaultPredictionLead, ForecastOnly: w.ForecastOnly}
+	if w.Target == nil {
+		return 0, nil, mgmt.Invalid(field+".target", "is required: the load one replica should carry")
+	}
+	switch w.Seasonality {
+	case "", "daily":
+	case "weekly":
+		p.Seasonality = Weekly
+	default:
+		return 0, nil, mgmt.Invalid(field+".seasonality", "%q must be daily or weekly", w.Seasonality)
+	}
+	switch w.Model {
+	case "", "holt-winters":
+	case "seasonal-naive":
+		p.Model = SeasonalNaive
+	default:
+		return 0, nil, mgmt.Invalid(field+".model", "%q must be holt-winters or seasonal-naive", w.Model)
+	}
+	if w.LeadSeconds != nil {
+		if max := int64(MaxPredictionLead / time.Second); *w.LeadSeconds < 0 || *w.LeadSeconds > max {
+			return 0, nil, mgmt.Invalid(field+".leadSeconds", "%d must be between 0 and %d", *w.LeadSeconds, max)
+		}
+		p.Lead = time.Duration(*w.LeadSeconds) * time.Second
+	}
+	return *w.Target, p, nil
 }
 
 type behaviorJSON struct {
@@ -164,6 +214,10 @@ func (r Rule) MarshalJSON() ([]byte, error) {
 			tj.Threshold = &v
 		case Target:
 			tj.Target = &v
+		case Predictive:
+			lead := int64(t.Predict.Lead / time.Second)
+			tj.Predictive = &predictiveJSON{Target: &v, Seasonality: t.Predict.Seasonality.String(),
+				Model: t.Predict.Model.String(), LeadSeconds: &lead, ForecastOnly: t.Predict.ForecastOnly}
 		}
 		if t.Activation != 0 {
 			a := t.Activation
@@ -273,15 +327,27 @@ func (w *scheduleJSON) schedule(field string) (Schedule, error) {
 
 func (w *triggerJSON) trigger(field string) (Trigger, error) {
 	t := Trigger{Metric: w.Metric, MetricType: MetricType(w.MetricType), Query: w.Query, Source: w.Source}
+	given := 0
+	for _, ok := range []bool{w.Threshold != nil, w.Target != nil, w.Predictive != nil} {
+		if ok {
+			given++
+		}
+	}
 	switch {
-	case w.Threshold != nil && w.Target != nil:
-		return t, mgmt.Invalid(field, "give either threshold or target, not both")
+	case given > 1:
+		return t, mgmt.Invalid(field, "give only one of threshold, target and predictive, not both")
+	case w.Predictive != nil:
+		v, p, err := w.Predictive.prediction(field + ".predictive")
+		if err != nil {
+			return t, err
+		}
+		t.Type, t.Value, t.Predict = Predictive, v, p
 	case w.Threshold != nil:
 		t.Type, t.Value = Threshold, *w.Threshold
 	case w.Target != nil:
 		t.Type, t.Value = Target, *w.Target
 	default:
-		return t, mgmt.Invalid(field, "needs a threshold or a target")
+		return t, mgmt.Invalid(field, "needs a threshold or a target, or predictive settings")
 	}
 	if w.ActivationThreshold != nil {
 		t.Activation = *w.ActivationThreshold

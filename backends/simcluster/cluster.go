@@ -75,6 +75,10 @@ type ServiceSpec struct {
 	// label (mgmt.LabelAgency) names the service's owner, which Replicas
 	// reports.
 	Labels mgmt.Labels
+	// MetricLag, when set, makes Metric report the load as a scraper
+	// would see it: late and averaged (see MetricLag). The zero value
+	// reports the load of the instant.
+	MetricLag MetricLag
 }
 
 // Event is one entry of a service's scale log.
@@ -117,6 +121,7 @@ type service struct {
 	traceStart  time.Time
 	labels      mgmt.Labels
 	owner       string // labels[mgmt.LabelAgency]
+	lag         MetricLag
 
 	mu       sync.Mutex
 	last     time.Time // the latest time the state was advanced to
@@ -183,6 +188,7 @@ func (c *Cluster) AddService(spec ServiceSpec) error {
 		traceStart:  start,
 		labels:      spec.Labels.Clone(),
 		owner:       spec.Labels[mgmt.LabelAgency],
+		lag:         spec.MetricLag,
 		last:        now,
 		desired:     spec.Replicas,
 		ready:       spec.Replicas,
@@ -228,6 +234,10 @@ func (spec *ServiceSpec) validate() error {
 		return mgmt.Invalid("service.pricePerReplicaHour", "%s is negative", spec.PricePerReplicaHour)
 	case spec.Trace == nil:
 		return mgmt.Invalid("service.trace", "is missing")
+	case spec.MetricLag.ScrapeInterval < 0:
+		return mgmt.Invalid("service.metricLag.scrapeInterval", "%s is negative", spec.MetricLag.ScrapeInterval)
+	case spec.MetricLag.RateWindow < 0 || spec.MetricLag.RateWindow > maxRateWindow:
+		return mgmt.Invalid("service.metricLag.rateWindow", "%s is not between 0 and %s", spec.MetricLag.RateWindow, maxRateWindow)
 	}
 	if v, ok := spec.Trace.(interface{ Validate() error }); ok {
 		if err := v.Validate(); err != nil {

@@ -36,8 +36,18 @@
 // from one of the traces: Constant, Surge (a step of Base×Factor during
 // [At, At+For)), Diurnal (Mean + Amplitude·cos(2π(t−Peak)/Period)), a
 // Series of samples read from CSV (linear interpolation, held flat before
-// the first and after the last sample), or any TraceFunc. ParseTrace
-// builds one from a spec such as "surge:base=400,factor=10,at=10m,for=20m".
+// the first and after the last sample), Profile (a repeating shape of
+// points joined by lines: a business day), FlashCrowd (a climb, a hold and
+// an exponential decay), Noisy (any of them with deterministic noise from
+// a seed), or any TraceFunc. ParseTrace builds one from a spec such as
+// "surge:base=400,factor=10,at=10m,for=20m".
+//
+// Metrics read the load of the instant unless the service has a
+// MetricLag: then http_rps is the average over a rate window as of the
+// last scrape, as a Prometheus rate() scraped every so often reports it
+// (the other metrics follow from that load and the replicas ready at the
+// read). MetricHistory answers the past of http_rps the same way, as a
+// metrics store would (scaler.HistorySource).
 //
 // With C = CapacityRPS per replica and R ready replicas, the utilization is
 //

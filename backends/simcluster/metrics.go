@@ -32,7 +32,8 @@ const OverloadMSPerUnit = 1000
 
 // Metric returns the current value of q.Metric for q.Service, computed at
 // the clock's now from the offered load and the ready replicas (see the
-// package documentation for the formulas). q.Query is ignored: the
+// package documentation for the formulas); with a ServiceSpec.MetricLag,
+// from the load as the last scrape saw it. q.Query is ignored: the
 // simulator has no query language. An unknown service or metric returns
 // an error wrapping mgmt.ErrNotFound.
 //
@@ -55,6 +56,9 @@ func (c *Cluster) Metric(ctx context.Context, q scaler.MetricQuery) (float64, er
 	}
 	now := s.advance(c.clock.Now())
 	rps := s.load(now)
+	if !s.lag.zero() {
+		rps = s.laggedLoad(now)
+	}
 	ready := s.ready
 	s.mu.Unlock()
 

@@ -17,6 +17,8 @@ import (
 //	constant:400                                   Constant(400)
 //	surge:base=400,factor=10,at=10m,for=20m        Surge (factor defaults to 10, at to 0, for to 0 = for ever)
 //	diurnal:mean=400,amp=300,period=24h,peak=14h   Diurnal (amp, peak default to 0, period to 24h)
+//	flash:base=400,peak=4000,at=20m,rise=2m,hold=15m,decay=10m
+//	                                               FlashCrowd (at, rise, hold, decay default to 0)
 //	csv:path/to/file.csv                           LoadCSV(path)
 //
 // Numbers are decimal requests per second; durations use Go syntax
@@ -36,7 +38,7 @@ func parseTrace(spec string, open func(string) (io.ReadCloser, error)) (Trace, e
 	spec = strings.TrimSpace(spec)
 	kind, args, ok := strings.Cut(spec, ":")
 	if !ok {
-		return nil, mgmt.Invalid("trace", "%q has no kind; want constant:RPS, surge:base=RPS,..., diurnal:mean=RPS,... or csv:PATH", spec)
+		return nil, mgmt.Invalid("trace", "%q has no kind; want constant:RPS, surge:base=RPS,..., diurnal:mean=RPS,..., flash:base=RPS,peak=RPS,... or csv:PATH", spec)
 	}
 	args = strings.TrimSpace(args)
 	switch strings.TrimSpace(kind) {
@@ -50,6 +52,8 @@ func parseTrace(spec string, open func(string) (io.ReadCloser, error)) (Trace, e
 		return parseSurge(args)
 	case "diurnal":
 		return parseDiurnal(args)
+	case "flash":
+		return parseFlash(args)
 	case "csv":
 		if args == "" {
 			return nil, mgmt.Invalid("trace.csv", "no file given; want csv:PATH")
@@ -61,7 +65,7 @@ func parseTrace(spec string, open func(string) (io.ReadCloser, error)) (Trace, e
 		defer f.Close()
 		return readCSV(f, args)
 	}
-	return nil, mgmt.Invalid("trace", "unknown kind %q; want constant, surge, diurnal or csv", kind)
+	return nil, mgmt.Invalid("trace", "unknown kind %q; want constant, surge, diurnal, flash or csv", kind)
 }
 
 func parseSurge(args string) (Trace, error) {
@@ -131,6 +135,44 @@ func parseDiurnal(args string) (Trace, error) {
 		return nil, prefixField("trace", err)
 	}
 	return d, nil
+}
+
+func parseFlash(args string) (Trace, error) {
+	var f FlashCrowd
+	hasBase, hasPeak := false, false
+	err := eachKey("trace.flash", args, func(key, val string) error {
+		var err error
+		field := "trace.flash." + key
+		switch key {
+		case "base":
+			f.Base, err = parseRate(field, val)
+			hasBase = true
+		case "peak":
+			f.Peak, err = parseRate(field, val)
+			hasPeak = true
+		case "at":
+			f.At, err = parseDuration(field, val)
+		case "rise":
+			f.Rise, err = parseDuration(field, val)
+		case "hold":
+			f.Hold, err = parseDuration(field, val)
+		case "decay":
+			f.Decay, err = parseDuration(field, val)
+		default:
+			return mgmt.Invalid("trace.flash", "unknown key %q; want base, peak, at, rise, hold or decay", key)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !hasBase {
+		return nil, mgmt.Invalid("trace.flash.base", "is missing; want flash:base=RPS,peak=RPS,...")
+	}
+	if !hasPeak {
+		return nil, mgmt.Invalid("trace.flash.peak", "is missing; want flash:base=RPS,peak=RPS,...")
+	}
+	return f, nil
 }
 
 // eachKey calls f for every key=value pair of a comma-separated list,

@@ -29,6 +29,8 @@ func TestParseTrace(t *testing.T) {
 		{"diurnal:mean=400,amp=300", simcluster.Diurnal{Mean: 400, Amplitude: 300, Period: 24 * time.Hour}},
 		{"diurnal:mean=400,amp=300,period=12h,peak=14h",
 			simcluster.Diurnal{Mean: 400, Amplitude: 300, Period: 12 * time.Hour, Peak: 14 * time.Hour}},
+		{"flash:base=400,peak=4000,at=20m,rise=2m,hold=15m,decay=10m",
+			simcluster.FlashCrowd{Base: 400, Peak: 4000, At: 20 * time.Minute, Rise: 2 * time.Minute, Hold: 15 * time.Minute, Decay: 10 * time.Minute}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
@@ -66,9 +68,9 @@ func TestParseTraceErrors(t *testing.T) {
 		field string
 		msg   string
 	}{
-		{"", "trace", `trace: "" has no kind; want constant:RPS, surge:base=RPS,..., diurnal:mean=RPS,... or csv:PATH`},
-		{"400", "trace", `trace: "400" has no kind; want constant:RPS, surge:base=RPS,..., diurnal:mean=RPS,... or csv:PATH`},
-		{"sawtooth:1", "trace", `trace: unknown kind "sawtooth"; want constant, surge, diurnal or csv`},
+		{"", "trace", `trace: "" has no kind; want constant:RPS, surge:base=RPS,..., diurnal:mean=RPS,..., flash:base=RPS,peak=RPS,... or csv:PATH`},
+		{"400", "trace", `trace: "400" has no kind; want constant:RPS, surge:base=RPS,..., diurnal:mean=RPS,..., flash:base=RPS,peak=RPS,... or csv:PATH`},
+		{"sawtooth:1", "trace", `trace: unknown kind "sawtooth"; want constant, surge, diurnal, flash or csv`},
 		{"constant:", "trace.constant", `trace.constant: "" is not a number`},
 		{"constant:lots", "trace.constant", `trace.constant: "lots" is not a number`},
 		{"constant:-1", "trace.constant", `trace.constant: -1 is not a non-negative finite number of requests per second`},
@@ -91,6 +93,10 @@ func TestParseTraceErrors(t *testing.T) {
 		{"diurnal:mean=3,period=0s", "trace.diurnal.period", `trace.diurnal.period: is zero`},
 		{"diurnal:mean=3,peak=soon", "trace.diurnal.peak", `trace.diurnal.peak: "soon" is not a duration such as 90s or 10m`},
 		{"diurnal:mean=3,phase=1", "trace.diurnal", `trace.diurnal: unknown key "phase"; want mean, amp, period or peak`},
+		{"flash:peak=9", "trace.flash.base", `trace.flash.base: is missing; want flash:base=RPS,peak=RPS,...`},
+		{"flash:base=9", "trace.flash.peak", `trace.flash.peak: is missing; want flash:base=RPS,peak=RPS,...`},
+		{"flash:base=9,peak=90,rise=-1s", "trace.flash.rise", `trace.flash.rise: -1s is negative`},
+		{"flash:base=9,peak=90,crowd=1", "trace.flash", `trace.flash: unknown key "crowd"; want base, peak, at, rise, hold or decay`},
 		{"csv:", "trace.csv", `trace.csv: no file given; want csv:PATH`},
 		{"csv:testdata/bad_rps.csv", "trace.csv", `trace.csv: testdata/bad_rps.csv line 3: rps "lots" is not a non-negative finite number`},
 	}
@@ -115,6 +121,7 @@ func TestParseTraceRoundTrip(t *testing.T) {
 		simcluster.Constant(0.1),
 		simcluster.Surge{Base: 400, Factor: 10, At: 10 * time.Minute, For: 20 * time.Minute},
 		simcluster.Diurnal{Mean: 400, Amplitude: 300, Period: 24 * time.Hour, Peak: 14 * time.Hour},
+		simcluster.FlashCrowd{Base: 400, Peak: 4000, At: 20 * time.Minute, Rise: 2 * time.Minute, Hold: 15 * time.Minute, Decay: 10 * time.Minute},
 	} {
 		t.Run(tr.String(), func(t *testing.T) {
 			t.Parallel()

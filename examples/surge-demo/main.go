@@ -10,6 +10,14 @@
 //	go run ./examples/surge-demo -json -speed 0
 //	go run ./examples/surge-demo -trace "diurnal:mean=800,amp=600,period=1h,peak=30m" -duration 2h
 //
+// With -quality it prints instead the quality comparison over the trace
+// set (the surge, three days of a business day's load, a flash crowd),
+// with metrics that lag 60 s and replicas that start in 45 s: this
+// controller reactive and predictive, Kubernetes HPA's default behavior,
+// the seed's loop and the oracle, side by side:
+//
+//	go run ./examples/surge-demo -quality
+//
 // Everything runs in process on embedded defaults: no server, no network.
 package main
 
@@ -86,13 +94,14 @@ type options struct {
 	speed     float64
 	json      bool
 	inProcess bool
+	quality   bool
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("surge-demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		traceSpec = fs.String("trace", surgesim.DefaultTrace, "load `trace`: constant:RPS, surge:base=,factor=,at=,for=, diurnal:mean=,amp=,period=,peak= or csv:FILE (offsets from the start)")
+		traceSpec = fs.String("trace", surgesim.DefaultTrace, "load `trace`: constant:RPS, surge:base=,factor=,at=,for=, diurnal:mean=,amp=,period=,peak=, flash:base=,peak=,at=,rise=,hold=,decay= or csv:FILE (offsets from the start)")
 		duration  = fs.Duration("duration", surgesim.DefaultDuration, "simulated `time` to run")
 		speed     = fs.Float64("speed", 1000, "simulated seconds per real second; 0 runs as fast as possible (the default with -json)")
 		jsonOut   = fs.Bool("json", false, "print one JSON object per minute and a final {\"summary\": …} line instead of the timeline")
@@ -105,6 +114,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		spentUSD  = fs.String("spent", "", "`dollars` already spent this month when the demo starts (default: 79.97 % of -budget)")
 		overCap   = fs.String("over-cap", "hold", "what the budget does once even the current count breaks the cap: `hold` or step_down")
 		inProcess = fs.Bool("in-process", false, "run the controller's simulated cluster in this process instead of as a plugin process")
+		quality   = fs.Bool("quality", false, "print the quality comparison over the trace set (reactive, predictive, HPA defaults, seed loop, oracle) instead of the story; with -json, as one JSON object")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: surge-demo [flags]\n\nReplays a traffic surge on the simulated cluster and prints how the autoscaler follows it.\n\nFlags:\n")
@@ -126,7 +136,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if err != nil {
 		return options{}, err
 	}
-	o := options{cfg: cfg, traceSpec: *traceSpec, speed: *speed, json: *jsonOut, inProcess: *inProcess}
+	o := options{cfg: cfg, traceSpec: *traceSpec, speed: *speed, json: *jsonOut, inProcess: *inProcess, quality: *quality}
 	if o.json && !speedSet {
 		o.speed = 0
 	}
@@ -203,6 +213,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, sleep fun
 	o, err := parse(args, stderr)
 	if err != nil {
 		return err
+	}
+	if o.quality {
+		return runQuality(ctx, o, stdout)
 	}
 	if !o.inProcess {
 		var remote *remoteCluster
@@ -417,4 +430,21 @@ func (j *jsonLines) row(r surgesim.Row) error {
 
 func (j *jsonLines) summary(s surgesim.Summary) error {
 	return j.enc.Encode(map[string]surgesim.Summary{"summary": s})
+}
+
+// runQuality prints the quality comparison (the other story flags do not
+// apply to it).
+func runQuality(ctx context.Context, o options, stdout io.Writer) error {
+	qc, err := surgesim.DefaultQualityConfig()
+	if err != nil {
+		return err
+	}
+	res, err := surgesim.Quality(ctx, qc)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return json.NewEncoder(stdout).Encode(map[string]any{"quality": res, "goals": surgesim.MeasureGoals(res)})
+	}
+	return surgesim.WriteQualityTable(stdout, qc, res)
 }

@@ -206,3 +206,20 @@ func TestBudget(t *testing.T) {
 		assert.Regexp(t, `-budget|-spent|-over-cap|duration`, err.Error())
 	}
 }
+
+// TestQualityFlag: -quality prints the comparison table instead of the
+// story; here on the flag parse alone (the table itself is
+// surgesim's TestQualityGoals, and the README shows it).
+func TestQualityFlag(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		want bool
+	}{{nil, false}, {[]string{"-quality"}, true}, {[]string{"-quality", "-json"}, true}}
+	for _, tt := range tests {
+		var errOut bytes.Buffer
+		o, err := parse(tt.args, &errOut)
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, o.quality, "%v", tt.args)
+	}
+}

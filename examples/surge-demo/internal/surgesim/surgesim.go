@@ -72,6 +72,10 @@ type Config struct {
 	Budget *BudgetConfig
 	// Logger receives the controller's log; nil discards it.
 	Logger *slog.Logger
+	// NoHistory hides the cluster's metric history from the controller
+	// (scaler.HistorySource): a predictive trigger then starts from
+	// nothing, as after a restart with no metrics store to ask.
+	NoHistory bool
 	// ControllerCluster, when set, makes the controller's simulated
 	// cluster (out of process, say) instead of a simcluster.Cluster in
 	// this process. It gets the run's clock, which Run sets before each
@@ -324,6 +328,9 @@ func Run(ctx context.Context, cfg Config, row func(Row) error) (Summary, error) 
 		logger = slog.New(slog.DiscardHandler)
 	}
 	newController := func(c scaler.MetricSource, sc scaler.Scaler, guards []scaler.Guard) (*scaler.Controller, scaler.Rule, error) {
+		if cfg.NoHistory {
+			c = scaler.MetricSourceFunc(c.Metric)
+		}
 		ctrl, err := scaler.New(scaler.Options{
 			Clock:    clk,
 			Interval: cfg.Interval,
