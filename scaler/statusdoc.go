@@ -32,21 +32,22 @@ type readingDoc struct {
 }
 
 type decisionDoc struct {
-	At          time.Time `json:"at"`
-	Current     int32     `json:"current"`
-	Ready       int32     `json:"ready"`
-	Recommended int32     `json:"recommended"`
-	Desired     int32     `json:"desired"` // the action follows from current and desired
-	Reason      Reason    `json:"reason"`
-	Metric      string    `json:"metric,omitempty"`
-	Value       *float64  `json:"value,omitempty"`
-	Guard       string    `json:"guard,omitempty"`
-	GuardReason string    `json:"guardReason,omitempty"`
-	GuardFrom   int32     `json:"guardFrom,omitempty"`
-	Schedule    string    `json:"schedule,omitempty"`
-	Error       string    `json:"error,omitempty"`
-	ErrorKind   string    `json:"errorKind,omitempty"`
-	Applied     bool      `json:"applied"`
+	At          time.Time     `json:"at"`
+	Current     int32         `json:"current"`
+	Ready       int32         `json:"ready"`
+	Recommended int32         `json:"recommended"`
+	Desired     int32         `json:"desired"` // the action follows from current and desired
+	Reason      Reason        `json:"reason"`
+	Metric      string        `json:"metric,omitempty"`
+	Value       *float64      `json:"value,omitempty"`
+	Guard       string        `json:"guard,omitempty"`
+	GuardReason string        `json:"guardReason,omitempty"`
+	GuardFrom   int32         `json:"guardFrom,omitempty"`
+	Schedule    string        `json:"schedule,omitempty"`
+	Forecast    *forecastJSON `json:"forecast,omitempty"`
+	Error       string        `json:"error,omitempty"`
+	ErrorKind   string        `json:"errorKind,omitempty"`
+	Applied     bool          `json:"applied"`
 }
 
 func finiteOrNil(v float64) *float64 {
@@ -57,9 +58,13 @@ func finiteOrNil(v float64) *float64 {
 }
 
 func toDecisionDoc(d Decision) decisionDoc {
-	return decisionDoc{At: d.At, Current: d.Current, Ready: d.Ready, Recommended: d.Recommended, Desired: d.Desired,
+	doc := decisionDoc{At: d.At, Current: d.Current, Ready: d.Ready, Recommended: d.Recommended, Desired: d.Desired,
 		Reason: d.Reason, Metric: d.Metric, Value: finiteOrNil(d.Value), Guard: d.Guard,
 		GuardReason: d.GuardReason, GuardFrom: d.GuardFrom, Schedule: d.Schedule, Error: d.Error, ErrorKind: kindCode(d), Applied: d.Applied}
+	if f := d.Forecast; f.Metric != "" && !math.IsNaN(f.Load) && !math.IsInf(f.Load, 0) {
+		doc.Forecast = &forecastJSON{Metric: f.Metric, Load: f.Load, Replicas: f.Replicas, ForecastOnly: f.ForecastOnly}
+	}
+	return doc
 }
 
 // kindCode is the code of d's error kind, "" without an error.
@@ -79,6 +84,9 @@ func (d decisionDoc) decision() Decision {
 	}
 	if d.Value != nil {
 		out.Value = *d.Value
+	}
+	if f := d.Forecast; f != nil {
+		out.Forecast = Forecast{Metric: f.Metric, Load: f.Load, Replicas: f.Replicas, ForecastOnly: f.ForecastOnly}
 	}
 	return out
 }

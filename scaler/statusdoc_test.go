@@ -24,10 +24,12 @@ func TestStatusDocRoundTrip(t *testing.T) {
 		{At: at.Add(3 * time.Minute), Current: 7, Ready: 7, Recommended: 2, Desired: 5, Reason: ReasonScaleFailed, Error: "refused"},
 		{At: at.Add(4 * time.Minute), Current: 7, Ready: 7, Recommended: 10, Desired: 10, Reason: ReasonScheduledMinimum,
 			Metric: "http_rps", Value: 100, Schedule: "business-hours", Applied: true},
+		{At: at.Add(5 * time.Minute), Current: 10, Ready: 10, Recommended: 14, Desired: 14, Reason: ReasonPredictedLoad,
+			Metric: "http_rps", Value: 900, Forecast: Forecast{Metric: "http_rps", Load: 1330, Replicas: 14}, Applied: true},
 	}
 	st := Status{RuleID: "AR-3", Service: "api", Replicas: 7, Ready: 7, Desired: 5,
 		Metrics: []Reading{{Metric: "http_rps", Err: errors.New("prometheus is down"), At: at}, {Metric: "cpu", Value: 0.5, At: at}},
-		Last:    ds[4], History: ds, Failures: 1, Evaluations: 12}
+		Last:    ds[5], History: ds, Failures: 1, Evaluations: 12}
 	b, err := encodeStatus(st, 4)
 	require.NoError(t, err)
 	doc, err := decodeStatus(b)
