@@ -111,3 +111,6 @@ func (o *Orchestrator) RunNow(ctx context.Context, name string) (Run, error) {
 	go o.execute(rctx, cancel, j.Clone(), spec, run, runner)
 	return run, nil
 }
+
+// Store returns the store the orchestrator runs the jobs of.
+func (o *Orchestrator) Store() Store { return o.store }
