@@ -474,4 +474,3 @@ func (h *handler) runNow(w http.ResponseWriter, r *http.Request) error {
 	httperr.WriteJSON(w, http.StatusAccepted, runNowResponse{Run: toJSON(run)})
 	return nil
 }
-
