@@ -59,7 +59,7 @@ func TestNoMetricsOnMainListenerWithoutDev(t *testing.T) {
 	a, _ := newTestApp(t, "-dev")
 	cfg, err := parseFlags([]string{"-dev", "-budget-db", ":memory:", "-ledger-db", ":memory:", "-settlement-dir", t.TempDir()}, io.Discard)
 	require.NoError(t, err)
-	h, err := newHandler(cfg, a.clock, a.ledger, a.settler, a.budget, auth.AllowAll("test"), mgmt.NopAuditor, nil)
+	h, err := newHandler(cfg, a.clock, a.ledger, a.settler, a.budget, auth.AllowAll("test"), mgmt.NopAuditor, nil, nil)
 	require.NoError(t, err)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
