@@ -92,6 +92,12 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-dev", "-settle-every", "30s"}, "-settle-every"},
 		{[]string{"-dev", "-settle-every", "-1h"}, "-settle-every"},
 		{[]string{"-dev", "extra"}, "unexpected argument"},
+		{[]string{"-dev", "-job-runner", "kubernetes"}, "-job-runner"},
+		{[]string{"-dev", "-job-interval", "10ms"}, "-job-interval"},
+		{[]string{"-dev", "-job-holder", "a b"}, "-job-holder"},
+		{[]string{"-dev", "-job-prices", "cpuHour=-1"}, "-job-prices"},
+		{[]string{"-dev", "-job-prices", "tpuHour=1"}, "tpuHour"},
+		{[]string{"-dev", "-job-prices", "cpuHour=1,cpuHour=2"}, "given twice"},
 		{[]string{"-dev", "-issuer", "http://127.0.0.1:8090", "-audience", "hms"}, "drop one of them"},
 		{[]string{"-issuer", "http://127.0.0.1:8090"}, "-audience"},
 	} {
