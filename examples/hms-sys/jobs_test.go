@@ -67,19 +67,21 @@ func listRuns(t *testing.T, base string) []storeRun {
 // creates a job that runs every minute, sends a storm of "run now" at the
 // three at once, kills with SIGKILL the replica that runs the run it
 // started (mid-run: its line is written, its 3 s are not over), waits for
-// the next scheduled minute to run on a survivor, stops the survivors and
-// checks: each run ID (one per job and minute) is in the store once, and
+// the next scheduled minute to run — with the killed replica back, under
+// another name — stops the replicas and checks: each run ID (one per job and minute) is in the store once, and
 // the command ran at most once for it — by its claim's holder; the
 // killed replica's run stays "running".
 func testReplicas(t *testing.T, store func() jobs.Store, dbArgs ...string) {
 	file := filepath.Join(t.TempDir(), "stamps.txt")
 	outputs := t.TempDir()
+	start := func(holder string) *apitest.Child {
+		return apitest.StartChild(t, childEnv, append([]string{"-addr", "127.0.0.1:0", "-dev", "-budget-db", ":memory:",
+			"-log-level", "error", "-settlement-dir", t.TempDir(), "-settle-every", "0", "-job-outputs", outputs,
+			"-job-holder", holder, "-job-interval", "2s"}, dbArgs...))
+	}
 	var replicas []*apitest.Child
 	for i := range 3 {
-		args := append([]string{"-addr", "127.0.0.1:0", "-dev", "-budget-db", ":memory:", "-log-level", "error",
-			"-settlement-dir", t.TempDir(), "-settle-every", "0", "-job-outputs", outputs,
-			"-job-holder", fmt.Sprintf("replica-%d", i), "-job-interval", "2s"}, dbArgs...)
-		replicas = append(replicas, apitest.StartChild(t, childEnv, args))
+		replicas = append(replicas, start(fmt.Sprintf("replica-%d", i)))
 	}
 	status, _, body := apitest.Call(t, "POST", replicas[0].URL+"/jobs", stampJob(file), "")
 	require.Equal(t, http.StatusCreated, status, body)
@@ -135,8 +137,12 @@ func testReplicas(t *testing.T, store func() jobs.Store, dbArgs ...string) {
 	replicas[killed].Kill()
 	t.Logf("killed %s mid-run %s", victim.Holder, victim.ID)
 	survivor := replicas[(killed+1)%3]
+	// The killed replica comes back under another name: it ticks at once,
+	// finds the current minute claimed, and joins the race for the next.
+	replicas[killed] = start(victim.Holder + "-restarted")
 
-	// The next scheduled minute runs on a survivor, once.
+	// The next scheduled minute runs on a replica that was not killed,
+	// once.
 	var scheduled storeRun
 	require.Eventually(t, func() bool {
 		for _, r := range listRuns(t, survivor.URL) {
@@ -148,10 +154,8 @@ func testReplicas(t *testing.T, store func() jobs.Store, dbArgs ...string) {
 		return false
 	}, 100*time.Second, 100*time.Millisecond, "a scheduled minute after the kill runs on a survivor")
 	t.Logf("scheduled run %s ran on %s", scheduled.ID, scheduled.Holder)
-	for i, c := range replicas {
-		if i != killed {
-			c.Stop()
-		}
+	for _, c := range replicas {
+		c.Stop()
 	}
 
 	runs, err := store().Runs(context.Background(), jobs.RunFilter{Job: "stamp"})
