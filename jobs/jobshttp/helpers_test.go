@@ -45,7 +45,7 @@ type env struct {
 
 // newEnv serves the API over an orchestrator on a memory store, with
 // authz (nil: auth.AllowAll("dev")).
-func newEnv(t *testing.T, authz auth.HTTPAuthorizer, audit *authtest.AuditLog) *env {
+func newEnv(t testing.TB, authz auth.HTTPAuthorizer, audit *authtest.AuditLog) *env {
 	t.Helper()
 	clk := clock.NewMock()
 	clk.Set(time.Date(2026, 12, 7, 10, 0, 30, 0, time.UTC))
