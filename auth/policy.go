@@ -30,7 +30,8 @@ roles:
   budget_officer:      [budget:write, budget:read]
   treasury_operator:   [ledger:transfer, ledger:read]
   settlement_officer:  [ledger:settle, ledger:read]
-  viewer:              [patch:read, rules:read, budget:read, catalog:read, ledger:read]
+  job_operator:        [jobs:write, jobs:run, jobs:read]
+  viewer:              [patch:read, rules:read, budget:read, catalog:read, ledger:read, jobs:read]
 # permissions: optional settings per permission.
 #   condition:  a CEL expression over principal, resource and permission that
 #               must be true as well, e.g.

@@ -21,7 +21,8 @@ func TestDefaultPolicy(t *testing.T) {
 		"budget_officer":      {"budget:write", "budget:read"},
 		"treasury_operator":   {"ledger:transfer", "ledger:read"},
 		"settlement_officer":  {"ledger:settle", "ledger:read"},
-		"viewer":              {"patch:read", "rules:read", "budget:read", "catalog:read", "ledger:read"},
+		"job_operator":        {"jobs:write", "jobs:run", "jobs:read"},
+		"viewer":              {"patch:read", "rules:read", "budget:read", "catalog:read", "ledger:read", "jobs:read"},
 	}
 	assert.Len(t, p.Roles(), len(want))
 	for role, perms := range want {
@@ -35,6 +36,10 @@ func TestDefaultPolicy(t *testing.T) {
 	assert.False(t, p.Grants("treasury_operator", "ledger:settle"), "settlement files hold every agency's bank accounts")
 	assert.True(t, p.Tenantless("ledger:settle"))
 	assert.Equal(t, []string{"settlement_officer"}, p.RolesWith("ledger:settle"))
+	assert.False(t, p.Grants("viewer", "jobs:run"), "a viewer reads jobs, never runs them")
+	assert.False(t, p.Grants("viewer", "jobs:write"))
+	assert.False(t, p.Tenantless("jobs:run"), "a job belongs to its agency")
+	assert.Equal(t, []string{"job_operator"}, p.RolesWith("jobs:run"))
 	assert.Same(t, p, auth.DefaultPolicy())
 }
 

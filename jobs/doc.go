@@ -17,8 +17,8 @@
 // The seams, each context first:
 //
 //   - Store keeps jobs (versioned), claims and runs: Memory here,
-//     backends/sqlite's JobStore; jobstest.RunStore is the conformance
-//     suite.
+//     backends/sqlite's and backends/postgres's JobStore;
+//     jobstest.RunStore is the conformance suite.
 //   - JobRunner runs one attempt: LocalRunner (the default) runs a
 //     process in a group of its own and kills the whole group when the
 //     attempt ends; backends/kubernetes (batch/v1 Jobs) and backends/nomad
@@ -50,6 +50,11 @@
 // at most MaxBackoff, waiting on the clock. The outputs go to the output
 // store, the actual cost (the resources' price for the run's actual
 // duration) to the guard.
+//
+// Run now: RunNow starts a run outside the schedule, claimed the same
+// way at the clock's minute, so that one request per minute across every
+// host starts it (jobs/jobshttp serves it). A paused job (Job.Paused) is
+// not ticked: its times neither run nor count as missed.
 //
 // Missed runs: a host that was down runs, when it comes back, only the
 // latest scheduled time that is still within its starting deadline, once

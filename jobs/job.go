@@ -118,6 +118,11 @@ type Job struct {
 	// CreatedAt is when the job was created (set by Orchestrator.CreateJob):
 	// scheduled times before it are neither run nor missed.
 	CreatedAt time.Time
+	// Paused stops the job's scheduled runs: Tick neither starts nor
+	// records as missed the times of a paused job (RunNow still runs it).
+	// Resumed, the latest time that passed its starting deadline
+	// meanwhile is recorded as missed, as for a host that was down.
+	Paused bool
 }
 
 // Clone returns a deep copy of j.

@@ -28,7 +28,8 @@ import (
 //	  "timeoutSeconds": 10800,
 //	  "concurrencyPolicy": "Forbid",
 //	  "startingDeadlineSeconds": 3600,
-//	  "output": "dir"
+//	  "output": "dir",
+//	  "paused": false
 //	}
 //
 // Durations are whole seconds; money is dollars with at most two
@@ -51,6 +52,7 @@ type jobJSON struct {
 	StartingDeadlineSeconds int64         `json:"startingDeadlineSeconds,omitempty"`
 	Output                  string        `json:"output,omitempty"`
 	CreatedAt               *time.Time    `json:"createdAt,omitempty"`
+	Paused                  bool          `json:"paused,omitempty"`
 }
 
 type scheduleJSON struct {
@@ -94,6 +96,7 @@ func (w *jobJSON) job() (Job, error) {
 		Resources: Resources{CPUMillis: w.Resources.CPUMillis, MemoryMiB: w.Resources.MemoryMiB, GPUs: w.Resources.GPUs},
 		CostCap:   w.CostCap, OverCap: OverCapAction(w.OverCap), Labels: w.Labels,
 		Concurrency: ConcurrencyPolicy(w.ConcurrencyPolicy), Output: w.Output,
+		Paused: w.Paused,
 	}
 	var err error
 	if j.ExpectedDuration, err = seconds("expectedDurationSeconds", w.ExpectedDurationSeconds); err != nil {
@@ -165,6 +168,7 @@ func (j Job) MarshalJSON() ([]byte, error) {
 		ConcurrencyPolicy:       string(j.Concurrency),
 		StartingDeadlineSeconds: int64(j.StartingDeadline / time.Second),
 		Output:                  j.Output,
+		Paused:                  j.Paused,
 	}
 	if j.Command == nil {
 		w.Command = []string{}

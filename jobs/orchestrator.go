@@ -312,6 +312,9 @@ func (o *Orchestrator) markSeen(id string, t time.Time) {
 }
 
 func (o *Orchestrator) tickJob(ctx context.Context, j *Job, now time.Time) error {
+	if j.Paused {
+		return nil
+	}
 	spec, err := o.spec(j)
 	if err != nil {
 		return err

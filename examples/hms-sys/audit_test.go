@@ -1,8 +1,14 @@
 package main
 
 import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -45,4 +51,58 @@ func TestAuditChain(t *testing.T) {
 		assert.False(t, strings.Contains(e.Resource, "?"), "no query in %q", e.Resource)
 	}
 	assert.Equal(t, 1, transfers)
+}
+
+// TestJobAuditAndOutputs: a job created and run now through hms-sys
+// leaves its events in the chain — the request's actor, the
+// orchestrator's decisions — and its stdout in -job-outputs.
+func TestJobAuditAndOutputs(t *testing.T) {
+	t.Parallel()
+	chain, db, key := hosttest.ChainFlags(t)
+	outputs := t.TempDir()
+	h := apitest.StartHost(t, run, append([]string{"-addr", "127.0.0.1:0", "-dev", "-budget-db", ":memory:",
+		"-ledger-db", ":memory:", "-settlement-dir", t.TempDir(), "-job-outputs", outputs, "-job-holder", "sys-1"}, chain...)...)
+	job := `{"name": "letters", "schedule": {"cron": "0 2 * * *", "timeZone": "America/New_York"},
+	  "command": ["sh", "-c", "echo drafted $HMS_JOB_RUN_ID on $HMS_JOB_HOLDER"], "resources": {"cpuMillis": 1000},
+	  "expectedDurationSeconds": 60, "labels": {"agency": "NEA"}}`
+	status, _, body := apitest.Call(t, "POST", h.URL+"/jobs", job, "")
+	require.Equal(t, 201, status, body)
+	req, err := http.NewRequest("POST", h.URL+"/jobs/letters/run", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-HMS-Actor", "nia")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, http.StatusAccepted, res.StatusCode, string(b))
+	var started struct{ Run struct{ ID string } }
+	require.NoError(t, json.Unmarshal(b, &started))
+	var stdout string
+	require.Eventually(t, func() bool {
+		_, _, body := apitest.Call(t, "GET", h.URL+"/jobs/letters/runs", "", "")
+		var v struct {
+			Runs []struct {
+				State   string
+				Outputs []string
+			}
+		}
+		if json.Unmarshal([]byte(body), &v) != nil || len(v.Runs) != 1 || v.Runs[0].State != "succeeded" || len(v.Runs[0].Outputs) == 0 {
+			return false
+		}
+		out, err := os.ReadFile(filepath.Join(outputs, filepath.FromSlash(v.Runs[0].Outputs[0])))
+		stdout = string(out)
+		return err == nil
+	}, 30*time.Second, 20*time.Millisecond)
+	assert.Equal(t, "drafted "+started.Run.ID+" on sys-1\n", stdout)
+	require.NoError(t, h.Stop())
+
+	seen := hosttest.Summaries(hosttest.ReadChain(t, db, key))
+	for _, want := range []string{
+		"dev job.create job/letters ok",
+		"nia job.run-now job/letters ok",
+		"system job.run job/letters started",
+		"system job.run job/letters succeeded",
+	} {
+		assert.True(t, seen[want], "%q in the chain: %v", want, seen)
+	}
 }

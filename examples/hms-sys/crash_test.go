@@ -83,7 +83,8 @@ func postTransfer(base, key string, amount mgmt.Money) (answer, error) {
 // up and no account breaks its flags.
 func testCrash(t *testing.T, ledgerArgs ...string) {
 	args := append([]string{"-addr", "127.0.0.1:0", "-dev", "-seed-accounts", "-budget-db", ":memory:",
-		"-approval-policy", "false", "-log-level", "error", "-settlement-dir", t.TempDir(), "-settle-every", "0"}, ledgerArgs...)
+		"-approval-policy", "false", "-log-level", "error", "-settlement-dir", t.TempDir(), "-settle-every", "0",
+		"-job-outputs", t.TempDir()}, ledgerArgs...)
 	c := apitest.StartChild(t, childEnv, args)
 
 	var (

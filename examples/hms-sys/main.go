@@ -1,7 +1,8 @@
 // Command hms-sys serves HMS-SYS: the ACH ledger's API (package
-// ledger/ledgerhttp) with dual control (package ledger/approval), and the
+// ledger/ledgerhttp) with dual control (package ledger/approval), the
 // budget API (package budget/budgethttp) over the budget store hms-svc
-// meters into, on one listener:
+// meters into, and the job orchestrator with its API (packages jobs and
+// jobs/jobshttp), on one listener:
 //
 //	go run ./examples/hms-sys -addr 127.0.0.1:8082 -dev -seed-accounts -budget-db :memory: &
 //	until curl -sf localhost:8082/healthz >/dev/null; do sleep 0.2; done
@@ -115,6 +116,63 @@
 // to no tenant, and only a principal acting for every tenant may touch its
 // caps.
 //
+// # Jobs
+//
+// hms-sys runs the job orchestrator of package jobs and serves its API
+// (package jobs/jobshttp) under /jobs: POST /jobs, GET /jobs?tenant=,
+// GET/PUT/DELETE /jobs/{id}, GET /jobs/{id}/runs, POST /jobs/{id}/run
+// (run now), POST /jobs/{id}/pause and /resume. The jobs, their claims
+// and their runs are kept in the ledger's database: the SQLite file of
+// -ledger-db, the PostgreSQL database of -postgres, or in memory with
+// -ledger-db :memory: (nothing kept).
+//
+// Every replica sharing the database ticks: there is no leader. The
+// store's claim, unique per (job, scheduled minute), decides which
+// replica runs a scheduled time — the first to insert it — and the others
+// see it claimed, so each scheduled time runs at most once however many
+// replicas tick, and a replica that was down runs, once back, only the
+// latest time still within the job's starting deadline that nobody
+// claimed. A lease would add nothing to that guarantee and would leave the
+// jobs unrun for a lease's length when its holder dies. Run now is
+// claimed the same way, at the current minute: requests sent to several
+// replicas within a minute start one run (the others answer 409 naming
+// it).
+//
+// A replica killed mid-run leaves its run "running" in the store: nobody
+// finishes it, its outputs are lost, and the command's process group,
+// which is not the host's, runs on to its end unless the machine goes
+// too. For a job with a timeoutSeconds, the orchestrators stop counting
+// such a run against concurrencyPolicy Forbid once it cannot be going any
+// more (its starting deadline + attempts × (timeout + maxBackoff) after
+// its scheduled time); without a timeout it counts forever: give Forbid
+// jobs a timeout. The run is never started again.
+//
+// -job-runner is the runner: local (the default and only one of this
+// build) runs each attempt as a process of this host in a process group
+// of its own, killed whole at the job's timeout or at shutdown, with an
+// environment of PATH and HMS_JOB, HMS_JOB_RUN_ID, HMS_JOB_SCHEDULED_AT,
+// HMS_JOB_ATTEMPT and HMS_JOB_HOLDER only (none of the host's secrets).
+// Outputs (stdout and stderr) go to -job-outputs
+// (<job>/<scheduled time>/<run ID>/stdout; by default hms-sys-job-outputs
+// next to -ledger-db, in the working directory with -postgres, a fresh
+// temporary directory removed at exit with :memory:). Replicas should
+// share it. Before
+// every run its estimate, priced by -job-prices, is checked against the
+// job's costCapUSD and the budget's hard caps (budget.JobGuard over
+// -budget-db); its actual cost is recorded as spend. -job-holder names
+// the replica in the runs it claims; -job-interval bounds the wait between
+// ticks. Every decision is a "job.run" audit event, every change and run
+// request a "job.*" event with the actor, and /metrics counts the
+// decisions in hms_job_runs_total{outcome}. Under auth.DefaultPolicy,
+// job_operator writes and runs its agency's jobs and viewer reads them;
+// a job's tenant is its "agency" label.
+//
+//	curl -s localhost:8082/jobs -H 'Content-Type: application/json' -d '{"name": "grant-award-letters",
+//	     "schedule": {"cron": "0 2 * * *", "timeZone": "America/New_York"}, "command": ["sh", "-c", "echo $HMS_JOB_RUN_ID"],
+//	     "resources": {"cpuMillis": 1000}, "expectedDurationSeconds": 60, "labels": {"agency": "NEA"}}'
+//	curl -s -X POST localhost:8082/jobs/grant-award-letters/run
+//	curl -s localhost:8082/jobs/grant-award-letters/runs
+//
 // # Authentication
 //
 // Every request but GET /healthz needs a bearer token of the issuer named
@@ -190,6 +248,8 @@ import (
 	"github.com/hms-platform/mgmt/examples/internal/host"
 	"github.com/hms-platform/mgmt/examples/internal/metrics"
 	"github.com/hms-platform/mgmt/internal/httperr"
+	"github.com/hms-platform/mgmt/jobs"
+	"github.com/hms-platform/mgmt/jobs/jobshttp"
 	"github.com/hms-platform/mgmt/ledger"
 	"github.com/hms-platform/mgmt/ledger/approval"
 	"github.com/hms-platform/mgmt/ledger/ledgerhttp"
@@ -233,6 +293,7 @@ type config struct {
 	owners          owners
 	auth            host.AuthFlags
 	settlement      settlementConfig
+	jobs            jobsConfig
 	// audit receives the authorization decisions and the ledger's events;
 	// nil: they go to the log as "audit" records.
 	audit mgmt.Auditor
@@ -261,6 +322,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.budgetInterval, "budget-interval", 5*time.Second, "how often caps and spend are reloaded from the budget store")
 	ownersSpec := fs.String("service-owners", defaultOwners, "service=agency pairs, comma-separated: the tenant owning each service's budget caps")
 	cfg.settlement.register(fs)
+	checkJobs := cfg.jobs.register(fs)
 	metricsAddr := host.MetricsFlag(fs)
 	if err := host.ParseFlags(fs, args); err != nil {
 		return cfg, err
@@ -295,6 +357,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, host.Usagef("-service-owners: %v", err)
 	}
 	if err := cfg.settlement.check(); err != nil {
+		return cfg, err
+	}
+	if err := checkJobs(); err != nil {
 		return cfg, err
 	}
 	return cfg, cfg.auth.Check(cfg.dev, errNoAuth)
@@ -336,39 +401,40 @@ func parseOwners(spec string) (owners, error) {
 	return o, nil
 }
 
-// openLedger opens the ledger store -postgres or -ledger-db names. It is
-// the one place a backend is chosen; the closer releases it.
-func openLedger(ctx context.Context, cfg config, clk clock.Clock, onGroup func(int, time.Duration, error)) (ledger.Backend, io.Closer, error) {
+// openLedger opens the ledger store -postgres or -ledger-db names, and
+// the job store of the same database. It is the one place a backend is
+// chosen; the closer releases both.
+func openLedger(ctx context.Context, cfg config, clk clock.Clock, onGroup func(int, time.Duration, error)) (ledger.Backend, jobs.Store, io.Closer, error) {
 	opts := ledger.DurableOptions{Clock: clk, OnGroup: onGroup}
 	switch {
 	case cfg.postgres != "":
 		s, err := postgres.Open(ctx, postgres.Options{DSN: cfg.postgres})
 		if err != nil {
-			return nil, nil, fmt.Errorf("-postgres: %w", err)
+			return nil, nil, nil, fmt.Errorf("-postgres: %w", err)
 		}
 		l, err := s.Ledger(opts)
 		if err != nil {
 			s.Close()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return l, s, nil
+		return l, s.Jobs(), s, nil
 	case cfg.ledgerDB == memoryDB:
 		l, err := ledger.NewMemory(ledger.Options{Clock: clk})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return l, io.NopCloser(nil), nil
+		return l, jobs.NewMemory(), io.NopCloser(nil), nil
 	}
 	s, err := sqlite.Open(ctx, sqlite.Options{Path: cfg.ledgerDB})
 	if err != nil {
-		return nil, nil, fmt.Errorf("-ledger-db %s: %w", cfg.ledgerDB, err)
+		return nil, nil, nil, fmt.Errorf("-ledger-db %s: %w", cfg.ledgerDB, err)
 	}
 	l, err := s.Ledger(opts)
 	if err != nil {
 		s.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return l, s, nil
+	return l, s.Jobs(), s, nil
 }
 
 // The demo accounts of -seed-accounts and their funding, with fixed IDs.
@@ -444,6 +510,13 @@ type app struct {
 	settler     *nacha.Settler
 	settleEvery time.Duration
 	audit       mgmt.Auditor
+
+	// orch runs the jobs of the ledger's database (see the package doc).
+	orch       *jobs.Orchestrator
+	jobOutputs string
+	// jobOutputsTemp: jobOutputs is a temporary directory (-ledger-db
+	// :memory:), removed at close.
+	jobOutputsTemp bool
 }
 
 // newApp builds the host on clk. Close it with app.close.
@@ -457,8 +530,11 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	reg := metrics.NewRegistry()
 	calls := metrics.NewCalls(clk)
 	ledgerM := metrics.NewLedger(calls)
-	var err error
-	if a.ledger, a.ledgerC, err = openLedger(ctx, cfg, clk, ledgerM.OnGroup); err != nil {
+	var (
+		err      error
+		jobStore jobs.Store
+	)
+	if a.ledger, jobStore, a.ledgerC, err = openLedger(ctx, cfg, clk, ledgerM.OnGroup); err != nil {
 		return nil, err
 	}
 	a.ledger = ledgerM.Wrap(a.ledger)
@@ -482,7 +558,23 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	if a.budget, err = budget.New(ctx, budget.Options{Store: a.store, Clock: clk, Logger: cfg.logger, Interval: cfg.budgetInterval, Auditor: audit}); err != nil {
 		return nil, err
 	}
-	reg.MustRegister(calls, ledgerM, metrics.NewBudgetCollector(a.budget, 0))
+	jobRuns := newJobRunCounter(audit)
+	if a.jobOutputs, a.jobOutputsTemp, err = cfg.jobs.outputsDir(cfg); err != nil {
+		return nil, err
+	}
+	outputs, err := jobs.NewDirOutputs(a.jobOutputs)
+	if err != nil {
+		return nil, fmt.Errorf("-job-outputs: %w", err)
+	}
+	holder := cfg.jobs.holderName()
+	if a.orch, err = jobs.New(jobs.Options{
+		Store: jobStore, Runners: map[string]jobs.JobRunner{jobs.DefaultRunner: envRunner{holder: holder}},
+		Outputs: map[string]jobs.OutputStore{jobs.DefaultOutput: outputs}, Guard: a.budget.JobGuard(),
+		Prices: cfg.jobs.prices, Clock: clk, Auditor: jobRuns, Logger: cfg.logger, Holder: holder, Interval: cfg.jobs.interval,
+	}); err != nil {
+		return nil, err
+	}
+	reg.MustRegister(calls, ledgerM, metrics.NewBudgetCollector(a.budget, 0), jobRuns.runs)
 	reg.MustRegister(cfg.trail.Collectors()...)
 	a.metrics = metrics.Handler(reg)
 	authorize, actor := auth.AllowAll("dev"), "dev"
@@ -498,7 +590,11 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	if cfg.dev {
 		metricsH = a.metrics // else on -metrics-addr only: see the package doc
 	}
-	if a.handler, err = newHandler(cfg, clk, a.ledger, a.settler, a.budget, authorize, audit, metricsH); err != nil {
+	jobsH, err := jobshttp.NewHandler(a.orch, jobshttp.Options{Authorize: authorize, Logger: cfg.logger, Auditor: audit, Clock: clk})
+	if err != nil {
+		return nil, err
+	}
+	if a.handler, err = newHandler(cfg, clk, a.ledger, a.settler, a.budget, authorize, audit, metricsH, jobsH); err != nil {
 		return nil, err
 	}
 	a.handler = host.RecordRequests(audit, clk, actor, host.IsHealthCheck)(a.handler)
@@ -510,9 +606,10 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 }
 
 // newHandler serves the ledger's API under /ach/, the budget's under
-// /budgets/ and /healthz, with JSON 404s elsewhere. Settlement routes join
-// the ledger's under /ach/ here, as more specific patterns.
-func newHandler(cfg config, clk clock.Clock, l ledger.Backend, s *nacha.Settler, b *budget.Budget, authorize auth.HTTPAuthorizer, audit mgmt.Auditor, metrics http.Handler) (http.Handler, error) {
+// /budgets/, the jobs' under /jobs (jobsH, nil for none) and /healthz,
+// with JSON 404s elsewhere. Settlement routes join the ledger's under
+// /ach/ here, as more specific patterns.
+func newHandler(cfg config, clk clock.Clock, l ledger.Backend, s *nacha.Settler, b *budget.Budget, authorize auth.HTTPAuthorizer, audit mgmt.Auditor, metrics, jobsH http.Handler) (http.Handler, error) {
 	ach, err := ledgerhttp.NewHandler(l, ledgerhttp.Options{Authorize: authorize, Approval: cfg.approval,
 		ApprovalTimeout: cfg.approvalTimeout, Clock: clk, Auditor: audit, Logger: cfg.logger})
 	if err != nil {
@@ -530,6 +627,10 @@ func newHandler(cfg config, clk clock.Clock, l ledger.Backend, s *nacha.Settler,
 	}
 	mux.Handle("/budgets/", budgets)
 	mux.Handle("/budgets", budgets) // a JSON 404, not the mux's redirect to /budgets/
+	if jobsH != nil {
+		mux.Handle("/jobs", jobsH)
+		mux.Handle("/jobs/", jobsH)
+	}
 	mux.Handle("/", rest)
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics)
@@ -567,16 +668,30 @@ func (a *app) refresh(ctx context.Context) {
 // loops are the host's background loops: the budget's refresh and, unless
 // -settle-every is 0, settlement.
 func (a *app) loops() []func(context.Context) {
-	loops := []func(context.Context){a.refresh}
+	loops := []func(context.Context){a.refresh, a.runJobs}
 	if a.settleEvery > 0 {
 		loops = append(loops, a.settleLoop)
 	}
 	return loops
 }
 
-// close releases the ledger and the budget store.
+// runJobs runs the orchestrator until ctx ends; it then cancels the runs
+// still going (their process groups are killed, their runs recorded as
+// failed) and waits for them.
+func (a *app) runJobs(ctx context.Context) {
+	_ = a.orch.Run(ctx)
+}
+
+// close stops the orchestrator and releases the ledger and the budget
+// store.
 func (a *app) close(context.Context) error {
+	if a.orch != nil {
+		a.orch.Close()
+	}
 	var errs []error
+	if a.jobOutputsTemp {
+		errs = append(errs, os.RemoveAll(a.jobOutputs))
+	}
 	if a.ledgerC != nil {
 		errs = append(errs, a.ledgerC.Close())
 	}
@@ -633,7 +748,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	cfg.logger.Info("hms-sys listening", "addr", ln.Addr().String(), "ledgerDB", cfg.ledgerDB, "seedAccounts", cfg.seedAccounts,
 		"approvalPolicy", cfg.approval.Expr(), "approvalTimeout", cfg.approvalTimeout.String(), "budgetDB", cfg.budgetDB,
 		"services", strings.Join(services, ","), "issuer", cfg.auth.Issuer, "audience", cfg.auth.Audience,
-		"settlementDir", cfg.settlement.dir, "settleEvery", cfg.settlement.every.String())
+		"settlementDir", cfg.settlement.dir, "settleEvery", cfg.settlement.every.String(),
+		"jobRunner", cfg.jobs.runner, "jobOutputs", a.jobOutputs, "jobHolder", a.orch.Holder())
 	srv := &host.Server{
 		Name: "hms-sys", Handler: a.handler, Logger: cfg.logger, ShutdownTimeout: cfg.shutdownTimeout,
 		Loops: a.loops(),

@@ -92,6 +92,12 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-dev", "-settle-every", "30s"}, "-settle-every"},
 		{[]string{"-dev", "-settle-every", "-1h"}, "-settle-every"},
 		{[]string{"-dev", "extra"}, "unexpected argument"},
+		{[]string{"-dev", "-job-runner", "kubernetes"}, "-job-runner"},
+		{[]string{"-dev", "-job-interval", "10ms"}, "-job-interval"},
+		{[]string{"-dev", "-job-holder", "a b"}, "-job-holder"},
+		{[]string{"-dev", "-job-prices", "cpuHour=-1"}, "-job-prices"},
+		{[]string{"-dev", "-job-prices", "tpuHour=1"}, "tpuHour"},
+		{[]string{"-dev", "-job-prices", "cpuHour=1,cpuHour=2"}, "given twice"},
 		{[]string{"-dev", "-issuer", "http://127.0.0.1:8090", "-audience", "hms"}, "drop one of them"},
 		{[]string{"-issuer", "http://127.0.0.1:8090"}, "-audience"},
 	} {
@@ -248,13 +254,33 @@ func TestServeWithIssuer(t *testing.T) {
 	status, _, body = apitest.Call(t, "GET", h.URL+"/ach/files", "", sol)
 	assert.Equal(t, http.StatusOK, status, body)
 
+	// Jobs: job_operator of NEA writes and runs NEA's jobs; HUD's sees
+	// nothing of them; a viewer reads and does not run.
+	nia := iss.Mint(authtest.Claims{Subject: "nia", Tenant: "NEA", Roles: []string{"job_operator"}})
+	hal := iss.Mint(authtest.Claims{Subject: "hal", Tenant: "HUD", Roles: []string{"job_operator"}})
+	vic := iss.Mint(authtest.Claims{Subject: "vic", Tenant: "NEA", Roles: []string{"viewer"}})
+	job := `{"name": "letters", "schedule": {"cron": "0 2 * * *"}, "command": ["true"], "expectedDurationSeconds": 60, "labels": {"agency": "NEA"}}`
+	status, _, body = apitest.Call(t, "POST", h.URL+"/jobs", job, hal)
+	assert.Equal(t, http.StatusForbidden, status, body)
+	status, _, body = apitest.Call(t, "POST", h.URL+"/jobs", job, nia)
+	require.Equal(t, http.StatusCreated, status, body)
+	status, _, body = apitest.Call(t, "GET", h.URL+"/jobs/letters", "", hal)
+	assert.Equal(t, http.StatusNotFound, status, body)
+	status, _, body = apitest.Call(t, "POST", h.URL+"/jobs/letters/run", "", vic)
+	assert.Equal(t, http.StatusForbidden, status, body)
+	status, _, body = apitest.Call(t, "GET", h.URL+"/jobs/letters/runs", "", vic)
+	assert.Equal(t, http.StatusOK, status, body)
+	status, _, body = apitest.Call(t, "POST", h.URL+"/jobs/letters/run", "", nia)
+	assert.Equal(t, http.StatusAccepted, status, body)
+
 	require.NoError(t, h.Stop())
 	log := h.Stderr.String()
-	for _, tok := range []string{ana, bob, gil} {
+	for _, tok := range []string{ana, bob, gil, nia, hal, vic} {
 		assert.NotContains(t, log, tok[strings.LastIndexByte(tok, '.')+1:], "the log holds a token's signature")
 	}
 	for _, want := range []string{`"action":"authz.decide"`, `"outcome":"deny"`, `"action":"ledger.transfer"`,
-		`"reason":"self_approval: `, `"actor":"bob","action":"ledger.approve"`} {
+		`"reason":"self_approval: `, `"actor":"bob","action":"ledger.approve"`,
+		`"actor":"nia","action":"job.create"`, `"actor":"nia","action":"job.run-now"`} {
 		assert.Contains(t, log, want)
 	}
 }

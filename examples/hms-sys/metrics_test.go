@@ -29,6 +29,7 @@ var sysMetrics = []string{
 	"hms_budget_forecast_dollars",
 	"hms_budget_burn_dollars_per_hour",
 	"hms_budget_alerts",
+	"hms_job_runs_total",
 	"go_goroutines",
 	"process_cpu_seconds_total",
 }
@@ -50,6 +51,7 @@ func TestMetrics(t *testing.T) {
 	assert.Contains(t, string(m), `hms_backend_call_duration_seconds_count{backend="ledger",operation="create_transfers"}`)
 	assert.Contains(t, string(m), `hms_budget_cap_dollars{cap="eligibility-api/month",mode="hard"} 10000`)
 	assert.Contains(t, string(m), `hms_ledger_group_commit_failures_total 0`)
+	assert.Contains(t, string(m), `hms_job_runs_total{outcome="started"} 0`)
 }
 
 // Without -dev the host builds its handler without /metrics (it is on
@@ -59,7 +61,7 @@ func TestNoMetricsOnMainListenerWithoutDev(t *testing.T) {
 	a, _ := newTestApp(t, "-dev")
 	cfg, err := parseFlags([]string{"-dev", "-budget-db", ":memory:", "-ledger-db", ":memory:", "-settlement-dir", t.TempDir()}, io.Discard)
 	require.NoError(t, err)
-	h, err := newHandler(cfg, a.clock, a.ledger, a.settler, a.budget, auth.AllowAll("test"), mgmt.NopAuditor, nil)
+	h, err := newHandler(cfg, a.clock, a.ledger, a.settler, a.budget, auth.AllowAll("test"), mgmt.NopAuditor, nil, nil)
 	require.NoError(t, err)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))

@@ -180,7 +180,7 @@ func TestSettleTick(t *testing.T) {
 	a, mock := newTestApp(t, "-dev", "-seed-accounts")
 	var log bytes.Buffer
 	a.logger = slog.New(slog.NewJSONHandler(&log, nil))
-	assert.Len(t, a.loops(), 2, "refresh and settlement")
+	assert.Len(t, a.loops(), 3, "refresh, jobs and settlement")
 	ctx := context.Background()
 	res, err := a.ledger.CreateTransfers(ctx, []ledger.Transfer{{ID: 500, DebitAccountID: seedTreasuryID, CreditAccountID: seedGPOID, Amount: 12_34}})
 	require.NoError(t, err)
@@ -206,7 +206,7 @@ func TestSettleTick(t *testing.T) {
 	_, err = parseFlags([]string{"-dev", "-settle-every", "0"}, io.Discard)
 	require.NoError(t, err)
 	b, _ := newTestApp(t, "-dev", "-settle-every", "0")
-	assert.Len(t, b.loops(), 1, "-settle-every 0 turns the loop off")
+	assert.Len(t, b.loops(), 2, "-settle-every 0 turns the settlement loop off")
 }
 
 func formatUint(id uint64) string { return strconv.FormatUint(id, 10) }

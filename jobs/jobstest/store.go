@@ -93,6 +93,7 @@ func testRoundTrip(t *testing.T, f StoreFixture) {
 	j.Retry = jobs.Retry{MaxAttempts: 3, Backoff: time.Minute, MaxBackoff: 10 * time.Minute}
 	j.Timeout, j.Concurrency, j.StartingDeadline = 3*time.Hour, jobs.Replace, 2*time.Hour
 	j.CreatedAt = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	j.Paused = true
 	created, err := f.Store.CreateJob(ctx, j)
 	require.NoError(t, err)
 	j.Command[0] = "changed" // the store keeps its own copy
@@ -103,6 +104,7 @@ func testRoundTrip(t *testing.T, f StoreFixture) {
 	assert.Equal(t, "draft", got.Command[0])
 	assert.Equal(t, "NEA", got.Labels["agency"])
 	assert.True(t, got.CreatedAt.Equal(j.CreatedAt))
+	assert.True(t, got.Paused, "the pause is kept")
 
 	_, err = f.Store.CreateJob(ctx, Job("a-first"))
 	require.NoError(t, err)
