@@ -10,11 +10,13 @@ import (
 	"testing"
 	"time"
 
+	minio "github.com/minio/minio-go/v7"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hms-platform/mgmt/examples/internal/host/hosttest"
 	"github.com/hms-platform/mgmt/internal/apitest"
+	"github.com/hms-platform/mgmt/internal/s3test"
 )
 
 // TestAuditChain: with -audit-db and -audit-key, hms-sys keeps every
@@ -105,4 +107,55 @@ func TestJobAuditAndOutputs(t *testing.T) {
 	} {
 		assert.True(t, seen[want], "%q in the chain: %v", want, seen)
 	}
+}
+
+// TestJobOutputsS3: with -job-outputs s3://BUCKET/PREFIX/, a run's stdout
+// is an object in the bucket (SeaweedFS's S3 gateway on loopback), the
+// credentials from the environment.
+func TestJobOutputsS3(t *testing.T) {
+	srv := s3test.Start(t)
+	c := srv.Conn(t)
+	bucket := srv.Bucket(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", c.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", c.SecretKey)
+	h := apitest.StartHost(t, run, "-addr", "127.0.0.1:0", "-dev", "-budget-db", ":memory:", "-ledger-db", ":memory:",
+		"-settlement-dir", t.TempDir(), "-job-holder", "sys-1",
+		"-job-outputs", "s3://"+bucket+"/hms-sys", "-job-s3-endpoint", c.Endpoint, "-job-s3-insecure")
+	job := `{"name": "letters", "schedule": {"cron": "0 2 * * *", "timeZone": "America/New_York"},
+	  "command": ["sh", "-c", "echo drafted $HMS_JOB_RUN_ID"], "resources": {"cpuMillis": 1000},
+	  "expectedDurationSeconds": 60, "labels": {"agency": "NEA"}}`
+	status, _, body := apitest.Call(t, "POST", h.URL+"/jobs", job, "")
+	require.Equal(t, 201, status, body)
+	status, _, body = apitest.Call(t, "POST", h.URL+"/jobs/letters/run", "", "")
+	require.Equal(t, http.StatusAccepted, status, body)
+	var started struct{ Run struct{ ID string } }
+	require.NoError(t, json.Unmarshal([]byte(body), &started))
+	var where string
+	require.Eventually(t, func() bool {
+		_, _, body := apitest.Call(t, "GET", h.URL+"/jobs/letters/runs", "", "")
+		var v struct {
+			Runs []struct {
+				State   string
+				Outputs []string
+			}
+		}
+		if json.Unmarshal([]byte(body), &v) != nil || len(v.Runs) != 1 || v.Runs[0].State != "succeeded" || len(v.Runs[0].Outputs) == 0 {
+			return false
+		}
+		where = v.Runs[0].Outputs[0]
+		return true
+	}, 30*time.Second, 20*time.Millisecond)
+	name, ok := strings.CutPrefix(where, "s3://"+bucket+"/")
+	require.True(t, ok, where)
+	assert.True(t, strings.HasPrefix(name, "hms-sys/letters/"), name)
+	cl, err := c.Client()
+	require.NoError(t, err)
+	obj, err := cl.GetObject(t.Context(), bucket, name, minio.GetObjectOptions{})
+	require.NoError(t, err)
+	b, err := io.ReadAll(obj)
+	_ = obj.Close()
+	require.NoError(t, err)
+	assert.Equal(t, "drafted "+started.Run.ID+"\n", string(b))
+	require.NoError(t, h.Stop())
+	assert.NotContains(t, h.Stderr.String(), c.SecretKey, "the secret key is never logged")
 }

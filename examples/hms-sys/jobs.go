@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/backends/s3"
 	"github.com/hms-platform/mgmt/examples/internal/host"
 	"github.com/hms-platform/mgmt/jobs"
 )
@@ -29,15 +31,26 @@ const defaultJobPath = "/usr/local/bin:/usr/bin:/bin"
 // jobsConfig is the job orchestrator's part of the command line.
 type jobsConfig struct {
 	runner   string
-	outputs  string // "": next to the database (see outputsDir)
+	outputs  string // "": next to the database (see outputsDir); s3://BUCKET/PREFIX/: S3
 	holder   string
 	interval time.Duration
 	prices   jobs.Prices
+	// s3 is the object storage of -job-outputs s3://…, with
+	// -job-s3-endpoint, -job-s3-region, -job-s3-insecure and the
+	// credentials of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+	s3 s3.Options
 }
+
+// s3Scheme starts an S3 -job-outputs.
+const s3Scheme = "s3://"
 
 func (c *jobsConfig) register(fs *flag.FlagSet) func() error {
 	fs.StringVar(&c.runner, "job-runner", jobs.DefaultRunner, "the job runner: local (each run a process of this host, in a process group of its own)")
-	fs.StringVar(&c.outputs, "job-outputs", "", "directory of the jobs' outputs (created with mode 0700; default: hms-sys-job-outputs next to -ledger-db, in the working directory with -postgres, a temporary directory, removed at exit, with -ledger-db :memory:)")
+	fs.StringVar(&c.outputs, "job-outputs", "", "directory of the jobs' outputs (created with mode 0700; default: hms-sys-job-outputs next to -ledger-db, in the working directory with -postgres, a temporary directory, removed at exit, with -ledger-db :memory:), "+
+		"or s3://BUCKET/PREFIX/ for an S3 bucket (see -job-s3-endpoint; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+	fs.StringVar(&c.s3.Endpoint, "job-s3-endpoint", "s3.amazonaws.com", "host[:port] of the S3 service of -job-outputs s3://…")
+	fs.StringVar(&c.s3.Region, "job-s3-region", "", "the bucket's region (default: asked of the service)")
+	fs.BoolVar(&c.s3.Insecure, "job-s3-insecure", false, "talk plain HTTP to -job-s3-endpoint (a service on loopback only)")
 	fs.StringVar(&c.holder, "job-holder", "", "the name this host claims job runs under (default: the host name and a random suffix)")
 	fs.DurationVar(&c.interval, "job-interval", time.Minute, "the longest the orchestrator waits between ticks (it also wakes at every job's next scheduled time)")
 	prices := fs.String("job-prices", defaultJobPrices, "dollars per CPU-hour, GiB-hour of memory and GPU-hour, the estimated and actual cost of each run")
@@ -57,8 +70,83 @@ func (c *jobsConfig) register(fs *flag.FlagSet) func() error {
 		if c.prices, err = parseJobPrices(*prices); err != nil {
 			return host.Usagef("-job-prices: %v", err)
 		}
+		return c.checkS3(fs)
+	}
+}
+
+// checkS3 reads -job-outputs s3://BUCKET/PREFIX/ into c.s3, and refuses
+// the S3 flags without it.
+func (c *jobsConfig) checkS3(fs *flag.FlagSet) error {
+	rest, ok := strings.CutPrefix(c.outputs, s3Scheme)
+	if !ok {
+		for _, name := range []string{"job-s3-endpoint", "job-s3-region", "job-s3-insecure"} {
+			if host.FlagSet(fs, name) {
+				return host.Usagef("-%s: only with -job-outputs %sBUCKET/PREFIX/", name, s3Scheme)
+			}
+		}
 		return nil
 	}
+	bucket, prefix, _ := strings.Cut(rest, "/")
+	if !validBucket(bucket) {
+		return host.Usagef("-job-outputs: %q is not an S3 bucket name (3–63 of a-z, 0-9, '.', '-'), in %sBUCKET/PREFIX/", bucket, s3Scheme)
+	}
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	c.s3.Bucket, c.s3.Prefix = bucket, prefix
+	c.s3.AccessKey, c.s3.SecretKey = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	if c.s3.Insecure && !isLoopback(c.s3.Endpoint) {
+		return host.Usagef("-job-s3-insecure: plain HTTP only to a loopback -job-s3-endpoint, not %q", c.s3.Endpoint)
+	}
+	return nil
+}
+
+// validBucket checks S3's bucket naming rules, so that nothing else (a
+// user:secret@ by mistake) is taken for one.
+func validBucket(b string) bool {
+	if len(b) < 3 || len(b) > 63 {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// isLoopback reports whether host[:port] names this machine.
+func isLoopback(hostport string) bool {
+	h := hostport
+	if sh, _, err := net.SplitHostPort(hostport); err == nil {
+		h = sh
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// outputStore opens -job-outputs: the S3 bucket, or the directory (see
+// outputsDir; dir is "" for S3).
+func (c *jobsConfig) outputStore(ctx context.Context, cfg config) (store jobs.OutputStore, dir string, temp bool, err error) {
+	if strings.HasPrefix(c.outputs, s3Scheme) {
+		out, err := s3.NewOutputs(ctx, c.s3)
+		if err != nil {
+			return nil, "", false, fmt.Errorf("-job-outputs %s: %w", c.outputs, err)
+		}
+		return out, "", false, nil
+	}
+	if dir, temp, err = c.outputsDir(cfg); err != nil {
+		return nil, "", false, err
+	}
+	d, err := jobs.NewDirOutputs(dir)
+	if err != nil {
+		return nil, "", false, fmt.Errorf("-job-outputs: %w", err)
+	}
+	return d, dir, temp, nil
 }
 
 // parseJobPrices reads cpuHour=D,memGiBHour=D,gpuHour=D (dollars); a

@@ -156,7 +156,11 @@
 // (<job>/<scheduled time>/<run ID>/stdout; by default hms-sys-job-outputs
 // next to -ledger-db, in the working directory with -postgres, a fresh
 // temporary directory removed at exit with :memory:). Replicas should
-// share it. Before
+// share it. -job-outputs s3://BUCKET/PREFIX/ puts them in an S3 bucket
+// instead (backends/s3: one object per output), at -job-s3-endpoint
+// (s3.amazonaws.com by default; -job-s3-region, and -job-s3-insecure for
+// plain HTTP to a service on loopback), with the credentials of
+// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (never a flag). Before
 // every run its estimate, priced by -job-prices, is checked against the
 // job's costCapUSD and the budget's hard caps (budget.JobGuard over
 // -budget-db); its actual cost is recorded as spend. -job-holder names
@@ -222,6 +226,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -559,13 +564,11 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 		return nil, err
 	}
 	jobRuns := newJobRunCounter(audit)
-	if a.jobOutputs, a.jobOutputsTemp, err = cfg.jobs.outputsDir(cfg); err != nil {
+	outputs, dir, temp, err := cfg.jobs.outputStore(ctx, cfg)
+	if err != nil {
 		return nil, err
 	}
-	outputs, err := jobs.NewDirOutputs(a.jobOutputs)
-	if err != nil {
-		return nil, fmt.Errorf("-job-outputs: %w", err)
-	}
+	a.jobOutputs, a.jobOutputsTemp = dir, temp
 	holder := cfg.jobs.holderName()
 	if a.orch, err = jobs.New(jobs.Options{
 		Store: jobStore, Runners: map[string]jobs.JobRunner{jobs.DefaultRunner: envRunner{holder: holder}},
@@ -749,7 +752,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		"approvalPolicy", cfg.approval.Expr(), "approvalTimeout", cfg.approvalTimeout.String(), "budgetDB", cfg.budgetDB,
 		"services", strings.Join(services, ","), "issuer", cfg.auth.Issuer, "audience", cfg.auth.Audience,
 		"settlementDir", cfg.settlement.dir, "settleEvery", cfg.settlement.every.String(),
-		"jobRunner", cfg.jobs.runner, "jobOutputs", a.jobOutputs, "jobHolder", a.orch.Holder())
+		"jobRunner", cfg.jobs.runner, "jobOutputs", cmp.Or(a.jobOutputs, cfg.jobs.outputs), "jobHolder", a.orch.Holder())
 	srv := &host.Server{
 		Name: "hms-sys", Handler: a.handler, Logger: cfg.logger, ShutdownTimeout: cfg.shutdownTimeout,
 		Loops: a.loops(),

@@ -98,6 +98,11 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-dev", "-job-prices", "cpuHour=-1"}, "-job-prices"},
 		{[]string{"-dev", "-job-prices", "tpuHour=1"}, "tpuHour"},
 		{[]string{"-dev", "-job-prices", "cpuHour=1,cpuHour=2"}, "given twice"},
+		{[]string{"-dev", "-job-s3-endpoint", "127.0.0.1:9000"}, "-job-s3-endpoint: only with -job-outputs s3://"},
+		{[]string{"-dev", "-job-s3-insecure"}, "-job-s3-insecure: only with"},
+		{[]string{"-dev", "-job-outputs", "s3://"}, "not an S3 bucket name"},
+		{[]string{"-dev", "-job-outputs", "s3://AKIA:secret@letters/x/"}, "not an S3 bucket name"},
+		{[]string{"-dev", "-job-outputs", "s3://letters/", "-job-s3-insecure", "-job-s3-endpoint", "s3.example.gov"}, "plain HTTP only to a loopback"},
 		{[]string{"-dev", "-issuer", "http://127.0.0.1:8090", "-audience", "hms"}, "drop one of them"},
 		{[]string{"-issuer", "http://127.0.0.1:8090"}, "-audience"},
 	} {

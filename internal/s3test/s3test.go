@@ -24,10 +24,11 @@
 //
 // # Clean-up
 //
-// Stop sends SIGTERM, then SIGKILL to the process group after a grace
-// period, and removes the directory. If the test binary dies instead, the
-// kernel sends SIGTERM (Linux), and the next start removes directories
-// whose test binary has gone.
+// Stop sends SIGKILL to the process group (weed takes many seconds to
+// stop on SIGTERM, and the data is thrown away) and removes the
+// directory. If the test binary dies instead, the kernel sends SIGKILL
+// (Linux), and the next start removes directories whose test binary has
+// gone.
 package s3test
 
 import (
@@ -273,7 +274,9 @@ func (s *Server) launch(bin string) error {
 	)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = log.File, log.File
-	proc, err := testserver.Start(cmd, testserver.Options{Name: "weed", StopSignal: syscall.SIGTERM, DeathSignal: syscall.SIGTERM})
+	// weed takes longer than a test should to stop on SIGTERM, and its data
+	// is thrown away: it is stopped with SIGKILL.
+	proc, err := testserver.Start(cmd, testserver.Options{Name: "weed", StopSignal: syscall.SIGKILL, DeathSignal: syscall.SIGKILL})
 	if err != nil {
 		return fmt.Errorf("s3test: start %s: %w", bin, err)
 	}
