@@ -143,8 +143,7 @@ func TestFilterIsHoltWinters(t *testing.T) {
 	for h := 1; h <= 24; h++ {
 		assert.InDelta(t, fit.Forecast(h), f.Forecast(h), 1e-9, "h=%d", h)
 	}
-	var g forecast.Filter
-	g = *forecast.NewFilter(12, p)
+	g := *forecast.NewFilter(12, p)
 	g.CopyFrom(f)
 	f.Update(400)
 	assert.InDelta(t, fit.Forecast(1), g.Forecast(1), 1e-9, "a copy does not share the seasonal ring")
