@@ -2,7 +2,10 @@
 // has two scaler.MetricSource implementations:
 //
 //   - Source evaluates PromQL instant queries through the Prometheus HTTP
-//     API (github.com/prometheus/client_golang/api/prometheus/v1);
+//     API (github.com/prometheus/client_golang/api/prometheus/v1), and is
+//     a scaler.HistorySource too: MetricHistory reads a metric's past with
+//     range queries (at most 10,000 points each), which a predictive
+//     trigger starts from;
 //   - Scrape reads a service's /metrics exposition endpoint directly,
 //     without a Prometheus server (github.com/prometheus/common/expfmt,
 //     text format).

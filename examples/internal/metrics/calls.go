@@ -136,10 +136,38 @@ func (c *Calls) InstrumentSource(backend string, src scaler.MetricSource) scaler
 		c.observe(backend, "metric", start, err)
 		return v, err
 	})
-	if bs, ok := src.(scaler.BatchMetricSource); ok {
+	bs, batch := src.(scaler.BatchMetricSource)
+	hs, history := src.(scaler.HistorySource)
+	switch {
+	case batch && history:
+		return struct {
+			instrumentedBatchSource
+			instrumentedHistory
+		}{instrumentedBatchSource{MetricSourceFunc: one, c: c, backend: backend, batch: bs}, instrumentedHistory{c: c, backend: backend, hist: hs}}
+	case batch:
 		return instrumentedBatchSource{MetricSourceFunc: one, c: c, backend: backend, batch: bs}
+	case history:
+		return struct {
+			scaler.MetricSourceFunc
+			instrumentedHistory
+		}{one, instrumentedHistory{c: c, backend: backend, hist: hs}}
 	}
 	return one
+}
+
+// instrumentedHistory times a HistorySource's MetricHistory calls
+// (operation "metric_history").
+type instrumentedHistory struct {
+	c       *Calls
+	backend string
+	hist    scaler.HistorySource
+}
+
+func (s instrumentedHistory) MetricHistory(ctx context.Context, q scaler.MetricQuery, from time.Time, step time.Duration, dst []float64) error {
+	start := s.c.clock.Now()
+	err := s.hist.MetricHistory(ctx, q, from, step, dst)
+	s.c.observe(s.backend, "metric_history", start, err)
+	return err
 }
 
 type instrumentedBatchSource struct {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	promclient "github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -91,4 +92,53 @@ func TestCallsKeepBatches(t *testing.T) {
 # TYPE hms_backend_call_errors_total counter
 hms_backend_call_errors_total{backend="mem",kind="not_found",operation="replicas_batch"} 1
 `), "hms_backend_call_errors_total"))
+}
+
+// history remembers a constant past.
+type history struct{}
+
+func (history) MetricHistory(_ context.Context, _ scaler.MetricQuery, _ time.Time, _ time.Duration, dst []float64) error {
+	for i := range dst {
+		dst[i] = 7
+	}
+	return nil
+}
+
+// TestCallsKeepHistory: an instrumented HistorySource is still one (the
+// predictive triggers read its past), batch or not, and its calls are
+// timed as "metric_history".
+func TestCallsKeepHistory(t *testing.T) {
+	t.Parallel()
+	calls := metrics.NewCalls(nil)
+	one := scaler.MetricSourceFunc(func(context.Context, scaler.MetricQuery) (float64, error) { return 1, nil })
+	hs, ok := calls.InstrumentSource("hist", struct {
+		scaler.MetricSourceFunc
+		history
+	}{one, history{}}).(scaler.HistorySource)
+	require.True(t, ok, "still a HistorySource")
+	dst := make([]float64, 3)
+	require.NoError(t, hs.MetricHistory(context.Background(), scaler.MetricQuery{Service: "a", Metric: "http_rps"}, time.Unix(0, 0), time.Minute, dst))
+	assert.Equal(t, []float64{7, 7, 7}, dst)
+	_, plain := calls.InstrumentSource("mem", one).(scaler.HistorySource)
+	assert.False(t, plain, "a source without a past stays without")
+	src := calls.InstrumentSource("both", struct {
+		scaler.BatchMemory
+		history
+	}{scaler.BatchMemory{Memory: scaler.NewMemory()}, history{}})
+	_, isBatch := src.(scaler.BatchMetricSource)
+	_, isHist := src.(scaler.HistorySource)
+	assert.True(t, isBatch && isHist, "both kept")
+	reg := promclient.NewRegistry()
+	reg.MustRegister(calls)
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	timed := false
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				timed = timed || l.GetName() == "operation" && l.GetValue() == "metric_history"
+			}
+		}
+	}
+	assert.True(t, timed, "metric_history calls are timed")
 }
