@@ -203,6 +203,7 @@ type config struct {
 	db              string // -db (or its old name -budget-db)
 	leaseTTL        time.Duration
 	budgetInterval  time.Duration
+	statusEvery     time.Duration // -status-every: scaler.Options.StatusEvery
 	// Authentication: the issuer, the audience, the policy file ("" for
 	// auth.DefaultPolicy) and a static JWKS file ("" for discovery).
 	auth host.AuthFlags
@@ -246,6 +247,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		"a SQLite file (created when missing), a postgres:// URL, or "+memoryDB+" to keep nothing (one replica)")
 	budgetDB := fs.String("budget-db", "", "the old name of -db")
 	fs.DurationVar(&cfg.leaseTTL, "lease-ttl", lease.DefaultTTL, "replicas on one -db run the autoscaler one at a time: how long it waits for a new leader when its replica dies")
+	fs.DurationVar(&cfg.statusEvery, "status-every", 30*time.Second, "how often a rule's status is saved in -db when its decision did not change (a change is saved at once): how old the readings and counts other replicas, and a restarted host, show may be")
 	metricsAddr := host.MetricsFlag(fs)
 	fs.DurationVar(&cfg.budgetInterval, "budget-interval", 0, "how often the budget flushes its meter, reloads caps and checks alerts (default: -interval)")
 	checkClusters := cfg.clusters.register(fs)
@@ -279,6 +281,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.db == "" {
 		return cfg, host.Usagef("-db: give a SQLite file, a postgres:// URL or %s", memoryDB)
+	}
+	if cfg.statusEvery <= 0 {
+		return cfg, host.Usagef("-status-every %v: must be positive", cfg.statusEvery)
 	}
 	if cfg.leaseTTL < 3*time.Millisecond {
 		return cfg, host.Usagef("-lease-ttl %v: must be at least 3ms", cfg.leaseTTL)
@@ -441,16 +446,17 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	reg := metrics.NewRegistry()
 	calls, ticks, decisions := metrics.NewCalls(clk), metrics.NewTicks(), metrics.NewDecisions()
 	a.ctrl, err = scaler.New(scaler.Options{
-		Clock:      clk,
-		Interval:   cfg.interval,
-		Sources:    map[string]scaler.MetricSource{"": calls.InstrumentSource(a.backend.sourceName, a.backend.source)},
-		Scaler:     a.budget.WrapScaler(calls.InstrumentScaler(a.backend.name, a.backend.scaler)),
-		Guards:     []scaler.Guard{a.budget.Guard()},
-		Logger:     logger,
-		OnTick:     ticks.Observe,
-		OnDecision: decisions.Observe,
-		Auditor:    audit,
-		Rules:      a.stores.rules,
+		Clock:       clk,
+		Interval:    cfg.interval,
+		Sources:     map[string]scaler.MetricSource{"": calls.InstrumentSource(a.backend.sourceName, a.backend.source)},
+		Scaler:      a.budget.WrapScaler(calls.InstrumentScaler(a.backend.name, a.backend.scaler)),
+		Guards:      []scaler.Guard{a.budget.Guard()},
+		Logger:      logger,
+		OnTick:      ticks.Observe,
+		OnDecision:  decisions.Observe,
+		Auditor:     audit,
+		Rules:       a.stores.rules,
+		StatusEvery: cfg.statusEvery,
 	})
 	if err != nil {
 		return nil, err

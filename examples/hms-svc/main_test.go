@@ -77,6 +77,7 @@ func TestParseFlags(t *testing.T) {
 		{"-dev", "-db", "a.db", "-budget-db", "b.db"},
 		{"-dev", "-db", ""},
 		{"-dev", "-lease-ttl", "0s"},
+		{"-dev", "-status-every", "0s"},
 		{"-dev", "-interval", "0s"},
 		{"-dev", "-interval", "soon"},
 		{"-dev", "-log-format", "xml"},

@@ -66,8 +66,12 @@ func TestRestartKeepsRules(t *testing.T) {
 }
 
 func restartKeepsRules(t *testing.T, db string) {
+	// -status-every 20ms: every tick saves every status, so that the
+	// counts go on after the restart (with the default, a status whose
+	// decision did not change is saved every 30 s: its history is back at
+	// once, its evaluation count as of that save).
 	args := []string{"-addr", "127.0.0.1:0", "-dev", "-interval", "20ms", "-trace", "constant:640",
-		"-db", db, "-lease-ttl", "300ms"}
+		"-db", db, "-lease-ttl", "300ms", "-status-every", "20ms"}
 	c := apitest.StartChild(t, childEnv, args)
 	code, _, body := apitest.Call(t, "POST", c.URL+"/autoscale-rules", seedRule, "")
 	require.Equal(t, http.StatusCreated, code, body)
