@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benbjohnson/clock"
 	"github.com/hashicorp/nomad/api"
 
 	mgmt "github.com/hms-platform/mgmt"
@@ -69,6 +70,9 @@ type JobRunnerOptions struct {
 	// the stopped job's allocations to stop before it purges the job.
 	// Zero is DefaultStopTimeout.
 	StopTimeout time.Duration
+	// Clock times the waits between retries of a failed read (default the
+	// real clock).
+	Clock clock.Clock
 }
 
 // String describes the options without the token.
@@ -92,6 +96,7 @@ type JobRunner struct {
 	mhzPerCPU   int
 	gpu         string
 	stopTimeout time.Duration
+	clock       clock.Clock
 }
 
 var _ jobs.JobRunner = (*JobRunner)(nil)
@@ -112,6 +117,10 @@ func NewJobRunner(opts JobRunnerOptions) (*JobRunner, error) {
 		mhzPerCPU:   opts.MHzPerCPU,
 		gpu:         opts.GPUDevice,
 		stopTimeout: opts.StopTimeout,
+		clock:       opts.Clock,
+	}
+	if r.clock == nil {
+		r.clock = clock.New()
 	}
 	if r.driver == "" {
 		r.driver = DefaultDriver
@@ -369,7 +378,7 @@ func (r *JobRunner) wait(ctx context.Context, id string) (*api.Job, error) {
 			if failures++; failures > 3 {
 				return nil, err
 			}
-			t := time.NewTimer(time.Duration(failures) * time.Second)
+			t := r.clock.Timer(time.Duration(failures) * time.Second)
 			select {
 			case <-ctx.Done():
 				t.Stop()
