@@ -152,6 +152,18 @@ func isDNSSubdomain(s string) bool {
 	return true
 }
 
+// Contains reports whether l has every label of want with the same
+// value (an empty want is contained in any l): the label search of every
+// API.
+func (l Labels) Contains(want Labels) bool {
+	for k, v := range want {
+		if got, ok := l[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
 // Keys returns the keys in sorted order.
 func (l Labels) Keys() []string {
 	keys := make([]string, 0, len(l))

@@ -237,3 +237,23 @@ func TestFiscalYearBoundaryEveryYear(t *testing.T) {
 		require.Equal(t, y, mgmt.FiscalYear(start.Add(-time.Nanosecond)), "30 Sep %d", y)
 	}
 }
+
+func TestLabelsContains(t *testing.T) {
+	t.Parallel()
+	l := mgmt.Labels{"agency": "ED", "program": "pell"}
+	for _, tc := range []struct {
+		want mgmt.Labels
+		ok   bool
+	}{
+		{nil, true},
+		{mgmt.Labels{}, true},
+		{mgmt.Labels{"agency": "ED"}, true},
+		{mgmt.Labels{"agency": "ED", "program": "pell"}, true},
+		{mgmt.Labels{"agency": "DOS"}, false},
+		{mgmt.Labels{"agency": "ED", "tier": "gold"}, false},
+		{mgmt.Labels{"program": ""}, false},
+	} {
+		assert.Equal(t, tc.ok, l.Contains(tc.want), "%v", tc.want)
+	}
+	assert.False(t, mgmt.Labels(nil).Contains(mgmt.Labels{"a": "b"}))
+}

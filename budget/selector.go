@@ -97,13 +97,5 @@ func (s Selector) String() string {
 // Matches reports whether labels has every key of s with its value. An
 // empty selector matches nothing.
 func (s Selector) Matches(labels mgmt.Labels) bool {
-	if len(s) == 0 {
-		return false
-	}
-	for k, v := range s {
-		if got, ok := labels[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
+	return len(s) > 0 && labels.Contains(mgmt.Labels(s))
 }

@@ -70,12 +70,7 @@ func (f Filter) Match(r *Rule) bool {
 	if f.Service != "" && r.Service != f.Service {
 		return false
 	}
-	for k, v := range f.Labels {
-		if got, ok := r.Labels[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
+	return r.Labels.Contains(f.Labels)
 }
 
 // MemoryRules is a RuleStore in memory: the Controller's default, for one

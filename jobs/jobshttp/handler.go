@@ -249,22 +249,12 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := []jobs.Job{}
 	for _, j := range all {
-		if matches(j.Labels, want) {
+		if j.Labels.Contains(want) {
 			out = append(out, j)
 		}
 	}
 	httperr.WriteJSON(w, http.StatusOK, listResponse{Jobs: out})
 	return nil
-}
-
-// matches reports whether have holds every label of want.
-func matches(have, want mgmt.Labels) bool {
-	for k, v := range want {
-		if got, ok := have[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
 }
 
 func (h *handler) get(w http.ResponseWriter, r *http.Request) error {
