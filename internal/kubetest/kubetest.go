@@ -215,20 +215,7 @@ type binaries struct{ etcd, apiserver string }
 // CacheDir is where scripts/kube.sh puts the binaries:
 // $KUBE_CACHE_DIR, else $XDG_CACHE_HOME/hms-mgmt/bin, else
 // ~/.cache/hms-mgmt/bin.
-func CacheDir() string {
-	if d := os.Getenv("KUBE_CACHE_DIR"); d != "" {
-		return d
-	}
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return ""
-		}
-		base = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(base, "hms-mgmt", "bin")
-}
+func CacheDir() string { return testserver.CacheDir("KUBE_CACHE_DIR") }
 
 // findBinaries looks at $ETCD_BIN and $KUBE_APISERVER_BIN, then in
 // CacheDir.

@@ -139,15 +139,11 @@ func FindBinary() (string, error) {
 
 // cachePath is where scripts/nomad.sh puts the binary.
 func cachePath() string {
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return ""
-		}
-		base = filepath.Join(home, ".cache")
+	dir := testserver.CacheDir("NOMAD_CACHE_DIR")
+	if dir == "" {
+		return ""
 	}
-	return filepath.Join(base, "hms-mgmt", "bin", "nomad-"+Version)
+	return filepath.Join(dir, "nomad-"+Version)
 }
 
 func (s *Server) start() error {

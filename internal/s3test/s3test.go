@@ -187,15 +187,11 @@ func FindBinary() (string, error) {
 }
 
 func cachePath() string {
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return ""
-		}
-		base = filepath.Join(home, ".cache")
+	dir := testserver.CacheDir("SEAWEEDFS_CACHE_DIR")
+	if dir == "" {
+		return ""
 	}
-	return filepath.Join(base, "hms-mgmt", "bin", "weed-"+Version)
+	return filepath.Join(dir, "weed-"+Version)
 }
 
 func (s *Server) stop() error {

@@ -384,3 +384,22 @@ func FindBinary(harness, env, name string, paths []string, notInstalled error, h
 	}
 	return "", fmt.Errorf("%s: %w (%s is unset, none of %v, no %s on PATH): %s", harness, notInstalled, env, paths, name, hint)
 }
+
+// CacheDir is where the scripts/ build recipes put the binaries they
+// build: $env when set (each script has its own, such as NOMAD_CACHE_DIR),
+// else $XDG_CACHE_HOME/hms-mgmt/bin, else ~/.cache/hms-mgmt/bin; "" when
+// there is no home directory either.
+func CacheDir(env string) string {
+	if d := os.Getenv(env); d != "" {
+		return d
+	}
+	base := os.Getenv("XDG_CACHE_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		base = filepath.Join(home, ".cache")
+	}
+	return filepath.Join(base, "hms-mgmt", "bin")
+}

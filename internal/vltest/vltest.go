@@ -138,15 +138,11 @@ func FindBinary() (string, error) {
 }
 
 func cachePath() string {
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return ""
-		}
-		base = filepath.Join(home, ".cache")
+	dir := testserver.CacheDir("VICTORIALOGS_CACHE_DIR")
+	if dir == "" {
+		return ""
 	}
-	return filepath.Join(base, "hms-mgmt", "bin", "victoria-logs-"+Version)
+	return filepath.Join(dir, "victoria-logs-"+Version)
 }
 
 func (s *Server) stop() error {
