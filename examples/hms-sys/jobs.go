@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	mgmt "github.com/hms-platform/mgmt"
+	"github.com/hms-platform/mgmt/backends/kubernetes"
+	"github.com/hms-platform/mgmt/backends/nomad"
 	"github.com/hms-platform/mgmt/backends/s3"
 	"github.com/hms-platform/mgmt/examples/internal/host"
 	"github.com/hms-platform/mgmt/jobs"
@@ -35,6 +37,11 @@ type jobsConfig struct {
 	holder   string
 	interval time.Duration
 	prices   jobs.Prices
+	// kubeconfig, kubeContext and namespace configure -job-runner
+	// kubernetes; nomadAddr, nomadNamespace and nomadDriver -job-runner
+	// nomad (its token from NOMAD_TOKEN).
+	kubeconfig, kubeContext, namespace     string
+	nomadAddr, nomadNamespace, nomadDriver string
 	// s3 is the object storage of -job-outputs s3://…, with
 	// -job-s3-endpoint, -job-s3-region, -job-s3-insecure and the
 	// credentials of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
@@ -45,7 +52,14 @@ type jobsConfig struct {
 const s3Scheme = "s3://"
 
 func (c *jobsConfig) register(fs *flag.FlagSet) func() error {
-	fs.StringVar(&c.runner, "job-runner", jobs.DefaultRunner, "the job runner: local (each run a process of this host, in a process group of its own)")
+	fs.StringVar(&c.runner, "job-runner", jobs.DefaultRunner, "the job runner: local (each run a process of this host, in a process group of its own), "+
+		"kubernetes (a batch/v1 Job per attempt) or nomad (a Nomad batch job per attempt); jobs name it in their \"runner\"")
+	fs.StringVar(&c.kubeconfig, "job-kubeconfig", "", "with -job-runner kubernetes: the kubeconfig file (empty: the pod's service account)")
+	fs.StringVar(&c.kubeContext, "job-context", "", "with -job-runner kubernetes: the kubeconfig context (empty: its current context)")
+	fs.StringVar(&c.namespace, "job-namespace", "", "with -job-runner kubernetes: the namespace of the Jobs (empty: the context's, else default)")
+	fs.StringVar(&c.nomadAddr, "job-nomad-addr", "http://127.0.0.1:4646", "with -job-runner nomad: the Nomad agent's address (the ACL token is read from NOMAD_TOKEN)")
+	fs.StringVar(&c.nomadNamespace, "job-nomad-namespace", "", "with -job-runner nomad: the namespace of the jobs (empty: default)")
+	fs.StringVar(&c.nomadDriver, "job-nomad-driver", "", "with -job-runner nomad: the task driver, docker (the default), raw_exec or exec")
 	fs.StringVar(&c.outputs, "job-outputs", "", "directory of the jobs' outputs (created with mode 0700; default: hms-sys-job-outputs next to -ledger-db, in the working directory with -postgres, a temporary directory, removed at exit, with -ledger-db :memory:), "+
 		"or s3://BUCKET/PREFIX/ for an S3 bucket (see -job-s3-endpoint; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
 	fs.StringVar(&c.s3.Endpoint, "job-s3-endpoint", "s3.amazonaws.com", "host[:port] of the S3 service of -job-outputs s3://…")
@@ -55,8 +69,8 @@ func (c *jobsConfig) register(fs *flag.FlagSet) func() error {
 	fs.DurationVar(&c.interval, "job-interval", time.Minute, "the longest the orchestrator waits between ticks (it also wakes at every job's next scheduled time)")
 	prices := fs.String("job-prices", defaultJobPrices, "dollars per CPU-hour, GiB-hour of memory and GPU-hour, the estimated and actual cost of each run")
 	return func() error {
-		if c.runner != jobs.DefaultRunner {
-			return host.Usagef("-job-runner %q: the runner of this build is local", c.runner)
+		if err := c.checkRunner(fs); err != nil {
+			return err
 		}
 		if c.interval < time.Second {
 			return host.Usagef("-job-interval %v: must be at least 1s", c.interval)
@@ -72,6 +86,62 @@ func (c *jobsConfig) register(fs *flag.FlagSet) func() error {
 		}
 		return c.checkS3(fs)
 	}
+}
+
+// The runners of -job-runner.
+const (
+	runnerKubernetes = "kubernetes"
+	runnerNomad      = "nomad"
+)
+
+// checkRunner checks -job-runner and refuses the flags of the other
+// runners.
+func (c *jobsConfig) checkRunner(fs *flag.FlagSet) error {
+	switch c.runner {
+	case jobs.DefaultRunner, runnerKubernetes, runnerNomad:
+	default:
+		return host.Usagef("-job-runner %q: want local, kubernetes or nomad", c.runner)
+	}
+	for _, f := range []struct{ name, runner string }{
+		{"job-kubeconfig", runnerKubernetes}, {"job-context", runnerKubernetes}, {"job-namespace", runnerKubernetes},
+		{"job-nomad-addr", runnerNomad}, {"job-nomad-namespace", runnerNomad}, {"job-nomad-driver", runnerNomad},
+	} {
+		if host.FlagSet(fs, f.name) && c.runner != f.runner {
+			return host.Usagef("-%s: only with -job-runner %s", f.name, f.runner)
+		}
+	}
+	if c.runner == runnerKubernetes && c.kubeContext != "" && c.kubeconfig == "" {
+		return host.Usagef("-job-context %s: a context of -job-kubeconfig; without it hms-sys uses the pod's service account", c.kubeContext)
+	}
+	if c.runner == runnerNomad && !strings.HasPrefix(c.nomadAddr, "http://") && !strings.HasPrefix(c.nomadAddr, "https://") {
+		return host.Usagef("-job-nomad-addr %q: an http:// or https:// URL", c.nomadAddr)
+	}
+	return nil
+}
+
+// jobRunner returns the runner of -job-runner, by the name jobs give in
+// their "runner". The local runner is there only when chosen: a host
+// running jobs in a cluster runs no commands of its own.
+func (c *jobsConfig) jobRunner(holder string) (string, jobs.JobRunner, error) {
+	switch c.runner {
+	case runnerKubernetes:
+		r, err := kubernetes.NewJobRunner(kubernetes.JobRunnerOptions{
+			Kubeconfig: c.kubeconfig, Context: c.kubeContext, InCluster: c.kubeconfig == "", Namespace: c.namespace,
+		})
+		if err != nil {
+			return "", nil, fmt.Errorf("-job-runner kubernetes: %w", err)
+		}
+		return runnerKubernetes, r, nil
+	case runnerNomad:
+		r, err := nomad.NewJobRunner(nomad.JobRunnerOptions{
+			Address: c.nomadAddr, Token: os.Getenv("NOMAD_TOKEN"), Namespace: c.nomadNamespace, Driver: c.nomadDriver,
+		})
+		if err != nil {
+			return "", nil, fmt.Errorf("-job-runner nomad: %w", err)
+		}
+		return runnerNomad, r, nil
+	}
+	return jobs.DefaultRunner, envRunner{holder: holder}, nil
 }
 
 // checkS3 reads -job-outputs s3://BUCKET/PREFIX/ into c.s3, and refuses

@@ -147,11 +147,17 @@
 // its scheduled time); without a timeout it counts forever: give Forbid
 // jobs a timeout. The run is never started again.
 //
-// -job-runner is the runner: local (the default and only one of this
-// build) runs each attempt as a process of this host in a process group
-// of its own, killed whole at the job's timeout or at shutdown, with an
-// environment of PATH and HMS_JOB, HMS_JOB_RUN_ID, HMS_JOB_SCHEDULED_AT,
-// HMS_JOB_ATTEMPT and HMS_JOB_HOLDER only (none of the host's secrets).
+// -job-runner is the runner, the one a job names in its "runner": local
+// (the default) runs each attempt as a process of this host in a process
+// group of its own, killed whole at the job's timeout or at shutdown,
+// with an environment of PATH and HMS_JOB, HMS_JOB_RUN_ID,
+// HMS_JOB_SCHEDULED_AT, HMS_JOB_ATTEMPT and HMS_JOB_HOLDER only (none of
+// the host's secrets); kubernetes runs a batch/v1 Job per attempt
+// (-job-kubeconfig, -job-context, -job-namespace; the pod's service
+// account when -job-kubeconfig is empty) and nomad a Nomad batch job
+// (-job-nomad-addr, -job-nomad-namespace, -job-nomad-driver; the token
+// from NOMAD_TOKEN). With a cluster runner the host runs no commands of
+// its own: a job naming "local" is refused.
 // Outputs (stdout and stderr) go to -job-outputs
 // (<job>/<scheduled time>/<run ID>/stdout; by default hms-sys-job-outputs
 // next to -ledger-db, in the working directory with -postgres, a fresh
@@ -570,8 +576,12 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 	}
 	a.jobOutputs, a.jobOutputsTemp = dir, temp
 	holder := cfg.jobs.holderName()
+	runnerName, runner, err := cfg.jobs.jobRunner(holder)
+	if err != nil {
+		return nil, err
+	}
 	if a.orch, err = jobs.New(jobs.Options{
-		Store: jobStore, Runners: map[string]jobs.JobRunner{jobs.DefaultRunner: envRunner{holder: holder}},
+		Store: jobStore, Runners: map[string]jobs.JobRunner{runnerName: runner},
 		Outputs: map[string]jobs.OutputStore{jobs.DefaultOutput: outputs}, Guard: a.budget.JobGuard(),
 		Prices: cfg.jobs.prices, Clock: clk, Auditor: jobRuns, Logger: cfg.logger, Holder: holder, Interval: cfg.jobs.interval,
 	}); err != nil {
