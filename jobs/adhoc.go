@@ -64,7 +64,7 @@ func (o *Orchestrator) RunNow(ctx context.Context, name string) (Run, error) {
 	if !ok {
 		return Run{}, mgmt.Invalid("runner", "no runner %q on holder %s", j.Runner, o.opts.Holder)
 	}
-	run.State = StateClaimed
+	run.State, run.HeartbeatAt = StateClaimed, now.UTC()
 	stored, claimed, err := o.store.Claim(ctx, run)
 	if err != nil {
 		return Run{}, err
@@ -81,7 +81,7 @@ func (o *Orchestrator) RunNow(ctx context.Context, name string) (Run, error) {
 	}
 	var live []Run
 	for _, r := range others {
-		if r.ID != run.ID && !o.stale(&j, &r, now) {
+		if r.ID != run.ID && !o.gone(ctx, &j, spec, &r, now) {
 			live = append(live, r)
 		}
 	}

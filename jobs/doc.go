@@ -72,9 +72,13 @@
 //
 // Known limits of this first slice: Replace cancels only the runs of the
 // orchestrator that decides; a run held by another host goes on (logged).
-// A run whose host dies stays "running" in the store; for a job with a
-// timeout it stops counting against Forbid once it cannot be going any
-// more (deadline + attempts × (timeout + maxBackoff) after its time).
+// A run whose host dies is no longer marked alive (every Tick marks the
+// runs of its orchestrator, Store.Heartbeat): once unmarked for
+// Options.LostAfter, the orchestrator that checks a new time of the job
+// against it abandons it (Store.Abandon: failed, "lost", audited, once
+// across hosts) and it counts against Forbid no more; for a job with a
+// timeout it also stops counting once it cannot be going any more
+// (deadline + attempts × (timeout + maxBackoff) after its time).
 //
 // # Concurrency
 //

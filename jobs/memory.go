@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	mgmt "github.com/hms-platform/mgmt"
 )
@@ -156,6 +157,41 @@ func (m *Memory) UpdateRun(ctx context.Context, r Run) error {
 	r.Job, r.Key, r.ScheduledAt = cur.Job, cur.Key, cur.ScheduledAt
 	m.runs[r.ID] = r
 	return nil
+}
+
+// Heartbeat implements Store.
+func (m *Memory) Heartbeat(ctx context.Context, holder string, ids []string, at time.Time) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, id := range ids {
+		if r, ok := m.runs[id]; ok && r.Holder == holder && !r.State.Final() {
+			r.HeartbeatAt = at.UTC()
+			m.runs[id] = r
+		}
+	}
+	return nil
+}
+
+// Abandon implements Store.
+func (m *Memory) Abandon(ctx context.Context, id string, staleBefore, at time.Time, reason string) (bool, error) {
+	if err := ctxErr(ctx); err != nil {
+		return false, err
+	}
+	if err := mgmt.ValidateText("reason", reason, false); err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.runs[id]
+	if !ok || r.State.Final() || !r.LastAlive().Before(staleBefore) {
+		return false, nil
+	}
+	r.State, r.FinishedAt, r.Reason = StateFailed, at.UTC(), reason
+	m.runs[id] = r
+	return true, nil
 }
 
 // Run implements Store.

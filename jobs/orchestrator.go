@@ -51,6 +51,13 @@ type Options struct {
 	// for the latest scheduled time nobody ran, to record it as missed
 	// (default 24 h).
 	MissedLookback time.Duration
+	// LostAfter is how long a run may go without its holder marking it
+	// alive before another host takes its holder for dead: the run is
+	// then abandoned (failed, "lost", audited) and stops counting against
+	// the concurrency policy. Every Tick marks the runs this orchestrator
+	// holds (Store.Heartbeat). Default 3 × Interval; it must be longer
+	// than Interval.
+	LostAfter time.Duration
 }
 
 // Orchestrator runs the jobs of a Store on their schedules. Create it with
@@ -119,6 +126,12 @@ func New(opts Options) (*Orchestrator, error) {
 	}
 	if opts.MissedLookback == 0 {
 		opts.MissedLookback = 24 * time.Hour
+	}
+	if opts.LostAfter == 0 {
+		opts.LostAfter = 3 * opts.Interval
+	}
+	if opts.LostAfter <= opts.Interval {
+		return nil, mgmt.Invalid("lostAfter", "%s must be longer than the interval %s: a holder marks its runs once a tick", opts.LostAfter, opts.Interval)
 	}
 	if opts.MissedLookback < 0 {
 		return nil, mgmt.Invalid("missedLookback", "must be > 0, got %s", opts.MissedLookback)
@@ -263,6 +276,7 @@ func (o *Orchestrator) Tick(ctx context.Context) error {
 	}
 	o.retryCosts(ctx)
 	now := o.clock.Now()
+	o.heartbeat(ctx, now)
 	jobs, err := o.store.Jobs(ctx)
 	if err != nil {
 		return err
@@ -379,7 +393,7 @@ func (o *Orchestrator) tickJob(ctx context.Context, j *Job, now time.Time) error
 		run.State, run.Reason = StateSkipped, fmt.Sprintf("no runner %q on holder %s", j.Runner, o.opts.Holder)
 		return o.claimFinal(ctx, j, spec, run, "skipped")
 	}
-	run.State = StateClaimed
+	run.State, run.HeartbeatAt = StateClaimed, now.UTC()
 	stored, claimed, err := o.store.Claim(ctx, run)
 	if err != nil {
 		return err
@@ -396,7 +410,7 @@ func (o *Orchestrator) tickJob(ctx context.Context, j *Job, now time.Time) error
 	}
 	var live []Run
 	for _, r := range others {
-		if r.ID != run.ID && !o.stale(j, &r, now) {
+		if r.ID != run.ID && !o.gone(ctx, j, spec, &r, now) {
 			live = append(live, r)
 		}
 	}
@@ -425,6 +439,46 @@ func (o *Orchestrator) tickJob(ctx context.Context, j *Job, now time.Time) error
 	o.mu.Unlock()
 	go o.execute(rctx, cancel, j.Clone(), spec, run, runner)
 	return nil
+}
+
+// heartbeat marks the runs this orchestrator holds alive at now.
+func (o *Orchestrator) heartbeat(ctx context.Context, now time.Time) {
+	o.mu.Lock()
+	ids := make([]string, 0, len(o.active))
+	for id := range o.active {
+		ids = append(ids, id)
+	}
+	o.mu.Unlock()
+	if err := o.store.Heartbeat(ctx, o.opts.Holder, ids, now); err != nil && ctx.Err() == nil {
+		o.log.Warn("jobs: marking the runs alive failed; other hosts may take them for lost", "runs", len(ids), "err", err)
+	}
+}
+
+// gone reports whether a claimed or running run r of j, which this
+// orchestrator does not have going, can no longer be going: its holder
+// has not marked it alive for LostAfter (it died, or restarted: the run is
+// abandoned as lost, once across hosts), or its time is up (stale).
+func (o *Orchestrator) gone(ctx context.Context, j *Job, spec *cronspec.Spec, r *Run, now time.Time) bool {
+	o.mu.Lock()
+	_, mine := o.active[r.ID]
+	o.mu.Unlock()
+	if mine {
+		return false
+	}
+	if last := r.LastAlive(); now.Sub(last) > o.opts.LostAfter {
+		reason := fmt.Sprintf("lost: its holder %s has not marked it alive since %s", r.Holder, last.UTC().Format(time.RFC3339))
+		ok, err := o.store.Abandon(context.WithoutCancel(ctx), r.ID, now.Add(-o.opts.LostAfter), now, reason)
+		switch {
+		case err != nil:
+			o.log.Warn("jobs: abandoning a lost run failed", "job", j.Name, "run", r.ID, "holder", r.Holder, "err", err)
+		case ok:
+			lost := *r
+			lost.State, lost.FinishedAt, lost.Reason = StateFailed, now.UTC(), reason
+			o.audit(ctx, j, spec, &lost, "lost", reason)
+		}
+		return true
+	}
+	return o.stale(j, r, now)
 }
 
 // stale reports whether a claimed or running run r can no longer be going:

@@ -411,6 +411,7 @@ func TestNewRefuses(t *testing.T) {
 		{jobs.Options{Store: jobs.NewMemory(), Prices: jobs.Prices{GPUHour: -1}}, "prices.gpuHour"},
 		{jobs.Options{Store: jobs.NewMemory(), Runners: map[string]jobs.JobRunner{"Bad Name": okRunner}}, "runners.Bad Name"},
 		{jobs.Options{Store: jobs.NewMemory(), Runners: map[string]jobs.JobRunner{"local": nil}}, "runners.local"},
+		{jobs.Options{Store: jobs.NewMemory(), Interval: time.Minute, LostAfter: time.Minute}, "lostAfter"},
 	} {
 		_, err := jobs.New(c.opts)
 		require.Error(t, err, c.field)
@@ -459,4 +460,61 @@ func TestTickAfterClose(t *testing.T) {
 	f.o.Close()
 	err := f.o.Tick(context.Background())
 	assert.True(t, errors.Is(err, mgmt.ErrUnavailable), "%v", err)
+}
+
+// TestLostRunsAreAbandoned: a run whose holder died (it no longer marks
+// it alive) stops blocking a Forbid job once LostAfter has passed: the
+// next scheduled time abandons it as lost — audited — and runs. A run its
+// live holder keeps marking blocks as before.
+func TestLostRunsAreAbandoned(t *testing.T) {
+	t.Parallel()
+	loc := nyc(t)
+	start := time.Date(2026, 12, 7, 1, 0, 0, 0, loc)
+	b := &blocking{release: make(chan struct{})}
+	// host-a (the fixture's) runs; host-b shares its store.
+	lostAfter := func(o *jobs.Options) { o.LostAfter = 6 * time.Minute }
+	f := newFixture(t, start, b, lostAfter)
+	f.job(t, "every-five", "*/5 * * * *", func(j *jobs.Job) { j.Concurrency = jobs.Forbid })
+	ctx := context.Background()
+	require.NoError(t, f.o.Tick(ctx))
+	f.rec.next(t, "started")
+	other := newRecorder()
+	ob, err := jobs.New(jobs.Options{Store: f.store, Runners: map[string]jobs.JobRunner{"local": okRunner},
+		Clock: f.clk, Auditor: other, Logger: discard(), Holder: "host-b", Prices: prices, LostAfter: 6 * time.Minute})
+	require.NoError(t, err)
+	t.Cleanup(ob.Close)
+
+	// host-a is alive: it marks its run at every tick (each minute); at
+	// 01:05 host-b ticks first, claims the next time, and Forbid skips it.
+	for range 5 {
+		f.clk.Add(time.Minute)
+		if f.clk.Now().Minute()%5 == 0 {
+			require.NoError(t, ob.Tick(ctx))
+		}
+		require.NoError(t, f.o.Tick(ctx))
+	}
+	sk := other.all("skipped")
+	require.Len(t, sk, 1)
+	assert.Contains(t, sk[0].Reason, "every-five.20261207T0100 is still running")
+
+	// host-a dies (it ticks no more; its run goroutine is as good as
+	// gone). At 01:10 its run was last marked at 01:05, within LostAfter
+	// (6 min): still blocking. At 01:15 it was unmarked for 10 minutes:
+	// abandoned.
+	f.clk.Add(5 * time.Minute)
+	require.NoError(t, ob.Tick(ctx))
+	assert.Len(t, other.all("skipped"), 2, "01:10: host-a's run is within LostAfter of its last mark")
+	f.clk.Add(5 * time.Minute)
+	require.NoError(t, ob.Tick(ctx))
+	ob.Wait()
+	lost := other.all("lost")
+	require.Len(t, lost, 1)
+	assert.Equal(t, "every-five.20261207T0100", lost[0].Details["run"])
+	assert.Contains(t, lost[0].Reason, "lost: its holder host-a has not marked it alive since ")
+	r, err := f.store.Run(ctx, "every-five.20261207T0100")
+	require.NoError(t, err)
+	assert.Equal(t, jobs.StateFailed, r.State)
+	assert.Len(t, other.all("succeeded"), 1, "01:15 runs on host-b")
+	close(b.release)
+	f.o.Wait()
 }

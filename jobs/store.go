@@ -51,6 +51,10 @@ type Run struct {
 	FinishedAt  time.Time
 	ExitCode    int
 	Reason      string
+	// HeartbeatAt is when the holder last marked the run, claimed or
+	// running, alive (Store.Heartbeat); a run not marked for
+	// Options.LostAfter is lost: its holder died.
+	HeartbeatAt time.Time
 	Estimate    mgmt.Money
 	Cost        mgmt.Money // actual, recorded after the run
 	Outputs     []string   // names in the output store
@@ -114,6 +118,27 @@ type Store interface {
 	Run(ctx context.Context, id string) (Run, error)
 	// Runs returns the runs f selects.
 	Runs(ctx context.Context, f RunFilter) ([]Run, error)
+	// Heartbeat sets HeartbeatAt to at on the runs ids that holder holds
+	// and that have not ended; the others are left as they are.
+	Heartbeat(ctx context.Context, holder string, ids []string, at time.Time) error
+	// Abandon ends the run id as StateFailed with reason, finished at at,
+	// if it has not ended and was last marked alive (HeartbeatAt, else
+	// StartedAt, else ScheduledAt) before staleBefore, atomically; it
+	// reports whether it did. A run whose holder is alive is never
+	// abandoned by another host.
+	Abandon(ctx context.Context, id string, staleBefore, at time.Time, reason string) (bool, error)
+}
+
+// LastAlive is when r was last known to be going: its HeartbeatAt, else
+// its StartedAt, else its ScheduledAt.
+func (r *Run) LastAlive() time.Time {
+	switch {
+	case !r.HeartbeatAt.IsZero():
+		return r.HeartbeatAt
+	case !r.StartedAt.IsZero():
+		return r.StartedAt
+	}
+	return r.ScheduledAt
 }
 
 // ValidateRun checks what a store relies on in a run.

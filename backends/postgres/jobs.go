@@ -183,7 +183,7 @@ func (js *JobStore) Jobs(ctx context.Context) ([]jobs.Job, error) {
 }
 
 const jobRunColumns = `id, job, key, scheduled_at, holder, state, attempts, started_at, finished_at,
-exit_code, reason, estimate_cents, cost_cents, cost_recorded, outputs`
+exit_code, reason, estimate_cents, cost_cents, cost_recorded, outputs, heartbeat_at`
 
 func jobNanos(t time.Time) *int64 {
 	if t.IsZero() {
@@ -212,7 +212,7 @@ func jobRunArgs(r *jobs.Run) ([]any, error) {
 	}
 	return []any{r.ID, r.Job, r.Key, r.ScheduledAt.UnixNano(), r.Holder, string(r.State), r.Attempts,
 		jobNanos(r.StartedAt), jobNanos(r.FinishedAt), r.ExitCode, r.Reason,
-		int64(r.Estimate), int64(r.Cost), r.CostRecorded, string(b)}, nil
+		int64(r.Estimate), int64(r.Cost), r.CostRecorded, string(b), jobNanos(r.HeartbeatAt)}, nil
 }
 
 func scanJobRun(sc pgx.Row) (jobs.Run, error) {
@@ -220,14 +220,16 @@ func scanJobRun(sc pgx.Row) (jobs.Run, error) {
 		r                 jobs.Run
 		scheduled         int64
 		started, finished *int64
+		heartbeat         *int64
 		state             string
 		outputs           []byte
 		estimate, cost    int64
 	)
 	if err := sc.Scan(&r.ID, &r.Job, &r.Key, &scheduled, &r.Holder, &state, &r.Attempts, &started, &finished,
-		&r.ExitCode, &r.Reason, &estimate, &cost, &r.CostRecorded, &outputs); err != nil {
+		&r.ExitCode, &r.Reason, &estimate, &cost, &r.CostRecorded, &outputs, &heartbeat); err != nil {
 		return jobs.Run{}, err
 	}
+	r.HeartbeatAt = jobTime(heartbeat)
 	r.ScheduledAt = time.Unix(0, scheduled).UTC()
 	r.State, r.StartedAt, r.FinishedAt = jobs.RunState(state), jobTime(started), jobTime(finished)
 	r.Estimate, r.Cost = mgmt.Money(estimate), mgmt.Money(cost)
@@ -259,7 +261,7 @@ func (js *JobStore) Claim(ctx context.Context, r jobs.Run) (jobs.Run, bool, erro
 	)
 	err = js.write(ctx, op, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO mgmt_job_runs (`+jobRunColumns+`)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb) ON CONFLICT DO NOTHING`, args...)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16) ON CONFLICT DO NOTHING`, args...)
 		if err != nil {
 			return err
 		}
@@ -288,7 +290,7 @@ func (js *JobStore) UpdateRun(ctx context.Context, r jobs.Run) error {
 	}
 	tag, err := js.s.pool.Exec(ctx, `UPDATE mgmt_job_runs SET holder = $1, state = $2, attempts = $3, started_at = $4, finished_at = $5,
 exit_code = $6, reason = $7, estimate_cents = $8, cost_cents = $9, cost_recorded = $10, outputs = $11::jsonb WHERE id = $12`,
-		append(args[4:], r.ID)...)
+		append(args[4:len(args)-1:len(args)-1], r.ID)...) // heartbeat_at is Heartbeat's
 	if err != nil {
 		return js.fail(ctx, op, err)
 	}
@@ -296,6 +298,41 @@ exit_code = $6, reason = $7, estimate_cents = $8, cost_cents = $9, cost_recorded
 		return mgmt.NotFound("run.id", "no run %q", r.ID)
 	}
 	return nil
+}
+
+// Heartbeat implements jobs.Store.
+func (js *JobStore) Heartbeat(ctx context.Context, holder string, ids []string, at time.Time) error {
+	const op = "heartbeat runs"
+	if err := js.s.ready(ctx, op); err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := js.s.pool.Exec(ctx, `UPDATE mgmt_job_runs SET heartbeat_at = $1
+WHERE holder = $2 AND state IN ('claimed', 'running') AND id = ANY($3)`, at.UnixNano(), holder, ids)
+	if err != nil {
+		return js.fail(ctx, op, err)
+	}
+	return nil
+}
+
+// Abandon implements jobs.Store.
+func (js *JobStore) Abandon(ctx context.Context, id string, staleBefore, at time.Time, reason string) (bool, error) {
+	const op = "abandon run"
+	if err := js.s.ready(ctx, op); err != nil {
+		return false, err
+	}
+	if err := mgmt.ValidateText("reason", reason, false); err != nil {
+		return false, err
+	}
+	tag, err := js.s.pool.Exec(ctx, `UPDATE mgmt_job_runs SET state = 'failed', finished_at = $1, reason = $2
+WHERE id = $3 AND state IN ('claimed', 'running') AND COALESCE(heartbeat_at, started_at, scheduled_at) < $4`,
+		at.UnixNano(), reason, id, staleBefore.UnixNano())
+	if err != nil {
+		return false, js.fail(ctx, op, err)
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 // Run implements jobs.Store.

@@ -193,7 +193,7 @@ func (js *JobStore) Jobs(ctx context.Context) ([]jobs.Job, error) {
 }
 
 const runColumns = `id, job, key, scheduled_at, holder, state, attempts, started_at, finished_at,
-exit_code, reason, estimate_cents, cost_cents, cost_recorded, outputs`
+exit_code, reason, estimate_cents, cost_cents, cost_recorded, outputs, heartbeat_at`
 
 func jobNanos(t time.Time) any {
 	if t.IsZero() {
@@ -225,7 +225,7 @@ func runArgs(r *jobs.Run) ([]any, error) {
 	}
 	return []any{r.ID, r.Job, r.Key, r.ScheduledAt.UnixNano(), r.Holder, string(r.State), r.Attempts,
 		jobNanos(r.StartedAt), jobNanos(r.FinishedAt), r.ExitCode, r.Reason,
-		int64(r.Estimate), int64(r.Cost), recorded, string(b)}, nil
+		int64(r.Estimate), int64(r.Cost), recorded, string(b), jobNanos(r.HeartbeatAt)}, nil
 }
 
 func scanRun(sc interface{ Scan(dest ...any) error }) (jobs.Run, error) {
@@ -233,14 +233,16 @@ func scanRun(sc interface{ Scan(dest ...any) error }) (jobs.Run, error) {
 		r                 jobs.Run
 		scheduled         int64
 		started, finished sql.NullInt64
+		heartbeat         sql.NullInt64
 		state, outputs    string
 		estimate, cost    int64
 		recorded          int
 	)
 	if err := sc.Scan(&r.ID, &r.Job, &r.Key, &scheduled, &r.Holder, &state, &r.Attempts, &started, &finished,
-		&r.ExitCode, &r.Reason, &estimate, &cost, &recorded, &outputs); err != nil {
+		&r.ExitCode, &r.Reason, &estimate, &cost, &recorded, &outputs, &heartbeat); err != nil {
 		return jobs.Run{}, err
 	}
+	r.HeartbeatAt = jobTime(heartbeat)
 	r.ScheduledAt = time.Unix(0, scheduled).UTC()
 	r.State, r.StartedAt, r.FinishedAt = jobs.RunState(state), jobTime(started), jobTime(finished)
 	r.Estimate, r.Cost, r.CostRecorded = mgmt.Money(estimate), mgmt.Money(cost), recorded == 1
@@ -273,7 +275,7 @@ func (js *JobStore) Claim(ctx context.Context, r jobs.Run) (jobs.Run, bool, erro
 	)
 	err = js.s.write(ctx, op, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO job_runs (`+runColumns+`)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, args...)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, args...)
 		if err != nil {
 			return err
 		}
@@ -307,7 +309,7 @@ func (js *JobStore) UpdateRun(ctx context.Context, r jobs.Run) error {
 	return js.s.write(ctx, op, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE job_runs SET holder = ?, state = ?, attempts = ?, started_at = ?, finished_at = ?,
 exit_code = ?, reason = ?, estimate_cents = ?, cost_cents = ?, cost_recorded = ?, outputs = ? WHERE id = ?`,
-			append(args[4:], r.ID)...)
+			append(args[4:len(args)-1:len(args)-1], r.ID)...) // heartbeat_at is Heartbeat's
 		if err != nil {
 			return err
 		}
@@ -318,6 +320,50 @@ exit_code = ?, reason = ?, estimate_cents = ?, cost_cents = ?, cost_recorded = ?
 		}
 		return nil
 	})
+}
+
+// Heartbeat implements jobs.Store.
+func (js *JobStore) Heartbeat(ctx context.Context, holder string, ids []string, at time.Time) error {
+	const op = "heartbeat runs"
+	if err := checkCtx(ctx, op); err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(ids)
+	if err != nil {
+		return err
+	}
+	return js.s.write(ctx, op, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE job_runs SET heartbeat_at = ?
+WHERE holder = ? AND state IN ('claimed', 'running') AND id IN (SELECT value FROM json_each(?))`, at.UnixNano(), holder, string(b))
+		return err
+	})
+}
+
+// Abandon implements jobs.Store.
+func (js *JobStore) Abandon(ctx context.Context, id string, staleBefore, at time.Time, reason string) (bool, error) {
+	const op = "abandon run"
+	if err := checkCtx(ctx, op); err != nil {
+		return false, err
+	}
+	if err := mgmt.ValidateText("reason", reason, false); err != nil {
+		return false, err
+	}
+	done := false
+	err := js.s.write(ctx, op, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE job_runs SET state = 'failed', finished_at = ?, reason = ?
+WHERE id = ? AND state IN ('claimed', 'running') AND COALESCE(heartbeat_at, started_at, scheduled_at) < ?`,
+			at.UnixNano(), reason, id, staleBefore.UnixNano())
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		done = n == 1
+		return err
+	})
+	return done, err
 }
 
 // Run implements jobs.Store.

@@ -70,7 +70,9 @@ func listRuns(t *testing.T, base string) []storeRun {
 // the next scheduled minute to run — with the killed replica back, under
 // another name — stops the replicas and checks: each run ID (one per job and minute) is in the store once, and
 // the command ran at most once for it — by its claim's holder; the
-// killed replica's run stays "running".
+// killed replica's run is abandoned as lost by the replica that checks the
+// next minute against it once it has gone unmarked for -job-interval × 3
+// (6 s), else it is still "running".
 func testReplicas(t *testing.T, store func() jobs.Store, dbArgs ...string) {
 	file := filepath.Join(t.TempDir(), "stamps.txt")
 	outputs := t.TempDir()
@@ -180,9 +182,18 @@ func testReplicas(t *testing.T, store func() jobs.Store, dbArgs ...string) {
 		}
 	}
 	v := byID[victim.ID]
-	assert.Equal(t, jobs.StateRunning, v.State, "the killed replica's run stays running: nobody finishes it")
 	assert.Equal(t, victim.Holder, v.Holder)
-	assert.True(t, v.FinishedAt.IsZero())
+	const lostAfter = 3 * 2 * time.Second // -job-interval 2s
+	unmarked := byID[scheduled.ID].ScheduledAt.Sub(v.LastAlive())
+	switch {
+	case v.State == jobs.StateFailed:
+		assert.True(t, strings.HasPrefix(v.Reason, "lost: its holder "+victim.Holder+" has not marked it alive since "), v.Reason)
+		assert.False(t, v.FinishedAt.IsZero())
+	case unmarked > lostAfter+2*time.Second:
+		t.Errorf("run %s unmarked for %v before the next minute, yet %s: %+v", v.ID, unmarked, v.State, v)
+	default:
+		assert.Equal(t, jobs.StateRunning, v.State, "the next minute came %v after its last mark, within %v", unmarked, lostAfter)
+	}
 	t.Logf("store: %d runs; file: %d lines; killed run %s: %s", len(runs), len(lines), v.ID, v.State)
 }
 

@@ -138,14 +138,13 @@
 // replicas within a minute start one run (the others answer 409 naming
 // it).
 //
-// A replica killed mid-run leaves its run "running" in the store: nobody
-// finishes it, its outputs are lost, and the command's process group,
-// which is not the host's, runs on to its end unless the machine goes
-// too. For a job with a timeoutSeconds, the orchestrators stop counting
-// such a run against concurrencyPolicy Forbid once it cannot be going any
-// more (its starting deadline + attempts × (timeout + maxBackoff) after
-// its scheduled time); without a timeout it counts forever: give Forbid
-// jobs a timeout. The run is never started again.
+// A replica killed mid-run stops marking its run alive (every tick marks
+// the runs a replica holds): unmarked for 3 × -job-interval, the run is
+// abandoned as lost (failed, audited, once across replicas) by the
+// replica that checks the job's next time against it, and no longer
+// counts against concurrencyPolicy Forbid. Its outputs are lost, the
+// command's process group, which is not the host's, runs on to its end
+// unless the machine goes too, and the run is never started again.
 //
 // -job-runner is the runner, the one a job names in its "runner": local
 // (the default) runs each attempt as a process of this host in a process

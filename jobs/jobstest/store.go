@@ -35,6 +35,75 @@ func RunStore(t *testing.T, open func(t *testing.T) StoreFixture) {
 	t.Run("ClaimsAtOnce", func(t *testing.T) { testClaimsAtOnce(t, open(t)) })
 	t.Run("Runs", func(t *testing.T) { testRuns(t, open(t)) })
 	t.Run("Cancelled", func(t *testing.T) { testCancelled(t, open(t)) })
+	t.Run("HeartbeatAndAbandon", func(t *testing.T) { testHeartbeat(t, open(t)) })
+}
+
+// testHeartbeat: Heartbeat marks only the holder's unfinished runs, keeps
+// what UpdateRun writes, and Abandon ends a run once, only when it was
+// last marked before the bound and has not ended.
+func testHeartbeat(t *testing.T, f StoreFixture) {
+	ctx := context.Background()
+	a := run("nightly", "2026-12-07T02:00", jobs.StateRunning)
+	a.StartedAt = a.ScheduledAt
+	b := run("nightly", "2026-12-08T02:00", jobs.StateSucceeded)
+	b.Holder = "h2"
+	done := run("nightly", "2026-12-09T02:00", jobs.StateSucceeded)
+	for _, r := range []jobs.Run{a, b, done} {
+		_, ok, err := f.Store.Claim(ctx, r)
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	b.State = jobs.StateRunning
+	require.NoError(t, f.Store.UpdateRun(ctx, b))
+	beat := a.ScheduledAt.Add(30 * time.Minute)
+	require.NoError(t, f.Replica().Heartbeat(ctx, "h1", []string{a.ID, b.ID, done.ID, "nightly.20300101T0000"}, beat))
+	require.NoError(t, f.Store.Heartbeat(ctx, "h1", nil, beat))
+	got, err := f.Store.Run(ctx, a.ID)
+	require.NoError(t, err)
+	assert.True(t, beat.Equal(got.HeartbeatAt), "h1's running run is marked: %v", got.HeartbeatAt)
+	assert.True(t, beat.Equal(got.LastAlive()))
+	got, err = f.Store.Run(ctx, b.ID)
+	require.NoError(t, err)
+	assert.True(t, got.HeartbeatAt.IsZero(), "h2's run is not h1's to mark")
+	got, err = f.Store.Run(ctx, done.ID)
+	require.NoError(t, err)
+	assert.True(t, got.HeartbeatAt.IsZero(), "an ended run is not marked")
+	got, err = f.Store.Run(ctx, a.ID)
+	require.NoError(t, err)
+	got.Attempts = 2
+	require.NoError(t, f.Store.UpdateRun(ctx, got))
+	got, err = f.Store.Run(ctx, a.ID)
+	require.NoError(t, err)
+	assert.True(t, beat.Equal(got.HeartbeatAt), "UpdateRun keeps the mark")
+
+	// Abandon: not while marked after the bound; then once.
+	at := beat.Add(time.Hour)
+	ok, err := f.Replica().Abandon(ctx, a.ID, beat, at, "lost: its holder h1 went quiet")
+	require.NoError(t, err)
+	assert.False(t, ok, "marked at the bound, not before it")
+	ok, err = f.Replica().Abandon(ctx, a.ID, beat.Add(time.Second), at, "lost: its holder h1 went quiet")
+	require.NoError(t, err)
+	assert.True(t, ok)
+	got, err = f.Store.Run(ctx, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, jobs.StateFailed, got.State)
+	assert.Equal(t, "lost: its holder h1 went quiet", got.Reason)
+	assert.True(t, at.Equal(got.FinishedAt))
+	ok, err = f.Store.Abandon(ctx, a.ID, at.Add(time.Hour), at, "again")
+	require.NoError(t, err)
+	assert.False(t, ok, "an ended run is not abandoned again")
+	// b was never marked: its start (or scheduled time) decides.
+	ok, err = f.Store.Abandon(ctx, b.ID, b.ScheduledAt, at, "lost")
+	require.NoError(t, err)
+	assert.False(t, ok, "scheduled at the bound")
+	ok, err = f.Store.Abandon(ctx, b.ID, b.ScheduledAt.Add(time.Minute), at, "lost")
+	require.NoError(t, err)
+	assert.True(t, ok)
+	ok, err = f.Store.Abandon(ctx, "nightly.20300101T0000", at, at, "lost")
+	require.NoError(t, err)
+	assert.False(t, ok, "no such run")
+	_, err = f.Store.Abandon(ctx, done.ID, at, at, "bad\x00reason")
+	assert.ErrorIs(t, err, mgmt.ErrInvalid)
 }
 
 // Job returns a valid, normalized job named name.

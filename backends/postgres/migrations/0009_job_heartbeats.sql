@@ -1,0 +1,5 @@
+-- 0009: a run's heartbeat (jobs.Run.HeartbeatAt, Unix nanoseconds; NULL:
+-- never marked): its holder marks the runs it holds alive at every tick,
+-- and a run not marked for a while is abandoned by another host (its
+-- holder died).
+ALTER TABLE mgmt_job_runs ADD COLUMN heartbeat_at bigint;
