@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -165,7 +164,7 @@ func (c *jobsConfig) checkS3(fs *flag.FlagSet) error {
 	}
 	c.s3.Bucket, c.s3.Prefix = bucket, prefix
 	c.s3.AccessKey, c.s3.SecretKey = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-	if c.s3.Insecure && !isLoopback(c.s3.Endpoint) {
+	if c.s3.Insecure && !host.IsLoopback(c.s3.Endpoint) {
 		return host.Usagef("-job-s3-insecure: plain HTTP only to a loopback -job-s3-endpoint, not %q", c.s3.Endpoint)
 	}
 	return nil
@@ -184,19 +183,6 @@ func validBucket(b string) bool {
 		}
 	}
 	return true
-}
-
-// isLoopback reports whether host[:port] names this machine.
-func isLoopback(hostport string) bool {
-	h := hostport
-	if sh, _, err := net.SplitHostPort(hostport); err == nil {
-		h = sh
-	}
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // outputStore opens -job-outputs: the S3 bucket, or the directory (see

@@ -100,11 +100,12 @@ func WarnDev(w io.Writer, logger *slog.Logger, addr, what string) {
 	logger.Warn("authentication is disabled (-dev); do not expose this server", "addr", addr, "loopback", IsLoopback(addr))
 }
 
-// IsLoopback reports whether addr (host:port) is on a loopback interface.
+// IsLoopback reports whether addr (host:port, or a host alone) is on a
+// loopback interface.
 func IsLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return false
+		host = addr
 	}
 	if host == "localhost" {
 		return true

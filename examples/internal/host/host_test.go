@@ -35,7 +35,8 @@ func TestParseFlags(t *testing.T) {
 
 func TestIsLoopback(t *testing.T) {
 	for addr, want := range map[string]bool{"127.0.0.1:80": true, "[::1]:80": true, "localhost:1": true,
-		":80": false, "0.0.0.0:80": false, "10.0.0.1:80": false, "nonsense": false} {
+		":80": false, "0.0.0.0:80": false, "10.0.0.1:80": false, "nonsense": false,
+		"127.0.0.1": true, "localhost": true, "s3.example.gov": false} {
 		assert.Equal(t, want, host.IsLoopback(addr), addr)
 	}
 }
