@@ -75,29 +75,9 @@ func TestShipperRunWaitsAfterRequestError(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	q := newQueue(t)
-	mock := clock.NewMock()
-	start := mock.Now()
-	type send struct {
-		ids []string
-		at  time.Time
-	}
-	sent := make(chan send, 16)
-	sink := logship.SinkFunc(func(_ context.Context, rs []logship.Record) ([]logship.Result, error) {
-		var ids []string
-		for _, r := range rs {
-			ids = append(ids, r.ID)
-		}
-		sent <- send{ids, mock.Now()}
-		return nil, errors.New("connection refused")
-	})
-	var sh *logship.Shipper
-	b, err := logship.NewBuffer(logship.BufferOptions{Queue: q, Added: func() { sh.Wake() }})
-	require.NoError(t, err)
-	const poll = time.Hour
-	sh, err = logship.NewShipper(logship.ShipperOptions{Queue: b, Sink: sink, Clock: mock, Poll: poll, BatchSize: 1,
-		BackoffBase: 10 * time.Hour, BackoffMax: 10 * time.Hour, Log: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
+	f := newDownSink(t, 1)
+	b, sh, mock, start, sent := f.buf, f.sh, f.mock, f.start, f.sent
+	const poll = downPoll
 	require.NoError(t, b.Add(ctx, rec("a"), rec("b"), rec("c")))
 	ran := make(chan error)
 	go func() { ran <- sh.Run(ctx) }()
@@ -107,7 +87,7 @@ func TestShipperRunWaitsAfterRequestError(t *testing.T) {
 	assert.Equal(t, start, first.at)
 	// b and c are due, and producers wake the shipper: still, the next
 	// request waits for the poll timer.
-	var second send
+	var second downSend
 	for got, i := false, 0; !got; i++ {
 		require.NoError(t, b.Add(ctx, rec(fmt.Sprint("p", i))))
 		sh.Wake()
@@ -187,29 +167,9 @@ func TestShipperRunInflightWaitsAfterRequestError(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	q := newQueue(t)
-	mock := clock.NewMock()
-	start := mock.Now()
-	type send struct {
-		ids []string
-		at  time.Time
-	}
-	sent := make(chan send, 64)
-	sink := logship.SinkFunc(func(_ context.Context, rs []logship.Record) ([]logship.Result, error) {
-		var ids []string
-		for _, r := range rs {
-			ids = append(ids, r.ID)
-		}
-		sent <- send{ids, mock.Now()}
-		return nil, errors.New("connection refused")
-	})
-	var sh *logship.Shipper
-	b, err := logship.NewBuffer(logship.BufferOptions{Queue: q, Added: func() { sh.Wake() }})
-	require.NoError(t, err)
-	const poll = time.Hour
-	sh, err = logship.NewShipper(logship.ShipperOptions{Queue: b, Sink: sink, Clock: mock, Poll: poll, BatchSize: 1, Inflight: 2,
-		BackoffBase: 10 * time.Hour, BackoffMax: 10 * time.Hour, Log: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
+	f := newDownSink(t, 2)
+	b, sh, mock, start, sent := f.buf, f.sh, f.mock, f.start, f.sent
+	const poll = downPoll
 	var rs []logship.Record
 	for i := range 10 {
 		rs = append(rs, rec(fmt.Sprint("r", i)))
@@ -219,7 +179,7 @@ func TestShipperRunInflightWaitsAfterRequestError(t *testing.T) {
 	go func() { ran <- sh.Run(ctx) }()
 	// Until the poll interval has passed on the mock clock, at most the
 	// two batches in flight at once are sent.
-	var early []send
+	var early []downSend
 	for {
 		require.NoError(t, b.Add(ctx, rec(fmt.Sprint("p", len(early), mock.Now().Unix()))))
 		sh.Wake()
@@ -241,4 +201,46 @@ func TestShipperRunInflightWaitsAfterRequestError(t *testing.T) {
 	assert.NotEmpty(t, early)
 	cancel()
 	require.ErrorIs(t, <-ran, context.Canceled)
+}
+
+// downPoll is the Poll of newDownSink's shipper.
+const downPoll = time.Hour
+
+// downSend is a request to a sink that is down: its records' IDs and the
+// mock clock's time.
+type downSend struct {
+	ids []string
+	at  time.Time
+}
+
+// downSink is a Shipper (BatchSize 1, Poll downPoll, backoff far longer)
+// over a Buffer on a queue, on a mock clock, whose sink fails every
+// request as a whole; sent receives the requests.
+type downSink struct {
+	buf   *logship.Buffer
+	sh    *logship.Shipper
+	mock  *clock.Mock
+	start time.Time
+	sent  chan downSend
+}
+
+func newDownSink(t *testing.T, inflight int) *downSink {
+	t.Helper()
+	f := &downSink{mock: clock.NewMock(), sent: make(chan downSend, 64)}
+	f.start = f.mock.Now()
+	sink := logship.SinkFunc(func(_ context.Context, rs []logship.Record) ([]logship.Result, error) {
+		var ids []string
+		for _, r := range rs {
+			ids = append(ids, r.ID)
+		}
+		f.sent <- downSend{ids, f.mock.Now()}
+		return nil, errors.New("connection refused")
+	})
+	var err error
+	f.buf, err = logship.NewBuffer(logship.BufferOptions{Queue: newQueue(t), Added: func() { f.sh.Wake() }})
+	require.NoError(t, err)
+	f.sh, err = logship.NewShipper(logship.ShipperOptions{Queue: f.buf, Sink: sink, Clock: f.mock, Poll: downPoll, BatchSize: 1,
+		Inflight: inflight, BackoffBase: 10 * time.Hour, BackoffMax: 10 * time.Hour, Log: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	return f
 }
