@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benbjohnson/clock"
 	"github.com/hashicorp/nomad/api"
 	promclient "github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -33,6 +36,7 @@ import (
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/backends/plugin"
 	"github.com/hms-platform/mgmt/backends/prometheus"
+	"github.com/hms-platform/mgmt/budget"
 	"github.com/hms-platform/mgmt/examples/internal/host"
 	"github.com/hms-platform/mgmt/examples/internal/metrics/metricstest"
 	"github.com/hms-platform/mgmt/internal/apitest"
@@ -471,4 +475,46 @@ func TestPluginCluster(t *testing.T) {
 	assert.Contains(t, string(scraped), `hms_backend_call_duration_seconds_count{backend="plugin",operation="set_replicas_batch"}`)
 	require.NoError(t, h.Stop())
 	assert.Contains(t, h.Stderr.String(), "autoscale: scaled")
+}
+
+// TestPriceListRegisters: a priced service is registered with the owner
+// the cluster reports; one the cluster does not have is logged once and
+// looked for again, not a failure; a cluster that cannot answer is.
+func TestPriceListRegisters(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, err := budget.New(ctx, budget.Options{Store: budget.NewMemory(), Clock: clock.NewMock(), Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	var logged bytes.Buffer
+	down := true
+	p := &priceList{
+		prices: map[string]price{"a": {PricePerReplicaHour: 12}, "ghost": {PricePerReplicaHour: 5}, "b": {PricePerReplicaHour: 7}},
+		budget: b, log: slog.New(slog.NewTextHandler(&logged, nil)),
+		owner: func(_ context.Context, svc string) (string, error) {
+			switch {
+			case svc == "ghost":
+				return "", mgmt.NotFound("service", "no service %s", svc)
+			case svc == "b" && down:
+				return "", mgmt.Unavailable("the cluster is down")
+			}
+			return "ED", nil
+		},
+	}
+	err = p.register(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "price of b")
+	assert.NotContains(t, err.Error(), "ghost")
+	price, ok := b.PricePerReplicaHour("a")
+	assert.True(t, ok)
+	assert.Equal(t, mgmt.Money(12), price)
+	assert.Equal(t, "ED", b.ServiceTenant("a"))
+	_, ok = b.PricePerReplicaHour("b")
+	assert.False(t, ok, "not yet")
+
+	down = false
+	require.NoError(t, p.register(ctx))
+	price, ok = b.PricePerReplicaHour("b")
+	assert.True(t, ok)
+	assert.Equal(t, mgmt.Money(7), price)
+	assert.Equal(t, 1, strings.Count(logged.String(), "service=ghost"), "logged once: %s", logged.String())
 }

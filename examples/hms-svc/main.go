@@ -434,7 +434,7 @@ func newApp(ctx context.Context, cfg config, clk clock.Clock) (*app, error) {
 		return nil, err
 	}
 	if cfg.prices != nil {
-		a.prices = &priceList{prices: cfg.prices, budget: a.budget, owner: func(ctx context.Context, service string) (string, error) {
+		a.prices = &priceList{prices: cfg.prices, budget: a.budget, log: logger, owner: func(ctx context.Context, service string) (string, error) {
 			return a.ctrl.Owner(ctx, service)
 		}}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"sync"
@@ -83,13 +84,17 @@ type priceList struct {
 	prices map[string]price
 	owner  func(ctx context.Context, service string) (string, error)
 	budget *budget.Budget
+	log    *slog.Logger
 
-	mu   sync.Mutex
-	done map[string]bool
+	mu      sync.Mutex
+	done    map[string]bool
+	missing map[string]bool // not found in the cluster, logged once
 }
 
 // register registers the services not registered yet; it goes on after
-// a failure and returns the failures joined.
+// a failure and returns the failures joined. A service the cluster does
+// not have (yet) is no failure of the refresh: it is logged once, and
+// looked for again at every call.
 func (p *priceList) register(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -106,6 +111,16 @@ func (p *priceList) register(ctx context.Context) error {
 	var errs []error
 	for _, name := range names {
 		owner, err := p.owner(ctx, name)
+		if mgmt.KindOf(err) == mgmt.KindNotFound {
+			if p.missing == nil {
+				p.missing = map[string]bool{}
+			}
+			if !p.missing[name] {
+				p.missing[name] = true
+				p.log.Warn("budget: a service of -prices is not in the cluster; it is registered once it is", "service", name, "err", err)
+			}
+			continue
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("price of %s: %w", name, err))
 			continue
