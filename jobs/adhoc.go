@@ -96,7 +96,7 @@ func (o *Orchestrator) RunNow(ctx context.Context, name string) (Run, error) {
 			o.audit(ctx, &j, spec, &run, "skipped", run.Reason, "trigger", "now")
 			return run, mgmt.Conflict("concurrencyPolicy", "%s", run.Reason)
 		case Replace:
-			o.replace(&j, run.ID, live)
+			o.replace(ctx, &j, spec, run.ID, live)
 		}
 	}
 	o.mu.Lock()

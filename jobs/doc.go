@@ -65,20 +65,28 @@
 //
 // Every decision is an mgmt.AuditEvent with the action "job.run", the
 // resource "job/<name>", the job's agency as tenant, and the outcome
-// "started", "retrying", "succeeded", "failed", "skipped", "deferred" or
-// "missed", with the reason and details (run, scheduledAt, holder,
+// "started", "retrying", "succeeded", "failed", "skipped", "deferred",
+// "missed", "lost" or "cancel requested", with the reason and details (run, scheduledAt, holder,
 // estimateUSD, attempt, costUSD, exitCode). A command's arguments, its
 // environment and its outputs are never put in events or logs.
 //
-// Known limits of this first slice: Replace cancels only the runs of the
-// orchestrator that decides; a run held by another host goes on (logged).
-// A run whose host dies is no longer marked alive (every Tick marks the
-// runs of its orchestrator, Store.Heartbeat): once unmarked for
-// Options.LostAfter, the orchestrator that checks a new time of the job
-// against it abandons it (Store.Abandon: failed, "lost", audited, once
-// across hosts) and it counts against Forbid no more; for a job with a
-// timeout it also stops counting once it cannot be going any more
-// (deadline + attempts × (timeout + maxBackoff) after its time).
+// Replace stops the runs still going when a new one starts: the deciding
+// orchestrator cancels its own at once, and asks the holder of any other
+// through the store (Store.RequestCancel, audited as "cancel requested");
+// the holder reads the request at its next Tick (Store.Heartbeat returns
+// it) and cancels the run, recorded failed with the reason. The new run
+// does not wait: for up to one Interval both may run.
+//
+// Lost runs: every Tick marks the runs of its orchestrator alive
+// (Store.Heartbeat), and a run unmarked for Options.LostAfter is the run
+// of a dead holder. Every orchestrator sweeps the claimed and running runs
+// of every job once per LostAfter and abandons those (Store.Abandon:
+// failed, "lost", audited, once across hosts), so a dead holder's run ends
+// within two LostAfter of its last mark; a new scheduled time checked
+// against it does the same at once. An abandoned run counts against
+// Forbid no more; for a job with a timeout a run also stops counting once
+// it cannot be going any more (deadline + attempts × (timeout +
+// maxBackoff) after its time). A run of a deleted job is not swept.
 //
 // # Concurrency
 //

@@ -155,24 +155,48 @@ func (m *Memory) UpdateRun(ctx context.Context, r Run) error {
 	}
 	r = r.Clone()
 	r.Job, r.Key, r.ScheduledAt = cur.Job, cur.Key, cur.ScheduledAt
+	r.HeartbeatAt, r.CancelReason = cur.HeartbeatAt, cur.CancelReason
 	m.runs[r.ID] = r
 	return nil
 }
 
 // Heartbeat implements Store.
-func (m *Memory) Heartbeat(ctx context.Context, holder string, ids []string, at time.Time) error {
+func (m *Memory) Heartbeat(ctx context.Context, holder string, ids []string, at time.Time) (map[string]string, error) {
 	if err := ctxErr(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	cancel := map[string]string{}
 	for _, id := range ids {
 		if r, ok := m.runs[id]; ok && r.Holder == holder && !r.State.Final() {
 			r.HeartbeatAt = at.UTC()
 			m.runs[id] = r
+			if r.CancelReason != "" {
+				cancel[id] = r.CancelReason
+			}
 		}
 	}
-	return nil
+	return cancel, nil
+}
+
+// RequestCancel implements Store.
+func (m *Memory) RequestCancel(ctx context.Context, id, reason string) (bool, error) {
+	if err := ctxErr(ctx); err != nil {
+		return false, err
+	}
+	if err := ValidateCancelReason(reason); err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.runs[id]
+	if !ok || r.State.Final() || r.CancelReason != "" {
+		return false, nil
+	}
+	r.CancelReason = reason
+	m.runs[id] = r
+	return true, nil
 }
 
 // Abandon implements Store.

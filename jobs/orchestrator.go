@@ -55,7 +55,8 @@ type Options struct {
 	// alive before another host takes its holder for dead: the run is
 	// then abandoned (failed, "lost", audited) and stops counting against
 	// the concurrency policy. Every Tick marks the runs this orchestrator
-	// holds (Store.Heartbeat). Default 3 × Interval; it must be longer
+	// holds (Store.Heartbeat), and once per LostAfter a Tick sweeps every
+	// job's runs for lost ones. Default 3 × Interval; it must be longer
 	// than Interval.
 	LostAfter time.Duration
 }
@@ -80,6 +81,7 @@ type Orchestrator struct {
 	deferred map[string]string    // run ID → why it was deferred
 	active   map[string]*activeRun
 	closed   bool
+	swept    time.Time // the last sweep for lost runs (tickMu)
 	// unrecorded are the costs of runs the guard could not record yet,
 	// by run ID: each Tick tries them again (the guard is idempotent).
 	unrecorded map[string]RunCost
@@ -290,7 +292,36 @@ func (o *Orchestrator) Tick(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("job %s: %w", jobs[i].Name, err))
 		}
 	}
+	if now.Sub(o.swept) >= o.opts.LostAfter {
+		o.swept = now
+		if err := o.sweep(ctx, jobs, now); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	o.prune(now, names)
+	return errors.Join(errs...)
+}
+
+// sweep abandons the lost runs of every job (gone), so that a run whose
+// holder died is recorded as lost within about LostAfter even when no
+// scheduled time of its job comes to look at it.
+func (o *Orchestrator) sweep(ctx context.Context, jobs []Job, now time.Time) error {
+	var errs []error
+	for i := range jobs {
+		j := &jobs[i]
+		spec, err := o.spec(j)
+		if err != nil {
+			continue // tickJob reported it
+		}
+		live, err := o.store.Runs(ctx, RunFilter{Job: j.Name, States: []RunState{StateClaimed, StateRunning}})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("job %s: listing its runs for lost ones: %w", j.Name, err))
+			continue
+		}
+		for k := range live {
+			o.gone(ctx, j, spec, &live[k], now)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -425,7 +456,7 @@ func (o *Orchestrator) tickJob(ctx context.Context, j *Job, now time.Time) error
 			o.audit(ctx, j, spec, &run, "skipped", run.Reason)
 			return nil
 		case Replace:
-			o.replace(j, run.ID, live)
+			o.replace(ctx, j, spec, run.ID, live)
 		}
 	}
 	o.mu.Lock()
@@ -441,7 +472,8 @@ func (o *Orchestrator) tickJob(ctx context.Context, j *Job, now time.Time) error
 	return nil
 }
 
-// heartbeat marks the runs this orchestrator holds alive at now.
+// heartbeat marks the runs this orchestrator holds alive at now, and
+// cancels those another host asked it to stop (Store.RequestCancel).
 func (o *Orchestrator) heartbeat(ctx context.Context, now time.Time) {
 	o.mu.Lock()
 	ids := make([]string, 0, len(o.active))
@@ -449,8 +481,22 @@ func (o *Orchestrator) heartbeat(ctx context.Context, now time.Time) {
 		ids = append(ids, id)
 	}
 	o.mu.Unlock()
-	if err := o.store.Heartbeat(ctx, o.opts.Holder, ids, now); err != nil && ctx.Err() == nil {
-		o.log.Warn("jobs: marking the runs alive failed; other hosts may take them for lost", "runs", len(ids), "err", err)
+	if len(ids) == 0 {
+		return
+	}
+	stop, err := o.store.Heartbeat(ctx, o.opts.Holder, ids, now)
+	if err != nil {
+		if ctx.Err() == nil {
+			o.log.Warn("jobs: marking the runs alive failed; other hosts may take them for lost", "runs", len(ids), "err", err)
+		}
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for id, reason := range stop {
+		if a, ok := o.active[id]; ok {
+			a.cancel(errors.New(reason))
+		}
 	}
 }
 
@@ -491,17 +537,31 @@ func (o *Orchestrator) stale(j *Job, r *Run, now time.Time) bool {
 	return now.After(r.ScheduledAt.Add(bound))
 }
 
-// replace cancels the runs of this orchestrator among live. Runs another
-// host holds are not reachable from here: they are logged and go on.
-func (o *Orchestrator) replace(j *Job, by string, live []Run) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
+// replace stops the runs among live: those of this orchestrator at once,
+// and those another host holds by asking it through the store
+// (Store.RequestCancel): their holder cancels them at its next tick, within
+// Interval, and records them failed with the reason. The new run does not
+// wait for them.
+func (o *Orchestrator) replace(ctx context.Context, j *Job, spec *cronspec.Spec, by string, live []Run) {
+	reason := fmt.Sprintf("replaced by run %s (concurrency policy Replace)", by)
 	for _, r := range live {
-		if a, ok := o.active[r.ID]; ok {
-			a.cancel(fmt.Errorf("replaced by run %s (concurrency policy Replace)", by))
+		o.mu.Lock()
+		a, mine := o.active[r.ID]
+		if mine {
+			a.cancel(errors.New(reason))
+		}
+		o.mu.Unlock()
+		if mine {
 			continue
 		}
-		o.log.Warn("jobs: cannot replace a run another host holds", "job", j.Name, "run", r.ID, "holder", r.Holder)
+		asked := reason + ", asked of its holder by " + o.opts.Holder
+		ok, err := o.store.RequestCancel(context.WithoutCancel(ctx), r.ID, asked)
+		switch {
+		case err != nil:
+			o.log.Warn("jobs: could not ask another host to stop a replaced run; it goes on", "job", j.Name, "run", r.ID, "holder", r.Holder, "err", err)
+		case ok:
+			o.audit(ctx, j, spec, &r, "cancel requested", asked, "runHolder", r.Holder)
+		}
 	}
 }
 

@@ -518,3 +518,107 @@ func TestLostRunsAreAbandoned(t *testing.T) {
 	close(b.release)
 	f.o.Wait()
 }
+
+// TestReplaceAcrossHosts: under Replace, a host that claims the next
+// scheduled time while another host's run is still going asks that host,
+// through the store, to stop it; the holder cancels it at its next tick and
+// records it failed with the reason. Both decisions are audited.
+func TestReplaceAcrossHosts(t *testing.T) {
+	t.Parallel()
+	loc := nyc(t)
+	start := time.Date(2026, 12, 7, 1, 0, 0, 0, loc)
+	b := &blocking{release: make(chan struct{})}
+	f := newFixture(t, start, b, nil) // host-a
+	f.job(t, "every-five", "*/5 * * * *", func(j *jobs.Job) { j.Concurrency = jobs.Replace })
+	ctx := context.Background()
+	require.NoError(t, f.o.Tick(ctx))
+	f.rec.next(t, "started")
+
+	other := newRecorder()
+	ob, err := jobs.New(jobs.Options{Store: f.store, Runners: map[string]jobs.JobRunner{"local": b},
+		Clock: f.clk, Auditor: other, Logger: discard(), Holder: "host-b", Prices: prices})
+	require.NoError(t, err)
+	t.Cleanup(ob.Close)
+
+	// host-a marks its run alive every minute; at 01:05 host-b ticks
+	// first and claims the new time.
+	for range 4 {
+		f.clk.Add(time.Minute)
+		require.NoError(t, f.o.Tick(ctx))
+	}
+	f.clk.Add(time.Minute)
+	require.NoError(t, ob.Tick(ctx))
+	other.next(t, "started")
+	asked := other.next(t, "cancel requested")
+	assert.Equal(t, "every-five.20261207T0100", asked.Details["run"])
+	assert.Equal(t, "host-a", asked.Details["runHolder"])
+	const why = "replaced by run every-five.20261207T0105 (concurrency policy Replace), asked of its holder by host-b"
+	assert.Equal(t, why, asked.Reason)
+	r, err := f.store.Run(ctx, "every-five.20261207T0100")
+	require.NoError(t, err)
+	assert.Equal(t, jobs.StateRunning, r.State, "host-a has not ticked yet")
+	assert.Equal(t, []string{"every-five.20261207T0100"}, f.o.Active())
+
+	// host-a's next tick reads the request and stops its run.
+	require.NoError(t, f.o.Tick(ctx))
+	failed := f.rec.next(t, "failed")
+	assert.Equal(t, "every-five.20261207T0100", failed.Details["run"])
+	assert.Contains(t, failed.Reason, why)
+	f.o.Wait()
+	assert.Empty(t, f.o.Active())
+	r, err = f.store.Run(ctx, "every-five.20261207T0100")
+	require.NoError(t, err)
+	assert.Equal(t, jobs.StateFailed, r.State)
+	assert.Contains(t, r.Reason, why)
+	assert.Equal(t, []string{"every-five.20261207T0105"}, ob.Active(), "the new run goes on")
+	close(b.release)
+	ob.Wait()
+}
+
+// TestLostRunsAreSwept: a run whose holder died is abandoned as lost
+// within about LostAfter by any live host, even when its job has no
+// scheduled time coming to look at it (a nightly job, here).
+func TestLostRunsAreSwept(t *testing.T) {
+	t.Parallel()
+	loc := nyc(t)
+	start := time.Date(2026, 12, 7, 2, 0, 0, 0, loc)
+	b := &blocking{release: make(chan struct{})}
+	t.Cleanup(func() { close(b.release) })
+	f := newFixture(t, start, b, nil) // host-a, Interval 1 min, LostAfter 3 min
+	f.job(t, "nightly", "0 2 * * *", nil)
+	ctx := context.Background()
+	require.NoError(t, f.o.Tick(ctx))
+	f.rec.next(t, "started")
+	other := newRecorder()
+	ob, err := jobs.New(jobs.Options{Store: f.store, Runners: map[string]jobs.JobRunner{"local": okRunner},
+		Clock: f.clk, Auditor: other, Logger: discard(), Holder: "host-b", Prices: prices})
+	require.NoError(t, err)
+	t.Cleanup(ob.Close)
+
+	// Both tick every minute for 5 minutes: host-a marks its run; host-b
+	// sweeps and leaves it.
+	for range 5 {
+		f.clk.Add(time.Minute)
+		require.NoError(t, f.o.Tick(ctx))
+		require.NoError(t, ob.Tick(ctx))
+	}
+	assert.Empty(t, other.all("lost"))
+	// host-a dies at 02:05 (its last mark). host-b sweeps every LostAfter
+	// (3 min), at 02:01, 02:04, 02:07, 02:10: at 02:07 the run was marked
+	// 2 minutes before; at 02:10, 5: abandoned.
+	for range 5 {
+		f.clk.Add(time.Minute)
+		require.NoError(t, ob.Tick(ctx))
+		if f.clk.Now().Before(time.Date(2026, 12, 7, 2, 10, 0, 0, loc)) {
+			assert.Empty(t, other.all("lost"), "at %s", f.clk.Now().In(loc).Format("15:04"))
+		}
+	}
+	lost := other.all("lost")
+	require.Len(t, lost, 1)
+	assert.Equal(t, "nightly.20261207T0200", lost[0].Details["run"])
+	assert.Contains(t, lost[0].Reason, "lost: its holder host-a has not marked it alive since 2026-12-07T07:05:00Z")
+	r, err := f.store.Run(ctx, "nightly.20261207T0200")
+	require.NoError(t, err)
+	assert.Equal(t, jobs.StateFailed, r.State)
+	assert.True(t, r.FinishedAt.Equal(time.Date(2026, 12, 7, 2, 10, 0, 0, loc)), "%v", r.FinishedAt)
+}

@@ -55,9 +55,14 @@ type Run struct {
 	// running, alive (Store.Heartbeat); a run not marked for
 	// Options.LostAfter is lost: its holder died.
 	HeartbeatAt time.Time
-	Estimate    mgmt.Money
-	Cost        mgmt.Money // actual, recorded after the run
-	Outputs     []string   // names in the output store
+	// CancelReason, when set, asks the run's holder to stop it, with this
+	// reason: another host decided it (the concurrency policy Replace) and
+	// cannot reach the run's process. Only Store.RequestCancel sets it;
+	// the holder sees it at its next Heartbeat and cancels the run.
+	CancelReason string
+	Estimate     mgmt.Money
+	Cost         mgmt.Money // actual, recorded after the run
+	Outputs      []string   // names in the output store
 	// CostRecorded is set once the actual cost is in the budget.
 	CostRecorded bool
 }
@@ -111,7 +116,8 @@ type Store interface {
 	// time at most once across hosts.
 	Claim(ctx context.Context, r Run) (stored Run, claimed bool, err error)
 	// UpdateRun replaces the stored run with r.ID (not found when there
-	// is none). Job, Key and ScheduledAt do not change.
+	// is none). Job, Key and ScheduledAt do not change, nor do
+	// HeartbeatAt and CancelReason (Heartbeat's and RequestCancel's).
 	UpdateRun(ctx context.Context, r Run) error
 	// Run returns the run with the given ID or an error wrapping
 	// mgmt.ErrNotFound.
@@ -119,8 +125,14 @@ type Store interface {
 	// Runs returns the runs f selects.
 	Runs(ctx context.Context, f RunFilter) ([]Run, error)
 	// Heartbeat sets HeartbeatAt to at on the runs ids that holder holds
-	// and that have not ended; the others are left as they are.
-	Heartbeat(ctx context.Context, holder string, ids []string, at time.Time) error
+	// and that have not ended; the others are left as they are. It
+	// returns the CancelReason of each marked run that has one, by ID:
+	// the stops other hosts asked of this holder.
+	Heartbeat(ctx context.Context, holder string, ids []string, at time.Time) (cancel map[string]string, err error)
+	// RequestCancel sets the CancelReason of the run id to reason if the
+	// run has not ended and has none yet, atomically, and reports whether
+	// it did. UpdateRun leaves CancelReason as it is.
+	RequestCancel(ctx context.Context, id, reason string) (bool, error)
 	// Abandon ends the run id as StateFailed with reason, finished at at,
 	// if it has not ended and was last marked alive (HeartbeatAt, else
 	// StartedAt, else ScheduledAt) before staleBefore, atomically; it
@@ -160,5 +172,17 @@ func ValidateRun(r *Run) error {
 	default:
 		return mgmt.Invalid("run.state", "%q is not a run state", r.State)
 	}
+	if err := mgmt.ValidateText("run.cancelReason", r.CancelReason, false); err != nil {
+		return err
+	}
 	return mgmt.ValidateText("run.reason", r.Reason, false)
+}
+
+// ValidateCancelReason checks the reason given to Store.RequestCancel: one
+// line of text, not empty.
+func ValidateCancelReason(reason string) error {
+	if reason == "" {
+		return mgmt.Invalid("reason", "is required")
+	}
+	return mgmt.ValidateText("reason", reason, true)
 }

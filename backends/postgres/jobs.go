@@ -183,7 +183,7 @@ func (js *JobStore) Jobs(ctx context.Context) ([]jobs.Job, error) {
 }
 
 const jobRunColumns = `id, job, key, scheduled_at, holder, state, attempts, started_at, finished_at,
-exit_code, reason, estimate_cents, cost_cents, cost_recorded, outputs, heartbeat_at`
+exit_code, reason, estimate_cents, cost_cents, cost_recorded, outputs, heartbeat_at, cancel_reason`
 
 func jobNanos(t time.Time) *int64 {
 	if t.IsZero() {
@@ -212,7 +212,7 @@ func jobRunArgs(r *jobs.Run) ([]any, error) {
 	}
 	return []any{r.ID, r.Job, r.Key, r.ScheduledAt.UnixNano(), r.Holder, string(r.State), r.Attempts,
 		jobNanos(r.StartedAt), jobNanos(r.FinishedAt), r.ExitCode, r.Reason,
-		int64(r.Estimate), int64(r.Cost), r.CostRecorded, string(b), jobNanos(r.HeartbeatAt)}, nil
+		int64(r.Estimate), int64(r.Cost), r.CostRecorded, string(b), jobNanos(r.HeartbeatAt), r.CancelReason}, nil
 }
 
 func scanJobRun(sc pgx.Row) (jobs.Run, error) {
@@ -226,7 +226,7 @@ func scanJobRun(sc pgx.Row) (jobs.Run, error) {
 		estimate, cost    int64
 	)
 	if err := sc.Scan(&r.ID, &r.Job, &r.Key, &scheduled, &r.Holder, &state, &r.Attempts, &started, &finished,
-		&r.ExitCode, &r.Reason, &estimate, &cost, &r.CostRecorded, &outputs, &heartbeat); err != nil {
+		&r.ExitCode, &r.Reason, &estimate, &cost, &r.CostRecorded, &outputs, &heartbeat, &r.CancelReason); err != nil {
 		return jobs.Run{}, err
 	}
 	r.HeartbeatAt = jobTime(heartbeat)
@@ -261,7 +261,7 @@ func (js *JobStore) Claim(ctx context.Context, r jobs.Run) (jobs.Run, bool, erro
 	)
 	err = js.write(ctx, op, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO mgmt_job_runs (`+jobRunColumns+`)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16) ON CONFLICT DO NOTHING`, args...)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16, $17) ON CONFLICT DO NOTHING`, args...)
 		if err != nil {
 			return err
 		}
@@ -290,7 +290,7 @@ func (js *JobStore) UpdateRun(ctx context.Context, r jobs.Run) error {
 	}
 	tag, err := js.s.pool.Exec(ctx, `UPDATE mgmt_job_runs SET holder = $1, state = $2, attempts = $3, started_at = $4, finished_at = $5,
 exit_code = $6, reason = $7, estimate_cents = $8, cost_cents = $9, cost_recorded = $10, outputs = $11::jsonb WHERE id = $12`,
-		append(args[4:len(args)-1:len(args)-1], r.ID)...) // heartbeat_at is Heartbeat's
+		append(args[4:len(args)-2:len(args)-2], r.ID)...) // heartbeat_at and cancel_reason are Heartbeat's and RequestCancel's
 	if err != nil {
 		return js.fail(ctx, op, err)
 	}
@@ -301,20 +301,52 @@ exit_code = $6, reason = $7, estimate_cents = $8, cost_cents = $9, cost_recorded
 }
 
 // Heartbeat implements jobs.Store.
-func (js *JobStore) Heartbeat(ctx context.Context, holder string, ids []string, at time.Time) error {
+func (js *JobStore) Heartbeat(ctx context.Context, holder string, ids []string, at time.Time) (map[string]string, error) {
 	const op = "heartbeat runs"
 	if err := js.s.ready(ctx, op); err != nil {
-		return err
+		return nil, err
 	}
+	cancel := map[string]string{}
 	if len(ids) == 0 {
-		return nil
+		return cancel, nil
 	}
-	_, err := js.s.pool.Exec(ctx, `UPDATE mgmt_job_runs SET heartbeat_at = $1
-WHERE holder = $2 AND state IN ('claimed', 'running') AND id = ANY($3)`, at.UnixNano(), holder, ids)
+	rows, err := js.s.pool.Query(ctx, `UPDATE mgmt_job_runs SET heartbeat_at = $1
+WHERE holder = $2 AND state IN ('claimed', 'running') AND id = ANY($3)
+RETURNING id, cancel_reason`, at.UnixNano(), holder, ids)
 	if err != nil {
-		return js.fail(ctx, op, err)
+		return nil, js.fail(ctx, op, err)
 	}
-	return nil
+	defer rows.Close()
+	for rows.Next() {
+		var id, reason string
+		if err := rows.Scan(&id, &reason); err != nil {
+			return nil, js.fail(ctx, op, err)
+		}
+		if reason != "" {
+			cancel[id] = reason
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, js.fail(ctx, op, err)
+	}
+	return cancel, nil
+}
+
+// RequestCancel implements jobs.Store.
+func (js *JobStore) RequestCancel(ctx context.Context, id, reason string) (bool, error) {
+	const op = "request run cancel"
+	if err := js.s.ready(ctx, op); err != nil {
+		return false, err
+	}
+	if err := jobs.ValidateCancelReason(reason); err != nil {
+		return false, err
+	}
+	tag, err := js.s.pool.Exec(ctx, `UPDATE mgmt_job_runs SET cancel_reason = $1
+WHERE id = $2 AND state IN ('claimed', 'running') AND cancel_reason = ''`, reason, id)
+	if err != nil {
+		return false, js.fail(ctx, op, err)
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 // Abandon implements jobs.Store.

@@ -193,7 +193,7 @@ func (js *JobStore) Jobs(ctx context.Context) ([]jobs.Job, error) {
 }
 
 const runColumns = `id, job, key, scheduled_at, holder, state, attempts, started_at, finished_at,
-exit_code, reason, estimate_cents, cost_cents, cost_recorded, outputs, heartbeat_at`
+exit_code, reason, estimate_cents, cost_cents, cost_recorded, outputs, heartbeat_at, cancel_reason`
 
 func jobNanos(t time.Time) any {
 	if t.IsZero() {
@@ -225,7 +225,7 @@ func runArgs(r *jobs.Run) ([]any, error) {
 	}
 	return []any{r.ID, r.Job, r.Key, r.ScheduledAt.UnixNano(), r.Holder, string(r.State), r.Attempts,
 		jobNanos(r.StartedAt), jobNanos(r.FinishedAt), r.ExitCode, r.Reason,
-		int64(r.Estimate), int64(r.Cost), recorded, string(b), jobNanos(r.HeartbeatAt)}, nil
+		int64(r.Estimate), int64(r.Cost), recorded, string(b), jobNanos(r.HeartbeatAt), r.CancelReason}, nil
 }
 
 func scanRun(sc interface{ Scan(dest ...any) error }) (jobs.Run, error) {
@@ -239,7 +239,7 @@ func scanRun(sc interface{ Scan(dest ...any) error }) (jobs.Run, error) {
 		recorded          int
 	)
 	if err := sc.Scan(&r.ID, &r.Job, &r.Key, &scheduled, &r.Holder, &state, &r.Attempts, &started, &finished,
-		&r.ExitCode, &r.Reason, &estimate, &cost, &recorded, &outputs, &heartbeat); err != nil {
+		&r.ExitCode, &r.Reason, &estimate, &cost, &recorded, &outputs, &heartbeat, &r.CancelReason); err != nil {
 		return jobs.Run{}, err
 	}
 	r.HeartbeatAt = jobTime(heartbeat)
@@ -275,7 +275,7 @@ func (js *JobStore) Claim(ctx context.Context, r jobs.Run) (jobs.Run, bool, erro
 	)
 	err = js.s.write(ctx, op, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO job_runs (`+runColumns+`)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, args...)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, args...)
 		if err != nil {
 			return err
 		}
@@ -309,7 +309,7 @@ func (js *JobStore) UpdateRun(ctx context.Context, r jobs.Run) error {
 	return js.s.write(ctx, op, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE job_runs SET holder = ?, state = ?, attempts = ?, started_at = ?, finished_at = ?,
 exit_code = ?, reason = ?, estimate_cents = ?, cost_cents = ?, cost_recorded = ?, outputs = ? WHERE id = ?`,
-			append(args[4:len(args)-1:len(args)-1], r.ID)...) // heartbeat_at is Heartbeat's
+			append(args[4:len(args)-2:len(args)-2], r.ID)...) // heartbeat_at and cancel_reason are Heartbeat's and RequestCancel's
 		if err != nil {
 			return err
 		}
@@ -323,23 +323,65 @@ exit_code = ?, reason = ?, estimate_cents = ?, cost_cents = ?, cost_recorded = ?
 }
 
 // Heartbeat implements jobs.Store.
-func (js *JobStore) Heartbeat(ctx context.Context, holder string, ids []string, at time.Time) error {
+func (js *JobStore) Heartbeat(ctx context.Context, holder string, ids []string, at time.Time) (map[string]string, error) {
 	const op = "heartbeat runs"
 	if err := checkCtx(ctx, op); err != nil {
-		return err
+		return nil, err
 	}
+	cancel := map[string]string{}
 	if len(ids) == 0 {
-		return nil
+		return cancel, nil
 	}
 	b, err := json.Marshal(ids)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return js.s.write(ctx, op, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE job_runs SET heartbeat_at = ?
-WHERE holder = ? AND state IN ('claimed', 'running') AND id IN (SELECT value FROM json_each(?))`, at.UnixNano(), holder, string(b))
+	err = js.s.write(ctx, op, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `UPDATE job_runs SET heartbeat_at = ?
+WHERE holder = ? AND state IN ('claimed', 'running') AND id IN (SELECT value FROM json_each(?))
+RETURNING id, cancel_reason`, at.UnixNano(), holder, string(b))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, reason string
+			if err := rows.Scan(&id, &reason); err != nil {
+				return err
+			}
+			if reason != "" {
+				cancel[id] = reason
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cancel, nil
+}
+
+// RequestCancel implements jobs.Store.
+func (js *JobStore) RequestCancel(ctx context.Context, id, reason string) (bool, error) {
+	const op = "request run cancel"
+	if err := checkCtx(ctx, op); err != nil {
+		return false, err
+	}
+	if err := jobs.ValidateCancelReason(reason); err != nil {
+		return false, err
+	}
+	done := false
+	err := js.s.write(ctx, op, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE job_runs SET cancel_reason = ?
+WHERE id = ? AND state IN ('claimed', 'running') AND cancel_reason = ''`, reason, id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		done = n == 1
 		return err
 	})
+	return done, err
 }
 
 // Abandon implements jobs.Store.

@@ -366,6 +366,7 @@ type runJSON struct {
 	FinishedAt   *time.Time `json:"finishedAt"`
 	ExitCode     int        `json:"exitCode"`
 	Reason       string     `json:"reason,omitempty"`
+	CancelReason string     `json:"cancelRequested,omitempty"`
 	Estimate     mgmt.Money `json:"estimateUSD"`
 	Cost         mgmt.Money `json:"costUSD"`
 	CostRecorded bool       `json:"costRecorded"`
@@ -382,7 +383,7 @@ func optTime(t time.Time) *time.Time {
 func toJSON(r jobs.Run) runJSON {
 	out := runJSON{ID: r.ID, Job: r.Job, Key: r.Key, ScheduledAt: r.ScheduledAt, Holder: r.Holder, State: string(r.State),
 		Attempts: r.Attempts, StartedAt: optTime(r.StartedAt), FinishedAt: optTime(r.FinishedAt), ExitCode: r.ExitCode,
-		Reason: r.Reason, Estimate: r.Estimate, Cost: r.Cost, CostRecorded: r.CostRecorded, Outputs: r.Outputs}
+		Reason: r.Reason, CancelReason: r.CancelReason, Estimate: r.Estimate, Cost: r.Cost, CostRecorded: r.CostRecorded, Outputs: r.Outputs}
 	if out.Outputs == nil {
 		out.Outputs = []string{}
 	}

@@ -36,6 +36,72 @@ func RunStore(t *testing.T, open func(t *testing.T) StoreFixture) {
 	t.Run("Runs", func(t *testing.T) { testRuns(t, open(t)) })
 	t.Run("Cancelled", func(t *testing.T) { testCancelled(t, open(t)) })
 	t.Run("HeartbeatAndAbandon", func(t *testing.T) { testHeartbeat(t, open(t)) })
+	t.Run("CancelRequests", func(t *testing.T) { testCancelRequests(t, open(t)) })
+}
+
+// testCancelRequests: RequestCancel asks once, only of a run that has not
+// ended; UpdateRun keeps the request; the holder's Heartbeat returns it,
+// another holder's does not, and an ended run's is not returned.
+func testCancelRequests(t *testing.T, f StoreFixture) {
+	ctx := context.Background()
+	a := run("nightly", "2026-12-07T02:00", jobs.StateRunning)
+	a.StartedAt = a.ScheduledAt
+	b := run("nightly", "2026-12-08T02:00", jobs.StateClaimed)
+	done := run("nightly", "2026-12-09T02:00", jobs.StateSucceeded)
+	for _, r := range []jobs.Run{a, b, done} {
+		_, ok, err := f.Store.Claim(ctx, r)
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	const why = "replaced by run nightly.20261210T0200 (concurrency policy Replace), asked of its holder by h2"
+	for _, bad := range []string{"", "two\nlines", "nul\x00"} {
+		_, err := f.Store.RequestCancel(ctx, a.ID, bad)
+		assert.ErrorIs(t, err, mgmt.ErrInvalid, "reason %q", bad)
+		assert.Equal(t, "reason", mgmt.FieldOf(err))
+	}
+	ok, err := f.Replica().RequestCancel(ctx, done.ID, why)
+	require.NoError(t, err)
+	assert.False(t, ok, "an ended run is not asked to stop")
+	ok, err = f.Replica().RequestCancel(ctx, "nightly.20300101T0000", why)
+	require.NoError(t, err)
+	assert.False(t, ok, "no such run")
+	ok, err = f.Replica().RequestCancel(ctx, a.ID, why)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	ok, err = f.Store.RequestCancel(ctx, a.ID, "asked again")
+	require.NoError(t, err)
+	assert.False(t, ok, "asked once: the first reason stays")
+
+	got, err := f.Store.Run(ctx, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, why, got.CancelReason)
+	got.CancelReason, got.Attempts = "", 2
+	require.NoError(t, f.Store.UpdateRun(ctx, got))
+	got, err = f.Replica().Run(ctx, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, why, got.CancelReason, "UpdateRun keeps the request")
+	assert.Equal(t, 2, got.Attempts)
+	rs, err := f.Store.Runs(ctx, jobs.RunFilter{Job: "nightly", States: []jobs.RunState{jobs.StateRunning}})
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+	assert.Equal(t, why, rs[0].CancelReason)
+
+	at := a.ScheduledAt.Add(time.Minute)
+	stop, err := f.Store.Heartbeat(ctx, "h2", []string{a.ID, b.ID}, at)
+	require.NoError(t, err)
+	assert.Empty(t, stop, "h2 holds neither")
+	stop, err = f.Replica().Heartbeat(ctx, "h1", []string{a.ID, b.ID, done.ID}, at)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{a.ID: why}, stop)
+
+	got.State, got.FinishedAt, got.Reason = jobs.StateFailed, at, why
+	require.NoError(t, f.Store.UpdateRun(ctx, got))
+	stop, err = f.Store.Heartbeat(ctx, "h1", []string{a.ID, b.ID}, at.Add(time.Minute))
+	require.NoError(t, err)
+	assert.Empty(t, stop, "an ended run's request is not returned")
+	ok, err = f.Store.RequestCancel(ctx, b.ID, why)
+	require.NoError(t, err)
+	assert.True(t, ok, "a claimed run can be asked too")
 }
 
 // testHeartbeat: Heartbeat marks only the holder's unfinished runs, keeps
@@ -56,8 +122,12 @@ func testHeartbeat(t *testing.T, f StoreFixture) {
 	b.State = jobs.StateRunning
 	require.NoError(t, f.Store.UpdateRun(ctx, b))
 	beat := a.ScheduledAt.Add(30 * time.Minute)
-	require.NoError(t, f.Replica().Heartbeat(ctx, "h1", []string{a.ID, b.ID, done.ID, "nightly.20300101T0000"}, beat))
-	require.NoError(t, f.Store.Heartbeat(ctx, "h1", nil, beat))
+	stop, err := f.Replica().Heartbeat(ctx, "h1", []string{a.ID, b.ID, done.ID, "nightly.20300101T0000"}, beat)
+	require.NoError(t, err)
+	assert.Empty(t, stop, "no stop asked")
+	stop, err = f.Store.Heartbeat(ctx, "h1", nil, beat)
+	require.NoError(t, err)
+	assert.Empty(t, stop)
 	got, err := f.Store.Run(ctx, a.ID)
 	require.NoError(t, err)
 	assert.True(t, beat.Equal(got.HeartbeatAt), "h1's running run is marked: %v", got.HeartbeatAt)
