@@ -117,11 +117,13 @@
 // ForecastOnly records it there without acting. Lead should cover the
 // replicas' start-up and the metric's age: a rate over a 60 s window,
 // scraped every 15 s, shows the load of 30–45 s ago, and the history
-// records it so. The trigger recommends nothing until a whole season is
-// known: the history lives in the controller's memory (a new leader keeps
-// it across Reset; a restarted host or a rule whose service changes
-// starts without it) unless the trigger's source is a HistorySource, which
-// the controller asks once for the last two seasons. Once its ring and
+// records it so. Until a whole season is known the trigger forecasts with
+// a warm-up trend (a least-squares line through the last TrendMinutes
+// minutes, extrapolated to now+Lead), which follows a climb that has begun
+// but foresees nothing new: the history lives in the controller's memory
+// (a new leader keeps it across Reset; a restarted host or a rule whose
+// service changes starts without it) unless the trigger's source is a
+// HistorySource, which the controller asks once for the last two seasons. Once its ring and
 // model are made, a predictive rule's steady tick allocates nothing, as
 // any other rule's.
 //

@@ -20,8 +20,8 @@ const (
 	StrategySeed       = "seed loop"
 	StrategyOracle     = "oracle"
 	// StrategyPredictiveCold is the predictive rule without the metrics
-	// store's history: it forecasts only once it has seen a whole day
-	// itself.
+	// store's history: it forecasts by the trend of its last minutes
+	// until it has seen a whole day itself (see scaler.Prediction).
 	StrategyPredictiveCold = "predictive, cold start"
 )
 
