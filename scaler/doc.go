@@ -117,13 +117,15 @@
 // ForecastOnly records it there without acting. Lead should cover the
 // replicas' start-up and the metric's age: a rate over a 60 s window,
 // scraped every 15 s, shows the load of 30–45 s ago, and the history
-// records it so. The trigger recommends nothing until a whole season is
-// known: the history lives in the controller's memory (a new leader keeps
-// it across Reset; a restarted host or a rule whose service changes
-// starts without it) unless the trigger's source is a HistorySource, which
-// the controller asks once for the last two seasons. Once its ring and
-// model are made, a predictive rule's steady tick allocates nothing, as
-// any other rule's.
+// records it so. The history lives in the controller's memory (a new
+// leader keeps it across Reset; a restarted host or a rule whose service
+// changes starts without it) unless the trigger's source is a
+// HistorySource, which the controller asks once for the last two seasons.
+// Until a whole season is known the trigger forecasts with a warm-up trend
+// (a least-squares line through the last TrendMinutes minutes,
+// extrapolated to now+Lead), which follows a climb that has begun but
+// foresees nothing new. Once its ring and model are made, a predictive
+// rule's steady tick allocates nothing, as any other rule's.
 //
 // Tenancy: a rule belongs to the tenant named by its "agency" label
 // (mgmt.LabelAgency, Rule.Tenant); a rule without one belongs to no tenant,

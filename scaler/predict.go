@@ -75,11 +75,16 @@ const MaxPredictionLead = time.Hour
 // minute without readings is filled with the model's forecast for it (the
 // value before it when there is none). The history lives in the
 // controller's memory only: a restarted host, a new leader or a rule whose
-// service changes starts without it, and the trigger recommends nothing
-// until a whole season has been seen again; the reactive triggers carry
-// the rule meanwhile. Updating the rule keeps it unless the trigger's
-// metric, seasonality or place among the triggers changes (a change of
-// model or lead keeps it).
+// service changes starts without it (unless the source is a
+// HistorySource). Until a whole season has been seen again the trigger
+// forecasts with a warm-up trend instead of Model: the least-squares line
+// through the last TrendMinutes stored minutes (fewer at first),
+// extrapolated over the minutes to now+Lead and never below 0. A trend
+// follows a climb that has begun but cannot foresee one that has not; the
+// reactive triggers, with which it is combined by max, still catch that.
+// It recommends nothing before the first minute is stored. Updating the
+// rule keeps the history unless the trigger's metric, seasonality or
+// place among the triggers changes (a change of model or lead keeps it).
 type Prediction struct {
 	Seasonality Seasonality
 	Model       ForecastModel
@@ -112,7 +117,9 @@ func (p *Prediction) validate(field string) error {
 // the one asking for the most replicas.
 type Forecast struct {
 	// Metric is the trigger's metric; "" when no predictive trigger had a
-	// forecast (no whole season of history yet, or no rule of the kind).
+	// forecast (not one minute of history yet, or no rule of the kind).
+	// Before a whole season of history the forecast is the warm-up trend's
+	// (see Prediction).
 	Metric string
 	// Load is the highest forecast of the metric over the minutes from
 	// the decision to the lead; Replicas is ceil(Load / target).
@@ -257,11 +264,15 @@ func (p *predictor) forecastWith(model ForecastModel, m int64) (float64, bool) {
 }
 
 // forecast returns the highest forecast of the minutes from now to
-// now+lead, by the trigger's model.
+// now+lead: by the trigger's model once a whole season is stored, by the
+// warm-up trend before.
 func (p *predictor) forecast(pr *Prediction, now time.Time) (float64, bool) {
 	from, to := minuteOf(now), minuteOf(now.Add(pr.Lead))
 	if from <= p.last {
 		from = p.last + 1
+	}
+	if p.have < p.period {
+		return p.trendForecast(from, to)
 	}
 	best, ok := 0.0, false
 	for m := from; m <= to; m++ {
@@ -271,6 +282,54 @@ func (p *predictor) forecast(pr *Prediction, now time.Time) (float64, bool) {
 		}
 	}
 	return best, ok
+}
+
+// TrendMinutes is how many of the last stored minutes a predictive
+// trigger's warm-up trend is fitted to (see Prediction). Ten minutes of
+// per-minute means smooth a reading's noise yet follow a climb within
+// minutes.
+const TrendMinutes = 10
+
+// trend fits a least-squares line to the last TrendMinutes stored minutes
+// (fewer when fewer are stored) and returns its value at minute p.last and
+// its slope per minute. ok is false when no minute is stored.
+func (p *predictor) trend() (level, slope float64, ok bool) {
+	n := min(p.have, TrendMinutes)
+	if n == 0 {
+		return 0, 0, false
+	}
+	// x is the minute's age, 0 for p.last; x̄ = (n-1)/2.
+	var sy, sxy float64
+	for x := int64(0); x < n; x++ {
+		y := p.ring[mod(p.last-x, int64(len(p.ring)))]
+		sy += y
+		sxy += float64(x) * y
+	}
+	fn := float64(n)
+	xm, ym := (fn-1)/2, sy/fn
+	if n > 1 {
+		// Σ(x-x̄)² over 0..n-1 is n(n²-1)/12; the slope per minute of
+		// age is negated for the slope per minute of time.
+		slope = -(sxy - fn*xm*ym) / (fn * (fn*fn - 1) / 12)
+	}
+	return ym + slope*xm, slope, true
+}
+
+// trendForecast returns the highest of the warm-up trend's forecasts of
+// minutes from to to (both after p.last): the fitted line extrapolated,
+// never below 0.
+func (p *predictor) trendForecast(from, to int64) (float64, bool) {
+	if from > to {
+		return 0, false
+	}
+	level, slope, ok := p.trend()
+	if !ok {
+		return 0, false
+	}
+	// A line is highest at one of its ends.
+	a := level + slope*float64(from-p.last)
+	b := level + slope*float64(to-p.last)
+	return math.Max(0, math.Max(a, b)), true
 }
 
 // predictions updates the predictors of r's predictive triggers with the

@@ -60,17 +60,21 @@ func minutely(t *testing.T, r scaler.Rule, d time.Duration) map[string]scaler.Pr
 	return out
 }
 
-// TestPredictiveScalesAhead: on the first day the rule only reacts (the
-// 8:00 jump is seen at 8:00); on the second, the forecast brings the 20
-// replicas 5 minutes before 8:00, with reason PredictedLoad, by either
-// model.
+// TestPredictiveScalesAhead: on the first day, without a whole season of
+// history, the forecast is the warm-up trend of the last minutes, which
+// cannot foresee the 8:00 jump (it is seen at 8:00); on the second, the
+// seasonal forecast brings the 20 replicas 5 minutes before 8:00, with
+// reason PredictedLoad, by either model.
 func TestPredictiveScalesAhead(t *testing.T) {
 	for _, model := range []scaler.ForecastModel{scaler.SeasonalNaive, scaler.HoltWinters} {
 		t.Run(model.String(), func(t *testing.T) {
 			t.Parallel()
 			day1 := minutely(t, predictiveRule(model, false), 8*time.Hour)
-			assert.Equal(t, int32(1), day1["07:56"].Desired, "no history on day 1")
-			assert.Empty(t, day1["07:56"].Decision.Forecast.Metric)
+			assert.Equal(t, int32(1), day1["07:56"].Desired, "no season of history on day 1")
+			f := day1["07:56"].Decision.Forecast
+			assert.Equal(t, "http_rps", f.Metric, "the warm-up trend's forecast")
+			assert.InDelta(t, 100, f.Load, 1e-9)
+			assert.Equal(t, int32(1), f.Replicas)
 
 			steps := minutely(t, predictiveRule(model, false), 24*time.Hour+8*time.Hour)
 			before := steps["07:55"]

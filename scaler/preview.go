@@ -52,8 +52,8 @@ type PreviewResult struct {
 // Predictive triggers forecast in both: "now" from a copy of the live
 // rule's metric history (when r.ID names one), the trace from the history
 // its own points build, so a trace must cover a whole season (a day, or a
-// week) before they forecast; their history is not asked of a
-// HistorySource. Decision.Forecast shows what they asked for.
+// week) before they forecast by their model (by the warm-up trend
+// before); their history is not asked of a HistorySource. Decision.Forecast shows what they asked for.
 func (c *Controller) Preview(ctx context.Context, r Rule, trace []TracePoint, startReplicas int32) (PreviewResult, error) {
 	r = r.Clone()
 	if err := r.Validate(); err != nil {

@@ -67,7 +67,8 @@ const (
 	// change is made while value/target is within the tolerance of 1.
 	Target
 	// Predictive triggers scale ahead of the load: from the metric's own
-	// history, which the controller keeps, a seasonal model forecasts the
+	// history, which the controller keeps, a seasonal model (a trend of
+	// the last minutes until a whole season is kept) forecasts the
 	// total over the next Predict.Lead and the recommendation is
 	// ceil(forecast / Value), Value being the per-replica target (see
 	// Prediction). The metric must be a total over the service
