@@ -86,6 +86,21 @@ type Config struct {
 	// BasicAuth makes the server require HTTP basic auth as User with
 	// Password (--web.config.file), on every endpoint.
 	BasicAuth bool
+	// Backfill, when set, is OpenMetrics text (ending "# EOF") written
+	// into the TSDB before the server starts, with `promtool tsdb
+	// create-blocks-from openmetrics`: the past a test needs, such as two
+	// days of a metric. Its samples must be older than the start.
+	Backfill []byte
+}
+
+// ErrNoPromtool is returned (wrapped) when promtool cannot be found.
+var ErrNoPromtool = errors.New("promtool is not installed")
+
+// FindPromtool returns promtool: $PROMTOOL_BIN, /usr/bin/promtool
+// (Debian's prometheus package has it), or promtool on PATH.
+func FindPromtool() (string, error) {
+	return testserver.FindBinary("promtest", "PROMTOOL_BIN", "promtool", []string{"/usr/bin/promtool"}, ErrNoPromtool,
+		"`apt-get install prometheus` (it has promtool), or point PROMTOOL_BIN at one")
 }
 
 // Server is one running Prometheus.
@@ -104,7 +119,7 @@ func Start(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	s, err := New(cfg)
 	if err != nil {
-		if errors.Is(err, ErrNotInstalled) {
+		if errors.Is(err, ErrNotInstalled) || errors.Is(err, ErrNoPromtool) {
 			testserver.Unavailable(t, err)
 		}
 		t.Fatal(err)
@@ -189,6 +204,11 @@ func (s *Server) start(bin string, cfg Config) error {
 	if err := os.WriteFile(filepath.Join(s.dir, "prometheus.yml"), config(cfg), 0o644); err != nil {
 		return fmt.Errorf("promtest: %w", err)
 	}
+	if len(cfg.Backfill) > 0 {
+		if err := s.backfill(cfg.Backfill); err != nil {
+			return err
+		}
+	}
 	var args []string
 	if cfg.BasicAuth {
 		web := "basic_auth_users:\n  " + User + ": " + strconv.Quote(passwordHash) + "\n"
@@ -206,6 +226,23 @@ func (s *Server) start(bin string, cfg Config) error {
 			return err
 		}
 	}
+}
+
+// backfill writes the OpenMetrics text om into the server's TSDB.
+func (s *Server) backfill(om []byte) error {
+	tool, err := FindPromtool()
+	if err != nil {
+		return err
+	}
+	in := filepath.Join(s.dir, "backfill.om")
+	if err := os.WriteFile(in, om, 0o644); err != nil {
+		return fmt.Errorf("promtest: %w", err)
+	}
+	out, err := exec.Command(tool, "tsdb", "create-blocks-from", "openmetrics", in, filepath.Join(s.dir, "data")).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("promtest: promtool tsdb create-blocks-from openmetrics: %w: %s", err, out)
+	}
+	return nil
 }
 
 // config renders prometheus.yml. Durations are in milliseconds, which

@@ -9,7 +9,6 @@ package metricstest
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"io"
 	"net/http"
 	"os/exec"
@@ -17,11 +16,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hms-platform/mgmt/internal/promtest"
 	"github.com/hms-platform/mgmt/internal/testserver"
 )
-
-// ErrNoPromtool is returned (wrapped) when promtool cannot be found.
-var ErrNoPromtool = errors.New("promtool is not installed")
 
 // Scrape GETs url (a host's /metrics) in the Prometheus text format and
 // returns the body; anything but 200 fails t.
@@ -54,8 +51,7 @@ func Scrape(t testing.TB, client *http.Client, url string) []byte {
 // findings.
 func Lint(t testing.TB, body []byte) {
 	t.Helper()
-	bin, err := testserver.FindBinary("metricstest", "PROMTOOL_BIN", "promtool", []string{"/usr/bin/promtool"}, ErrNoPromtool,
-		"`apt-get install prometheus` (it has promtool), or point PROMTOOL_BIN at one")
+	bin, err := promtest.FindPromtool()
 	if err != nil {
 		testserver.Unavailable(t, err)
 		return
