@@ -111,11 +111,14 @@
 // (forbidden, say) deletes the Job and returns that refusal. When ctx ends, Run deletes the Job with
 // propagationPolicy Foreground, waits up to StopTimeout for it (and so its
 // pods) to be gone, and returns an error of kind unavailable wrapping
-// ctx's cause. Output stays with the cluster's logging: RunResult's
-// Stdout and Stderr are empty. API errors keep their kinds as below (a
+// ctx's cause. The output of a finished attempt is its container's log in
+// the pod that terminated last (one stream: Kubernetes keeps stdout and
+// stderr together), read back into RunResult.Stdout, at most
+// JobRunnerOptions.MaxLog (1 MiB) with StdoutTruncated past it; a log that
+// cannot be read leaves Stderr one line saying why. API errors keep their kinds as below (a
 // Job that exists already for the attempt: conflict on "runID"; a missing
 // namespace: not found). RBAC: create, get, list, watch and delete on
-// jobs, list on pods. Its tests run on the same harness, which has no
+// jobs, list on pods, get on pods/log. Its tests run on the same harness, which has no
 // kubelet, job controller or garbage collector: they complete and fail
 // Jobs by writing their status through the status subresource (and a
 // pod's terminated state) as those would, remove the foregroundDeletion

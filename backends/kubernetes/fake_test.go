@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	goruntime "runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,16 +20,20 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
 	mgmt "github.com/hms-platform/mgmt"
 	"github.com/hms-platform/mgmt/backends/kubernetes"
+	"github.com/hms-platform/mgmt/jobs"
 	"github.com/hms-platform/mgmt/scaler"
 )
 
@@ -311,4 +316,70 @@ func TestReadyAtMostDesired(t *testing.T) {
 	st, err := fakeScaler(t, newFakeCluster(d), kubernetes.Options{}).Replicas(t.Context(), "web")
 	require.NoError(t, err)
 	assert.Equal(t, scaler.ReplicaStatus{Desired: 2, Ready: 2}, st)
+}
+
+// TestJobLogFake: a finished attempt's Stdout is its container's log, read
+// from the pod that terminated last and bounded by MaxLog; a negative
+// MaxLog reads none. The client-go fake serves every log as "fake logs"
+// (a real server without a kubelet serves none: TestJobFailed).
+func TestJobLogFake(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		maxLog    int64
+		want      string
+		truncated bool
+	}{
+		{0, "fake logs", false},
+		{4, "fake", true},
+		{9, "fake logs", false},
+		{-1, "", false},
+	} {
+		t.Run(fmt.Sprint(tc.maxLog), func(t *testing.T) {
+			t.Parallel()
+			client := fake.NewClientset()
+			// The fake's watch has no resource versions: an update made
+			// before the runner watches would never reach it.
+			watching := make(chan struct{})
+			var once sync.Once
+			client.PrependWatchReactor("jobs", func(a k8stesting.Action) (bool, watch.Interface, error) {
+				w, err := client.Tracker().Watch(a.GetResource(), a.GetNamespace())
+				once.Do(func() { close(watching) })
+				return true, w, err
+			})
+			r, err := kubernetes.NewJobRunner(kubernetes.JobRunnerOptions{Client: client, Namespace: "jobs", MaxLog: tc.maxLog})
+			require.NoError(t, err)
+			req := letterReq(1)
+			type outcome struct {
+				res jobs.RunResult
+				err error
+			}
+			out := make(chan outcome, 1)
+			go func() {
+				res, err := r.Run(t.Context(), req)
+				out <- outcome{res, err}
+			}()
+			name := kubernetes.JobName(req.RunID, 1)
+			var j *batchv1.Job
+			require.Eventually(t, func() bool {
+				j, err = client.BatchV1().Jobs("jobs").Get(t.Context(), name, metav1.GetOptions{})
+				return err == nil
+			}, 10*time.Second, 5*time.Millisecond, "the Job is created")
+			<-watching
+			now := metav1.Now()
+			_, err = client.CoreV1().Pods("jobs").Create(t.Context(), &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: name + "-a1b2c", Namespace: "jobs", Labels: map[string]string{batchv1.ControllerUidLabel: string(j.UID)}},
+				Status: corev1.PodStatus{Phase: corev1.PodSucceeded, ContainerStatuses: []corev1.ContainerStatus{{Name: kubernetes.ContainerName,
+					State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, StartedAt: now, FinishedAt: now}}}}},
+			}, metav1.CreateOptions{})
+			require.NoError(t, err)
+			j.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now}}
+			_, err = client.BatchV1().Jobs("jobs").UpdateStatus(t.Context(), j, metav1.UpdateOptions{})
+			require.NoError(t, err)
+			o := <-out
+			require.NoError(t, o.err)
+			assert.Equal(t, tc.want, string(o.res.Stdout))
+			assert.Equal(t, tc.truncated, o.res.StdoutTruncated)
+			assert.Empty(t, o.res.Stderr)
+		})
+	}
 }

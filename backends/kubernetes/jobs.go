@@ -82,7 +82,16 @@ type JobRunnerOptions struct {
 	// GPUResource is the extended resource a job's GPUs are requested as;
 	// empty is DefaultGPUResource, "nvidia.com/gpu".
 	GPUResource corev1.ResourceName
+	// MaxLog bounds the bytes of the container's log a finished attempt
+	// returns as its Stdout (the cluster asked for at most one byte more,
+	// PodLogOptions.LimitBytes, to tell a truncated log); zero is
+	// DefaultMaxLog, negative reads no log.
+	MaxLog int64
 }
+
+// DefaultMaxLog is JobRunnerOptions.MaxLog's default, 1 MiB, the local
+// runner's bound.
+const DefaultMaxLog = 1 << 20
 
 // JobRunner runs each attempt of a run as a Kubernetes batch/v1 Job. It
 // implements jobs.JobRunner and is safe for concurrent use. See the
@@ -95,6 +104,7 @@ type JobRunner struct {
 	ttl          int32
 	stopTimeout  time.Duration
 	gpu          corev1.ResourceName
+	maxLog       int64 // negative: none
 }
 
 var _ jobs.JobRunner = (*JobRunner)(nil)
@@ -117,6 +127,10 @@ func NewJobRunner(opts JobRunnerOptions) (*JobRunner, error) {
 		sa:           opts.ServiceAccount,
 		stopTimeout:  opts.StopTimeout,
 		gpu:          opts.GPUResource,
+		maxLog:       opts.MaxLog,
+	}
+	if r.maxLog == 0 {
+		r.maxLog = DefaultMaxLog
 	}
 	ttl := opts.TTLAfterFinished
 	switch {
@@ -317,7 +331,13 @@ var errJobDeleted = errors.New("deleted before it finished")
 // container when a pod reports one (else -1). When ctx ends first, Run
 // deletes the Job (foreground propagation: its pods first), waits up to
 // StopTimeout for it to be gone and returns an error wrapping ctx's.
-// Output stays with the cluster's logging: Stdout and Stderr are empty.
+//
+// The output of a finished attempt is the log of its container in the pod
+// that terminated last, read back from the cluster (at most MaxLog bytes):
+// Kubernetes keeps stdout and stderr in one log, so it is all in Stdout.
+// When the log cannot be read (no pod, a node gone), Stderr holds one line
+// saying why, and the attempt's outcome is unchanged. A stopped attempt
+// returns no output.
 func (r *JobRunner) Run(ctx context.Context, req jobs.RunRequest) (jobs.RunResult, error) {
 	res := jobs.RunResult{ExitCode: -1}
 	if err := ctx.Err(); err != nil {
@@ -352,12 +372,20 @@ func (r *JobRunner) Run(ctx context.Context, req jobs.RunRequest) (jobs.RunResul
 		derr := r.stop(ctx, spec.Name, created.UID)
 		return res, r.jobErr(ctx, err, "kubernetes: run %s: watching job %s, so it is stopped%s", req.RunID, ref, derr)
 	}
+	pods, perr := r.client.CoreV1().Pods(r.namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: batchv1.ControllerUidLabel + "=" + string(finished.UID),
+	})
+	var pod *corev1.Pod
+	if perr == nil {
+		pod = lastTerminated(pods.Items)
+	}
+	r.readLog(ctx, pod, perr, &res)
 	if c := condition(finished, batchv1.JobComplete); c != nil {
 		res.ExitCode = 0
 		return res, nil
 	}
 	c := condition(finished, batchv1.JobFailed)
-	code, how := r.exitCode(ctx, finished)
+	code, how := exitCode(pod, perr, pods)
 	res.ExitCode = code
 	return res, mgmt.Errorf(mgmt.KindInternal, "", "kubernetes: run %s: job %s failed: %s: %s; %s",
 		req.RunID, ref, c.Reason, c.Message, how)
@@ -380,8 +408,10 @@ func done(j *batchv1.Job) bool {
 // listWatch lists and watches the one Job named name. The informer that
 // uses it retries every failed request; a refusal that retrying cannot
 // cure (forbidden, unauthenticated, a missing namespace) is handed to
-// refused instead, which ends the wait.
-func (r *JobRunner) listWatch(name string, refused func(error)) *cache.ListWatch {
+// refused instead, which ends the wait. A client that says it cannot
+// stream a watch's initial list (client-go's fakes) gets a list, then a
+// watch.
+func (r *JobRunner) listWatch(name string, refused func(error)) cache.ListerWatcher {
 	sel := fields.OneTermEqualSelector("metadata.name", name).String()
 	jobsAPI := r.client.BatchV1().Jobs(r.namespace)
 	check := func(err error) {
@@ -389,7 +419,7 @@ func (r *JobRunner) listWatch(name string, refused func(error)) *cache.ListWatch
 			refused(err)
 		}
 	}
-	return &cache.ListWatch{
+	return cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.FieldSelector = sel
 			l, err := jobsAPI.List(ctx, o)
@@ -402,7 +432,7 @@ func (r *JobRunner) listWatch(name string, refused func(error)) *cache.ListWatch
 			check(err)
 			return w, err
 		},
-	}
+	}, r.client)
 }
 
 // until is watchtools.UntilWithSync on the one Job named name, ended
@@ -512,36 +542,70 @@ func (r *JobRunner) stop(ctx context.Context, name string, uid types.UID) string
 	return ""
 }
 
-// exitCode reads the exit code of the Job's container from its pods (the
-// last one to terminate), with a clause saying where it came from.
-func (r *JobRunner) exitCode(ctx context.Context, j *batchv1.Job) (int, string) {
-	pods, err := r.client.CoreV1().Pods(r.namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: batchv1.ControllerUidLabel + "=" + string(j.UID),
-	})
-	if err != nil {
-		return -1, fmt.Sprintf("its pods could not be read for an exit code: %v", err)
-	}
+// lastTerminated returns the pod whose container terminated last, or nil.
+func lastTerminated(pods []corev1.Pod) *corev1.Pod {
 	var (
-		found bool
-		code  int32
-		at    time.Time
-		pod   string
+		last *corev1.Pod
+		at   time.Time
 	)
-	for _, p := range pods.Items {
-		for _, cs := range p.Status.ContainerStatuses {
-			t := cs.State.Terminated
-			if cs.Name != ContainerName || t == nil {
-				continue
-			}
-			if !found || t.FinishedAt.After(at) {
-				found, code, at, pod = true, t.ExitCode, t.FinishedAt.Time, p.Name
-			}
+	for i := range pods {
+		if t := terminated(&pods[i]); t != nil && (last == nil || t.FinishedAt.After(at)) {
+			last, at = &pods[i], t.FinishedAt.Time
 		}
 	}
-	if !found {
+	return last
+}
+
+// terminated returns the terminated state of p's job container, or nil.
+func terminated(p *corev1.Pod) *corev1.ContainerStateTerminated {
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Name == ContainerName && cs.State.Terminated != nil {
+			return cs.State.Terminated
+		}
+	}
+	return nil
+}
+
+// exitCode is the exit code of the Job's container in pod (the last to
+// terminate, from pods, the list or its error), with a clause saying where
+// it came from.
+func exitCode(pod *corev1.Pod, err error, pods *corev1.PodList) (int, string) {
+	switch {
+	case err != nil:
+		return -1, fmt.Sprintf("its pods could not be read for an exit code: %v", err)
+	case pod == nil:
 		return -1, fmt.Sprintf("no pod reports the exit code of its container (%d pods)", len(pods.Items))
 	}
-	return int(code), fmt.Sprintf("pod %s exited with code %d", pod, code)
+	code := terminated(pod).ExitCode
+	return int(code), fmt.Sprintf("pod %s exited with code %d", pod.Name, code)
+}
+
+// readLog puts the log of pod's job container in res.Stdout, at most
+// r.maxLog bytes, or in res.Stderr a line saying why it could not.
+func (r *JobRunner) readLog(ctx context.Context, pod *corev1.Pod, listErr error, res *jobs.RunResult) {
+	if r.maxLog < 0 {
+		return
+	}
+	var err error
+	switch {
+	case listErr != nil:
+		err = listErr
+	case pod == nil:
+		err = errors.New("no pod of the job reports its container terminated")
+	default:
+		limit := r.maxLog + 1
+		var b []byte
+		b, err = r.client.CoreV1().Pods(r.namespace).GetLogs(pod.Name, &corev1.PodLogOptions{Container: ContainerName, LimitBytes: &limit}).DoRaw(ctx)
+		if err == nil {
+			if int64(len(b)) > r.maxLog {
+				b, res.StdoutTruncated = b[:r.maxLog], true
+			}
+			res.Stdout = b
+			return
+		}
+		err = fmt.Errorf("pod %s: %w", pod.Name, err)
+	}
+	res.Stderr = fmt.Appendf(nil, "hms: kubernetes: the container's log could not be read: %v\n", err)
 }
 
 // jobErr gives err, from a request about a Job, its mgmt kind.

@@ -374,7 +374,8 @@ func TestJobComplete(t *testing.T) {
 	o := <-out
 	require.NoError(t, o.err)
 	assert.Equal(t, 0, o.res.ExitCode)
-	assert.Empty(t, o.res.Stdout, "output stays with the cluster's logging")
+	assert.Empty(t, o.res.Stdout, "no pod, no log")
+	assert.Equal(t, "hms: kubernetes: the container's log could not be read: no pod of the job reports its container terminated\n", string(o.res.Stderr))
 
 	// The finished Job is left for its TTL.
 	_, err = c.cs.BatchV1().Jobs(c.ns).Get(callCtx(t), j.Name, metav1.GetOptions{})
@@ -397,6 +398,10 @@ func TestJobFailed(t *testing.T) {
 		assert.Equal(t, mgmt.KindInternal, mgmt.KindOf(o.err))
 		assert.ErrorContains(t, o.err, "failed: BackoffLimitExceeded")
 		assert.ErrorContains(t, o.err, "exited with code 3")
+		// The log is read from the pod; with no kubelet (the pod has no
+		// node), this server answers an empty one.
+		assert.Empty(t, o.res.Stdout)
+		assert.Empty(t, o.res.Stderr, "the log was read")
 	})
 	t.Run("NoPod", func(t *testing.T) {
 		req := letterReq(2)
