@@ -8,8 +8,11 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+
 	"time"
 	"unsafe"
+
+	"github.com/klauspost/compress/s2"
 
 	"github.com/benbjohnson/clock"
 
@@ -91,7 +94,7 @@ const (
 	qLogQueued = `SELECT EXISTS (SELECT 1 FROM logship_rec WHERE seq = ?1)
 OR coalesce((SELECT last FROM logship_seg WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1), -1) >= ?1`
 	qLogSeqsOfID  = `SELECT seq FROM logship_ids0 WHERE id = ?1 UNION ALL SELECT seq FROM logship_ids1 WHERE id = ?1`
-	qLogInsertSeg = `INSERT INTO logship_seg (seq, last, n, bytes, data) VALUES (?, ?, ?, ?, ?)`
+	qLogInsertSeg = `INSERT INTO logship_seg (seq, last, n, bytes, data, codec) VALUES (?, ?, ?, ?, ?, ?)`
 	qLogSegsIn    = `SELECT seq, last, n, bytes FROM logship_seg
 WHERE seq >= (SELECT coalesce(max(seq), ?) FROM logship_seg WHERE seq <= ?) AND seq <= ? ORDER BY seq`
 	qLogDeleteSeg = `DELETE FROM logship_seg WHERE seq = ?`
@@ -102,7 +105,7 @@ FROM logship_rec WHERE next_at_ns <= ? ORDER BY seq LIMIT ?`
 	// The segments without their data (not read: it is in overflow
 	// pages), then one segment's data.
 	qLogNextSegs = `SELECT seq, n FROM logship_seg ORDER BY seq`
-	qLogSegData  = `SELECT data FROM logship_seg WHERE seq = ?`
+	qLogSegData  = `SELECT data, codec FROM logship_seg WHERE seq = ?`
 )
 
 // logGenQueries are the statements of each generation of IDs.
@@ -195,7 +198,56 @@ func (q *LogQueue) query(ctx context.Context, tx *writeTx, query string, args ..
 // nanoseconds, 8 bytes little-endian), its level, message and attrs
 // (each a uvarint length and the bytes; attrs as enqueued, maybe empty).
 
+// A segment's data is that encoding as it is (codec segRaw), or
+// compressed as one S2 block (codec segS2, github.com/klauspost/compress/s2)
+// when that is smaller: logs repeat themselves, and the bytes a segment
+// does not take are bytes the queue neither writes to its WAL nor copies
+// into the database file at a checkpoint.
+const (
+	segRaw = 0
+	segS2  = 1
+)
+
 var segPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// compressSeg returns the data and codec to store for the encoding b,
+// compressed into z (grown as needed) when that is smaller.
+func compressSeg(z *[]byte, b []byte) ([]byte, int) {
+	if n := s2.MaxEncodedLen(len(b)); n > 0 && cap(*z) < n {
+		*z = make([]byte, n)
+	}
+	c := s2.Encode((*z)[:cap(*z)], b)
+	if len(c) >= len(b) {
+		return b, segRaw
+	}
+	return c, segS2
+}
+
+// segData returns the encoding of a segment stored as data with codec:
+// data itself, or a new buffer of at most limit bytes decompressed from
+// it.
+func segData(data []byte, codec, limit int64) ([]byte, error) {
+	switch codec {
+	case segRaw:
+		return data, nil
+	case segS2:
+		n, err := s2.DecodedLen(data)
+		if err != nil || int64(n) > limit {
+			return nil, errSegment
+		}
+		raw, err := s2.Decode(make([]byte, n), data)
+		if err != nil {
+			return nil, errSegment
+		}
+		return raw, nil
+	}
+	return nil, errSegment
+}
+
+// segLimit bounds a stored segment's decompressed encoding: a segment
+// holds at most MaxBytes of records, and its encoding adds a few bytes of
+// lengths per field.
+func (q *LogQueue) segLimit() int64 { return 2*q.o.MaxBytes + 1<<20 }
 
 func appendSegRecord(b []byte, off int64, r *logship.Record) []byte {
 	b = binary.AppendUvarint(b, uint64(off))
@@ -320,8 +372,9 @@ func (q *LogQueue) Enqueue(ctx context.Context, rs []logship.Record) error {
 		return mgmt.Unavailable("sqlite: logship: %d records of %d bytes exceed the bounds (%d rows, %d bytes): %w",
 			len(rs), size, q.o.MaxRows, q.o.MaxBytes, logship.ErrFull)
 	}
-	bp := segPool.Get().(*[]byte)
+	bp, zp := segPool.Get().(*[]byte), segPool.Get().(*[]byte)
 	defer segPool.Put(bp)
+	defer segPool.Put(zp)
 	return q.group(ctx, "logship enqueue", func(ctx context.Context, tx *writeTx) (cb, err error) {
 		var rows, bytes, next, gen, genStart, genIDs int64
 		if err := q.stmt(ctx, tx, qLogState).QueryRowContext(ctx).Scan(&rows, &bytes, &next, &gen, &genStart, &genIDs); err != nil {
@@ -388,7 +441,8 @@ func (q *LogQueue) Enqueue(ctx context.Context, rs []logship.Record) error {
 		}
 		*bp = b
 		if n > 0 {
-			if _, err := q.exec(ctx, tx, qLogInsertSeg, next, last, n, bsum, b); err != nil {
+			data, codec := compressSeg(zp, b)
+			if _, err := q.exec(ctx, tx, qLogInsertSeg, next, last, n, bsum, data, codec); err != nil {
 				return nil, err
 			}
 		}
@@ -581,9 +635,16 @@ func (q *LogQueue) next(ctx context.Context, max int, now time.Time) ([]logship.
 	total := len(recs)
 	for i, sg := range segList {
 		if segs[i] == nil {
-			var data []byte
-			if err := stD.QueryRowContext(ctx, sg.seq).Scan(&data); err != nil {
+			var (
+				data  []byte
+				codec int64
+			)
+			if err := stD.QueryRowContext(ctx, sg.seq).Scan(&data, &codec); err != nil {
 				return nil, err
+			}
+			data, err := segData(data, codec, q.segLimit())
+			if err != nil {
+				return nil, fmt.Errorf("%w at seq %d", err, sg.seq)
 			}
 			rs, err := decodeSeg(make([]segRecord, 0, min(sg.n, 1<<16)), sg.seq, data)
 			if err != nil {
@@ -865,9 +926,16 @@ func (q *LogQueue) seqsOfID(ctx context.Context, tx *writeTx, seqs []int64, id s
 // but for those of acked (sorted), and deletes the segment. It returns
 // how many records it dropped and their bytes.
 func (q *LogQueue) splitSeg(ctx context.Context, tx *writeTx, seq int64, acked []int64) (rows, bytes int64, err error) {
-	var data []byte
-	if err := tx.QueryRowContext(ctx, `SELECT data FROM logship_seg WHERE seq = ?`, seq).Scan(&data); err != nil {
+	var (
+		data  []byte
+		codec int64
+	)
+	if err := tx.QueryRowContext(ctx, `SELECT data, codec FROM logship_seg WHERE seq = ?`, seq).Scan(&data, &codec); err != nil {
 		return 0, 0, err
+	}
+	data, err = segData(data, codec, q.segLimit())
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w at seq %d", err, seq)
 	}
 	recs, err := decodeSeg(nil, seq, data)
 	if err != nil {

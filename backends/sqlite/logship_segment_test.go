@@ -2,7 +2,10 @@ package sqlite_test
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -221,4 +224,66 @@ func TestLogQueueIDGenerations(t *testing.T) {
 	assert.Empty(t, next())
 	assert.Positive(t, gens[0])
 	assert.Positive(t, gens[1])
+}
+
+// A segment is stored compressed (codec 1, an S2 block) when that is
+// smaller, and as it is (codec 0, as every segment before migration 0014)
+// when not; both read back. A compressed segment whose block claims more
+// than the queue could hold is refused as undecodable, not allocated.
+func TestLogQueueSegmentCodecs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "q.db")
+	_, q := openLogQueue(t, path, sqlite.LogQueueOptions{MaxRows: 1000, MaxBytes: 1 << 20})
+	var plain, noisy []logship.Record
+	for i := range 50 {
+		r := logRec(fmt.Sprintf("plain-%02d", i))
+		r.Message = strings.Repeat("request served: GET /budget/accounts ", 10)
+		plain = append(plain, r)
+	}
+	r := logRec("noisy")
+	b := make([]byte, 3000)
+	_, _ = rand.Read(b)
+	r.Message = base64.StdEncoding.EncodeToString(b)
+	noisy = append(noisy, r)
+	require.NoError(t, q.Enqueue(ctx, plain))
+	require.NoError(t, q.Enqueue(ctx, noisy))
+
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	type seg struct{ seq, codec, stored, bytes int64 }
+	var segs []seg
+	rows, err := db.QueryContext(ctx, `SELECT seq, codec, length(data), bytes FROM logship_seg ORDER BY seq`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var s seg
+		require.NoError(t, rows.Scan(&s.seq, &s.codec, &s.stored, &s.bytes))
+		segs = append(segs, s)
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, segs, 2)
+	assert.Equal(t, int64(1), segs[0].codec, "the repetitive batch is compressed")
+	assert.Less(t, segs[0].stored*5, segs[0].bytes, "to less than a fifth: %+v", segs[0])
+	assert.Equal(t, int64(0), segs[1].codec, "random text does not compress: stored as it is")
+
+	items, err := q.Next(ctx, 1000, time.Now())
+	require.NoError(t, err)
+	require.Len(t, items, 51)
+	for i, it := range items {
+		want := append(plain, noisy...)[i]
+		assert.Equal(t, want.ID, it.ID)
+		assert.Equal(t, want.Message, it.Message)
+		assert.Equal(t, string(want.Attrs), string(it.Attrs))
+	}
+
+	// A block that claims 2^40 bytes.
+	bomb := binary.AppendUvarint(nil, 1<<40)
+	bomb = append(bomb, 0, 0, 0, 0)
+	_, err = db.ExecContext(ctx, `UPDATE logship_seg SET data = ?, codec = 1 WHERE seq = ?`, bomb, segs[1].seq)
+	require.NoError(t, err)
+	_, q2 := openLogQueue(t, path, sqlite.LogQueueOptions{MaxRows: 1000, MaxBytes: 1 << 20})
+	_, err = q2.Next(ctx, 1000, time.Now())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "a segment does not decode")
 }
