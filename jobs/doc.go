@@ -80,13 +80,14 @@
 // Lost runs: every Tick marks the runs of its orchestrator alive
 // (Store.Heartbeat), and a run unmarked for Options.LostAfter is the run
 // of a dead holder. Every orchestrator sweeps the claimed and running runs
-// of every job once per LostAfter and abandons those (Store.Abandon:
+// of every job, deleted ones' included (Store.LiveRuns), once per
+// LostAfter and abandons those (Store.Abandon:
 // failed, "lost", audited, once across hosts), so a dead holder's run ends
 // within two LostAfter of its last mark; a new scheduled time checked
 // against it does the same at once. An abandoned run counts against
 // Forbid no more; for a job with a timeout a run also stops counting once
 // it cannot be going any more (deadline + attempts × (timeout +
-// maxBackoff) after its time). A run of a deleted job is not swept.
+// maxBackoff) after its time).
 //
 // # Concurrency
 //

@@ -255,6 +255,23 @@ func (m *Memory) Runs(ctx context.Context, f RunFilter) ([]Run, error) {
 	return out, nil
 }
 
+// LiveRuns implements Store.
+func (m *Memory) LiveRuns(ctx context.Context) ([]Run, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	var out []Run
+	for _, r := range m.runs {
+		if !r.State.Final() {
+			out = append(out, r.Clone())
+		}
+	}
+	m.mu.RUnlock()
+	SortRuns(out)
+	return out, nil
+}
+
 // SortRuns orders runs newest scheduled time first, then by ID.
 func SortRuns(rs []Run) {
 	sort.Slice(rs, func(a, b int) bool {

@@ -302,27 +302,30 @@ func (o *Orchestrator) Tick(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// sweep abandons the lost runs of every job (gone), so that a run whose
-// holder died is recorded as lost within about LostAfter even when no
-// scheduled time of its job comes to look at it.
+// sweep abandons the lost runs of every job (gone), deleted jobs' too,
+// so that a run whose holder died is recorded as lost within about
+// LostAfter even when no scheduled time of its job comes to look at it.
 func (o *Orchestrator) sweep(ctx context.Context, jobs []Job, now time.Time) error {
-	var errs []error
-	for i := range jobs {
-		j := &jobs[i]
-		spec, err := o.spec(j)
-		if err != nil {
-			continue // tickJob reported it
-		}
-		live, err := o.store.Runs(ctx, RunFilter{Job: j.Name, States: []RunState{StateClaimed, StateRunning}})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("job %s: listing its runs for lost ones: %w", j.Name, err))
-			continue
-		}
-		for k := range live {
-			o.gone(ctx, j, spec, &live[k], now)
-		}
+	live, err := o.store.LiveRuns(ctx)
+	if err != nil {
+		return fmt.Errorf("listing the runs going, for lost ones: %w", err)
 	}
-	return errors.Join(errs...)
+	byName := make(map[string]*Job, len(jobs))
+	for i := range jobs {
+		byName[jobs[i].Name] = &jobs[i]
+	}
+	for k := range live {
+		r := &live[k]
+		j, ok := byName[r.Job]
+		var spec *cronspec.Spec
+		if ok {
+			spec, _ = o.spec(j) // nil when the job's schedule no longer parses: tickJob reports it
+		} else {
+			j = &Job{Name: r.Job} // deleted: its runs stay, as history
+		}
+		o.gone(ctx, j, spec, r, now)
+	}
+	return nil
 }
 
 // prune forgets what no Tick can ask about again.
@@ -777,9 +780,13 @@ func (o *Orchestrator) putOutputs(ctx context.Context, j *Job, spec *cronspec.Sp
 
 // audit emits the "job.run" event of a decision about run.
 func (o *Orchestrator) audit(ctx context.Context, j *Job, spec *cronspec.Spec, run *Run, outcome, reason string, kv ...string) {
+	loc := time.UTC // a deleted job's run has no spec
+	if spec != nil {
+		loc = spec.Location()
+	}
 	d := map[string]string{
 		"run":         run.ID,
-		"scheduledAt": run.ScheduledAt.In(spec.Location()).Format(time.RFC3339),
+		"scheduledAt": run.ScheduledAt.In(loc).Format(time.RFC3339),
 		"holder":      o.opts.Holder,
 		"estimateUSD": run.Estimate.String(),
 	}

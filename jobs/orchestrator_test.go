@@ -622,3 +622,37 @@ func TestLostRunsAreSwept(t *testing.T) {
 	assert.Equal(t, jobs.StateFailed, r.State)
 	assert.True(t, r.FinishedAt.Equal(time.Date(2026, 12, 7, 2, 10, 0, 0, loc)), "%v", r.FinishedAt)
 }
+
+// TestLostRunsOfDeletedJobs: the sweep also abandons the lost run of a job
+// deleted since (its runs stay, as history), audited without a tenant.
+func TestLostRunsOfDeletedJobs(t *testing.T) {
+	t.Parallel()
+	loc := nyc(t)
+	b := &blocking{release: make(chan struct{})}
+	t.Cleanup(func() { close(b.release) })
+	f := newFixture(t, time.Date(2026, 12, 7, 2, 0, 0, 0, loc), b, nil) // host-a
+	f.job(t, "nightly", "0 2 * * *", nil)
+	ctx := context.Background()
+	require.NoError(t, f.o.Tick(ctx))
+	f.rec.next(t, "started")
+	require.NoError(t, f.store.DeleteJob(ctx, "nightly"))
+	other := newRecorder()
+	ob, err := jobs.New(jobs.Options{Store: f.store, Runners: map[string]jobs.JobRunner{"local": okRunner},
+		Clock: f.clk, Auditor: other, Logger: discard(), Holder: "host-b", Prices: prices})
+	require.NoError(t, err)
+	t.Cleanup(ob.Close)
+	// host-a dies at once; host-b sweeps at 02:01 and 02:04 (its mark of
+	// 02:00 is 4 minutes old then, over LostAfter's 3).
+	for range 4 {
+		f.clk.Add(time.Minute)
+		require.NoError(t, ob.Tick(ctx))
+	}
+	lost := other.all("lost")
+	require.Len(t, lost, 1)
+	assert.Equal(t, "job/nightly", lost[0].Resource)
+	assert.Equal(t, "", lost[0].Tenant, "the job, and its agency, are gone")
+	assert.Equal(t, "nightly.20261207T0200", lost[0].Details["run"])
+	r, err := f.store.Run(ctx, "nightly.20261207T0200")
+	require.NoError(t, err)
+	assert.Equal(t, jobs.StateFailed, r.State)
+}

@@ -124,6 +124,10 @@ type Store interface {
 	Run(ctx context.Context, id string) (Run, error)
 	// Runs returns the runs f selects.
 	Runs(ctx context.Context, f RunFilter) ([]Run, error)
+	// LiveRuns returns the runs, of every job (deleted ones' too), that
+	// have not ended — claimed or running — in SortRuns' order: what a
+	// sweep for lost runs looks at.
+	LiveRuns(ctx context.Context) ([]Run, error)
 	// Heartbeat sets HeartbeatAt to at on the runs ids that holder holds
 	// and that have not ended; the others are left as they are. It
 	// returns the CancelReason of each marked run that has one, by ID:

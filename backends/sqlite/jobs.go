@@ -424,6 +424,17 @@ func (js *JobStore) Run(ctx context.Context, id string) (jobs.Run, error) {
 	return r, nil
 }
 
+// LiveRuns implements jobs.Store. The states are literals in the query,
+// so that it reads the partial index job_runs_live (migration 0015).
+func (js *JobStore) LiveRuns(ctx context.Context) ([]jobs.Run, error) {
+	const op = "live runs"
+	if err := checkCtx(ctx, op); err != nil {
+		return nil, err
+	}
+	return js.queryRuns(ctx, op, `SELECT `+runColumns+` FROM job_runs
+WHERE state IN ('claimed', 'running') ORDER BY scheduled_at DESC, id`)
+}
+
 // Runs implements jobs.Store.
 func (js *JobStore) Runs(ctx context.Context, f jobs.RunFilter) ([]jobs.Run, error) {
 	const op = "runs"
@@ -449,7 +460,12 @@ func (js *JobStore) Runs(ctx context.Context, f jobs.RunFilter) ([]jobs.Run, err
 		q.WriteString(` LIMIT ?`)
 		args = append(args, f.Limit)
 	}
-	rows, err := js.s.r.QueryContext(ctx, q.String(), args...)
+	return js.queryRuns(ctx, op, q.String(), args...)
+}
+
+// queryRuns returns the runs the query q selects (runColumns).
+func (js *JobStore) queryRuns(ctx context.Context, op, q string, args ...any) ([]jobs.Run, error) {
+	rows, err := js.s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, js.s.fail(ctx, op, err)
 	}

@@ -37,6 +37,42 @@ func RunStore(t *testing.T, open func(t *testing.T) StoreFixture) {
 	t.Run("Cancelled", func(t *testing.T) { testCancelled(t, open(t)) })
 	t.Run("HeartbeatAndAbandon", func(t *testing.T) { testHeartbeat(t, open(t)) })
 	t.Run("CancelRequests", func(t *testing.T) { testCancelRequests(t, open(t)) })
+	t.Run("LiveRuns", func(t *testing.T) { testLiveRuns(t, open(t)) })
+}
+
+// testLiveRuns: LiveRuns returns the claimed and running runs of every
+// job, newest first, and none that ended.
+func testLiveRuns(t *testing.T, f StoreFixture) {
+	ctx := context.Background()
+	got, err := f.Store.LiveRuns(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	for _, r := range []jobs.Run{
+		run("nightly", "2026-12-07T02:00", jobs.StateRunning),
+		run("nightly", "2026-12-06T02:00", jobs.StateSucceeded),
+		run("weekly", "2026-12-08T03:00", jobs.StateClaimed),
+		run("weekly", "2026-12-01T03:00", jobs.StateFailed),
+		run("gone", "2026-12-05T04:00", jobs.StateRunning), // a job never stored, as one deleted
+		run("gone", "2026-12-04T04:00", jobs.StateMissed),
+		run("gone", "2026-12-03T04:00", jobs.StateSkipped),
+	} {
+		_, ok, err := f.Store.Claim(ctx, r)
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	got, err = f.Replica().LiveRuns(ctx)
+	require.NoError(t, err)
+	var ids []string
+	for _, r := range got {
+		ids = append(ids, r.ID)
+	}
+	assert.Equal(t, []string{"weekly.20261208T0300", "nightly.20261207T0200", "gone.20261205T0400"}, ids)
+	r := got[1]
+	r.State, r.FinishedAt = jobs.StateSucceeded, r.ScheduledAt.Add(time.Hour)
+	require.NoError(t, f.Store.UpdateRun(ctx, r))
+	got, err = f.Store.LiveRuns(ctx)
+	require.NoError(t, err)
+	require.Len(t, got, 2, "an ended run is live no more")
 }
 
 // testCancelRequests: RequestCancel asks once, only of a run that has not
