@@ -59,6 +59,9 @@ func (r Record) Validate() error {
 // apart.
 func NewID() string {
 	var b [16]byte
+	// The wall clock, not an injected one: the time part only orders IDs
+	// for the index's sake, across processes and restarts; a record's time
+	// is Record.Time.
 	ms := uint64(time.Now().UnixMilli())
 	for i := range 6 {
 		b[i] = byte(ms >> (8 * (5 - i)))
