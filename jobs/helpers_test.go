@@ -132,6 +132,22 @@ func newFixture(t *testing.T, start time.Time, runner jobs.JobRunner, mod func(*
 	return f
 }
 
+// secondHost returns another orchestrator, "host-b", sharing f's store and
+// clock, with runner as "local" and its own recorder.
+func (f *fixture) secondHost(t *testing.T, runner jobs.JobRunner, mod func(*jobs.Options)) (*jobs.Orchestrator, *recorder) {
+	t.Helper()
+	rec := newRecorder()
+	opts := jobs.Options{Store: f.store, Runners: map[string]jobs.JobRunner{"local": runner},
+		Clock: f.clk, Auditor: rec, Logger: discard(), Holder: "host-b", Prices: prices}
+	if mod != nil {
+		mod(&opts)
+	}
+	o, err := jobs.New(opts)
+	require.NoError(t, err)
+	t.Cleanup(o.Close)
+	return o, rec
+}
+
 func (f *fixture) job(t *testing.T, name, cron string, mod func(*jobs.Job)) jobs.Job {
 	t.Helper()
 	j := jobs.Job{

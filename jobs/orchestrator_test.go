@@ -478,11 +478,7 @@ func TestLostRunsAreAbandoned(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, f.o.Tick(ctx))
 	f.rec.next(t, "started")
-	other := newRecorder()
-	ob, err := jobs.New(jobs.Options{Store: f.store, Runners: map[string]jobs.JobRunner{"local": okRunner},
-		Clock: f.clk, Auditor: other, Logger: discard(), Holder: "host-b", Prices: prices, LostAfter: 6 * time.Minute})
-	require.NoError(t, err)
-	t.Cleanup(ob.Close)
+	ob, other := f.secondHost(t, okRunner, lostAfter)
 
 	// host-a is alive: it marks its run at every tick (each minute); at
 	// 01:05 host-b ticks first, claims the next time, and Forbid skips it.
@@ -534,11 +530,7 @@ func TestReplaceAcrossHosts(t *testing.T) {
 	require.NoError(t, f.o.Tick(ctx))
 	f.rec.next(t, "started")
 
-	other := newRecorder()
-	ob, err := jobs.New(jobs.Options{Store: f.store, Runners: map[string]jobs.JobRunner{"local": b},
-		Clock: f.clk, Auditor: other, Logger: discard(), Holder: "host-b", Prices: prices})
-	require.NoError(t, err)
-	t.Cleanup(ob.Close)
+	ob, other := f.secondHost(t, b, nil)
 
 	// host-a marks its run alive every minute; at 01:05 host-b ticks
 	// first and claims the new time.
@@ -589,11 +581,7 @@ func TestLostRunsAreSwept(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, f.o.Tick(ctx))
 	f.rec.next(t, "started")
-	other := newRecorder()
-	ob, err := jobs.New(jobs.Options{Store: f.store, Runners: map[string]jobs.JobRunner{"local": okRunner},
-		Clock: f.clk, Auditor: other, Logger: discard(), Holder: "host-b", Prices: prices})
-	require.NoError(t, err)
-	t.Cleanup(ob.Close)
+	ob, other := f.secondHost(t, okRunner, nil)
 
 	// Both tick every minute for 5 minutes: host-a marks its run; host-b
 	// sweeps and leaves it.
@@ -636,11 +624,7 @@ func TestLostRunsOfDeletedJobs(t *testing.T) {
 	require.NoError(t, f.o.Tick(ctx))
 	f.rec.next(t, "started")
 	require.NoError(t, f.store.DeleteJob(ctx, "nightly"))
-	other := newRecorder()
-	ob, err := jobs.New(jobs.Options{Store: f.store, Runners: map[string]jobs.JobRunner{"local": okRunner},
-		Clock: f.clk, Auditor: other, Logger: discard(), Holder: "host-b", Prices: prices})
-	require.NoError(t, err)
-	t.Cleanup(ob.Close)
+	ob, other := f.secondHost(t, okRunner, nil)
 	// host-a dies at once; host-b sweeps at 02:01 and 02:04 (its mark of
 	// 02:00 is 4 minutes old then, over LostAfter's 3).
 	for range 4 {
